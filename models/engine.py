@@ -1,0 +1,175 @@
+"""The kiosk's SQLite engine: durability pragmas, integrity check, migrations.
+
+No engine exists at import time; `open_engine` makes one for a given file.
+
+Why these pragmas (set on every connection, since SQLite keeps them per connection):
+- WAL with synchronous=FULL: a passage shown as saved survives a power cut (WAL+NORMAL may
+  roll back the last commits on power loss, which would also reuse `seq` numbers).
+- foreign_keys=ON: SQLite's default is off.
+- busy_timeout: the sync worker and the duty desk write from different threads.
+- secure_delete=ON: purged personal data is overwritten, not left in free pages.
+- BEGIN IMMEDIATE for every write transaction (`writer(engine)`): a writer takes the write
+  lock up front, so two writers never deadlock upgrading a read lock, and `seq` stays
+  gapless and unique.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+
+from models.errors import StoreError
+
+BUSY_TIMEOUT_MS = 5000
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA secure_delete=ON",
+)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def apply_pragmas(dbapi_conn: sqlite3.Connection) -> None:
+    cur = dbapi_conn.cursor()
+    for pragma in PRAGMAS:
+        cur.execute(pragma)
+    cur.close()
+
+
+def open_engine(db_path: Path | str, *, migrate: bool = True, check: bool = True) -> Engine:
+    """Open (creating if needed) the kiosk database, checked and migrated to the newest schema."""
+    db_path = Path(db_path)
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"无法创建数据目录 {db_path.parent}：{exc.strerror}",
+            f"cannot create the data directory {db_path.parent}: {exc.strerror}",
+        ) from exc
+    engine = create_engine(
+        f"sqlite:///{db_path}",
+        # Python's sqlite3 must not open transactions behind our back; we BEGIN ourselves.
+        connect_args={"isolation_level": None, "check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        apply_pragmas(dbapi_conn)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Writers (see `writer`) take the write lock up front; readers stay deferred so a
+        # read in another thread never waits behind a write.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
+
+    try:
+        if check:
+            quick_check(engine)
+        if migrate:
+            upgrade(engine)
+    except sqlite3.DatabaseError as exc:  # pragma: no cover - wrapped below by SQLAlchemy
+        raise _store_error(db_path, exc) from exc
+    except Exception as exc:
+        if isinstance(exc, StoreError):
+            raise
+        orig = getattr(exc, "orig", None)
+        if isinstance(orig, sqlite3.DatabaseError):
+            raise _store_error(db_path, orig) from exc
+        raise
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but its transactions begin with BEGIN IMMEDIATE."""
+    return engine.execution_options(immediate=True)
+
+
+def _store_error(db_path: Path, exc: sqlite3.DatabaseError) -> StoreError:
+    message = str(exc)
+    if "disk is full" in message or "database or disk is full" in message:
+        return StoreError(
+            f"磁盘已满，无法写入 {db_path}。请清理空间后重试，已保存的记录不会丢失。",
+            f"disk full, cannot write {db_path}. Free some space and retry; saved records are kept.",
+            code="disk_full",
+        )
+    return StoreError(
+        f"数据库文件无法使用（{message}）：{db_path}。请联系管理员，不要删除该文件。",
+        f"the database file cannot be used ({message}): {db_path}. Call your supervisor; do not delete the file.",
+        code="store_damaged",
+    )
+
+
+def quick_check(engine: Engine) -> None:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("PRAGMA quick_check").fetchall()
+        conn.rollback()
+    if [r[0] for r in rows] != ["ok"]:
+        detail = "; ".join(str(r[0]) for r in rows[:3])
+        raise StoreError(
+            f"数据库自检未通过（{detail}）。请联系管理员。",
+            f"database self-check failed ({detail}). Call your supervisor.",
+            code="store_damaged",
+        )
+
+
+def head_revision() -> str:
+    """The newest migration id, read from the file names (cheap: no Alembic import)."""
+    names = sorted(p.stem for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return names[-1].split("_", 1)[0]
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        exists = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'"
+        ).first()
+        rev = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() if exists else None
+        conn.rollback()
+    return rev
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the file to the newest schema; a kiosk in the field upgrades its own file."""
+    if current_revision(engine) == head_revision():
+        return  # the common case, without importing Alembic (start-up time)
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with writer(engine).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def read_pragmas(engine: Engine) -> dict[str, object]:
+    """The pragmas as a live connection reports them (for tests and `kakou doctor`)."""
+    names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "secure_delete", "temp_store")
+    with engine.connect() as conn:
+        values = {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names}
+        conn.rollback()
+    return values
+
+
+def checkpoint_and_close(engine: Engine) -> None:
+    """At clean shutdown: fold the WAL back into the main file."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.rollback()
+    finally:
+        engine.dispose()
+
+
+def count(engine: Engine, sql: str, **params) -> int:
+    with engine.connect() as conn:
+        value = conn.execute(text(sql), params).scalar()
+        conn.rollback()
+    return int(value or 0)

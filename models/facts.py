@@ -1,0 +1,179 @@
+"""Recording facts: each is one transaction holding the fact's row and its outbox record.
+
+A caller shows "saved" only after these functions return: they return after COMMIT
+(synchronous=FULL), so what the volunteer saw saved survives a power cut.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+
+from models import clock
+from models.outbox import Fact, append_fact
+from models.tables import AuditEvent, FeverCase, FeverOutcome, Passage, Registration, ShiftEvent
+from models.values import Temperature
+from models.verdict import Verdict
+
+REGISTRATION_KINDS = {
+    "visitor": ("访客", "visitor"),
+    "returnee": ("返乡人员", "returnee"),
+    "courier": ("快递外卖", "courier"),
+    "medical": ("送医", "medical escort"),
+    "worker": ("复工人员", "worker"),
+}
+FEVER_OUTCOMES = {
+    "allowed": ("复测正常放行", "allowed after recheck"),
+    "clinic": ("转发热门诊", "referred to fever clinic"),
+    "home": ("劝返回家", "sent home"),
+}
+
+
+def _record(store, kind: str, table, row: dict[str, Any], payload_extra: dict[str, Any] | None = None,
+            reading: clock.Reading | None = None) -> Fact:
+    """Write `row` into `table` and its outbox record in one transaction.
+
+    `reading` is the moment to stamp; only the demo's generated traffic passes one."""
+    reading = reading or clock.now()
+    payload = {k: v for k, v in row.items() if not isinstance(v, bytes)}
+    payload.update(payload_extra or {})
+    versions = store.gate_state().versions
+    with store.writer.begin() as conn:
+        fact = append_fact(conn, kind, payload, reading, versions)
+        conn.execute(insert(table).values(record_id=fact.record_id, device_time=reading.wall, **row))
+    store.note_hlc(fact.hlc)
+    return fact
+
+
+def _temp(t: Temperature | None) -> dict[str, Any]:
+    if t is None:
+        return {"temp_raw": "", "temp_value": None}
+    # LO and HI keep their raw word and no number (they are readings, not values).
+    return {"temp_raw": t.raw, "temp_value": t.value if t.reading == "value" else None}
+
+
+def record_passage(
+    store,
+    direction: str,
+    verdict: Verdict,
+    temperature: Temperature | None = None,
+    volunteer_id: int | None = None,
+    *,
+    subject: str = "pass",
+    unit_code: str | None = None,
+    person_id: int | None = None,
+    outcome: str | None = None,
+    extra_reasons: list[str] | None = None,
+    reading: clock.Reading | None = None,
+) -> Fact:
+    if direction not in ("in", "out"):
+        raise ValueError("direction must be 'in' or 'out'")
+    body = verdict.body
+    row = {
+        "direction": direction,
+        "subject": subject,
+        "pass_id": body.pass_id_hex if body else None,
+        "pass_kind": int(body.kind) if body else None,
+        "unit_code": body.unit if body else unit_code,
+        "person_id": person_id,
+        "verdict": outcome or verdict.outcome,
+        "reasons": json.dumps(verdict.reason_codes() + (extra_reasons or [])),
+        "volunteer_id": volunteer_id,
+        **_temp(temperature),
+    }
+    return _record(store, "passage", Passage, row, reading=reading)
+
+
+@dataclass(frozen=True)
+class RegistrationInput:
+    kind: str
+    name: str = ""
+    id_number: str = ""  # full, validated; only its masked form, hash and sealed copy are stored
+    phone: str = ""
+    from_place: str = ""
+    to_unit: str = ""
+    reason: str = ""
+
+
+def record_registration(
+    store, reg: RegistrationInput, temperature: Temperature | None = None, volunteer_id: int | None = None,
+    reading: clock.Reading | None = None,
+) -> Fact:
+    from models.privacy import protect_id, protect_phone
+
+    if reg.kind not in REGISTRATION_KINDS:
+        raise ValueError(f"unknown registration kind {reg.kind!r}")
+    office_key = store.office_sealing_key()
+    id_p = protect_id(store.lookup_key, office_key, reg.id_number) if reg.id_number else None
+    phone_p = protect_phone(store.lookup_key, office_key, reg.phone) if reg.phone else None
+    row = {
+        "kind": reg.kind,
+        "name": reg.name,
+        "id_masked": id_p.masked if id_p else "",
+        "id_hash": id_p.hash if id_p else None,
+        "phone_masked": phone_p.masked if phone_p else "",
+        "phone_hash": phone_p.hash if phone_p else None,
+        "from_place": reg.from_place,
+        "to_unit": reg.to_unit,
+        "reason": reg.reason,
+        "volunteer_id": volunteer_id,
+        **_temp(temperature),
+    }
+    sealed = {}
+    if id_p and id_p.sealed:
+        sealed["id_sealed"] = id_p.sealed.hex()
+    if phone_p and phone_p.sealed:
+        sealed["phone_sealed"] = phone_p.sealed.hex()
+    return _record(store, "registration", Registration, row, sealed, reading=reading)
+
+
+def open_fever_case(
+    store, direction: str, first: Temperature, volunteer_id: int | None = None, *,
+    pass_id: str | None = None, unit_code: str | None = None, registration_id: str | None = None,
+    reading: clock.Reading | None = None,
+) -> Fact:
+    t = _temp(first)
+    row = {
+        "direction": direction,
+        "pass_id": pass_id,
+        "unit_code": unit_code,
+        "registration_id": registration_id,
+        "first_raw": t["temp_raw"],
+        "first_value": t["temp_value"],
+        "volunteer_id": volunteer_id,
+    }
+    return _record(store, "fever_case", FeverCase, row, reading=reading)
+
+
+def close_fever_case(
+    store, case_id: str, outcome: str, second: Temperature | None, volunteer_id: int | None = None,
+    reading: clock.Reading | None = None,
+) -> Fact:
+    if outcome not in FEVER_OUTCOMES:
+        raise ValueError(f"unknown fever outcome {outcome!r}")
+    t = _temp(second)
+    row = {
+        "case_id": case_id,
+        "second_raw": t["temp_raw"],
+        "second_value": t["temp_value"],
+        "outcome": outcome,
+        "volunteer_id": volunteer_id,
+    }
+    return _record(store, "fever_outcome", FeverOutcome, row, reading=reading)
+
+
+def record_shift(store, volunteer_id: int, event: str, note: str = "", summary: dict | None = None) -> Fact:
+    if event not in ("on", "off"):
+        raise ValueError("shift event must be 'on' or 'off'")
+    row = {"volunteer_id": volunteer_id, "event": event, "note": note,
+           "summary": json.dumps(summary or {}, ensure_ascii=False, sort_keys=True)}
+    return _record(store, "shift", ShiftEvent, row)
+
+
+def record_audit(store, action: str, volunteer_id: int | None = None, **detail: Any) -> Fact:
+    row = {"volunteer_id": volunteer_id, "action": action,
+           "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True)}
+    return _record(store, "audit", AuditEvent, row)

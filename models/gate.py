@@ -1,0 +1,41 @@
+"""Checking a scan against this kiosk's state: the verdict plus what it needs from the file."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from models.passtoken import PassKind, TokenError, decode_token
+from models.verdict import DENY, Reason, Verdict, decide_pass, decide_person
+
+
+def household_outings(store, unit: str, now: float, window_days: int) -> list[float]:
+    """Times of this household's allowed outings with an outing pass inside the quota window."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT device_time FROM passage WHERE unit_code = :unit AND direction = 'out'"
+                " AND verdict = 'allow' AND pass_kind = :kind AND device_time > :since"
+            ),
+            {"unit": unit, "kind": int(PassKind.OUTING), "since": now - window_days * 86400},
+        ).all()
+        conn.rollback()
+    return [r[0] for r in rows]
+
+
+def check_token(store, token: str, direction: str, now: float | None = None) -> Verdict:
+    """The verdict for a scanned pass. Records nothing."""
+    now = store.trusted_now() if now is None else now
+    try:
+        decoded = decode_token(token)
+    except TokenError as exc:
+        return Verdict(DENY, (Reason(exc.code if exc.code in ("empty", "not_kakou", "too_long", "version") else "damaged"),))
+    policy = store.policy()
+    outings: list[float] = []
+    if decoded.body.kind == PassKind.OUTING and direction == "out" and policy.outing_quota > 0:
+        outings = household_outings(store, decoded.body.unit, now, policy.outing_window_days)
+    return decide_pass(decoded, direction, now, store.gate_state(), policy, outings)
+
+
+def check_person(store, unit: str | None, person_hash: str | None, direction: str, now: float | None = None) -> Verdict:
+    now = store.trusted_now() if now is None else now
+    return decide_person(unit, person_hash, direction, now, store.gate_state(), store.policy())

@@ -1,0 +1,34 @@
+"""Alembic environment for the kiosk's SQLite file.
+
+Run programmatically by `models.engine.upgrade` with a live connection in
+`config.attributes["connection"]`; batch mode so later migrations can alter SQLite tables.
+"""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        from sqlalchemy import create_engine
+
+        url = config.get_main_option("sqlalchemy.url")
+        with create_engine(url).connect() as connection:
+            _migrate(connection)
+        return
+    _migrate(connection)
+
+
+def _migrate(connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

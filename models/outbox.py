@@ -1,0 +1,118 @@
+"""The outbox: every recorded fact, numbered and hashed in the transaction that records it.
+
+`append_fact` must be called inside the caller's write transaction (BEGIN IMMEDIATE, see
+`models.engine`), together with the fact's own table row, so a fact and its outbox record
+commit or vanish together and `seq` never has a gap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from models.clock import Reading, hlc_next, hlc_wall_ms
+from models.tables import STATE_ROW_ID
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str:
+    """One spelling per payload, so the office can compare hashes byte for byte."""
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def payload_hash(payload_json: str) -> str:
+    return hashlib.sha256(payload_json.encode("utf-8")).hexdigest()
+
+
+def uuid7(unix_ms: int) -> str:
+    """A UUIDv7 (RFC 9562) from the given milliseconds.
+
+    Written by hand because Python 3.11's uuid module has no uuid7. The milliseconds come from
+    the hybrid logical clock, not the raw wall clock, so ids still sort by record order after
+    the kiosk's clock steps back.
+    """
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (unix_ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version 7
+    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a, 12 bits
+    value |= 0b10 << 62  # RFC 4122 variant
+    value |= rand & ((1 << 62) - 1)  # rand_b, 62 bits
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """What the outbox assigned to a fact."""
+
+    record_id: str
+    epoch: int
+    seq: int
+    hlc: int
+    wall_time: float
+    clock_flag: str
+    payload_hash: str
+
+
+def append_fact(
+    conn: Connection,
+    kind: str,
+    payload: Mapping[str, Any],
+    reading: Reading,
+    versions: Mapping[str, int] | None = None,
+) -> Fact:
+    """Number, stamp and store one fact in the outbox, in the caller's transaction."""
+    state = conn.execute(
+        text("SELECT epoch, last_seq, hlc_last FROM kiosk_state WHERE id = :id"), {"id": STATE_ROW_ID}
+    ).one()
+    hlc, backwards = hlc_next(state.hlc_last, reading.wall_ms)
+    seq = state.last_seq + 1
+    conn.execute(
+        text("UPDATE kiosk_state SET last_seq = :seq, hlc_last = :hlc WHERE id = :id"),
+        {"seq": seq, "hlc": hlc, "id": STATE_ROW_ID},
+    )
+    record_id = uuid7(hlc_wall_ms(hlc))
+    body = dict(payload)
+    body["record_id"] = record_id
+    body["kind"] = kind
+    payload_json = canonical_json(body)
+    digest = payload_hash(payload_json)
+    flag = "backwards" if backwards else ""
+    conn.execute(
+        text(
+            "INSERT INTO outbox (record_id, epoch, seq, kind, payload, payload_hash, wall_time, hlc,"
+            " boot_id, mono_ns, clock_flag, versions) VALUES (:record_id, :epoch, :seq, :kind, :payload,"
+            " :hash, :wall, :hlc, :boot, :mono, :flag, :versions)"
+        ),
+        {
+            "record_id": record_id,
+            "epoch": state.epoch,
+            "seq": seq,
+            "kind": kind,
+            "payload": payload_json,
+            "hash": digest,
+            "wall": reading.wall,
+            "hlc": hlc,
+            "boot": reading.boot_id,
+            "mono": reading.mono_ns,
+            "flag": flag,
+            "versions": canonical_json(versions or {}),
+        },
+    )
+    return Fact(record_id, state.epoch, seq, hlc, reading.wall, flag, digest)
+
+
+def pending_count(conn: Connection) -> tuple[int, float | None]:
+    """Records not yet confirmed by the office, and the wall time of the oldest."""
+    row = conn.execute(
+        text(
+            "SELECT count(*), min(o.wall_time) FROM outbox o, kiosk_state s"
+            " WHERE s.id = 1 AND o.epoch = s.epoch AND o.seq > s.acked_seq"
+        )
+    ).one()
+    return int(row[0]), row[1]

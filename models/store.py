@@ -1,0 +1,279 @@
+"""The kiosk's store: its data directory, database, keys, and the state verdicts need.
+
+`KioskStore.open(data_dir)` is the one way in, for the duty desk, the commands and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import insert, select, text, update
+from sqlmodel import select as _select
+from sqlalchemy.engine import Engine
+
+from models import keys
+from models.clock import hlc_wall_ms
+from models.engine import open_engine, writer
+from models.policy import Policy
+from models.tables import (
+    STATE_ROW_ID,
+    Checkpoint,
+    KioskState,
+    ListEntry,
+    ListVersion,
+    PolicySetting,
+    Revocation,
+    TrustedKey,
+)
+from models.verdict import GateState, TrustEntry
+
+DB_FILE = "kakou.db"
+ENV_DATA_DIR = "KAKOU_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("kakou", appauthor=False))
+
+
+@dataclass
+class CheckpointInfo:
+    id: int
+    name: str
+    community: str
+    street: str
+    number: int
+
+
+class KioskStore:
+    """One kiosk's data: the SQLite file, its keys, and cached lists/policy."""
+
+    def __init__(self, data_dir: Path, engine: Engine):
+        self.data_dir = data_dir
+        self.engine = engine
+        self.writer = writer(engine)  # transactions that write: BEGIN IMMEDIATE
+        self._lock = threading.Lock()
+        self._gate: GateState | None = None
+        self._policy: Policy | None = None
+        self._signing_key = None
+        self._lookup_key: bytes | None = None
+        self._hlc_ms = 0
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, data_dir: Path | str | None = None) -> "KioskStore":
+        data_dir = Path(data_dir) if data_dir else default_data_dir()
+        engine = open_engine(data_dir / DB_FILE)
+        store = cls(data_dir, engine)
+        store._ensure_state()
+        return store
+
+    def close(self) -> None:
+        from models.engine import checkpoint_and_close
+
+        checkpoint_and_close(self.engine)
+
+    def _ensure_state(self) -> None:
+        with self.writer.begin() as conn:
+            row = conn.execute(select(KioskState.hlc_last).where(KioskState.id == STATE_ROW_ID)).first()
+            if row is None:
+                conn.execute(
+                    insert(KioskState).values(
+                        id=STATE_ROW_ID,
+                        kiosk_id=str(uuid.uuid4()),
+                        epoch=1,
+                        last_seq=0,
+                        acked_seq=0,
+                        hlc_last=0,
+                        created_at=time.time(),
+                        pin_failures=0,
+                        pin_locked_until=0.0,
+                    )
+                )
+                self._hlc_ms = 0
+            else:
+                self._hlc_ms = hlc_wall_ms(row[0])
+        # The kiosk's own issuing key is made at setup and trusted from the start (a kiosk
+        # not yet enrolled trusts its own key only).
+        self.trust_own_key()
+
+    # -- keys --------------------------------------------------------------------------------
+    @property
+    def signing_key(self):
+        if self._signing_key is None:
+            self._signing_key = keys.load_signing_key(self.data_dir)
+        return self._signing_key
+
+    @property
+    def lookup_key(self) -> bytes:
+        if self._lookup_key is None:
+            self._lookup_key = keys.load_or_create_secret(self.data_dir, keys.LOOKUP_KEY)
+        return self._lookup_key
+
+    def office_sealing_key(self) -> bytes | None:
+        """The office's public sealing key, known once the kiosk is enrolled."""
+        path = self.data_dir / keys.KEY_DIR / keys.OFFICE_SEALING_PUBLIC
+        if not path.exists():
+            return None
+        try:
+            key = bytes.fromhex(path.read_text("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            key = b""
+        return key if len(key) == 32 else None
+
+    def trust_own_key(self) -> None:
+        from models.passtoken import kid_for
+
+        public = bytes(self.signing_key.verify_key)
+        with self.writer.begin() as conn:
+            exists = conn.execute(select(TrustedKey.kid).where(TrustedKey.public_key == public.hex())).first()
+            if exists is None:
+                conn.execute(
+                    insert(TrustedKey).values(
+                        public_key=public.hex(), kid=kid_for(public), label="本机 this kiosk", issuer="kiosk", source="local"
+                    )
+                )
+
+    # -- identity ----------------------------------------------------------------------------
+    def session(self):
+        """An ORM session (read what it returns before it closes; writes go through facts)."""
+        from sqlmodel import Session
+
+        return Session(self.engine, expire_on_commit=False)
+
+    def kiosk_state(self) -> KioskState:
+        with self.session() as s:
+            return s.get(KioskState, STATE_ROW_ID)
+
+    def checkpoint(self) -> CheckpointInfo | None:
+        with self.session() as s:
+            row = s.exec(_select(Checkpoint).order_by(Checkpoint.id)).first()
+        if row is None:
+            return None
+        return CheckpointInfo(row.id, row.name, row.community, row.street, row.number)
+
+    def is_set_up(self) -> bool:
+        return self.checkpoint() is not None
+
+    def set_up(self, name: str, community: str, street: str = "", number: int = 1) -> CheckpointInfo:
+        with self.writer.begin() as conn:
+            conn.execute(insert(Checkpoint).values(name=name, community=community, street=street, number=number))
+        self.invalidate()
+        info = self.checkpoint()
+        assert info is not None
+        return info
+
+    # -- time --------------------------------------------------------------------------------
+    def trusted_now(self) -> float:
+        """Wall time, but never earlier than the newest record (the clock may read 1970 after
+        a power cut; a pass must not turn "not yet valid" because of that)."""
+        return max(time.time(), self._hlc_ms / 1000)
+
+    def note_hlc(self, hlc: int) -> None:
+        self._hlc_ms = max(self._hlc_ms, hlc_wall_ms(hlc))
+
+    # -- policy and lists ----------------------------------------------------------------------
+    def policy(self) -> Policy:
+        if self._policy is None:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(PolicySetting.key, PolicySetting.value)).all()
+                conn.rollback()
+            self._policy = Policy.from_settings({k: json.loads(v) for k, v in rows})
+        return self._policy
+
+    def set_policy(self, **values) -> Policy:
+        from models.policy import coerce
+
+        clean = {k: coerce(k, v) for k, v in values.items()}
+        with self.writer.begin() as conn:
+            for key, value in clean.items():
+                conn.execute(
+                    text("INSERT INTO policy (key, value) VALUES (:k, :v) ON CONFLICT(key) DO UPDATE SET value = :v"),
+                    {"k": key, "v": json.dumps(value)},
+                )
+        self.invalidate()
+        return self.policy()
+
+    def gate_state(self) -> GateState:
+        with self._lock:
+            if self._gate is None:
+                self._gate = self._load_gate_state()
+            return self._gate
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._gate = None
+            self._policy = None
+
+    def _load_gate_state(self) -> GateState:
+        with self.session() as conn:
+            cp = conn.exec(_select(Checkpoint.number).order_by(Checkpoint.id)).first()
+            trust: dict[int, list[TrustEntry]] = {}
+            for key in conn.exec(_select(TrustedKey)):
+                trust.setdefault(key.kid, []).append(
+                    TrustEntry(bytes.fromhex(key.public_key), key.label, key.not_after, key.revoked_after)
+                )
+            revoked = dict(conn.exec(_select(Revocation.pass_id, Revocation.reason)).all())
+            q_units: dict[str, float | None] = {}
+            q_persons: dict[str, float | None] = {}
+            w_units: dict[str, str] = {}
+            w_persons: dict[str, str] = {}
+            for e in conn.exec(_select(ListEntry)):
+                if e.list_name == "quarantine":
+                    if e.unit_code:
+                        q_units[e.unit_code] = e.until
+                    if e.person_hash:
+                        q_persons[e.person_hash] = e.until
+                elif e.list_name == "watch":
+                    if e.unit_code:
+                        w_units[e.unit_code] = e.note
+                    if e.person_hash:
+                        w_persons[e.person_hash] = e.note
+            lists = list(conn.exec(_select(ListVersion)))
+            versions = {v.name: v.version for v in lists}
+            updated = [v.updated_at for v in lists if v.updated_at]
+            enrolled = conn.exec(_select(KioskState.enrolled_at)).first()
+        return GateState(
+            checkpoint_number=cp if cp else 1,
+            trust=trust,
+            revoked=revoked,
+            quarantine_units=q_units,
+            quarantine_persons=q_persons,
+            watch_units=w_units,
+            watch_persons=w_persons,
+            # A kiosk that is not enrolled keeps its own lists: there is nothing to be stale.
+            lists_updated_at=(min(updated) if updated else enrolled) if enrolled else None,
+            versions=versions,
+        )
+
+    def add_list_entry(self, list_name: str, unit_code: str | None = None, person_hash: str | None = None,
+                       until: float | None = None, note: str = "") -> None:
+        with self.writer.begin() as conn:
+            conn.execute(
+                insert(ListEntry).values(
+                    list_name=list_name, unit_code=unit_code, person_hash=person_hash, until=until, note=note, source="local"
+                )
+            )
+        self.invalidate()
+
+    def pending(self) -> tuple[int, float | None]:
+        from models.outbox import pending_count
+
+        with self.engine.connect() as conn:
+            result = pending_count(conn)
+            conn.rollback()
+        return result
+
+    def set_acked(self, seq: int) -> None:
+        with self.writer.begin() as conn:
+            conn.execute(update(KioskState).where(KioskState.id == STATE_ROW_ID).values(acked_seq=seq))

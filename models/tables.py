@@ -1,0 +1,292 @@
+"""The kiosk's tables (SQLModel).
+
+Facts (passages, registrations, fever cases, shift changes, passes issued, revocations) are
+immutable rows: each is written once, in the same transaction as its `OutboxRecord`, and a
+correction is a new record. Reference data (checkpoint, volunteers, units, the office's lists)
+is state and may be updated.
+
+Personal data: ID numbers and phones are never stored in full on the kiosk - only the masked
+form for display, a keyed hash for look-ups, and the full value sealed to the office's public
+key (see `models.privacy`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# The `kiosk_state` row that holds the counters. There is exactly one.
+STATE_ROW_ID = 1
+
+
+class KioskState(SQLModel, table=True):
+    """The kiosk's identity and its counters, updated in every fact's transaction."""
+
+    __tablename__ = "kiosk_state"
+
+    id: int = Field(default=STATE_ROW_ID, primary_key=True)
+    kiosk_id: str  # random UUID made at setup; the office's id for this kiosk after enrolment
+    epoch: int = 1  # bumped when the office proves this kiosk lost commits (restored file)
+    last_seq: int = 0  # the last `seq` handed out in this epoch (gapless)
+    acked_seq: int = 0  # the highest contiguous `seq` the office has confirmed stored
+    hlc_last: int = 0  # the persisted hybrid logical clock
+    created_at: float
+    office_url: Optional[str] = None
+    enrolled_at: Optional[float] = None
+    # PIN guard for the whole kiosk (a PIN is typed without a user name): persisted, so
+    # pulling the plug does not reset the lockout.
+    pin_failures: int = 0
+    pin_locked_until: float = 0.0
+
+
+class OutboxRecord(SQLModel, table=True):
+    """Every recorded fact, in `seq` order, as it will be sent to the office."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("epoch", "seq", name="uq_outbox_epoch_seq"),)
+
+    record_id: str = Field(primary_key=True, max_length=36)  # UUIDv7
+    epoch: int
+    seq: int
+    kind: str = Field(max_length=32)  # passage, registration, fever_case, ...
+    payload: str  # canonical JSON of the fact
+    payload_hash: str = Field(max_length=64)  # sha256 hex of `payload`
+    wall_time: float  # the kiosk's wall clock, untrusted
+    hlc: int
+    boot_id: str = Field(max_length=64)
+    mono_ns: int
+    clock_flag: str = Field(default="", max_length=16)  # "" or "backwards"
+    versions: str = Field(default="{}")  # JSON {list name: version} the fact was decided under
+
+
+class Checkpoint(SQLModel, table=True):
+    __tablename__ = "checkpoint"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str  # 东门卡口
+    community: str  # 幸福里社区
+    street: str = ""  # 新华街道
+    number: int = 1  # scope number printed in passes (u16)
+
+
+class Volunteer(SQLModel, table=True):
+    __tablename__ = "volunteer"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str
+    role: str = Field(default="volunteer", max_length=16)  # volunteer | supervisor
+    pin_hash: str  # argon2id
+    active: bool = True
+    failed_attempts: int = 0
+    locked_until: float = 0.0
+
+
+class Unit(SQLModel, table=True):
+    """A household unit, 楼栋-单元-房号 such as 3-2-501."""
+
+    __tablename__ = "unit"
+
+    code: str = Field(primary_key=True, max_length=24)
+    building: str
+    entrance: str
+    room: str
+
+
+class Person(SQLModel, table=True):
+    """A resident or a registered person. Names are optional (minimum necessary)."""
+
+    __tablename__ = "person"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    unit_code: Optional[str] = Field(default=None, foreign_key="unit.code", index=True)
+    name: str = ""
+    id_masked: str = ""
+    id_hash: Optional[str] = Field(default=None, index=True)
+    id_sealed: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    phone_masked: str = ""
+    phone_hash: Optional[str] = Field(default=None, index=True)
+    phone_sealed: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+
+
+class PassRecord(SQLModel, table=True):
+    """A pass this kiosk (or the office) issued, as known locally."""
+
+    __tablename__ = "pass_issued"
+
+    pass_id: str = Field(primary_key=True, max_length=32)  # hex
+    record_id: Optional[str] = Field(default=None, max_length=36)
+    kind: int
+    unit_code: str = Field(index=True, max_length=24)
+    name: str = ""
+    plate: str = ""
+    scope: int = 0
+    valid_from: int
+    valid_to: int
+    hour_from: int = 0
+    hour_to: int = 24
+    kid: int
+    token: str
+    issued_at: float
+    replaces: Optional[str] = Field(default=None, max_length=32)
+
+
+class Revocation(SQLModel, table=True):
+    """A revoked pass id (from this kiosk's supervisor or from the office's list)."""
+
+    __tablename__ = "revocation"
+
+    pass_id: str = Field(primary_key=True, max_length=32)
+    reason: str = ""
+    source: str = Field(default="local", max_length=16)  # local | office
+    revoked_at: float
+    expires: Optional[int] = None  # the pass's valid_to: the entry can be pruned after it
+    record_id: Optional[str] = Field(default=None, max_length=36)
+
+
+class ListEntry(SQLModel, table=True):
+    """An entry of an office list: quarantine (may not go out) or watch (allow with a note)."""
+
+    __tablename__ = "list_entry"
+    __table_args__ = (Index("ix_list_entry_list_unit", "list_name", "unit_code"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    list_name: str = Field(max_length=16)  # quarantine | watch
+    unit_code: Optional[str] = Field(default=None, max_length=24)
+    person_hash: Optional[str] = Field(default=None, index=True)
+    until: Optional[float] = None
+    note: str = ""
+    source: str = Field(default="local", max_length=16)
+
+
+class ListVersion(SQLModel, table=True):
+    """The version of each list this kiosk holds, and when it last heard from the office."""
+
+    __tablename__ = "list_version"
+
+    name: str = Field(primary_key=True, max_length=32)
+    version: int = 0
+    content_hash: str = ""
+    updated_at: float = 0.0  # kiosk wall time of the last successful pull
+
+
+class PolicySetting(SQLModel, table=True):
+    """One policy value (fever threshold, recheck minutes, quota...), as JSON."""
+
+    __tablename__ = "policy"
+
+    key: str = Field(primary_key=True, max_length=48)
+    value: str  # JSON
+
+
+class Passage(SQLModel, table=True):
+    """Someone passed (or was turned back at) the gate."""
+
+    __tablename__ = "passage"
+    __table_args__ = (Index("ix_passage_pass_time", "pass_id", "device_time"),)
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    direction: str = Field(max_length=3)  # in | out
+    subject: str = Field(max_length=16)  # pass | person | registration | unknown
+    pass_id: Optional[str] = Field(default=None, max_length=32)
+    pass_kind: Optional[int] = None
+    unit_code: Optional[str] = Field(default=None, max_length=24, index=True)
+    person_id: Optional[int] = None
+    temp_raw: str = ""
+    temp_value: Optional[float] = None
+    verdict: str = Field(max_length=8)  # allow | deny | refer
+    reasons: str = "[]"  # JSON list of reason codes
+    volunteer_id: Optional[int] = None
+    device_time: float = Field(index=True)
+
+
+class Registration(SQLModel, table=True):
+    """A person without a pass, registered at the gate."""
+
+    __tablename__ = "registration"
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(max_length=16)  # visitor | returnee | courier | medical | worker
+    person_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    name: str = ""
+    id_masked: str = ""
+    id_hash: Optional[str] = Field(default=None, index=True)
+    phone_masked: str = ""
+    phone_hash: Optional[str] = Field(default=None, index=True)
+    from_place: str = ""
+    to_unit: str = ""
+    reason: str = ""
+    temp_raw: str = ""
+    temp_value: Optional[float] = None
+    volunteer_id: Optional[int] = None
+    device_time: float = Field(index=True)
+
+
+class FeverCase(SQLModel, table=True):
+    """A first reading at or above the fever threshold. The outcome is a later record."""
+
+    __tablename__ = "fever_case"
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    direction: str = Field(max_length=3)
+    pass_id: Optional[str] = Field(default=None, max_length=32)
+    unit_code: Optional[str] = Field(default=None, max_length=24)
+    registration_id: Optional[str] = Field(default=None, max_length=36)
+    first_raw: str
+    first_value: Optional[float] = None
+    volunteer_id: Optional[int] = None
+    device_time: float = Field(index=True)
+
+
+class FeverOutcome(SQLModel, table=True):
+    """The second reading and what was decided: allowed, fever clinic, sent home."""
+
+    __tablename__ = "fever_outcome"
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    case_id: str = Field(foreign_key="fever_case.record_id", index=True, max_length=36)
+    second_raw: str = ""
+    second_value: Optional[float] = None
+    outcome: str = Field(max_length=16)  # allowed | clinic | home
+    volunteer_id: Optional[int] = None
+    device_time: float = Field(index=True)
+
+
+class ShiftEvent(SQLModel, table=True):
+    """A volunteer going on or off duty, with the handover note."""
+
+    __tablename__ = "shift_event"
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    volunteer_id: int
+    event: str = Field(max_length=8)  # on | off
+    note: str = ""
+    summary: str = "{}"  # JSON summary shown at handover (kept as it was shown)
+    device_time: float = Field(index=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what: logins, failed logins, pass issue/revoke, settings, purge."""
+
+    __tablename__ = "audit_event"
+
+    record_id: str = Field(primary_key=True, max_length=36)
+    volunteer_id: Optional[int] = None
+    action: str = Field(max_length=32)
+    detail: str = "{}"
+    device_time: float = Field(index=True)
+
+
+class TrustedKey(SQLModel, table=True):
+    """A public key whose passes this kiosk accepts (its own, the office's, other kiosks')."""
+
+    __tablename__ = "trusted_key"
+
+    public_key: str = Field(primary_key=True, max_length=64)  # hex
+    kid: int = Field(index=True)
+    label: str = ""
+    issuer: str = Field(default="kiosk", max_length=16)  # kiosk | office
+    not_after: Optional[int] = None  # passes valid beyond this are refused
+    revoked_after: Optional[int] = None  # passes starting after this are refused (stolen kiosk)
+    source: str = Field(default="local", max_length=16)  # local | office

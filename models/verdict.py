@@ -1,0 +1,231 @@
+"""The verdict: may this pass (or this person) go through the gate, now, in this direction?
+
+Pure functions: everything they need comes in as arguments (the lists and policy are loaded
+by the caller into a `GateState`), so the same rules run in the kiosk, in `kakou pass
+verify`, in tests and in benchmarks. Fever is not decided here: it is a separate step decided
+by the temperature.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from models.passtoken import DecodedPass, PassBody, PassKind, TokenError, decode_token
+from models.policy import Policy
+
+ALLOW, DENY, REFER = "allow", "deny", "refer"
+
+# code -> (severity, zh template, en template). Severity decides the outcome: any "deny"
+# reason denies; otherwise any "refer" reason asks the volunteer to check; "note" reasons
+# are shown with an allow.
+REASONS: dict[str, tuple[str, str, str]] = {
+    "empty": (DENY, "没有扫到内容，请重新扫描", "nothing scanned, scan again"),
+    "not_kakou": (DENY, "不是卡口通行证", "not a kakou pass"),
+    "damaged": (DENY, "通行证不完整或已损坏，请重新扫描", "pass damaged or incomplete, scan again"),
+    "too_long": (DENY, "扫到的内容过长，不是卡口通行证", "scan too long, not a kakou pass"),
+    "version": (DENY, "通行证版本本机不认识，请升级本机", "pass version unknown to this kiosk, update it"),
+    "unknown_issuer": (DENY, "签发单位不在信任名单，请核查", "issuer not trusted here, check by hand"),
+    "bad_signature": (DENY, "签名不符，疑似伪造或被改动", "signature does not match: forged or altered"),
+    "issuer_revoked": (DENY, "签发此证的设备已被注销", "the kiosk that issued this pass was revoked"),
+    "issuer_expired": (DENY, "签发密钥已过期", "the issuing key has expired"),
+    "revoked": (DENY, "通行证已作废：{reason}", "pass revoked: {reason}"),
+    "expired": (DENY, "通行证已于 {date} 过期", "pass expired on {date}"),
+    "not_yet_valid": (DENY, "通行证 {date} 起生效", "pass valid from {date}"),
+    "wrong_checkpoint": (DENY, "此证不能在本卡口使用", "pass is not for this checkpoint"),
+    "quarantined": (DENY, "居家隔离户，不得外出", "home quarantine: may not go out"),
+    "outside_hours": (DENY, "不在允许时段 {hours}", "outside the allowed hours {hours}"),
+    "outing_quota": (DENY, "本户外出次数已用完，下次可外出：{date}", "household outing quota used, next outing {date}"),
+    "list_stale": (REFER, "名单已 {hours} 小时未更新，请人工核查", "lists {hours} h old, check by hand"),
+    "quarantined_home": ("note", "居家隔离户，进入后不得外出", "home-quarantined household: in only"),
+    "watch": ("note", "重点关注：{note}", "watch list: {note}"),
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def severity(self) -> str:
+        return REASONS[self.code][0]
+
+    def text(self, lang: str = "zh") -> str:
+        _, zh, en = REASONS[self.code]
+        template = en if lang == "en" else zh
+        return template.format(**self.params) if self.params else template
+
+
+@dataclass(frozen=True)
+class TrustEntry:
+    public_key: bytes
+    label: str = ""
+    not_after: int | None = None
+    revoked_after: int | None = None
+
+
+@dataclass
+class GateState:
+    """The local lists the verdict needs, loaded once and kept in memory (set look-ups)."""
+
+    checkpoint_number: int = 1
+    trust: Mapping[int, Sequence[TrustEntry]] = field(default_factory=dict)  # by kid
+    revoked: Mapping[str, str] = field(default_factory=dict)  # pass id hex -> reason
+    quarantine_units: Mapping[str, float | None] = field(default_factory=dict)  # unit -> until
+    quarantine_persons: Mapping[str, float | None] = field(default_factory=dict)  # hash -> until
+    watch_units: Mapping[str, str] = field(default_factory=dict)  # unit -> note
+    watch_persons: Mapping[str, str] = field(default_factory=dict)
+    lists_updated_at: float | None = None  # None: not enrolled, the lists are local
+    versions: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str
+    reasons: tuple[Reason, ...]
+    body: PassBody | None = None
+    decoded: DecodedPass | None = None
+    issuer: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == ALLOW
+
+    def reason_codes(self) -> list[str]:
+        return [r.code for r in self.reasons]
+
+    def reason_text(self, lang: str = "zh") -> str:
+        sep = "; " if lang == "en" else "；"
+        return sep.join(r.text(lang) for r in self.reasons)
+
+
+def outcome_of(reasons: Iterable[Reason]) -> str:
+    severities = {r.severity for r in reasons}
+    if DENY in severities:
+        return DENY
+    if REFER in severities:
+        return REFER
+    return ALLOW
+
+
+def fmt_date(ts: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+def _in_list(entries: Mapping[str, float | None], key: str | None, now: float) -> bool:
+    if not key or key not in entries:
+        return False
+    until = entries[key]
+    return until is None or now < until
+
+
+def list_reasons(
+    unit: str | None,
+    person_hash: str | None,
+    direction: str,
+    now: float,
+    state: GateState,
+    policy: Policy,
+) -> list[Reason]:
+    """Reasons that come from the office's lists, for a pass holder or a registered person."""
+    reasons: list[Reason] = []
+    if _in_list(state.quarantine_units, unit, now) or _in_list(state.quarantine_persons, person_hash, now):
+        reasons.append(Reason("quarantined" if direction == "out" else "quarantined_home"))
+    note = (unit and state.watch_units.get(unit)) or (person_hash and state.watch_persons.get(person_hash))
+    if note is not None and note is not False:
+        reasons.append(Reason("watch", {"note": note or "-"}))
+    if state.lists_updated_at is not None:
+        age_h = (now - state.lists_updated_at) / 3600
+        if age_h > policy.list_stale_hours:
+            reasons.append(Reason("list_stale", {"hours": int(age_h)}))
+    return reasons
+
+
+def quota_reason(body: PassBody, direction: str, now: float, outings: Sequence[float], policy: Policy) -> Reason | None:
+    """Household outing passes: at most `outing_quota` outings per `outing_window_days`."""
+    if body.kind != PassKind.OUTING or direction != "out" or policy.outing_quota <= 0:
+        return None
+    window = policy.outing_window_days * 86400
+    recent = sorted(t for t in outings if now - window < t <= now)
+    if len(recent) < policy.outing_quota:
+        return None
+    next_allowed = recent[len(recent) - policy.outing_quota] + window
+    return Reason("outing_quota", {"date": fmt_date(next_allowed)})
+
+
+def hours_reason(body: PassBody, now: float) -> Reason | None:
+    """Work and visitor passes may carry daily hours (a window may wrap past midnight)."""
+    if body.all_day or body.hour_allowed(time.localtime(now).tm_hour):
+        return None
+    return Reason("outside_hours", {"hours": f"{body.hour_from:02d}:00-{(body.hour_to or 24):02d}:00"})
+
+
+def decide_pass(
+    decoded: DecodedPass,
+    direction: str,
+    now: float,
+    state: GateState,
+    policy: Policy,
+    outings: Sequence[float] = (),
+) -> Verdict:
+    body = decoded.body
+    from models.passtoken import verify_pass
+
+    candidates = state.trust.get(body.kid, ())
+    if not candidates:
+        return Verdict(DENY, (Reason("unknown_issuer"),), body, decoded)
+    key = verify_pass(decoded, [c.public_key for c in candidates])
+    if key is None:
+        return Verdict(DENY, (Reason("bad_signature"),), body, decoded)
+    issuer = next(c for c in candidates if c.public_key == key)
+    reasons: list[Reason] = []
+    if issuer.revoked_after is not None and body.valid_from >= issuer.revoked_after:
+        reasons.append(Reason("issuer_revoked"))
+    if issuer.not_after is not None and body.valid_to > issuer.not_after:
+        reasons.append(Reason("issuer_expired"))
+    revoked = state.revoked.get(body.pass_id_hex)
+    if revoked is not None:
+        reasons.append(Reason("revoked", {"reason": revoked or "-"}))
+    if now >= body.valid_to:
+        reasons.append(Reason("expired", {"date": fmt_date(body.valid_to)}))
+    elif now < body.valid_from:
+        reasons.append(Reason("not_yet_valid", {"date": fmt_date(body.valid_from)}))
+    if body.scope not in (0, state.checkpoint_number):
+        reasons.append(Reason("wrong_checkpoint"))
+    for extra in (hours_reason(body, now), quota_reason(body, direction, now, outings, policy)):
+        if extra is not None:
+            reasons.append(extra)
+    reasons.extend(list_reasons(body.unit, None, direction, now, state, policy))
+    return Verdict(outcome_of(reasons), tuple(reasons), body, decoded, issuer.label)
+
+
+def decide_token(
+    token: str,
+    direction: str,
+    now: float,
+    state: GateState,
+    policy: Policy,
+    outings: Sequence[float] = (),
+) -> Verdict:
+    """Decode and decide a scanned pass. A token that does not decode is denied with why."""
+    try:
+        decoded = decode_token(token)
+    except TokenError as exc:
+        code = exc.code if exc.code in REASONS else "damaged"
+        return Verdict(DENY, (Reason(code),))
+    return decide_pass(decoded, direction, now, state, policy, outings)
+
+
+def decide_person(
+    unit: str | None,
+    person_hash: str | None,
+    direction: str,
+    now: float,
+    state: GateState,
+    policy: Policy,
+) -> Verdict:
+    """A person without a pass (looked up by ID number or phone): only the lists apply."""
+    reasons = list_reasons(unit, person_hash, direction, now, state, policy)
+    return Verdict(outcome_of(reasons), tuple(reasons))
