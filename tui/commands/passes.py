@@ -16,7 +16,7 @@ def register(sub, common) -> None:
     v.add_argument("token", help="the pass token (digits), or - to read it from standard input")
     v.add_argument("--direction", choices=("in", "out"), default="in", help="进 in (default) or 出 out")
     v.add_argument("--json", action="store_true", help="machine-readable output")
-    v.add_argument("--lang", choices=("zh", "en"), default="zh")
+    v.add_argument("--lang", choices=("zh", "en"), default=None, help="reasons in one language (default: both)")
     v.set_defaults(func=run_verify)
 
 
@@ -74,7 +74,7 @@ def run_verify(args) -> int:
     token = sys.stdin.read() if args.token == "-" else args.token
     store = open_existing_store(args)
     verdict = check_token(store, token, args.direction)
-    d = verdict_dict(verdict, args.lang)
+    d = verdict_dict(verdict, args.lang or "zh")
     if args.json:
         print(json.dumps(d, ensure_ascii=False))
     else:
@@ -83,8 +83,13 @@ def run_verify(args) -> int:
         if "unit" in d:
             print(f"  单元 unit:   {d['unit']}")
             print(f"  姓名 name:   {d['name'] or '-'}")
-            print(f"  类型 kind:   {d['kind_name']}" + (f"  车牌 plate: {d['plate']}" if d["plate"] else ""))
+            from models.passtoken import KIND_NAMES
+
+            kind_zh, kind_en = KIND_NAMES[verdict.body.kind]
+            kind = {"zh": kind_zh, "en": kind_en}.get(args.lang, f"{kind_zh} {kind_en}")
+            print(f"  类型 kind:   {kind}" + (f"  车牌 plate: {d['plate']}" if d["plate"] else ""))
             print(f"  有效 valid:  {d['valid_from']} - {d['valid_to']}")
         for r in verdict.reasons:
-            print(f"  原因 reason: {r.text(args.lang)}")
+            text = r.text(args.lang) if args.lang else f"{r.text('zh')} / {r.text('en')}"
+            print(f"  原因 reason: {text}")
     return {"allow": EXIT_OK, "deny": EXIT_DENY, "refer": EXIT_REFER}[verdict.outcome]
