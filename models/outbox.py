@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from models.clock import Reading, hlc_next, hlc_wall_ms
+from models.clock import HLC_COUNTER_MASK, Reading, hlc_next, hlc_wall_ms
 from models.tables import STATE_ROW_ID
 
 
@@ -29,17 +29,20 @@ def payload_hash(payload_json: str) -> str:
     return hashlib.sha256(payload_json.encode("utf-8")).hexdigest()
 
 
-def uuid7(unix_ms: int) -> str:
+def uuid7(unix_ms: int, counter: int | None = None) -> str:
     """A UUIDv7 (RFC 9562) from the given milliseconds.
 
     Written by hand because Python 3.11's uuid module has no uuid7. The milliseconds come from
     the hybrid logical clock, not the raw wall clock, so ids still sort by record order after
-    the kiosk's clock steps back.
+    the kiosk's clock steps back. `counter` (the HLC's counter) fills rand_a (RFC 9562's
+    "fixed-length dedicated counter"), so ids made within one millisecond also sort in order
+    - after a backward step the HLC stays on one millisecond and counts.
     """
     rand = int.from_bytes(os.urandom(10), "big")
     value = (unix_ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76  # version 7
-    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a, 12 bits
+    rand_a = (rand >> 62) & 0xFFF if counter is None else min(counter, 0xFFF)
+    value |= rand_a << 64  # rand_a, 12 bits
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & ((1 << 62) - 1)  # rand_b, 62 bits
     h = f"{value:032x}"
@@ -76,7 +79,7 @@ def append_fact(
         text("UPDATE kiosk_state SET last_seq = :seq, hlc_last = :hlc WHERE id = :id"),
         {"seq": seq, "hlc": hlc, "id": STATE_ROW_ID},
     )
-    record_id = uuid7(hlc_wall_ms(hlc))
+    record_id = uuid7(hlc_wall_ms(hlc), hlc & HLC_COUNTER_MASK)
     body = dict(payload)
     body["record_id"] = record_id
     body["kind"] = kind

@@ -1,0 +1,132 @@
+"""The kiosk's SQLite engine: durability settings on live connections, migrations, bad files.
+
+These are the guarantees the duty desk relies on when it shows "saved": the pragmas must
+hold on *every* connection (SQLite keeps them per connection, and the pool opens new ones
+for other threads), and a kiosk in the field must be able to upgrade its own file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+import models.tables  # noqa: F401  (registers the tables)
+from models.engine import (
+    BUSY_TIMEOUT_MS,
+    current_revision,
+    head_revision,
+    open_engine,
+    read_pragmas,
+)
+from models.errors import StoreError
+from models.store import DB_FILE, KioskStore
+
+
+def _pragmas_of(conn) -> dict[str, object]:
+    names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "secure_delete")
+    return {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names}
+
+
+EXPECTED = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 5000, "secure_delete": 1}
+
+
+class TestPragmas:
+    def test_store_connection_reports_durable_settings(self, tmp_path):
+        store = KioskStore.open(tmp_path)
+        try:
+            values = read_pragmas(store.engine)
+        finally:
+            store.close()
+        assert {k: values[k] for k in EXPECTED} == EXPECTED
+        assert BUSY_TIMEOUT_MS == 5000
+
+    def test_every_pooled_connection_has_them_not_just_the_first(self, tmp_path):
+        """A second connection (another thread, while the first is held) is set up the same."""
+        store = KioskStore.open(tmp_path)
+        seen: list[dict] = []
+        try:
+            with store.engine.connect() as first:
+                seen.append(_pragmas_of(first))
+
+                def other_thread():
+                    with store.engine.connect() as second:
+                        assert second.connection.dbapi_connection is not first.connection.dbapi_connection
+                        seen.append(_pragmas_of(second))
+                        second.rollback()
+
+                t = threading.Thread(target=other_thread)
+                t.start()
+                t.join(10)
+                first.rollback()
+        finally:
+            store.close()
+        assert seen == [EXPECTED, EXPECTED]
+
+    def test_writer_transactions_take_the_write_lock_up_front(self, tmp_path):
+        """BEGIN IMMEDIATE: while one writer holds the lock another can't start writing,
+        but plain readers still read (WAL)."""
+        store = KioskStore.open(tmp_path)
+        raw = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None, timeout=0.05)
+        try:
+            with store.writer.begin() as conn:
+                conn.exec_driver_sql("SELECT 1")  # no write yet: only the immediate lock
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    raw.execute("BEGIN IMMEDIATE")
+                assert raw.execute("SELECT count(*) FROM kiosk_state").fetchone() == (1,)
+        finally:
+            raw.close()
+            store.close()
+
+
+class TestMigrations:
+    def test_empty_file_is_brought_to_head_with_every_table(self, tmp_path):
+        db = tmp_path / DB_FILE
+        db.touch()  # a zero-byte file, as left by a first start that lost power
+        engine = open_engine(db)
+        try:
+            assert current_revision(engine) == head_revision()
+            inspector = inspect(engine)
+            tables = set(inspector.get_table_names()) - {"alembic_version"}
+            assert tables == set(SQLModel.metadata.tables)
+            for name, table in SQLModel.metadata.tables.items():
+                columns = {c["name"] for c in inspector.get_columns(name)}
+                assert columns == {c.name for c in table.columns}, name
+        finally:
+            engine.dispose()
+
+    def test_reopening_keeps_the_data_and_the_revision(self, tmp_path):
+        store = KioskStore.open(tmp_path)
+        store.set_up("东门卡口", "幸福里社区")
+        kiosk_id = store.kiosk_state().kiosk_id
+        store.close()
+
+        again = KioskStore.open(tmp_path)
+        try:
+            assert again.kiosk_state().kiosk_id == kiosk_id
+            assert again.checkpoint().name == "东门卡口"
+            assert current_revision(again.engine) == head_revision()
+        finally:
+            again.close()
+
+
+class TestBadFiles:
+    def test_a_file_that_is_not_a_database_gives_a_plain_message(self, tmp_path):
+        (tmp_path / DB_FILE).write_bytes(b"this is not an sqlite file at all" * 100)
+        with pytest.raises(StoreError) as caught:
+            KioskStore.open(tmp_path)
+        err = caught.value
+        assert err.code == "store_damaged"
+        # Says what to do, in both languages, and never invites deleting the records.
+        assert "不要删除" in err.zh and "do not delete" in err.en
+        assert "Traceback" not in str(err)
+
+    def test_damaged_file_is_left_untouched(self, tmp_path):
+        garbage = b"SQLite format 3\x00" + b"\xff" * 4000
+        (tmp_path / DB_FILE).write_bytes(garbage)
+        with pytest.raises(StoreError):
+            KioskStore.open(tmp_path)
+        assert (tmp_path / DB_FILE).read_bytes() == garbage
