@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "tui.commands.report",
     "tui.commands.sync",
     "tui.commands.office",
+    "tui.commands.privacy",
 )
 
 EXIT_OK, EXIT_DENY, EXIT_ERROR, EXIT_REFER = 0, 1, 2, 3
