@@ -69,6 +69,16 @@ def open_engine(db_path: Path | str, *, migrate: bool = True, check: bool = True
         # read in another thread never waits behind a write.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context):
+        # A full disk (SD card, small partition) shows up at INSERT or at COMMIT, on any write
+        # path. SQLite has already rolled the transaction back, so nothing saved is harmed;
+        # turn it into a StoreError the duty screen can show in plain words.
+        orig = context.original_exception
+        if isinstance(orig, sqlite3.OperationalError) and "disk is full" in str(orig):
+            return _store_error(db_path, orig)
+        return None
+
     try:
         if check:
             quick_check(engine)
