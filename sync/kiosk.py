@@ -1,0 +1,582 @@
+"""The kiosk's side of sync: enrolment, push (outbox -> office), pull (office lists -> kiosk).
+
+Push follows the design: a handshake first (what the office holds of this kiosk), then the
+outbox in `seq` order in signed, gzipped batches; the kiosk moves its acknowledged mark only to
+the contiguous mark the office reported after its COMMIT. Nothing in flight is kept on disk:
+after any crash the handshake says where to resume, and a record sent twice is a harmless
+duplicate. When the office holds seqs this kiosk no longer has (its file was restored from a
+backup, or the power cut took its last commits), the kiosk moves its unconfirmed records to a
+new epoch instead of reusing seq numbers.
+
+Pull applies every changed list in one local transaction after checking the office's
+signature with the root key pinned at enrolment; an older version than the one held is
+refused (no rollback).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import text
+
+from models import keys as key_files
+from models.errors import KakouError
+from models.tables import STATE_ROW_ID
+from sync import signing
+from sync.schemas import LIST_NAMES
+
+OFFICE_ROOT_PUBLIC = "office-root.pub"
+BATCH_RECORDS = 500
+BATCH_BYTES = 256 * 1024  # compressed
+BACKOFF_BASE_S = 2.0
+BACKOFF_CAP_S = 300.0
+CLOCK_WARN_S = 300.0
+HTTP_TIMEOUT_S = 30.0
+
+
+class SyncError(KakouError):
+    """A failure the user should see; `retryable` ones are retried with backoff."""
+
+    code = "sync"
+
+    def __init__(self, zh: str, en: str, *, code: str | None = None, retryable: bool = True,
+                 retry_after: float | None = None):
+        super().__init__(zh, en, code=code)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+def offline_error(exc: Exception) -> SyncError:
+    return SyncError("连不上街道服务器，记录已保存在本机，联网后自动上传。",
+                     f"cannot reach the office ({type(exc).__name__}); records are kept here and sent when online.",
+                     code="offline")
+
+
+@dataclass
+class SyncResult:
+    pushed: int = 0  # records the office newly stored
+    duplicates: int = 0
+    conflicts: int = 0  # copies the office quarantined (same id, other content)
+    remaining: int = 0  # records still waiting here
+    lists_updated: list[str] = field(default_factory=list)
+    epoch_bumped: bool = False
+    clock_skew: float | None = None  # kiosk clock minus office clock, seconds
+    error: SyncError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# -- enrolment --------------------------------------------------------------------------------
+
+def office_root_key(store) -> bytes | None:
+    path = Path(store.data_dir) / key_files.KEY_DIR / OFFICE_ROOT_PUBLIC
+    if not path.exists():
+        return None
+    try:
+        key = bytes.fromhex(path.read_text("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return key if len(key) == 32 else None
+
+
+def _write_public(path: Path, key_hex: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key_hex + "\n", encoding="ascii")
+    tmp.replace(path)
+
+
+def _http(base_url: str, client=None):
+    import httpx
+
+    if client is not None:
+        return client
+    return httpx.Client(base_url=base_url.rstrip("/"), timeout=HTTP_TIMEOUT_S)
+
+
+def _problem_text(response) -> tuple[str, str, str]:
+    try:
+        body = response.json()
+        return str(body.get("code", "")), str(body.get("zh", "")), str(body.get("en", ""))
+    except ValueError:
+        return "", "", ""
+
+
+def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
+    """Enrol this kiosk with the street office using a one-time code."""
+    import httpx
+
+    state = store.kiosk_state()
+    if state.enrolled_at:
+        raise SyncError(f"本机已登记到 {state.office_url}，无需再次登记。",
+                        f"this kiosk is already enrolled with {state.office_url}.", code="already_enrolled",
+                        retryable=False)
+    http = _http(office_url, client)
+    body = json.dumps({"code": code, "public_key": bytes(store.signing_key.verify_key).hex(),
+                       "kiosk_uuid": state.kiosk_id}).encode()
+    try:
+        response = http.post("/v1/enroll", content=body, headers={"Content-Type": "application/json"})
+    except httpx.HTTPError as exc:
+        raise offline_error(exc) from exc
+    if response.status_code != 200:
+        code_, zh, en = _problem_text(response)
+        raise SyncError(zh or f"登记失败（{response.status_code}）", en or f"enrolment failed ({response.status_code})",
+                        code=code_ or "enrol_failed", retryable=False)
+    answer = response.json()
+    root = bytes.fromhex(answer["office_root_key"])
+    docs = answer["lists"]
+    for doc in docs:
+        _check_document(doc, root)
+    keys_dir = Path(store.data_dir) / key_files.KEY_DIR
+    _write_public(keys_dir / OFFICE_ROOT_PUBLIC, answer["office_root_key"])
+    _write_public(keys_dir / key_files.OFFICE_SEALING_PUBLIC, answer["office_sealing_key"])
+    with store.writer.begin() as conn:
+        conn.execute(text("UPDATE kiosk_state SET kiosk_id = :k, office_url = :u, enrolled_at = :t WHERE id = :id"),
+                     {"k": answer["kiosk_id"], "u": office_url.rstrip("/"), "t": time.time(), "id": STATE_ROW_ID})
+        _trust_office_root(conn, root)
+        _apply_documents(conn, store, docs)
+    store.invalidate()
+    return answer
+
+
+def _trust_office_root(conn, root: bytes) -> None:
+    from models.passtoken import kid_for
+
+    conn.execute(text(
+        "INSERT INTO trusted_key (public_key, kid, label, issuer, source) VALUES (:p, :k, :l, 'office', 'office')"
+        " ON CONFLICT(public_key) DO NOTHING"), {"p": root.hex(), "k": kid_for(root), "l": "街道办 street office"})
+
+
+# -- lists ------------------------------------------------------------------------------------
+
+def _check_document(doc: dict[str, Any], root: bytes) -> None:
+    if doc.get("name") not in LIST_NAMES:
+        raise SyncError("收到不认识的名单，已忽略。", f"unknown list {doc.get('name')!r} refused.", code="list_unknown")
+    if not signing.verify_list(root, doc):
+        raise SyncError("名单签名不符，已拒绝（可能被篡改）。请联系街道办。",
+                        "list signature does not match (tampered?); refused. Call the street office.",
+                        code="list_signature", retryable=False)
+    if signing.items_hash(doc.get("items", [])) != doc.get("items_hash"):
+        raise SyncError("名单内容不完整，已拒绝，稍后重试。", "list content incomplete; refused, will retry.",
+                        code="list_hash")
+
+
+def _local_versions(conn) -> dict[str, int]:
+    return {n: int(v) for n, v in conn.execute(text("SELECT name, version FROM list_version")).all()}
+
+
+def _apply_documents(conn, store, docs: list[dict[str, Any]]) -> list[str]:
+    """Apply verified list documents inside the caller's write transaction."""
+    from models.privacy import lookup_hash
+
+    held = _local_versions(conn)
+    applied = []
+    now = time.time()
+    for doc in docs:
+        name, version = doc["name"], int(doc["version"])
+        have = held.get(name, 0)
+        if version < have:
+            raise SyncError(f"街道下发的名单“{name}”比本机的旧（{version} < {have}），已拒绝。请联系街道办。",
+                            f"the office sent an older {name} list ({version} < {have}); refused. Call the office.",
+                            code="list_older", retryable=False)
+        if doc["mode"] == "delta" and int(doc["since"]) != have:
+            raise SyncError("名单增量与本机版本不符，将重新下载。", "list delta does not fit this kiosk's version; refetching.",
+                            code="list_gap")
+        snapshot = doc["mode"] == "snapshot"
+        items = doc["items"]
+        if name == "revoked":
+            if snapshot:
+                conn.execute(text("DELETE FROM revocation WHERE source = 'office'"))
+            for it in items:
+                v = it["value"]
+                conn.execute(text("DELETE FROM revocation WHERE pass_id = :p AND source = 'office'"), {"p": it["key"]})
+                if not it["deleted"]:
+                    conn.execute(text(
+                        "INSERT INTO revocation (pass_id, reason, source, revoked_at, expires) VALUES (:p, :r, 'office', :t, :e)"
+                        " ON CONFLICT(pass_id) DO NOTHING"),
+                        {"p": it["key"], "r": str(v.get("reason", "")), "t": now, "e": v.get("expires")})
+        elif name in ("quarantine", "watch"):
+            if snapshot:
+                conn.execute(text("DELETE FROM list_entry WHERE list_name = :n AND source = 'office'"), {"n": name})
+            for it in items:
+                v = it["value"]
+                unit = v.get("unit")
+                # The kiosk keeps no full ID number: only its own keyed hash, as for registrations.
+                person = lookup_hash(store.lookup_key, "id", v["id_number"]) if v.get("id_number") else None
+                conn.execute(text(
+                    "DELETE FROM list_entry WHERE list_name = :n AND source = 'office'"
+                    " AND ((:u IS NOT NULL AND unit_code = :u) OR (:h IS NOT NULL AND person_hash = :h))"),
+                    {"n": name, "u": unit, "h": person})
+                if not it["deleted"]:
+                    conn.execute(text(
+                        "INSERT INTO list_entry (list_name, unit_code, person_hash, until, note, source)"
+                        " VALUES (:n, :u, :h, :until, :note, 'office')"),
+                        {"n": name, "u": unit, "h": person, "until": v.get("until"), "note": str(v.get("note") or "")})
+        elif name == "trust":
+            own = bytes(store.signing_key.verify_key).hex()
+            if snapshot:
+                conn.execute(text("DELETE FROM trusted_key WHERE source = 'office' AND issuer = 'kiosk'"))
+            for it in items:
+                v = it["value"]
+                if it["deleted"]:
+                    conn.execute(text("DELETE FROM trusted_key WHERE public_key = :p AND source = 'office'"), {"p": it["key"]})
+                elif it["key"] == own:
+                    conn.execute(text("UPDATE trusted_key SET revoked_after = :r WHERE public_key = :p"),
+                                 {"r": v.get("revoked_after"), "p": own})
+                else:
+                    conn.execute(text(
+                        "INSERT INTO trusted_key (public_key, kid, label, issuer, not_after, revoked_after, source)"
+                        " VALUES (:p, :k, :l, :i, :na, :ra, 'office') ON CONFLICT(public_key) DO UPDATE SET"
+                        " kid = :k, label = :l, issuer = :i, not_after = :na, revoked_after = :ra"),
+                        {"p": it["key"], "k": int(v["kid"]), "l": str(v.get("label", "")), "i": str(v.get("issuer", "kiosk")),
+                         "na": v.get("not_after"), "ra": v.get("revoked_after")})
+        elif name == "policy":
+            from models.policy import Policy, coerce
+
+            known = set(Policy().as_dict())
+            if snapshot:
+                conn.execute(text("DELETE FROM policy"))
+            for it in items:
+                conn.execute(text("DELETE FROM policy WHERE key = :k"), {"k": it["key"]})
+                if not it["deleted"] and it["key"] in known:
+                    conn.execute(text("INSERT INTO policy (key, value) VALUES (:k, :v)"),
+                                 {"k": it["key"], "v": json.dumps(coerce(it["key"], it["value"]))})
+        conn.execute(text(
+            "INSERT INTO list_version (name, version, content_hash, updated_at) VALUES (:n, :v, :h, :t)"
+            " ON CONFLICT(name) DO UPDATE SET version = :v, content_hash = :h, updated_at = :t"),
+            {"n": name, "v": version, "h": doc["items_hash"], "t": now})
+        applied.append(name)
+    return applied
+
+
+# -- backoff ------------------------------------------------------------------------------------
+
+class Backoff:
+    """Full-jitter exponential backoff (2 s .. 5 min), never giving up; honours Retry-After."""
+
+    def __init__(self, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S, rng: random.Random | None = None):
+        self.base, self.cap = base, cap
+        self.attempt = 0
+        self.rng = rng or random.Random()
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        ceiling = min(self.cap, self.base * (2 ** self.attempt))
+        self.attempt += 1
+        delay = self.rng.uniform(0, ceiling)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.cap))
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+# -- the sync service -------------------------------------------------------------------------------
+
+class SyncService:
+    """Push then pull, for `kakou sync` and the duty desk's background worker.
+
+    `run_once()` never raises for network or office trouble: it returns a SyncResult with the
+    error, and `status_text()` turns the latest state into the status bar's words.
+    """
+
+    def __init__(self, store, *, client=None, batch_records: int = BATCH_RECORDS,
+                 progress: Callable[[int, int], None] | None = None):
+        self.store = store
+        self._client = client
+        self.batch_records = batch_records
+        self.progress = progress
+        self._lock = threading.Lock()
+        self.last_result: SyncResult | None = None
+        self.last_success: float | None = None
+        self.offline_since: float | None = None
+        self.clock_skew: float | None = None
+        self.backoff = Backoff()
+
+    # -- http ----------------------------------------------------------------------------------
+    def _http(self):
+        if self._client is None:
+            state = self.store.kiosk_state()
+            self._client = _http(state.office_url)
+        return self._client
+
+    def _send(self, method: str, path: str, *, body: bytes | None = None, params: dict | None = None,
+              gzip_body: bool = False, epoch: int | None = None):
+        import httpx
+
+        state = self.store.kiosk_state()
+        epoch = state.epoch if epoch is None else epoch
+        request_id = uuid.uuid4().hex
+        headers = {}
+        if method == "GET":
+            target = path + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+            signed = signing.get_body("GET", target)
+        else:
+            if gzip_body:
+                body = gzip.compress(body or b"", compresslevel=5, mtime=0)
+                headers["Content-Encoding"] = "gzip"
+            headers["Content-Type"] = "application/json"
+            signed = body or b""
+        headers.update(signing.sign_request(self.store.signing_key, state.kiosk_id, epoch, request_id, signed))
+        try:
+            if method == "GET":
+                response = self._http().get(target, headers=headers)
+            else:
+                response = self._http().post(path, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise offline_error(exc) from exc
+        if response.status_code in (429, 503):
+            raise SyncError("街道服务器正忙，稍后自动重试。", "the office is busy; retrying later.", code="busy",
+                            retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        if response.status_code == 413:
+            return response
+        if response.status_code >= 400 and response.status_code != 304:
+            code, zh, en = _problem_text(response)
+            permanent = response.status_code in (401, 403)
+            raise SyncError(zh or f"街道服务器拒绝了请求（{response.status_code}）",
+                            en or f"the office refused the request ({response.status_code})",
+                            code=code or f"http_{response.status_code}", retryable=not permanent)
+        return response
+
+    # -- the steps -----------------------------------------------------------------------------
+    def handshake(self) -> dict[str, Any]:
+        params = {"wall": f"{time.time():.3f}"}
+        response = self._send("GET", "/v1/sync-state", params=params)
+        state = response.json()
+        self.clock_skew = time.time() - float(state["server_time"])
+        return state
+
+    def _local(self) -> tuple[int, int, int]:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(text("SELECT epoch, last_seq, acked_seq FROM kiosk_state WHERE id = 1")).one()
+            conn.rollback()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def _set_acked(self, epoch: int, hwm: int) -> None:
+        # One local transaction; it only ever concerns the current epoch, and never passes
+        # last_seq (the office cannot confirm what this kiosk has not written).
+        with self.store.writer.begin() as conn:
+            conn.execute(text("UPDATE kiosk_state SET acked_seq = min(:h, last_seq) WHERE id = 1 AND epoch = :e"),
+                         {"h": hwm, "e": epoch})
+
+    def new_epoch(self, server_max_epoch: int) -> int:
+        """Move every record the office has not confirmed into a fresh epoch, renumbered 1..n.
+
+        Records the office already holds (same id and hash) stay where they are; the others
+        would collide with seqs the office holds from before this kiosk lost its commits."""
+        epoch, _last, acked = self._local()
+        with self.store.engine.connect() as conn:
+            unconfirmed = conn.execute(text("SELECT record_id, payload_hash FROM outbox WHERE epoch = :e AND seq > :a"),
+                                       {"e": epoch, "a": acked}).all()
+            conn.rollback()
+        known: dict[str, str] = {}
+        ids = [r[0] for r in unconfirmed]
+        for i in range(0, len(ids), 10000):
+            body = json.dumps({"record_ids": ids[i:i + 10000]}).encode()
+            known.update(self._send("POST", "/v1/known", body=body, gzip_body=True).json()["known"])
+        new = max(server_max_epoch, epoch) + 1
+        with self.store.writer.begin() as conn:
+            current = conn.execute(text("SELECT epoch, acked_seq FROM kiosk_state WHERE id = 1")).one()
+            if int(current[0]) != epoch:
+                return int(current[0])  # someone else moved it meanwhile
+            rows = conn.execute(text("SELECT record_id, payload_hash FROM outbox WHERE epoch = :e AND seq > :a ORDER BY seq"),
+                                {"e": epoch, "a": acked}).all()
+            moving = [rid for rid, h in rows if known.get(rid) != h]
+            for n, rid in enumerate(moving, start=1):
+                conn.execute(text("UPDATE outbox SET epoch = :e, seq = :s WHERE record_id = :r"),
+                             {"e": new, "s": n, "r": rid})
+            conn.execute(text("UPDATE kiosk_state SET epoch = :e, last_seq = :n, acked_seq = 0 WHERE id = 1"),
+                         {"e": new, "n": len(moving)})
+        return new
+
+    def _batch(self, epoch: int, after: int, limit: int) -> list[dict[str, Any]]:
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT record_id, seq, kind, payload, payload_hash, wall_time, hlc, boot_id, mono_ns, clock_flag, versions"
+                " FROM outbox WHERE epoch = :e AND seq > :a ORDER BY seq LIMIT :n"), {"e": epoch, "a": after, "n": limit}
+            ).mappings().all()
+            conn.rollback()
+        return [dict(r) for r in rows]
+
+    def push(self, result: SyncResult, server: dict[str, Any]) -> None:
+        from models.clock import now as clock_now
+
+        epochs = {int(e): int(h) for e, h in server["epochs"].items()}
+        epoch, last, acked = self._local()
+        if epochs.get(epoch, 0) > last or server["max_epoch"] > epoch:
+            # The office holds seqs (or a newer epoch) this kiosk no longer has: never reuse them.
+            self.new_epoch(int(server["max_epoch"]))
+            result.epoch_bumped = True
+            epoch, last, acked = self._local()
+            epochs.setdefault(epoch, 0)
+        server_hwm = epochs.get(epoch, 0)
+        if server_hwm != acked:
+            # Resume from what the office holds: below our mark if it was restored from a
+            # backup, above it if our own ack was lost to a power cut.
+            self._set_acked(epoch, server_hwm)
+        cursor = min(server_hwm, last)
+        total = max(0, last - cursor)
+        sent = 0
+        limit = self.batch_records
+        for _round in range(1_000_000):
+            records = self._batch(epoch, cursor, limit)
+            if not records:
+                break
+            pending, oldest = self.store.pending()
+            reading = clock_now()
+            doc = {
+                "batch_id": uuid.uuid4().hex, "epoch": epoch,
+                "anchor": {"boot_id": reading.boot_id, "mono_ns": reading.mono_ns, "wall": reading.wall},
+                "backlog": max(0, pending - len(records)), "oldest_pending": oldest,
+                "list_versions": dict(self.store.gate_state().versions), "records": records,
+            }
+            body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            response = self._send("POST", "/v1/push", body=body, gzip_body=True, epoch=epoch)
+            if response.status_code == 413:
+                if limit == 1:
+                    raise SyncError("有一条记录太大，街道服务器拒收。请联系管理员。",
+                                    "one record is too large for the office. Call your supervisor.", code="too_large",
+                                    retryable=False)
+                limit = max(1, limit // 2)
+                continue
+            answer = response.json()
+            statuses = answer["statuses"]
+            result.pushed += statuses.count("stored")
+            result.duplicates += statuses.count("duplicate")
+            result.conflicts += statuses.count("conflict")
+            if "seq_taken" in statuses:
+                self.new_epoch(int(answer["epoch"]))
+                result.epoch_bumped = True
+                return self.push(result, self.handshake())
+            self._set_acked(epoch, int(answer["hwm"]))
+            cursor = records[-1]["seq"]
+            sent += len(records)
+            if self.progress:
+                self.progress(min(sent, total), total)
+            if len(records) < limit:
+                break
+        # Records written while we pushed are sent on the next round (timer / new records).
+
+    def pull(self, result: SyncResult, server: dict[str, Any]) -> None:
+        root = office_root_key(self.store)
+        if root is None:
+            raise SyncError("本机没有街道办的公钥，请重新登记。", "the office's root key is missing; enrol again.",
+                            code="no_root_key", retryable=False)
+        with self.store.engine.connect() as conn:
+            held = _local_versions(conn)
+            conn.rollback()
+        docs = []
+        for name in LIST_NAMES:
+            if int(server["list_versions"].get(name, 0)) == held.get(name, 0) and name in held:
+                continue
+            response = self._send("GET", f"/v1/lists/{name}", params={"since": held.get(name, 0)})
+            if response.status_code == 304:
+                continue
+            doc = response.json()
+            _check_document(doc, root)
+            docs.append(doc)
+        with self.store.writer.begin() as conn:
+            if docs:
+                result.lists_updated = _apply_documents(conn, self.store, docs)
+            # Hearing from the office refreshes every list's age, changed or not.
+            conn.execute(text("UPDATE list_version SET updated_at = :t"), {"t": time.time()})
+        self.store.invalidate()
+
+    def run_once(self) -> SyncResult:
+        """One full round: handshake, push, pull. Thread-safe; never raises for sync trouble."""
+        with self._lock:
+            result = SyncResult()
+            state = self.store.kiosk_state()
+            if not state.enrolled_at:
+                result.error = SyncError("本机未登记到街道办，记录只保存在本机。", "not enrolled: records stay on this kiosk.",
+                                         code="not_enrolled", retryable=False)
+            else:
+                try:
+                    server = self.handshake()
+                    self.push(result, server)
+                    self.pull(result, server)
+                    self.last_success = time.time()
+                    self.offline_since = None
+                    self.backoff.reset()
+                except SyncError as exc:
+                    result.error = exc
+                    if exc.code == "offline" and self.offline_since is None:
+                        self.offline_since = time.time()
+            result.remaining = self.store.pending()[0]
+            result.clock_skew = self.clock_skew
+            self.last_result = result
+            return result
+
+    def run_forever(self, stop: threading.Event, wake: threading.Event | None = None, interval: float = 60.0,
+                    sleep: Callable[[float], Any] | None = None) -> None:
+        """The background loop: a round on the timer, on `wake` (new records, reconnect),
+        and after failures with full-jitter backoff; forever, until `stop` is set."""
+        wake = wake or threading.Event()
+        while not stop.is_set():
+            result = self.run_once()
+            if result.ok:
+                delay = interval if result.remaining == 0 else 0.0
+            elif not result.error.retryable:
+                delay = interval
+            else:
+                delay = self.backoff.next_delay(result.error.retry_after)
+            if delay:
+                wake.wait(delay)
+                wake.clear()
+
+    # -- the status bar -----------------------------------------------------------------------------
+    def status_text(self, lang: str = "zh") -> tuple[str, str]:
+        en = lang == "en"
+        pending, oldest = self.store.pending()
+        result = self.last_result
+        if result is not None and result.error is not None and result.error.code == "not_enrolled":
+            return ("not enrolled, working offline" if en else "未登记，本机离线工作"), "warn"
+        if result is not None and result.error is not None and not result.error.retryable:
+            return result.error.text(lang), "error"
+        parts: list[str] = []
+        level = "ok"
+        if self.offline_since is not None:
+            since = time.strftime("%H:%M", time.localtime(self.offline_since))
+            parts.append(f"offline since {since}" if en else f"{since} 起离线")
+            level = "warn"
+        if pending:
+            age_min = int(max(0, time.time() - oldest) // 60) if oldest else 0
+            parts.append(f"{pending} waiting, oldest {age_min} min" if en else f"{pending} 条待上传，最早 {age_min} 分钟")
+            level = "warn"
+        elif result is not None and result.ok:
+            parts.append("synced" if en else "已同步")
+        if self.clock_skew is not None and abs(self.clock_skew) > CLOCK_WARN_S:
+            parts.append("clock wrong" if en else "时钟不准")
+            level = "warn"
+        gate = self.store.gate_state()
+        stale_h = self.store.policy().list_stale_hours
+        if gate.lists_updated_at is not None and self.store.trusted_now() - gate.lists_updated_at > stale_h * 3600:
+            parts.append("lists stale" if en else "名单过期")
+            level = "warn"
+        if not parts:
+            parts.append("not synced yet" if en else "尚未同步")
+        return (", " if en else "，").join(parts), level

@@ -1,0 +1,104 @@
+"""Checkpoints and their one-time enrolment codes.
+
+A code is 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L), shown as
+XXXX-XXXX: short enough to type on a kiosk keyboard with gloves. Only its hash is stored; it
+works once, and expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from models.errors import KakouError
+from sync.office import lists as office_lists
+from sync.office import tables as t
+
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+CODE_TTL_S = 72 * 3600
+
+
+class EnrolError(KakouError):
+    code = "enrol"
+
+
+def normalise_code(code: str) -> str:
+    return "".join(c for c in code.upper() if c.isalnum())
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(normalise_code(code).encode("ascii", "replace")).hexdigest()
+
+
+def format_code(raw: str) -> str:
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def add_checkpoint(engine: Engine, name: str, community: str, ttl_s: float = CODE_TTL_S) -> dict:
+    name, community = name.strip(), community.strip()
+    if not name or not community:
+        raise EnrolError("请填写卡口名称和所属社区", "give the checkpoint's name and its community", code="usage")
+    kiosk_id = str(uuid.uuid4())
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    now = time.time()
+    with engine.begin() as conn:
+        conn.execute(t.kiosk.insert().values(kiosk_id=kiosk_id, name=name, community=community, status="pending",
+                                             created_at=now, backlog=0, list_versions="{}", max_epoch=1))
+        conn.execute(t.enrol_code.insert().values(code_hash=code_hash(raw), kiosk_id=kiosk_id, expires_at=now + ttl_s))
+    return {"kiosk_id": kiosk_id, "name": name, "community": community, "code": format_code(raw),
+            "expires_at": now + ttl_s}
+
+
+def enrol(engine: Engine, code: str, public_key_hex: str) -> dict:
+    """Bind a kiosk's public key to the checkpoint the code was made for."""
+    from models.passtoken import kid_for
+
+    try:
+        public = bytes.fromhex(public_key_hex)
+        if len(public) != 32:
+            raise ValueError
+    except ValueError:
+        raise EnrolError("本机公钥格式不对", "the kiosk's public key is malformed", code="bad_key") from None
+    now = time.time()
+    with engine.begin() as conn:
+        row = conn.execute(select(t.enrol_code).where(t.enrol_code.c.code_hash == code_hash(code)).with_for_update()).first()
+        if row is None or row.used_at is not None or row.expires_at < now:
+            raise EnrolError("登记码不对、已用过或已过期。请向街道办要一个新的登记码。",
+                             "the enrolment code is wrong, used or expired. Ask the street office for a new one.",
+                             code="bad_code")
+        taken = conn.execute(select(t.kiosk.c.kiosk_id).where(t.kiosk.c.public_key == public_key_hex)).first()
+        if taken is not None:
+            raise EnrolError("这台设备已经登记过了。", "this kiosk is already enrolled.", code="already_enrolled")
+        conn.execute(t.enrol_code.update().where(t.enrol_code.c.code_hash == row.code_hash).values(used_at=now))
+        conn.execute(t.kiosk.update().where(t.kiosk.c.kiosk_id == row.kiosk_id).values(
+            public_key=public_key_hex, kid=kid_for(public), status="active", enrolled_at=now, last_seen=now))
+        info = conn.execute(select(t.kiosk.c.name, t.kiosk.c.community).where(t.kiosk.c.kiosk_id == row.kiosk_id)).one()
+        office_lists.trust_key(conn, public_key_hex, f"{info.community} {info.name}", "kiosk")
+    return {"kiosk_id": row.kiosk_id, "name": info.name, "community": info.community}
+
+
+def find_kiosk(engine: Engine, name_or_id: str):
+    with engine.execution_options(immediate=False).connect() as conn:
+        rows = conn.execute(select(t.kiosk).where((t.kiosk.c.kiosk_id == name_or_id) | (t.kiosk.c.name == name_or_id))).all()
+        conn.rollback()
+    if len(rows) != 1:
+        raise EnrolError(f"找不到卡口 {name_or_id}（或重名，请用编号）", f"no single checkpoint {name_or_id} (use its id)",
+                         code="not_found")
+    return rows[0]
+
+
+def revoke_kiosk(engine: Engine, name_or_id: str) -> str:
+    """A stolen or retired kiosk: its pushes are refused and passes it issues from now on too."""
+    row = find_kiosk(engine, name_or_id)
+    now = time.time()
+    with engine.begin() as conn:
+        conn.execute(t.kiosk.update().where(t.kiosk.c.kiosk_id == row.kiosk_id).values(status="revoked", revoked_at=now))
+        if row.public_key:
+            office_lists.trust_key(conn, row.public_key, f"{row.community} {row.name}", "kiosk", revoked_after=int(now))
+    return row.kiosk_id

@@ -1,0 +1,241 @@
+"""Storing one pushed batch: one transaction, idempotent, answered only after COMMIT.
+
+Per record: stored (new), duplicate (same id, same hash: a retry; harmless), conflict (same
+id, different hash: the original stays, the copy is quarantined in office_conflict), or
+seq_taken (a different record already holds this kiosk/epoch/seq slot: the kiosk lost commits
+and must move to a new epoch; the copy is quarantined too, so nothing is lost).
+
+Nothing is refused for its age or content: an unreadable payload or a wrong hash is stored
+with a flag. The contiguous mark `hwm` tells the kiosk how far it may advance its own mark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection, Engine
+
+from sync.office import lists as office_lists
+from sync.office import tables as t
+from sync.schemas import OutboxItem, PushBatch
+
+# Kiosk clocks before this are not believed (no RTC: 1970 after a power cut).
+PLAUSIBLE_SINCE = 1577836800.0  # 2020-01-01
+FUTURE_SLACK_S = 300.0
+HWM_WALK_CHUNK = 5000
+
+
+def dialect_insert(conn: Connection, table):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+@dataclass
+class Anchor:
+    mono_ns: int
+    server_time: float
+
+
+def correct_time(item: OutboxItem, anchor: Anchor | None, received_at: float) -> tuple[float, str]:
+    """The office's best estimate of when a record happened, and how it knows.
+
+    anchored: same boot as an anchor the office saw, so office time minus the monotonic
+    distance (immune to the kiosk's wall clock); device: the kiosk's wall clock, plausible;
+    received: neither, so the time the office received it."""
+    if anchor is not None:
+        corrected = anchor.server_time - (anchor.mono_ns - item.mono_ns) / 1e9
+        if PLAUSIBLE_SINCE <= corrected <= received_at + FUTURE_SLACK_S:
+            return corrected, "anchored"
+    if PLAUSIBLE_SINCE <= item.wall_time <= received_at + FUTURE_SLACK_S:
+        return item.wall_time, "device"
+    return received_at, "received"
+
+
+def _local_day(ts: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+def _extract(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The few payload fields the day report groups by."""
+    out: dict[str, Any] = {"direction": None, "verdict": None, "reasons": None, "detail": None, "ref": None}
+    if kind == "passage":
+        out["direction"] = str(payload.get("direction"))[:3]
+        out["verdict"] = str(payload.get("verdict"))[:8]
+        reasons = payload.get("reasons", "[]")
+        out["reasons"] = reasons if isinstance(reasons, str) else json.dumps(reasons)
+    elif kind == "fever_case":
+        out["direction"] = str(payload.get("direction"))[:3]
+    elif kind == "fever_outcome":
+        out["detail"] = str(payload.get("outcome"))[:32]
+        out["ref"] = str(payload.get("case_id"))[:36]
+    elif kind == "registration":
+        out["detail"] = str(payload.get("kind"))[:32]
+    elif kind in ("pass_issued", "pass_revoked"):
+        out["ref"] = str(payload.get("pass_id"))[:36]
+    return out
+
+
+def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None, received_at: float) -> dict[str, Any]:
+    flags = []
+    if hashlib.sha256(item.payload.encode("utf-8")).hexdigest() != item.payload_hash:
+        flags.append("bad_hash")
+    try:
+        payload = json.loads(item.payload)
+        if not isinstance(payload, dict):
+            raise ValueError("not an object")
+        extracted = _extract(item.kind, payload)
+    except (ValueError, TypeError):
+        flags.append("unreadable")
+        extracted = _extract("", {})
+    corrected, quality = correct_time(item, anchor, received_at)
+    if quality == "received":
+        flags.append("clock")
+    return {
+        "record_id": item.record_id, "kiosk_id": kiosk_id, "epoch": epoch, "seq": item.seq, "kind": item.kind,
+        "payload": item.payload, "payload_hash": item.payload_hash, "device_time": item.wall_time,
+        "corrected_time": corrected, "received_at": received_at, "time_quality": quality,
+        "day": _local_day(corrected), "hlc": item.hlc, "boot_id": item.boot_id, "mono_ns": item.mono_ns,
+        "clock_flag": item.clock_flag, "versions": item.versions, "flags": ",".join(flags), **extracted,
+    }
+
+
+def lock_epoch(conn: Connection, kiosk_id: str, epoch: int) -> int:
+    """Create the (kiosk, epoch) mark if new and lock it; returns its hwm."""
+    conn.execute(dialect_insert(conn, t.kiosk_epoch).values(kiosk_id=kiosk_id, epoch=epoch, hwm=0).on_conflict_do_nothing())
+    return int(conn.execute(
+        select(t.kiosk_epoch.c.hwm).where(t.kiosk_epoch.c.kiosk_id == kiosk_id, t.kiosk_epoch.c.epoch == epoch)
+        .with_for_update()
+    ).scalar_one())
+
+
+def advance_hwm(conn: Connection, kiosk_id: str, epoch: int, hwm: int) -> int:
+    """Walk the stored seqs above the mark while they are contiguous (batches may arrive out of order)."""
+    start = hwm
+    while True:
+        seqs = conn.execute(
+            text("SELECT seq FROM office_record WHERE kiosk_id = :k AND epoch = :e AND seq > :h ORDER BY seq LIMIT :n"),
+            {"k": kiosk_id, "e": epoch, "h": hwm, "n": HWM_WALK_CHUNK},
+        ).scalars().all()
+        for seq in seqs:
+            if seq != hwm + 1:
+                break
+            hwm = seq
+        else:
+            if len(seqs) == HWM_WALK_CHUNK:
+                continue
+        break
+    if hwm != start:
+        conn.execute(t.kiosk_epoch.update().where(t.kiosk_epoch.c.kiosk_id == kiosk_id, t.kiosk_epoch.c.epoch == epoch)
+                     .values(hwm=hwm))
+    return hwm
+
+
+def _anchors(conn: Connection, kiosk_id: str, boot_ids: Iterable[str]) -> dict[str, Anchor]:
+    rows = conn.execute(select(t.boot_anchor.c.boot_id, t.boot_anchor.c.mono_ns, t.boot_anchor.c.server_time)
+                        .where(t.boot_anchor.c.kiosk_id == kiosk_id, t.boot_anchor.c.boot_id.in_(list(boot_ids))))
+    return {b: Anchor(m, s) for b, m, s in rows}
+
+
+def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=None) -> dict[str, Any]:
+    received_at = time.time()
+    epoch = batch.epoch
+    with engine.begin() as conn:
+        hwm = lock_epoch(conn, kiosk_id, epoch)
+        a = batch.anchor
+        conn.execute(
+            dialect_insert(conn, t.boot_anchor)
+            .values(kiosk_id=kiosk_id, boot_id=a.boot_id, mono_ns=a.mono_ns, server_time=received_at, wall=a.wall)
+            .on_conflict_do_update(index_elements=["kiosk_id", "boot_id"],
+                                   set_={"mono_ns": a.mono_ns, "server_time": received_at, "wall": a.wall})
+        )
+        anchors = _anchors(conn, kiosk_id, {r.boot_id for r in batch.records})
+        rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
+        stored: set[str] = set()
+        if rows:
+            stmt = dialect_insert(conn, t.record).on_conflict_do_nothing().returning(t.record.c.record_id)
+            stored = set(conn.execute(stmt, rows).scalars().all())
+        statuses: list[str] = []
+        missing = [r for r in rows if r["record_id"] not in stored]
+        existing: dict[str, str] = {}
+        if missing:
+            ids = [r["record_id"] for r in missing]
+            existing = dict(conn.execute(select(t.record.c.record_id, t.record.c.payload_hash)
+                                         .where(t.record.c.record_id.in_(ids))).all())
+        quarantined = []
+        for r in rows:
+            rid = r["record_id"]
+            if rid in stored:
+                statuses.append("stored")
+            elif rid in existing and existing[rid] == r["payload_hash"]:
+                statuses.append("duplicate")
+            else:
+                reason = "conflict" if rid in existing else "seq_taken"
+                statuses.append(reason)
+                quarantined.append({k: r[k] for k in ("record_id", "kiosk_id", "epoch", "seq", "kind", "payload",
+                                                      "payload_hash")} | {"reason": reason, "received_at": received_at})
+        if quarantined:
+            # The same copy pushed twice is quarantined once.
+            seen = set(conn.execute(select(t.conflict.c.record_id, t.conflict.c.payload_hash).where(
+                t.conflict.c.record_id.in_([q["record_id"] for q in quarantined]))).all())
+            fresh = [q for q in quarantined if (q["record_id"], q["payload_hash"]) not in seen]
+            if fresh:
+                conn.execute(t.conflict.insert(), fresh)
+        hwm = advance_hwm(conn, kiosk_id, epoch, hwm)
+        # A pass a kiosk revoked is revoked at every gate: it joins the office's list.
+        revoked = {}
+        for r in rows:
+            if r["kind"] == "pass_revoked" and r["record_id"] in stored and r["ref"]:
+                try:
+                    p = json.loads(r["payload"])
+                    revoked[r["ref"]] = {"pass_id": r["ref"], "reason": str(p.get("reason", "")),
+                                         "expires": p.get("expires")}
+                except ValueError:
+                    pass
+        if revoked:
+            office_lists.set_items(conn, "revoked", revoked)
+        conn.execute(t.kiosk.update().where(t.kiosk.c.kiosk_id == kiosk_id).values(
+            last_seen=received_at, last_push=received_at, backlog=batch.backlog, oldest_pending=batch.oldest_pending,
+            clock_skew=a.wall - received_at, list_versions=json.dumps(batch.list_versions, sort_keys=True),
+            max_epoch=text(f"CASE WHEN max_epoch < {int(epoch)} THEN {int(epoch)} ELSE max_epoch END"),
+        ))
+        list_versions = office_lists.versions(conn)
+        if before_commit is not None:
+            before_commit()
+    return {"batch_id": batch.batch_id, "epoch": epoch, "hwm": hwm, "statuses": statuses,
+            "flagged": sum(1 for r in rows if r["flags"] and r["record_id"] in stored),
+            "list_versions": list_versions, "server_time": time.time()}
+
+
+def sync_state(engine: Engine, kiosk_id: str, *, wall: float | None = None) -> dict[str, Any]:
+    now = time.time()
+    with engine.begin() as conn:
+        epochs = {str(e): int(h) for e, h in conn.execute(
+            select(t.kiosk_epoch.c.epoch, t.kiosk_epoch.c.hwm).where(t.kiosk_epoch.c.kiosk_id == kiosk_id))}
+        row = conn.execute(select(t.kiosk.c.max_epoch, t.kiosk.c.status).where(t.kiosk.c.kiosk_id == kiosk_id)).one()
+        values = {"last_seen": now}
+        if wall is not None:
+            values["clock_skew"] = wall - now
+        conn.execute(t.kiosk.update().where(t.kiosk.c.kiosk_id == kiosk_id).values(**values))
+        versions = office_lists.versions(conn)
+    max_epoch = max([int(row.max_epoch)] + [int(e) for e in epochs])
+    return {"kiosk_id": kiosk_id, "epochs": epochs, "max_epoch": max_epoch, "list_versions": versions,
+            "server_time": now, "status": row.status}
+
+
+def known(engine: Engine, kiosk_id: str, record_ids: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    with engine.execution_options(immediate=False).connect() as conn:
+        for i in range(0, len(record_ids), 1000):
+            chunk = record_ids[i:i + 1000]
+            out.update(dict(conn.execute(select(t.record.c.record_id, t.record.c.payload_hash).where(
+                t.record.c.record_id.in_(chunk), t.record.c.kiosk_id == kiosk_id)).all()))
+        conn.rollback()
+    return out

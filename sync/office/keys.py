@@ -1,0 +1,40 @@
+"""The office's keys, kept in the office dir and readable by their owner only.
+
+- the root signing key (Ed25519): signs every list the kiosks pull, and passes the office
+  issues; kiosks pin its public half at enrolment;
+- the sealing key (X25519): kiosks seal full ID numbers and phones to its public half, so only
+  the office can read them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from models import keys as key_files
+
+ROOT_SIGNING_KEY = "office-root.key"
+SEALING_KEY = "office-sealing.key"
+
+
+class OfficeKeys:
+    def __init__(self, office_dir: Path):
+        from nacl.public import PrivateKey
+        from nacl.signing import SigningKey
+
+        office_dir = Path(office_dir)
+        self.root = SigningKey(key_files.load_or_create_secret(office_dir, ROOT_SIGNING_KEY))
+        self.sealing = PrivateKey(key_files.load_or_create_secret(office_dir, SEALING_KEY))
+
+    @property
+    def root_public(self) -> bytes:
+        return bytes(self.root.verify_key)
+
+    @property
+    def sealing_public(self) -> bytes:
+        return bytes(self.sealing.public_key)
+
+    def unseal(self, sealed_hex: str) -> str:
+        """Read a value a kiosk sealed to the office (ID number, phone)."""
+        from nacl.public import SealedBox
+
+        return SealedBox(self.sealing).decrypt(bytes.fromhex(sealed_hex)).decode("utf-8")

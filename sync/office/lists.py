@@ -1,0 +1,141 @@
+"""The office's lists: trust, revoked passes, quarantine, watch, policy.
+
+Each change bumps its list's version in the same transaction (so a kiosk that saw version N
+has seen every change up to N). A removed item stays as a tombstone, so a delta from any
+older version can still say "remove this". Documents are signed with the office root key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
+
+from models.errors import KakouError
+from sync.office import tables as t
+from sync.schemas import LIST_NAMES
+from sync.signing import items_hash, sign_list
+
+
+class ListError(KakouError):
+    code = "list"
+
+
+def ensure_lists(conn: Connection) -> None:
+    have = set(conn.execute(select(t.office_list.c.name)).scalars())
+    for name in LIST_NAMES:
+        if name not in have:
+            conn.execute(t.office_list.insert().values(name=name, version=0, updated_at=time.time()))
+
+
+def bump(conn: Connection, name: str) -> int:
+    """The list's next version; on PostgreSQL this also locks the list row until commit."""
+    row = conn.execute(
+        text("UPDATE office_list SET version = version + 1, updated_at = :now WHERE name = :name RETURNING version"),
+        {"now": time.time(), "name": name},
+    ).first()
+    if row is None:
+        ensure_lists(conn)
+        return bump(conn, name)
+    return int(row[0])
+
+
+def _put(conn: Connection, name: str, key: str, value: Any, version: int, deleted: bool = False) -> None:
+    values = {"value": json.dumps(value, ensure_ascii=False, sort_keys=True), "version": version, "deleted": deleted}
+    updated = conn.execute(
+        t.list_item.update().where(t.list_item.c.list_name == name, t.list_item.c.item_key == key).values(**values)
+    ).rowcount
+    if not updated:
+        conn.execute(t.list_item.insert().values(list_name=name, item_key=key, **values))
+
+
+def set_items(conn: Connection, name: str, items: dict[str, Any]) -> int:
+    version = bump(conn, name)
+    for key, value in items.items():
+        _put(conn, name, key, value, version)
+    return version
+
+
+def remove_items(conn: Connection, name: str, keys: list[str]) -> tuple[int, int]:
+    """Tombstone the given keys; returns (new version, how many were live)."""
+    live = conn.execute(
+        select(t.list_item.c.item_key, t.list_item.c.value).where(
+            t.list_item.c.list_name == name, t.list_item.c.item_key.in_(keys), t.list_item.c.deleted.is_(False))
+    ).all()
+    if not live:
+        return current_version(conn, name), 0
+    version = bump(conn, name)
+    for key, value in live:
+        # The tombstone keeps the last value: the kiosk needs it to find what to remove.
+        _put(conn, name, key, json.loads(value), version, deleted=True)
+    return version, len(live)
+
+
+def current_version(conn: Connection, name: str) -> int:
+    return int(conn.execute(select(t.office_list.c.version).where(t.office_list.c.name == name)).scalar() or 0)
+
+
+def versions(conn: Connection) -> dict[str, int]:
+    return {n: int(v) for n, v in conn.execute(select(t.office_list.c.name, t.office_list.c.version))}
+
+
+def document(conn: Connection, office_keys, name: str, since: int) -> dict[str, Any]:
+    """The signed list document: the changes after `since`, or a full snapshot.
+
+    A snapshot when the kiosk has nothing (since=0) or claims a version the office never
+    reached (the office was restored from an older backup)."""
+    if name not in LIST_NAMES:
+        raise ListError(f"没有这个名单：{name}", f"no such list: {name}", code="unknown_list")
+    version = current_version(conn, name)
+    mode = "delta" if 0 < since <= version else "snapshot"
+    q = select(t.list_item.c.item_key, t.list_item.c.value, t.list_item.c.deleted).where(t.list_item.c.list_name == name)
+    if mode == "delta":
+        q = q.where(t.list_item.c.version > since)
+    else:
+        q = q.where(t.list_item.c.deleted.is_(False))
+    items = [{"key": k, "value": json.loads(v), "deleted": bool(d)} for k, v, d in conn.execute(q.order_by(t.list_item.c.item_key))]
+    doc = {"name": name, "version": version, "since": since if mode == "delta" else 0, "mode": mode,
+           "items": items, "items_hash": items_hash(items), "issued_at": time.time()}
+    doc["signature"] = sign_list(office_keys.root, doc)
+    return doc
+
+
+# -- the office's actions on lists ------------------------------------------------------------
+
+def person_key(id_number: str) -> str:
+    return "person:" + hashlib.sha256(id_number.encode("utf-8")).hexdigest()[:24]
+
+
+def revoke_pass(conn: Connection, pass_id: str, reason: str, expires: int | None = None) -> int:
+    return set_items(conn, "revoked", {pass_id: {"pass_id": pass_id, "reason": reason, "expires": expires}})
+
+
+def add_entry(conn: Connection, list_name: str, *, unit: str | None = None, id_number: str | None = None,
+              until: float | None = None, note: str = "") -> int:
+    if bool(unit) == bool(id_number):
+        raise ListError("请给出单元或身份证号（二选一）", "give either a unit or an ID number", code="entry")
+    if unit:
+        return set_items(conn, list_name, {f"unit:{unit}": {"unit": unit, "until": until, "note": note}})
+    return set_items(conn, list_name, {person_key(id_number): {"id_number": id_number, "until": until, "note": note}})
+
+
+def remove_entry(conn: Connection, list_name: str, *, unit: str | None = None, id_number: str | None = None) -> int:
+    key = f"unit:{unit}" if unit else person_key(id_number or "")
+    version, removed = remove_items(conn, list_name, [key])
+    if not removed:
+        raise ListError(f"名单里没有这一项：{unit or '该身份证号'}", f"not on the list: {unit or 'that ID number'}",
+                        code="not_listed")
+    return version
+
+
+def trust_key(conn: Connection, public_key_hex: str, label: str, issuer: str,
+              revoked_after: int | None = None) -> int:
+    from models.passtoken import kid_for
+
+    return set_items(conn, "trust", {public_key_hex: {
+        "public_key": public_key_hex, "kid": kid_for(bytes.fromhex(public_key_hex)), "label": label,
+        "issuer": issuer, "not_after": None, "revoked_after": revoked_after}})

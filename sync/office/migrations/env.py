@@ -1,0 +1,34 @@
+"""Alembic environment of the office database (SQLite or PostgreSQL).
+
+Run by `sync.office.db.upgrade` with a live connection; its own version table, so an office
+database never mixes with a kiosk's migrations.
+"""
+
+from alembic import context
+
+from sync.office.tables import metadata
+
+config = context.config
+VERSION_TABLE = "office_alembic_version"
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        from sqlalchemy import create_engine
+
+        with create_engine(config.get_main_option("sqlalchemy.url")).connect() as connection:
+            _migrate(connection)
+            connection.commit()
+        return
+    _migrate(connection)
+
+
+def _migrate(connection) -> None:
+    context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE,
+                      render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

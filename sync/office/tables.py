@@ -1,0 +1,146 @@
+"""The street office's tables, on their own MetaData (never the kiosk's SQLModel.metadata).
+
+Every record a kiosk pushes is kept (`office_record`), never refused for age or content: what
+the office cannot read is stored with a flag. A second copy of a record id with a different
+hash is a conflict: the original stays, the copy goes to `office_conflict`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# One row per checkpoint kiosk. Made by `kakou office add-checkpoint` (status "pending"),
+# activated by enrolment, revoked by the office (its key stops being accepted).
+kiosk = Table(
+    "office_kiosk",
+    metadata,
+    Column("kiosk_id", String(36), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("community", Text, nullable=False, server_default=""),
+    Column("public_key", String(64), unique=True),
+    Column("kid", Integer),
+    Column("status", String(16), nullable=False, server_default="pending"),  # pending|active|revoked
+    Column("created_at", Float, nullable=False),
+    Column("enrolled_at", Float),
+    Column("revoked_at", Float),
+    Column("last_seen", Float),
+    Column("last_push", Float),
+    Column("backlog", Integer, nullable=False, server_default="0"),
+    Column("oldest_pending", Float),
+    Column("clock_skew", Float),  # kiosk wall clock minus office clock at the last contact, seconds
+    Column("list_versions", Text, nullable=False, server_default="{}"),
+    Column("max_epoch", Integer, nullable=False, server_default="1"),
+)
+
+enrol_code = Table(
+    "office_enrol_code",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),  # sha256 of the normalised code
+    Column("kiosk_id", String(36), nullable=False, index=True),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),
+)
+
+# The contiguous mark per (kiosk, epoch): every seq up to `hwm` is stored. The row is also the
+# lock that serialises concurrent pushes of one kiosk's epoch (SELECT ... FOR UPDATE).
+kiosk_epoch = Table(
+    "office_kiosk_epoch",
+    metadata,
+    Column("kiosk_id", String(36), primary_key=True),
+    Column("epoch", Integer, primary_key=True),
+    Column("hwm", BigInteger, nullable=False, server_default="0"),
+)
+
+# The kiosk's monotonic clock seen against the office clock, per boot: a record's time is
+# corrected from the anchor of the boot it was written in.
+boot_anchor = Table(
+    "office_boot_anchor",
+    metadata,
+    Column("kiosk_id", String(36), primary_key=True),
+    Column("boot_id", String(64), primary_key=True),
+    Column("mono_ns", BigInteger, nullable=False),
+    Column("server_time", Float, nullable=False),
+    Column("wall", Float, nullable=False),
+)
+
+record = Table(
+    "office_record",
+    metadata,
+    Column("record_id", String(36), primary_key=True),
+    Column("kiosk_id", String(36), nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("payload_hash", String(64), nullable=False),
+    Column("device_time", Float, nullable=False),
+    Column("corrected_time", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("time_quality", String(16), nullable=False),  # anchored | device | received
+    Column("day", String(10), nullable=False),  # office-local date of corrected_time
+    Column("hlc", BigInteger, nullable=False),
+    Column("boot_id", String(64), nullable=False),
+    Column("mono_ns", BigInteger, nullable=False),
+    Column("clock_flag", String(16), nullable=False, server_default=""),
+    Column("versions", Text, nullable=False, server_default="{}"),
+    Column("flags", String(64), nullable=False, server_default=""),  # bad_hash, unreadable, ...
+    # Read out of the payload at ingest, so the day report is a GROUP BY and not a JSON scan.
+    Column("direction", String(3)),
+    Column("verdict", String(8)),
+    Column("reasons", Text),
+    Column("detail", String(32)),  # registration kind, fever outcome
+    Column("ref", String(36)),  # pass id of pass_issued / pass_revoked, case id of an outcome
+    UniqueConstraint("kiosk_id", "epoch", "seq", name="uq_office_record_slot"),
+)
+Index("ix_office_record_day_kiosk", record.c.day, record.c.kiosk_id)
+
+conflict = Table(
+    "office_conflict",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_id", String(36), nullable=False, index=True),
+    Column("kiosk_id", String(36), nullable=False, index=True),
+    Column("epoch", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("payload_hash", String(64), nullable=False),
+    Column("reason", String(16), nullable=False),  # conflict | seq_taken
+    Column("received_at", Float, nullable=False),
+)
+
+# The office's lists: one version counter per list, bumped in the transaction that changes it.
+office_list = Table(
+    "office_list",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("version", Integer, nullable=False, server_default="0"),
+    Column("updated_at", Float, nullable=False, server_default="0"),
+)
+
+# The current items of every list; a removed item stays as a tombstone (deleted) so a delta
+# since an older version can tell the kiosk to remove it.
+list_item = Table(
+    "office_list_item",
+    metadata,
+    Column("list_name", String(32), primary_key=True),
+    Column("item_key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("version", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default="0"),
+)
+Index("ix_office_list_item_version", list_item.c.list_name, list_item.c.version)

@@ -1,0 +1,124 @@
+"""The messages of the sync protocol (pydantic), shared by the kiosk and the office.
+
+Envelope fields are strict (a malformed batch is refused whole with 422 and nothing is
+stored); a record's *payload* is opaque text the office stores as it came, flagging what it
+cannot read instead of refusing it (a poison record must never block the queue).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LIST_NAMES = ("trust", "revoked", "quarantine", "watch", "policy")
+MAX_BATCH_RECORDS = 2000  # the office refuses bigger batches (the kiosk sends about 500)
+MAX_BODY_BYTES = 1 << 20  # 1 MiB as sent (compressed); 413 above, the kiosk halves its batch
+MAX_INFLATED_BYTES = 16 << 20  # a gzip body may not inflate beyond this (zip bomb)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_max_length=1 << 16)
+
+
+class Anchor(Strict):
+    """The kiosk's clock at the moment it sent: the office corrects record times from it."""
+
+    boot_id: str = Field(max_length=64)
+    mono_ns: int
+    wall: float
+
+
+class OutboxItem(Strict):
+    record_id: str = Field(min_length=1, max_length=36)
+    seq: int = Field(ge=1)
+    kind: str = Field(max_length=32)
+    payload: str
+    payload_hash: str = Field(max_length=64)
+    wall_time: float
+    hlc: int = Field(ge=0)
+    boot_id: str = Field(max_length=64)
+    mono_ns: int
+    clock_flag: str = Field(default="", max_length=16)
+    versions: str = "{}"
+
+
+class PushBatch(Strict):
+    batch_id: str = Field(max_length=64)
+    epoch: int = Field(ge=1)
+    anchor: Anchor
+    backlog: int = Field(default=0, ge=0)  # records still waiting on the kiosk after this batch
+    oldest_pending: Optional[float] = None
+    list_versions: dict[str, int] = Field(default_factory=dict)
+    records: list[OutboxItem] = Field(max_length=MAX_BATCH_RECORDS)
+
+
+RecordStatus = Literal["stored", "duplicate", "conflict", "seq_taken"]
+
+
+class PushResult(BaseModel):
+    batch_id: str
+    epoch: int
+    hwm: int  # highest contiguous seq the office holds for (kiosk, epoch), after COMMIT
+    statuses: list[RecordStatus]
+    flagged: int = 0  # stored, but with a flag (bad hash, unreadable payload, clock)
+    list_versions: dict[str, int]
+    server_time: float
+
+
+class SyncState(BaseModel):
+    kiosk_id: str
+    epochs: dict[str, int]  # epoch (as text, JSON keys) -> hwm
+    max_epoch: int
+    list_versions: dict[str, int]
+    server_time: float
+    status: str
+
+
+class KnownQuery(Strict):
+    record_ids: list[str] = Field(max_length=20000)
+
+
+class KnownResult(BaseModel):
+    known: dict[str, str]  # record id -> payload hash, for those the office holds
+
+
+class EnrollRequest(Strict):
+    code: str = Field(max_length=32)
+    public_key: str = Field(min_length=64, max_length=64)
+    kiosk_uuid: str = Field(default="", max_length=64)
+
+
+class ListItem(BaseModel):
+    key: str
+    value: Any
+    deleted: bool = False
+
+
+class ListDocument(BaseModel):
+    name: str
+    version: int
+    since: int
+    mode: Literal["delta", "snapshot"]
+    items: list[ListItem]
+    items_hash: str
+    issued_at: float
+    signature: str
+
+
+class EnrollResponse(BaseModel):
+    kiosk_id: str
+    name: str
+    community: str
+    office_root_key: str
+    office_sealing_key: str
+    server_time: float
+    lists: list[ListDocument]
+
+
+class Problem(BaseModel):
+    """Every 4xx/5xx body: a code and the same words in Chinese and English."""
+
+    code: str
+    zh: str
+    en: str
