@@ -1,0 +1,62 @@
+"""The shift summary shown at handover (交接班): what happened between two moments.
+
+Counts come from the same query as the day report (`models.report.counts_between`), so the
+handover and the report can never disagree about the same hours.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import text
+
+from models.report import counts_between
+
+
+def shift_start(store, volunteer_id: int) -> float | None:
+    """When this volunteer's current shift began (their last "on" with no "off" after it)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT event, device_time FROM shift_event WHERE volunteer_id = :v ORDER BY device_time DESC LIMIT 1"),
+            {"v": volunteer_id},
+        ).all()
+        conn.rollback()
+    if rows and rows[0][0] == "on":
+        return rows[0][1]
+    return None
+
+
+def shift_summary(store, start: float, end: float | None = None) -> dict[str, Any]:
+    """Counts between `start` and `end` (now by default), plus what still waits for sync."""
+    end = time.time() + 1 if end is None else end
+    with store.engine.connect() as conn:
+        body = counts_between(conn, start, end)
+        conn.rollback()
+    pending, oldest = store.pending()
+    return {
+        "start": start,
+        "end": end,
+        **body,
+        "registrations_total": sum(body["registrations"].values()),
+        "unsynced": pending,
+        "oldest_unsynced": oldest,
+    }
+
+
+def last_handover_note(store) -> tuple[str, float] | None:
+    """The note the previous volunteer left at their handover, for the next one to read."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT note, device_time FROM shift_event WHERE event = 'off' ORDER BY device_time DESC LIMIT 1")
+        ).first()
+        conn.rollback()
+    if row is None or not row[0]:
+        return None
+    return row[0], row[1]
+
+
+def summary_for_record(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary as it is kept in the shift record (JSON-safe)."""
+    return json.loads(json.dumps(summary, default=str))

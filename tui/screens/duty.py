@@ -1,0 +1,608 @@
+"""The duty screen: one place for a whole shift at the gate.
+
+A routine passage is: scan -> verdict -> type `365` Enter -> "saved" (after the commit).
+The scan line has the focus always and reads what it gets by shape: a pass token is
+checked; while a checked person waits for their temperature, a short reading is the
+temperature; an ID number, phone, unit or name is looked up. Everything else is on
+function keys (never a printable letter: a scan would trigger it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from tui.widgets.plain import Plain
+from textual.widgets import Static
+
+from tui.strings import age_text
+from tui.widgets.key_bar import KeyBar, key_for, key_label
+from tui.widgets.passage_log import PassageLog
+from tui.widgets.scan_input import ScanInput
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.verdict_panel import VerdictPanel
+
+# binding id, default key, action, meaning (string key). Sites remap by id in their settings.
+DESK_KEYS: tuple[tuple[str, str, str, str], ...] = (
+    ("help", "f1", "help", "key.help"),
+    ("register", "f2", "register", "key.register"),
+    ("direction", "f4", "toggle_direction", "key.direction"),
+    ("recheck", "f5", "recheck", "key.recheck"),
+    ("issue_pass", "f7", "issue_pass", "key.issue_pass"),
+    ("handover", "f9", "handover", "key.handover"),
+    ("lock", "f12", "lock", "key.lock"),
+    ("cancel_person", "escape", "cancel_person", "key.cancel_person"),
+)
+# What the bottom line shows (the rest is in F1 help).
+KEY_BAR_IDS = ("help", "register", "direction", "recheck", "handover", "lock")
+
+_TEMP_CHARS = frozenset("0123456789.,。 ")
+
+
+def looks_like_temperature(text: str) -> bool:
+    """A short reading ("365", "36.5", "36,5", "LO", "HI", "37度") rather than a search."""
+    compact = text.strip().upper()
+    if compact in ("LO", "HI"):
+        return True
+    for suffix in ("摄氏度", "度", "C", "F"):
+        if compact.endswith(suffix):
+            compact = compact[: -len(suffix)].strip()
+            break
+    return 1 <= len(compact) <= 6 and all(c in _TEMP_CHARS for c in compact) and any(c.isdigit() for c in compact)
+
+
+def looks_like_foreign_code(text: str) -> bool:
+    """Another QR code (a URL, a health-code string, a long number) is not a name to search."""
+    lowered = text.lower()
+    if "://" in lowered or lowered.startswith(("www.", "http")):
+        return True
+    digits = sum(c.isdigit() for c in text)
+    return len(text) > 24 or (digits >= 12 and digits >= len(text) * 0.8)
+
+
+@dataclass
+class WaitingPerson:
+    """Checked at the gate, waiting for the temperature before the passage is saved."""
+
+    verdict: Any  # models.verdict.Verdict
+    direction: str
+    unit: str
+
+
+@dataclass
+class FeverWait:
+    """Someone with a fever reading, waiting aside for the recheck (复测)."""
+
+    case_id: str
+    unit: str
+    first: str  # the first reading as shown
+    direction: str
+    started: float  # wall time of the first reading
+    verdict: Any = None  # the pass verdict, to save the passage if the recheck is normal
+    registration_id: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def check_scan(store, token: str, direction: str):
+    from models.gate import check_token
+
+    return check_token(store, token, direction)
+
+
+def save_passage(store, direction, verdict, temperature, volunteer_id, outcome=None, extra_reasons=None):
+    from models.facts import record_passage
+
+    return record_passage(store, direction, verdict, temperature, volunteer_id, outcome=outcome,
+                          extra_reasons=extra_reasons)
+
+
+def open_case(store, direction, temperature, volunteer_id, verdict):
+    from models.facts import open_fever_case
+
+    body = verdict.body if verdict is not None else None
+    return open_fever_case(store, direction, temperature, volunteer_id,
+                           pass_id=body.pass_id_hex if body else None, unit_code=body.unit if body else None)
+
+
+def desk_start_state(store):
+    """What the duty screen shows after a (re)start: recent log and fevers still waiting."""
+    from models.lookup import open_fever_cases, recent_passages
+
+    cp = store.checkpoint()
+    return cp, recent_passages(store, 8), open_fever_cases(store), store.policy()
+
+
+def sync_state(store):
+    pending, oldest = store.pending()
+    return pending, oldest, store.gate_state().lists_updated_at
+
+
+class DutyScreen(Screen):
+    BINDINGS = [Binding(key, action, meaning, show=False, id=binding_id) for binding_id, key, action, meaning in DESK_KEYS]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.direction = "in"
+        self.waiting: WaitingPerson | None = None
+        self.fevers: list[FeverWait] = []
+        self.policy = None
+        self.checkpoint_name = ""
+        self.busy = 0  # scans being checked; a temperature typed meanwhile waits for them
+
+    # -- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        with Horizontal(id="duty-main"):
+            yield Plain("", id="direction-badge")
+            yield VerdictPanel("", id="verdict")
+        with Vertical(id="scan-area"):
+            yield Plain("", id="scan-prompt")
+            yield ScanInput(placeholder=self.app.t("duty.scan_placeholder"), id="scan-line")
+        yield PassageLog("", id="passage-log")
+        yield KeyBar("", id="key-bar")
+
+    async def on_mount(self) -> None:
+        app = self.app
+        self.entries: asyncio.Queue[str] = asyncio.Queue()
+        self.run_worker(self._entry_loop(), name="scan-entries", group="scan")
+        self.scan_line.focus()
+        self._show_direction()
+        self._show_ready()
+        self._paint_keys()
+        self.set_interval(1, self._tick)
+        self.set_interval(15, self.refresh_sync)
+        self.refresh_status()
+        try:
+            cp, recent, open_cases, policy = await app.db(desk_start_state)
+        except Exception as exc:
+            self.verdict_panel.show("deny", app.error_text(exc))
+            return
+        self.policy = policy
+        if cp is not None:
+            self.checkpoint_name = cp.name
+            self.status_bar.set_checkpoint(cp.name)
+        log = self.log_widget
+        for line in reversed(recent):
+            log.add(self._log_text(line.device_time, line.direction, line.unit_code, line.verdict, line.temp_raw))
+        for case_id, unit, first, started, direction in open_cases:
+            self.fevers.append(FeverWait(case_id, unit, first, direction, started))
+        self._paint_fevers()
+        await self.refresh_sync()
+
+    @property
+    def scan_line(self) -> ScanInput:
+        return self.query_one("#scan-line", ScanInput)
+
+    @property
+    def verdict_panel(self) -> VerdictPanel:
+        return self.query_one("#verdict", VerdictPanel)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one("#status-bar", StatusBar)
+
+    @property
+    def log_widget(self) -> PassageLog:
+        return self.query_one("#passage-log", PassageLog)
+
+    def on_screen_resume(self) -> None:
+        # Every dialog hands the focus back to the scan line.
+        self.scan_line.focus()
+        self._paint_keys()
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        volunteer = self.app.volunteer
+        self.status_bar.set_volunteer(self.app.t("duty.volunteer", name=volunteer.name) if volunteer
+                                      else self.app.t("duty.no_volunteer"))
+        if self.checkpoint_name:
+            self.status_bar.set_checkpoint(self.checkpoint_name)
+
+    def _paint_keys(self) -> None:
+        app = self.app
+        meanings = {bid: meaning for bid, _k, _a, meaning in DESK_KEYS}
+        defaults = {bid: key for bid, key, _a, _m in DESK_KEYS}
+        self.query_one("#key-bar", KeyBar).set_keys(
+            [(key_label(key_for(app, bid, defaults[bid])), app.t(meanings[bid])) for bid in KEY_BAR_IDS])
+
+    def _tick(self) -> None:
+        self.status_bar.tick()
+        self._paint_fevers()
+
+    async def refresh_sync(self) -> None:
+        app = self.app
+        if app.sync_override is not None:
+            self.show_sync(*app.sync_override)
+            return
+        try:
+            pending, oldest, lists_at = await app.db(sync_state)
+        except Exception:
+            return
+        now = time.time()
+        if pending == 0:
+            text, level = app.t("duty.sync.synced"), "ok"
+        else:
+            age = age_text(app.lang, now - oldest) if oldest else "-"
+            text = app.t("duty.sync.pending", count=pending, age=age)
+            level = "warn" if oldest and now - oldest > 3600 else "ok"
+        lists = app.t("duty.sync.lists_local") if lists_at is None else app.t(
+            "duty.sync.lists_age", age=age_text(app.lang, now - lists_at))
+        self.show_sync(f"{text}  {lists}", level)
+
+    def show_sync(self, text: str, level: str) -> None:
+        self.status_bar.set_sync(text, level)
+
+    # -- direction -------------------------------------------------------------------------
+    def _show_direction(self) -> None:
+        app = self.app
+        badge = self.query_one("#direction-badge", Static)
+        badge.update(app.t(f"duty.dir.{self.direction}_long") + "\n\n" +
+                     key_label(key_for(app, "direction", "f4")) + " " + app.t("key.direction"))
+        badge.set_class(self.direction == "out", "out")
+        self.status_bar.set_direction(app.t(f"duty.dir.{self.direction}"), self.direction)
+
+    def action_toggle_direction(self) -> None:
+        self.direction = "out" if self.direction == "in" else "in"
+        self._show_direction()
+        if self.waiting is not None:
+            # The person in front is the same; only which way they go changed.
+            self.waiting.direction = self.direction
+            self._prompt_temperature(self.waiting)
+        self.scan_line.focus()
+
+    # -- what the volunteer sees ------------------------------------------------------------
+    def _show_ready(self, status: str = "") -> None:
+        app = self.app
+        self.verdict_panel.show("idle", app.t("duty.ready"), [app.t("duty.ready_hint")], status)
+        self._set_prompt(False)
+
+    def _set_prompt(self, temperature: bool, text: str = "") -> None:
+        app = self.app
+        prompt = self.query_one("#scan-prompt", Static)
+        prompt.update(text or (app.t("duty.temp_prompt") if temperature else ""))
+        prompt.set_class(temperature, "temperature")
+        self.scan_line.placeholder = app.t("duty.temp_placeholder" if temperature else "duty.scan_placeholder")
+
+    def _holder_lines(self, verdict) -> list[str]:
+        from models.passes import kind_label
+        from models.values import mask_name
+        from models.verdict import fmt_date
+
+        app = self.app
+        lines = [verdict.reason_text(app.lang)] if verdict.reasons else []
+        body = verdict.body
+        if body is not None:
+            full = app.settings.show_full_name(self.policy.show_full_name if self.policy else False)
+            name = body.name if full else mask_name(body.name)
+            lines.append(app.t("duty.pass_line", unit=body.unit, kind=kind_label(body.kind, app.lang), name=name))
+            lines.append(app.t("duty.valid_line", date=fmt_date(body.valid_to), issuer=verdict.issuer or "-"))
+        return lines
+
+    def _show_verdict(self, verdict, status: str = "") -> None:
+        app = self.app
+        outcome = verdict.outcome
+        headline = f"{app.t(f'duty.symbol.{outcome}')} {app.t(f'duty.{outcome}')}"
+        self.verdict_panel.show(outcome, headline, self._holder_lines(verdict), status)
+
+    def _prompt_temperature(self, person: WaitingPerson) -> None:
+        app = self.app
+        hint = app.t("duty.refer_hint") if person.verdict.outcome == "refer" else app.t("duty.temp_prompt")
+        self._show_verdict(person.verdict, hint)
+        self._set_prompt(True, hint)
+
+    def _log_text(self, when: float, direction: str, unit: str, verdict: str, temp: str) -> str:
+        app = self.app
+        return app.t("duty.log_row", time=time.strftime("%H:%M", time.localtime(when)),
+                     dir=app.t(f"duty.dir.{direction}"), unit=unit or "-",
+                     verdict=app.t(f"duty.{verdict}") if verdict in ("allow", "deny", "refer") else verdict,
+                     temp=temp or "").rstrip()
+
+    def _paint_fevers(self) -> None:
+        app = self.app
+        minutes = self.policy.recheck_minutes if self.policy else 3
+        now = time.time()
+        lines = []
+        for f in self.fevers:
+            left = f.started + minutes * 60 - now
+            when = app.t("duty.fever_due") if left <= 0 else app.t(
+                "duty.fever_left", mmss=f"{int(left) // 60:02d}:{int(left) % 60:02d}")
+            lines.append(app.t("duty.fever_row", unit=f.unit or "-", temp=f.first, left=when))
+        self.log_widget.set_pinned(lines)
+
+    def alarm(self) -> None:
+        self.app.bell()
+
+    # -- the scan line ---------------------------------------------------------------------
+    @on(ScanInput.Scanned, "#scan-line")
+    def scanned(self, message: ScanInput.Scanned) -> None:
+        message.stop()
+        # Entries are handled one at a time, in the order they were typed: a temperature
+        # typed while the previous scan is still being checked must apply to that scan.
+        self.entries.put_nowait(message.text)
+
+    async def _entry_loop(self) -> None:
+        while True:
+            text = await self.entries.get()
+            try:
+                await self._handle_entry(text)
+            except Exception as exc:  # one bad entry must not stop the desk
+                self.verdict_panel.show("deny", self.app.error_text(exc))
+                self.alarm()
+            finally:
+                self.entries.task_done()
+
+    async def entries_done(self) -> None:
+        """Wait until every entry typed so far has been handled (tests, and shutdown)."""
+        await self.entries.join()
+
+    async def _handle_entry(self, raw: str) -> None:
+        from models.values import ScanKind, classify_scan
+
+        app = self.app
+        text = raw.strip()
+        if not text:
+            return
+        if app.volunteer is None:
+            return
+        scan = classify_scan(text)
+        waiting = self.waiting
+        if waiting is not None and scan.kind in (ScanKind.NAME, ScanKind.UNIT) and looks_like_temperature(scan.text):
+            await self._temperature(waiting, scan.text)
+            return
+        if waiting is not None:
+            # A new scan while the last person still waits for a reading: that person was
+            # not let in; say so, save nothing for them.
+            self.waiting = None
+            self.log_widget.add(app.t("duty.previous_dropped", unit=waiting.unit or "-"), "yellow")
+        if scan.kind == ScanKind.TOKEN:
+            await self._check_pass(scan.text)
+        elif scan.kind == ScanKind.ID_NUMBER:
+            await self._look_up("id", scan.text)
+        elif scan.kind == ScanKind.PHONE:
+            await self._look_up("phone", scan.text)
+        elif scan.kind == ScanKind.UNIT:
+            await self._look_up("unit", scan.text)
+        elif looks_like_temperature(scan.text):
+            self.verdict_panel.show("info", app.t("duty.temp_first"))
+        elif looks_like_foreign_code(scan.text):
+            self.verdict_panel.show("deny", f"{app.t('duty.symbol.deny')} {app.t('duty.deny')}",
+                                    [app.t("duty.not_kakou")])
+            self.alarm()
+        else:
+            await self._look_up("name", scan.text)
+
+    async def _check_pass(self, token: str) -> None:
+        app = self.app
+        direction = self.direction
+        try:
+            verdict = await app.db(check_scan, token, direction)
+        except Exception as exc:
+            self.verdict_panel.show("deny", app.t("duty.not_saved", error=app.error_text(exc)))
+            self.alarm()
+            return
+        if verdict.outcome == "deny":
+            self._show_verdict(verdict)
+            self.alarm()
+            if verdict.body is not None:
+                # A decoded pass that was turned back is a fact the office counts; a scan
+                # that did not decode is just a bad read (scan again), not a passage.
+                await self._save(verdict, direction, None, unit=verdict.body.unit)
+            self._set_prompt(False)
+            return
+        policy = self.policy or app.store.policy()
+        needs_temp = policy.temp_required_in if direction == "in" else policy.temp_required_out
+        unit = verdict.body.unit if verdict.body else ""
+        if verdict.outcome == "allow" and not needs_temp:
+            self._show_verdict(verdict, app.t("duty.saving"))
+            await self._save(verdict, direction, None, unit=unit)
+            return
+        self.waiting = WaitingPerson(verdict, direction, unit)
+        if verdict.outcome == "refer":
+            self.alarm()
+        self._prompt_temperature(self.waiting)
+
+    async def _temperature(self, person: WaitingPerson, text: str) -> None:
+        from models.values import ValueRejected, parse_temperature
+
+        app = self.app
+        try:
+            reading = parse_temperature(text)
+        except ValueRejected as exc:
+            self._show_verdict(person.verdict, exc.en if app.lang == "en" else exc.zh)
+            self.alarm()
+            return
+        if reading.needs_remeasure:
+            key = "duty.remeasure_lo" if reading.reading == "LO" else "duty.remeasure"
+            self._show_verdict(person.verdict, app.t(key, temp=reading.display()))
+            self.alarm()
+            return
+        policy = self.policy or app.store.policy()
+        self.waiting = None
+        self._set_prompt(False)
+        if reading.is_fever(policy.fever_threshold):
+            await self._fever(person, reading, policy)
+            return
+        extra = ["checked_by_hand"] if person.verdict.outcome == "refer" else None
+        self._show_verdict(person.verdict, app.t("duty.saving"))
+        await self._save(person.verdict, person.direction, reading, unit=person.unit,
+                         outcome="allow" if extra else None, extra_reasons=extra)
+
+    async def _save(self, verdict, direction, reading, unit: str = "", outcome=None, extra_reasons=None) -> bool:
+        app = self.app
+        volunteer_id = app.volunteer.id if app.volunteer else None
+        try:
+            fact = await app.db(save_passage, direction, verdict, reading, volunteer_id, outcome, extra_reasons)
+        except Exception as exc:
+            self.verdict_panel.set_status(app.t("duty.not_saved", error=app.error_text(exc)))
+            self.alarm()
+            return False
+        self.verdict_panel.set_status(app.t("duty.saved"))
+        final = outcome or verdict.outcome
+        self.log_widget.add(self._log_text(fact.wall_time, direction, unit, final,
+                                           reading.display() if reading else ""),
+                            "" if final == "allow" else "red")
+        self._set_prompt(False)
+        return True
+
+    async def _fever(self, person: WaitingPerson, reading, policy) -> None:
+        app = self.app
+        volunteer_id = app.volunteer.id if app.volunteer else None
+        self.alarm()
+        headline = f"{app.t('duty.symbol.fever')} {app.t('duty.fever')} {reading.display()}"
+        try:
+            fact = await app.db(open_case, person.direction, reading, volunteer_id, person.verdict)
+        except Exception as exc:
+            self.verdict_panel.show("fever", headline, [app.t("duty.not_saved", error=app.error_text(exc))])
+            return
+        self.fevers.append(FeverWait(fact.record_id, person.unit, reading.display(), person.direction,
+                                     fact.wall_time, person.verdict))
+        self.verdict_panel.show("fever", headline, self._holder_lines(person.verdict)[1:2] + [
+            app.t("duty.fever_wait", temp=reading.display(), minutes=policy.recheck_minutes)], app.t("duty.saved"))
+        self.log_widget.add(app.t("duty.log_fever", time=time.strftime("%H:%M", time.localtime(fact.wall_time)),
+                                  dir=app.t(f"duty.dir.{person.direction}"), unit=person.unit or "-",
+                                  temp=reading.display()), "red")
+        self._paint_fevers()
+
+    def add_fever_wait(self, wait: FeverWait) -> None:
+        """A fever found outside the scan line (the register form) waits here too."""
+        self.fevers.append(wait)
+        self._paint_fevers()
+
+    # -- look-ups ---------------------------------------------------------------------------
+    async def _look_up(self, kind: str, text: str) -> None:
+        from tui.screens.lookup import LookupScreen, run_lookup
+
+        app = self.app
+        self.verdict_panel.show("info", app.t("duty.searching"))
+        try:
+            result = await app.db(run_lookup, kind, text)
+        except Exception as exc:
+            self.verdict_panel.show("deny", f"{app.t('duty.symbol.deny')} {app.error_text(exc)}")
+            self.alarm()
+            return
+        self._show_ready()
+        if result.register_with:
+            # Never seen before: go straight to the registration with what was scanned.
+            self.open_register(**result.register_with)
+            return
+        self.app.push_screen(LookupScreen(result), callback=self._lookup_closed)
+
+    def _lookup_closed(self, register_with) -> None:
+        if register_with:
+            self.open_register(**register_with)
+
+    # -- actions (function keys) ----------------------------------------------------------------
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen())
+
+    def action_register(self) -> None:
+        self.open_register()
+
+    def open_register(self, **prefill) -> None:
+        from tui.screens.register import RegisterScreen
+
+        self.app.push_screen(RegisterScreen(direction=self.direction, **prefill), callback=self._registered)
+
+    async def _registered(self, result) -> None:
+        if not result:
+            return
+        app = self.app
+        kind_label, unit, fever = result["kind_label"], result["unit"], result.get("fever")
+        self.log_widget.add(app.t("duty.log_registration", time=time.strftime("%H:%M"), kind=kind_label,
+                                  unit=unit or "-"))
+        if fever is not None:
+            self.alarm()
+            self.add_fever_wait(fever)
+            self.verdict_panel.show("fever", f"{app.t('duty.symbol.fever')} {app.t('duty.fever')} {fever.first}",
+                                    [app.t("reg.saved_fever", temp=fever.first)])
+            return
+        self.verdict_panel.show("allow", f"{app.t('duty.symbol.allow')} {app.t('duty.saved')}",
+                                [app.t("reg.saved", kind=kind_label, unit=unit or "-")])
+        if result["kind"] == "returnee":
+            self.offer_issue_pass(unit=unit, kind="returnee", needs_supervisor=False)
+
+    def action_cancel_person(self) -> None:
+        app = self.app
+        person = self.waiting
+        if person is None:
+            self._show_ready()
+            return
+        self.waiting = None
+        if person.verdict.outcome == "refer":
+            # Checked by hand and turned back: that is a fact the office counts.
+            self.run_worker(self._save(person.verdict, person.direction, None, unit=person.unit, outcome="deny",
+                                       extra_reasons=["turned_back"]), group="scan")
+            self._show_verdict(person.verdict, app.t("duty.turned_back"))
+        else:
+            self._show_ready(app.t("duty.cancelled"))
+        self._set_prompt(False)
+
+    def action_recheck(self) -> None:
+        from tui.screens.fever import FeverScreen
+
+        if not self.fevers:
+            self.verdict_panel.show("info", self.app.t("duty.no_fevers"))
+            return
+        minutes = self.policy.recheck_minutes if self.policy else 3
+        # The one waiting longest first: they are due before anyone else.
+        wait = min(self.fevers, key=lambda f: f.started)
+        self.app.push_screen(FeverScreen(wait, minutes), callback=self._rechecked)
+
+    def _rechecked(self, result) -> None:
+        if not result:
+            return
+        app = self.app
+        wait, outcome, reading_text = result
+        self.fevers = [f for f in self.fevers if f.case_id != wait.case_id]
+        self._paint_fevers()
+        from models.facts import FEVER_OUTCOMES
+
+        zh, en = FEVER_OUTCOMES[outcome]
+        label = en if app.lang == "en" else zh
+        self.log_widget.add(app.t("duty.log_fever_done", time=time.strftime("%H:%M"), unit=wait.unit or "-",
+                                  temp=reading_text, outcome=label), "" if outcome == "allowed" else "red")
+        self.verdict_panel.show("allow" if outcome == "allowed" else "deny",
+                                f"{app.t('duty.symbol.allow' if outcome == 'allowed' else 'duty.symbol.deny')} {label}",
+                                [], app.t("duty.saved"))
+
+    def action_issue_pass(self) -> None:
+        self.offer_issue_pass(needs_supervisor=True)
+
+    def offer_issue_pass(self, unit: str | None = None, kind: str | None = None, needs_supervisor: bool = True) -> None:
+        app = self.app
+        try:
+            from tui.screens.issue_pass import IssuePassScreen
+        except ImportError:
+            self.verdict_panel.show("info", app.t("duty.not_available"))
+            return
+
+        def open_screen(supervisor) -> None:
+            if supervisor is None:
+                return
+            app.push_screen(IssuePassScreen(app.store, supervisor, app.lang, unit=unit, kind=kind))
+
+        if needs_supervisor:
+            from tui.screens.supervisor import SupervisorPinScreen
+
+            app.push_screen(SupervisorPinScreen("issue_pass"), callback=open_screen)
+        else:
+            open_screen(app.volunteer)
+
+    def action_handover(self) -> None:
+        from tui.screens.handover import HandoverScreen
+
+        if self.app.volunteer is None:
+            return
+        self.app.push_screen(HandoverScreen())
+
+    def action_lock(self) -> None:
+        self.app.lock()

@@ -1,0 +1,103 @@
+"""Shift handover (交接班): this shift's numbers, a note for the next volunteer, then the next
+volunteer logs in. The summary is kept in the shift record exactly as it was shown."""
+
+from __future__ import annotations
+
+import time
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from tui.widgets.plain import Plain
+from textual.widgets import Input, Static
+
+
+def summary_lines(app, s: dict, volunteer_name: str) -> list[str]:
+    from models.facts import REGISTRATION_KINDS
+    from models.verdict import REASONS
+
+    en = app.lang == "en"
+    t = app.t
+    hm = lambda ts: time.strftime("%H:%M", time.localtime(ts))  # noqa: E731
+    lines = [t("hand.period", start=hm(s["start"]), end=hm(min(s["end"], time.time())), name=volunteer_name)]
+    p = s["passages"]
+    lines.append(t("hand.passages", in_=p["in"], out=p["out"], back=s["turned_back"]))
+    f = s["fevers"]
+    o = f["outcomes"]
+    lines.append(t("hand.fevers", cases=f["cases"], allowed=o.get("allowed", 0), clinic=o.get("clinic", 0),
+                   home=o.get("home", 0), pending=f["pending"]))
+    if s["denials_by_reason"]:
+        labels = []
+        for code, n in s["denials_by_reason"].items():
+            if code in REASONS:
+                label = REASONS[code][2 if en else 1].split("{")[0].rstrip(":： ")
+            else:
+                label = t(f"reason.{code}") if code in ("checked_by_hand", "turned_back") else code
+            labels.append(f"{label} {n}")
+        lines.append(t("hand.denials", items=("; " if en else "；").join(labels)))
+    else:
+        lines.append(t("hand.denials_none"))
+    regs = (", " if en else "，").join(f"{REGISTRATION_KINDS[k][1 if en else 0]} {n}"
+                                      for k, n in s["registrations"].items() if n)
+    lines.append(t("hand.regs", total=s["registrations_total"], items=regs or "-"))
+    lines.append(t("hand.unsynced", count=s["unsynced"]))
+    return lines
+
+
+def _hand_over(store, volunteer_id: int, note: str, summary: dict):
+    from models.facts import record_shift
+    from models.shift import summary_for_record
+
+    return record_shift(store, volunteer_id, "off", note, summary_for_record(summary))
+
+
+class HandoverScreen(Screen):
+    BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        with Vertical(classes="dialog", id="handover-dialog"):
+            yield Plain(app.t("hand.title"), classes="dialog-title")
+            yield Plain(app.t("duty.searching"), id="handover-summary")
+            yield Plain(app.t("hand.note"))
+            yield Input(id="handover-note", max_length=200)
+            yield Plain("", id="handover-message", classes="field-error")
+
+    async def on_mount(self) -> None:
+        from models.shift import shift_summary
+
+        app = self.app
+        self.query_one("#handover-note", Input).focus()
+        start = app.shift_started or time.time()
+        try:
+            self.summary = await app.db(shift_summary, start)
+        except Exception as exc:
+            self.summary = None
+            self.query_one("#handover-summary", Static).update(app.error_text(exc))
+            return
+        self.query_one("#handover-summary", Static).update(
+            "\n".join(summary_lines(app, self.summary, app.volunteer.name if app.volunteer else "-")))
+
+    @on(Input.Submitted, "#handover-note")
+    async def hand_over(self, event: Input.Submitted) -> None:
+        from tui.screens.login import LoginScreen
+
+        app = self.app
+        if getattr(self, "summary", None) is None or app.volunteer is None:
+            return
+        try:
+            await app.db(_hand_over, app.volunteer.id, event.value.strip(), self.summary)
+        except Exception as exc:
+            self.query_one("#handover-message", Static).update(app.t("duty.not_saved", error=app.error_text(exc)))
+            app.bell()
+            return
+        app.volunteer = None
+        app.shift_started = None
+        self.dismiss(None)
+        app.duty_screen_changed()
+        app.push_screen(LoginScreen(message=app.t("hand.done")), callback=app.on_logged_in)
+
+    def action_back(self) -> None:
+        self.dismiss(None)

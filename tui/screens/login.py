@@ -1,0 +1,106 @@
+"""Login and lock: a volunteer types their PIN (no name: fewest keystrokes at the gate).
+
+Wrong PINs are limited kiosk-wide by `models.volunteers.login` (persisted, so pulling the
+plug does not reset it); while locked out the screen counts the seconds down.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from tui.widgets.plain import Plain
+from textual.widgets import Input, Static
+
+
+def _login_context(store):
+    from models.shift import last_handover_note
+    from models.volunteers import locked_for
+
+    cp = store.checkpoint()
+    return cp, last_handover_note(store), locked_for(store)
+
+
+class LoginScreen(Screen):
+    """Dismisses with the VolunteerInfo of whoever typed a right PIN."""
+
+    def __init__(self, locked: bool = False, message: str = ""):
+        super().__init__()
+        self.locked = locked
+        self.initial_message = message
+        self.locked_until = 0.0
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        with Vertical(classes="dialog", id="login-dialog"):
+            yield Plain(app.t("login.locked_title" if self.locked else "login.title"), classes="dialog-title")
+            yield Plain("", id="login-checkpoint")
+            yield Plain("", id="login-note")
+            yield Plain(app.t("login.prompt"))
+            yield Input(password=True, id="login-pin", max_length=8)
+            yield Plain(self.initial_message, id="login-message", classes="field-error")
+
+    async def on_mount(self) -> None:
+        self.query_one("#login-pin", Input).focus()
+        self.set_interval(1, self._tick)
+        try:
+            cp, note, left = await self.app.db(_login_context)
+        except Exception as exc:
+            self.query_one("#login-message", Static).update(self.app.error_text(exc))
+            return
+        if cp is not None:
+            self.query_one("#login-checkpoint", Static).update(
+                self.app.t("login.checkpoint", checkpoint=cp.name, community=cp.community))
+        if note and not self.locked:
+            self.query_one("#login-note", Static).update(self.app.t("login.handover_note", note=note[0]))
+        if left > 0:
+            self.locked_until = time.time() + left
+            self._tick()
+
+    def _tick(self) -> None:
+        if not self.locked_until:
+            return
+        left = self.locked_until - time.time()
+        message = self.query_one("#login-message", Static)
+        if left <= 0:
+            self.locked_until = 0.0
+            message.update("")
+            return
+        message.update(self.app.t("login.countdown", seconds=int(left) + 1))
+
+    @on(Input.Submitted, "#login-pin")
+    async def check(self, event: Input.Submitted) -> None:
+        from models.volunteers import locked_for, login
+
+        pin_input = self.query_one("#login-pin", Input)
+        message = self.query_one("#login-message", Static)
+        pin = event.value
+        pin_input.value = ""
+        if not pin.strip():
+            return
+        if self.locked_until and self.locked_until > time.time():
+            self._tick()
+            return
+        message.update(self.app.t("login.checking"))
+        try:
+            who = await self.app.db(login, pin)
+        except Exception as exc:
+            message.update(self.app.error_text(exc))
+            self.app.bell()
+            if getattr(exc, "code", "") == "pin_locked":
+                left = await self.app.db(locked_for)
+                self.locked_until = time.time() + left
+            await self._audit_failure()
+            return
+        self.dismiss(who)
+
+    async def _audit_failure(self) -> None:
+        from models.facts import record_audit
+
+        try:
+            await self.app.db(record_audit, "login_failed", None)
+        except Exception:
+            pass

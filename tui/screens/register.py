@@ -1,0 +1,182 @@
+"""Registering someone without a pass: visitor, returnee (返乡), courier, medical escort, worker.
+
+One short form. Enter moves to the next field; a refused value keeps the focus on its field
+and says why under it; Enter on the last field saves. Only the masked ID number / phone, a
+keyed hash and the sealed copy are stored (models.facts.record_registration).
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from tui.widgets.plain import Plain
+from textual.widgets import Input, Static
+
+from tui.widgets.form import FormField, field_named, fields_of, next_field
+
+KIND_BY_NUMBER = {"1": "visitor", "2": "returnee", "3": "courier", "4": "medical", "5": "worker"}
+NUMBER_BY_KIND = {v: k for k, v in KIND_BY_NUMBER.items()}
+FIELDS = (
+    ("kind", "reg.kind"),
+    ("name", "reg.name"),
+    ("phone", "reg.phone"),
+    ("id_number", "reg.id"),
+    ("from_place", "reg.from"),
+    ("to_unit", "reg.to_unit"),
+    ("reason", "reg.reason"),
+    ("temperature", "reg.temp"),
+)
+# Couriers are left at the gate and escorts take someone out: no unit to visit.
+UNIT_REQUIRED = {"visitor", "returnee", "worker"}
+
+
+def _save_registration(store, reg, temperature, volunteer_id, direction, threshold):
+    """The registration and, for a fever reading, its fever case (two facts, in order)."""
+    from models.facts import open_fever_case, record_registration
+
+    fact = record_registration(store, reg, temperature, volunteer_id)
+    case = None
+    if temperature is not None and temperature.is_fever(threshold):
+        case = open_fever_case(store, direction, temperature, volunteer_id, unit_code=reg.to_unit or None,
+                               registration_id=fact.record_id)
+    return fact, case
+
+
+class RegisterScreen(ModalScreen):
+    """Dismisses with a dict describing what was saved, or None (Escape: nothing saved)."""
+
+    BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
+
+    def __init__(self, direction: str = "in", kind: str = "visitor", id_number: str = "", phone: str = "",
+                 unit: str = ""):
+        super().__init__()
+        self.direction = direction
+        self.prefill = {"kind": NUMBER_BY_KIND.get(kind, "1"), "id_number": id_number, "phone": phone,
+                        "to_unit": unit}
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        with VerticalScroll(classes="dialog form", id="register-form"):
+            yield Plain(app.t("reg.title"), classes="dialog-title")
+            yield Plain(app.t("reg.hint"), classes="dialog-hint")
+            for name, label in FIELDS:
+                yield FormField(name, app.t(label), self.prefill.get(name, ""), max_length=40)
+            yield Plain("", id="register-message", classes="field-error")
+
+    def on_mount(self) -> None:
+        # Start where typing is needed: after what the scan already filled in.
+        first_empty = next((f for f in fields_of(self)[1:] if not f.value and f.field_name != "name"), None)
+        target = fields_of(self)[0] if not (self.prefill["id_number"] or self.prefill["phone"]) else first_empty
+        (target or fields_of(self)[0]).input.focus()
+
+    @property
+    def kind(self) -> str | None:
+        return KIND_BY_NUMBER.get(field_named(self, "kind").value.strip())
+
+    @on(Input.Submitted)
+    async def enter(self, event: Input.Submitted) -> None:
+        event.stop()
+        current = next(f for f in fields_of(self) if f.input is event.input)
+        if self.check(current) is None:
+            return
+        following = next_field(self, current)
+        if following is not None:
+            following.input.focus()
+            return
+        await self.save()
+
+    def check(self, f: FormField):
+        """The field's clean value, or None after showing why it was refused."""
+        from models.values import ValueRejected, parse_id_number, parse_name, parse_phone, parse_temperature, parse_unit
+
+        app = self.app
+        value = f.value.strip()
+        kind = self.kind
+        try:
+            if f.field_name == "kind":
+                if kind is None:
+                    raise _Refused(app.t("reg.kind_bad"))
+                clean = kind
+            elif f.field_name == "name":
+                clean = parse_name(value)
+            elif f.field_name == "phone":
+                if not value:
+                    raise _Refused(app.t("reg.need_phone"))
+                clean = parse_phone(value)
+            elif f.field_name == "id_number":
+                if not value:
+                    if kind == "returnee":
+                        raise _Refused(app.t("reg.need_id"))
+                    clean = ""
+                else:
+                    clean = parse_id_number(value)
+            elif f.field_name == "to_unit":
+                if not value:
+                    if kind in UNIT_REQUIRED:
+                        raise _Refused(app.t("reg.need_unit"))
+                    clean = ""
+                else:
+                    clean = str(parse_unit(value))
+            elif f.field_name == "temperature":
+                if not value:
+                    raise _Refused(app.t("reg.need_temp"))
+                clean = parse_temperature(value)
+                if clean.needs_remeasure:
+                    raise _Refused(app.t("duty.remeasure_lo" if clean.reading == "LO" else "duty.remeasure",
+                                         temp=clean.display()))
+            else:
+                clean = parse_name(value) if len(value) > 40 else value
+        except ValueRejected as exc:
+            f.set_error(exc.en if app.lang == "en" else exc.zh)
+            f.input.focus()
+            return None
+        except _Refused as exc:
+            f.set_error(str(exc))
+            f.input.focus()
+            return None
+        f.set_error("")
+        return clean
+
+    async def save(self) -> None:
+        from models.facts import REGISTRATION_KINDS, RegistrationInput
+
+        app = self.app
+        values = {}
+        for f in fields_of(self):
+            clean = self.check(f)
+            if clean is None:
+                return
+            values[f.field_name] = clean
+        reg = RegistrationInput(kind=values["kind"], name=values["name"], id_number=values["id_number"],
+                                phone=values["phone"], from_place=values["from_place"], to_unit=values["to_unit"],
+                                reason=values["reason"])
+        message = self.query_one("#register-message", Static)
+        message.update(app.t("duty.saving"))
+        policy = app.store.policy()
+        volunteer_id = app.volunteer.id if app.volunteer else None
+        try:
+            fact, case = await app.db(_save_registration, reg, values["temperature"], volunteer_id, self.direction,
+                                      policy.fever_threshold)
+        except Exception as exc:
+            message.update(app.t("duty.not_saved", error=app.error_text(exc)))
+            app.bell()
+            return
+        fever = None
+        if case is not None:
+            from tui.screens.duty import FeverWait
+
+            fever = FeverWait(case.record_id, reg.to_unit, values["temperature"].display(), self.direction,
+                              case.wall_time, registration_id=fact.record_id)
+        zh, en = REGISTRATION_KINDS[reg.kind]
+        self.dismiss({"kind": reg.kind, "kind_label": en if app.lang == "en" else zh, "unit": reg.to_unit,
+                      "record_id": fact.record_id, "fever": fever})
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+class _Refused(Exception):
+    pass

@@ -1,0 +1,95 @@
+"""First start: name this checkpoint and create its first supervisor."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from tui.widgets.plain import Plain
+from textual.widgets import Input, Static
+
+from tui.widgets.form import FormField, field_named, fields_of, next_field
+
+FIELDS = (
+    ("checkpoint", "setup.checkpoint", False),
+    ("community", "setup.community", False),
+    ("street", "setup.street", False),
+    ("supervisor", "setup.supervisor", False),
+    ("pin", "setup.pin", True),
+    ("pin2", "setup.pin2", True),
+)
+
+
+def _set_up(store, checkpoint: str, community: str, street: str, supervisor: str, pin: str):
+    from models.facts import record_audit
+    from models.volunteers import add_volunteer
+
+    # The supervisor first: a refused PIN must not leave a checkpoint without anyone to run it.
+    who = add_volunteer(store, supervisor, pin, role="supervisor")
+    store.set_up(checkpoint, community, street)
+    record_audit(store, "setup", who.id, checkpoint=checkpoint, community=community)
+    return who
+
+
+class SetupScreen(Screen):
+    def compose(self) -> ComposeResult:
+        app = self.app
+        with VerticalScroll(classes="form", id="setup-form"):
+            yield Plain(app.t("setup.title"), classes="dialog-title")
+            yield Plain(app.t("setup.intro"), classes="dialog-hint")
+            for name, label, secret in FIELDS:
+                yield FormField(name, app.t(label), password=secret, max_length=8 if secret else 40)
+            yield Plain("", id="setup-message", classes="field-error")
+
+    def on_mount(self) -> None:
+        fields_of(self)[0].input.focus()
+
+    @on(Input.Submitted)
+    async def enter(self, event: Input.Submitted) -> None:
+        event.stop()
+        current = next(f for f in fields_of(self) if f.input is event.input)
+        if not self._check(current):
+            return
+        following = next_field(self, current)
+        if following is not None:
+            following.input.focus()
+            return
+        await self._save()
+
+    def _check(self, f: FormField) -> bool:
+        from models.values import ValueRejected, parse_name
+
+        app = self.app
+        value = f.value.strip()
+        error = ""
+        if f.field_name in ("checkpoint", "community", "supervisor") and not value:
+            error = app.t("setup.need")
+        elif f.field_name in ("checkpoint", "community", "street", "supervisor"):
+            try:
+                parse_name(value) if f.field_name == "supervisor" else None
+            except ValueRejected as exc:
+                error = exc.en if app.lang == "en" else exc.zh
+        elif f.field_name == "pin":
+            if not (value.isdigit() and value.isascii() and 4 <= len(value) <= 8):
+                error = app.t("setup.pin")
+        elif f.field_name == "pin2" and value != field_named(self, "pin").value.strip():
+            error = app.t("setup.pin_mismatch")
+        f.set_error(error)
+        return not error
+
+    async def _save(self) -> None:
+        for f in fields_of(self):
+            if not self._check(f):
+                f.input.focus()
+                return
+        values = {f.field_name: f.value.strip() for f in fields_of(self)}
+        message = self.query_one("#setup-message", Static)
+        message.update(self.app.t("setup.saving"))
+        try:
+            await self.app.db(_set_up, values["checkpoint"], values["community"], values["street"],
+                              values["supervisor"], values["pin"])
+        except Exception as exc:
+            message.update(self.app.error_text(exc))
+            return
+        await self.app.open_desk()

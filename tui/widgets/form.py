@@ -1,0 +1,59 @@
+"""A short keyboard form: label, input and its own error line per field.
+
+Enter moves to the next field (gloves, no mouse); a field whose value is refused keeps the
+focus and says why right under it. The owner screen validates and saves.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from tui.widgets.plain import Plain
+from textual.widgets import Input, Static
+
+
+class FormField(Vertical):
+    def __init__(self, name: str, label: str, value: str = "", password: bool = False, max_length: int = 0):
+        super().__init__(classes="form-field", id=f"field-{name}")
+        self.field_name = name
+        self.label = label
+        self.initial = value
+        self.password = password
+        self.max_length = max_length
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="form-row"):
+            yield Plain(self.label, classes="form-label")
+            yield Input(value=self.initial, password=self.password, max_length=self.max_length,
+                        id=f"input-{self.field_name}", classes="form-input")
+        error = Plain("", classes="field-error", id=f"error-{self.field_name}")
+        error.display = False  # a line appears under the field only when it has something to say
+        yield error
+
+    @property
+    def input(self) -> Input:
+        return self.query_one(Input)
+
+    @property
+    def value(self) -> str:
+        return self.input.value
+
+    def set_error(self, text: str) -> None:
+        error = self.query_one(f"#error-{self.field_name}", Static)
+        error.update(text)
+        error.display = bool(text)
+        self.set_class(bool(text), "has-error")
+
+
+def fields_of(screen) -> list[FormField]:
+    return list(screen.query(FormField))
+
+
+def field_named(screen, name: str) -> FormField:
+    return screen.query_one(f"#field-{name}", FormField)
+
+
+def next_field(screen, current: FormField) -> FormField | None:
+    fields = fields_of(screen)
+    i = fields.index(current)
+    return fields[i + 1] if i + 1 < len(fields) else None
