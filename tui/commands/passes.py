@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 
 
@@ -18,6 +20,65 @@ def register(sub, common) -> None:
     v.add_argument("--json", action="store_true", help="machine-readable output")
     v.add_argument("--lang", choices=("zh", "en"), default=None, help="reasons in one language (default: both)")
     v.set_defaults(func=run_verify)
+
+    kinds = "resident, outing, work, vehicle, visitor, returnee"
+    printing = argparse.ArgumentParser(add_help=False)
+    printing.add_argument("--print-to", metavar="TARGET", default=None,
+                          help="escpos-usb:VID:PID, escpos-serial:/dev/ttyUSB0?baud=115200, escpos-tcp:HOST:9100, "
+                               "escpos-file:PATH, cups:QUEUE, png:PATH, pdf:PATH (default: $KAKOU_PRINTER)")
+    printing.add_argument("--paper", default=None, help="paper width: 58 (384 dots) or 80 (576 dots); default $KAKOU_PAPER or 58")
+    printing.add_argument("--font", default=None, help="CJK font file (default: $KAKOU_FONT, else a system font via fontconfig)")
+    printing.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the printer (default 20)")
+
+    i = psub.add_parser("issue", parents=[common, printing], help="issue one pass, print its token (and the pass)",
+                        description="Issue and save a pass; the token goes to standard output. With --print-to the "
+                                    "pass is printed too (if printing fails the pass stays issued: reprint with "
+                                    "kakou pass print).")
+    i.add_argument("--kind", required=True, help=f"kind of pass: {kinds}")
+    i.add_argument("--unit", required=True, help="the household, building-entrance-room, e.g. 3-2-501")
+    i.add_argument("--name", default="", help="holder's name (optional)")
+    i.add_argument("--valid-days", type=float, default=None, help="days the pass is valid (default depends on the kind)")
+    i.add_argument("--plate", default="", help="number plate (vehicle passes)")
+    i.add_argument("--hours", default=None, metavar="FROM-TO", help="daily hours, e.g. 8-18 or 22-6 (work, visitor)")
+    i.add_argument("--scope", type=int, default=0, help="only valid at this checkpoint number (0: any)")
+    i.set_defaults(func=run_issue)
+
+    b = psub.add_parser("batch", parents=[common], help="issue passes for a resident list (CSV/XLSX) into a PDF",
+                        description="One pass per household (or per person with --per-person) from a resident list "
+                                    "with columns 楼栋, 单元, 房号 (or one unit column like 3-2-501) and 姓名. Bad rows "
+                                    "are reported by line number and skipped; the good rows are issued all together "
+                                    "or not at all. Exit status: 0 all rows issued, 1 some rows skipped, 2 error.")
+    b.add_argument("--from", dest="source", required=True, metavar="FILE", help="residents .csv or .xlsx")
+    b.add_argument("--pdf", required=True, metavar="OUT.pdf", help="where to write the A4 sheets")
+    b.add_argument("--kind", default="resident", help=f"kind of pass (default resident): {kinds}")
+    b.add_argument("--per-person", action="store_true", help="one pass per named person instead of per household")
+    b.add_argument("--valid-days", type=float, default=None, help="days the passes are valid")
+    b.add_argument("--hours", default=None, metavar="FROM-TO", help="daily hours, e.g. 8-18")
+    b.add_argument("--scope", type=int, default=0, help="only valid at this checkpoint number (0: any)")
+    b.add_argument("--font", default=None, help="CJK font file (default: $KAKOU_FONT, else a system font)")
+    b.add_argument("--workers", type=int, default=None, help="processes drawing pages (default: CPU count)")
+    b.set_defaults(func=run_batch)
+
+    r = psub.add_parser("revoke", parents=[common], help="revoke a pass (denied at once)")
+    r.add_argument("pass_id", help="pass id, or its first 8+ characters as printed on the pass (编号)")
+    r.add_argument("--reason", required=True, help="why, e.g. 遗失 lost")
+    r.set_defaults(func=run_revoke)
+
+    ri = psub.add_parser("reissue", parents=[common, printing],
+                         help="revoke a pass and issue its replacement in one step (lost or damaged pass)")
+    ri.add_argument("pass_id", help="the old pass id (or its first 8+ characters)")
+    ri.add_argument("--reason", default="补办 reissued", help="why the old pass is revoked (default: reissued)")
+    ri.add_argument("--valid-days", type=float, default=None, help="days the new pass is valid")
+    ri.set_defaults(func=run_reissue)
+
+    pr = psub.add_parser("print", parents=[common, printing], help="print (again) a pass issued here")
+    pr.add_argument("pass_id", help="pass id (or its first 8+ characters)")
+    pr.set_defaults(func=run_print)
+
+    ls = psub.add_parser("list", parents=[common], help="passes issued here, for one unit or all")
+    ls.add_argument("--unit", default=None, help="only this household, e.g. 3-2-501")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(func=run_list)
 
 
 def open_existing_store(args):
@@ -93,3 +154,232 @@ def run_verify(args) -> int:
             text = r.text(args.lang) if args.lang else f"{r.text('zh')} / {r.text('en')}"
             print(f"  原因 reason: {text}")
     return {"allow": EXIT_OK, "deny": EXIT_DENY, "refer": EXIT_REFER}[verdict.outcome]
+
+
+# --- issue / print / batch / revoke / reissue / list ---------------------------------------------
+
+PRINTER_ENV = "KAKOU_PRINTER"
+PAPER_ENV = "KAKOU_PAPER"
+
+
+def parse_hours(text: str | None) -> tuple[int, int]:
+    """"8-18" -> (8, 18); "22-6" wraps past midnight; None -> all day."""
+    from models.passes import PassError
+
+    if not text:
+        return (0, 24)
+    start, sep, end = text.replace("：", ":").replace(":00", "").partition("-")
+    try:
+        hours = (int(start), int(end))
+    except ValueError:
+        hours = (-1, -1)
+    if not sep or not (0 <= hours[0] <= 23 and 0 <= hours[1] <= 24) or hours[0] == hours[1]:
+        raise PassError(f"时段写法不对：{text}（例如 8-18）", f"hours {text!r} not understood (e.g. 8-18)", code="hours")
+    return hours
+
+
+def _header(store) -> str:
+    checkpoint = store.checkpoint()
+    return checkpoint.community if checkpoint else ""
+
+
+def _print_one(info, args) -> int:
+    """Print a pass to --print-to (or $KAKOU_PRINTER). The pass is already saved."""
+    from tui.printing import PrintError, print_pass
+
+    target = args.print_to or os.environ.get(PRINTER_ENV)
+    if not target:
+        return 0
+    paper = args.paper or os.environ.get(PAPER_ENV) or "58"
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() and total > 1:
+            print(f"\r打印中 printing {done * 100 // total}%", end="", file=sys.stderr, flush=True)
+
+    try:
+        done = print_pass(info, target, paper=paper, font=args.font, timeout=args.timeout, progress=progress)
+    except PrintError as exc:
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        print(f"{exc}", file=sys.stderr)
+        print(f"通行证已保存，重印 / the pass is saved, reprint with: kakou pass print {info.short_id} --print-to ...",
+              file=sys.stderr)
+        return 2
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(done, file=sys.stderr)
+    return 0
+
+
+def run_issue(args) -> int:
+    from models.passes import issue_pass, parse_kind
+    from tui.printing import print_pass  # noqa: F401  (fail early if printing cannot load)
+    from tui.printing.render import PassPrint
+
+    kind = parse_kind(args.kind)
+    hours = parse_hours(args.hours)
+    if args.print_to:
+        from tui.printing.targets import parse_target
+
+        parse_target(args.print_to)  # a typo in the target is reported before anything is issued
+    store = open_existing_store(args)
+    issued = issue_pass(store, kind, args.unit, name=args.name, valid_days=args.valid_days, plate=args.plate,
+                        hours=hours, scope=args.scope)
+    print(issued.token)
+    print(f"已签发 issued {issued.pass_id} ({issued.body.unit})", file=sys.stderr)
+    return _print_one(PassPrint.from_body(issued.body, issued.token, header=_header(store)), args)
+
+
+def _find_or_fail(store, pass_id: str):
+    from models.passes import PassError, find_pass
+
+    record = find_pass(store, pass_id)
+    if record is None:
+        raise PassError(f"找不到通行证 {pass_id}（要本机签发的，编号至少 8 位）",
+                        f"no pass {pass_id} issued here (give at least 8 characters of its id)", code="not_found")
+    return record
+
+
+def run_print(args) -> int:
+    from tui.printing.render import PassPrint
+
+    if not (args.print_to or os.environ.get(PRINTER_ENV)):
+        from models.errors import KakouError
+
+        raise KakouError("请用 --print-to 指定打印机", "say where to print with --print-to", code="usage")
+    store = open_existing_store(args)
+    record = _find_or_fail(store, args.pass_id)
+    if record.pass_id in store.gate_state().revoked:
+        print("注意：这张通行证已作废 / note: this pass is revoked", file=sys.stderr)
+    return _print_one(PassPrint.from_record(record, header=_header(store)), args)
+
+
+def run_revoke(args) -> int:
+    from models.passes import revoke_pass
+
+    store = open_existing_store(args)
+    record = _find_or_fail(store, args.pass_id) if len(args.pass_id.strip()) != 32 else None
+    revoke_pass(store, record.pass_id if record else args.pass_id, args.reason)
+    print(f"已作废 revoked {record.pass_id if record else args.pass_id.strip().lower()}")
+    return 0
+
+
+def run_reissue(args) -> int:
+    from models.passes import reissue_pass
+    from tui.printing.render import PassPrint
+
+    if args.print_to:
+        from tui.printing.targets import parse_target
+
+        parse_target(args.print_to)
+    store = open_existing_store(args)
+    old = _find_or_fail(store, args.pass_id)
+    issued = reissue_pass(store, old.pass_id, reason=args.reason, valid_days=args.valid_days)
+    print(issued.token)
+    print(f"已作废 revoked {old.pass_id}; 已补发 reissued {issued.pass_id} ({issued.body.unit})", file=sys.stderr)
+    return _print_one(PassPrint.from_body(issued.body, issued.token, header=_header(store)), args)
+
+
+def run_list(args) -> int:
+    import time
+
+    from models.passes import kind_label, list_passes
+    from models.values import mask_name
+
+    store = open_existing_store(args)
+    try:
+        rows = list_passes(store, args.unit)
+    except ValueError as exc:  # a unit that does not parse (ValueRejected)
+        from models.errors import KakouError
+
+        raise KakouError(getattr(exc, "zh", str(exc)), getattr(exc, "en", str(exc)), code="unit") from None
+    revoked = store.gate_state().revoked
+    now = store.trusted_now()
+    fmt = lambda ts: time.strftime("%Y-%m-%d", time.localtime(ts))  # noqa: E731
+
+    def status(row) -> str:
+        if row.pass_id in revoked:
+            return "revoked"
+        return "expired" if now >= row.valid_to else "valid"
+
+    if args.json:
+        print(json.dumps([{"pass_id": r.pass_id, "unit": r.unit_code, "kind": r.kind, "kind_name": kind_label(r.kind),
+                           "name": mask_name(r.name), "plate": r.plate, "valid_from": fmt(r.valid_from),
+                           "valid_to": fmt(r.valid_to - 1), "status": status(r), "replaces": r.replaces}
+                          for r in rows], ensure_ascii=False))
+        return 0
+    if not rows:
+        print("没有通行证 / no passes" + (f" for {args.unit}" if args.unit else ""))
+        return 0
+    words = {"valid": "有效 valid", "revoked": "作废 revoked", "expired": "过期 expired"}
+    for r in rows:
+        name = mask_name(r.name) or "-"
+        print(f"{r.pass_id[:8]}  {r.unit_code:<10} {kind_label(r.kind):<6} {name:<6} "
+              f"{fmt(r.valid_from)}..{fmt(r.valid_to - 1)}  {words[status(r)]}" + (f"  {r.plate}" if r.plate else ""))
+    return 0
+
+
+def run_batch(args) -> int:
+    from pathlib import Path
+
+    from models.batch import RowError, commit_batch, prepare_batch, read_residents
+    from models.errors import KakouError
+    from models.passes import parse_kind
+    from models.passtoken import PassKind
+    from tui.printing.batch_pdf import write_sheets
+    from tui.printing.render import PassPrint, find_cjk_font, missing_glyphs
+
+    kind = parse_kind(args.kind)
+    hours = parse_hours(args.hours)
+    out = Path(args.pdf).expanduser()
+    if out.suffix.lower() != ".pdf":
+        raise KakouError("--pdf 要以 .pdf 结尾", "--pdf must end in .pdf", code="usage")
+    if not out.parent.is_dir():
+        raise KakouError(f"目录不存在：{out.parent}", f"no such folder: {out.parent}", code="usage")
+    font = find_cjk_font(args.font)  # no font: say which package to install before issuing anything
+    residents = read_residents(args.source, per_person=args.per_person, need_plate=kind == PassKind.VEHICLE)
+    errors: list[RowError] = list(residents.errors)
+    printable = []
+    for entry in residents.entries:
+        gone = missing_glyphs(entry.unit + entry.name + entry.plate, font)
+        if gone:
+            errors.append(RowError(entry.lines[0], f"字体里没有这些字：{gone}，无法打印",
+                                   f"the font has no glyph for {gone}, cannot print"))
+        else:
+            printable.append(entry)
+    store = open_existing_store(args)
+    prepared, bad = prepare_batch(store, printable, kind, args.valid_days, hours, args.scope)
+    errors.extend(bad)
+    for err in sorted(errors, key=lambda e: e.line):
+        print(f"跳过 skipped: {err.text('zh')} / {err.text('en')}", file=sys.stderr)
+    if not prepared:
+        raise KakouError("没有可以发证的行，什么也没有签发", "no row could be issued; nothing was issued", code="empty")
+
+    header = _header(store)
+    total = len(prepared)
+    prints = [PassPrint.from_body(p.body, p.token, header=header, serial=f"{n:04d}/{total:04d}")
+              for n, p in enumerate(prepared, start=1)]
+
+    def progress(done: int, count: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\r排版 laying out {done}/{count}", end="", file=sys.stderr, flush=True)
+
+    # The sheets are written first, next to the target: if drawing fails, nothing is issued;
+    # if issuing fails, the half-made PDF is removed. Only a committed batch becomes OUT.pdf.
+    partial = out.with_name(out.name + ".part")
+    try:
+        pages = write_sheets(prints, partial, font, workers=args.workers, progress=progress)
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        commit_batch(store, prepared)
+        os.replace(partial, out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise KakouError(f"写不了 {out}：{exc.strerror or exc}，什么也没有签发",
+                         f"cannot write {out}: {exc.strerror or exc}; nothing was issued", code="write") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    print(f"已签发 {total} 张，{pages} 页：{out}" + (f"；跳过 {len(errors)} 行" if errors else ""))
+    print(f"issued {total} passes on {pages} pages: {out}" + (f"; {len(errors)} rows skipped" if errors else ""))
+    return 1 if errors else 0
