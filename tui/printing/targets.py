@@ -60,8 +60,16 @@ def _bad_target(text: str, why_zh: str, why_en: str) -> PrintError:
                       f"printer target {text!r} not understood ({why_en}). Use one of: {FORMS}", code="target")
 
 
+# Spellings the kiosk settings file documents (tui/settings.py) mapped to the targets above.
+_ALIASES = (("tcp://", "escpos-tcp:"), ("file:", "escpos-file:"), ("usb:", "escpos-usb:"), ("serial:", "escpos-serial:"))
+
+
 def parse_target(text: str) -> Target:
     text = (text or "").strip()
+    for alias, scheme_prefix in _ALIASES:
+        if text.lower().startswith(alias):
+            text = scheme_prefix + text[len(alias):]
+            break
     scheme, sep, rest = text.partition(":")
     scheme = scheme.lower()
     if not sep or scheme not in SCHEMES:
