@@ -1,0 +1,126 @@
+"""Fixtures for the duty desk tests: a seeded demo checkpoint, copied per test, and helpers
+that drive the app the way a volunteer and a USB scanner do."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual import events
+
+SIZES = [(80, 24), (100, 30)]
+
+
+@pytest.fixture(scope="session")
+def seeded_demo(tmp_path_factory) -> Path:
+    from tui.demo import seed_demo
+
+    path = tmp_path_factory.mktemp("demo-seed") / "kiosk"
+    seed_demo(path)
+    return path
+
+
+@pytest.fixture
+def desk_dir(seeded_demo, tmp_path) -> Path:
+    target = tmp_path / "kiosk"
+    shutil.copytree(seeded_demo, target)
+    return target
+
+
+@pytest.fixture(autouse=True)
+def no_cursor_blink(monkeypatch):
+    # A blinking cursor makes screen text differ from one frame to the next.
+    from textual.widgets import Input
+
+    monkeypatch.setattr(Input, "cursor_blink", False)
+
+
+def token_of(data_dir: Path, unit: str) -> str:
+    return (data_dir / "demo-passes" / f"{unit}.txt").read_text().strip()
+
+
+def db_rows(data_dir: Path, sql: str, *params):
+    conn = sqlite3.connect(data_dir / "kakou.db")
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def volunteer_id(data_dir: Path, name: str) -> int:
+    return db_rows(data_dir, "SELECT id FROM volunteer WHERE name = ?", name)[0][0]
+
+
+def screen_text(app) -> str:
+    """The screen as plain text, as a volunteer would read it."""
+    console = Console(width=app.size.width, height=app.size.height, record=True, color_system=None,
+                      file=io.StringIO(), legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def mask_volatile(text: str) -> str:
+    """Clock, dates and ages change from run to run; the layout and words must not."""
+    text = re.sub(r"\d{4}-\d{2}-\d{2}", "YYYY-MM-DD", text)
+    text = re.sub(r"\d{2}:\d{2}(:\d{2})?", lambda m: "HH:MM" + (":SS" if m.group(1) else ""), text)
+    text = re.sub(r"\d+ ?(小时|分钟|天|h|min|d)\b", r"N\1", text)
+    text = re.sub(r"\d+(小时|分钟|天)", r"N\1", text)
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+async def wait_for(pilot, condition, timeout: float = 15.0):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not condition():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting; screen is {type(pilot.app.screen).__name__}:\n"
+                                 + screen_text(pilot.app))
+        await pilot.pause(0.02)
+
+
+def on_screen(pilot, name: str):
+    return lambda: type(pilot.app.screen).__name__ == name
+
+
+async def type_keys(pilot, text: str, gap: float = 0.0):
+    """Keys as the terminal driver delivers them (straight to the app), `gap` seconds apart:
+    a USB scanner types 5-15 ms apart, faster than pilot.press."""
+    app = pilot.app
+    names = {"\r": ("enter", "\r"), "\n": ("ctrl+j", "\n"), "\t": ("tab", "\t")}
+    for ch in text:
+        key, char = names.get(ch, (ch, ch))
+        app.post_message(events.Key(key, char))
+        if gap:
+            await asyncio.sleep(gap)
+    await pilot.pause()
+
+
+async def settle(pilot):
+    """Every entry handled and every write committed, then one more frame."""
+    from tui.screens.duty import DutyScreen
+
+    app = pilot.app
+    for screen in app.screen_stack:
+        if isinstance(screen, DutyScreen) and hasattr(screen, "entries"):
+            await screen.entries_done()
+    await pilot.pause(0.05)
+
+
+async def log_in(pilot, pin: str = "1234"):
+    await wait_for(pilot, on_screen(pilot, "LoginScreen"))
+    await type_keys(pilot, pin + "\r")
+    await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "DutyScreen" and pilot.app.volunteer is not None
+                   and getattr(pilot.app.screen, "policy", None) is not None)
+    await pilot.pause(0.05)
+    return pilot.app.screen
+
+
+async def scan(pilot, text: str, terminator: str = "\r", gap: float = 0.0):
+    await type_keys(pilot, text + terminator, gap)
+    await settle(pilot)
