@@ -342,7 +342,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "hand.title": "Shift handover",
         "hand.period": "Shift {start} to {end}  on duty: {name}",
         "hand.passages": "In {in_}  out {out}  turned back {back}",
-        "hand.fevers": "Fevers {cases}: allowed after recheck {allowed}, fever clinic {clinic}, sent home {home}, awaiting recheck {pending}",
+        "hand.fevers": "Fevers {cases}: recheck ok {allowed}, clinic {clinic}, sent home {home}, waiting {pending}",
         "hand.denials": "Denials: {items}",
         "hand.denials_none": "Denials: none",
         "hand.regs": "Registrations {total}: {items}",

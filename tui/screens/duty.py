@@ -602,7 +602,17 @@ class DutyScreen(Screen):
 
         if self.app.volunteer is None:
             return
-        self.app.push_screen(HandoverScreen())
+        self.app.push_screen(HandoverScreen(), callback=self._handed_over)
+
+    def _handed_over(self, done) -> None:
+        from tui.screens.login import LoginScreen
+
+        if not done:
+            return
+        app = self.app
+        self.waiting = None
+        self.refresh_status()
+        app.push_screen(LoginScreen(message=app.t("hand.done")), callback=app.on_logged_in)
 
     def action_lock(self) -> None:
         self.app.lock()

@@ -82,8 +82,6 @@ class HandoverScreen(Screen):
 
     @on(Input.Submitted, "#handover-note")
     async def hand_over(self, event: Input.Submitted) -> None:
-        from tui.screens.login import LoginScreen
-
         app = self.app
         if getattr(self, "summary", None) is None or app.volunteer is None:
             return
@@ -95,9 +93,7 @@ class HandoverScreen(Screen):
             return
         app.volunteer = None
         app.shift_started = None
-        self.dismiss(None)
-        app.duty_screen_changed()
-        app.push_screen(LoginScreen(message=app.t("hand.done")), callback=app.on_logged_in)
+        self.dismiss(True)  # the duty screen opens the login for the next volunteer
 
     def action_back(self) -> None:
-        self.dismiss(None)
+        self.dismiss(False)
