@@ -43,7 +43,9 @@ def _record(store, kind: str, table, row: dict[str, Any], payload_extra: dict[st
     versions = store.gate_state().versions
     with store.writer.begin() as conn:
         fact = append_fact(conn, kind, payload, reading, versions)
-        conn.execute(insert(table).values(record_id=fact.record_id, device_time=reading.wall, **row))
+        # The Core table with bound parameters: one cached compiled statement per table, not a new
+        # ORM statement per passage (that cost ~0.5 ms of CPU per commit on the kiosk).
+        conn.execute(insert(table.__table__), dict(row, record_id=fact.record_id, device_time=reading.wall))
     store.note_hlc(fact.hlc)
     return fact
 

@@ -1,0 +1,422 @@
+"""Kiosk benchmarks: verdict, durable commit, start-up, memory.
+
+    python -m tests.bench.bench_kiosk [--quick] [--only SUBSTRING]
+
+Prints one JSON object per line: name, value, unit, baseline, ratio, target, sizes (and
+"skipped" with the reason when a measurement cannot run here). Every figure comes with the
+raw operation underneath measured in the same run, because the machines are noisy:
+
+- verdict for a scanned token (p50, p99) vs one Ed25519 verify;
+- durable passage commit (p50, p99) vs a bare sqlite3 INSERT + COMMIT with the same pragmas;
+- `kakou --help` vs starting the bare interpreter;
+- kiosk start to the duty screen in a real pseudo-terminal, and its memory;
+- memory of a process holding the store with N passages vs the same process before opening it.
+
+Sizes: 10k / 100k / 1M stored passages with 100k passes and 10k revocations (--quick: 1k /
+10k / 100k passages, 20k passes, 2k revocations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import select
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+KAKOU = str(Path(PY).with_name("kakou"))
+
+FULL = {"passages": (10_000, 100_000, 1_000_000), "passes": 100_000, "revocations": 10_000,
+        "verdicts": 3000, "commits": 1000, "help_runs": 9, "desk_passages": 1000}
+QUICK = {"passages": (1_000, 10_000, 100_000), "passes": 20_000, "revocations": 2_000,
+         "verdicts": 800, "commits": 250, "help_runs": 5, "desk_passages": 100}
+
+SUPERVISOR_PIN = "8888"
+
+
+# -- output -------------------------------------------------------------------------------------
+
+def emit(name: str, value, unit: str, *, baseline=None, target=None, sizes=None, **extra) -> None:
+    ratio = round(value / baseline, 2) if value is not None and baseline else None
+    line = {"name": name, "value": _round(value), "unit": unit, "baseline": _round(baseline), "ratio": ratio,
+            "target": target, "sizes": sizes or {}}
+    line.update(extra)
+    print(json.dumps(line, ensure_ascii=False), flush=True)
+
+
+def skip(name: str, unit: str, reason: str, *, target=None, sizes=None) -> None:
+    emit(name, None, unit, target=target, sizes=sizes, skipped=reason)
+
+
+def _round(x):
+    if x is None:
+        return None
+    return round(x, 4) if abs(x) < 100 else round(x, 1)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def log(msg: str) -> None:
+    print(f"# {msg}", file=sys.stderr, flush=True)
+
+
+# -- verdict ---------------------------------------------------------------------------------------
+
+def bench_verdict(fx, n: int, rng: random.Random) -> None:
+    from models.gate import check_token
+    from models.passtoken import PassKind, decode_token
+    from models.store import KioskStore
+
+    sizes = {"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations}
+    store = KioskStore.open(fx.data_dir)
+    try:
+        started = time.perf_counter()
+        store.gate_state()  # what the duty desk loads once at start and after each list pull
+        emit("kiosk.gate_state_load", (time.perf_counter() - started) * 1000, "ms", sizes=sizes)
+
+        sample = fx.sample_tokens()
+        scans = [(s["token"], rng.choice(("in", "out"))) for s in (rng.choice(sample) for _ in range(n))]
+        for token, direction in scans[:200]:  # warm the page cache and the code paths
+            check_token(store, token, direction)
+        times = []
+        outing_out = []
+        for token, direction in scans:
+            t0 = time.perf_counter_ns()
+            verdict = check_token(store, token, direction)
+            dt = (time.perf_counter_ns() - t0) / 1e6
+            times.append(dt)
+            if verdict.body is not None and verdict.body.kind == PassKind.OUTING and direction == "out":
+                outing_out.append(dt)
+
+        # Baseline: one Ed25519 verify of the same passes, nothing else.
+        public = bytes(store.signing_key.verify_key)
+        import nacl.signing
+
+        verify_key = nacl.signing.VerifyKey(public)
+        decoded = [decode_token(token) for token, _ in scans]
+        verify_times = []
+        for d in decoded:
+            t0 = time.perf_counter_ns()
+            verify_key.verify(d.signed_message, d.signature)
+            verify_times.append((time.perf_counter_ns() - t0) / 1e6)
+    finally:
+        store.engine.dispose()
+
+    base50, base99 = percentile(verify_times, 50), percentile(verify_times, 99)
+    emit("kiosk.verdict.p50", percentile(times, 50), "ms", baseline=base50, sizes=sizes)
+    emit("kiosk.verdict.p99", percentile(times, 99), "ms", baseline=base99, target="<1", sizes=sizes)
+    if outing_out:
+        # The one verdict that reads the passage table (household outing quota).
+        emit("kiosk.verdict.outing_out.p99", percentile(outing_out, 99), "ms", baseline=base99, target="<1",
+             sizes=dict(sizes, scans=len(outing_out)))
+
+
+# -- durable commit ------------------------------------------------------------------------------
+
+BARE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS passage (record_id TEXT PRIMARY KEY, direction TEXT, subject TEXT, pass_id TEXT,"
+    " pass_kind INTEGER, unit_code TEXT, person_id INTEGER, temp_raw TEXT, temp_value REAL, verdict TEXT,"
+    " reasons TEXT, volunteer_id INTEGER, device_time REAL)"
+)
+
+
+def bare_commit_times(path: Path, n: int) -> list[float]:
+    """One row INSERT + COMMIT per passage with the kiosk's pragmas, via bare sqlite3."""
+    from models.engine import PRAGMAS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    conn.execute(BARE_TABLE)
+    times = []
+    for i in range(n + 20):
+        row = (f"{i:036d}", "in", "pass", "ab" * 16, 1, "3-2-501", None, "365", 36.5, "allow", "[]", 2, time.time())
+        t0 = time.perf_counter_ns()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO passage VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+        conn.execute("COMMIT")
+        if i >= 20:
+            times.append((time.perf_counter_ns() - t0) / 1e6)
+    conn.close()
+    return times
+
+
+def bench_commit(fx, n: int, work: Path) -> None:
+    from models.facts import record_passage
+    from models.gate import check_token
+    from models.store import KioskStore
+    from models.values import parse_temperature
+
+    from tests.bench.fixtures import copy_of
+
+    sizes = {"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations}
+    data_dir = copy_of(fx, work)
+    os.sync()  # the copy's dirty pages must not compete with the fsyncs measured below
+    store = KioskStore.open(data_dir)
+    try:
+        token = next(s["token"] for s in fx.sample_tokens() if not s["revoked"] and s["kind"] == 1)
+        verdict = check_token(store, token, "in")
+        temperature = parse_temperature("365")
+        times = []
+        for i in range(n + 20):
+            t0 = time.perf_counter_ns()
+            record_passage(store, "in", verdict, temperature, 2)
+            if i >= 20:
+                times.append((time.perf_counter_ns() - t0) / 1e6)
+    finally:
+        store.engine.dispose()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    bare_dir = Path(tempfile.mkdtemp(dir=work))  # a fresh file each time, same disk as the copy
+    bare = bare_commit_times(bare_dir / "bare.db", n)
+    shutil.rmtree(bare_dir, ignore_errors=True)
+    emit("kiosk.commit.p50", percentile(times, 50), "ms", baseline=percentile(bare, 50), target="<5", sizes=sizes)
+    emit("kiosk.commit.p99", percentile(times, 99), "ms", baseline=percentile(bare, 99), sizes=sizes)
+
+
+# -- start-up -------------------------------------------------------------------------------------
+
+def _wall(argv: list[str], runs: int, env=None) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, cwd=ROOT, env=env)
+        times.append(time.perf_counter() - t0)
+    return percentile(times, 50)
+
+
+def bench_help(runs: int) -> None:
+    help_s = _wall([KAKOU, "--help"], runs)
+    bare_s = _wall([PY, "-c", "pass"], runs)
+    imported = subprocess.run([PY, "-X", "importtime", "-m", "tui.cli", "--help"], capture_output=True, text=True,
+                              cwd=ROOT).stderr
+    heavy = sorted({m for m in ("sqlmodel", "sqlalchemy", "textual", "nacl", "fastapi")
+                    if re.search(rf"\|\s+{m}$", imported, re.M)})
+    emit("kiosk.help_wall", help_s, "s", baseline=bare_s, target="<0.3", sizes={},
+         heavy_imports=heavy)
+
+
+# -- memory of a process holding the store --------------------------------------------------------
+
+def _rss_mib(pid: int | str = "self") -> tuple[float, float]:
+    """(current RSS, peak RSS) in MiB, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+    hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+    return rss, hwm
+
+
+def rss_probe(data_dir: str) -> None:
+    """Run in a fresh process: RSS after imports, then with the store open and in use."""
+    import models.facts  # noqa: F401
+    import models.gate  # noqa: F401
+    from models.gate import check_token
+    from models.store import KioskStore
+
+    before, _ = _rss_mib()
+    store = KioskStore.open(data_dir)
+    tokens = json.loads((Path(data_dir) / "bench-tokens.json").read_text())
+    for i, s in enumerate(tokens[:1000]):
+        check_token(store, s["token"], "out" if i % 2 else "in")
+    after, peak = _rss_mib()
+    store.engine.dispose()
+    print(json.dumps({"before": before, "after": after, "peak": peak}))
+
+
+def bench_rss(fx) -> None:
+    out = subprocess.run([PY, "-m", "tests.bench.bench_kiosk", "--rss-probe", str(fx.data_dir)], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    probe = json.loads(out.strip().splitlines()[-1])
+    emit("kiosk.store_rss", probe["after"], "MiB", baseline=probe["before"],
+         sizes={"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations},
+         peak=round(probe["peak"], 1))
+
+
+# -- the duty desk in a real pseudo-terminal ---------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_=>]")
+
+
+class Terminal:
+    """A program on the other side of a pty, 100x30 cells like the kiosk's screen."""
+
+    def __init__(self, argv: list[str], env: dict, cols: int = 100, rows: int = 30):
+        import fcntl
+        import struct
+        import termios
+
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT,
+                                     start_new_session=True, close_fds=True)
+        os.close(slave)
+        self.master = master
+        self.screen_text = ""  # everything drawn so far, escape sequences removed
+        self._raw = b""
+
+    def _pump(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            chunk = os.read(self.master, 1 << 16)
+        except OSError:  # the program ended
+            raise RuntimeError("the program ended: " + self.screen_text[-400:]) from None
+        if not chunk:
+            raise RuntimeError("the program ended: " + self.screen_text[-400:])
+        self._raw += chunk
+        text = self._raw.decode("utf-8", errors="ignore")
+        self.screen_text = ANSI.sub("", text)
+        return True
+
+    def wait_for(self, needle: str, timeout: float = 30.0, since: int = 0) -> float:
+        """Seconds until `needle` appears in the output after character `since`."""
+        t0 = time.perf_counter()
+        while needle not in self.screen_text[since:]:
+            left = timeout - (time.perf_counter() - t0)
+            if left <= 0:
+                raise TimeoutError(f"{needle!r} did not appear within {timeout} s; screen ends: "
+                                   f"{self.screen_text[-300:]!r}")
+            self._pump(min(left, 0.5))
+        return time.perf_counter() - t0
+
+    def mark(self) -> int:
+        return len(self.screen_text)
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    def rss(self) -> tuple[float, float]:
+        return _rss_mib(self.proc.pid)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        os.close(self.master)
+        # The raw stream keeps growing in memory; drop it.
+        self._raw = b""
+
+
+def bench_desk(fx, desk_passages: int, work: Path) -> None:
+    import importlib.util
+
+    sizes = {"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations}
+    if importlib.util.find_spec("tui.app") is None:
+        reason = "tui.app (the duty desk) is not built yet"
+        skip("kiosk.desk_start_to_login", "s", reason, target="<1", sizes=sizes)
+        return
+    from tui.strings import STRINGS
+
+    from tests.bench.fixtures import copy_of, ensure_volunteer
+
+    en = STRINGS["en"]
+    data_dir = copy_of(fx, work)
+    ensure_volunteer(data_dir, "王秀英", SUPERVISOR_PIN, role="supervisor")
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30", KAKOU_DATA_DIR=str(data_dir),
+               PYTHONUNBUFFERED="1")
+    env.pop("TEXTUAL", None)
+    argv = [KAKOU, "kiosk", "--lang", "en", "--data-dir", str(data_dir)]
+    term = Terminal(argv, env)
+    try:
+        login_prompt = en["login.prompt"]
+        ready_text = en["duty.ready"]
+        t_login = term.wait_for(login_prompt, timeout=60)
+        emit("kiosk.desk_start_to_login", t_login, "s", target="<1", sizes=sizes)
+        mark = term.mark()
+        t0 = time.perf_counter()
+        term.type(SUPERVISOR_PIN + "\r")
+        term.wait_for(ready_text, timeout=30, since=mark)
+        emit("kiosk.desk_login_to_duty", time.perf_counter() - t0, "s", sizes=sizes,
+             note="includes argon2id PIN check")
+        time.sleep(0.5)
+        rss_ready, _ = term.rss()
+        emit("kiosk.desk_rss_ready", rss_ready, "MiB", sizes=sizes)
+
+        # Drive passages through the duty screen: scan, temperature, saved.
+        tokens = [s["token"] for s in fx.sample_tokens() if not s["revoked"] and s["kind"] == 1]
+        saved = en["duty.saved"]
+        scan_times, verdict_times = [], []
+        for i in range(desk_passages):
+            mark = term.mark()
+            t0 = time.perf_counter()
+            term.type(tokens[i % len(tokens)] + "\r")
+            term.wait_for(en["duty.temp_prompt"][:20], timeout=10, since=mark)
+            verdict_times.append(time.perf_counter() - t0)
+            term.type("365\r")
+            term.wait_for(saved, timeout=10, since=mark)
+            scan_times.append(time.perf_counter() - t0)
+            if i % 200 == 199:  # keep the captured screen text small
+                term.screen_text = ""
+                term._raw = b""
+        rss_after, _ = term.rss()
+        emit("kiosk.desk_scan_to_verdict.p50", percentile(verdict_times, 50) * 1000, "ms",
+             sizes=dict(sizes, scans=desk_passages), note="through the pty: scanner burst + Enter to verdict shown")
+        emit("kiosk.desk_scan_to_saved.p50", percentile(scan_times, 50) * 1000, "ms",
+             sizes=dict(sizes, scans=desk_passages), note="through the pty: scan + temperature + saved")
+        emit("kiosk.desk_rss_after_passages", rss_after, "MiB", baseline=rss_ready,
+             sizes=dict(sizes, driven=desk_passages), target="<1.1x", met=rss_after <= rss_ready * 1.1)
+    except (TimeoutError, RuntimeError) as exc:
+        skip("kiosk.desk", "s", f"the duty desk did not behave as expected: {exc}", sizes=sizes)
+    finally:
+        term.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# -- main -------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sizes, under a minute or so")
+    parser.add_argument("--only", default="", help="run only measurements whose name contains this")
+    parser.add_argument("--rss-probe", metavar="DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.rss_probe:
+        rss_probe(args.rss_probe)
+        return 0
+
+    cfg = QUICK if args.quick else FULL
+    only = args.only
+    wanted = lambda *names: not only or any(only in n for n in names)  # noqa: E731
+    rng = random.Random(7)
+    from tests.bench.fixtures import kiosk_file
+
+    if wanted("kiosk.help_wall", "help"):
+        bench_help(cfg["help_runs"])
+    with tempfile.TemporaryDirectory(prefix="kakou-bench-", dir=os.environ.get("KAKOU_BENCH_TMP")) as tmp:
+        work = Path(tmp)
+        for n in cfg["passages"]:
+            if not wanted("kiosk.verdict", "kiosk.commit", "kiosk.store_rss", "kiosk.gate_state", "kiosk.desk"):
+                break
+            fx = kiosk_file(n, cfg["passes"], cfg["revocations"], log=log)
+            if fx.build_seconds:
+                log(f"built the {n}-passage kiosk file in {fx.build_seconds:.1f} s")
+                os.sync()  # let the build's writes land before timing anything
+            if wanted("kiosk.verdict", "kiosk.gate_state"):
+                bench_verdict(fx, cfg["verdicts"], rng)
+            if wanted("kiosk.commit"):
+                bench_commit(fx, cfg["commits"], work)
+            if wanted("kiosk.store_rss"):
+                bench_rss(fx)
+            if n == cfg["passages"][-1] and wanted("kiosk.desk"):
+                bench_desk(fx, cfg["desk_passages"], work)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
