@@ -364,11 +364,26 @@ class SyncService:
 
     # -- the steps -----------------------------------------------------------------------------
     def handshake(self) -> dict[str, Any]:
-        params = {"wall": f"{time.time():.3f}"}
+        versions = self.store.gate_state().versions
+        # The list versions in use travel with every handshake, for `kakou office status`.
+        params = {"wall": f"{time.time():.3f}",
+                  "lists": ",".join(f"{n}:{int(v)}" for n, v in sorted(versions.items()))}
+        tip = self._tip()
+        if tip:
+            # The newest record here: if the office holds another record at that seq, this
+            # kiosk lost commits (restored file) even when the seq counts happen to agree.
+            params["tip"] = f"{tip[0]}:{tip[1]}"
         response = self._send("GET", "/v1/sync-state", params=params)
         state = response.json()
         self.clock_skew = time.time() - float(state["server_time"])
         return state
+
+    def _tip(self) -> tuple[int, str] | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(text("SELECT o.seq, o.record_id FROM outbox o, kiosk_state s WHERE s.id = 1"
+                                    " AND o.epoch = s.epoch ORDER BY o.seq DESC LIMIT 1")).first()
+            conn.rollback()
+        return (int(row[0]), row[1]) if row else None
 
     def _local(self) -> tuple[int, int, int]:
         with self.store.engine.connect() as conn:
@@ -427,7 +442,7 @@ class SyncService:
 
         epochs = {int(e): int(h) for e, h in server["epochs"].items()}
         epoch, last, acked = self._local()
-        if epochs.get(epoch, 0) > last or server["max_epoch"] > epoch:
+        if epochs.get(epoch, 0) > last or server["max_epoch"] > epoch or server.get("tip_ok") is False:
             # The office holds seqs (or a newer epoch) this kiosk no longer has: never reuse them.
             self.new_epoch(int(server["max_epoch"]))
             result.epoch_bumped = True
@@ -442,16 +457,18 @@ class SyncService:
         total = max(0, last - cursor)
         sent = 0
         limit = self.batch_records
+        pending, _oldest = self.store.pending()
         for _round in range(1_000_000):
             records = self._batch(epoch, cursor, limit)
             if not records:
                 break
-            pending, oldest = self.store.pending()
             reading = clock_now()
             doc = {
                 "batch_id": uuid.uuid4().hex, "epoch": epoch,
                 "anchor": {"boot_id": reading.boot_id, "mono_ns": reading.mono_ns, "wall": reading.wall},
-                "backlog": max(0, pending - len(records)), "oldest_pending": oldest,
+                # Counted once per round (a count over a 100k outbox is not free); records in
+                # seq order, so the batch's first is the oldest still waiting.
+                "backlog": max(0, pending - sent - len(records)), "oldest_pending": records[0]["wall_time"],
                 "list_versions": dict(self.store.gate_state().versions), "records": records,
             }
             body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -505,6 +522,8 @@ class SyncService:
             # Hearing from the office refreshes every list's age, changed or not.
             conn.execute(text("UPDATE list_version SET updated_at = :t"), {"t": time.time()})
         self.store.invalidate()
+        if docs:
+            self.handshake()  # tell the office which versions are now in use
 
     def run_once(self) -> SyncResult:
         """One full round: handshake, push, pull. Thread-safe; never raises for sync trouble."""

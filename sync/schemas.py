@@ -73,6 +73,7 @@ class SyncState(BaseModel):
     list_versions: dict[str, int]
     server_time: float
     status: str
+    tip_ok: bool = True  # False: the office holds another record at the kiosk's newest seq
 
 
 class KnownQuery(Strict):

@@ -211,9 +211,15 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
         return await run_in_threadpool(work)
 
     @app.get("/v1/sync-state", response_model=SyncState)
-    async def sync_state(request: Request, wall: float | None = None):
+    async def sync_state(request: Request, wall: float | None = None, lists: str = "", tip: str = ""):
         kiosk_id, _epoch = office.authenticate(request, signing.get_body("GET", _target(request)))
-        return await run_in_threadpool(office_ingest.sync_state, office.engine, kiosk_id, wall=wall)
+        versions = {}
+        for part in lists.split(",")[:16]:
+            name, _, version = part.partition(":")
+            if name in LIST_NAMES and version.isdigit():
+                versions[name] = int(version)
+        return await run_in_threadpool(office_ingest.sync_state, office.engine, kiosk_id, wall=wall,
+                                       list_versions=versions if lists else None, tip=tip, epoch=_epoch)
 
     @app.post("/v1/push", response_model=PushResult,
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {

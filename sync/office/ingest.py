@@ -107,6 +107,48 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
     }
 
 
+RECORD_COLUMNS = [c.name for c in t.record.columns]
+# PostgreSQL array types for unnest(), per column.
+PG_ARRAY_TYPES = {
+    "epoch": "int4[]", "seq": "int8[]", "hlc": "int8[]", "mono_ns": "int8[]",
+    "device_time": "float8[]", "corrected_time": "float8[]", "received_at": "float8[]",
+}
+
+
+def insert_records(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert with ON CONFLICT DO NOTHING (record id and kiosk/epoch/seq); the ids stored now.
+
+    PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) - one statement whatever the batch
+    size (a multi-row VALUES list costs more to parse than to run). SQLite: the write lock is
+    held (BEGIN IMMEDIATE), so "not there before, there after" means "stored by us"."""
+    if conn.dialect.name == "postgresql":
+        cols = ", ".join(RECORD_COLUMNS)
+        arrays = ", ".join(f"%({c})b::{PG_ARRAY_TYPES.get(c, 'text[]')}" for c in RECORD_COLUMNS)
+        params = {c: [r[c] for r in rows] for c in RECORD_COLUMNS}
+        result = conn.exec_driver_sql(
+            f"INSERT INTO office_record ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING RETURNING record_id",
+            params)
+        return {r[0] for r in result}
+    ids = [r["record_id"] for r in rows]
+    before = set(conn.execute(select(t.record.c.record_id).where(t.record.c.record_id.in_(ids))).scalars())
+    fresh = [r for r in rows if r["record_id"] not in before]
+    if not fresh:
+        return set()
+    placeholders = ", ".join("?" for _ in RECORD_COLUMNS)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(
+            f"INSERT INTO office_record ({', '.join(RECORD_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
+            [tuple(r[c] for c in RECORD_COLUMNS) for r in fresh])
+        inserted = cursor.rowcount
+    finally:
+        cursor.close()
+    if inserted == len(fresh):
+        return {r["record_id"] for r in fresh}
+    return set(conn.execute(select(t.record.c.record_id).where(
+        t.record.c.record_id.in_([r["record_id"] for r in fresh]))).scalars())
+
+
 def lock_epoch(conn: Connection, kiosk_id: str, epoch: int) -> int:
     """Create the (kiosk, epoch) mark if new and lock it; returns its hwm."""
     conn.execute(dialect_insert(conn, t.kiosk_epoch).values(kiosk_id=kiosk_id, epoch=epoch, hwm=0).on_conflict_do_nothing())
@@ -158,10 +200,7 @@ def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=Non
         )
         anchors = _anchors(conn, kiosk_id, {r.boot_id for r in batch.records})
         rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
-        stored: set[str] = set()
-        if rows:
-            stmt = dialect_insert(conn, t.record).on_conflict_do_nothing().returning(t.record.c.record_id)
-            stored = set(conn.execute(stmt, rows).scalars().all())
+        stored = insert_records(conn, rows) if rows else set()
         statuses: list[str] = []
         missing = [r for r in rows if r["record_id"] not in stored]
         existing: dict[str, str] = {}
@@ -214,7 +253,10 @@ def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=Non
             "list_versions": list_versions, "server_time": time.time()}
 
 
-def sync_state(engine: Engine, kiosk_id: str, *, wall: float | None = None) -> dict[str, Any]:
+def sync_state(engine: Engine, kiosk_id: str, *, wall: float | None = None,
+               list_versions: dict[str, int] | None = None, tip: str = "", epoch: int = 0) -> dict[str, Any]:
+    """What the office holds of this kiosk. `tip` is the kiosk's newest "seq:record_id" in
+    `epoch`: tip_ok is False when the office holds a different record at that seq."""
     now = time.time()
     with engine.begin() as conn:
         epochs = {str(e): int(h) for e, h in conn.execute(
@@ -223,11 +265,19 @@ def sync_state(engine: Engine, kiosk_id: str, *, wall: float | None = None) -> d
         values = {"last_seen": now}
         if wall is not None:
             values["clock_skew"] = wall - now
+        if list_versions is not None:
+            values["list_versions"] = json.dumps(list_versions, sort_keys=True)
         conn.execute(t.kiosk.update().where(t.kiosk.c.kiosk_id == kiosk_id).values(**values))
         versions = office_lists.versions(conn)
+        tip_ok = True
+        seq_text, _, tip_id = tip.partition(":")
+        if seq_text.isdigit() and tip_id:
+            held = conn.execute(select(t.record.c.record_id).where(
+                t.record.c.kiosk_id == kiosk_id, t.record.c.epoch == epoch, t.record.c.seq == int(seq_text))).scalar()
+            tip_ok = held is None or held == tip_id
     max_epoch = max([int(row.max_epoch)] + [int(e) for e in epochs])
     return {"kiosk_id": kiosk_id, "epochs": epochs, "max_epoch": max_epoch, "list_versions": versions,
-            "server_time": now, "status": row.status}
+            "server_time": now, "status": row.status, "tip_ok": tip_ok}
 
 
 def known(engine: Engine, kiosk_id: str, record_ids: list[str]) -> dict[str, str]:

@@ -1,0 +1,195 @@
+"""The street office's day report: one row per checkpoint, totals, and who is silent.
+
+A zero report is a report (a kiosk that was in touch today and recorded nothing reports
+zero); silence is not: a checkpoint with no records for the day and no contact since the day
+began is called out as not reported. Counts only, never people.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import time
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+
+from models.facts import FEVER_OUTCOMES, REGISTRATION_KINDS
+from sync.office import tables as t
+
+COLUMNS = [
+    ("checkpoint", "卡口", "checkpoint"),
+    ("community", "社区", "community"),
+    ("in", "进", "in"),
+    ("out", "出", "out"),
+    ("turned_back", "劝返", "turned back"),
+    ("fevers", "发热", "fevers"),
+    ("fever_allowed", "复测放行", "fever: allowed"),
+    ("fever_clinic", "转诊", "fever: clinic"),
+    ("fever_home", "劝返回家", "fever: home"),
+    ("registrations", "登记", "registrations"),
+    ("denials", "拒绝原因", "denials by reason"),
+    ("last_sync", "最后同步", "last sync"),
+    ("expected", "待传记录", "records still expected"),
+    ("reported", "已报告", "reported"),
+]
+
+
+def _day_start(day: dt.date) -> float:
+    return time.mktime(dt.datetime.combine(day, dt.time.min).timetuple())
+
+
+def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
+    day_text = day.isoformat()
+    start = _day_start(day)
+    with engine.execution_options(immediate=False).connect() as conn:
+        kiosks = conn.execute(select(t.kiosk.c.kiosk_id, t.kiosk.c.name, t.kiosk.c.community, t.kiosk.c.status,
+                                     t.kiosk.c.last_push, t.kiosk.c.last_seen, t.kiosk.c.backlog)
+                              .where(t.kiosk.c.status != "revoked").order_by(t.kiosk.c.community, t.kiosk.c.name)).all()
+        groups = conn.execute(text(
+            "SELECT kiosk_id, kind, direction, verdict, reasons, detail, count(*) FROM office_record"
+            " WHERE day = :d GROUP BY kiosk_id, kind, direction, verdict, reasons, detail"), {"d": day_text}).all()
+        conn.rollback()
+    rows: dict[str, dict[str, Any]] = {}
+    for k in kiosks:
+        rows[k.kiosk_id] = {
+            "kiosk_id": k.kiosk_id, "checkpoint": k.name, "community": k.community, "status": k.status,
+            "in": 0, "out": 0, "turned_back": 0, "fevers": 0, "fever_allowed": 0, "fever_clinic": 0, "fever_home": 0,
+            "registrations": 0, "registrations_by_kind": {kind: 0 for kind in REGISTRATION_KINDS},
+            "denials": {}, "records": 0,
+            "last_sync": k.last_push, "expected": int(k.backlog or 0),
+            "reported": bool(k.last_seen and k.last_seen >= start),
+        }
+    denials: dict[str, Counter] = {kid: Counter() for kid in rows}
+    for kiosk_id, kind, direction, verdict, reasons, detail, n in groups:
+        row = rows.get(kiosk_id)
+        if row is None:
+            continue
+        row["records"] += n
+        row["reported"] = True
+        if kind == "passage":
+            if verdict == "allow" and direction in ("in", "out"):
+                row[direction] += n
+            else:
+                row["turned_back"] += n
+                try:
+                    codes = json.loads(reasons or "[]") or ["unknown"]
+                except ValueError:
+                    codes = ["unknown"]
+                for code in codes:
+                    denials[kiosk_id][str(code)] += n
+        elif kind == "fever_case":
+            row["fevers"] += n
+        elif kind == "fever_outcome" and detail in FEVER_OUTCOMES:
+            row[f"fever_{detail}"] += n
+        elif kind == "registration":
+            row["registrations"] += n
+            if detail in row["registrations_by_kind"]:
+                row["registrations_by_kind"][detail] += n
+    for kid, c in denials.items():
+        rows[kid]["denials"] = dict(sorted(c.items()))
+    out_rows = list(rows.values())
+    totals: dict[str, Any] = {key: sum(r[key] for r in out_rows) for key in
+                              ("in", "out", "turned_back", "fevers", "fever_allowed", "fever_clinic", "fever_home",
+                               "registrations", "expected", "records")}
+    all_denials: Counter = Counter()
+    for r in out_rows:
+        all_denials.update(r["denials"])
+    totals["denials"] = dict(sorted(all_denials.items()))
+    silent = [{"kiosk_id": r["kiosk_id"], "checkpoint": r["checkpoint"], "community": r["community"],
+               "last_sync": r["last_sync"]} for r in out_rows if not r["reported"]]
+    return {"date": day_text, "checkpoints": out_rows, "totals": totals, "not_reported": silent,
+            "generated_at": time.time()}
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def _cell(row: dict[str, Any], key: str, lang: str) -> str:
+    value = row.get(key)
+    if key == "last_sync":
+        return _fmt_time(value)
+    if key == "denials":
+        return " ".join(f"{k}:{v}" for k, v in (value or {}).items()) or "-"
+    if key == "reported":
+        return ("yes" if value else "NO") if lang == "en" else ("是" if value else "否")
+    return "" if value is None else str(value)
+
+
+def header(lang: str) -> list[str]:
+    return [en if lang == "en" else f"{zh} {en}" for _k, zh, en in COLUMNS]
+
+
+def table_rows(report: dict[str, Any], lang: str) -> list[list[str]]:
+    rows = [[_cell(r, k, lang) for k, _zh, _en in COLUMNS] for r in report["checkpoints"]]
+    totals = dict(report["totals"], checkpoint="合计 total" if lang != "en" else "total", community="",
+                  last_sync=None, reported=None)
+    total_row = [_cell(totals, k, lang) for k, _zh, _en in COLUMNS]
+    total_row[-1] = ""
+    return rows + [total_row]
+
+
+def format_table(report: dict[str, Any], lang: str = "zh") -> str:
+    head = [en if lang == "en" else zh for _k, zh, en in COLUMNS]
+    body = table_rows(report, lang)
+    # CJK characters take two cells in a terminal.
+    width = lambda s: sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)  # noqa: E731
+    widths = [max(width(r[i]) for r in [head] + body) for i in range(len(head))]
+    pad = lambda s, w: s + " " * (w - width(s))  # noqa: E731
+    lines = [f"街道日报 street office day report {report['date']}", "  ".join(pad(h, w) for h, w in zip(head, widths))]
+    lines += ["  ".join(pad(c, w) for c, w in zip(r, widths)) for r in body]
+    silent = report["not_reported"]
+    if silent:
+        lines.append("")
+        lines.append(f"未报告 NOT REPORTED ({len(silent)}):" if lang != "en" else f"NOT REPORTED ({len(silent)}):")
+        for s in silent:
+            lines.append(f"  {s['community']} {s['checkpoint']}  最后同步 last sync: {_fmt_time(s['last_sync'])}")
+    else:
+        lines.append("")
+        lines.append("全部卡口已报告 / every checkpoint reported")
+    return "\n".join(lines)
+
+
+def format_csv(report: dict[str, Any], lang: str = "zh") -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header(lang))
+    for r in table_rows(report, lang):
+        w.writerow(r)
+    return buf.getvalue()
+
+
+def write_xlsx(report: dict[str, Any], path, lang: str = "zh") -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = report["date"]
+    ws.append(header(lang))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    numeric = {k for k, _zh, _en in COLUMNS if k not in ("checkpoint", "community", "denials", "last_sync", "reported")}
+    red = PatternFill("solid", fgColor="FFC7CE")
+    for r in report["checkpoints"]:
+        values = [r[k] if k in numeric else _cell(r, k, lang) for k, _zh, _en in COLUMNS]
+        ws.append(values)
+        if not r["reported"]:
+            for cell in ws[ws.max_row]:
+                cell.fill = red
+    totals = report["totals"]
+    ws.append([("total" if lang == "en" else "合计"), ""] + [totals.get(k) if k in numeric else
+                                                            (_cell(totals, k, lang) if k == "denials" else "")
+                                                            for k, _zh, _en in COLUMNS[2:]])
+    for cell in ws[ws.max_row]:
+        cell.font = Font(bold=True)
+    silent = wb.create_sheet("未报告 not reported")
+    silent.append(["卡口 checkpoint", "社区 community", "最后同步 last sync"])
+    for s in report["not_reported"]:
+        silent.append([s["checkpoint"], s["community"], _fmt_time(s["last_sync"])])
+    wb.save(path)

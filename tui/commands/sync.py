@@ -1,0 +1,93 @@
+"""`kakou enroll` and `kakou sync`: the kiosk's side of the street office link."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(sub, common) -> None:
+    e = sub.add_parser("enroll", parents=[common], help="enrol this kiosk with the street office (one-time code)",
+                       description="Sends this kiosk's public key with the one-time code from `kakou office "
+                                   "add-checkpoint`; receives the checkpoint id, the office's key and the first lists.")
+    e.add_argument("--office", required=True, metavar="URL", help="the street office server, e.g. http://10.0.0.2:8080")
+    e.add_argument("--code", required=True, help="the enrolment code, e.g. K7QX-M3PA")
+    e.set_defaults(func=run_enroll)
+
+    s = sub.add_parser("sync", parents=[common], help="send records to the street office and fetch its lists",
+                       description="Push then pull. Exit 0 when nothing is left to send, 1 when records are still "
+                                   "waiting (offline), 2 on an error that needs a person.")
+    s.add_argument("--once", action="store_true", help="one attempt only (default: retry with backoff until sent)")
+    s.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="give up retrying after S seconds (default 600; records stay saved)")
+    s.add_argument("--lang", choices=("zh", "en"), default="zh")
+    s.set_defaults(func=run_sync)
+
+
+def run_enroll(args) -> int:
+    from sync.kiosk import enroll
+    from tui.commands.passes import open_existing_store
+
+    store = open_existing_store(args)
+    answer = enroll(store, args.office, args.code)
+    lists = ", ".join(f"{d['name']} v{d['version']}" for d in answer["lists"])
+    print(f"已登记 enrolled: {answer['community']} {answer['name']}  (id {answer['kiosk_id']})")
+    print(f"街道办公钥已固定 office key pinned; 名单 lists: {lists}")
+    return 0
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent when output is not a terminal."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.tty or total <= 0:
+            return
+        width = 30
+        filled = int(width * done / total)
+        self.stream.write(f"\r上传 sending [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def run_sync(args) -> int:
+    import time
+
+    from sync.kiosk import SyncService
+    from tui.commands.passes import open_existing_store
+
+    store = open_existing_store(args)
+    bar = ProgressBar()
+    service = SyncService(store, progress=bar)
+    deadline = time.monotonic() + max(0.0, args.timeout)
+    while True:
+        result = service.run_once()
+        bar.end() if result.pushed else None
+        if result.ok and result.remaining == 0:
+            break
+        if args.once or time.monotonic() >= deadline or (result.error and not result.error.retryable):
+            break
+        if result.ok:
+            continue  # records written while we pushed: go again at once
+        delay = min(service.backoff.next_delay(result.error.retry_after), max(0.0, deadline - time.monotonic()))
+        print(f"{result.error.text(args.lang)}  ({delay:.0f}s)", file=sys.stderr)
+        time.sleep(delay)
+    words = f"新上传 sent {result.pushed}, 重复 duplicates {result.duplicates}, 待传 waiting {result.remaining}"
+    if result.conflicts:
+        words += f", 冲突 conflicts {result.conflicts}"
+    if result.lists_updated:
+        words += f"; 名单更新 lists updated: {', '.join(result.lists_updated)}"
+    print(words)
+    if result.clock_skew is not None and abs(result.clock_skew) > 300:
+        print(f"本机时钟与街道相差 {result.clock_skew:+.0f} 秒 / kiosk clock is off by {result.clock_skew:+.0f} s",
+              file=sys.stderr)
+    if result.error:
+        print(str(result.error), file=sys.stderr)
+        if not result.error.retryable:
+            return 2
+    return 0 if result.remaining == 0 and result.ok else 1
