@@ -105,13 +105,17 @@ def _system_cjk_font() -> FontChoice | None:
     return None
 
 
-@functools.lru_cache(maxsize=8)
 def find_cjk_font(setting: str | None = None) -> FontChoice:
-    """The font to print with: the settings path if given, else a system CJK font.
+    """The font to print with: the settings path if given (else $KAKOU_FONT), else a system
+    CJK font found through fontconfig.
 
     Raises FontMissing saying which package to install.
     """
-    setting = setting if setting is not None else os.environ.get(FONT_ENV) or None
+    return _find_cjk_font(setting or os.environ.get(FONT_ENV) or None)
+
+
+@functools.lru_cache(maxsize=8)
+def _find_cjk_font(setting: str | None) -> FontChoice:
     if setting:
         if not Path(setting).expanduser().is_file():
             raise FontMissing(
