@@ -130,3 +130,47 @@ class TestBadFiles:
         with pytest.raises(StoreError):
             KioskStore.open(tmp_path)
         assert (tmp_path / DB_FILE).read_bytes() == garbage
+
+
+class TestDeferredCheck:
+    """Start-up without the whole-file check (it takes seconds on a big file), then the check
+    in the background: a damaged page is still found and reported in plain words."""
+
+    def _damaged_kiosk(self, tmp_path):
+        from models.facts import record_passage
+        from models.verdict import ALLOW, Verdict
+
+        store = KioskStore.open(tmp_path)
+        for _ in range(40):
+            record_passage(store, "in", Verdict(ALLOW, ()), subject="person", unit_code="3-2-501")
+        store.close()
+        db = tmp_path / DB_FILE
+        conn = sqlite3.connect(db)
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        # A leaf page of the passage table's unit_code index: not read by opening the store.
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'ix_passage_unit_code'").fetchone()[0]
+        conn.close()
+        with open(db, "r+b") as f:
+            f.seek((root - 1) * page_size + 8)
+            f.write(b"\xa5" * (page_size - 8))
+
+    def test_open_without_check_then_check_integrity_finds_the_damage(self, tmp_path):
+        self._damaged_kiosk(tmp_path)
+        with pytest.raises(StoreError):
+            KioskStore.open(tmp_path)  # the default still checks at start
+        store = KioskStore.open(tmp_path, check=False)
+        try:
+            with pytest.raises(StoreError) as caught:
+                store.check_integrity()
+        finally:
+            store.engine.dispose()
+        assert caught.value.code == "store_damaged"
+        assert "请联系管理员" in caught.value.zh and "Call your supervisor" in caught.value.en
+
+    def test_check_integrity_passes_on_a_sound_file(self, tmp_path):
+        store = KioskStore.open(tmp_path, check=False)
+        try:
+            store.check_integrity()  # returns quietly: the desk shows nothing
+            assert store.kiosk_state().last_seq == 0
+        finally:
+            store.close()

@@ -189,6 +189,40 @@ def bench_commit(fx, n: int, work: Path) -> None:
     emit("kiosk.commit.p99", percentile(times, 99), "ms", baseline=percentile(bare, 99), sizes=sizes)
 
 
+# -- opening the store ------------------------------------------------------------------------
+
+def _drop_page_cache() -> bool:
+    """Forget cached file pages, as after a power cut (root only)."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def bench_open(fx, cold: bool) -> None:
+    """KioskStore.open as the desk does at start (with the whole-file quick_check) vs without it."""
+    from models.store import KioskStore
+
+    sizes = {"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations,
+             "cache": "cold" if cold else "warm"}
+    name = "kiosk.store_open" + (".cold" if cold else "")
+    timings = {}
+    if not cold:  # read the file once, so "warm" means the pages are in memory
+        KioskStore.open(fx.data_dir).engine.dispose()
+    for check in (True, False):
+        if cold and not _drop_page_cache():
+            skip(name, "s", "dropping the page cache needs root", sizes=sizes)
+            return
+        t0 = time.perf_counter()
+        store = KioskStore.open(fx.data_dir, check=check)
+        timings[check] = time.perf_counter() - t0
+        store.engine.dispose()
+    emit(name, timings[True], "s", baseline=timings[False], target="<1", sizes=sizes,
+         note="baseline: the same open without PRAGMA quick_check")
+
+
 # -- start-up -------------------------------------------------------------------------------------
 
 def _wall(argv: list[str], runs: int, env=None) -> float:
@@ -313,7 +347,7 @@ class Terminal:
         self._raw = b""
 
 
-def bench_desk(fx, desk_passages: int, work: Path) -> None:
+def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> None:
     import importlib.util
 
     sizes = {"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations}
@@ -328,6 +362,10 @@ def bench_desk(fx, desk_passages: int, work: Path) -> None:
     en = STRINGS["en"]
     data_dir = copy_of(fx, work)
     ensure_volunteer(data_dir, "王秀英", SUPERVISOR_PIN, role="supervisor")
+    if cold_start and not _drop_page_cache():
+        log("cannot drop the page cache (not root): the desk start is measured warm")
+        cold_start = False
+    sizes["cache"] = "cold" if cold_start else "warm"
     env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30", KAKOU_DATA_DIR=str(data_dir),
                PYTHONUNBUFFERED="1")
     env.pop("TEXTUAL", None)
@@ -401,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kakou-bench-", dir=os.environ.get("KAKOU_BENCH_TMP")) as tmp:
         work = Path(tmp)
         for n in cfg["passages"]:
-            if not wanted("kiosk.verdict", "kiosk.commit", "kiosk.store_rss", "kiosk.gate_state", "kiosk.desk"):
+            if not wanted("kiosk.verdict", "kiosk.commit", "kiosk.store_rss", "kiosk.gate_state", "kiosk.desk",
+                          "kiosk.store_open"):
                 break
             fx = kiosk_file(n, cfg["passes"], cfg["revocations"], log=log)
             if fx.build_seconds:
@@ -413,8 +452,12 @@ def main(argv: list[str] | None = None) -> int:
                 bench_commit(fx, cfg["commits"], work)
             if wanted("kiosk.store_rss"):
                 bench_rss(fx)
+            if wanted("kiosk.store_open"):
+                bench_open(fx, cold=False)
+                if n == cfg["passages"][-1]:
+                    bench_open(fx, cold=True)
             if n == cfg["passages"][-1] and wanted("kiosk.desk"):
-                bench_desk(fx, cfg["desk_passages"], work)
+                bench_desk(fx, cfg["desk_passages"], work, cold_start=True)
     return 0
 
 
