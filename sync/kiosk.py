@@ -337,7 +337,7 @@ class SyncService:
             signed = signing.get_body("GET", target)
         else:
             if gzip_body:
-                body = gzip.compress(body or b"", compresslevel=5, mtime=0)
+                body = gzip.compress(body or b"", compresslevel=1, mtime=0)  # CPU matters more than bytes on a Pi
                 headers["Content-Encoding"] = "gzip"
             headers["Content-Type"] = "application/json"
             signed = body or b""

@@ -269,3 +269,24 @@ def bulk_passages(store: KioskStore, n: int) -> list[str]:
         conn.execute(text("UPDATE kiosk_state SET last_seq = :s, hlc_last = :h WHERE id = 1"), {"s": last_seq + n, "h": hlc})
     store.note_hlc(hlc)
     return ids
+
+
+def serve_office(office_dir, port, env_extra=None):
+    """`kakou office serve` in its own process (own GIL, can be SIGKILLed), once it answers."""
+    import signal  # noqa: F401
+    import subprocess
+    import sys
+
+    env = dict(os.environ, **(env_extra or {}))
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "office", "serve", "--office-dir", str(office_dir),
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("office server did not start: " + proc.stderr.read().decode()[-500:])

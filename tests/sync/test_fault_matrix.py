@@ -274,12 +274,27 @@ def test_wrong_kiosk_clock(office, tmp_path, offset):
 
 
 def test_backlog_of_100k_records(sqlite_office, tmp_path):
+    """A week offline: 100k records drain over real HTTP on loopback (the speed is measured
+    in tests/bench/bench_sync.py, not here)."""
+    import os
+    import signal
+
+    from tests.sync.helpers import free_port, serve_office
+
     office = sqlite_office
-    store, service = office.add_kiosk(tmp_path / "k")
-    write_passages(store, 100_000)
-    result = sync_until_quiet(service, rounds=3)
-    assert result.pushed == 100_000
-    check_invariant(store, office.engine)
+    port = free_port()
+    proc = serve_office(office.office_dir, port)  # its own process, as the office is in real life
+    try:
+        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        store, service = office.add_kiosk(tmp_path / "k", client=http)
+        write_passages(store, 100_000)
+        result = sync_until_quiet(service, rounds=3)
+        assert result.pushed == 100_000
+        check_invariant(store, office.engine)
+        http.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
 
 
 def test_many_kiosks_at_once_with_429(tmp_path):

@@ -1,0 +1,94 @@
+"""The clerk's and the kiosk's commands, end to end against a real office on loopback."""
+
+from __future__ import annotations
+
+import json
+
+from models.facts import FEVER_OUTCOMES
+from tests.sync.helpers import ThreadedServer
+
+
+def _run(capsys, *argv) -> tuple[int, str, str]:
+    from tui.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_office_day_with_two_checkpoints_one_silent(tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    from models.facts import RegistrationInput, close_fever_case, open_fever_case, record_passage, record_registration
+    from models.store import KioskStore
+    from models.values import parse_temperature
+    from models.verdict import Reason, Verdict
+    from sync.office.app import create_app
+
+    od = ["--office-dir", str(tmp_path / "office")]
+    code, out, _ = _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", "--json", *od)
+    east_code = json.loads(out)["code"]
+    _run(capsys, "office", "add-checkpoint", "西门卡口", "--community", "幸福里社区", *od)
+    kiosk = tmp_path / "east"
+    store = KioskStore.open(kiosk)
+    store.set_up("东门卡口", "幸福里社区")
+    for _ in range(3):
+        record_passage(store, "in", Verdict("allow", ()))
+    record_passage(store, "out", Verdict("allow", ()))
+    record_passage(store, "out", Verdict("deny", (Reason("quarantined"),)))
+    case = open_fever_case(store, "in", parse_temperature("385"))
+    close_fever_case(store, case.record_id, "clinic", parse_temperature("384"))
+    record_registration(store, RegistrationInput("visitor", phone="13812345678", to_unit="3-2-501"))
+    store.engine.dispose()
+    app = create_app(tmp_path / "office")
+    with ThreadedServer(app) as server:
+        kd = ["--data-dir", str(kiosk)]
+        assert _run(capsys, "enroll", "--office", server.url, "--code", east_code, *kd)[0] == 0
+        code, out, _ = _run(capsys, "sync", "--once", *kd)
+        assert code == 0 and "sent 8" in out
+        assert _run(capsys, "office", "policy", "set", "fever_threshold=37.5", *od)[0] == 0
+        code, _, err = _run(capsys, "office", "policy", "set", "fever=hot", *od)
+        assert code == 2 and "unknown setting" in err
+        assert _run(capsys, "office", "quarantine", "add", "--unit", "3-2-501", "--until", "2030-01-01", *od)[0] == 0
+        code, out, _ = _run(capsys, "sync", "--once", *kd)
+        assert code == 0 and "policy" in out and "quarantine" in out
+        code, out, _ = _run(capsys, "office", "report", "--format", "json", *od)
+        report = json.loads(out)
+        east = next(r for r in report["checkpoints"] if r["checkpoint"] == "东门卡口")
+        assert (east["in"], east["out"], east["turned_back"]) == (3, 1, 1)
+        assert east["fevers"] == 1 and east["fever_clinic"] == 1 and east["registrations"] == 1
+        assert east["denials"] == {"quarantined": 1} and east["reported"] and east["expected"] == 0
+        assert [s["checkpoint"] for s in report["not_reported"]] == ["西门卡口"]
+        code, out, _ = _run(capsys, "office", "report", "--lang", "en", *od)
+        assert "NOT REPORTED (1)" in out and "西门卡口" in out
+        xlsx = tmp_path / "day.xlsx"
+        assert _run(capsys, "office", "report", "--format", "xlsx", "--out", str(xlsx), *od)[0] == 0
+        sheet = load_workbook(xlsx).active
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[0][0].endswith("checkpoint") and any(r[0] == "东门卡口" and r[2] == 3 for r in rows)
+        code, out, _ = _run(capsys, "office", "report", "--format", "csv", *od)
+        assert out.splitlines()[1].startswith("东门卡口,幸福里社区,3,1,1,1")
+        code, out, _ = _run(capsys, "office", "status", "--json", *od)
+        status = {k["checkpoint"]: k for k in json.loads(out)["kiosks"]}
+        assert status["东门卡口"]["backlog"] == 0 and status["东门卡口"]["lists_behind"] == []
+        assert status["西门卡口"]["status"] == "pending"
+    # The office is gone: records wait on the kiosk, exit 1, words not a traceback.
+    reopened = KioskStore.open(kiosk)
+    record_passage(reopened, "in", Verdict("allow", ()))
+    reopened.engine.dispose()
+    code, _out, err = _run(capsys, "sync", "--once", "--data-dir", str(kiosk))
+    assert code == 1 and "cannot reach the office" in err and "Traceback" not in err
+    assert set(FEVER_OUTCOMES) >= {"clinic"}
+    app.state.office.engine.dispose()
+
+
+def test_bad_input_to_office_commands_is_explained(tmp_path, capsys):
+    od = ["--office-dir", str(tmp_path / "office")]
+    code, _, err = _run(capsys, "office", "revoke", "xyz", "--reason", "lost", *od)
+    assert code == 2 and "32 hex" in err
+    code, _, err = _run(capsys, "office", "quarantine", "add", "--unit", "not a unit!", *od)
+    assert code == 2 and "/" in err
+    code, _, err = _run(capsys, "office", "report", "--format", "xlsx", *od)
+    assert code == 2 and "--out" in err
+    code, _, err = _run(capsys, "office", "report", "--database-url", "mysql://x", *od)
+    assert code == 2 and "postgresql://" in err
