@@ -34,6 +34,8 @@ from models.tables import (
 from models.verdict import GateState, TrustEntry
 
 DB_FILE = "kakou.db"
+# No clock reading before this is real for a kakou kiosk (2025-01-01T00:00:00Z).
+PLAUSIBLE_SINCE = 1_735_689_600
 ENV_DATA_DIR = "KAKOU_DATA_DIR"
 
 
@@ -185,9 +187,18 @@ class KioskStore:
 
     # -- time --------------------------------------------------------------------------------
     def trusted_now(self) -> float:
-        """Wall time, but never earlier than the newest record (the clock may read 1970 after
-        a power cut; a pass must not turn "not yet valid" because of that)."""
-        return max(time.time(), self._hlc_ms / 1000)
+        """The time verdicts are judged at.
+
+        A kiosk without an RTC may read 1970 (or its build date) after a power cut until NTP
+        answers; a pass must not turn "not yet valid" because of that, so an implausible wall
+        clock is replaced by the newest record's time. A plausible wall clock is used as it is,
+        even when it is behind the newest record: flooring at the HLC would let one bad NTP
+        answer a year ahead expire every pass until that date, long after the clock is fixed.
+        """
+        wall = time.time()
+        if wall < PLAUSIBLE_SINCE:
+            return max(wall, self._hlc_ms / 1000)
+        return wall
 
     def note_hlc(self, hlc: int) -> None:
         self._hlc_ms = max(self._hlc_ms, hlc_wall_ms(hlc))

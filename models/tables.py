@@ -184,7 +184,12 @@ class Passage(SQLModel, table=True):
     """Someone passed (or was turned back at) the gate."""
 
     __tablename__ = "passage"
-    __table_args__ = (Index("ix_passage_pass_time", "pass_id", "device_time"),)
+    __table_args__ = (
+        Index("ix_passage_pass_time", "pass_id", "device_time"),
+        # The outing quota reads one household's recent outings on every scan of an outing
+        # pass: one index range read instead of a row fetch per past passage.
+        Index("ix_passage_unit_dir_time", "unit_code", "direction", "device_time"),
+    )
 
     record_id: str = Field(primary_key=True, max_length=36)
     direction: str = Field(max_length=3)  # in | out

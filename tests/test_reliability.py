@@ -347,11 +347,6 @@ class TestClockJumps:
         # A valid pass is not refused because the clock read 1970 after a power cut.
         assert all(outcome == ALLOW for wall, outcome in verdicts if wall in (real_now, 5.0, real_now + 60))
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "known defect: KioskStore.trusted_now floors the clock at the newest record's HLC, so one "
-        "passage saved while the clock ran a year ahead makes every pass 'expired' until that date, "
-        "even after the clock is corrected and the kiosk restarted. Needs a floor the office vouches "
-        "for (the last sync anchor) instead of the kiosk's own HLC."))
     def test_a_pass_is_accepted_again_once_a_forward_jump_is_corrected(self, store, monkeypatch):
         from models.gate import check_token
         from models.passes import issue_pass
