@@ -121,10 +121,17 @@ def _run_and_kill(data_dir: Path, delay: float, sync_like: bool) -> tuple[list[i
 def _kill_loop(data_dir: Path, kills: int, sync_like: bool, rng: random.Random) -> dict:
     KioskStore.open(data_dir).engine.dispose()  # made once, so each child starts on a real file
     total_printed = 0
-    for round_no in range(kills):
+    round_no = 0
+    while round_no < kills or (sync_like and round_no < kills + 5 and _file_state(data_dir)["acked_seq"] == 0):
         before = _file_state(data_dir)
-        # Mostly mid-stream, sometimes during start-up (open, quick_check, own-key row).
-        delay = rng.choice((rng.uniform(0.0, 0.03), rng.uniform(0.03, 0.25), rng.uniform(0.03, 0.25)))
+        # Mostly mid-stream, sometimes during start-up (open, quick_check, own-key row). On a
+        # loaded machine the child may not reach its first ack within those delays: the sync
+        # case then gets up to five longer rounds, so an ack is always killed mid-stream too.
+        if round_no < kills:
+            delay = rng.choice((rng.uniform(0.0, 0.03), rng.uniform(0.03, 0.25), rng.uniform(0.03, 0.25)))
+        else:
+            delay = 1.0 + rng.uniform(0.0, 0.5)
+        round_no += 1
         seqs, acks, _ = _run_and_kill(data_dir, delay, sync_like)
         after = _file_state(data_dir)
         where = f"round {round_no}, killed after {delay * 1000:.0f} ms"
