@@ -10,6 +10,7 @@ Example file::
     idle_lock_minutes = 10      # 0: never lock by itself
     name_display = "policy"     # "policy" (the office decides), "masked" or "full"
     printer = ""                # e.g. "usb", "tcp://192.168.1.50:9100", "file:/tmp/passes"
+    paper = "58"                # receipt paper width in mm: "58" or "80"
 
     [keys]                      # binding id = key(s), e.g. a keyboard without F12
     lock = "f11"
@@ -25,6 +26,7 @@ from pathlib import Path
 
 SETTINGS_FILE = "kiosk-settings.toml"
 NAME_DISPLAYS = ("policy", "masked", "full")
+PAPER_WIDTHS = ("58", "80")
 
 
 @dataclass
@@ -33,6 +35,7 @@ class KioskSettings:
     idle_lock_minutes: float = 10
     name_display: str = "policy"
     printer: str = ""
+    paper: str = "58"
     keys: dict[str, str] = field(default_factory=dict)
     error: str = ""  # why the file was not (fully) used; shown once, never saved
 
@@ -75,6 +78,11 @@ def load_settings(data_dir: Path) -> KioskSettings:
         settings.printer = printer
     else:
         problems.append("printer")
+    paper = str(raw.get("paper", settings.paper))
+    if paper in PAPER_WIDTHS:
+        settings.paper = paper
+    else:
+        problems.append(f"paper={paper!r}")
     keys = raw.get("keys", {})
     if isinstance(keys, dict):
         settings.keys = {str(k): str(v) for k, v in keys.items() if isinstance(v, str) and v.strip()}

@@ -19,10 +19,14 @@ t0 = time.perf_counter()
 from tui.app import DutyApp
 async def main():
     app = DutyApp(sys.argv[1], lang="zh")
+    shown = None
     async with app.run_test(size=(80, 24)) as pilot:
         while type(app.screen).__name__ != "LoginScreen" or app.store is None:
+            if shown is None and type(app.screen).__name__ == "LoginScreen":
+                shown = time.perf_counter() - t0
             await pilot.pause(0.005)
-        print(time.perf_counter() - t0)
+        ready = time.perf_counter() - t0
+        print(shown if shown is not None else ready, ready)
 asyncio.run(main())
 """
 
@@ -35,14 +39,23 @@ def main() -> None:
         seed_demo(data_dir)
         bare = []
         ready = []
+        shown = []
         for _ in range(5):
             t = time.perf_counter()
             subprocess.run([sys.executable, "-c", "import textual.app"], check=True)
             bare.append(time.perf_counter() - t)
             out = subprocess.run([sys.executable, "-c", CHILD, str(data_dir)], check=True, capture_output=True,
                                  text=True)
-            ready.append(float(out.stdout.strip().splitlines()[-1]))
+            first, store_open = out.stdout.strip().splitlines()[-1].split()
+            shown.append(float(first))
+            ready.append(float(store_open))
         value, baseline = sorted(ready)[2], sorted(bare)[2]
+        # The login screen with its PIN field live (the store may still be opening; a PIN
+        # typed meanwhile waits for it).
+        pin_live = sorted(shown)[2]
+        print(json.dumps({"name": "desk_login_screen_shown", "value": round(pin_live * 1000, 1), "unit": "ms",
+                          "baseline": round(baseline * 1000, 1), "ratio": round(pin_live / baseline, 2),
+                          "target": "about 1000 ms", "sizes": {"households": 200}}))
         print(json.dumps({"name": "desk_ready_login_shown", "value": round(value * 1000, 1), "unit": "ms",
                           "baseline": round(baseline * 1000, 1), "ratio": round(value / baseline, 2),
                           "target": "about 1000 ms", "sizes": {"households": 200}}))

@@ -22,7 +22,7 @@ from textual.screen import Screen
 from tui.widgets.plain import Plain
 from textual.widgets import Static
 
-from tui.strings import age_text
+from tui.strings import short_age
 from tui.widgets.key_bar import KeyBar, key_for, key_label
 from tui.widgets.passage_log import PassageLog
 from tui.widgets.scan_input import ScanInput
@@ -36,6 +36,7 @@ DESK_KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("direction", "f4", "toggle_direction", "key.direction"),
     ("recheck", "f5", "recheck", "key.recheck"),
     ("issue_pass", "f7", "issue_pass", "key.issue_pass"),
+    ("settings", "f8", "settings", "key.settings"),
     ("handover", "f9", "handover", "key.handover"),
     ("lock", "f12", "lock", "key.lock"),
     ("cancel_person", "escape", "cancel_person", "key.cancel_person"),
@@ -65,6 +66,43 @@ def looks_like_foreign_code(text: str) -> bool:
         return True
     digits = sum(c.isdigit() for c in text)
     return len(text) > 24 or (digits >= 12 and digits >= len(text) * 0.8)
+
+
+# What the desk does with one line from the scan line (see `route_scan`).
+ROUTES = ("ignore", "temperature", "pass", "look_up", "temp_first", "foreign_code")
+
+
+@dataclass(frozen=True)
+class ScanRoute:
+    action: str  # one of ROUTES
+    text: str = ""  # the normalised entry
+    look_up: str = ""  # for "look_up": "id", "phone", "unit" or "name"
+
+
+def route_scan(raw: str, waiting: bool) -> ScanRoute:
+    """Where one scan-line entry goes, by its shape: a pure function of the text and whether
+    someone is waiting for a temperature. Never raises for any string (a scanner or a
+    hostile QR code can produce anything): what it cannot place is a name to search."""
+    from models.values import ScanKind, classify_scan
+
+    if not raw or not raw.strip():
+        return ScanRoute("ignore")
+    scan = classify_scan(raw.strip())
+    text = scan.text
+    if scan.kind == ScanKind.EMPTY:
+        return ScanRoute("ignore")
+    if waiting and scan.kind in (ScanKind.NAME, ScanKind.UNIT) and looks_like_temperature(text):
+        return ScanRoute("temperature", text)
+    if scan.kind == ScanKind.TOKEN:
+        return ScanRoute("pass", text)
+    kinds = {ScanKind.ID_NUMBER: "id", ScanKind.PHONE: "phone", ScanKind.UNIT: "unit"}
+    if scan.kind in kinds:
+        return ScanRoute("look_up", text, kinds[scan.kind])
+    if looks_like_temperature(text):
+        return ScanRoute("temp_first", text)
+    if looks_like_foreign_code(text):
+        return ScanRoute("foreign_code", text)
+    return ScanRoute("look_up", text, "name")
 
 
 @dataclass
@@ -140,8 +178,10 @@ class DutyScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         with Horizontal(id="duty-main"):
-            yield Plain("", id="direction-badge")
-            yield VerdictPanel("", id="verdict")
+            with Vertical(id="direction-badge"):
+                yield Plain("", id="direction-word")
+                yield Plain("", id="direction-key")
+            yield VerdictPanel(id="verdict")
         with Vertical(id="scan-area"):
             yield Plain("", id="scan-prompt")
             yield ScanInput(placeholder=self.app.t("duty.scan_placeholder"), id="scan-line")
@@ -159,6 +199,15 @@ class DutyScreen(Screen):
         self.set_interval(1, self._tick)
         self.set_interval(15, self.refresh_sync)
         self.refresh_status()
+        if app.checkpoint_peek is not None:
+            self.checkpoint_name = app.checkpoint_peek[0]
+            self.status_bar.set_checkpoint(self.checkpoint_name)
+        # The log, waiting fevers and policy come from the store, which may still be opening:
+        # load them in a worker so the login screen on top is not held up.
+        self.run_worker(self._load_start_state(), name="desk-start", group="db", exit_on_error=False)
+
+    async def _load_start_state(self) -> None:
+        app = self.app
         try:
             cp, recent, open_cases, policy = await app.db(desk_start_state)
         except Exception as exc:
@@ -229,12 +278,19 @@ class DutyScreen(Screen):
         if pending == 0:
             text, level = app.t("duty.sync.synced"), "ok"
         else:
-            age = age_text(app.lang, now - oldest) if oldest else "-"
+            age = short_age(app.lang, now - oldest) if oldest else "-"
             text = app.t("duty.sync.pending", count=pending, age=age)
             level = "warn" if oldest and now - oldest > 3600 else "ok"
         lists = app.t("duty.sync.lists_local") if lists_at is None else app.t(
-            "duty.sync.lists_age", age=age_text(app.lang, now - lists_at))
+            "duty.sync.lists_age", age=short_age(app.lang, now - lists_at))
         self.show_sync(f"{text}  {lists}", level)
+
+    async def reload_policy(self) -> None:
+        """New office policy arrived by sync: the next verdict and temperature use it."""
+        try:
+            self.policy = await self.app.db(lambda store: store.policy())
+        except Exception as exc:
+            self.app.notify(self.app.error_text(exc), severity="warning")
 
     def show_sync(self, text: str, level: str) -> None:
         self.status_bar.set_sync(text, level)
@@ -242,9 +298,10 @@ class DutyScreen(Screen):
     # -- direction -------------------------------------------------------------------------
     def _show_direction(self) -> None:
         app = self.app
-        badge = self.query_one("#direction-badge", Static)
-        badge.update(app.t(f"duty.dir.{self.direction}_long") + "\n\n" +
-                     key_label(key_for(app, "direction", "f4")) + " " + app.t("key.direction"))
+        badge = self.query_one("#direction-badge")
+        self.query_one("#direction-word", Static).update(app.t(f"duty.dir.{self.direction}_big"))
+        self.query_one("#direction-key", Static).update(
+            key_label(key_for(app, "direction", "f4")) + " " + app.t("key.direction"))
         badge.set_class(self.direction == "out", "out")
         self.status_bar.set_direction(app.t(f"duty.dir.{self.direction}"), self.direction)
 
@@ -260,7 +317,11 @@ class DutyScreen(Screen):
     # -- what the volunteer sees ------------------------------------------------------------
     def _show_ready(self, status: str = "") -> None:
         app = self.app
-        self.verdict_panel.show("idle", app.t("duty.ready"), [app.t("duty.ready_hint")], status)
+        lines = [app.t("duty.ready_hint")]
+        if app.demo and not status:  # what just happened matters more than the demo hint
+            lines.append(app.t("duty.demo_hint"))
+            lines.append(app.t("duty.demo_path", passes=app.data_dir / "demo-passes"))
+        self.verdict_panel.show("idle", app.t("duty.ready"), lines, status)
         self._set_prompt(False)
 
     def _set_prompt(self, temperature: bool, text: str = "") -> None:
@@ -288,8 +349,7 @@ class DutyScreen(Screen):
     def _show_verdict(self, verdict, status: str = "") -> None:
         app = self.app
         outcome = verdict.outcome
-        headline = f"{app.t(f'duty.symbol.{outcome}')} {app.t(f'duty.{outcome}')}"
-        self.verdict_panel.show(outcome, headline, self._holder_lines(verdict), status)
+        self.verdict_panel.show(outcome, app.t(f"duty.big.{outcome}"), self._holder_lines(verdict), status)
 
     def _prompt_temperature(self, person: WaitingPerson) -> None:
         app = self.app
@@ -343,40 +403,30 @@ class DutyScreen(Screen):
         await self.entries.join()
 
     async def _handle_entry(self, raw: str) -> None:
-        from models.values import ScanKind, classify_scan
-
         app = self.app
-        text = raw.strip()
-        if not text:
-            return
         if app.volunteer is None:
             return
-        scan = classify_scan(text)
         waiting = self.waiting
-        if waiting is not None and scan.kind in (ScanKind.NAME, ScanKind.UNIT) and looks_like_temperature(scan.text):
-            await self._temperature(waiting, scan.text)
+        route = route_scan(raw, waiting is not None)
+        if route.action == "ignore":
+            return
+        if route.action == "temperature" and waiting is not None:
+            await self._temperature(waiting, route.text)
             return
         if waiting is not None:
             # A new scan while the last person still waits for a reading: that person was
             # not let in; say so, save nothing for them.
             self.waiting = None
             self.log_widget.add(app.t("duty.previous_dropped", unit=waiting.unit or "-"), "yellow")
-        if scan.kind == ScanKind.TOKEN:
-            await self._check_pass(scan.text)
-        elif scan.kind == ScanKind.ID_NUMBER:
-            await self._look_up("id", scan.text)
-        elif scan.kind == ScanKind.PHONE:
-            await self._look_up("phone", scan.text)
-        elif scan.kind == ScanKind.UNIT:
-            await self._look_up("unit", scan.text)
-        elif looks_like_temperature(scan.text):
+        if route.action == "pass":
+            await self._check_pass(route.text)
+        elif route.action == "look_up":
+            await self._look_up(route.look_up, route.text)
+        elif route.action == "temp_first":
             self.verdict_panel.show("info", app.t("duty.temp_first"))
-        elif looks_like_foreign_code(scan.text):
-            self.verdict_panel.show("deny", f"{app.t('duty.symbol.deny')} {app.t('duty.deny')}",
-                                    [app.t("duty.not_kakou")])
+        elif route.action == "foreign_code":
+            self.verdict_panel.show("deny", app.t("duty.big.deny"), [app.t("duty.not_kakou")])
             self.alarm()
-        else:
-            await self._look_up("name", scan.text)
 
     async def _check_pass(self, token: str) -> None:
         app = self.app
@@ -444,6 +494,7 @@ class DutyScreen(Screen):
             self.alarm()
             return False
         self.verdict_panel.set_status(app.t("duty.saved"))
+        app.records_saved()
         final = outcome or verdict.outcome
         self.log_widget.add(self._log_text(fact.wall_time, direction, unit, final,
                                            reading.display() if reading else ""),
@@ -455,15 +506,19 @@ class DutyScreen(Screen):
         app = self.app
         volunteer_id = app.volunteer.id if app.volunteer else None
         self.alarm()
-        headline = f"{app.t('duty.symbol.fever')} {app.t('duty.fever')} {reading.display()}"
+        headline = f"{app.t('duty.big.fever')}  {reading.display()}"
         try:
             fact = await app.db(open_case, person.direction, reading, volunteer_id, person.verdict)
         except Exception as exc:
             self.verdict_panel.show("fever", headline, [app.t("duty.not_saved", error=app.error_text(exc))])
             return
+        app.records_saved()
         self.fevers.append(FeverWait(fact.record_id, person.unit, reading.display(), person.direction,
                                      fact.wall_time, person.verdict))
-        self.verdict_panel.show("fever", headline, self._holder_lines(person.verdict)[1:2] + [
+        # Who it is (unit, kind, name) stays on screen while they wait; the pass line is the
+        # second-last of the holder lines (the reason, if any, comes first).
+        who = self._holder_lines(person.verdict)[-2:-1] if person.verdict.body is not None else []
+        self.verdict_panel.show("fever", headline, who + [
             app.t("duty.fever_wait", temp=reading.display(), minutes=policy.recheck_minutes)], app.t("duty.saved"))
         self.log_widget.add(app.t("duty.log_fever", time=time.strftime("%H:%M", time.localtime(fact.wall_time)),
                                   dir=app.t(f"duty.dir.{person.direction}"), unit=person.unit or "-",
@@ -516,13 +571,14 @@ class DutyScreen(Screen):
         if not result:
             return
         app = self.app
+        app.records_saved()
         kind_label, unit, fever = result["kind_label"], result["unit"], result.get("fever")
         self.log_widget.add(app.t("duty.log_registration", time=time.strftime("%H:%M"), kind=kind_label,
                                   unit=unit or "-"))
         if fever is not None:
             self.alarm()
             self.add_fever_wait(fever)
-            self.verdict_panel.show("fever", f"{app.t('duty.symbol.fever')} {app.t('duty.fever')} {fever.first}",
+            self.verdict_panel.show("fever", f"{app.t('duty.big.fever')}  {fever.first}",
                                     [app.t("reg.saved_fever", temp=fever.first)])
             return
         self.verdict_panel.show("allow", f"{app.t('duty.symbol.allow')} {app.t('duty.saved')}",
@@ -561,6 +617,7 @@ class DutyScreen(Screen):
         if not result:
             return
         app = self.app
+        app.records_saved()
         wait, outcome, reading_text = result
         self.fevers = [f for f in self.fevers if f.case_id != wait.case_id]
         self._paint_fevers()
@@ -596,6 +653,32 @@ class DutyScreen(Screen):
             app.push_screen(SupervisorPinScreen("issue_pass"), callback=open_screen)
         else:
             open_screen(app.volunteer)
+
+    def action_settings(self) -> None:
+        from tui.screens.settings import SettingsScreen
+        from tui.screens.supervisor import SupervisorPinScreen
+
+        app = self.app
+
+        def open_settings(supervisor) -> None:
+            if supervisor is not None:
+                app.push_screen(SettingsScreen(supervisor), callback=self._settings_closed)
+
+        app.push_screen(SupervisorPinScreen("settings"), callback=open_settings)
+
+    def _settings_closed(self, changes) -> None:
+        if changes is None:
+            return
+        app = self.app
+        # A new language or key meaning shows at once, on every part of the duty screen.
+        self.scan_line.placeholder = app.t("duty.scan_placeholder")
+        self._show_direction()
+        self._paint_keys()
+        self.refresh_status()
+        if self.waiting is None:
+            self._show_ready(app.t("set.saved", items=", ".join(name for name, _o, _n in changes))
+                             if changes else app.t("set.unchanged"))
+        self.run_worker(self.refresh_sync(), group="db")
 
     def action_handover(self) -> None:
         from tui.screens.handover import HandoverScreen

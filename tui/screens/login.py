@@ -37,15 +37,26 @@ class LoginScreen(Screen):
         app = self.app
         with Vertical(classes="dialog", id="login-dialog"):
             yield Plain(app.t("login.locked_title" if self.locked else "login.title"), classes="dialog-title")
-            yield Plain("", id="login-checkpoint")
+            peek = app.checkpoint_peek
+            yield Plain(app.t("login.checkpoint", checkpoint=peek[0], community=peek[1]) if peek else "",
+                        id="login-checkpoint")
             yield Plain("", id="login-note")
             yield Plain(app.t("login.prompt"))
             yield Input(password=True, id="login-pin", max_length=8)
             yield Plain(self.initial_message, id="login-message", classes="field-error")
+            if app.demo:
+                from tui.app import demo_pin_hint
 
-    async def on_mount(self) -> None:
+                yield Plain(demo_pin_hint(app.lang), id="login-demo", classes="dialog-hint")
+
+    def on_mount(self) -> None:
         self.query_one("#login-pin", Input).focus()
         self.set_interval(1, self._tick)
+        # The PIN field is live at once; what the store knows (handover note, lockout) comes
+        # when it is open (at start-up that can be most of a second later).
+        self.run_worker(self._load_context(), name="login-context", group="db", exit_on_error=False)
+
+    async def _load_context(self) -> None:
         try:
             cp, note, left = await self.app.db(_login_context)
         except Exception as exc:

@@ -90,50 +90,9 @@ class RegisterScreen(ModalScreen):
 
     def check(self, f: FormField):
         """The field's clean value, or None after showing why it was refused."""
-        from models.values import ValueRejected, parse_id_number, parse_name, parse_phone, parse_temperature, parse_unit
-
-        app = self.app
-        value = f.value.strip()
-        kind = self.kind
         try:
-            if f.field_name == "kind":
-                if kind is None:
-                    raise _Refused(app.t("reg.kind_bad"))
-                clean = kind
-            elif f.field_name == "name":
-                clean = parse_name(value)
-            elif f.field_name == "phone":
-                if not value:
-                    raise _Refused(app.t("reg.need_phone"))
-                clean = parse_phone(value)
-            elif f.field_name == "id_number":
-                if not value:
-                    if kind == "returnee":
-                        raise _Refused(app.t("reg.need_id"))
-                    clean = ""
-                else:
-                    clean = parse_id_number(value)
-            elif f.field_name == "to_unit":
-                if not value:
-                    if kind in UNIT_REQUIRED:
-                        raise _Refused(app.t("reg.need_unit"))
-                    clean = ""
-                else:
-                    clean = str(parse_unit(value))
-            elif f.field_name == "temperature":
-                if not value:
-                    raise _Refused(app.t("reg.need_temp"))
-                clean = parse_temperature(value)
-                if clean.needs_remeasure:
-                    raise _Refused(app.t("duty.remeasure_lo" if clean.reading == "LO" else "duty.remeasure",
-                                         temp=clean.display()))
-            else:
-                clean = parse_name(value) if len(value) > 40 else value
-        except ValueRejected as exc:
-            f.set_error(exc.en if app.lang == "en" else exc.zh)
-            f.input.focus()
-            return None
-        except _Refused as exc:
+            clean = clean_field(f.field_name, f.value, field_named(self, "kind").value, self.app.lang)
+        except FieldRefused as exc:
             f.set_error(str(exc))
             f.input.focus()
             return None
@@ -178,5 +137,52 @@ class RegisterScreen(ModalScreen):
         self.dismiss(None)
 
 
-class _Refused(Exception):
-    pass
+class FieldRefused(Exception):
+    """A form value was refused; str() is the sentence shown under the field."""
+
+
+def clean_field(name: str, raw: str, kind_number: str, lang: str):
+    """One registration field's clean value, or FieldRefused with the words to show.
+
+    A pure function of what was typed (and the kind chosen, which decides what is required),
+    so every rule is testable without a screen. A value the rules of `models.values` refuse
+    (ValueRejected) becomes FieldRefused with its words in the desk's language."""
+    from models.values import ValueRejected, parse_id_number, parse_name, parse_phone, parse_temperature, parse_unit
+    from tui.strings import t
+
+    value = raw.strip()
+    kind = KIND_BY_NUMBER.get((kind_number or "").strip())
+    try:
+        if name == "kind":
+            if kind is None:
+                raise FieldRefused(t(lang, "reg.kind_bad"))
+            return kind
+        if name == "name":
+            return parse_name(value)
+        if name == "phone":
+            if not value:
+                raise FieldRefused(t(lang, "reg.need_phone"))
+            return parse_phone(value)
+        if name == "id_number":
+            if not value:
+                if kind == "returnee":
+                    raise FieldRefused(t(lang, "reg.need_id"))
+                return ""
+            return parse_id_number(value)
+        if name == "to_unit":
+            if not value:
+                if kind in UNIT_REQUIRED:
+                    raise FieldRefused(t(lang, "reg.need_unit"))
+                return ""
+            return str(parse_unit(value))
+        if name == "temperature":
+            if not value:
+                raise FieldRefused(t(lang, "reg.need_temp"))
+            reading = parse_temperature(value)
+            if reading.needs_remeasure:
+                raise FieldRefused(t(lang, "duty.remeasure_lo" if reading.reading == "LO" else "duty.remeasure",
+                                     temp=reading.display()))
+            return reading
+        return parse_name(value) if len(value) > 40 else value
+    except ValueRejected as exc:
+        raise FieldRefused(exc.en if lang == "en" else exc.zh) from None

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
 
-PURPOSES = {"quit": "sup.quit", "issue_pass": "sup.issue"}
+PURPOSES = {"quit": "sup.quit", "issue_pass": "sup.issue", "settings": "sup.settings"}
 
 
 class SupervisorPinScreen(ModalScreen):
@@ -48,9 +48,11 @@ class SupervisorPinScreen(ModalScreen):
         except Exception as exc:
             message.update(self.app.error_text(exc))
             self.app.bell()
+            await self.app.audit("login_failed", None, purpose=self.purpose)
             return
         if not who.is_supervisor:
             message.update(self.app.t("sup.not_supervisor", name=who.name))
+            await self.app.audit("supervisor_refused", who.id, purpose=self.purpose)
             return
         self.dismiss(who)
 

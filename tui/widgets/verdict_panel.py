@@ -1,38 +1,69 @@
 """The verdict panel: 通行 / 禁止 / 请核查 / 发热, large, coloured, and always in words.
 
-Colour is never the only signal: each state has its word and an ASCII symbol ([OK], [X],
-[?], [!]) so a colour-blind volunteer in the sun reads it as well as anyone.
+The headline is a block three rows tall across the whole panel with a strong background
+(green, red, amber), so it reads from two steps away in the sun; the reason, the holder and
+what to do now follow underneath. Colour is never the only signal: each state has its word
+(in Chinese also the English word) and an ASCII symbol ([OK], [X], [?], [!]) so a
+colour-blind volunteer reads it as well as anyone.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Static
 
 STATES = ("idle", "allow", "deny", "refer", "fever", "info")
 
 
-class VerdictPanel(Static):
+class VerdictPanel(Vertical):
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.state = "idle"
+        self.headline = ""
+        self.lines: list[str] = []
+        self.status_line = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="verdict-header", markup=False)
+        yield Static("", id="verdict-body", markup=False)
+
+    def on_mount(self) -> None:
+        self._paint()
+
     def show(self, state: str, headline: str, lines: list[str] | None = None, status: str = "") -> None:
         """`headline` is the big word; `lines` the reason and the holder; `status` the last
         line (what the volunteer should do now, or "saved")."""
-        for name in STATES:
-            self.set_class(state == name, f"verdict-{name}")
-        body = Text()
-        body.append(headline, style="bold")
-        for line in lines or []:
-            body.append("\n" + line)
-        if status:
-            body.append("\n" + status, style="bold")
-        self.update(body)
-        self.headline = headline
         self.state = state
-        self.status_line = status
+        self.headline = headline
         self.lines = list(lines or [])
+        self.status_line = status
+        self._paint()
 
     def set_status(self, status: str) -> None:
         self.show(self.state, self.headline, self.lines, status)
 
-    def on_mount(self) -> None:
-        if not hasattr(self, "state"):
-            self.show("idle", "")
+    def _paint(self) -> None:
+        # show() may come before the panel's own children exist (the screen's first paint);
+        # on_mount paints again then.
+        try:
+            header = self.query_one("#verdict-header", Static)
+            body_widget = self.query_one("#verdict-body", Static)
+        except NoMatches:
+            return
+        for name in STATES:
+            self.set_class(self.state == name, f"verdict-{name}")
+        header.update(self.headline)
+        body = Text()
+        for i, line in enumerate(self.lines):
+            body.append(("\n" if i else "") + line)
+        if self.status_line:
+            body.append(("\n" if self.lines else "") + self.status_line, style="bold")
+        body_widget.update(body)
+
+    @property
+    def text(self) -> str:
+        """Everything the panel says, as plain text (tests and the screen reader of a log)."""
+        return "\n".join([self.headline, *self.lines, self.status_line]).strip()

@@ -1,0 +1,116 @@
+"""The duty desk as a newcomer and a volunteer in the sun meet it: demo hints, the big verdict,
+the status bar at 80 columns."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import SIZES, log_in, on_screen, scan, screen_text, token_of, wait_for
+from tui.app import DutyApp
+
+
+def verdict_text(app) -> str:
+    """The verdict panel's words with the panel's line breaks undone (a long folder name
+    wraps), as one string."""
+    region = app.screen.query_one("#verdict").region
+    rows = screen_text(app).splitlines()[region.y + 1:region.y + region.height - 1]
+    return "".join(row.split("┃")[3].strip() for row in rows)  # [1] is the direction badge
+
+
+class TestDemoNewcomer:
+    @pytest.mark.parametrize("size", SIZES)
+    async def test_login_shows_the_demo_pins_and_the_duty_screen_where_the_passes_are(self, desk_dir, size):
+        app = DutyApp(desk_dir, lang="zh")
+        async with app.run_test(size=size) as pilot:
+            await wait_for(pilot, on_screen(pilot, "LoginScreen"))
+            await pilot.pause(0.05)
+            text = screen_text(app)
+            assert "王秀英 8888" in text and "李建国 1234" in text
+            await log_in(pilot, "1234")
+            panel = verdict_text(app)
+            assert str(desk_dir / "demo-passes") in panel and "3-2-501.txt" in panel
+
+    async def test_a_real_checkpoint_shows_no_pins(self, desk_dir):
+        from tui.demo import DEMO_MARKER
+
+        (desk_dir / DEMO_MARKER).unlink()
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, on_screen(pilot, "LoginScreen"))
+            await pilot.pause(0.05)
+            assert "8888" not in screen_text(app) and "Demo" not in screen_text(app)
+            await log_in(pilot, "1234")
+            assert "demo-passes" not in screen_text(app)
+            assert "Scan a pass" in screen_text(app)
+
+
+class TestBigVerdict:
+    @pytest.mark.parametrize("size", SIZES)
+    @pytest.mark.parametrize("lang, unit, words", [
+        ("zh", "3-2-501", ("[OK]", "通行", "ALLOW")),
+        ("zh", "4-2-201", ("[X]", "禁止", "DENY")),
+        ("en", "3-2-501", ("[OK]", "ALLOW")),
+        ("en", "4-2-201", ("[X]", "DENY")),
+    ])
+    async def test_the_verdict_word_is_a_three_row_block_across_the_panel(self, desk_dir, size, lang, unit, words):
+        app = DutyApp(desk_dir, lang=lang)
+        async with app.run_test(size=size) as pilot:
+            await log_in(pilot)
+            await scan(pilot, token_of(desk_dir, unit))
+            panel = app.screen.query_one("#verdict")
+            header = app.screen.query_one("#verdict-header")
+            assert header.region.height == 3
+            assert header.region.width == panel.content_region.width, "the block spans the panel"
+            assert header.region.y == panel.content_region.y, "the block is the first thing in the panel"
+            rows = screen_text(app).splitlines()
+            word_rows = [r for r in rows[header.region.y:header.region.y + 3] if words[0] in r]
+            assert len(word_rows) == 1, "the word is on the middle row, once"
+            row = word_rows[0]
+            for word in words:
+                assert word in row
+            # centred: as much room left of the words as right of them (within a cell)
+            inner = next(part for part in row.split("┃") if words[0] in part)
+            left = len(inner) - len(inner.lstrip())
+            right = len(inner) - len(inner.rstrip())
+            assert abs(left - right) <= 2, inner
+
+    async def test_the_direction_is_a_big_block_that_changes_with_f4(self, desk_dir):
+        app = DutyApp(desk_dir, lang="zh")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            word = app.screen.query_one("#direction-word")
+            assert word.region.height == 3 and word.region.width >= 10
+
+            def block_text() -> str:
+                rows = screen_text(app).splitlines()[word.region.y:word.region.y + 3]
+                return " ".join(r.split("┃")[1] for r in rows)  # the badge is the first box
+
+            assert "进" in block_text() and "IN" in block_text()
+            await pilot.press("f4")
+            await pilot.pause(0.05)
+            assert "出" in block_text() and "OUT" in block_text()
+            assert app.screen.query_one("#direction-badge").has_class("out")
+
+
+class TestStatusBar:
+    @pytest.mark.parametrize("lang, tail", [("zh", "名单:本机"), ("en", "lists local")])
+    async def test_the_sync_part_is_whole_at_80_columns(self, desk_dir, lang, tail):
+        app = DutyApp(desk_dir, lang=lang)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            await wait_for(pilot, lambda: tail in str(app.screen.query_one("#status-sync").content))
+            sync_text = str(app.screen.query_one("#status-sync").content)
+            top = screen_text(app).splitlines()[0]
+            assert sync_text in top, f"cut: {top!r}"
+            assert "201" in sync_text, "the pending count of the demo's 201 records shows"
+
+
+async def test_a_fever_keeps_who_it_is_under_the_big_word(desk_dir):
+    app = DutyApp(desk_dir, lang="zh")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await log_in(pilot)
+        await scan(pilot, token_of(desk_dir, "3-2-501"))
+        await scan(pilot, "385")
+        panel = verdict_text(app)
+        assert "[!]" in panel and "发热" in panel and "FEVER" in panel and "38.5" in panel
+        assert "3-2-501" in panel and "住户通行证" in panel, "the volunteer sees whose fever it is"

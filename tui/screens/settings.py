@@ -1,0 +1,160 @@
+"""The kiosk's own settings, changed by a supervisor at the desk: language, screen lock,
+how names show, the printer and its paper width.
+
+One short form like the register form (Enter moves on, Enter on the last field saves, a
+refused value stays on its field and says why). What changed is written to the settings
+file and each change is an audit record tied to the supervisor who made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from tui.settings import NAME_DISPLAYS, PAPER_WIDTHS, KioskSettings
+from tui.widgets.form import FormField, fields_of, next_field
+from tui.widgets.plain import Plain
+
+# field name, label key: the order on screen
+FIELDS = (
+    ("lang", "set.lang"),
+    ("idle_lock_minutes", "set.idle"),
+    ("name_display", "set.names"),
+    ("printer", "set.printer"),
+    ("paper", "set.paper"),
+)
+
+
+class SettingRefused(Exception):
+    """A settings value was refused; str() is the sentence shown under the field."""
+
+
+def shown_value(settings: KioskSettings, name: str) -> str:
+    value = getattr(settings, name)
+    if name == "idle_lock_minutes":
+        return f"{value:g}"
+    return str(value)
+
+
+def clean_setting(name: str, raw: str, lang: str):
+    """One setting's clean value, or SettingRefused with the words to show."""
+    from tui.strings import t
+
+    value = raw.strip()
+    if name == "lang":
+        if value.lower() not in ("zh", "en"):
+            raise SettingRefused(t(lang, "set.lang_bad"))
+        return value.lower()
+    if name == "idle_lock_minutes":
+        try:
+            minutes = float(value)
+        except ValueError:
+            raise SettingRefused(t(lang, "set.idle_bad")) from None
+        if not 0 <= minutes <= 24 * 60 or minutes != minutes:
+            raise SettingRefused(t(lang, "set.idle_bad"))
+        return int(minutes) if minutes == int(minutes) else minutes
+    if name == "name_display":
+        if value.lower() not in NAME_DISPLAYS:
+            raise SettingRefused(t(lang, "set.names_bad"))
+        return value.lower()
+    if name == "paper":
+        if value not in PAPER_WIDTHS:
+            raise SettingRefused(t(lang, "set.paper_bad"))
+        return value
+    if name == "printer":
+        if any(ord(c) < 32 for c in value) or len(value) > 200:
+            raise SettingRefused(t(lang, "set.printer_bad"))
+        return value
+    raise SettingRefused(t(lang, "set.unknown"))
+
+
+def _save_and_audit(store, data_dir, new: KioskSettings, changes: list[tuple[str, str, str]], supervisor_id: int):
+    """Runs on the database thread: the file first (what the desk reads next start), then one
+    audit record per change."""
+    from models.facts import record_audit
+    from tui.settings import save_settings
+
+    save_settings(data_dir, new)
+    for name, old, value in changes:
+        record_audit(store, "settings_changed", supervisor_id, setting=name, old=old, new=value)
+
+
+class SettingsScreen(ModalScreen):
+    """Dismisses with the list of (setting, old, new) changes saved, or None (Escape)."""
+
+    BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
+
+    def __init__(self, supervisor):
+        super().__init__()
+        self.supervisor = supervisor
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        with VerticalScroll(classes="dialog form", id="settings-form"):
+            yield Plain(app.t("set.title"), classes="dialog-title")
+            yield Plain(app.t("set.hint"), classes="dialog-hint")
+            for name, label in FIELDS:
+                yield FormField(name, app.t(label), shown_value(app.settings, name), max_length=200)
+            yield Plain("", id="settings-message", classes="field-error")
+
+    def on_mount(self) -> None:
+        fields_of(self)[0].input.focus()
+
+    def check(self, f: FormField):
+        try:
+            clean = clean_setting(f.field_name, f.value, self.app.lang)
+        except SettingRefused as exc:
+            f.set_error(str(exc))
+            f.input.focus()
+            return None
+        f.set_error("")
+        return clean
+
+    @on(Input.Submitted)
+    async def enter(self, event: Input.Submitted) -> None:
+        event.stop()
+        current = next(f for f in fields_of(self) if f.input is event.input)
+        if self.check(current) is None:
+            return
+        following = next_field(self, current)
+        if following is not None:
+            following.input.focus()
+            return
+        await self.save()
+
+    async def save(self) -> None:
+        app = self.app
+        values = {}
+        for f in fields_of(self):
+            clean = self.check(f)
+            if clean is None:
+                return
+            values[f.field_name] = clean
+        old = app.settings
+        new = replace(old, error="", **values)
+        changes = [(name, shown_value(old, name), shown_value(new, name)) for name, _label in FIELDS
+                   if shown_value(old, name) != shown_value(new, name)]
+        message = self.query_one("#settings-message", Static)
+        if not changes:
+            self.dismiss([])
+            return
+        message.update(app.t("duty.saving"))
+        try:
+            await app.db(_save_and_audit, app.data_dir, new, changes, self.supervisor.id)
+        except Exception as exc:
+            message.update(app.t("duty.not_saved", error=app.error_text(exc)))
+            app.bell()
+            return
+        app.settings = new
+        app.lang = new.lang
+        app.records_saved()
+        self.dismiss(changes)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
