@@ -15,39 +15,44 @@ LIST_NAMES = ("trust", "revoked", "quarantine", "watch", "policy")
 MAX_BATCH_RECORDS = 2000  # the office refuses bigger batches (the kiosk sends about 500)
 MAX_BODY_BYTES = 1 << 20  # 1 MiB as sent (compressed); 413 above, the kiosk halves its batch
 MAX_INFLATED_BYTES = 16 << 20  # a gzip body may not inflate beyond this (zip bomb)
+# The office stores these in BIGINT / INTEGER columns: a number past them must be a clean 422,
+# not a database error (a 5xx makes an honest kiosk retry the same batch forever).
+BIGINT_MAX = 2 ** 63 - 1
+INT_MAX = 2 ** 31 - 1
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_max_length=1 << 16)
+    # NaN and infinity are valid JSON to Python but mean nothing as a clock reading.
+    model_config = ConfigDict(extra="ignore", str_max_length=1 << 16, allow_inf_nan=False)
 
 
 class Anchor(Strict):
     """The kiosk's clock at the moment it sent: the office corrects record times from it."""
 
     boot_id: str = Field(max_length=64)
-    mono_ns: int
+    mono_ns: int = Field(ge=-BIGINT_MAX, le=BIGINT_MAX)
     wall: float
 
 
 class OutboxItem(Strict):
     record_id: str = Field(min_length=1, max_length=36)
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=BIGINT_MAX)
     kind: str = Field(max_length=32)
     payload: str
     payload_hash: str = Field(max_length=64)
     wall_time: float
-    hlc: int = Field(ge=0)
+    hlc: int = Field(ge=0, le=BIGINT_MAX)
     boot_id: str = Field(max_length=64)
-    mono_ns: int
+    mono_ns: int = Field(ge=-BIGINT_MAX, le=BIGINT_MAX)
     clock_flag: str = Field(default="", max_length=16)
     versions: str = "{}"
 
 
 class PushBatch(Strict):
     batch_id: str = Field(max_length=64)
-    epoch: int = Field(ge=1)
+    epoch: int = Field(ge=1, le=INT_MAX)
     anchor: Anchor
-    backlog: int = Field(default=0, ge=0)  # records still waiting on the kiosk after this batch
+    backlog: int = Field(default=0, ge=0, le=INT_MAX)  # records still waiting on the kiosk after this batch
     oldest_pending: Optional[float] = None
     list_versions: dict[str, int] = Field(default_factory=dict)
     records: list[OutboxItem] = Field(max_length=MAX_BATCH_RECORDS)

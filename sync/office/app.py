@@ -10,22 +10,26 @@ reconnect at once after a street-wide power cut).
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import zlib
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.errors import KakouError
 from sync import signing
+from sync.office import admin as office_admin
 from sync.office import ingest as office_ingest
 from sync.office import lists as office_lists
 from sync.office import tables as t
@@ -170,13 +174,22 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
     async def _api_problem(_request, exc: ApiProblem):
         return _problem(exc.status, exc.code, exc.zh, exc.en, exc.headers)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request, exc: StarletteHTTPException):
+        # Unknown paths and wrong methods answer in the same words-in-two-languages shape.
+        words = {404: ("没有这个地址。", "no such address."), 405: ("这个地址不接受这种请求方法。", "this address does not accept this method.")}
+        zh, en = words.get(exc.status_code, ("请求不对。", "bad request."))
+        return _problem(exc.status_code, {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request"),
+                        zh, en, dict(exc.headers or {}))
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_request, exc: RequestValidationError):
         return _problem(422, "malformed", "请求格式不对。", f"malformed request: {str(exc.errors()[:1])[:200]}")
 
     @app.exception_handler(KakouError)
     async def _kakou(_request, exc: KakouError):
-        return _problem(403 if exc.code in ("bad_code", "already_enrolled") else 400, exc.code, exc.zh, exc.en)
+        status = {"bad_code": 403, "already_enrolled": 403, "not_listed": 404}.get(exc.code, 400)
+        return _problem(status, exc.code, exc.zh, exc.en)
 
     @app.exception_handler(OperationalError)
     async def _db_busy(_request, exc):
@@ -194,7 +207,7 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
 
         return {"status": "ok", "server_time": time.time()}
 
-    @app.post("/v1/enroll", response_model=EnrollResponse)
+    @app.post("/v1/enroll", response_model=EnrollResponse, openapi_extra=_json_body(EnrollRequest))
     async def enroll(request: Request):
         body = await read_body(request)
         req = parse(EnrollRequest, body)
@@ -211,8 +224,11 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
         return await run_in_threadpool(work)
 
     @app.get("/v1/sync-state", response_model=SyncState)
-    async def sync_state(request: Request, wall: float | None = None, lists: str = "", tip: str = ""):
+    async def sync_state(request: Request, wall: float | None = None, lists: str = Query(default="", max_length=1024),
+                         tip: str = Query(default="", max_length=128)):
         kiosk_id, _epoch = office.authenticate(request, signing.get_body("GET", _target(request)))
+        if wall is not None and not math.isfinite(wall):
+            wall = None  # "nan" and "inf" parse as floats but are no clock reading
         versions = {}
         for part in lists.split(",")[:16]:
             name, _, version = part.partition(":")
@@ -221,9 +237,7 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
         return await run_in_threadpool(office_ingest.sync_state, office.engine, kiosk_id, wall=wall,
                                        list_versions=versions if lists else None, tip=tip, epoch=_epoch)
 
-    @app.post("/v1/push", response_model=PushResult,
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": PushBatch.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
+    @app.post("/v1/push", response_model=PushResult, openapi_extra=_json_body(PushBatch))
     async def push(request: Request):
         office.acquire()
         try:
@@ -237,15 +251,16 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
         finally:
             office.inflight.release()
 
-    @app.post("/v1/known", response_model=KnownResult)
+    @app.post("/v1/known", response_model=KnownResult, openapi_extra=_json_body(KnownQuery))
     async def known(request: Request):
         body = await read_body(request)
         kiosk_id, _ = office.authenticate(request, body)
         query = parse(KnownQuery, inflate(request, body))
         return {"known": await run_in_threadpool(office_ingest.known, office.engine, kiosk_id, query.record_ids)}
 
-    @app.get("/v1/lists/{name}", response_model=ListDocument, responses={304: {"description": "not modified"}})
-    async def list_document(name: str, request: Request, since: int = 0):
+    @app.get("/v1/lists/{name}", response_model=ListDocument,
+             responses={304: {"description": "not modified"}, 404: {"model": Problem}})
+    async def list_document(name: str, request: Request, since: int = Query(default=0, ge=0, le=2 ** 31 - 1)):
         office.authenticate(request, signing.get_body("GET", _target(request)))
         if name not in LIST_NAMES:
             raise ApiProblem(404, "unknown_list", f"没有这个名单：{name}", f"no such list: {name}")
@@ -263,7 +278,156 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
             return Response(status_code=304, headers={"ETag": etag})
         return JSONResponse(doc, headers={"ETag": etag})
 
+    # -- admin API: a bearer token from `kakou office add-admin`; every change is audited -------
+
+    admin_bearer = HTTPBearer(auto_error=False, scheme_name="AdminToken",
+                              description="an admin token printed once by `kakou office add-admin NAME`")
+
+    def require_admin(credentials: HTTPAuthorizationCredentials | None = Depends(admin_bearer)) -> str:
+        name = office_admin.admin_for_token(office.engine, credentials.credentials) if credentials else None
+        if name is None:
+            raise ApiProblem(401, "admin_token", "需要有效的管理员令牌（Authorization: Bearer ...）。请向街道办负责人要一个。",
+                             "a valid admin token is needed (Authorization: Bearer ...). Ask the office's head for one.",
+                             {"WWW-Authenticate": "Bearer"})
+        return name
+
+    async def admin_body(request: Request, model):
+        return parse_admin(model, await read_body(request))
+
+    @app.get("/v1/admin/report", response_model=dict[str, Any], tags=["admin"])
+    async def admin_report(date: str | None = Query(default=None, max_length=32, description="YYYY-MM-DD, default today"),
+                           admin: str = Depends(require_admin)):
+        from models.report import parse_day
+        from sync.office import report as office_report
+
+        day = parse_day(date)
+        return await run_in_threadpool(office_report.day_report, office.engine, day)
+
+    @app.get("/v1/admin/status", response_model=dict[str, Any], tags=["admin"])
+    async def admin_status(admin: str = Depends(require_admin)):
+        from sync.office.status import kiosk_status
+
+        return await run_in_threadpool(kiosk_status, office.engine)
+
+    @app.post("/v1/admin/revoke", response_model=office_admin.ListChange, tags=["admin"],
+              openapi_extra=_json_body(office_admin.RevokeRequest))
+    async def admin_revoke(request: Request, admin: str = Depends(require_admin)):
+        req = await admin_body(request, office_admin.RevokeRequest)
+        version = await run_in_threadpool(office_admin.revoke_pass, office.engine, req.pass_id, req.reason, by=admin,
+                                          via="http")
+        return {"list": "revoked", "version": version, "who": req.pass_id.strip().lower()}
+
+    def _list_route(list_name: str, action: str):
+        async def change(request: Request, admin: str = Depends(require_admin)):
+            req = await admin_body(request, office_admin.ListEntryRequest)
+            until = _until_day(req.until) if action == "add" else None
+            version, who = await run_in_threadpool(
+                lambda: office_admin.list_entry(office.engine, list_name, action, unit=req.unit, id_number=req.id_number,
+                                                until=until, note=req.note, by=admin, via="http"))
+            return {"list": list_name, "version": version, "who": who}
+
+        app.post(f"/v1/admin/{list_name}/{action}", response_model=office_admin.ListChange, tags=["admin"],
+                 name=f"admin_{list_name}_{action}", responses={404: {"model": Problem}},
+                 openapi_extra=_json_body(office_admin.ListEntryRequest))(change)
+
+    for _list_name in ("quarantine", "watch"):
+        for _action in ("add", "remove"):
+            _list_route(_list_name, _action)
+
+    @app.post("/v1/admin/policy", response_model=office_admin.PolicyChange, tags=["admin"],
+              openapi_extra=_json_body(office_admin.PolicyRequest))
+    async def admin_policy(request: Request, admin: str = Depends(require_admin)):
+        req = await admin_body(request, office_admin.PolicyRequest)
+        version, values = await run_in_threadpool(office_admin.set_policy, office.engine, req.settings, by=admin, via="http")
+        return {"version": version, "settings": values}
+
+    @app.post("/v1/admin/lookup", response_model=office_admin.LookupAnswer, tags=["admin"],
+              responses={404: {"model": Problem}, 409: {"model": Problem}, 410: {"model": Problem}},
+              openapi_extra=_json_body(office_admin.LookupRequest))
+    async def admin_lookup(request: Request, admin: str = Depends(require_admin)):
+        from sync.office import sealed
+
+        req = await admin_body(request, office_admin.LookupRequest)
+        try:
+            result = await run_in_threadpool(lambda: sealed.lookup(office.engine, office.keys, req.record_id, admin=admin,
+                                                                   reason=req.reason, via="http"))
+        except sealed.SealedLookupError as exc:
+            raise ApiProblem(exc.status, exc.code, exc.zh, exc.en) from None
+        # Full numbers must not linger in caches or proxies between the office and the clerk.
+        return JSONResponse(result.as_dict(), headers={"Cache-Control": "no-store"})
+
+    @app.get("/v1/admin/audit", response_model=list[office_admin.AuditRow], tags=["admin"])
+    async def admin_audit(limit: int = Query(default=100, ge=1, le=1000), action: str | None = Query(default=None, max_length=32),
+                          admin: str = Depends(require_admin)):
+        from sync.office import audit as office_audit
+
+        return await run_in_threadpool(lambda: office_audit.recent(office.engine, limit=limit, action=action))
+
+    @app.post("/v1/admin/purge", response_model=office_admin.PurgeAnswer, tags=["admin"],
+              openapi_extra=_json_body(office_admin.PurgeRequest))
+    async def admin_purge(request: Request, admin: str = Depends(require_admin)):
+        from sync.office import sealed
+
+        req = await admin_body(request, office_admin.PurgeRequest)
+        result = await run_in_threadpool(lambda: sealed.purge(office.engine, older_than_days=req.older_than_days,
+                                                              admin=admin, via="http"))
+        return result.as_dict()
+
+    _document_bodies(app)
     return app
+
+
+# Bodies read by hand (signed bytes, capped size) are declared here so the OpenAPI schema
+# documents them: the body's schema inline, the models it nests in components/schemas (added
+# by `_document_bodies`, since FastAPI only registers the models it parses itself).
+_NESTED_SCHEMAS: dict[str, Any] = {}
+
+
+def _json_body(model) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    _NESTED_SCHEMAS.update(schema.pop("$defs", {}))
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _document_bodies(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, sub in _NESTED_SCHEMAS.items():
+            components.setdefault(name, sub)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
+
+
+def _until_day(value: str | None) -> float | None:
+    """The end of the last day of a list entry (local time), from YYYY-MM-DD."""
+    if not value:
+        return None
+    import datetime as dt
+    import time
+
+    from models.report import parse_day
+
+    day = parse_day(value)
+    if not 2000 <= day.year <= 2999:  # also keeps `day + 1` and mktime in range
+        raise KakouError(f"日期不合理：{value}", f"implausible date: {value}", code="date")
+    return time.mktime(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min).timetuple())
+
+
+def parse_admin(model, data: bytes):
+    try:
+        return model.model_validate_json(data or b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))[:80] or "body"
+        raise ApiProblem(422, "malformed", f"请求内容不对（{where}）。请对照 /v1/docs 检查。",
+                         f"malformed request ({where}: {first.get('msg', '')[:80]}). See /v1/docs.") from None
 
 
 def _target(request: Request) -> str:

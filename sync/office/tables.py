@@ -144,3 +144,40 @@ list_item = Table(
     Column("deleted", Boolean, nullable=False, server_default="0"),
 )
 Index("ix_office_list_item_version", list_item.c.list_name, list_item.c.version)
+
+# The office's administrators: a name and the sha256 of their bearer token. The token itself is
+# shown once when it is made and never stored (a stolen database hands out no admin rights).
+# A removed admin keeps the row (removed_at), so the audit trail still names a real person.
+admin = Table(
+    "office_admin",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("removed_at", Float),
+)
+
+# Who did what at the office, and why: every opening of sealed personal data, every purge, every
+# change made through the admin API. Rows are only ever added.
+audit = Table(
+    "office_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("admin", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("record_id", String(36)),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("outcome", String(16), nullable=False, server_default="ok"),
+    Column("via", String(8), nullable=False, server_default="cli"),  # cli | http
+    Column("detail", Text, nullable=False, server_default="{}"),  # JSON
+)
+Index("ix_office_audit_at", audit.c.at)
+
+# The office's own settings (not sent to kiosks), e.g. how long it keeps personal data.
+setting = Table(
+    "office_setting",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -82,6 +82,43 @@ def register(sub, common) -> None:
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=run_status)
 
+    ad = osub.add_parser("add-admin", parents=[parent], help="make an admin and print their API token (shown once)")
+    ad.add_argument("name", help="the admin's name, e.g. 张主任")
+    ad.set_defaults(func=run_add_admin)
+
+    rm = osub.add_parser("remove-admin", parents=[parent], help="revoke an admin's token at once")
+    rm.add_argument("name")
+    rm.set_defaults(func=run_remove_admin)
+
+    ls = osub.add_parser("admins", parents=[parent], help="list the admins (names only; tokens are never stored)")
+    ls.set_defaults(func=run_admins)
+
+    lk = osub.add_parser("lookup", parents=[parent],
+                         help="open the sealed ID number and phone of one registration (audited)")
+    lk.add_argument("record_id", help="the registration's record id")
+    lk.add_argument("--admin", required=True, help="your admin name (kakou office add-admin)")
+    lk.add_argument("--reason", required=True, help="why you need the full numbers (kept in the audit trail)")
+    lk.add_argument("--json", action="store_true")
+    lk.set_defaults(func=run_lookup)
+
+    au = osub.add_parser("audit", parents=[parent], help="who opened personal data, purged, or changed lists")
+    au.add_argument("--limit", type=int, default=100)
+    au.add_argument("--action", default=None, help="only this action, e.g. lookup")
+    au.add_argument("--json", action="store_true")
+    au.set_defaults(func=run_audit)
+
+    pu = osub.add_parser("purge", parents=[parent],
+                         help="clear personal data of records older than the retention period (counts stay)")
+    pu.add_argument("--older-than-days", type=int, default=None, metavar="N",
+                    help="default: the office's retention days (kakou office retention)")
+    pu.add_argument("--admin", default=None, help="your admin name, for the audit trail (default: your login)")
+    pu.add_argument("--json", action="store_true")
+    pu.set_defaults(func=run_purge)
+
+    rt = osub.add_parser("retention", parents=[parent], help="show or set how many days the office keeps personal data")
+    rt.add_argument("days", nargs="?", type=int, default=None)
+    rt.set_defaults(func=run_retention)
+
 
 def office_dir(args) -> Path:
     if args.office_dir is not None:
@@ -158,83 +195,52 @@ def run_add_checkpoint(args) -> int:
 
 
 def run_revoke(args) -> int:
-    from models.errors import KakouError
-    from sync.office import lists as office_lists
+    from sync.office.admin import revoke_pass
 
-    pass_id = args.pass_id.strip().lower()
-    if len(pass_id) != 32 or any(c not in "0123456789abcdef" for c in pass_id):
-        raise KakouError(f"通行证编号应为 32 位十六进制：{args.pass_id}", f"a pass id is 32 hex digits: {args.pass_id}",
-                         code="usage")
-    if not args.reason.strip():
-        raise KakouError("请写明作废原因", "give a reason", code="usage")
-    with open_office(args).begin() as conn:
-        version = office_lists.revoke_pass(conn, pass_id, args.reason.strip())
-    print(f"已作废 revoked {pass_id}; 作废名单 revoked list v{version}")
+    version = revoke_pass(open_office(args), args.pass_id, args.reason)
+    print(f"已作废 revoked {args.pass_id.strip().lower()}; 作废名单 revoked list v{version}")
     return 0
 
 
 def run_revoke_kiosk(args) -> int:
     from sync.office.enrol import revoke_kiosk
 
-    kiosk_id = revoke_kiosk(open_office(args), args.checkpoint)
+    from sync.office import audit
+
+    engine = open_office(args)
+    kiosk_id = revoke_kiosk(engine, args.checkpoint)
+    with engine.begin() as conn:
+        audit.record(conn, audit.cli_actor(), "revoke_kiosk", checkpoint=args.checkpoint, kiosk_id=kiosk_id)
     print(f"已注销设备 kiosk revoked: {kiosk_id}")
     return 0
 
 
 def _until(value: str | None) -> float | None:
-    if not value:
-        return None
-    import datetime as dt
-    import time
+    from sync.office.app import _until_day
 
-    from models.report import parse_day
-
-    day = parse_day(value)
-    return time.mktime(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min).timetuple())
+    return _until_day(value)
 
 
 def run_list_entry(args) -> int:
-    from models.errors import KakouError
-    from models.values import ValueRejected, parse_id_number, parse_unit
-    from sync.office import lists as office_lists
+    from sync.office.admin import list_entry
 
-    try:
-        unit = str(parse_unit(args.unit)) if args.unit else None
-        id_number = parse_id_number(args.id_number) if args.id_number else None
-    except ValueRejected as exc:
-        raise KakouError(exc.zh, exc.en, code=exc.code) from None
-    with open_office(args).begin() as conn:
-        if args.action == "add":
-            version = office_lists.add_entry(conn, args.list_name, unit=unit, id_number=id_number,
-                                             until=_until(args.until), note=args.note)
-        else:
-            version = office_lists.remove_entry(conn, args.list_name, unit=unit, id_number=id_number)
-    from models.values import mask_id
-
-    who = unit or mask_id(id_number)
+    version, who = list_entry(open_office(args), args.list_name, args.action, unit=args.unit, id_number=args.id_number,
+                              until=_until(getattr(args, "until", None)), note=getattr(args, "note", ""))
     print(f"{'已加入' if args.action == 'add' else '已移出'} {args.list_name}: {who}; v{version}")
     return 0
 
 
 def run_policy_set(args) -> int:
     from models.errors import KakouError
-    from models.policy import Policy, coerce
-    from sync.office import lists as office_lists
+    from sync.office.admin import set_policy
 
-    known = Policy().as_dict()
-    values = {}
+    settings = {}
     for setting in args.settings:
         key, sep, value = setting.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in known:
-            raise KakouError(f"不认识的设置：{setting}（可用：{', '.join(known)}）",
-                             f"unknown setting {setting} (one of: {', '.join(known)})", code="usage")
-        try:
-            values[key] = coerce(key, value)
-        except ValueError as exc:
-            raise KakouError(f"设置值不对：{exc}", f"bad value: {exc}", code="usage") from None
-    with open_office(args).begin() as conn:
-        version = office_lists.set_items(conn, "policy", values)
+        if not sep:
+            raise KakouError(f"设置应写成 KEY=VALUE：{setting}", f"unknown setting {setting} (write KEY=VALUE)", code="usage")
+        settings[key] = value
+    version, values = set_policy(open_office(args), settings)
     print(f"已设置 set: {', '.join(f'{k}={v}' for k, v in values.items())}; 政策 policy v{version}")
     return 0
 
@@ -287,4 +293,93 @@ def run_status(args) -> int:
 
     status = kiosk_status(open_office(args))
     print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else format_status(status))
+    return 0
+
+
+def run_add_admin(args) -> int:
+    from sync.office.admin import add_admin
+
+    token = add_admin(open_office(args), args.name)
+    print(f"管理员 admin: {args.name.strip()}")
+    print(f"令牌 token: {token}")
+    print("只显示这一次，请妥善保存；丢失或泄露时运行 kakou office remove-admin 再重新添加。", file=sys.stderr)
+    print("Shown only once: keep it safe. If lost or leaked, run kakou office remove-admin and add again.",
+          file=sys.stderr)
+    return 0
+
+
+def run_remove_admin(args) -> int:
+    from sync.office.admin import remove_admin
+
+    remove_admin(open_office(args), args.name)
+    print(f"已移除管理员 admin removed: {args.name.strip()} (令牌立即失效 / token no longer works)")
+    return 0
+
+
+def run_admins(args) -> int:
+    import time
+
+    from sync.office.admin import list_admins
+
+    for a in list_admins(open_office(args)):
+        since = time.strftime("%Y-%m-%d", time.localtime(a["created_at"]))
+        state = "在用 active" if a["removed_at"] is None else "已移除 removed"
+        print(f"{a['name']}  {state}  (since {since})")
+    return 0
+
+
+def run_lookup(args) -> int:
+    from models.errors import KakouError
+    from sync.office import sealed
+    from sync.office.admin import require_active
+    from sync.office.keys import OfficeKeys
+
+    engine = open_office(args)
+    admin = require_active(engine, args.admin)
+    keys = OfficeKeys(office_dir(args))
+    try:
+        result = sealed.lookup(engine, keys, args.record_id, admin=admin, reason=args.reason, via="cli")
+    except sealed.SealedLookupError as exc:
+        raise KakouError(exc.zh, exc.en, code=exc.code) from None
+    print(json.dumps(result.as_dict(), ensure_ascii=False) if args.json else sealed.format_lookup(result))
+    return 0
+
+
+def run_audit(args) -> int:
+    from sync.office import audit
+
+    rows = audit.recent(open_office(args), limit=args.limit, action=args.action)
+    print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else audit.format_audit(rows))
+    return 0
+
+
+def run_purge(args) -> int:
+    import time
+
+    from sync.office import sealed
+    from sync.office.admin import require_active
+
+    engine = open_office(args)
+    admin = require_active(engine, args.admin) if args.admin else None
+    result = sealed.purge(engine, older_than_days=args.older_than_days, admin=admin)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+        return 0
+    before = time.strftime("%Y-%m-%d %H:%M", time.localtime(result.cutoff))
+    print(f"已清除 {before} 之前记录的个人信息（保存 {result.days} 天）：记录 {result.records} 条，隔离副本 {result.conflicts} 条。统计数不变。")
+    print(f"cleared personal data of records before {before} (kept {result.days} days): {result.records} records, "
+          f"{result.conflicts} quarantined copies. Report counts are unchanged.")
+    return 0
+
+
+def run_retention(args) -> int:
+    from sync.office import sealed
+
+    engine = open_office(args)
+    if args.days is None:
+        days = sealed.retention_days(engine)
+        print(f"街道保存个人信息 {days} 天 / the office keeps personal data {days} days")
+        return 0
+    days = sealed.set_retention_days(engine, args.days)
+    print(f"已设置：街道保存个人信息 {days} 天 / set: the office keeps personal data {days} days")
     return 0

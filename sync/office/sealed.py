@@ -1,0 +1,285 @@
+"""Personal data at the office: opening sealed numbers (always audited) and purging old ones.
+
+A registration arrives with its ID number and phone masked, hashed, and sealed to the office's
+X25519 key (`models.privacy`). The office is the only place that can open them, and it does so
+only here: each opening writes an audit row (who, when, which record, why) in the same
+transaction, and the numbers are handed back only after that row is committed.
+
+Retention: after `retention_days` the personal fields of a record (names, masked numbers,
+look-up hashes, sealed copies, places, reasons) are cleared from the stored payload and from
+quarantined copies. The rows stay, so the day reports count exactly what they counted before.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from models.errors import KakouError
+from models.retention import PERSONAL_KINDS, PERSONAL_PAYLOAD_KEYS
+from sync.office import audit
+from sync.office import tables as t
+
+SEALED_FIELDS = {"id_sealed": "id_number", "phone_sealed": "phone"}
+RETENTION_SETTING = "retention_days"
+PURGE_CHUNK = 2000
+MAX_RETENTION_DAYS = 3650
+
+
+class SealedLookupError(KakouError):
+    code = "lookup"
+
+    def __init__(self, zh: str, en: str, *, code: str, status: int):
+        super().__init__(zh, en, code=code)
+        self.status = status  # the HTTP status the API answers with
+
+
+# outcome -> (HTTP status, zh, en); the words a clerk sees when a lookup does not open anything
+_REFUSALS = {
+    "not_found": (404, "没有这条记录（请核对记录编号）。", "no such record (check the record id)."),
+    "not_registration": (404, "这条记录不是登记记录，没有身份证号或电话。",
+                         "this record is not a registration; it holds no ID number or phone."),
+    "purged": (410, "这条记录的个人信息已按保存期限删除。", "this record's personal data was deleted at the end of its retention period."),
+    "nothing_sealed": (404, "这条登记没有加密保存的号码（登记时设备尚未接入街道，只存了打码号码）。",
+                       "this registration has no sealed numbers (the kiosk was not enrolled then; only masked numbers were kept)."),
+    "unreadable": (409, "加密的号码无法用本街道的密钥打开（可能来自别的街道或已损坏）。",
+                   "the sealed numbers cannot be opened with this office's key (another office's, or damaged)."),
+}
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    record_id: str
+    checkpoint: str
+    community: str
+    registration_kind: str
+    day: str
+    recorded_at: float
+    name: str
+    id_masked: str
+    phone_masked: str
+    id_number: str | None
+    phone: str | None
+    audit_id: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _reason(reason: str) -> str:
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise KakouError("查看完整号码必须写明原因（例如：流调 2022-04-03 病例密接）",
+                         "opening full numbers needs a reason (e.g. contact tracing for the 2022-04-03 case)",
+                         code="usage")
+    if len(reason) > audit.MAX_REASON:
+        raise KakouError(f"原因太长（最多 {audit.MAX_REASON} 字）", f"the reason is too long (at most {audit.MAX_REASON} characters)",
+                         code="usage")
+    return reason
+
+
+def _open_payload(payload: dict[str, Any], office_keys) -> tuple[str, dict[str, str]]:
+    if payload.get("purged"):
+        return "purged", {}
+    sealed = {field: payload.get(key) for key, field in SEALED_FIELDS.items() if payload.get(key)}
+    if not sealed:
+        return "nothing_sealed", {}
+    from nacl.exceptions import CryptoError
+
+    opened = {}
+    try:
+        for field, value in sealed.items():
+            opened[field] = office_keys.unseal(str(value))
+    except (CryptoError, ValueError, TypeError, UnicodeDecodeError):
+        return "unreadable", {}
+    return "ok", opened
+
+
+def lookup(engine: Engine, office_keys, record_id: str, *, admin: str, reason: str, via: str = "cli") -> LookupResult:
+    """Open the sealed ID number and phone of one registration, leaving an audit row first.
+
+    `admin` must already be authenticated (token over HTTP, an active admin's name on the
+    command line). Attempts that open nothing are audited too, with their outcome."""
+    reason = _reason(reason)
+    record_id = (record_id or "").strip()
+    with engine.begin() as conn:
+        row = None
+        if 0 < len(record_id) <= 36:
+            row = conn.execute(
+                select(t.record.c.record_id, t.record.c.kind, t.record.c.payload, t.record.c.day,
+                       t.record.c.corrected_time, t.kiosk.c.name, t.kiosk.c.community)
+                .select_from(t.record.outerjoin(t.kiosk, t.kiosk.c.kiosk_id == t.record.c.kiosk_id))
+                .where(t.record.c.record_id == record_id)).first()
+        opened: dict[str, str] = {}
+        payload: dict[str, Any] = {}
+        if row is None:
+            outcome = "not_found"
+        elif row.kind != "registration":
+            outcome = "not_registration"
+        else:
+            try:
+                payload = json.loads(row.payload)
+                if not isinstance(payload, dict):
+                    raise ValueError("not an object")
+                outcome, opened = _open_payload(payload, office_keys)
+            except ValueError:
+                outcome = "unreadable"
+        audit_id = audit.record(conn, admin, "lookup", record_id=record_id[:36], reason=reason, outcome=outcome, via=via,
+                                fields=sorted(opened))
+    if outcome != "ok":
+        status, zh, en = _REFUSALS[outcome]
+        raise SealedLookupError(zh, en, code=outcome, status=status)
+    return LookupResult(
+        record_id=row.record_id, checkpoint=row.name or "", community=row.community or "",
+        registration_kind=_registration_kind(payload), day=row.day, recorded_at=row.corrected_time,
+        name=str(payload.get("name") or ""), id_masked=str(payload.get("id_masked") or ""),
+        phone_masked=str(payload.get("phone_masked") or ""), id_number=opened.get("id_number"),
+        phone=opened.get("phone"), audit_id=audit_id)
+
+
+def _registration_kind(payload: dict[str, Any]) -> str:
+    from models.facts import REGISTRATION_KINDS
+
+    kind = str(payload.get("kind") or "")
+    return kind if kind in REGISTRATION_KINDS else ""
+
+
+def format_lookup(result: LookupResult) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(result.recorded_at))
+    return "\n".join([
+        f"记录 record: {result.record_id}  ({result.community} {result.checkpoint}, {when}, {result.registration_kind})",
+        f"姓名 name: {result.name or '-'}",
+        f"身份证号 ID number: {result.id_number or '-'}",
+        f"电话 phone: {result.phone or '-'}",
+        f"已记入审计 audited as #{result.audit_id}. 请勿转发或截图外传 / do not forward or share.",
+    ])
+
+
+# -- retention ----------------------------------------------------------------------------------
+
+def _valid_days(days: int) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RETENTION_DAYS:
+        raise KakouError(f"保存天数须为 1-{MAX_RETENTION_DAYS} 的整数", f"retention days must be a whole number 1-{MAX_RETENTION_DAYS}",
+                         code="usage")
+    return days
+
+
+def retention_days(engine: Engine) -> int:
+    """The office's own setting; else the policy it sends to kiosks; else the policy default (28)."""
+    from models.policy import Policy
+
+    with engine.execution_options(immediate=False).connect() as conn:
+        own = conn.execute(select(t.setting.c.value).where(t.setting.c.key == RETENTION_SETTING)).scalar()
+        policy = conn.execute(select(t.list_item.c.value).where(
+            t.list_item.c.list_name == "policy", t.list_item.c.item_key == RETENTION_SETTING,
+            t.list_item.c.deleted.is_(False))).scalar()
+        conn.rollback()
+    for value in (own, policy):
+        try:
+            days = int(json.loads(value)) if value is not None else None
+        except (ValueError, TypeError):
+            days = None
+        if days and 1 <= days <= MAX_RETENTION_DAYS:
+            return days
+    return Policy().retention_days
+
+
+def set_retention_days(engine: Engine, days: int, *, by: str | None = None, via: str = "cli") -> int:
+    days = _valid_days(days)
+    with engine.begin() as conn:
+        updated = conn.execute(t.setting.update().where(t.setting.c.key == RETENTION_SETTING).values(value=json.dumps(days))).rowcount
+        if not updated:
+            conn.execute(t.setting.insert().values(key=RETENTION_SETTING, value=json.dumps(days)))
+        audit.record(conn, by or audit.cli_actor(), "set_retention", via=via, days=days)
+    return days
+
+
+@dataclass(frozen=True)
+class OfficePurgeResult:
+    records: int  # stored records whose personal fields were cleared now
+    conflicts: int  # quarantined copies cleared now
+    cutoff: float
+    days: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _scrub(payload_text: str) -> str | None:
+    """The payload without personal fields, or None when there is nothing left to clear."""
+    try:
+        body = json.loads(payload_text)
+    except ValueError:
+        # Unreadable payloads were stored as they came and may hold anything: keep nothing.
+        return json.dumps({"purged": True, "unreadable": True})
+    if not isinstance(body, dict):
+        return json.dumps({"purged": True, "unreadable": True})
+    if not any(body.get(k) for k in PERSONAL_PAYLOAD_KEYS):
+        return None
+    for k in PERSONAL_PAYLOAD_KEYS:
+        if k in body:
+            body[k] = None
+    body["purged"] = True
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _purge_table(engine: Engine, table, key_column, time_column, cutoff: float, secure: bool) -> int:
+    """Clear personal fields chunk by chunk: each chunk is its own short transaction, so kiosks'
+    pushes are not held behind the write lock for the whole purge (a rerun finishes the job)."""
+    cleared, after = 0, None
+    while True:
+        with engine.begin() as conn:
+            if secure:
+                conn.exec_driver_sql("PRAGMA secure_delete=ON")  # overwrite freed bytes, not just unlink them
+            q = select(key_column, table.c.payload).where(table.c.kind.in_(PERSONAL_KINDS), time_column < cutoff)
+            if after is not None:
+                q = q.where(key_column > after)
+            rows = conn.execute(q.order_by(key_column).limit(PURGE_CHUNK)).all()
+            for key, payload_text in rows:
+                scrubbed = _scrub(payload_text)
+                if scrubbed is not None and scrubbed != payload_text:
+                    # payload_hash stays the original: it is what the kiosk's retries are compared to.
+                    conn.execute(table.update().where(key_column == key).values(payload=scrubbed))
+                    cleared += 1
+        if len(rows) < PURGE_CHUNK:
+            return cleared
+        after = rows[-1][0]
+
+
+def purge(engine: Engine, *, older_than_days: int | None = None, now: float | None = None,
+          admin: str | None = None, via: str = "cli", reclaim: bool = True) -> OfficePurgeResult:
+    """Clear the personal data of records older than the retention period (default: the
+    office's `retention_days`). Counts in reports do not change: rows stay, only payload
+    fields that point at a person go."""
+    days = _valid_days(older_than_days) if older_than_days is not None else retention_days(engine)
+    now = time.time() if now is None else now
+    cutoff = now - days * 86400
+    secure = engine.dialect.name == "sqlite"
+    records = _purge_table(engine, t.record, t.record.c.record_id, t.record.c.corrected_time, cutoff, secure)
+    conflicts = _purge_table(engine, t.conflict, t.conflict.c.id, t.conflict.c.received_at, cutoff, secure)
+    with engine.begin() as conn:
+        audit.record(conn, admin or audit.cli_actor(), "purge", via=via, days=days, cutoff=cutoff, records=records,
+                     conflicts=conflicts)
+    if reclaim and (records or conflicts):
+        _reclaim(engine)
+    return OfficePurgeResult(records, conflicts, cutoff, days)
+
+
+def _reclaim(engine: Engine) -> None:
+    """Give the freed space back and drop old row versions from the WAL (SQLite), or let
+    PostgreSQL mark the dead row versions reusable (VACUUM cannot run in a transaction)."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.execute("VACUUM")
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+    else:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM office_record, office_conflict")
