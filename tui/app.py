@@ -76,6 +76,7 @@ class DutyApp(App):
         self._sync_stop = threading.Event()
         self.store_ready = asyncio.Event()  # set once `store` is open; db() waits for it
         self.store_damaged = False
+        self.fatal_text = ""  # once set, the desk shows only this (a damaged file, say)
         self.checkpoint_peek: tuple[str, str] | None = None  # (name, community) read before the store opens
 
     # -- language ----------------------------------------------------------------------------
@@ -164,6 +165,7 @@ class DutyApp(App):
     async def _show_fatal(self, text: str) -> None:
         from tui.screens.loading import LoadingScreen
 
+        self.fatal_text = text
         screen = self.screen
         if not isinstance(screen, LoadingScreen):
             screen = LoadingScreen()
@@ -197,6 +199,9 @@ class DutyApp(App):
         if self.settings.error:
             self.notify(self.t("app.settings_bad", error=self.settings.error), severity="warning", timeout=10)
         await self.push_screen(LoginScreen(), callback=self.on_logged_in)
+        if self.fatal_text:
+            # Start-up found the file damaged while these screens were being drawn.
+            await self._show_fatal(self.fatal_text)
 
     async def on_logged_in(self, volunteer) -> None:
         from models.facts import record_audit, record_shift

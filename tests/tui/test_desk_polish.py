@@ -3,7 +3,10 @@ the status bar at 80 columns."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from textual import events
 
 from tests.tui.conftest import SIZES, log_in, on_screen, scan, screen_text, token_of, wait_for
 from tui.app import DutyApp
@@ -114,3 +117,52 @@ async def test_a_fever_keeps_who_it_is_under_the_big_word(desk_dir):
         panel = verdict_text(app)
         assert "[!]" in panel and "发热" in panel and "FEVER" in panel and "38.5" in panel
         assert "3-2-501" in panel and "住户通行证" in panel, "the volunteer sees whose fever it is"
+
+
+class TestStartUp:
+    async def test_the_pin_field_is_live_before_the_store_is_open(self, desk_dir, monkeypatch):
+        import threading
+
+        import tui.app as app_module
+
+        release = threading.Event()
+        real_open = app_module._open_store
+
+        def slow_open(data_dir):
+            release.wait(10)  # a slow SD card: the store takes its time
+            return real_open(data_dir)
+
+        monkeypatch.setattr(app_module, "_open_store", slow_open)
+        app = DutyApp(desk_dir, lang="zh")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, on_screen(pilot, "LoginScreen"))
+            assert app.store is None
+            assert "幸福里东门卡口" in screen_text(app), "the checkpoint is named before the store opens"
+            assert app.screen.query_one("#login-pin").has_focus
+            # typed before the store is open: the check waits for it (keys posted as the
+            # terminal delivers them; pilot.pause would wait for the check itself)
+            for key, char in [("1", "1"), ("2", "2"), ("3", "3"), ("4", "4"), ("enter", "\r")]:
+                app.post_message(events.Key(key, char))
+            await asyncio.sleep(0.3)
+            assert app.volunteer is None and app.store is None
+            release.set()
+            await wait_for(pilot, lambda: app.volunteer is not None and app.volunteer.name == "李建国")
+            await wait_for(pilot, on_screen(pilot, "DutyScreen"))
+
+    async def test_a_damaged_file_found_after_start_stops_the_desk_with_words(self, desk_dir, monkeypatch):
+        from models.errors import StoreError
+        from models.store import KioskStore
+
+        def damaged(self):
+            raise StoreError("数据库自检未通过（page 7）。请联系管理员。", "database self-check failed (page 7). Call your supervisor.",
+                             code="store_damaged")
+
+        monkeypatch.setattr(KioskStore, "check_integrity", damaged)
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, on_screen(pilot, "LoadingScreen"))
+            await pilot.pause(0.05)
+            assert "self-check failed" in screen_text(app) and "Traceback" not in screen_text(app)
+            await pilot.press("ctrl+q")  # no PIN asked: the file cannot be trusted to check one
+            await pilot.pause(0.2)
+        assert app.return_code == 0
