@@ -77,28 +77,6 @@ TEXT = {
 }
 
 
-def qr_half_blocks(token: str):
-    """The QR as text, two modules a character cell (upper half block with explicit colours),
-    so the preview is square on a terminal's tall cells."""
-    from rich.style import Style
-    from rich.text import Text
-
-    from tui.printing.render import qr_matrix
-
-    matrix, _ = qr_matrix(token)
-    n = len(matrix)
-    quiet = 2
-    size = n + 2 * quiet
-    dark = lambda r, c: quiet <= r < quiet + n and quiet <= c < quiet + n and matrix[r - quiet][c - quiet]  # noqa: E731
-    colour = {True: "black", False: "white"}
-    text = Text(no_wrap=True, overflow="crop")
-    for r in range(0, size, 2):
-        for c in range(size):
-            text.append("\u2580", Style(color=colour[dark(r, c)], bgcolor=colour[dark(r + 1, c)]))
-        text.append("\n")
-    return text
-
-
 def _issue(store, volunteer_id, kind_word, unit, name, days, plate, hours):
     """Runs in a worker thread: sign and save the pass, and record who issued it."""
     from models.facts import record_audit
@@ -124,7 +102,6 @@ class IssuePassScreen(ModalScreen):
     IssuePassScreen #preview-kind { text-style: bold; height: auto; }
     IssuePassScreen #preview-unit { text-style: bold; height: auto; color: $accent; }
     IssuePassScreen #preview-token { height: auto; color: $text-muted; }
-    IssuePassScreen #preview-qr { height: auto; width: auto; }
     IssuePassScreen #print-progress { height: 1; }
     """
 
@@ -192,18 +169,21 @@ class IssuePassScreen(ModalScreen):
                 yield FormField("days", self.t("days"), days, max_length=5)
                 yield FormField("plate", self.t("plate"), "", max_length=12)
                 yield FormField("hours", self.t("hours"), "", max_length=7)
+            # The print status sits right under the pass details so it is on screen at 80x24.
+            # No QR on screen: at 53 modules it cannot fit 24 rows, and the half-block glyph is
+            # ambiguous-width in CJK terminals (the printed slip is what gets scanned).
             with Vertical(id="issue-preview"):
                 yield Plain("", id="preview-kind")
                 yield Plain("", id="preview-unit")
                 yield Plain("", id="preview-details")
-                yield Static("", id="preview-qr")
-                yield Plain("", id="preview-token")
-                yield Plain(self.t("keys_preview"), classes="issue-hint")
             yield ProgressBar(total=100, show_eta=False, id="print-progress")
             yield Plain("", id="issue-message")
+            yield Plain(self.t("keys_preview"), classes="issue-hint", id="preview-keys")
+            yield Plain("", id="preview-token")
 
     def on_mount(self) -> None:
         self.query_one("#issue-preview").display = False
+        self.query_one("#preview-keys").display = False
         self.query_one("#print-progress").display = False
         fields = fields_of(self)
         first_empty = next((f for f in fields if not f.value and f.field_name in ("kind", "unit")), None)
@@ -317,6 +297,7 @@ class IssuePassScreen(ModalScreen):
         info = PassPrint.from_body(issued.body, issued.token)
         self.query_one("#issue-form").display = False
         self.query_one("#issue-preview").display = True
+        self.query_one("#preview-keys").display = True
         kind_zh = info.kind_name
         from models.passes import kind_label
 
@@ -324,7 +305,6 @@ class IssuePassScreen(ModalScreen):
         self.query_one("#preview-unit", Static).update(_big(info.unit))
         details = [info.name, info.plate, *info.detail_lines()]
         self.query_one("#preview-details", Static).update("\n".join(d for d in details if d))
-        self.query_one("#preview-qr", Static).update(qr_half_blocks(issued.token))
         self.query_one("#preview-token", Static).update(issued.token)
         self.say(self.t("issued"))
         self.action_print_pass()
