@@ -98,4 +98,6 @@ def upgrade(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        # Every head: independent features add their revisions as branches from the base
+        # (e.g. 0009_office_day_counts), so one engineer's migration never blocks another's.
+        command.upgrade(cfg, "heads")
