@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 
 from models.errors import KakouError
@@ -240,12 +240,17 @@ def _purge_table(engine: Engine, table, key_column, time_column, cutoff: float, 
             if after is not None:
                 q = q.where(key_column > after)
             rows = conn.execute(q.order_by(key_column).limit(PURGE_CHUNK)).all()
+            changes = []
             for key, payload_text in rows:
                 scrubbed = _scrub(payload_text)
                 if scrubbed is not None and scrubbed != payload_text:
-                    # payload_hash stays the original: it is what the kiosk's retries are compared to.
-                    conn.execute(table.update().where(key_column == key).values(payload=scrubbed))
-                    cleared += 1
+                    changes.append({"row_key": key, "scrubbed": scrubbed})
+            if changes:
+                # One executemany per chunk. payload_hash stays the original: it is what the
+                # kiosk's retries are compared to.
+                conn.execute(table.update().where(key_column == bindparam("row_key"))
+                             .values(payload=bindparam("scrubbed")), changes)
+                cleared += len(changes)
         if len(rows) < PURGE_CHUNK:
             return cleared
         after = rows[-1][0]
