@@ -38,6 +38,7 @@ def _record(store, kind: str, table, row: dict[str, Any], payload_extra: dict[st
 
     `reading` is the moment to stamp; only the demo's generated traffic passes one."""
     reading = reading or clock.now()
+    row = {k: _clean(v) for k, v in row.items()}
     payload = {k: v for k, v in row.items() if not isinstance(v, bytes)}
     payload.update(payload_extra or {})
     versions = store.gate_state().versions
@@ -48,6 +49,13 @@ def _record(store, kind: str, table, row: dict[str, Any], payload_extra: dict[st
         conn.execute(insert(table.__table__), dict(row, record_id=fact.record_id, device_time=reading.wall))
     store.note_hlc(fact.hlc)
     return fact
+
+
+def _clean(value: Any) -> Any:
+    """Drop NUL characters from text: PostgreSQL cannot store them, and a record the office
+    cannot store would otherwise be retried forever. (Other control characters are refused
+    by the value rules before they get here.)"""
+    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 def _temp(t: Temperature | None) -> dict[str, Any]:

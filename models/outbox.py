@@ -82,7 +82,8 @@ def append_fact(
     record_id = uuid7(hlc_wall_ms(hlc), hlc & HLC_COUNTER_MASK)
     body = dict(payload)
     body["record_id"] = record_id
-    body["kind"] = kind
+    # "fact", not "kind": a registration's or a pass's own kind field must survive.
+    body["fact"] = kind
     payload_json = canonical_json(body)
     digest = payload_hash(payload_json)
     flag = "backwards" if backwards else ""

@@ -102,7 +102,7 @@ class TestPayload:
         (fact,) = _record(store)
         (row,) = _outbox(store)
         body = json.loads(row.payload)
-        assert body["record_id"] == fact.record_id and body["kind"] == "passage"
+        assert body["record_id"] == fact.record_id and body["fact"] == "passage"
         assert body["unit_code"] == "3-2-501" and body["direction"] == "in"
         assert row.payload == json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         assert row.payload_hash == hashlib.sha256(row.payload.encode()).hexdigest() == fact.payload_hash

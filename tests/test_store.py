@@ -153,3 +153,23 @@ def test_trusted_now_never_goes_below_the_newest_record(store, monkeypatch):
     monkeypatch.setattr(time_mod, "time", lambda: 0.0)  # clock reads 1970 after a power cut
     assert store.trusted_now() >= real - 1
     assert check_token(store, p.token, "in").allowed
+
+
+def test_outbox_payload_keeps_the_registrations_and_passes_own_kind(store):
+    """The office groups registrations by kind and knows pass kinds from these payloads."""
+    reg = facts.record_registration(store, facts.RegistrationInput(kind="returnee", phone="13912345678"))
+    issued = issue_pass(store, PassKind.VEHICLE, "3-2-501", plate="京A12345")
+    with store.engine.connect() as conn:
+        payloads = {r[0]: json.loads(r[1]) for r in conn.exec_driver_sql("SELECT record_id, payload FROM outbox")}
+    assert payloads[reg.record_id]["kind"] == "returnee" and payloads[reg.record_id]["fact"] == "registration"
+    assert payloads[issued.record_id]["kind"] == int(PassKind.VEHICLE)
+    assert payloads[issued.record_id]["fact"] == "pass_issued"
+
+
+def test_nul_characters_never_reach_the_outbox(store):
+    reg = facts.RegistrationInput(kind="visitor", phone="13912345678", from_place="武\x00汉", reason="探\x00亲")
+    fact = facts.record_registration(store, reg)
+    with store.engine.connect() as conn:
+        payload = conn.exec_driver_sql("SELECT payload FROM outbox WHERE record_id = ?", (fact.record_id,)).scalar()
+        row = conn.exec_driver_sql("SELECT from_place, reason FROM registration").one()
+    assert "\\u0000" not in payload and tuple(row) == ("武汉", "探亲")

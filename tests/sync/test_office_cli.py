@@ -57,6 +57,7 @@ def test_office_day_with_two_checkpoints_one_silent(tmp_path, capsys):
         east = next(r for r in report["checkpoints"] if r["checkpoint"] == "东门卡口")
         assert (east["in"], east["out"], east["turned_back"]) == (3, 1, 1)
         assert east["fevers"] == 1 and east["fever_clinic"] == 1 and east["registrations"] == 1
+        assert east["registrations_by_kind"]["visitor"] == 1  # the registration's own kind survives the outbox
         assert east["denials"] == {"quarantined": 1} and east["reported"] and east["expected"] == 0
         assert [s["checkpoint"] for s in report["not_reported"]] == ["西门卡口"]
         code, out, _ = _run(capsys, "office", "report", "--lang", "en", *od)

@@ -38,7 +38,10 @@ def run_enroll(args) -> int:
 class ProgressBar:
     """A one-line progress bar on a terminal; silent when output is not a terminal."""
 
-    def __init__(self, stream=sys.stderr):
+    def __init__(self, stream=None):
+        # Looked up when the bar is made, not when the module is imported: stderr may be
+        # replaced in between (tests capture it; a daemon redirects it).
+        stream = stream or sys.stderr
         self.stream = stream
         self.tty = stream.isatty()
 
