@@ -132,6 +132,12 @@ class KioskStore:
             self._lookup_key = keys.load_or_create_secret(self.data_dir, keys.LOOKUP_KEY)
         return self._lookup_key
 
+    def reset_keys(self) -> None:
+        """Forget cached keys so the next use reads the files again (after enrolment
+        replaced the lookup key with the office's community key)."""
+        self._signing_key = None
+        self._lookup_key = None
+
     def office_sealing_key(self) -> bytes | None:
         """The office's public sealing key, known once the kiosk is enrolled."""
         path = self.data_dir / keys.KEY_DIR / keys.OFFICE_SEALING_PUBLIC

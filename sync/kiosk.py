@@ -96,6 +96,29 @@ def _write_public(path: Path, key_hex: str) -> None:
     tmp.replace(path)
 
 
+def _write_lookup_key(path: Path, key_hex: str) -> None:
+    """Replace this kiosk's own lookup key with the community key the office handed out, so
+    the hashes it computes match the office's quarantine and watch lists.
+
+    Records registered before enrolment keep the hashes made with the kiosk's own key: they
+    no longer match a look-up of the same person (the kiosk cannot rehash them, it never kept
+    the number). Enrolment normally comes before the first registration."""
+    import os
+
+    try:
+        key = bytes.fromhex(key_hex)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise SyncError("街道办发来的查询密钥格式不对，登记未完成。请联系街道办。",
+                        "the office sent a malformed lookup key; enrolment not finished. Call the street office.",
+                        code="bad_lookup_key", retryable=False)
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    key_files.write_private(tmp, key.hex().encode("ascii"))  # owner-only from the start
+    os.replace(tmp, path)
+
+
 def _http(base_url: str, client=None):
     import httpx
 
@@ -140,6 +163,9 @@ def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
     keys_dir = Path(store.data_dir) / key_files.KEY_DIR
     _write_public(keys_dir / OFFICE_ROOT_PUBLIC, answer["office_root_key"])
     _write_public(keys_dir / key_files.OFFICE_SEALING_PUBLIC, answer["office_sealing_key"])
+    if answer.get("lookup_key"):
+        _write_lookup_key(keys_dir / key_files.LOOKUP_KEY, answer["lookup_key"])
+        store.reset_keys()
     with store.writer.begin() as conn:
         conn.execute(text("UPDATE kiosk_state SET kiosk_id = :k, office_url = :u, enrolled_at = :t WHERE id = :id"),
                      {"k": answer["kiosk_id"], "u": office_url.rstrip("/"), "t": time.time(), "id": STATE_ROW_ID})
@@ -177,8 +203,6 @@ def _local_versions(conn) -> dict[str, int]:
 
 def _apply_documents(conn, store, docs: list[dict[str, Any]]) -> list[str]:
     """Apply verified list documents inside the caller's write transaction."""
-    from models.privacy import lookup_hash
-
     held = _local_versions(conn)
     applied = []
     now = time.time()
@@ -211,8 +235,11 @@ def _apply_documents(conn, store, docs: list[dict[str, Any]]) -> list[str]:
             for it in items:
                 v = it["value"]
                 unit = v.get("unit")
-                # The kiosk keeps no full ID number: only its own keyed hash, as for registrations.
-                person = lookup_hash(store.lookup_key, "id", v["id_number"]) if v.get("id_number") else None
+                # The office names a person by the keyed hash under the community lookup key
+                # this kiosk got at enrolment: applied as sent, the kiosk never sees the number.
+                person = str(v["person_hash"]) if v.get("person_hash") else None
+                if unit is None and person is None:
+                    continue  # nothing this kiosk can match (an item from an older office)
                 conn.execute(text(
                     "DELETE FROM list_entry WHERE list_name = :n AND source = 'office'"
                     " AND ((:u IS NOT NULL AND unit_code = :u) OR (:h IS NOT NULL AND person_hash = :h))"),

@@ -118,6 +118,9 @@ class EnrollResponse(BaseModel):
     community: str
     office_root_key: str
     office_sealing_key: str
+    # The community lookup key (hex): the kiosk hashes ID numbers with it, so the office's
+    # person lists can name people by hash alone. Empty from an office that has none.
+    lookup_key: str = ""
     server_time: float
     lists: list[ListDocument]
 

@@ -126,9 +126,11 @@ def revoke_pass(engine: Engine, pass_id: str, reason: str, *, by: str | None = N
 
 
 def list_entry(engine: Engine, list_name: str, action: str, *, unit: str | None = None, id_number: str | None = None,
-               until: float | None = None, note: str = "", by: str | None = None, via: str = "cli") -> tuple[int, str]:
+               until: float | None = None, note: str = "", by: str | None = None, via: str = "cli",
+               lookup_key: bytes | None = None) -> tuple[int, str]:
     """Add a unit or a person to the quarantine or watch list, or remove them; returns
-    (new version, who in words). An ID number is checked (GB 11643) and shown masked."""
+    (new version, who in words). An ID number is checked (GB 11643) and shown masked; the list
+    keeps only its keyed hash under the community `lookup_key` (sync.office.keys)."""
     from models.values import ValueRejected, mask_id, parse_id_number, parse_unit
     from sync.office import lists as office_lists
 
@@ -146,9 +148,10 @@ def list_entry(engine: Engine, list_name: str, action: str, *, unit: str | None 
     who = unit or mask_id(id_number)
     with engine.begin() as conn:
         if action == "add":
-            version = office_lists.add_entry(conn, list_name, unit=unit, id_number=id_number, until=until, note=note)
+            version = office_lists.add_entry(conn, list_name, unit=unit, id_number=id_number, until=until, note=note,
+                                             lookup_key=lookup_key)
         else:
-            version = office_lists.remove_entry(conn, list_name, unit=unit, id_number=id_number)
+            version = office_lists.remove_entry(conn, list_name, unit=unit, id_number=id_number, lookup_key=lookup_key)
         # The audit row names the unit or the masked number, never the full one.
         audit.record(conn, by or audit.cli_actor(), f"{list_name}_{action}", via=via, who=who, until=until, version=version)
     return version, who

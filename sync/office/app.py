@@ -219,7 +219,8 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
             with office.engine.begin() as conn:
                 docs = [office_lists.document(conn, office.keys, name, 0) for name in LIST_NAMES]
             return {**info, "office_root_key": office.keys.root_public.hex(),
-                    "office_sealing_key": office.keys.sealing_public.hex(), "server_time": time.time(), "lists": docs}
+                    "office_sealing_key": office.keys.sealing_public.hex(), "lookup_key": office.keys.lookup.hex(),
+                    "server_time": time.time(), "lists": docs}
 
         return await run_in_threadpool(work)
 
@@ -323,7 +324,8 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
             until = _until_day(req.until) if action == "add" else None
             version, who = await run_in_threadpool(
                 lambda: office_admin.list_entry(office.engine, list_name, action, unit=req.unit, id_number=req.id_number,
-                                                until=until, note=req.note, by=admin, via="http"))
+                                                until=until, note=req.note, by=admin, via="http",
+                                                lookup_key=office.keys.lookup))
             return {"list": list_name, "version": version, "who": who}
 
         app.post(f"/v1/admin/{list_name}/{action}", response_model=office_admin.ListChange, tags=["admin"],

@@ -7,7 +7,6 @@ older version can still say "remove this". Documents are signed with the office 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from typing import Any
@@ -106,25 +105,52 @@ def document(conn: Connection, office_keys, name: str, since: int) -> dict[str, 
 
 # -- the office's actions on lists ------------------------------------------------------------
 
-def person_key(id_number: str) -> str:
-    return "person:" + hashlib.sha256(id_number.encode("utf-8")).hexdigest()[:24]
+def person_hash(lookup_key: bytes, id_number: str) -> str:
+    """The keyed hash a kiosk enrolled with this office computes from the same ID number."""
+    from models.privacy import lookup_hash
+
+    return lookup_hash(lookup_key, "id", id_number)
+
+
+def person_key(hashed: str) -> str:
+    # Derived from the keyed hash, never from the number itself: a plain sha256 of an ID
+    # number is undone by trying every birth date and serial (about 10^10 guesses).
+    return "person:" + hashed
 
 
 def revoke_pass(conn: Connection, pass_id: str, reason: str, expires: int | None = None) -> int:
     return set_items(conn, "revoked", {pass_id: {"pass_id": pass_id, "reason": reason, "expires": expires}})
 
 
+def _need_lookup_key(lookup_key: bytes | None) -> bytes:
+    if not lookup_key:
+        raise ListError("街道办缺少查询密钥，不能按身份证号管理名单。请联系管理员。",
+                        "the office's lookup key is missing; cannot list people by ID number. Call the administrator.",
+                        code="no_lookup_key")
+    return lookup_key
+
+
 def add_entry(conn: Connection, list_name: str, *, unit: str | None = None, id_number: str | None = None,
-              until: float | None = None, note: str = "") -> int:
+              until: float | None = None, note: str = "", lookup_key: bytes | None = None) -> int:
+    """A person is listed by keyed hash and masked number only: the list goes to every kiosk,
+    and its tombstones stay forever, so the full number must never be in it."""
     if bool(unit) == bool(id_number):
         raise ListError("请给出单元或身份证号（二选一）", "give either a unit or an ID number", code="entry")
     if unit:
         return set_items(conn, list_name, {f"unit:{unit}": {"unit": unit, "until": until, "note": note}})
-    return set_items(conn, list_name, {person_key(id_number): {"id_number": id_number, "until": until, "note": note}})
+    from models.values import mask_id
+
+    hashed = person_hash(_need_lookup_key(lookup_key), id_number)
+    return set_items(conn, list_name, {person_key(hashed): {
+        "person_hash": hashed, "masked_id": mask_id(id_number), "until": until, "note": note}})
 
 
-def remove_entry(conn: Connection, list_name: str, *, unit: str | None = None, id_number: str | None = None) -> int:
-    key = f"unit:{unit}" if unit else person_key(id_number or "")
+def remove_entry(conn: Connection, list_name: str, *, unit: str | None = None, id_number: str | None = None,
+                 lookup_key: bytes | None = None) -> int:
+    if unit:
+        key = f"unit:{unit}"
+    else:
+        key = person_key(person_hash(_need_lookup_key(lookup_key), id_number or ""))
     version, removed = remove_items(conn, list_name, [key])
     if not removed:
         raise ListError(f"名单里没有这一项：{unit or '该身份证号'}", f"not on the list: {unit or 'that ID number'}",

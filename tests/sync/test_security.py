@@ -407,7 +407,7 @@ class TestKeyFiles:
         key_dir = sqlite_office.office_dir / "keys"
         assert stat.S_IMODE(key_dir.stat().st_mode) == 0o700
         names = sorted(p.name for p in key_dir.iterdir())
-        assert names == ["office-root.key", "office-sealing.key"]
+        assert names == ["office-lookup.key", "office-root.key", "office-sealing.key"]
         for path in key_dir.iterdir():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 

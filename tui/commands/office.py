@@ -223,9 +223,11 @@ def _until(value: str | None) -> float | None:
 
 def run_list_entry(args) -> int:
     from sync.office.admin import list_entry
+    from sync.office.keys import load_lookup_key
 
     version, who = list_entry(open_office(args), args.list_name, args.action, unit=args.unit, id_number=args.id_number,
-                              until=_until(getattr(args, "until", None)), note=getattr(args, "note", ""))
+                              until=_until(getattr(args, "until", None)), note=getattr(args, "note", ""),
+                              lookup_key=load_lookup_key(office_dir(args)))
     print(f"{'已加入' if args.action == 'add' else '已移出'} {args.list_name}: {who}; v{version}")
     return 0
 
