@@ -34,7 +34,7 @@ def _read_payload(text_: str) -> Any:
             pass
     return json.loads(text_)
 
-from sqlalchemy import select, text
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from sync.office import lists as office_lists
@@ -135,6 +135,35 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
         "day": _local_day(corrected), "hlc": item.hlc, "boot_id": item.boot_id, "mono_ns": item.mono_ns,
         "clock_flag": item.clock_flag, "versions": item.versions, "flags": ",".join(flags), **extracted,
     }
+
+
+# The day report's counts (migration 0009_office_day_counts), one row per group of records;
+# on its own MetaData: tables.py belongs to the office schema's owner.
+REASONS_KEY_CHARS = 256
+day_count = Table(
+    "office_day_count", MetaData(),
+    Column("day", String(10), primary_key=True), Column("kiosk_id", String(36), primary_key=True),
+    Column("kind", String(32), primary_key=True), Column("direction", String(3), primary_key=True),
+    Column("verdict", String(8), primary_key=True), Column("reasons", String(REASONS_KEY_CHARS), primary_key=True),
+    Column("detail", String(32), primary_key=True), Column("n", BigInteger, nullable=False),
+)
+DAY_COUNT_KEY = ["day", "kiosk_id", "kind", "direction", "verdict", "reasons", "detail"]
+
+
+def count_days(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Add stored records to the day counts, in the transaction that stores them. Grouped here
+    (a batch makes a handful of groups), then one upsert; sorted, so two transactions that
+    touch the same counters lock them in the same order."""
+    groups: dict[tuple, int] = {}
+    for r in rows:
+        key = (r["day"], r["kiosk_id"], r["kind"], r["direction"] or "", r["verdict"] or "",
+               (r["reasons"] or "")[:REASONS_KEY_CHARS], r["detail"] or "")
+        groups[key] = groups.get(key, 0) + 1
+    if not groups:
+        return
+    values = [dict(zip(DAY_COUNT_KEY, key), n=n) for key, n in sorted(groups.items())]
+    stmt = dialect_insert(conn, day_count).values(values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=DAY_COUNT_KEY, set_={"n": day_count.c.n + stmt.excluded.n}))
 
 
 RECORD_COLUMNS = [c.name for c in t.record.columns]
@@ -290,6 +319,7 @@ def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=Non
                            (a.boot_id, Anchor(a.mono_ns, received_at)))
         rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
         stored = insert_records(conn, rows) if rows else set()
+        count_days(conn, (r for r in rows if r["record_id"] in stored))
         statuses: list[str] = []
         missing = [r for r in rows if r["record_id"] not in stored]
         existing: dict[str, str] = {}

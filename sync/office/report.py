@@ -50,8 +50,8 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
         kiosks = conn.execute(select(t.kiosk.c.kiosk_id, t.kiosk.c.name, t.kiosk.c.community, t.kiosk.c.status,
                                      t.kiosk.c.last_push, t.kiosk.c.last_seen, t.kiosk.c.backlog)
                               .where(t.kiosk.c.status != "revoked").order_by(t.kiosk.c.community, t.kiosk.c.name)).all()
-        # Counted as the records arrived (triggers of migration 0009 keep office_day_count
-        # exact): a few rows per checkpoint instead of a GROUP BY over the day's millions.
+        # Counted as the records arrived (sync.office.ingest.count_days, migration 0009): a
+        # few rows per checkpoint instead of a GROUP BY over the day's millions.
         groups = conn.execute(text(
             "SELECT kiosk_id, kind, direction, verdict, reasons, detail, n FROM office_day_count"
             " WHERE day = :d AND n <> 0"), {"d": day_text}).all()
@@ -106,6 +106,22 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
                "last_sync": r["last_sync"]} for r in out_rows if not r["reported"]]
     return {"date": day_text, "checkpoints": out_rows, "totals": totals, "not_reported": silent,
             "generated_at": time.time()}
+
+
+def recount_days(engine: Engine, day: dt.date | None = None) -> int:
+    """Rebuild the day counts from the records (one day, or all): after records were changed
+    by hand or written around the ingest (a bulk load). Returns the number of records counted."""
+    from sync.office.ingest import REASONS_KEY_CHARS
+
+    where, params = ("WHERE day = :d", {"d": day.isoformat()}) if day else ("", {})
+    with engine.begin() as conn:
+        conn.execute(text(f"DELETE FROM office_day_count {where}"), params)
+        conn.execute(text(
+            "INSERT INTO office_day_count (day, kiosk_id, kind, direction, verdict, reasons, detail, n)"
+            " SELECT day, kiosk_id, kind, coalesce(direction, ''), coalesce(verdict, ''),"
+            f" substr(coalesce(reasons, ''), 1, {REASONS_KEY_CHARS}), coalesce(detail, ''), count(*)"
+            f" FROM office_record {where} GROUP BY 1, 2, 3, 4, 5, 6, 7"), params)
+        return int(conn.execute(text(f"SELECT coalesce(sum(n), 0) FROM office_day_count {where}"), params).scalar())
 
 
 def _fmt_time(ts: float | None) -> str:

@@ -36,7 +36,7 @@ from pathlib import Path
 BATCH = 500  # what the kiosk sends (sync.kiosk), well under the office's caps
 FULL = {"ingest_records": 200_000, "sqlite_records": 100_000, "kiosks": (1, 10, 100), "workers": (1, 2),
         "report_kiosks": 1000, "report_passages": 2000}
-QUICK = {"ingest_records": 20_000, "sqlite_records": 10_000, "kiosks": (1, 10, 100), "workers": (2,),
+QUICK = {"ingest_records": 10_000, "sqlite_records": 5_000, "kiosks": (1, 10, 100), "workers": (2,),
          "report_kiosks": 100, "report_passages": 2000}
 INGEST_TARGET = ">20000"
 
@@ -214,7 +214,7 @@ def ingest_once(backend: str, n_records: int, kiosks: int, workers: int) -> dict
             schema.drop()
 
 
-def bench_ingest(sizes, only: str, workers_override: int | None):
+def bench_ingest(sizes, only: str, workers_override: int | None, quick: bool = False):
     for backend in ("sqlite", "pg"):
         workers_list = (1,) if backend == "sqlite" else ((workers_override,) if workers_override else sizes["workers"])
         n = sizes["sqlite_records"] if backend == "sqlite" else sizes["ingest_records"]
@@ -228,15 +228,16 @@ def bench_ingest(sizes, only: str, workers_override: int | None):
                     emit(name, None, "records/s", target=INGEST_TARGET, skipped="KAKOU_TEST_DATABASE_URL not set")
                     continue
                 emit(name, got["value"], "records/s", baseline=got["baseline"],
-                     target=INGEST_TARGET if backend == "pg" else None,
+                     # At --quick sizes a kiosk sends one small batch: a smoke figure, not the target's.
+                     target=INGEST_TARGET if backend == "pg" and not quick else None,
                      sizes={"records": got["records"], "kiosks": kiosks, "batch": BATCH, "workers": workers},
                      baseline_is="COPY of the same rows into office_record" if backend == "pg"
                      else "executemany of the same rows into office_record, one transaction")
 
 
 def fill_report_day(engine, kiosks: int, per: int, day: dt.date) -> None:
-    """A day of `kiosks` checkpoints x `per` passages, one in fifty checkpoints silent. COPY
-    into office_record: the day counts follow by the office's own triggers, as after ingest."""
+    """A day of `kiosks` checkpoints x `per` passages, one in fifty checkpoints silent, COPYed
+    into office_record, then counted once as the ingest would have counted them."""
     from sync.office.ingest import RECORD_COLUMNS
 
     now = time.time()
@@ -259,7 +260,14 @@ def fill_report_day(engine, kiosks: int, per: int, day: dt.date) -> None:
                                     "anchored", day.isoformat(), s, "b", s, "", "{}", "",
                                     "in" if s % 2 else "out", "allow" if rs == "[]" else "deny", rs, None, None))
         raw.commit()
-        cur.execute("ANALYZE")
+    finally:
+        raw.close()
+    from sync.office.report import recount_days
+
+    recount_days(engine, day)
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("ANALYZE")
         raw.commit()
     finally:
         raw.close()
@@ -304,7 +312,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="PostgreSQL: only this many uvicorn workers")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    bench_ingest(sizes, args.only, args.workers)
+    bench_ingest(sizes, args.only, args.workers, args.quick)
     if args.only and args.only in "office.report.pg":  # the report runs in bench_sync; here on request
         bench_report(sizes, "")
     return 0

@@ -3,9 +3,10 @@
 - PostgreSQL stores a fresh batch with COPY, betting every record is new; a batch holding a
   retry, an altered copy or a taken slot must still get its exact per-record statuses, the
   quarantine and the mark, and a lost bet must leave nothing half-stored.
-- The day report reads counts kept by triggers (migration 0009), so those counts must always
-  equal a fresh count of the records, whatever writes them (ingest, delete, update, a
-  database that had records before the migration).
+- The day report reads counts the ingest keeps (migration 0009), so after any push - fresh,
+  retried, conflicting, poison - they must equal a fresh count of the records; an office
+  that had records before the migration is counted by it; a change by hand is repaired by
+  `recount_days`.
 - Payloads are read with orjson, falling back to json: "unreadable" means what it meant.
 - A record's office day is computed once per quarter hour, and must equal localtime's.
 """
@@ -25,7 +26,7 @@ from sqlalchemy import text
 
 from models import clock
 from sync import signing
-from sync.office.report import day_report
+from sync.office.report import day_report, recount_days
 from tests.sync.conftest import BACKENDS
 from tests.sync.helpers import PgSchema, check_invariant, pg_url, sync_until_quiet, write_passages
 
@@ -65,7 +66,7 @@ def rows_of(office, kiosk_id: str) -> dict[str, tuple[int, str]]:
 
 
 def counts_match_records(engine) -> dict:
-    """The trigger-kept counts and a fresh GROUP BY over the records: asserted equal, returned."""
+    """The kept counts and a fresh GROUP BY over the records: asserted equal, returned."""
     with engine.connect() as conn:
         kept = {tuple(r[:-1]): r[-1] for r in conn.execute(text(
             "SELECT day, kiosk_id, kind, direction, verdict, reasons, detail, n FROM office_day_count WHERE n <> 0"))}
@@ -148,10 +149,15 @@ def test_day_counts_follow_every_kind_of_write(office, tmp_path):
     assert row["records"] == 8 and row["reported"]
     assert row["denials"]["revoked"] == 1 and row["denials"]["expired"] == 1
 
-    # A clerk's fix by hand: moved to another day, one deleted - the counts follow.
+    # A retry of the whole batch counts nothing twice.
+    assert push(office, store, batch)["statuses"] == ["duplicate"] * 8
+    counts_match_records(office.engine)
+
+    # A fix by hand (one record moved to another day, two deleted), then the repair.
     with office.engine.begin() as conn:
         conn.execute(text("UPDATE office_record SET day = '2020-01-02' WHERE seq = 1 AND kiosk_id = :k"), {"k": kiosk_id})
         conn.execute(text("DELETE FROM office_record WHERE seq IN (2, 3) AND kiosk_id = :k"), {"k": kiosk_id})
+    assert recount_days(office.engine) == 6
     counts_match_records(office.engine)
     row = next(r for r in day_report(office.engine, dt.date.today())["checkpoints"] if r["kiosk_id"] == kiosk_id)
     assert (row["in"], row["out"], row["records"], row["denials"].get("revoked", 0)) == (0, 0, 5, 0)
