@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 LIST_NAMES = ("trust", "revoked", "quarantine", "watch", "policy")
 MAX_BATCH_RECORDS = 2000  # the office refuses bigger batches (the kiosk sends about 500)
@@ -24,6 +24,17 @@ INT_MAX = 2 ** 31 - 1
 class Strict(BaseModel):
     # NaN and infinity are valid JSON to Python but mean nothing as a clock reading.
     model_config = ConfigDict(extra="ignore", str_max_length=1 << 16, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        # PostgreSQL cannot store NUL in text, and no JSON encoder writes a raw NUL: one in an
+        # envelope field (payload text included) is a malformed batch, refused whole (422),
+        # instead of a database error the kiosk would retry for ever. (A NUL escaped inside a
+        # payload string is the payload's business: stored, flagged "nul".)
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("NUL character in a text field")
+        return value
 
 
 class Anchor(Strict):

@@ -9,6 +9,8 @@ reconnect at once after a street-wide power cut).
 
 from __future__ import annotations
 
+import logging
+
 import json
 import math
 import os
@@ -56,6 +58,8 @@ ENV_DATABASE_URL = "KAKOU_OFFICE_DATABASE_URL"
 # Test hook: seconds to wait inside the push transaction, before COMMIT, so a fault test can
 # kill the server mid-transaction. Unset in real use.
 ENV_COMMIT_DELAY = "KAKOU_OFFICE_TEST_COMMIT_DELAY"
+
+log = logging.getLogger("kakou.office")
 
 
 class ApiProblem(Exception):
@@ -198,6 +202,7 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
 
     @app.exception_handler(DBAPIError)
     async def _db_error(_request, exc):
+        log.warning("office database error: %s", exc)
         return _problem(503, "db_error", "街道数据库出错，稍后自动重试。", "office database error; the kiosk will retry.",
                         {"Retry-After": str(retry_after)})
 

@@ -128,13 +128,23 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
     corrected, quality = correct_time(item, anchor, received_at)
     if quality == "received":
         flags.append("clock")
-    return {
+    row = {
         "record_id": item.record_id, "kiosk_id": kiosk_id, "epoch": epoch, "seq": item.seq, "kind": item.kind,
         "payload": item.payload, "payload_hash": item.payload_hash, "device_time": item.wall_time,
         "corrected_time": corrected, "received_at": received_at, "time_quality": quality,
         "day": _local_day(corrected), "hlc": item.hlc, "boot_id": item.boot_id, "mono_ns": item.mono_ns,
-        "clock_flag": item.clock_flag, "versions": item.versions, "flags": ",".join(flags), **extracted,
+        "clock_flag": item.clock_flag, "versions": item.versions, **extracted,
     }
+    # PostgreSQL cannot store a NUL character in text: one in any field would fail the whole
+    # batch with a 503 on every retry and block the kiosk's queue for ever. Store the record
+    # with U+FFFD instead and flag it (the claimed hash is kept, so the copy stays comparable).
+    for key, value in row.items():
+        if isinstance(value, str) and "\x00" in value:
+            row[key] = value.replace("\x00", "\ufffd")
+            if "nul" not in flags:
+                flags.append("nul")
+    row["flags"] = ",".join(flags)
+    return row
 
 
 # The day report's counts (migration 0009_office_day_counts), one row per group of records;

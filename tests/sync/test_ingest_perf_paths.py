@@ -240,3 +240,35 @@ def test_office_day_equals_localtime_in_every_zone(zone):
             os.environ["TZ"] = before
         time.tzset()
         ingest._bucket_day.cache_clear()
+
+
+def test_a_nul_character_is_stored_flagged_and_never_blocks_the_queue(office, tmp_path):
+    """PostgreSQL refuses NUL in text; the record must still be stored (flagged), not 503."""
+    store, _service = office.add_kiosk(tmp_path / "k")
+    # A NUL inside a payload string (JSON "\u0000") reaches the extracted columns as a real NUL.
+    poison = record(1, {"direction": "in", "verdict": "deny", "reasons": "x\x00y", "name": "a\x00b"})
+    after = record(2, {"direction": "in", "verdict": "allow", "reasons": "[]"})
+    answer = push(office, store, [poison, after])
+    assert answer["statuses"] == ["stored", "stored"]
+    assert answer["hwm"] == 2
+    with office.engine.connect() as conn:
+        flags = conn.execute(text("SELECT flags FROM office_record WHERE record_id = :r"),
+                             {"r": poison["record_id"]}).scalar()
+    assert "nul" in flags.split(",")
+
+
+def test_a_raw_nul_in_the_envelope_is_a_clean_422_and_stores_nothing(office, tmp_path):
+    store, _service = office.add_kiosk(tmp_path / "k")
+    bad = record(1, {"direction": "in", "verdict": "allow", "reasons": "[]"})
+    bad["boot_id"] = "boot\x00id"
+    state = store.kiosk_state()
+    reading = clock.now()
+    doc = {"batch_id": uuid.uuid4().hex, "epoch": 1,
+           "anchor": {"boot_id": reading.boot_id, "mono_ns": reading.mono_ns, "wall": reading.wall},
+           "backlog": 0, "records": [bad]}
+    body = gzip.compress(json.dumps(doc).encode())
+    headers = signing.sign_request(store.signing_key, state.kiosk_id, 1, uuid.uuid4().hex, body)
+    headers.update({"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    r = office.client.post("/v1/push", content=body, headers=headers)
+    assert r.status_code == 422 and "Traceback" not in r.text
+    assert rows_of(office, state.kiosk_id) == {}
