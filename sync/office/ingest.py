@@ -340,7 +340,9 @@ def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=Non
             rid = r["record_id"]
             if rid in stored:
                 statuses.append("stored")
-            elif rid in existing and existing[rid] == r["payload_hash"]:
+            elif rid in existing and existing[rid] == r["payload_hash"] and "bad_hash" not in r["flags"].split(","):
+                # A retry. A copy whose payload does not match the hash it claims is no retry:
+                # it falls through to conflict and is quarantined, not silently dropped.
                 statuses.append("duplicate")
             else:
                 reason = "conflict" if rid in existing else "seq_taken"

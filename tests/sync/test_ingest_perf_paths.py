@@ -272,3 +272,18 @@ def test_a_raw_nul_in_the_envelope_is_a_clean_422_and_stores_nothing(office, tmp
     r = office.client.post("/v1/push", content=body, headers=headers)
     assert r.status_code == 422 and "Traceback" not in r.text
     assert rows_of(office, state.kiosk_id) == {}
+
+
+def test_a_copy_claiming_the_original_hash_over_another_payload_is_quarantined(office, tmp_path):
+    store, _service = office.add_kiosk(tmp_path / "k")
+    original = record(1, {"direction": "in", "verdict": "allow", "reasons": "[]"})
+    assert push(office, store, [original])["statuses"] == ["stored"]
+    tampered = dict(original, payload='{"direction": "out", "verdict": "allow", "reasons": "[]"}')  # old hash kept
+    assert push(office, store, [tampered])["statuses"] == ["conflict"]
+    assert push(office, store, [original])["statuses"] == ["duplicate"]  # an honest retry still is one
+    with office.engine.connect() as conn:
+        held = conn.execute(text("SELECT payload FROM office_record WHERE record_id = :r"),
+                            {"r": original["record_id"]}).scalar()
+        quarantined = conn.execute(text("SELECT count(*) FROM office_conflict WHERE record_id = :r"),
+                                   {"r": original["record_id"]}).scalar()
+    assert held == original["payload"] and quarantined == 1
