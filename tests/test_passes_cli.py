@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 
 import pytest
 
@@ -23,7 +24,13 @@ def run(capsys, *argv) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def kiosk(store):
+def kiosk(store, monkeypatch):
+    """A kiosk with a supervisor, whose PIN arrives on standard input (as `echo PIN | kakou ...`)."""
+    from models.volunteers import add_volunteer
+
+    add_volunteer(store, "王秀英", "8888", "supervisor")
+    add_volunteer(store, "李建国", "1234")
+    monkeypatch.setattr("sys.stdin", io.StringIO("8888\n" * 200))
     return str(store.data_dir)
 
 
@@ -240,3 +247,22 @@ class TestBatch:
         assert len(issued) == 2000
         tokens = pdf_tokens(tmp_path / "all.pdf", scale=100 / 72)
         assert len(tokens) == 2000 and set(tokens) == issued
+
+
+class TestSupervisorOnly:
+    def test_issue_and_revoke_need_a_supervisor_pin_and_are_audited(self, capsys, kiosk, store, monkeypatch):
+        monkeypatch.setattr("sys.stdin", io.StringIO("1234\n"))
+        code, out, err = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "resident", "--unit", "3-2-501")
+        assert code == 2 and "supervisor" in err and out == "" and pass_count(store) == 0
+        monkeypatch.setattr("sys.stdin", io.StringIO("0000\n"))
+        code, out, err = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "resident", "--unit", "3-2-501")
+        assert code == 2 and "PIN" in err and pass_count(store) == 0
+        monkeypatch.setattr("sys.stdin", io.StringIO("8888\n8888\n"))
+        code, token, _ = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "resident", "--unit", "3-2-501")
+        assert code == 0 and pass_count(store) == 1
+        pass_id = store.session().exec(__import__("sqlmodel").select(__import__("models.tables", fromlist=["x"]).PassRecord)).first().pass_id
+        assert run(capsys, "pass", "revoke", "--data-dir", kiosk, pass_id, "--reason", "lost")[0] == 0
+        with store.engine.connect() as conn:
+            actions = [(r[0], r[1]) for r in conn.exec_driver_sql("SELECT action, volunteer_id FROM audit_event ORDER BY rowid")]
+        assert [a for a, _ in actions] == ["supervisor_refused", "login_failed", "issue_pass", "revoke_pass"]
+        assert actions[2][1] == actions[3][1] == 1  # both under the supervisor's id

@@ -119,11 +119,18 @@ def bench_batch(root: Path, households: int, target_s: float) -> None:
     t0 = time.perf_counter()
     prepare_batch(store, read_residents(source).entries, PassKind.RESIDENT)
     sign_only = time.perf_counter() - t0
-    new_store(root / "batch")
+    from models.volunteers import add_volunteer
+
+    add_volunteer(new_store(root / "batch"), "王秀英", "8888", "supervisor")  # batch issue asks a supervisor PIN
     out = root / "passes.pdf"
+    stdin = sys.stdin
+    sys.stdin = io.StringIO("8888\n")
     t0 = time.perf_counter()
-    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-        code = main(["pass", "batch", "--data-dir", str(root / "batch"), "--from", str(source), "--pdf", str(out)])
+    try:
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            code = main(["pass", "batch", "--data-dir", str(root / "batch"), "--from", str(source), "--pdf", str(out)])
+    finally:
+        sys.stdin = stdin
     elapsed = time.perf_counter() - t0
     if code != 0:
         raise SystemExit(f"batch failed with exit {code}")

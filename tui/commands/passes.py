@@ -81,6 +81,18 @@ def register(sub, common) -> None:
     ls.set_defaults(func=run_list)
 
 
+def require_supervisor(store, action: str):
+    from tui.commands.auth import require_supervisor as require
+
+    return require(store, action)
+
+
+def record_audit(store, action: str, volunteer_id, **detail) -> None:
+    from models.facts import record_audit as record
+
+    record(store, action, volunteer_id, **detail)
+
+
 def open_existing_store(args):
     """The kiosk's store, refusing a data dir that was never set up (a typo in --data-dir)."""
     from models.errors import KakouError
@@ -223,8 +235,10 @@ def run_issue(args) -> int:
 
         parse_target(args.print_to)  # a typo in the target is reported before anything is issued
     store = open_existing_store(args)
+    who = require_supervisor(store, "issue_pass")
     issued = issue_pass(store, kind, args.unit, name=args.name, valid_days=args.valid_days, plate=args.plate,
                         hours=hours, scope=args.scope)
+    record_audit(store, "issue_pass", who.id, via="cli", pass_id=issued.pass_id, unit=issued.body.unit, kind=args.kind)
     print(issued.token)
     print(f"已签发 issued {issued.pass_id} ({issued.body.unit})", file=sys.stderr)
     return _print_one(PassPrint.from_body(issued.body, issued.token, header=_header(store)), args)
@@ -259,7 +273,10 @@ def run_revoke(args) -> int:
 
     store = open_existing_store(args)
     record = _find_or_fail(store, args.pass_id) if len(args.pass_id.strip()) != 32 else None
+    who = require_supervisor(store, "revoke_pass")
     revoke_pass(store, record.pass_id if record else args.pass_id, args.reason)
+    record_audit(store, "revoke_pass", who.id, via="cli", pass_id=record.pass_id if record else args.pass_id.strip().lower(),
+                 reason=args.reason)
     print(f"已作废 revoked {record.pass_id if record else args.pass_id.strip().lower()}")
     return 0
 
@@ -274,7 +291,9 @@ def run_reissue(args) -> int:
         parse_target(args.print_to)
     store = open_existing_store(args)
     old = _find_or_fail(store, args.pass_id)
+    who = require_supervisor(store, "reissue_pass")
     issued = reissue_pass(store, old.pass_id, reason=args.reason, valid_days=args.valid_days)
+    record_audit(store, "reissue_pass", who.id, via="cli", old=old.pass_id, new=issued.pass_id)
     print(issued.token)
     print(f"已作废 revoked {old.pass_id}; 已补发 reissued {issued.pass_id} ({issued.body.unit})", file=sys.stderr)
     return _print_one(PassPrint.from_body(issued.body, issued.token, header=_header(store)), args)
@@ -348,6 +367,7 @@ def run_batch(args) -> int:
         else:
             printable.append(entry)
     store = open_existing_store(args)
+    who = require_supervisor(store, "batch_issue")
     prepared, bad = prepare_batch(store, printable, kind, args.valid_days, hours, args.scope)
     errors.extend(bad)
     for err in sorted(errors, key=lambda e: e.line):
@@ -372,6 +392,7 @@ def run_batch(args) -> int:
         if sys.stderr.isatty():
             print(file=sys.stderr)
         commit_batch(store, prepared)
+        record_audit(store, "batch_issue", who.id, via="cli", passes=len(prepared), source=str(args.source))
         os.replace(partial, out)
     except OSError as exc:
         partial.unlink(missing_ok=True)

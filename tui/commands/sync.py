@@ -27,8 +27,13 @@ def run_enroll(args) -> int:
     from sync.kiosk import enroll
     from tui.commands.passes import open_existing_store
 
+    from models.facts import record_audit
+    from tui.commands.auth import require_supervisor
+
     store = open_existing_store(args)
+    who = require_supervisor(store, "enroll")
     answer = enroll(store, args.office, args.code)
+    record_audit(store, "enroll", who.id, via="cli", office=args.office, kiosk_id=answer["kiosk_id"])
     lists = ", ".join(f"{d['name']} v{d['version']}" for d in answer["lists"])
     print(f"已登记 enrolled: {answer['community']} {answer['name']}  (id {answer['kiosk_id']})")
     print(f"街道办公钥已固定 office key pinned; 名单 lists: {lists}")
