@@ -53,6 +53,7 @@ def open_engine(db_path: Path | str, *, migrate: bool = True, check: bool = True
             f"无法创建数据目录 {db_path.parent}：{exc.strerror}",
             f"cannot create the data directory {db_path.parent}: {exc.strerror}",
         ) from exc
+    make_private(db_path)
     engine = create_engine(
         f"sqlite:///{db_path}",
         # Python's sqlite3 must not open transactions behind our back; we BEGIN ourselves.
@@ -94,6 +95,21 @@ def open_engine(db_path: Path | str, *, migrate: bool = True, check: bool = True
             raise _store_error(db_path, orig) from exc
         raise
     return engine
+
+
+def make_private(db_path: Path) -> None:
+    """The database holds names and masked numbers: readable by its owner only. SQLite gives
+    the -wal and -shm files the database file's permissions, so setting them here covers all
+    three. (An empty file is a valid new SQLite database.)"""
+    import os
+
+    try:
+        if not db_path.exists():
+            os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT, 0o600))
+        elif db_path.stat().st_mode & 0o077:
+            os.chmod(db_path, 0o600)
+    except OSError:
+        pass  # a read-only or foreign file system: opening it below says what is wrong
 
 
 def writer(engine: Engine) -> Engine:

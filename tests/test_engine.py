@@ -218,3 +218,16 @@ def test_a_file_from_the_first_release_upgrades_and_keeps_its_records(tmp_path):
         indexes = {r[1] for r in conn.exec_driver_sql("PRAGMA index_list(passage)")}
     assert "ix_passage_unit_dir_time" in indexes
     assert check_token(reopened, p.token, "in").allowed
+
+
+def test_the_database_and_its_wal_are_readable_by_the_owner_only(tmp_path):
+    from models.facts import record_passage
+    from models.store import KioskStore
+    from models.verdict import Verdict
+
+    store = KioskStore.open(tmp_path / "k")
+    record_passage(store, "in", Verdict("allow", ()), subject="person", unit_code="3-2-501")
+    files = [p for p in (tmp_path / "k").iterdir() if p.name.startswith("kakou.db")]
+    assert {p.name for p in files} >= {"kakou.db", "kakou.db-wal"}
+    assert all(p.stat().st_mode & 0o077 == 0 for p in files), [(p.name, oct(p.stat().st_mode)) for p in files]
+    store.engine.dispose()

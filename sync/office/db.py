@@ -48,6 +48,9 @@ def open_office_engine(office_dir: Path, database_url: str | None = None, *, mig
     url = normalise_url(database_url, office_dir)
     if url.startswith("sqlite"):
         office_dir.mkdir(parents=True, exist_ok=True)
+        from models.engine import make_private
+
+        make_private(office_dir / OFFICE_DB_FILE)  # records hold names: owner-only
         engine = create_engine(
             url,
             connect_args={"isolation_level": None, "check_same_thread": False, "timeout": 30},
