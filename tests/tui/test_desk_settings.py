@@ -37,6 +37,8 @@ class TestSettingsScreen:
             await set_field(pilot, "lang", "en")
             await set_field(pilot, "idle_lock_minutes", "5")
             await set_field(pilot, "paper", "80")
+            await pilot.press("enter")  # paper -> office (enrolment fields left empty)
+            await pilot.press("enter")  # office -> code
             await pilot.press("enter")  # on the last field: save
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
             await pilot.pause(0.1)
@@ -78,3 +80,36 @@ class TestSettingsScreen:
             assert "不是管理员" in screen_text(app)
             await pilot.press("escape")
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
+
+
+class TestEnrolFromTheDesk:
+    async def test_a_supervisor_enrols_the_kiosk_from_settings_and_it_is_audited(self, desk_dir, tmp_path):
+        from sync.office.app import create_app
+        from sync.office.enrol import add_checkpoint
+        from tests.sync.helpers import ThreadedServer
+
+        office_app = create_app(tmp_path / "office")
+        code = add_checkpoint(office_app.state.office.engine, "东门卡口", "幸福里社区")["code"]
+        app = DutyApp(desk_dir, lang="en")
+        with ThreadedServer(office_app) as server:
+            async with app.run_test(size=(80, 24)) as pilot:
+                await log_in(pilot)
+                await open_settings(pilot)
+                await wait_for(pilot, on_screen(pilot, "SettingsScreen"))
+                await set_field(pilot, "office", "ftp://nowhere")
+                await pilot.press("enter")
+                assert "http://" in screen_text(app)  # refused on its field, says what it wants
+                await set_field(pilot, "office", server.url)
+                await pilot.press("enter")  # office -> code
+                await set_field(pilot, "code", "WRONG-CODE")
+                await pilot.press("enter")
+                # The office's own words reach the volunteer; nothing is enrolled.
+                await wait_for(pilot, lambda: "wrong, used or expired" in screen_text(app), timeout=20)
+                assert on_screen(pilot, "SettingsScreen")()
+                assert db_rows(desk_dir, "SELECT office_url FROM kiosk_state")[0][0] is None
+                await set_field(pilot, "code", code.lower())  # typed in lower case: still accepted
+                await pilot.press("enter")
+                await wait_for(pilot, on_screen(pilot, "DutyScreen"), timeout=30)
+        assert db_rows(desk_dir, "SELECT office_url FROM kiosk_state")[0][0] == server.url
+        audits = db_rows(desk_dir, "SELECT volunteer_id FROM audit_event WHERE action = 'enroll'")
+        assert [a[0] for a in audits] == [volunteer_id(desk_dir, "王秀英")]

@@ -29,6 +29,9 @@ FIELDS = (
     ("printer", "set.printer"),
     ("paper", "set.paper"),
 )
+# Enrolment with the street office: two optional fields, not settings (nothing is saved in the
+# settings file; the office's answer goes into the kiosk's store and keys).
+ENROL_FIELDS = (("office", "set.office"), ("code", "set.code"))
 
 
 class SettingRefused(Exception):
@@ -69,9 +72,33 @@ def clean_setting(name: str, raw: str, lang: str):
         return value
     if name == "printer":
         if any(ord(c) < 32 for c in value) or len(value) > 200:
-            raise SettingRefused(t(lang, "set.printer_bad"))
+            raise SettingRefused(t(lang, "set.printer_bad", why=value[:40]))
+        if value:
+            from models.errors import KakouError
+            from tui.printing.targets import parse_target
+
+            try:
+                parse_target(value)  # a typo is caught here, not at the first print
+            except KakouError as exc:
+                raise SettingRefused(t(lang, "set.printer_bad", why=exc.text(lang))) from None
         return value
+    if name == "office":
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise SettingRefused(t(lang, "set.office_bad"))
+        return value.rstrip("/")
+    if name == "code":
+        return value.upper()
     raise SettingRefused(t(lang, "set.unknown"))
+
+
+def _enrol(store, office: str, code: str, supervisor_id: int) -> str:
+    """Runs off the UI thread (network, then the store): enrol, and record who did it."""
+    from models.facts import record_audit
+    from sync.kiosk import enroll
+
+    answer = enroll(store, office, code)
+    record_audit(store, "enroll", supervisor_id, via="desk", office=office, kiosk_id=answer["kiosk_id"])
+    return f"{answer['community']} {answer['name']}"
 
 
 def _save_and_audit(store, data_dir, new: KioskSettings, changes: list[tuple[str, str, str]], supervisor_id: int):
@@ -101,6 +128,8 @@ class SettingsScreen(ModalScreen):
             yield Plain(app.t("set.hint"), classes="dialog-hint")
             for name, label in FIELDS:
                 yield FormField(name, app.t(label), shown_value(app.settings, name), max_length=200)
+            for name, label in ENROL_FIELDS:
+                yield FormField(name, app.t(label), "", max_length=200)
             yield Plain("", id="settings-message", classes="field-error")
 
     def on_mount(self) -> None:
@@ -136,21 +165,42 @@ class SettingsScreen(ModalScreen):
             if clean is None:
                 return
             values[f.field_name] = clean
+        office, code = values.pop("office", ""), values.pop("code", "")
         old = app.settings
         new = replace(old, error="", **values)
         changes = [(name, shown_value(old, name), shown_value(new, name)) for name, _label in FIELDS
                    if shown_value(old, name) != shown_value(new, name)]
         message = self.query_one("#settings-message", Static)
+        if office:
+            if not code:
+                field = next(f for f in fields_of(self) if f.field_name == "code")
+                field.set_error(app.t("set.code_missing"))
+                field.input.focus()
+                return
+            import asyncio
+
+            message.update(app.t("set.enrolling"))
+            try:
+                name = await asyncio.to_thread(_enrol, app.store, office, code, self.supervisor.id)
+            except Exception as exc:
+                message.update(app.error_text(exc))
+                app.bell()
+                return
+            changes.append(("enrolment", "", name))
+            message.update(app.t("set.enrolled", name=name))
+            app.records_saved()  # wakes the sync thread, which now finds the kiosk enrolled
         if not changes:
             self.dismiss([])
             return
         message.update(app.t("duty.saving"))
-        try:
-            await app.db(_save_and_audit, app.data_dir, new, changes, self.supervisor.id)
-        except Exception as exc:
-            message.update(app.t("duty.not_saved", error=app.error_text(exc)))
-            app.bell()
-            return
+        if [c for c in changes if c[0] != "enrolment"]:
+            try:
+                await app.db(_save_and_audit, app.data_dir, new, [c for c in changes if c[0] != "enrolment"],
+                             self.supervisor.id)
+            except Exception as exc:
+                message.update(app.t("duty.not_saved", error=app.error_text(exc)))
+                app.bell()
+                return
         app.settings = new
         app.lang = new.lang
         app.records_saved()
