@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
 
-from tui.widgets.form import FormField, field_named, fields_of, next_field
+from tui.widgets.form import FormField, enter_moves_on, field_named, fields_of
 
 KIND_BY_NUMBER = {"1": "visitor", "2": "returnee", "3": "courier", "4": "medical", "5": "worker"}
 NUMBER_BY_KIND = {v: k for k, v in KIND_BY_NUMBER.items()}
@@ -78,15 +78,7 @@ class RegisterScreen(ModalScreen):
 
     @on(Input.Submitted)
     async def enter(self, event: Input.Submitted) -> None:
-        event.stop()
-        current = next(f for f in fields_of(self) if f.input is event.input)
-        if self.check(current) is None:
-            return
-        following = next_field(self, current)
-        if following is not None:
-            following.input.focus()
-            return
-        await self.save()
+        await enter_moves_on(self, event)
 
     def check(self, f: FormField):
         """The field's clean value, or None after showing why it was refused."""

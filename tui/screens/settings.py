@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from tui.settings import NAME_DISPLAYS, PAPER_WIDTHS, KioskSettings
-from tui.widgets.form import FormField, fields_of, next_field
+from tui.widgets.form import FormField, enter_moves_on, fields_of
 from tui.widgets.plain import Plain
 
 # field name, label key: the order on screen
@@ -147,15 +147,7 @@ class SettingsScreen(ModalScreen):
 
     @on(Input.Submitted)
     async def enter(self, event: Input.Submitted) -> None:
-        event.stop()
-        current = next(f for f in fields_of(self) if f.input is event.input)
-        if self.check(current) is None:
-            return
-        following = next_field(self, current)
-        if following is not None:
-            following.input.focus()
-            return
-        await self.save()
+        await enter_moves_on(self, event)
 
     async def save(self) -> None:
         app = self.app

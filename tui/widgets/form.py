@@ -57,3 +57,18 @@ def next_field(screen, current: FormField) -> FormField | None:
     fields = fields_of(screen)
     i = fields.index(current)
     return fields[i + 1] if i + 1 < len(fields) else None
+
+
+async def enter_moves_on(screen, event) -> None:
+    """A form's Enter: check the field, move to the next one; Enter on the last field saves.
+
+    `screen` has `check(field) -> value or None` (None after showing why) and `save()`."""
+    event.stop()
+    current = next(f for f in fields_of(screen) if f.input is event.input)
+    if screen.check(current) is None:
+        return
+    following = next_field(screen, current)
+    if following is not None:
+        following.input.focus()
+        return
+    await screen.save()
