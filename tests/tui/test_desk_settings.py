@@ -99,6 +99,11 @@ class TestEnrolFromTheDesk:
                 await set_field(pilot, "office", "ftp://nowhere")
                 await pilot.press("enter")
                 assert "http://" in screen_text(app)  # refused on its field, says what it wants
+                await set_field(pilot, "office", "http://10.0.0.2:8080")
+                await pilot.press("enter")
+                # Plain http to another machine would carry the enrolment keys in clear.
+                assert "Use https:// (http: this PC only)" in screen_text(app)
+                assert on_screen(pilot, "SettingsScreen")()
                 await set_field(pilot, "office", server.url)
                 await pilot.press("enter")  # office -> code
                 await set_field(pilot, "code", "WRONG-CODE")

@@ -9,7 +9,10 @@ def register(sub, common) -> None:
     e = sub.add_parser("enroll", parents=[common], help="enrol this kiosk with the street office (one-time code)",
                        description="Sends this kiosk's public key with the one-time code from `kakou office "
                                    "add-checkpoint`; receives the checkpoint id, the office's key and the first lists.")
-    e.add_argument("--office", required=True, metavar="URL", help="the street office server, e.g. http://10.0.0.2:8080")
+    e.add_argument("--office", required=True, metavar="URL", help="the street office server, e.g. https://office.example.cn")
+    e.add_argument("--allow-http", action="store_true",
+                   help="allow plain http to another machine (a trusted LAN only: the keys exchanged at "
+                        "enrolment travel in clear)")
     e.add_argument("--code", required=True, help="the enrolment code, e.g. K7QX-M3PA")
     e.set_defaults(func=run_enroll)
 
@@ -30,10 +33,13 @@ def run_enroll(args) -> int:
     from models.facts import record_audit
     from tui.commands.auth import require_supervisor
 
+    from sync.office_url import check_office_url
+
+    office = check_office_url(args.office, allow_http=args.allow_http)  # before the PIN is asked
     store = open_existing_store(args)
     who = require_supervisor(store, "enroll")
-    answer = enroll(store, args.office, args.code)
-    record_audit(store, "enroll", who.id, via="cli", office=args.office, kiosk_id=answer["kiosk_id"])
+    answer = enroll(store, office, args.code)
+    record_audit(store, "enroll", who.id, via="cli", office=office, kiosk_id=answer["kiosk_id"])
     lists = ", ".join(f"{d['name']} v{d['version']}" for d in answer["lists"])
     print(f"已登记 enrolled: {answer['community']} {answer['name']}  (id {answer['kiosk_id']})")
     print(f"街道办公钥已固定 office key pinned; 名单 lists: {lists}")

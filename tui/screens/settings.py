@@ -83,9 +83,15 @@ def clean_setting(name: str, raw: str, lang: str):
                 raise SettingRefused(t(lang, "set.printer_bad", why=exc.text(lang))) from None
         return value
     if name == "office":
-        if value and not value.lower().startswith(("http://", "https://")):
-            raise SettingRefused(t(lang, "set.office_bad"))
-        return value.rstrip("/")
+        if not value:
+            return value
+        from sync.office_url import OfficeUrlError, check_office_url
+
+        try:
+            return check_office_url(value)
+        except OfficeUrlError as exc:
+            # One line under the field: the short words; `kakou enroll` prints the long ones.
+            raise SettingRefused(t(lang, "set.office_http" if exc.code == "plain_http" else "set.office_bad")) from None
     if name == "code":
         return value.upper()
     raise SettingRefused(t(lang, "set.unknown"))
