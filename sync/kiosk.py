@@ -31,7 +31,7 @@ from models import keys as key_files
 from models.errors import KakouError
 from models.tables import STATE_ROW_ID
 from sync import signing
-from sync.schemas import LIST_NAMES
+from sync.schemas import LIST_NAMES, EnrollResponse, KnownResult, PushResult, SyncState
 
 OFFICE_ROOT_PUBLIC = "office-root.pub"
 BATCH_RECORDS = 500
@@ -55,6 +55,13 @@ class SyncError(KakouError):
 
 
 def offline_error(exc: Exception) -> SyncError:
+    import httpx
+
+    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+        # Connected, but the office (or something in front of it) never answered.
+        return SyncError("街道服务器没有应答，记录已保存在本机，稍后自动重试。",
+                         f"the office did not answer in time ({type(exc).__name__}); records are kept here and sent later.",
+                         code="offline")
     return SyncError("连不上街道服务器，记录已保存在本机，联网后自动上传。",
                      f"cannot reach the office ({type(exc).__name__}); records are kept here and sent when online.",
                      code="offline")
@@ -119,20 +126,49 @@ def _write_lookup_key(path: Path, key_hex: str) -> None:
     os.replace(tmp, path)
 
 
-def _http(base_url: str, client=None):
+def _http(base_url: str, client=None, timeout: float = HTTP_TIMEOUT_S):
     import httpx
 
     if client is not None:
         return client
-    return httpx.Client(base_url=base_url.rstrip("/"), timeout=HTTP_TIMEOUT_S)
+    return httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
 
 
 def _problem_text(response) -> tuple[str, str, str]:
     try:
         body = response.json()
-        return str(body.get("code", "")), str(body.get("zh", "")), str(body.get("en", ""))
-    except ValueError:
+    except ValueError:  # not JSON: a proxy's HTML error page, say
         return "", "", ""
+    if not isinstance(body, dict):
+        return "", "", ""
+    return str(body.get("code", "")), str(body.get("zh", "")), str(body.get("en", ""))
+
+
+def bad_answer(response, why: str) -> SyncError:
+    return SyncError("街道服务器的回答看不懂（可能是中间的网络设备或服务器出了问题），记录已保存在本机，稍后自动重试；"
+                     "一直如此请联系街道办。",
+                     f"the office's answer could not be read ({response.status_code}, {why}; a proxy or server fault?);"
+                     " records are kept here and sent later. If this keeps happening, call the street office.",
+                     code="bad_answer")
+
+
+def _answer(response, model=None) -> Any:
+    """The office's JSON answer, checked against the protocol's shape (`model`) or at least
+    to be a JSON object. A proxy's error page, a captive portal's login page, a half-started
+    office can all answer 200 with something else: that must be a plain, retryable SyncError,
+    never a crash of the sync worker (and never a mark moved on a wrong answer)."""
+    try:
+        data = response.json()
+    except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
+        raise bad_answer(response, "not JSON") from None
+    if model is not None:
+        try:
+            model.model_validate(data)
+        except ValueError as exc:  # pydantic's ValidationError
+            raise bad_answer(response, f"not a {model.__name__}") from exc
+    elif not isinstance(data, dict):
+        raise bad_answer(response, "not a JSON object")
+    return data
 
 
 def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
@@ -155,8 +191,11 @@ def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
         code_, zh, en = _problem_text(response)
         raise SyncError(zh or f"登记失败（{response.status_code}）", en or f"enrolment failed ({response.status_code})",
                         code=code_ or "enrol_failed", retryable=False)
-    answer = response.json()
-    root = bytes.fromhex(answer["office_root_key"])
+    answer = _answer(response, EnrollResponse)
+    try:
+        root = bytes.fromhex(answer["office_root_key"])
+    except ValueError:
+        raise bad_answer(response, "office root key is not hex") from None
     docs = answer["lists"]
     for doc in docs:
         _check_document(doc, root)
@@ -332,9 +371,10 @@ class SyncService:
     """
 
     def __init__(self, store, *, client=None, batch_records: int = BATCH_RECORDS,
-                 progress: Callable[[int, int], None] | None = None):
+                 progress: Callable[[int, int], None] | None = None, timeout: float = HTTP_TIMEOUT_S):
         self.store = store
         self._client = client
+        self.timeout = timeout  # seconds per connect/read/write (an office that never answers)
         self.batch_records = batch_records
         self.progress = progress
         self._lock = threading.Lock()
@@ -348,7 +388,7 @@ class SyncService:
     def _http(self):
         if self._client is None:
             state = self.store.kiosk_state()
-            self._client = _http(state.office_url)
+            self._client = _http(state.office_url, timeout=self.timeout)
         return self._client
 
     def _send(self, method: str, path: str, *, body: bytes | None = None, params: dict | None = None,
@@ -384,6 +424,10 @@ class SyncService:
         if response.status_code >= 400 and response.status_code != 304:
             code, zh, en = _problem_text(response)
             permanent = response.status_code in (401, 403)
+            if response.status_code >= 500 and not (zh and en):
+                # No words from the office itself: a proxy's error page, or a server that fell over.
+                zh = f"街道服务器暂时出错（{response.status_code}），记录已保存在本机，稍后自动重试。"
+                en = f"the office (or a proxy on the way) failed ({response.status_code}); records are kept here and retried later."
             raise SyncError(zh or f"街道服务器拒绝了请求（{response.status_code}）",
                             en or f"the office refused the request ({response.status_code})",
                             code=code or f"http_{response.status_code}", retryable=not permanent)
@@ -401,7 +445,7 @@ class SyncService:
             # kiosk lost commits (restored file) even when the seq counts happen to agree.
             params["tip"] = f"{tip[0]}:{tip[1]}"
         response = self._send("GET", "/v1/sync-state", params=params)
-        state = response.json()
+        state = _answer(response, SyncState)
         self.clock_skew = time.time() - float(state["server_time"])
         return state
 
@@ -439,7 +483,7 @@ class SyncService:
         ids = [r[0] for r in unconfirmed]
         for i in range(0, len(ids), 10000):
             body = json.dumps({"record_ids": ids[i:i + 10000]}).encode()
-            known.update(self._send("POST", "/v1/known", body=body, gzip_body=True).json()["known"])
+            known.update(_answer(self._send("POST", "/v1/known", body=body, gzip_body=True), KnownResult)["known"])
         new = max(server_max_epoch, epoch) + 1
         with self.store.writer.begin() as conn:
             current = conn.execute(text("SELECT epoch, acked_seq FROM kiosk_state WHERE id = 1")).one()
@@ -507,7 +551,7 @@ class SyncService:
                                     retryable=False)
                 limit = max(1, limit // 2)
                 continue
-            answer = response.json()
+            answer = _answer(response, PushResult)
             statuses = answer["statuses"]
             result.pushed += statuses.count("stored")
             result.duplicates += statuses.count("duplicate")
@@ -540,7 +584,7 @@ class SyncService:
             response = self._send("GET", f"/v1/lists/{name}", params={"since": held.get(name, 0)})
             if response.status_code == 304:
                 continue
-            doc = response.json()
+            doc = _answer(response)  # its shape is vouched for by the office's signature
             _check_document(doc, root)
             docs.append(doc)
         with self.store.writer.begin() as conn:

@@ -53,7 +53,10 @@ class FaultTransport(httpx.BaseTransport):
 
     Faults: "refuse" (never reaches the office), "drop_response" (the office commits, the
     answer is lost), "cut_body" (the office receives half the body, the kiosk sees the
-    connection die), ("status", code, retry_after) (an overloaded office)."""
+    connection die), ("status", code, retry_after) (an overloaded office), ("hang", entered,
+    release) (sets the `entered` event, waits for `release`, then times out: an office that
+    never answers), ("answer", status, content_type, body, forward) (this answer instead of
+    the office's; with `forward` the office got the request and committed first)."""
 
     def __init__(self, inner: httpx.BaseTransport):
         self.inner = inner
@@ -80,6 +83,16 @@ class FaultTransport(httpx.BaseTransport):
             raise httpx.ConnectError("connection refused (test fault)", request=request)
         if isinstance(fault, tuple) and fault[0] == "status":
             return httpx.Response(fault[1], headers={"Retry-After": str(fault[2])}, json={"code": "busy", "zh": "忙", "en": "busy"})
+        if isinstance(fault, tuple) and fault[0] == "hang":
+            fault[1].set()
+            fault[2].wait(30)
+            raise httpx.ReadTimeout("the office never answered (test fault)", request=request)
+        if isinstance(fault, tuple) and fault[0] == "answer":
+            _, status, content_type, content, forward = fault
+            if forward:
+                self.inner.handle_request(request).read()
+            self.log.append((request.url.path, body, dict(request.headers), status))
+            return httpx.Response(status, headers={"Content-Type": content_type}, content=content, request=request)
         if fault == "cut_body":
             half = httpx.Request(request.method, request.url, headers=request.headers, content=body[: len(body) // 2])
             response = self.inner.handle_request(half)
