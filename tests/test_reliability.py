@@ -84,11 +84,13 @@ def _child_main(data_dir: Path, out_fd: int, sync_like: bool) -> None:
         direction = "out" if direction == "in" else "in"
 
 
-def _run_and_kill(data_dir: Path, delay: float, sync_like: bool) -> tuple[list[int], list[int], list[str]]:
+def _run_and_kill(data_dir: Path, delay: float, sync_like: bool,
+                  child=None) -> tuple[list[int], list[int], list[str]]:
     """Fork a recording child, kill -9 it after `delay` seconds, return what it printed.
 
     Forked rather than exec'd so each of the many runs skips the interpreter's import time;
-    the parent holds no SQLite connection across the fork.
+    the parent holds no SQLite connection across the fork. `child` replaces `_child_main`
+    (same arguments, same lines on the pipe: one seq per commit, "acked N", "error ...").
     """
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -96,7 +98,7 @@ def _run_and_kill(data_dir: Path, delay: float, sync_like: bool) -> tuple[list[i
         code = 0
         try:
             os.close(read_fd)
-            _child_main(data_dir, write_fd, sync_like)
+            (child or _child_main)(data_dir, write_fd, sync_like)
         except BaseException as exc:
             os.write(write_fd, f"error {type(exc).__name__}: {exc}\n".encode())
             code = 1
@@ -134,23 +136,27 @@ def _kill_loop(data_dir: Path, kills: int, sync_like: bool, rng: random.Random) 
         round_no += 1
         seqs, acks, _ = _run_and_kill(data_dir, delay, sync_like)
         after = _file_state(data_dir)
-        where = f"round {round_no}, killed after {delay * 1000:.0f} ms"
-        assert after["integrity"] == ["ok"], where
-        # Gapless and resumed: this run continued exactly where the file stood.
-        assert after["seqs"] == list(range(1, len(after["seqs"]) + 1)), where
-        assert after["last_seq"] == len(after["seqs"]), where
-        if seqs:
-            assert seqs == list(range(before["last_seq"] + 1, before["last_seq"] + 1 + len(seqs))), where
-        # Everything the child reported as saved is in the file (at most one more commit may
-        # have landed between COMMIT and the print).
-        assert before["last_seq"] + len(seqs) <= after["last_seq"] <= before["last_seq"] + len(seqs) + 1, where
-        assert all(b > a for a, b in zip(after["hlcs"], after["hlcs"][1:])), where
-        assert after["orphans"] == 0 and after["passages"] == after["last_seq"], where
-        if acks:
-            assert after["acked_seq"] >= max(acks), where  # a printed ack is durable too
-        assert after["acked_seq"] <= after["last_seq"], where
+        _check_after_kill(before, after, seqs, acks, f"round {round_no}, killed after {delay * 1000:.0f} ms")
         total_printed += len(seqs)
     return {"printed": total_printed, "final": _file_state(data_dir)}
+
+
+def _check_after_kill(before: dict, after: dict, seqs: list[int], acks: list[int], where: str) -> None:
+    """What must hold of the file (`_file_state`) after a child that printed `seqs` and `acks` was killed."""
+    assert after["integrity"] == ["ok"], where
+    # Gapless and resumed: this run continued exactly where the file stood.
+    assert after["seqs"] == list(range(1, len(after["seqs"]) + 1)), where
+    assert after["last_seq"] == len(after["seqs"]), where
+    if seqs:
+        assert seqs == list(range(before["last_seq"] + 1, before["last_seq"] + 1 + len(seqs))), where
+    # Everything the child reported as saved is in the file (at most one more commit may
+    # have landed between COMMIT and the print).
+    assert before["last_seq"] + len(seqs) <= after["last_seq"] <= before["last_seq"] + len(seqs) + 1, where
+    assert all(b > a for a, b in zip(after["hlcs"], after["hlcs"][1:])), where
+    assert after["orphans"] == 0 and after["passages"] == after["last_seq"], where
+    if acks:
+        assert after["acked_seq"] >= max(acks), where  # a printed ack is durable too
+    assert after["acked_seq"] <= after["last_seq"], where
 
 
 # -- kill -9 ----------------------------------------------------------------------------------
