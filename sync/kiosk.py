@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import random
 import threading
 import time
@@ -32,6 +33,8 @@ from models.errors import KakouError
 from models.tables import STATE_ROW_ID
 from sync import signing
 from sync.schemas import LIST_NAMES, EnrollResponse, KnownResult, PushResult, SyncState
+
+_log = logging.getLogger("kakou.sync")
 
 OFFICE_ROOT_PUBLIC = "office-root.pub"
 BATCH_RECORDS = 500
@@ -616,7 +619,24 @@ class SyncService:
                     result.error = exc
                     if exc.code == "offline" and self.offline_since is None:
                         self.offline_since = time.time()
-            result.remaining = self.store.pending()[0]
+                except KakouError as exc:
+                    # The kiosk's own file (busy past its timeout, disk full): the round is
+                    # retried later; the background loop must not die of it.
+                    result.error = SyncError(f"上报暂停：{exc.zh}；稍后自动重试，记录都保存在本机。",
+                                             f"sync paused: {exc.en}; retrying later, records are kept here.",
+                                             code=f"local_{exc.code}")
+                except Exception as exc:  # noqa: BLE001 - a bug must not stop the loop for good
+                    _log.exception("sync round failed")
+                    result.error = SyncError("上报出错，稍后自动重试；记录都保存在本机。",
+                                             f"sync failed ({type(exc).__name__}); retrying later, records are "
+                                             "kept here.", code="internal")
+            try:
+                result.remaining = self.store.pending()[0]
+            except KakouError as exc:
+                result.remaining = -1  # unknown just now; the next round counts again
+                result.error = result.error or SyncError(
+                    f"上报暂停：{exc.zh}；稍后自动重试。", f"sync paused: {exc.en}; retrying later.",
+                    code=f"local_{exc.code}")
             result.clock_skew = self.clock_skew
             self.last_result = result
             return result

@@ -233,3 +233,49 @@ def test_enrolment_against_a_captive_portal_is_explained_and_can_be_repeated(sql
     enroll(store, OFFICE_BASE, code, client=sqlite_office.client)  # the code was not used up
     assert store.kiosk_state().enrolled_at
     store.engine.dispose()
+
+
+# -- the kiosk's own file failing during a round ------------------------------------------------
+
+@pytest.mark.parametrize("failure", ["busy", "bug"])
+def test_a_local_failure_mid_round_is_a_retryable_error_and_the_loop_goes_on(sqlite_office, tmp_path,
+                                                                              monkeypatch, failure):
+    """The file busy past its timeout (or a bug) while the round acknowledges: the round ends
+    with words, the background loop keeps running, and the next round sends what is left."""
+    from models.errors import StoreError
+
+    store, service = _half_synced(sqlite_office, tmp_path)
+    real_set_acked = SyncService._set_acked
+    failures = []
+
+    def flaky_set_acked(self, epoch, hwm):
+        if not failures:
+            failures.append(hwm)
+            if failure == "busy":
+                raise StoreError("本机数据库正忙", "the kiosk's database is busy", code="busy")
+            raise RuntimeError("boom")
+        return real_set_acked(self, epoch, hwm)
+
+    monkeypatch.setattr(SyncService, "_set_acked", flaky_set_acked)
+    stop, rounds = threading.Event(), []
+    real_run_once = SyncService.run_once
+
+    def counting_run_once(self):
+        result = real_run_once(self)
+        rounds.append(result)
+        if result.ok and result.remaining == 0:
+            stop.set()
+        return result
+
+    monkeypatch.setattr(SyncService, "run_once", counting_run_once)
+    service.backoff.base = service.backoff.cap = 0.01
+    loop = threading.Thread(target=service.run_forever, args=(stop,), kwargs={"interval": 0.01}, daemon=True)
+    loop.start()
+    loop.join(timeout=30)
+    assert not loop.is_alive(), "the loop should have drained the kiosk and stopped"
+    first = rounds[0].error
+    _assert_plain_retryable(first)
+    assert first.code == ("local_busy" if failure == "busy" else "internal")
+    assert rounds[-1].ok and rounds[-1].remaining == 0
+    assert store.kiosk_state().acked_seq == 25
+    check_invariant(store, sqlite_office.engine)
