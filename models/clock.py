@@ -19,6 +19,8 @@ HLC_COUNTER_BITS = 16
 HLC_COUNTER_MASK = (1 << HLC_COUNTER_BITS) - 1
 # A wall clock more than this far behind the last HLC is reported as having gone backwards.
 BACKWARDS_TOLERANCE_MS = 2_000
+# No clock reading before this is real for a kakou kiosk (2025-01-01T00:00:00Z).
+PLAUSIBLE_SINCE = 1_735_689_600
 
 
 @lru_cache(maxsize=1)

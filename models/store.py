@@ -18,7 +18,7 @@ from sqlmodel import select as _select
 from sqlalchemy.engine import Engine
 
 from models import keys
-from models.clock import hlc_wall_ms
+from models.clock import PLAUSIBLE_SINCE, hlc_wall_ms
 from models.engine import open_engine, writer
 from models.policy import Policy
 from models.tables import (
@@ -34,8 +34,6 @@ from models.tables import (
 from models.verdict import GateState, TrustEntry
 
 DB_FILE = "kakou.db"
-# No clock reading before this is real for a kakou kiosk (2025-01-01T00:00:00Z).
-PLAUSIBLE_SINCE = 1_735_689_600
 ENV_DATA_DIR = "KAKOU_DATA_DIR"
 
 
@@ -208,6 +206,11 @@ class KioskStore:
 
     def note_hlc(self, hlc: int) -> None:
         self._hlc_ms = max(self._hlc_ms, hlc_wall_ms(hlc))
+
+    def newest_record_time(self) -> float | None:
+        """Wall seconds of the newest record's HLC (read at open, kept by every record this
+        process makes); None before the first record. For models.clock_health."""
+        return self._hlc_ms / 1000 if self._hlc_ms else None
 
     # -- policy and lists ----------------------------------------------------------------------
     def policy(self) -> Policy:

@@ -36,6 +36,8 @@ IDLE_CHECK_SECONDS = 5
 # wait gathers a queue's worth of passages into one round instead of one round per scan).
 SYNC_INTERVAL_SECONDS = 60.0
 SYNC_AFTER_RECORDS_SECONDS = 5.0
+# How often the desk looks at its clock (models/clock_health.py reads memory only: cheap).
+CLOCK_CHECK_SECONDS = 1.0
 
 
 class DutyApp(App):
@@ -78,6 +80,8 @@ class DutyApp(App):
         self.store_damaged = False
         self.fatal_text = ""  # once set, the desk shows only this (a damaged file, say)
         self.checkpoint_peek: tuple[str, str] | None = None  # (name, community) read before the store opens
+        self.clock_health = None  # models.clock_health.ClockHealth of the last look at the clock
+        self.office_time = None  # models.clock_health.OfficeTime from the last good sync round
 
     # -- language ----------------------------------------------------------------------------
     def t(self, key: str, **params) -> str:
@@ -136,6 +140,7 @@ class DutyApp(App):
             self.push_screen(LoadingScreen())
         self.run_worker(self._open_store(), name="open-store", group="db", exit_on_error=False)
         self.set_interval(IDLE_CHECK_SECONDS, self._check_idle)
+        self.set_interval(CLOCK_CHECK_SECONDS, self.check_clock)
 
     async def _open_store(self) -> None:
         early = self.checkpoint_peek is not None
@@ -305,6 +310,45 @@ class DutyApp(App):
             if isinstance(screen, DutyScreen):
                 screen.show_sync(text, level)
 
+    # -- the kiosk's clock ---------------------------------------------------------------------
+    def check_clock(self) -> None:
+        """Say in the status bar when the clock looks wrong (gone back, never set, far from the
+        office's), and clear it once it is right. Recording goes on either way."""
+        if self.store is None or self.store_damaged:
+            return
+        from models.clock_health import store_clock_health
+
+        try:
+            health = store_clock_health(self.store, self.office_time)
+        except Exception as exc:  # a look at the clock must never stop the desk
+            self._log_internal_error(exc)
+            return
+        self.show_clock_health(health)
+
+    def show_clock_health(self, health) -> None:
+        from tui.strings import age_text
+        from tui.widgets.status_bar import StatusBar
+
+        previous = self.clock_health
+        self.clock_health = health
+        short = long = ""
+        if not health.ok:
+            short, long = self.t(f"duty.clock.{health.problem}"), self.t(f"duty.clock.{health.problem}.long")
+        for screen in self.screen_stack:
+            for bar in screen.query(StatusBar):
+                bar.set_clock_warning(short, long)
+        was = previous.problem if previous is not None else ""
+        if health.problem == was:
+            return
+        if health.problem:
+            # Once per change, the whole sentence: what is wrong, that the gate goes on, who fixes it.
+            year = time.gmtime(max(0.0, health.wall)).tm_year
+            off = round(abs(health.off_by) / 60) * 60  # to the minute: "1 h", not "59 min" for 3599.9 s
+            self.notify(self.t(f"duty.clock.notice.{health.problem}", off=age_text(self.lang, off), year=year),
+                        severity="warning", timeout=20)
+        elif previous is not None:
+            self.notify(self.t("duty.clock.fixed"), timeout=5)
+
     # -- background sync ---------------------------------------------------------------------------
     def records_saved(self) -> None:
         """A record was committed: sync soon (the sync thread waits a few seconds for more)."""
@@ -332,7 +376,11 @@ class DutyApp(App):
                     continue  # the status bar keeps showing the local pending count
                 if service is None:
                     service = self._make_sync_service()
+                from models import clock
+
+                before = clock.now()
                 result = service.run_once()
+                self._note_office_time(service, result, before)
                 self.sync_rounds += 1
                 text, level = sync_status_text(service, self.lang)
             except Exception as exc:  # sync trouble must never stop the desk or the thread
@@ -351,6 +399,17 @@ class DutyApp(App):
                     delay = min(self.sync_interval * 5, backoff.next_delay(getattr(error, "retry_after", None)))
             elif error is None and getattr(result, "remaining", 0):
                 delay = min(delay, self.sync_after_records)  # more than one round's worth waiting
+
+    def _note_office_time(self, service, result, before) -> None:
+        """After a good round, the office's time (carried on the monotonic clock, so a jump
+        after this round is still measured against it). The skew is taken at the handshake,
+        the first thing in a round: `before` stands for that moment."""
+        skew = getattr(service, "clock_skew", None)
+        if not isinstance(skew, (int, float)) or result is None or getattr(result, "error", None) is not None:
+            return  # a failed round may carry the skew of an older one
+        from models.clock_health import OfficeTime
+
+        self.office_time = OfficeTime.from_skew(float(skew), before)
 
     def _make_sync_service(self):
         if self.sync_factory is not None:
@@ -439,9 +498,8 @@ def sync_status_text(service, lang: str) -> tuple[str, str]:
                        age=short_age(lang, now - oldest) if oldest else "-"))
     elif error is None:
         parts.append(t(lang, "duty.sync.synced"))
-    skew = getattr(service, "clock_skew", None)
-    if skew is not None and abs(skew) > 300:
-        parts.append(t(lang, "duty.sync.clock"))
+    # The office's clock skew is not repeated here: the clock part of the status bar says it
+    # (DutyApp.check_clock, models/clock_health.py), carried forward past jumps after the sync.
     lists_at = store.gate_state().lists_updated_at
     parts.append(t(lang, "duty.sync.lists_local") if lists_at is None
                  else t(lang, "duty.sync.lists_age", age=short_age(lang, now - lists_at)))

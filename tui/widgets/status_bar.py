@@ -4,14 +4,35 @@ from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+PARTS = ("checkpoint", "volunteer", "direction", "clock", "sync")
+PART_PADDING = 2  # `#status-bar Static { padding: 0 1 }` in app.tcss
+
 
 class StatusBar(Horizontal):
     """One line at the top of the duty screen. Each part is its own Static so a tick of the
-    clock repaints eight cells, not the whole line."""
+    clock repaints eight cells, not the whole line.
+
+    When the kiosk's clock looks wrong the time is not shown (it would be wrong): the clock
+    part says so instead, in the long words with what to do when the whole line still fits,
+    else in the short words (the sync text is never pushed off the line for it)."""
+
+    DEFAULT_CSS = """
+    StatusBar #status-clock.clock-wrong {
+        background: $error;
+        color: $text;
+        text-style: bold;
+    }
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._texts = dict.fromkeys(PARTS, "")
+        self._clock_warning: tuple[str, str] = ("", "")  # (short, long); ("", "") when the clock is fine
 
     def compose(self) -> ComposeResult:
         # The sync text is last and takes what is left: on a narrow screen it is the part cut.
@@ -24,22 +45,72 @@ class StatusBar(Horizontal):
     def on_mount(self) -> None:
         self.tick()
 
+    def on_resize(self) -> None:
+        if self._clock_warning[0]:
+            self._paint_clock()
+
+    def _set(self, name: str, text: str) -> Static:
+        self._texts[name] = text
+        part = self.query_one(f"#status-{name}", Static)
+        part.update(text)
+        return part
+
     def tick(self) -> None:
-        self.query_one("#status-clock", Static).update(time.strftime("%H:%M:%S"))
+        if not self._clock_warning[0]:
+            self._set("clock", time.strftime("%H:%M:%S"))
 
     def set_checkpoint(self, text: str) -> None:
-        self.query_one("#status-checkpoint", Static).update(text)
+        self._set("checkpoint", text)
+        self._refit()
 
     def set_volunteer(self, text: str) -> None:
-        self.query_one("#status-volunteer", Static).update(text)
+        self._set("volunteer", text)
+        self._refit()
 
     def set_direction(self, text: str, direction: str) -> None:
-        part = self.query_one("#status-direction", Static)
-        part.update(text)
-        part.set_class(direction == "out", "out")
+        self._set("direction", text).set_class(direction == "out", "out")
+        self._refit()
 
     def set_sync(self, text: str, level: str = "ok") -> None:
-        part = self.query_one("#status-sync", Static)
-        part.update(text)
+        part = self._set("sync", text)
         for name in ("ok", "warn", "error"):
             part.set_class(level == name, f"sync-{name}")
+        self._refit()
+
+    # -- the clock warning ---------------------------------------------------------------------
+    @property
+    def clock_warning(self) -> str:
+        """The words shown instead of the time ("" while the clock looks right)."""
+        return self._texts["clock"] if self._clock_warning[0] else ""
+
+    def set_clock_warning(self, short: str = "", long: str = "") -> None:
+        """Show `long` (or `short` where `long` would not leave the sync text whole) instead
+        of the time; empty: the clock is right again, show the time."""
+        if (short, long) == self._clock_warning:
+            return
+        self._clock_warning = (short, long)
+        self.query_one("#status-clock", Static).set_class(bool(short), "clock-wrong")
+        if short:
+            self._paint_clock()
+        else:
+            self.tick()
+
+    def _refit(self) -> None:
+        if self._clock_warning[0] and self._clock_warning[1]:
+            self._paint_clock()
+
+    def _paint_clock(self) -> None:
+        short, long = self._clock_warning
+        text = long if long and self._fits(long) else short
+        if text != self._texts["clock"]:
+            self._set("clock", text)
+
+    def _fits(self, clock_text: str) -> bool:
+        """Whether the line with `clock_text` in the clock part still shows every part whole.
+        Measured from the texts (each part is `width: auto` plus its padding), not from the
+        layout, which is only known after the next refresh."""
+        width = self.size.width
+        if not width:
+            return False
+        texts = dict(self._texts, clock=clock_text)
+        return sum(cell_len(text) + PART_PADDING for text in texts.values()) <= width
