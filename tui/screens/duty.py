@@ -173,6 +173,7 @@ class DutyScreen(Screen):
         self.policy = None
         self.checkpoint_name = ""
         self.busy = 0  # scans being checked; a temperature typed meanwhile waits for them
+        self._prompt_shown = ""  # the words on the scan prompt now
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -327,7 +328,11 @@ class DutyScreen(Screen):
     def _set_prompt(self, temperature: bool, text: str = "") -> None:
         app = self.app
         prompt = self.query_one("#scan-prompt", Static)
-        prompt.update(text or (app.t("duty.temp_prompt") if temperature else ""))
+        words = text or (app.t("duty.temp_prompt") if temperature else "")
+        if words != self._prompt_shown:
+            # One row high in app.tcss: new words need no new layout of the screen.
+            prompt.update(words, layout=False)
+            self._prompt_shown = words
         prompt.set_class(temperature, "temperature")
         self.scan_line.placeholder = app.t("duty.temp_placeholder" if temperature else "duty.scan_placeholder")
 

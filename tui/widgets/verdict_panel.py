@@ -25,6 +25,7 @@ class VerdictPanel(Vertical):
         self.headline = ""
         self.lines: list[str] = []
         self.status_line = ""
+        self._painted: tuple[str, Text | None] = ("", None)  # what the two parts show now
 
     def compose(self) -> ComposeResult:
         yield Static("", id="verdict-header", markup=False)
@@ -55,13 +56,19 @@ class VerdictPanel(Vertical):
             return
         for name in STATES:
             self.set_class(self.state == name, f"verdict-{name}")
-        header.update(self.headline)
         body = Text()
         for i, line in enumerate(self.lines):
             body.append(("\n" if i else "") + line)
         if self.status_line:
             body.append(("\n" if self.lines else "") + self.status_line, style="bold")
-        body_widget.update(body)
+        # Both parts have a fixed size in app.tcss, so a new text needs no new layout of the
+        # screen (a layout repaints every widget: it was most of a scan's screen time). A
+        # part whose text did not change is not repainted at all.
+        if self.headline != self._painted[0]:
+            header.update(self.headline, layout=False)
+        if body != self._painted[1]:
+            body_widget.update(body, layout=False)
+        self._painted = (self.headline, body)
 
     @property
     def text(self) -> str:
