@@ -14,6 +14,7 @@ import logging
 import json
 import math
 import os
+import socket
 import threading
 import zlib
 from pathlib import Path
@@ -28,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from models.errors import KakouError
 from sync import signing
@@ -60,6 +62,7 @@ ENV_DATABASE_URL = "KAKOU_OFFICE_DATABASE_URL"
 ENV_COMMIT_DELAY = "KAKOU_OFFICE_TEST_COMMIT_DELAY"
 
 log = logging.getLogger("kakou.office")
+KEY_CACHE_SIZE = 10_000
 
 
 class ApiProblem(Exception):
@@ -85,21 +88,43 @@ class Office:
                 office_lists.ensure_lists(conn)
         self.inflight = threading.BoundedSemaphore(max_inflight)
         self.retry_after = retry_after
+        # kiosk id -> public key, for pushes (see `authenticate`); per worker process.
+        self._keys: dict[str, bytes] = {}
+        self._keys_lock = threading.Lock()
         self.commit_delay = float(os.environ.get(ENV_COMMIT_DELAY) or 0)
 
-    def kiosk_key(self, kiosk_id: str) -> tuple[bytes, str]:
+    def kiosk_key(self, kiosk_id: str) -> bytes:
+        """The kiosk's public key, read from the database (blocking: call it in a worker
+        thread); ApiProblem when the kiosk is unknown or revoked. Remembered for pushes."""
         with self.engine.execution_options(immediate=False).connect() as conn:
             row = conn.execute(select(t.kiosk.c.public_key, t.kiosk.c.status).where(t.kiosk.c.kiosk_id == kiosk_id)).first()
             conn.rollback()
         if row is None or not row.public_key:
+            self.forget(kiosk_id)
             raise ApiProblem(403, "unknown_kiosk", "街道办不认识这台设备，请先登记。",
                              "the office does not know this kiosk; enrol it first.")
         if row.status == "revoked":
+            self.forget(kiosk_id)
             raise ApiProblem(403, "kiosk_revoked", "这台设备已被街道办注销，不能再上传。请联系街道办。",
                              "this kiosk was revoked by the street office and may not push. Call the office.")
-        return bytes.fromhex(row.public_key), row.status
+        public = bytes.fromhex(row.public_key)
+        with self._keys_lock:
+            if len(self._keys) >= KEY_CACHE_SIZE:
+                self._keys.clear()  # a few thousand kiosks at most: start over rather than track use
+            self._keys[kiosk_id] = public
+        return public
 
-    def authenticate(self, request: Request, body: bytes) -> tuple[str, int]:
+    def forget(self, kiosk_id: str) -> None:
+        with self._keys_lock:
+            self._keys.pop(kiosk_id, None)
+
+    async def authenticate(self, request: Request, body: bytes, *, cached: bool = False) -> tuple[str, int, bytes]:
+        """Check the request's signature; (kiosk id, epoch, the public key it was checked with).
+
+        `cached`: the key may come from memory, no database read. Only for pushes, whose
+        transaction checks that the kiosk's row still holds that key and is not revoked
+        (`ingest`'s public_key), so a revocation by any process is refused at once. Every
+        other route reads the kiosk's row (in a worker thread, never on the event loop)."""
         h = request.headers
         kiosk_id, epoch_text = h.get(signing.H_KIOSK, ""), h.get(signing.H_EPOCH, "")
         request_id, signature = h.get(signing.H_REQUEST, ""), h.get(signing.H_SIGNATURE, "")
@@ -109,11 +134,15 @@ class Office:
             epoch = int(epoch_text)
         except ValueError:
             raise ApiProblem(401, "unsigned", "请求签名信息不完整。", "the request's signature headers are malformed.") from None
-        public, _status = self.kiosk_key(kiosk_id)
-        if not signing.verify_request(public, kiosk_id, epoch, request_id, body, signature):
-            raise ApiProblem(401, "bad_signature", "签名不符：请求被改动或不是这台设备发的。",
-                             "signature does not match: the request was altered or not sent by this kiosk.")
-        return kiosk_id, epoch
+        public = self._keys.get(kiosk_id) if cached else None
+        if public is not None and not signing.verify_request(public, kiosk_id, epoch, request_id, body, signature):
+            public = None  # not with the remembered key: decide on the database's
+        if public is None:
+            public = await run_in_threadpool(self.kiosk_key, kiosk_id)
+            if not signing.verify_request(public, kiosk_id, epoch, request_id, body, signature):
+                raise ApiProblem(401, "bad_signature", "签名不符：请求被改动或不是这台设备发的。",
+                                 "signature does not match: the request was altered or not sent by this kiosk.")
+        return kiosk_id, epoch, public
 
     def acquire(self) -> None:
         if not self.inflight.acquire(blocking=False):
@@ -232,7 +261,7 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
     @app.get("/v1/sync-state", response_model=SyncState)
     async def sync_state(request: Request, wall: float | None = None, lists: str = Query(default="", max_length=1024),
                          tip: str = Query(default="", max_length=128)):
-        kiosk_id, _epoch = office.authenticate(request, signing.get_body("GET", _target(request)))
+        kiosk_id, _epoch, _key = await office.authenticate(request, signing.get_body("GET", _target(request)))
         if wall is not None and not math.isfinite(wall):
             wall = None  # "nan" and "inf" parse as floats but are no clock reading
         versions = {}
@@ -248,26 +277,36 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
         office.acquire()
         try:
             body = await read_body(request)
-            kiosk_id, epoch = office.authenticate(request, body)
+            kiosk_id, epoch, public = await office.authenticate(request, body, cached=True)
             batch = parse(PushBatch, inflate(request, body))
             if batch.epoch != epoch:
                 raise ApiProblem(400, "epoch_mismatch", "批次与签名的轮次不一致。", "the batch's epoch differs from the signed one.")
             hook = (lambda: __import__("time").sleep(office.commit_delay)) if office.commit_delay else None
-            return await run_in_threadpool(office_ingest.ingest, office.engine, kiosk_id, batch, before_commit=hook)
+            try:
+                return await run_in_threadpool(office_ingest.ingest, office.engine, kiosk_id, batch, before_commit=hook,
+                                               public_key=public.hex())
+            except office_ingest.KioskRefused:
+                # Revoked since its key was remembered (here or by another process): the
+                # database's words, and the key is forgotten.
+                office.forget(kiosk_id)
+                await office.authenticate(request, body)  # answers 403 kiosk_revoked / 401 bad_signature
+                raise ApiProblem(503, "kiosk_changed", "这台设备的登记刚刚变了，稍后自动重试。",
+                                 "this kiosk's enrolment changed just now; the kiosk will retry.",
+                                 {"Retry-After": str(office.retry_after)}) from None
         finally:
             office.inflight.release()
 
     @app.post("/v1/known", response_model=KnownResult, openapi_extra=_json_body(KnownQuery))
     async def known(request: Request):
         body = await read_body(request)
-        kiosk_id, _ = office.authenticate(request, body)
+        kiosk_id, _epoch, _key = await office.authenticate(request, body)
         query = parse(KnownQuery, inflate(request, body))
         return {"known": await run_in_threadpool(office_ingest.known, office.engine, kiosk_id, query.record_ids)}
 
     @app.get("/v1/lists/{name}", response_model=ListDocument,
              responses={304: {"description": "not modified"}, 404: {"model": Problem}})
     async def list_document(name: str, request: Request, since: int = Query(default=0, ge=0, le=2 ** 31 - 1)):
-        office.authenticate(request, signing.get_body("GET", _target(request)))
+        await office.authenticate(request, signing.get_body("GET", _target(request)))
         if name not in LIST_NAMES:
             raise ApiProblem(404, "unknown_list", f"没有这个名单：{name}", f"no such list: {name}")
 
@@ -440,6 +479,23 @@ def parse_admin(model, data: bytes):
 def _target(request: Request) -> str:
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
+
+
+class NoDelayHTTP(AutoHTTPProtocol):
+    """uvicorn's HTTP protocol (httptools when installed, else h11) with TCP_NODELAY on every
+    connection, for `kakou office serve` (uvicorn's `http=`). asyncio sets TCP_NODELAY only on
+    sockets accepted from a listener made with proto=IPPROTO_TCP; with --workers N uvicorn makes
+    the listener itself with proto 0, so every answer (status line and body are two writes) sat
+    in Nagle's buffer until the client's delayed ACK: ~40 ms per push, whatever its size."""
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # pragma: no cover - a transport without a real socket
+                pass
+        super().connection_made(transport)
 
 
 def app_from_env() -> FastAPI:

@@ -7,12 +7,14 @@ and must move to a new epoch; the copy is quarantined too, so nothing is lost).
 
 Nothing is refused for its age or content: an unreadable payload or a wrong hash is stored
 with a flag. The contiguous mark `hwm` tells the kiosk how far it may advance its own mark.
+The kiosk itself is checked in the same transaction: a revoked kiosk's batch is not stored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,7 +36,7 @@ def _read_payload(text_: str) -> Any:
             pass
     return json.loads(text_)
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, text
+from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from sync.office import lists as office_lists
@@ -93,56 +95,68 @@ def _local_day(ts: float) -> str:
         return time.strftime("%Y-%m-%d", time.localtime(min(max(ts, 0.0), 253402214400.0)))
 
 
-def _extract(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The few payload fields the day report groups by."""
-    out: dict[str, Any] = {"direction": None, "verdict": None, "reasons": None, "detail": None, "ref": None}
+EXTRACTED = ("direction", "verdict", "reasons", "detail", "ref")
+_NOTHING_EXTRACTED = (None, None, None, None, None)
+
+
+def _extract(kind: str, payload: dict[str, Any]) -> tuple:
+    """The few payload fields the day report groups by, in the order of EXTRACTED."""
+    get = payload.get
     if kind == "passage":
-        out["direction"] = str(payload.get("direction"))[:3]
-        out["verdict"] = str(payload.get("verdict"))[:8]
-        reasons = payload.get("reasons", "[]")
-        out["reasons"] = reasons if isinstance(reasons, str) else json.dumps(reasons)
-    elif kind == "fever_case":
-        out["direction"] = str(payload.get("direction"))[:3]
-    elif kind == "fever_outcome":
-        out["detail"] = str(payload.get("outcome"))[:32]
-        out["ref"] = str(payload.get("case_id"))[:36]
-    elif kind == "registration":
-        out["detail"] = str(payload.get("kind"))[:32]
-    elif kind in ("pass_issued", "pass_revoked"):
-        out["ref"] = str(payload.get("pass_id"))[:36]
-    return out
+        reasons = get("reasons", "[]")
+        return (str(get("direction"))[:3], str(get("verdict"))[:8],
+                reasons if isinstance(reasons, str) else json.dumps(reasons), None, None)
+    if kind == "fever_case":
+        return str(get("direction"))[:3], None, None, None, None
+    if kind == "fever_outcome":
+        return None, None, None, str(get("outcome"))[:32], str(get("case_id"))[:36]
+    if kind == "registration":
+        return None, None, None, str(get("kind"))[:32], None
+    if kind in ("pass_issued", "pass_revoked"):
+        return None, None, None, None, str(get("pass_id"))[:36]
+    return _NOTHING_EXTRACTED
+
+
+_sha256 = hashlib.sha256
 
 
 def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None, received_at: float) -> dict[str, Any]:
+    """The office_record row of one pushed record (and its flags). Runs for every record of
+    every push: written for speed (no intermediate dicts)."""
+    text_ = item.payload
     flags = []
-    if hashlib.sha256(item.payload.encode("utf-8")).hexdigest() != item.payload_hash:
+    if _sha256(text_.encode("utf-8")).hexdigest() != item.payload_hash:
         flags.append("bad_hash")
     try:
-        payload = _read_payload(item.payload)
+        payload = _read_payload(text_)
         if not isinstance(payload, dict):
             raise ValueError("not an object")
-        extracted = _extract(item.kind, payload)
+        direction, verdict, reasons, detail, ref = _extract(item.kind, payload)
     except (ValueError, TypeError, RecursionError):
         flags.append("unreadable")
-        extracted = _extract("", {})
+        direction = verdict = reasons = detail = ref = None
     corrected, quality = correct_time(item, anchor, received_at)
     if quality == "received":
         flags.append("clock")
     row = {
         "record_id": item.record_id, "kiosk_id": kiosk_id, "epoch": epoch, "seq": item.seq, "kind": item.kind,
-        "payload": item.payload, "payload_hash": item.payload_hash, "device_time": item.wall_time,
+        "payload": text_, "payload_hash": item.payload_hash, "device_time": item.wall_time,
         "corrected_time": corrected, "received_at": received_at, "time_quality": quality,
         "day": _local_day(corrected), "hlc": item.hlc, "boot_id": item.boot_id, "mono_ns": item.mono_ns,
-        "clock_flag": item.clock_flag, "versions": item.versions, **extracted,
+        "clock_flag": item.clock_flag, "versions": item.versions, "direction": direction, "verdict": verdict,
+        "reasons": reasons, "detail": detail, "ref": ref,
     }
     # PostgreSQL cannot store a NUL character in text: one in any field would fail the whole
     # batch with a 503 on every retry and block the kiosk's queue for ever. Store the record
     # with U+FFFD instead and flag it (the claimed hash is kept, so the copy stays comparable).
-    for key, value in row.items():
-        if isinstance(value, str) and "\x00" in value:
-            row[key] = value.replace("\x00", "\ufffd")
-            if "nul" not in flags:
-                flags.append("nul")
+    # The envelope's text never holds one (the schema refuses it: 422), so a NUL can only come
+    # out of the payload's JSON, written as the escape \u0000: only then is the row searched.
+    if "\\u0000" in text_:
+        for key, value in row.items():
+            if isinstance(value, str) and "\x00" in value:
+                row[key] = value.replace("\x00", "\ufffd")
+                if "nul" not in flags:
+                    flags.append("nul")
     row["flags"] = ",".join(flags)
     return row
 
@@ -160,18 +174,24 @@ day_count = Table(
 DAY_COUNT_KEY = ["day", "kiosk_id", "kind", "direction", "verdict", "reasons", "detail"]
 
 
-def count_days(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
-    """Add stored records to the day counts, in the transaction that stores them. Grouped here
-    (a batch makes a handful of groups), then one upsert; sorted, so two transactions that
-    touch the same counters lock them in the same order."""
+def _day_groups(rows: Iterable[dict[str, Any]]) -> list[tuple[tuple, int]]:
+    """The stored records' day-count groups, sorted: two transactions that touch the same
+    counters lock them in the same order. A batch makes a handful of groups."""
     groups: dict[tuple, int] = {}
     for r in rows:
         key = (r["day"], r["kiosk_id"], r["kind"], r["direction"] or "", r["verdict"] or "",
                (r["reasons"] or "")[:REASONS_KEY_CHARS], r["detail"] or "")
         groups[key] = groups.get(key, 0) + 1
+    return sorted(groups.items())
+
+
+def count_days(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Add stored records to the day counts, in the transaction that stores them: grouped
+    here, then one upsert. (PostgreSQL's ingest does this inside `PG_CLOSE_BATCH`.)"""
+    groups = _day_groups(rows)
     if not groups:
         return
-    values = [dict(zip(DAY_COUNT_KEY, key), n=n) for key, n in sorted(groups.items())]
+    values = [dict(zip(DAY_COUNT_KEY, key), n=n) for key, n in groups]
     stmt = dialect_insert(conn, day_count).values(values)
     conn.execute(stmt.on_conflict_do_update(index_elements=DAY_COUNT_KEY, set_={"n": day_count.c.n + stmt.excluded.n}))
 
@@ -184,21 +204,26 @@ PG_ARRAY_TYPES = {
 }
 
 
-def _copy_fresh(conn: Connection, rows: list[dict[str, Any]]) -> bool:
+def _copy_fresh(conn: Connection, rows: list[dict[str, Any]], *, savepoint_open: bool = False) -> bool:
     """PostgreSQL: COPY the batch in a savepoint, betting that every record is new (true for
     nearly every batch: retries and replays are the exception). True when it won; on any
     unique violation (a duplicate, a conflict, a taken slot) the savepoint is rolled back -
     nothing of the batch stays - and the caller takes the ON CONFLICT path, which sorts each
-    record out. COPY skips the per-row speculative insertion ON CONFLICT needs."""
+    record out. COPY skips the per-row speculative insertion ON CONFLICT needs.
+    `savepoint_open`: the caller already sent SAVEPOINT office_copy (pipelined with its own
+    first statement, one round trip less)."""
     import psycopg.errors
 
     cur = conn.connection.driver_connection.cursor()
     try:
-        cur.execute("SAVEPOINT office_copy")
+        if not savepoint_open:
+            cur.execute("SAVEPOINT office_copy")
         try:
             with cur.copy(COPY_RECORDS) as copy:
+                copy.set_types(COPY_TYPES)
+                write = copy.write_row
                 for r in rows:
-                    copy.write_row([r[c] for c in RECORD_COLUMNS])
+                    write(_record_values(r))
         except psycopg.errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT office_copy")
             return False
@@ -208,10 +233,24 @@ def _copy_fresh(conn: Connection, rows: list[dict[str, Any]]) -> bool:
         cur.close()
 
 
-COPY_RECORDS = f"COPY office_record ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
+def _pg_type(column) -> str:
+    if isinstance(column.type, BigInteger):
+        return "int8"
+    if isinstance(column.type, Integer):
+        return "int4"
+    if isinstance(column.type, Float):
+        return "float8"  # SQLAlchemy's Float is double precision on PostgreSQL
+    return "text"  # varchar and text share their binary form
 
 
-def insert_records(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+# Binary COPY: a third of text COPY's formatting time in Python (numbers are packed, not
+# printed), the same for the server. Its types must be the columns' own (from tables.py).
+COPY_RECORDS = f"COPY office_record ({', '.join(RECORD_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+COPY_TYPES = [_pg_type(c) for c in t.record.columns]
+_record_values = operator.itemgetter(*RECORD_COLUMNS)
+
+
+def insert_records(conn: Connection, rows: list[dict[str, Any]], *, savepoint_open: bool = False) -> set[str]:
     """Insert with ON CONFLICT DO NOTHING (record id and kiosk/epoch/seq); the ids stored now.
 
     PostgreSQL: COPY when the whole batch is new (see `_copy_fresh`), else one INSERT ...
@@ -219,7 +258,7 @@ def insert_records(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     costs more to parse than to run). SQLite: the write lock is held (BEGIN IMMEDIATE), so "not
     there before, there after" means "stored by us"."""
     if conn.dialect.name == "postgresql":
-        if _copy_fresh(conn, rows):
+        if _copy_fresh(conn, rows, savepoint_open=savepoint_open):
             return {r["record_id"] for r in rows}
         cols = ", ".join(RECORD_COLUMNS)
         arrays = ", ".join(f"%({c})b::{PG_ARRAY_TYPES.get(c, 'text[]')}" for c in RECORD_COLUMNS)
@@ -313,30 +352,142 @@ def _stored_hashes(conn: Connection, record_ids: list[str]) -> dict[str, str]:
     return out
 
 
-def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=None) -> dict[str, Any]:
+class KioskRefused(Exception):
+    """The kiosk's row no longer takes this push: revoked (perhaps by another process, e.g.
+    `kakou office revoke-kiosk`) or holding another key than the one the signature was
+    checked with. Raised inside the transaction: nothing of the batch is stored."""
+
+
+# PostgreSQL: a push is a fixed handful of statements with constant text, sent through the
+# driver (psycopg prepares them after a few uses); building SQLAlchemy Core statements cost
+# more than running them. The first opens the batch: locks (creating if new) the kiosk/epoch
+# mark, whose row serialises pushes of one epoch, and sets this boot's clock anchor.
+PG_OPEN_BATCH = """
+WITH anchor AS (
+    INSERT INTO office_boot_anchor (kiosk_id, boot_id, mono_ns, server_time, wall)
+    VALUES (%(k)s, %(boot)s, %(mono)s::int8, %(now)s::float8, %(wall)s::float8)
+    ON CONFLICT (kiosk_id, boot_id) DO UPDATE
+    SET mono_ns = excluded.mono_ns, server_time = excluded.server_time, wall = excluded.wall
+)
+INSERT INTO office_kiosk_epoch (kiosk_id, epoch, hwm) VALUES (%(k)s, %(e)s::int4, 0)
+ON CONFLICT (kiosk_id, epoch) DO UPDATE SET hwm = office_kiosk_epoch.hwm
+RETURNING hwm
+"""
+
+# The last closes it in one round trip: walks the mark on through records held above this
+# batch (batches may arrive out of order: seq = mark + row number holds exactly up to the
+# first gap), adds the stored records to the day counts, notes the kiosk's contact - only
+# if its row still has the key the signature was checked with and is not revoked (the row
+# lock makes this exact: a revocation committed first refuses this push, one committed after
+# waits for it) - and reads the list versions. Unreferenced CTEs run after the main query.
+PG_CLOSE_BATCH = """
+WITH walk AS (
+    SELECT coalesce(max(seq), %(h)s::int8) AS hwm FROM (
+        SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM (
+            SELECT seq FROM office_record
+            WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4 AND seq > %(h)s::int8
+            ORDER BY seq LIMIT %(chunk)s::int8) AS beyond) AS numbered
+    WHERE seq = %(h)s::int8 + rn
+), mark AS (
+    UPDATE office_kiosk_epoch SET hwm = (SELECT hwm FROM walk)
+    WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4 AND hwm <> (SELECT hwm FROM walk)
+), counts AS (
+    INSERT INTO office_day_count (day, kiosk_id, kind, direction, verdict, reasons, detail, n)
+    SELECT * FROM unnest(%(c_day)s::text[], %(c_kiosk_id)s::text[], %(c_kind)s::text[], %(c_direction)s::text[],
+                         %(c_verdict)s::text[], %(c_reasons)s::text[], %(c_detail)s::text[], %(c_n)s::int8[])
+    ON CONFLICT (day, kiosk_id, kind, direction, verdict, reasons, detail)
+    DO UPDATE SET n = office_day_count.n + excluded.n
+), seen AS (
+    UPDATE office_kiosk SET last_seen = %(now)s::float8, last_push = %(now)s::float8, backlog = %(backlog)s::int4,
+        oldest_pending = %(oldest)s::float8, clock_skew = %(skew)s::float8, list_versions = %(lists)s,
+        max_epoch = greatest(max_epoch, %(e)s::int4)
+    WHERE kiosk_id = %(k)s AND status <> 'revoked' AND (%(pk)s::text IS NULL OR public_key = %(pk)s::text)
+    RETURNING kiosk_id
+)
+SELECT (SELECT hwm FROM walk), (SELECT count(*) FROM seen),
+       array(SELECT name FROM office_list ORDER BY name), array(SELECT version FROM office_list ORDER BY name)
+"""
+
+
+def _open_batch_pg(conn: Connection, kiosk_id: str, epoch: int, a, received_at: float, *, savepoint: bool) -> int:
+    """PG_OPEN_BATCH, pipelined with the transaction's BEGIN and (when records follow) the
+    COPY's savepoint: one round trip instead of three. Returns the mark."""
+    dconn = conn.connection.driver_connection
+    cur = dconn.cursor()
+    try:
+        with dconn.pipeline():
+            cur.execute(PG_OPEN_BATCH, {"k": kiosk_id, "e": epoch, "boot": a.boot_id, "mono": a.mono_ns,
+                                        "now": received_at, "wall": a.wall})
+            if savepoint:
+                dconn.execute("SAVEPOINT office_copy")
+        return int(cur.fetchone()[0])
+    finally:
+        cur.close()
+
+
+def _close_batch_pg(conn: Connection, kiosk_id: str, batch: PushBatch, hwm: int, stored_rows: list[dict[str, Any]],
+                    received_at: float, public_key: str | None) -> tuple[int, bool, dict[str, int]]:
+    """PG_CLOSE_BATCH; returns (mark, whether the kiosk's row took the push, list versions)."""
+    known = {r["seq"] for r in stored_rows}
+    while hwm + 1 in known:  # seqs this transaction stored: certainly held, no need to read them
+        hwm += 1
+    groups = _day_groups(stored_rows)
+    params = {"k": kiosk_id, "e": batch.epoch, "h": hwm, "chunk": HWM_WALK_CHUNK, "now": received_at,
+              "backlog": batch.backlog, "oldest": batch.oldest_pending, "skew": batch.anchor.wall - received_at,
+              "lists": json.dumps(batch.list_versions, sort_keys=True), "pk": public_key}
+    for i, column in enumerate(DAY_COUNT_KEY):
+        params[f"c_{column}"] = [key[i] for key, _n in groups]
+    params["c_n"] = [n for _key, n in groups]
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(PG_CLOSE_BATCH, params)
+        walked, seen, names, versions = cur.fetchone()
+    finally:
+        cur.close()
+    if walked - hwm == HWM_WALK_CHUNK:  # a whole chunk held above: walk on (rare)
+        walked = advance_hwm(conn, kiosk_id, batch.epoch, walked)
+    return int(walked), bool(seen), {n: int(v) for n, v in zip(names, versions)}
+
+
+def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=None,
+           public_key: str | None = None) -> dict[str, Any]:
+    """Store one batch (see the module's words). `public_key`: the key (hex) the push's
+    signature was checked with, perhaps from a cache. The kiosk's row must still hold it and
+    not be revoked when the batch commits - checked in this transaction, so a revocation made
+    by any process refuses the very next push (KioskRefused, nothing stored). None: only the
+    revocation is checked."""
     received_at = time.time()
     epoch = batch.epoch
+    a = batch.anchor
     with engine.begin() as conn:
-        hwm = lock_epoch(conn, kiosk_id, epoch)
-        a = batch.anchor
-        conn.execute(
-            dialect_insert(conn, t.boot_anchor)
-            .values(kiosk_id=kiosk_id, boot_id=a.boot_id, mono_ns=a.mono_ns, server_time=received_at, wall=a.wall)
-            .on_conflict_do_update(index_elements=["kiosk_id", "boot_id"],
-                                   set_={"mono_ns": a.mono_ns, "server_time": received_at, "wall": a.wall})
-        )
+        pg = conn.dialect.name == "postgresql"
+        if pg:
+            hwm = _open_batch_pg(conn, kiosk_id, epoch, a, received_at, savepoint=bool(batch.records))
+        else:
+            hwm = lock_epoch(conn, kiosk_id, epoch)
+            conn.execute(
+                dialect_insert(conn, t.boot_anchor)
+                .values(kiosk_id=kiosk_id, boot_id=a.boot_id, mono_ns=a.mono_ns, server_time=received_at, wall=a.wall)
+                .on_conflict_do_update(index_elements=["kiosk_id", "boot_id"],
+                                       set_={"mono_ns": a.mono_ns, "server_time": received_at, "wall": a.wall})
+            )
         anchors = _anchors(conn, kiosk_id, {r.boot_id for r in batch.records},
                            (a.boot_id, Anchor(a.mono_ns, received_at)))
         rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
-        stored = insert_records(conn, rows) if rows else set()
-        count_days(conn, (r for r in rows if r["record_id"] in stored))
-        statuses: list[str] = []
-        missing = [r for r in rows if r["record_id"] not in stored]
+        stored = insert_records(conn, rows, savepoint_open=pg) if rows else set()
+        if len(stored) == len(rows):  # every record new: nearly every batch
+            stored_rows, statuses, missing = rows, ["stored"] * len(rows), []
+        else:
+            stored_rows = [r for r in rows if r["record_id"] in stored]
+            statuses = []
+            missing = [r for r in rows if r["record_id"] not in stored]
+        if not pg:
+            count_days(conn, stored_rows)
         existing: dict[str, str] = {}
         if missing:
             existing = _stored_hashes(conn, [r["record_id"] for r in missing])
         quarantined = []
-        for r in rows:
+        for r in rows if missing else ():
             rid = r["record_id"]
             if rid in stored:
                 statuses.append("stored")
@@ -356,11 +507,10 @@ def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=Non
             fresh = [q for q in quarantined if (q["record_id"], q["payload_hash"]) not in seen]
             if fresh:
                 conn.execute(t.conflict.insert(), fresh)
-        hwm = advance_hwm(conn, kiosk_id, epoch, hwm, (r["seq"] for r in rows if r["record_id"] in stored))
         # A pass a kiosk revoked is revoked at every gate: it joins the office's list.
         revoked = {}
-        for r in rows:
-            if r["kind"] == "pass_revoked" and r["record_id"] in stored and r["ref"]:
+        for r in stored_rows:
+            if r["kind"] == "pass_revoked" and r["ref"]:
                 try:
                     p = json.loads(r["payload"])
                     revoked[r["ref"]] = {"pass_id": r["ref"], "reason": str(p.get("reason", "")),
@@ -369,24 +519,27 @@ def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=Non
                     pass
         if revoked:
             office_lists.set_items(conn, "revoked", revoked)
-        seen = t.kiosk.update().where(t.kiosk.c.kiosk_id == kiosk_id).values(
-            last_seen=received_at, last_push=received_at, backlog=batch.backlog, oldest_pending=batch.oldest_pending,
-            clock_skew=a.wall - received_at, list_versions=json.dumps(batch.list_versions, sort_keys=True),
-            max_epoch=text(f"CASE WHEN max_epoch < {int(epoch)} THEN {int(epoch)} ELSE max_epoch END"),
-        )
-        if conn.dialect.name == "postgresql":
-            # One round trip: the kiosk's row updated in a CTE (always run to completion), the
-            # list versions read in the same statement.
-            seen_cte = seen.cte("seen")
-            list_versions = {n: int(v) for n, v in conn.execute(
-                select(t.office_list.c.name, t.office_list.c.version).add_cte(seen_cte))}
+        if pg:
+            hwm, taken, list_versions = _close_batch_pg(conn, kiosk_id, batch, hwm, stored_rows, received_at,
+                                                        public_key)
         else:
-            conn.execute(seen)
+            hwm = advance_hwm(conn, kiosk_id, epoch, hwm, (r["seq"] for r in stored_rows))
+            seen_stmt = t.kiosk.update().where(t.kiosk.c.kiosk_id == kiosk_id, t.kiosk.c.status != "revoked")
+            if public_key is not None:
+                seen_stmt = seen_stmt.where(t.kiosk.c.public_key == public_key)
+            taken = conn.execute(seen_stmt.values(
+                last_seen=received_at, last_push=received_at, backlog=batch.backlog,
+                oldest_pending=batch.oldest_pending, clock_skew=a.wall - received_at,
+                list_versions=json.dumps(batch.list_versions, sort_keys=True),
+                max_epoch=text(f"CASE WHEN max_epoch < {int(epoch)} THEN {int(epoch)} ELSE max_epoch END"),
+            )).rowcount > 0
             list_versions = office_lists.versions(conn)
+        if not taken:
+            raise KioskRefused(kiosk_id)  # leaving the block rolls the whole batch back
         if before_commit is not None:
             before_commit()
     return {"batch_id": batch.batch_id, "epoch": epoch, "hwm": hwm, "statuses": statuses,
-            "flagged": sum(1 for r in rows if r["flags"] and r["record_id"] in stored),
+            "flagged": sum(1 for r in stored_rows if r["flags"]),
             "list_versions": list_versions, "server_time": time.time()}
 
 

@@ -8,6 +8,8 @@
   the real pusher does. Baseline: a raw bulk insert of the same rows into the same table in
   the same run (PostgreSQL: COPY; SQLite: one executemany in one transaction), so ratio =
   ingest / raw. PostgreSQL is measured with 1 and 2 uvicorn workers (this machine: 2 cores).
+  (The ingest COPYs in binary, the baseline in text: the same work for PostgreSQL, which is
+  what bounds the baseline, so the yardstick is what it was.)
 - office.report.pg (only with `--only office.report`; `python -m tests.bench` measures it once,
   as sync.office_report_pg in bench_sync, with this harness): the day report for 1,000
   checkpoints x 2,000 passages, target < 2 s.

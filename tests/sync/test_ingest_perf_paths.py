@@ -9,6 +9,10 @@
   `recount_days`.
 - Payloads are read with orjson, falling back to json: "unreadable" means what it meant.
 - A record's office day is computed once per quarter hour, and must equal localtime's.
+- Pushes check the signature with a key kept in memory; the kiosk's revocation is checked in
+  the push's own transaction, so a revocation made by another process counts at once.
+- `kakou office serve` sets TCP_NODELAY on every connection (with --workers, uvicorn's own
+  listener left it off, and every answer waited ~40 ms for the client's delayed ACK).
 """
 
 from __future__ import annotations
@@ -18,8 +22,12 @@ import gzip
 import hashlib
 import json
 import os
+import socket
+import subprocess
+import sys
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
@@ -44,6 +52,12 @@ def record(seq: int, payload: dict | str, *, kind: str = "passage", record_id: s
 
 def push(office, store, records: list[dict], epoch: int = 1) -> dict:
     """A push exactly as the kiosk sends it (signed, gzipped); the office's answer."""
+    r = send(office, store, records, epoch)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def send(office, store, records: list[dict], epoch: int = 1):
     state = store.kiosk_state()
     reading = clock.now()
     doc = {"batch_id": uuid.uuid4().hex, "epoch": epoch,
@@ -52,9 +66,7 @@ def push(office, store, records: list[dict], epoch: int = 1) -> dict:
     body = gzip.compress(json.dumps(doc).encode())
     headers = signing.sign_request(store.signing_key, state.kiosk_id, epoch, uuid.uuid4().hex, body)
     headers.update({"Content-Encoding": "gzip", "Content-Type": "application/json"})
-    r = office.client.post("/v1/push", content=body, headers=headers)
-    assert r.status_code == 200, r.text
-    return r.json()
+    return office.client.post("/v1/push", content=body, headers=headers)
 
 
 def rows_of(office, kiosk_id: str) -> dict[str, tuple[int, str]]:
@@ -287,3 +299,90 @@ def test_a_copy_claiming_the_original_hash_over_another_payload_is_quarantined(o
         quarantined = conn.execute(text("SELECT count(*) FROM office_conflict WHERE record_id = :r"),
                                    {"r": original["record_id"]}).scalar()
     assert held == original["payload"] and quarantined == 1
+
+
+def test_a_kiosk_revoked_by_another_process_is_refused_at_its_very_next_push(office, tmp_path):
+    """The office remembers a kiosk's key after its first push (no database read per push);
+    `kakou office revoke-kiosk`, run as its own process, cannot tell the server anything."""
+    store, _service = office.add_kiosk(tmp_path / "k", "西门卡口")
+    kiosk_id = store.kiosk_state().kiosk_id
+    first = record(1, {"direction": "in", "verdict": "allow", "reasons": "[]"})
+    assert push(office, store, [first])["statuses"] == ["stored"]  # the key is remembered now
+
+    command = [sys.executable, "-m", "tui.cli", "office", "revoke-kiosk", "--office-dir", str(office.office_dir)]
+    if office.database_url:
+        command += ["--database-url", office.database_url]
+    done = subprocess.run(command + ["西门卡口"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+    for seq in (2, 3):  # the refusal is in the database's words, and stays
+        answer = send(office, store, [record(seq, {"direction": "out", "verdict": "allow", "reasons": "[]"})])
+        assert answer.status_code == 403 and answer.json()["code"] == "kiosk_revoked", answer.text
+        assert answer.json()["zh"] and answer.json()["en"]
+    assert set(rows_of(office, kiosk_id)) == {first["record_id"]}  # nothing of the refused batches
+    with office.engine.connect() as conn:
+        mark = conn.execute(text("SELECT hwm FROM office_kiosk_epoch WHERE kiosk_id = :k"), {"k": kiosk_id}).scalar()
+        conn.rollback()
+    assert mark == 1
+
+
+def test_a_revocation_committed_during_a_push_refuses_that_push(office, tmp_path):
+    """The key comes from memory and the row is read in the push's transaction: a revocation
+    that commits after the signature was checked but before the batch is stored still wins."""
+    from sync.office import ingest as office_ingest
+    from sync.office.enrol import revoke_kiosk
+
+    store, _service = office.add_kiosk(tmp_path / "k")
+    kiosk_id = store.kiosk_state().kiosk_id
+    assert push(office, store, [record(1, {"direction": "in"})])["statuses"] == ["stored"]
+    real_ingest = office_ingest.ingest
+
+    def revoked_meanwhile(*args, **kwargs):
+        revoke_kiosk(office.engine, kiosk_id)
+        return real_ingest(*args, **kwargs)
+
+    office_ingest.ingest = revoked_meanwhile
+    try:
+        answer = send(office, store, [record(2, {"direction": "in"})])
+    finally:
+        office_ingest.ingest = real_ingest
+    assert answer.status_code == 403 and answer.json()["code"] == "kiosk_revoked", answer.text
+    assert len(rows_of(office, kiosk_id)) == 1
+
+
+def test_office_serve_turns_nagle_off_on_every_connection(monkeypatch, tmp_path):
+    import uvicorn
+
+    from sync.office.app import NoDelayHTTP
+    from tui.commands import office as office_cmd
+
+    class Transport:
+        def __init__(self, sock):
+            self.sock = sock
+
+        def get_extra_info(self, name, default=None):
+            return self.sock if name == "socket" else default
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # proto 0, as uvicorn makes it for --workers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    try:
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        protocol = NoDelayHTTP.__new__(NoDelayHTTP)
+        monkeypatch.setattr(NoDelayHTTP.__mro__[1], "connection_made", lambda self, transport: None)
+        protocol.connection_made(Transport(accepted))
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        for s in (client, accepted, listener):
+            s.close()
+
+    # ... and `kakou office serve` runs uvicorn with it.
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    for name in ("KAKOU_OFFICE_DIR", "KAKOU_OFFICE_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)  # run_serve sets them for its workers
+    args = SimpleNamespace(office_dir=tmp_path / "office", database_url=None, host="127.0.0.1", port=1, workers=2)
+    office_cmd.run_serve(args)
+    assert seen["http"] == "sync.office.app:NoDelayHTTP" and seen["workers"] == 2

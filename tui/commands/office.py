@@ -158,7 +158,8 @@ def run_serve(args) -> int:
         os.environ["KAKOU_OFFICE_DATABASE_URL"] = database_url(args)
     print(f"街道服务器 office server: http://{args.host}:{args.port}/v1  (API docs /v1/docs)", file=sys.stderr)
     uvicorn.run("sync.office.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=max(1, args.workers), log_level="warning", timeout_graceful_shutdown=5)
+                workers=max(1, args.workers), log_level="warning", timeout_graceful_shutdown=5,
+                http="sync.office.app:NoDelayHTTP")
     return 0
 
 
