@@ -10,7 +10,9 @@ Targets::
     png:PATH / pdf:PATH                    image files
 
 Every send has a deadline: a printer that is off, unplugged or out of paper must never hang
-the kiosk. The pass is saved before printing, so a failure only ever means "reprint".
+the kiosk. The pass is saved before printing, so a failure only ever means "reprint". A printer
+that goes away in the middle of a pass (cable pulled, reset, reader gone) is an error in words,
+never "printed": a raw TCP job ends by waiting for the printer to take all of it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import logging
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -34,6 +38,9 @@ from tui.printing import PrintError
 
 DEFAULT_TIMEOUT = 20.0
 CHUNK = 4096
+# A raw TCP printer that has acknowledged every byte and neither closed nor reset the line for
+# this long is taken to have the whole job (some keep the connection open after a job).
+TCP_SETTLE_S = 1.0
 SCHEMES = ("escpos-usb", "escpos-serial", "escpos-tcp", "escpos-file", "cups", "png", "pdf")
 FORMS = ("escpos-usb:VID:PID, escpos-serial:/dev/ttyUSB0?baud=115200, escpos-tcp:HOST:9100, "
          "escpos-file:PATH, cups:QUEUE, png:PATH, pdf:PATH")
@@ -157,32 +164,58 @@ def _run_with_deadline(work: Callable[[], None], timeout: float, target: Target)
     helper.join(timeout)
     if helper.is_alive():
         raise PrintError(
-            f"打印机 {timeout:.0f} 秒没有响应（{target}）。请检查电源、连线和纸，然后重印",
-            f"the printer did not respond within {timeout:.0f} s ({target}). Check power, cable and paper, then reprint",
+            f"打印机 {timeout:.0f} 秒没有响应（{target}）：请检查电源、连线和纸，然后重印",
+            f"the printer did not respond within {timeout:.0f} s ({target}): check power, cable and paper, then reprint",
             code="timeout",
         )
     if failure:
         raise failure[0]
 
 
-def _os_error(exc: OSError, target: Target) -> PrintError:
+# errno values meaning the device or the connection went away under the job.
+_GONE = {errno.ENODEV, errno.EIO, errno.ENXIO, errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ESHUTDOWN}
+_UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
+
+
+def _os_error(exc: OSError, target: Target, sent: int = 0) -> PrintError:
+    """What a failed device or socket means for the person at the desk, and what to do.
+    `sent`: bytes the printer had already taken (part of a pass may have come out)."""
     where = target.where
     if isinstance(exc, FileNotFoundError):
         zh, en = f"找不到打印机 {where}：没插好或路径不对", f"printer {where} not found: unplugged or wrong path"
     elif isinstance(exc, PermissionError):
         zh, en = (f"没有权限使用打印机 {where}：请让管理员把本账户加入 lp 组",
                   f"no permission to use the printer {where}: ask an admin to add this account to the lp group")
-    elif isinstance(exc, (ConnectionRefusedError, socket.gaierror)):
-        zh, en = f"连不上网络打印机 {where}：请检查地址和打印机电源", f"cannot reach the network printer {where}: check address and power"
+    elif isinstance(exc, (ConnectionRefusedError, socket.gaierror)) or exc.errno in _UNREACHABLE:
+        zh, en = f"连不上网络打印机 {where}：请检查地址、网线和打印机电源", (
+            f"cannot reach the network printer {where}: check the address, network cable and printer power")
     elif isinstance(exc, (TimeoutError, socket.timeout)):
         zh, en = f"打印机 {where} 没有响应：请检查电源和纸", f"the printer {where} does not answer: check power and paper"
-    elif exc.errno in (errno.ENODEV, errno.EIO, errno.ENXIO, errno.EPIPE, errno.ECONNRESET):
-        zh, en = f"打印机 {where} 断开了或缺纸", f"the printer {where} went away or is out of paper"
+    elif exc.errno in _GONE and sent:
+        zh, en = (f"打印到一半，打印机 {where} 断开了：请检查连线、电源和纸（撕掉打了一半的纸条）",
+                  f"the printer {where} went away in the middle of the pass: check the cable, power and paper "
+                  "(tear off the half-printed slip)")
+    elif exc.errno in _GONE:
+        zh, en = f"打印机 {where} 断开了或缺纸：请检查连线、电源和纸", (
+            f"the printer {where} went away or is out of paper: check the cable, power and paper")
     elif exc.errno == errno.ENOSPC:
-        zh, en = f"磁盘已满，写不了 {where}", f"disk full, cannot write {where}"
+        zh, en = f"磁盘已满，写不了 {where}：请清理空间或换打印目标", f"disk full, cannot write {where}: free some space or print elsewhere"
     else:
         zh, en = f"打印失败（{where}）：{exc.strerror or exc}", f"printing failed ({where}): {exc.strerror or exc}"
-    return PrintError(zh + "。通行证已保存，可以重印", en + ". The pass is saved; you can reprint", code="printer")
+    return PrintError(zh + "，然后重印", en + ", then reprint", code="printer")
+
+
+class _Sent:
+    """Progress that also remembers how many bytes the printer took (for the words after a failure)."""
+
+    def __init__(self, progress: Progress | None):
+        self.bytes = 0
+        self._progress = progress
+
+    def __call__(self, done: int, total: int) -> None:
+        self.bytes = done
+        if self._progress:
+            self._progress(done, total)
 
 
 def _write_chunks(write: Callable[[bytes], object], job: bytes, progress: Progress | None) -> None:
@@ -192,14 +225,108 @@ def _write_chunks(write: Callable[[bytes], object], job: bytes, progress: Progre
             progress(min(len(job), start + CHUNK), len(job))
 
 
-def _send_file(target: Target, job: bytes, progress: Progress | None) -> None:
+def _send_file(target: Target, job: bytes, timeout: float, progress: Progress | None) -> None:
+    deadline = time.monotonic() + timeout
     with open(target.where, "wb", buffering=0) as device:
         _write_chunks(device.write, job, progress)
+        if stat.S_ISFIFO(os.fstat(device.fileno()).st_mode):
+            _until_pipe_drained(device.fileno(), deadline)
+
+
+def _until_pipe_drained(fd: int, deadline: float) -> None:
+    """A FIFO holds 64 KB, more than a pass: the last write returns before the reader (a
+    spooler, a print daemon) has read it. Wait until the pipe is empty, or raise EPIPE if the
+    reader went away with part of the job unread (poll's POLLERR on the write end; FIONREAD
+    counts what is still in the pipe). Linux; elsewhere returns at once."""
+    import select
+
+    try:
+        import fcntl
+        import struct
+        import termios
+
+        poller = select.poll()
+        poller.register(fd, select.POLLERR)
+    except (ImportError, AttributeError):
+        return
+    while True:
+        if poller.poll(50):
+            raise BrokenPipeError(errno.EPIPE, "the reader went away before reading the whole job")
+        try:
+            unread = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:
+            return
+        if unread == 0:
+            return
+        if time.monotonic() >= deadline:
+            raise TimeoutError(errno.ETIMEDOUT, "the reader stopped reading")
 
 
 def _send_tcp(target: Target, job: bytes, timeout: float, progress: Progress | None) -> None:
+    deadline = time.monotonic() + timeout
     with socket.create_connection((target.options["host"], target.options["port"]), timeout=timeout) as conn:
         _write_chunks(conn.sendall, job, progress)
+        _until_printer_has_it(conn, deadline)
+
+
+def _unacknowledged(conn: socket.socket) -> int | None:
+    """Bytes sent that the printer's side has not acknowledged yet (Linux SIOCOUTQ, the same
+    number as TIOCOUTQ); None where the system cannot say."""
+    try:
+        import fcntl
+        import struct
+        import termios
+
+        return struct.unpack("i", fcntl.ioctl(conn.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    except (ImportError, AttributeError, OSError):
+        return None
+
+
+def _until_printer_has_it(conn: socket.socket, deadline: float) -> None:
+    """After the last byte of a raw TCP job: return once the printer has it all, raise
+    OSError if it closed or reset the line before taking it all.
+
+    Written here because the socket module alone answers too early: a pass (30-60 KB) fits in
+    the socket buffers, so sendall() returns before the printer has read a byte, and a printer
+    that reads part of the job and then drops the line would look "printed". So, as CUPS's
+    socket backend does (its waiteof option), the end of the job is said with a half-close and
+    the printer's close is awaited: a close after all bytes were acknowledged is success; a
+    reset, or a close with bytes still unacknowledged, is the printer gone mid-job. A printer
+    that keeps the line open counts as done once every byte is acknowledged and it stayed
+    quiet for TCP_SETTLE_S; one that stops taking bytes hits the deadline (TimeoutError).
+    """
+    conn.shutdown(socket.SHUT_WR)
+    settled_since = None
+    closed = False
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        if closed:
+            time.sleep(min(0.05, deadline - now))
+        else:
+            conn.settimeout(min(0.1, deadline - now))
+            try:
+                closed = conn.recv(4096) == b""  # anything else: the printer's status bytes, not needed
+            except (socket.timeout, TimeoutError):
+                pass
+        error = conn.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if error:
+            raise OSError(error, os.strerror(error))
+        unacknowledged = _unacknowledged(conn)
+        if closed:
+            if not unacknowledged:  # 0, or unknown: the printer closed after the job, as it should
+                return
+            continue  # closed early: its stack answers the rest with a reset, or the deadline comes
+        if not unacknowledged:  # 0, or unknown (not Linux): the quiet wait still catches a reset
+            settled_since = settled_since or time.monotonic()
+            if time.monotonic() - settled_since >= TCP_SETTLE_S:
+                return
+        else:
+            settled_since = None
+    if closed:
+        raise ConnectionResetError(errno.ECONNRESET, "closed before taking the whole job")
+    raise TimeoutError(errno.ETIMEDOUT, "the printer stopped taking the job")
 
 
 def _send_escpos_device(target: Target, job: bytes, timeout: float, progress: Progress | None) -> None:
@@ -223,19 +350,19 @@ def _send_escpos_device(target: Target, job: bytes, timeout: float, progress: Pr
         _write_chunks(printer._raw, job, progress)
     except escpos_errors.Error as exc:
         detail = " ".join(str(exc).split())
-        raise PrintError(f"找不到打印机 {target}：请检查电源和连线（{detail}）。通行证已保存，可以重印",
-                         f"printer {target} not found: check power and cable ({detail}). The pass is saved; you can reprint",
+        raise PrintError(f"找不到打印机 {target}：请检查电源和连线（{detail}），然后重印",
+                         f"printer {target} not found: check power and cable ({detail}), then reprint",
                          code="printer") from None
     except Exception as exc:  # pyusb / pyserial raise their own error types
-        if isinstance(exc, OSError):
-            raise _os_error(exc, target) from None
+        if isinstance(exc, OSError) or getattr(exc, "errno", None) in _GONE:  # pyusb's USBError carries errno
+            raise _os_error(exc, target, getattr(progress, "bytes", 0)) from None
         if type(exc).__name__ == "NoBackendError":
             raise PrintError("系统缺少 USB 驱动库。请安装：sudo apt-get install libusb-1.0-0，然后重印",
                              "the USB library is missing. Install it: sudo apt-get install libusb-1.0-0, then reprint",
                              code="no_libusb") from None
         detail = " ".join(str(exc).split())
-        raise PrintError(f"打印失败（{target}）：{detail}。通行证已保存，可以重印",
-                         f"printing failed ({target}): {detail}. The pass is saved; you can reprint", code="printer") from None
+        raise PrintError(f"打印失败（{target}）：{detail}，然后重印",
+                         f"printing failed ({target}): {detail}, then reprint", code="printer") from None
     finally:
         with contextlib.suppress(Exception):
             printer.close()
@@ -279,6 +406,7 @@ def send_image(target: Target | str, image, timeout: float = DEFAULT_TIMEOUT, pr
     from tui.printing.render import PRINTER_DPI, with_paper_margin
 
     target = parse_target(target) if isinstance(target, str) else target
+    sent = None
     try:
         if target.is_file:
             out = with_paper_margin(image)
@@ -291,8 +419,9 @@ def send_image(target: Target | str, image, timeout: float = DEFAULT_TIMEOUT, pr
                 progress(1, 1)
             return f"已保存 saved {target.where}"
         job = raster_bytes(image)
+        progress = sent = _Sent(progress)
         if target.scheme == "escpos-file":
-            _run_with_deadline(lambda: _send_file(target, job, progress), timeout, target)
+            _run_with_deadline(lambda: _send_file(target, job, timeout, progress), timeout, target)
         elif target.scheme == "escpos-tcp":
             _run_with_deadline(lambda: _send_tcp(target, job, timeout, progress), timeout + 1, target)
         elif target.scheme in ("escpos-usb", "escpos-serial"):
@@ -303,4 +432,4 @@ def send_image(target: Target | str, image, timeout: float = DEFAULT_TIMEOUT, pr
                 progress(1, 1)
         return f"已打印 printed to {target}"
     except OSError as exc:
-        raise _os_error(exc, target) from None
+        raise _os_error(exc, target, sent.bytes if sent else 0) from None

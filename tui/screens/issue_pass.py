@@ -46,7 +46,8 @@ TEXT = {
         "no_printer": "没有设置打印机，通行证已保存。可在设置文件里填 printer 后按 F5 打印",
         "printing": "正在打印...",
         "printed": "已打印。F5 再打一张，Esc 完成",
-        "print_failed": "打印失败：{error}。通行证已保存，检查打印机后按 F5 重印",
+        # {error} says what happened and what to check (tui/printing/targets.py); this adds the key.
+        "print_failed": "没有打印出来：{error}。\n通行证已保存，弄好后按 F5 重印",
         "keys_preview": "F5 打印/重印   Esc 完成",
         "valid": "有效期",
     },
@@ -70,7 +71,7 @@ TEXT = {
         "no_printer": "No printer is set; the pass is saved. Set printer in the settings file, then press F5",
         "printing": "Printing...",
         "printed": "Printed. F5 prints another copy, Esc when done",
-        "print_failed": "Printing failed: {error}. The pass is saved; check the printer and press F5 to reprint",
+        "print_failed": "Not printed: {error}.\nThe pass is saved; once fixed, press F5 to reprint",
         "keys_preview": "F5 print / reprint   Esc done",
         "valid": "Valid",
     },
