@@ -65,6 +65,15 @@ def offline_error(exc: Exception) -> SyncError:
         return SyncError("街道服务器没有应答，记录已保存在本机，稍后自动重试。",
                          f"the office did not answer in time ({type(exc).__name__}); records are kept here and sent later.",
                          code="offline")
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "WRONG_VERSION_NUMBER" in str(exc):
+        # Reached something, but not an office this kiosk can trust (an unknown certificate,
+        # or http spoken to an https port): a person has to fix the address or the CA file.
+        return SyncError("街道服务器的证书不受信任（或地址的 http/https 写错了）。记录已保存在本机；"
+                         "请技术人员检查地址和证书（SSL_CERT_FILE）。",
+                         "the office's certificate is not trusted (or http/https is wrong in the address). "
+                         "Records are kept here; a technician should check the address and the CA file "
+                         "(SSL_CERT_FILE); retrying later.",
+                         code="tls_untrusted")
     return SyncError("连不上街道服务器，记录已保存在本机，联网后自动上传。",
                      f"cannot reach the office ({type(exc).__name__}); records are kept here and sent when online.",
                      code="offline")

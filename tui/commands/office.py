@@ -29,6 +29,9 @@ def register(sub, common) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--workers", type=int, default=1, help="worker processes (share one PostgreSQL)")
+    s.add_argument("--tls-cert", type=Path, default=None, metavar="PEM",
+                   help="serve https with this certificate (chain) file; kiosks enrol over https only")
+    s.add_argument("--tls-key", type=Path, default=None, metavar="PEM", help="the certificate's private key")
     s.set_defaults(func=run_serve)
 
     a = osub.add_parser("add-checkpoint", parents=[parent], help="register a checkpoint, print its enrolment code")
@@ -149,6 +152,7 @@ def run_serve(args) -> int:
 
     from sync.office.keys import OfficeKeys
 
+    tls = _tls_files(args)  # checked before anything starts: a typo is one line, not a traceback
     directory = office_dir(args)
     engine = open_office(args)  # migrate once, before the workers start
     engine.dispose()
@@ -156,11 +160,36 @@ def run_serve(args) -> int:
     os.environ["KAKOU_OFFICE_DIR"] = str(directory)
     if database_url(args):
         os.environ["KAKOU_OFFICE_DATABASE_URL"] = database_url(args)
-    print(f"街道服务器 office server: http://{args.host}:{args.port}/v1  (API docs /v1/docs)", file=sys.stderr)
+    scheme = "https" if tls else "http"
+    print(f"街道服务器 office server: {scheme}://{args.host}:{args.port}/v1  (API docs /v1/docs)", file=sys.stderr)
     uvicorn.run("sync.office.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=max(1, args.workers), log_level="warning", timeout_graceful_shutdown=5,
-                http="sync.office.app:NoDelayHTTP")
+                http="sync.office.app:NoDelayHTTP",
+                ssl_certfile=str(tls[0]) if tls else None, ssl_keyfile=str(tls[1]) if tls else None)
     return 0
+
+
+def _tls_files(args) -> tuple[Path, Path] | None:
+    """(certificate, key) when both are given and load together; None for plain http."""
+    import ssl
+
+    from models.errors import KakouError
+
+    cert, key = args.tls_cert, args.tls_key
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise KakouError("--tls-cert 和 --tls-key 要一起给出。", "give both --tls-cert and --tls-key.", code="tls")
+    for path in (cert, key):
+        if not path.is_file():
+            raise KakouError(f"找不到文件 {path}。", f"no such file: {path}.", code="tls")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise KakouError(f"证书或私钥用不了（{exc}）：请检查两个文件是否配对、是否为 PEM 格式。",
+                         f"the certificate or key cannot be used ({exc}): check they are a PEM pair.",
+                         code="tls") from None
+    return cert, key
 
 
 def _ascii_qr(text: str) -> str:
