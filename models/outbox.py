@@ -112,11 +112,16 @@ def append_fact(
 
 
 def pending_count(conn: Connection) -> tuple[int, float | None]:
-    """Records not yet confirmed by the office, and the wall time of the oldest."""
+    """Records not yet confirmed by the office, and the wall time of the oldest one whose
+    clock was set (a record made while the clock read 1970 would otherwise be "55 years old";
+    None when there is no such record)."""
+    from models.clock import PLAUSIBLE_SINCE
+
     row = conn.execute(
         text(
-            "SELECT count(*), min(o.wall_time) FROM outbox o, kiosk_state s"
-            " WHERE s.id = 1 AND o.epoch = s.epoch AND o.seq > s.acked_seq"
-        )
+            "SELECT count(*), min(CASE WHEN o.wall_time >= :plausible THEN o.wall_time END)"
+            " FROM outbox o, kiosk_state s WHERE s.id = 1 AND o.epoch = s.epoch AND o.seq > s.acked_seq"
+        ),
+        {"plausible": PLAUSIBLE_SINCE},
     ).one()
     return int(row[0]), row[1]

@@ -683,8 +683,11 @@ class SyncService:
             parts.append(f"offline since {since}" if en else f"{since} 起离线")
             level = "warn"
         if pending:
-            age_min = int(max(0, time.time() - oldest) // 60) if oldest else 0
-            parts.append(f"{pending} waiting, oldest {age_min} min" if en else f"{pending} 条待上传，最早 {age_min} 分钟")
+            if oldest:
+                age_min = int(max(0, time.time() - oldest) // 60)
+                parts.append(f"{pending} waiting, oldest {age_min} min" if en else f"{pending} 条待上传，最早 {age_min} 分钟")
+            else:  # only records made while the clock was not set: their age is unknown
+                parts.append(f"{pending} waiting" if en else f"{pending} 条待上传")
             level = "warn"
         elif result is not None and result.ok:
             parts.append("synced" if en else "已同步")

@@ -492,10 +492,16 @@ def sync_status_text(service, lang: str) -> tuple[str, str]:
     offline_since = getattr(service, "offline_since", None)
     if offline_since is not None:
         parts.append(t(lang, "duty.sync.offline", since=time.strftime("%H:%M", time.localtime(offline_since))))
+    elif error is not None:
+        # Reached something, but the round failed: say which kind of trouble, in few cells.
+        code = getattr(error, "code", "")
+        key = {"busy": "duty.sync.busy", "tls_untrusted": "duty.sync.tls"}.get(code, "duty.sync.trouble")
+        parts.append(t(lang, key))
+        level = "error" if code == "tls_untrusted" else "warn"
     pending, oldest = store.pending()
     if pending:
-        parts.append(t(lang, "duty.sync.pending", count=pending,
-                       age=short_age(lang, now - oldest) if oldest else "-"))
+        parts.append(t(lang, "duty.sync.pending", count=pending, age=short_age(lang, now - oldest)) if oldest
+                     else t(lang, "duty.sync.pending_count", count=pending))  # no record with a set clock
     elif error is None:
         parts.append(t(lang, "duty.sync.synced"))
     # The office's clock skew is not repeated here: the clock part of the status bar says it
