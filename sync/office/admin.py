@@ -229,21 +229,6 @@ class PolicyChange(BaseModel):
     settings: dict[str, Any]
 
 
-class LookupAnswer(BaseModel):
-    record_id: str
-    checkpoint: str
-    community: str
-    registration_kind: str
-    day: str
-    recorded_at: float
-    name: str
-    id_masked: str
-    phone_masked: str
-    id_number: Optional[str]
-    phone: Optional[str]
-    audit_id: int
-
-
 class AuditRow(BaseModel):
     id: int
     at: float

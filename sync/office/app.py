@@ -40,6 +40,7 @@ from sync.office import tables as t
 from sync.office.db import open_office_engine
 from sync.office.enrol import enrol
 from sync.office.keys import OfficeKeys
+from sync.office.sealed import LookupResult
 from sync.schemas import (
     LIST_NAMES,
     MAX_BODY_BYTES,
@@ -387,7 +388,7 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
         version, values = await run_in_threadpool(office_admin.set_policy, office.engine, req.settings, by=admin, via="http")
         return {"version": version, "settings": values}
 
-    @app.post("/v1/admin/lookup", response_model=office_admin.LookupAnswer, tags=["admin"],
+    @app.post("/v1/admin/lookup", response_model=LookupResult, tags=["admin"],
               responses={404: {"model": Problem}, 409: {"model": Problem}, 410: {"model": Problem}},
               openapi_extra=_json_body(office_admin.LookupRequest))
     async def admin_lookup(request: Request, admin: str = Depends(require_admin)):
