@@ -17,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, ProgressBar, Static
 
-from tui.widgets.form import FormField, field_named, fields_of, next_field
+from tui.widgets.form import FormField, enter_moves_on, field_named, fields_of
 from tui.widgets.plain import Plain
 
 KIND_BY_NUMBER = {"1": "resident", "2": "outing", "3": "work", "4": "vehicle", "5": "visitor", "6": "returnee"}
@@ -197,17 +197,14 @@ class IssuePassScreen(ModalScreen):
 
     # -- the form -----------------------------------------------------------------------------------
     @on(Input.Submitted)
-    def enter(self, event: Input.Submitted) -> None:
-        event.stop()
+    async def enter(self, event: Input.Submitted) -> None:
         if self.issued is not None:
+            event.stop()  # issued: the form is done, Enter no longer issues again
             return
-        current = next(f for f in fields_of(self) if f.input is event.input)
-        if self.check(current) is None:
-            return
-        following = next_field(self, current)
-        if following is not None:
-            following.input.focus()
-            return
+        await enter_moves_on(self, event)
+
+    async def save(self) -> None:
+        """Enter on the last field (what `enter_moves_on` calls)."""
         self.submit()
 
     def check(self, f: FormField):
