@@ -37,6 +37,13 @@ SHOW_AFTER = 1 / 50  # seconds from a typed key to its showing: about one frame,
 class ScanInput(Input):
     """Input whose every terminator ends exactly one scan."""
 
+    # Horizontal scrolling always on (its scroll bar has no size, as in Input): see `refresh`.
+    DEFAULT_CSS = """
+    ScanInput {
+        overflow-x: scroll;
+    }
+    """
+
     _value_changing = False  # inside Input's value watcher (see `refresh`)
 
     @dataclass
@@ -61,9 +68,9 @@ class ScanInput(Input):
         # Input sets its virtual size (a "layout" reactive) on every change, which lays out
         # and repaints the whole screen, once a frame during a burst. This line's size is
         # fixed in app.tcss (height 3, full width) and never depends on its text, so that
-        # refresh is a repaint of the line alone - except when the text starts or stops
-        # being wider than the line: only a layout turns horizontal scrolling on or off,
-        # and the line must scroll to keep the cursor (the end of a long scan) in view.
+        # refresh is a repaint of the line alone. Only a layout turns horizontal scrolling
+        # on or off, which is why it is always on here (with overflow "auto" a long scan
+        # would need a layout to start scrolling, and another one when the line is emptied).
         self._value_changing = True
         try:
             super()._watch_value(value)
@@ -72,8 +79,9 @@ class ScanInput(Input):
 
     def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
         if layout and self._value_changing:
-            wider = self.virtual_size.width > self.container_size.width
-            if self.container_size.width and wider == self.show_horizontal_scrollbar:
+            overflow = self.styles.overflow_x
+            scrolls = overflow == "scroll" or (overflow == "auto" and self.virtual_size.width > self.container_size.width)
+            if self.container_size.width and scrolls == self.show_horizontal_scrollbar:
                 layout = False
             else:
                 # Input scrolls to the cursor when the cursor moves, which was before this
@@ -87,7 +95,7 @@ class ScanInput(Input):
 
     @property
     def pending_text(self) -> str:
-        """Keys typed but not yet shown (empty once this widget's queue is handled)."""
+        """Keys typed but not yet in `value` (for at most SHOW_AFTER seconds)."""
         return "".join(self._typed)
 
     def put_in_typed(self) -> None:
@@ -103,6 +111,9 @@ class ScanInput(Input):
             self.insert_text_at_cursor(text)
         else:
             self.replace(text, *selection)
+        # Input does not scroll on the very first change of its value: a long first burst
+        # would leave its end out of view.
+        self._show_cursor()
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key in TERMINATORS:
@@ -143,6 +154,7 @@ class ScanInput(Input):
                 self.value = ""
             elif part:
                 self.insert_text_at_cursor(part)
+                self._show_cursor()
 
     def _on_mouse_down(self, event: events.MouseDown) -> None:
         self.put_in_typed()  # before the click moves the cursor
