@@ -129,6 +129,20 @@ class TestLog:
             assert "row 0059" in screen_text(app) and first.strip()[:20] in screen_text(app)
 
 
+    async def test_after_a_restart_readings_look_as_they_did_when_saved(self, desk_dir):
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            await scan(pilot, token_of(desk_dir, "3-2-501"))
+            await scan(pilot, "365")
+            live = app.screen.query_one("#passage-log").entries[0][1]
+        assert live.endswith("3-2-501 ALLOW 36.5")
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            assert app.screen.query_one("#passage-log").entries[0][1] == live
+
+
 class TestVerdictPanel:
     async def test_each_change_shows_and_going_back_shows_the_first_again(self, desk_dir):
         app = DutyApp(desk_dir, lang="en")
@@ -151,3 +165,34 @@ class TestVerdictPanel:
             await pilot.pause(0.05)
             text = screen_text(app)
             assert "ALLOW" in text and "Measure temperature" in text and "DENY" not in text
+
+
+class TestPaste:
+    """The demo's way in (paste the digits of DIR/demo-passes/<unit>.txt), and a terminal that
+    hands a scan over as a bracketed paste."""
+
+    async def test_a_pasted_pass_then_enter_is_one_scan(self, desk_dir):
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            token = token_of(desk_dir, "3-2-501")
+            app.post_message(events.Paste(token))
+            await pilot.pause(0.05)
+            assert scan_line(app).value == token
+            await type_keys(pilot, "\r")
+            await settle(pilot)
+            assert app.screen.waiting is not None and app.screen.waiting.unit == "3-2-501"
+
+    async def test_each_pasted_line_is_one_scan(self, desk_dir):
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            first, second = token_of(desk_dir, "3-2-501"), token_of(desk_dir, "5-1-204")
+            app.post_message(events.Paste(first + "\r\n" + second + "\n" + "36"))
+            await settle(pilot)
+            assert "Previous person (3-2-501) had no temperature" in screen_text(app)
+            assert app.screen.waiting.unit == "5-1-204"
+            assert scan_line(app).value == "36"
+            await type_keys(pilot, "6\r")
+            await settle(pilot)
+            assert last_passage(desk_dir) == ("5-1-204", "366")

@@ -68,6 +68,18 @@ def looks_like_foreign_code(text: str) -> bool:
     return len(text) > 24 or (digits >= 12 and digits >= len(text) * 0.8)
 
 
+def shown_temperature(raw: str | None) -> str:
+    """A stored reading ("365") as the log shows a new one ("36.5"); as stored if it does not parse."""
+    from models.values import ValueRejected, parse_temperature
+
+    if not raw:
+        return ""
+    try:
+        return parse_temperature(raw).display()
+    except ValueRejected:
+        return raw
+
+
 # What the desk does with one line from the scan line (see `route_scan`).
 ROUTES = ("ignore", "temperature", "pass", "look_up", "temp_first", "foreign_code")
 
@@ -220,7 +232,8 @@ class DutyScreen(Screen):
             self.status_bar.set_checkpoint(cp.name)
         log = self.log_widget
         for line in reversed(recent):
-            log.add(self._log_text(line.device_time, line.direction, line.unit_code, line.verdict, line.temp_raw))
+            log.add(self._log_text(line.device_time, line.direction, line.unit_code, line.verdict,
+                                   shown_temperature(line.temp_raw)))
         for case_id, unit, first, started, direction in open_cases:
             self.fevers.append(FeverWait(case_id, unit, first, direction, started))
         self._paint_fevers()

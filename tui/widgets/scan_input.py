@@ -144,7 +144,9 @@ class ScanInput(Input):
     def _on_paste(self, event: events.Paste) -> None:
         # A paste (or a terminal that delivers a scan as a bracketed paste) may hold several
         # lines: each line is one scan, the last one without a terminator stays typed.
+        # prevent_default: Input's own paste handler would insert the text a second time.
         event.stop()
+        event.prevent_default()
         self.put_in_typed()
         text = unicodedata.normalize("NFKC", event.text.replace("\r\n", "\n").replace("\r", "\n"))
         parts = text.split("\n")
