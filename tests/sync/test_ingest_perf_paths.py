@@ -383,6 +383,7 @@ def test_office_serve_turns_nagle_off_on_every_connection(monkeypatch, tmp_path)
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
     for name in ("KAKOU_OFFICE_DIR", "KAKOU_OFFICE_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)  # run_serve sets them for its workers
-    args = SimpleNamespace(office_dir=tmp_path / "office", database_url=None, host="127.0.0.1", port=1, workers=2)
+    args = SimpleNamespace(office_dir=tmp_path / "office", database_url=None, host="127.0.0.1", port=1, workers=2,
+                           tls_cert=None, tls_key=None)
     office_cmd.run_serve(args)
     assert seen["http"] == "sync.office.app:NoDelayHTTP" and seen["workers"] == 2
