@@ -50,9 +50,13 @@ class StatusBar(Horizontal):
             self._paint_clock()
 
     def _set(self, name: str, text: str) -> Static:
+        old = self._texts[name]
         self._texts[name] = text
         part = self.query_one(f"#status-{name}", Static)
-        part.update(text)
+        if text != old:
+            # The same width (the clock's every second): repaint the part only. A layout of
+            # the screen repaints every widget and showed up in the scan profile.
+            part.update(text, layout=cell_len(text) != cell_len(old))
         return part
 
     def tick(self) -> None:
