@@ -104,6 +104,25 @@ class TestIssueAndPrint:
             assert screen.printed
         assert decode_all(raster_image((tmp_path / "lp0").read_bytes())) == [screen.issued.token]
 
+    async def test_a_returnee_slip_opened_from_the_registration_needs_only_enters(self, store):
+        """Kind, unit and name come from the registration: the cursor starts after them, and
+        Enter through the rest issues the slip in that name."""
+        from models.passes import list_passes
+        from models.passtoken import PassKind
+
+        screen = IssuePassScreen(store, SUPERVISOR, "zh", unit="2-1-302", kind="returnee", name="张伟", printer="")
+        app = Host(screen)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert screen.focused.id == "input-days"
+            for _ in range(3):  # days (its default), plate, hours
+                await pilot.press("enter")
+                await pilot.pause()
+            await settle(pilot, app)
+            assert screen.issued is not None
+        passes = list_passes(store, "2-1-302")
+        assert [(p.name, p.kind) for p in passes] == [("张伟", int(PassKind.RETURNEE))]
+
     async def test_escape_before_issuing_issues_nothing(self, store):
         from models.passes import list_passes
 

@@ -124,10 +124,11 @@ class TestRegistration:
         async with app.run_test(size=(80, 24)) as pilot:
             await log_in(pilot)
             await self._open_form(pilot)
-            await self._fill(pilot, ["2", "", "13800138000", "11010519491231002X", "武汉", "3-2-501", "返乡", "365"])
+            await self._fill(pilot, ["2", "张伟", "13800138000", "11010519491231002X", "武汉", "3-2-501", "返乡", "365"])
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
             await settle(pilot)
-            assert opened == [{"unit": "3-2-501", "kind": "returnee", "needs_supervisor": False}]
+            # The entry slip is offered with the unit and the name already in it.
+            assert opened == [{"unit": "3-2-501", "kind": "returnee", "name": "张伟", "needs_supervisor": False}]
             assert db_rows(desk_dir, "SELECT kind, id_masked FROM registration") == [("returnee", "110105********002X")]
 
 

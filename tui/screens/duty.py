@@ -602,7 +602,9 @@ class DutyScreen(Screen):
         self.verdict_panel.show("allow", f"{app.t('duty.symbol.allow')} {app.t('duty.saved')}",
                                 [app.t("reg.saved", kind=kind_label, unit=unit or "-")])
         if result["kind"] == "returnee":
-            self.offer_issue_pass(unit=unit, kind="returnee", needs_supervisor=False)
+            # The entry slip opens with what the form already knows: no name typed twice.
+            self.offer_issue_pass(unit=unit, kind="returnee", name=result.get("name") or None,
+                                  needs_supervisor=False)
 
     def action_cancel_person(self) -> None:
         app = self.app
@@ -652,7 +654,8 @@ class DutyScreen(Screen):
     def action_issue_pass(self) -> None:
         self.offer_issue_pass(needs_supervisor=True)
 
-    def offer_issue_pass(self, unit: str | None = None, kind: str | None = None, needs_supervisor: bool = True) -> None:
+    def offer_issue_pass(self, unit: str | None = None, kind: str | None = None, name: str | None = None,
+                         needs_supervisor: bool = True) -> None:
         app = self.app
         try:
             from tui.screens.issue_pass import IssuePassScreen
@@ -663,7 +666,7 @@ class DutyScreen(Screen):
         def open_screen(supervisor) -> None:
             if supervisor is None:
                 return
-            app.push_screen(IssuePassScreen(app.store, supervisor, app.lang, unit=unit, kind=kind))
+            app.push_screen(IssuePassScreen(app.store, supervisor, app.lang, unit=unit, kind=kind, name=name))
 
         if needs_supervisor:
             from tui.screens.supervisor import SupervisorPinScreen

@@ -112,13 +112,15 @@ class IssuePassScreen(ModalScreen):
     ]
 
     def __init__(self, store, volunteer, lang: str = "zh", unit: str | None = None, kind: str | None = None,
-                 printer: str | None = None, paper: str | None = None, font: str | None = None):
+                 printer: str | None = None, paper: str | None = None, font: str | None = None,
+                 name: str | None = None):
         super().__init__()
         self.store = store
         self.volunteer = volunteer
         self.lang = lang if lang in TEXT else "zh"
         self.prefill_unit = unit or ""
         self.prefill_kind = kind or ""
+        self.prefill_name = name or ""
         self._printer = printer
         self._paper = paper
         self._font = font
@@ -166,7 +168,7 @@ class IssuePassScreen(ModalScreen):
                 yield Plain(self.t("hint"), classes="issue-hint")
                 yield FormField("kind", self.t("kind"), kind_number, max_length=1)
                 yield FormField("unit", self.t("unit"), self.prefill_unit, max_length=24)
-                yield FormField("name", self.t("name"), "", max_length=20)
+                yield FormField("name", self.t("name"), self.prefill_name, max_length=20)
                 yield FormField("days", self.t("days"), days, max_length=5)
                 yield FormField("plate", self.t("plate"), "", max_length=12)
                 yield FormField("hours", self.t("hours"), "", max_length=7)
@@ -187,8 +189,8 @@ class IssuePassScreen(ModalScreen):
         self.query_one("#preview-keys").display = False
         self.query_one("#print-progress").display = False
         fields = fields_of(self)
-        first_empty = next((f for f in fields if not f.value and f.field_name in ("kind", "unit")), None)
-        (first_empty or field_named(self, "name")).input.focus()
+        first_empty = next((f for f in fields if not f.value and f.field_name in ("kind", "unit", "name")), None)
+        (first_empty or field_named(self, "days")).input.focus()
 
     def say(self, text: str, error: bool = False) -> None:
         message = self.query_one("#issue-message", Static)

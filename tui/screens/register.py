@@ -123,7 +123,7 @@ class RegisterScreen(ModalScreen):
                               case.wall_time, registration_id=fact.record_id)
         zh, en = REGISTRATION_KINDS[reg.kind]
         self.dismiss({"kind": reg.kind, "kind_label": en if app.lang == "en" else zh, "unit": reg.to_unit,
-                      "record_id": fact.record_id, "fever": fever})
+                      "name": reg.name, "record_id": fact.record_id, "fever": fever})
 
     def action_back(self) -> None:
         self.dismiss(None)
