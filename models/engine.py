@@ -78,6 +78,10 @@ def open_engine(db_path: Path | str, *, migrate: bool = True, check: bool = True
         orig = context.original_exception
         if isinstance(orig, sqlite3.OperationalError) and "disk is full" in str(orig):
             return _store_error(db_path, orig)
+        # A damaged page met by a read (commands that skip the start-up check, or damage
+        # after it): the same plain words as a failed check, not an internal error.
+        if isinstance(orig, sqlite3.DatabaseError) and any(w in str(orig) for w in DAMAGE_WORDS):
+            return _store_error(db_path, orig)
         return None
 
     try:
@@ -95,6 +99,10 @@ def open_engine(db_path: Path | str, *, migrate: bool = True, check: bool = True
             raise _store_error(db_path, orig) from exc
         raise
     return engine
+
+
+# What SQLite says when the file itself is damaged (not a busy lock, not a constraint).
+DAMAGE_WORDS = ("malformed", "not a database", "disk I/O error")
 
 
 def make_private(db_path: Path) -> None:

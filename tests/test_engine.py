@@ -167,6 +167,39 @@ class TestDeferredCheck:
         assert caught.value.code == "store_damaged"
         assert "请联系管理员" in caught.value.zh and "Call your supervisor" in caught.value.en
 
+    def test_a_read_that_meets_the_damaged_page_says_so_in_words(self, tmp_path):
+        """Read-only commands skip the start-up check; a damaged page they meet is the same
+        plain StoreError as a failed check, not an internal error."""
+        from sqlalchemy import text
+
+        self._damaged_kiosk(tmp_path)
+        store = KioskStore.open(tmp_path, check=False)
+        try:
+            with pytest.raises(StoreError) as caught, store.engine.connect() as conn:
+                conn.execute(text("SELECT count(*) FROM passage INDEXED BY ix_passage_unit_code"
+                                  " WHERE unit_code = '3-2-501'")).all()
+        finally:
+            store.engine.dispose()
+        assert caught.value.code == "store_damaged"
+        assert "不要删除该文件" in caught.value.zh
+
+    def test_read_only_commands_skip_the_whole_file_check_and_report_damage_in_words(self, tmp_path, capsys,
+                                                                                      monkeypatch):
+        import models.engine
+        from tui.cli import EXIT_ERROR, main
+
+        self._damaged_kiosk(tmp_path)
+        checks = []
+        real_check = models.engine.quick_check
+        monkeypatch.setattr(models.engine, "quick_check", lambda engine: (checks.append(1), real_check(engine)))
+        code = main(["pass", "list", "--data-dir", str(tmp_path)])  # reads no passage page: works
+        assert code == 0 and checks == []
+        # A command that writes checks first and refuses the damaged file before writing.
+        code = main(["pass", "revoke", "0" * 32, "--reason", "x", "--data-dir", str(tmp_path)])
+        err = capsys.readouterr().err
+        assert checks == [1] and code == EXIT_ERROR
+        assert "数据库自检未通过" in err and "internal error" not in err
+
     def test_check_integrity_passes_on_a_sound_file(self, tmp_path):
         store = KioskStore.open(tmp_path, check=False)
         try:

@@ -93,8 +93,12 @@ def record_audit(store, action: str, volunteer_id, **detail) -> None:
     record(store, action, volunteer_id, **detail)
 
 
-def open_existing_store(args):
-    """The kiosk's store, refusing a data dir that was never set up (a typo in --data-dir)."""
+def open_existing_store(args, *, check: bool = True):
+    """The kiosk's store, refusing a data dir that was never set up (a typo in --data-dir).
+
+    `check=False` for commands that only read: the whole-file quick_check before a write is
+    worth its time, but on a year's file (1 GB) it takes ~10 s from a cold cache, and a
+    read of a damaged page fails with its own words anyway (StoreError)."""
     from models.errors import KakouError
     from models.store import DB_FILE, KioskStore
     from tui.cli import resolve_data_dir
@@ -106,7 +110,7 @@ def open_existing_store(args):
             f"no checkpoint in {data_dir}. Run kakou demo or kakou kiosk first, or give --data-dir.",
             code="no_store",
         )
-    return KioskStore.open(data_dir)
+    return KioskStore.open(data_dir, check=check)
 
 
 def verdict_dict(verdict, lang: str = "zh") -> dict:
@@ -145,7 +149,7 @@ def run_verify(args) -> int:
     from tui.cli import EXIT_DENY, EXIT_OK, EXIT_REFER
 
     token = sys.stdin.read() if args.token == "-" else args.token
-    store = open_existing_store(args)
+    store = open_existing_store(args, check=False)  # records nothing
     verdict = check_token(store, token, args.direction)
     d = verdict_dict(verdict, args.lang or "zh")
     if args.json:
@@ -305,7 +309,7 @@ def run_list(args) -> int:
     from models.passes import kind_label, list_passes
     from models.values import mask_name
 
-    store = open_existing_store(args)
+    store = open_existing_store(args, check=False)  # only reads
     try:
         rows = list_passes(store, args.unit)
     except ValueError as exc:  # a unit that does not parse (ValueRejected)

@@ -18,7 +18,7 @@ def run_report(args) -> int:
     from tui.commands.passes import open_existing_store
 
     day = parse_day(args.date)
-    store = open_existing_store(args)
+    store = open_existing_store(args, check=False)  # only reads
     report = day_report(store, day)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
