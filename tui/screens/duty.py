@@ -292,8 +292,8 @@ class DutyScreen(Screen):
         if pending == 0:
             text, level = app.t("duty.sync.synced"), "ok"
         else:
-            age = short_age(app.lang, now - oldest) if oldest else "-"
-            text = app.t("duty.sync.pending", count=pending, age=age)
+            text = (app.t("duty.sync.pending", count=pending, age=short_age(app.lang, now - oldest)) if oldest
+                    else app.t("duty.sync.pending_count", count=pending))  # no record with a set clock
             level = "warn" if oldest and now - oldest > 3600 else "ok"
         lists = app.t("duty.sync.lists_local") if lists_at is None else app.t(
             "duty.sync.lists_age", age=short_age(app.lang, now - lists_at))
