@@ -573,6 +573,9 @@ class SyncService:
                 result.epoch_bumped = True
                 return self.push(result, self.handshake())
             self._set_acked(epoch, int(answer["hwm"]))
+            # The push itself may change lists (a pass this kiosk revoked joins the office's
+            # list): the pull after it goes by the versions after this batch, not the handshake's.
+            server["list_versions"] = dict(answer["list_versions"])
             cursor = records[-1]["seq"]
             sent += len(records)
             if self.progress:

@@ -204,3 +204,21 @@ def test_openapi_schema_lists_the_v1_routes(sqlite_office):
     schema = sqlite_office.client.get("/v1/openapi.json").json()
     assert {"/v1/push", "/v1/sync-state", "/v1/enroll", "/v1/lists/{name}", "/v1/known"} <= set(schema["paths"])
     assert "records" in json.dumps(schema["paths"]["/v1/push"])
+
+
+def test_a_list_changed_by_the_push_itself_is_pulled_in_the_same_round(office, tmp_path):
+    """A pass revoked at this kiosk joins the office's list when its record arrives; the pull
+    after that push must fetch the new version at once, not a round later (the status page
+    would say the kiosk's list is behind until the next timer)."""
+    from models.passes import issue_pass, parse_kind, revoke_pass
+    from sync.office import lists as office_lists
+
+    store, service = office.add_kiosk(tmp_path / "k")
+    issued = issue_pass(store, parse_kind("resident"), "3-2-501", "张三")
+    sync_until_quiet(service)
+    revoke_pass(store, issued.pass_id, "丢失 lost")
+    result = service.run_once()  # one round: push the revocation, then pull
+    assert result.ok and "revoked" in result.lists_updated
+    with office.engine.connect() as conn:
+        office_version = office_lists.current_version(conn, "revoked")
+    assert store.gate_state().versions["revoked"] == office_version
