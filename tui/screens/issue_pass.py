@@ -17,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, ProgressBar, Static
 
-from tui.widgets.form import FormField, enter_moves_on, field_named, fields_of
+from tui.widgets.form import FORM_BREAKPOINTS, FormField, enter_moves_on, field_named, fields_of
 from tui.widgets.plain import Plain
 
 KIND_BY_NUMBER = {"1": "resident", "2": "outing", "3": "work", "4": "vehicle", "5": "visitor", "6": "returnee"}
@@ -90,6 +90,8 @@ def _issue(store, volunteer_id, kind_word, unit, name, days, plate, hours):
 
 class IssuePassScreen(ModalScreen):
     """Dismisses with a dict about the issued pass, or None if Escape before issuing."""
+
+    VERTICAL_BREAKPOINTS = FORM_BREAKPOINTS
 
     DEFAULT_CSS = """
     IssuePassScreen { align: center middle; }

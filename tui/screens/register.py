@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
 
-from tui.widgets.form import FormField, enter_moves_on, field_named, fields_of
+from tui.widgets.form import FORM_BREAKPOINTS, FormField, enter_moves_on, field_named, fields_of
 
 KIND_BY_NUMBER = {"1": "visitor", "2": "returnee", "3": "courier", "4": "medical", "5": "worker"}
 NUMBER_BY_KIND = {v: k for k, v in KIND_BY_NUMBER.items()}
@@ -47,6 +47,8 @@ def _save_registration(store, reg, temperature, volunteer_id, direction, thresho
 
 class RegisterScreen(ModalScreen):
     """Dismisses with a dict describing what was saved, or None (Escape: nothing saved)."""
+
+    VERTICAL_BREAKPOINTS = FORM_BREAKPOINTS
 
     BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
 

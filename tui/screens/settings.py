@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from tui.settings import NAME_DISPLAYS, PAPER_WIDTHS, KioskSettings
-from tui.widgets.form import FormField, enter_moves_on, fields_of
+from tui.widgets.form import FORM_BREAKPOINTS, FormField, enter_moves_on, fields_of
 from tui.widgets.plain import Plain
 
 # field name, label key: the order on screen
@@ -120,6 +120,8 @@ def _save_and_audit(store, data_dir, new: KioskSettings, changes: list[tuple[str
 
 class SettingsScreen(ModalScreen):
     """Dismisses with the list of (setting, old, new) changes saved, or None (Escape)."""
+
+    VERTICAL_BREAKPOINTS = FORM_BREAKPOINTS
 
     BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
 

@@ -9,7 +9,7 @@ from textual.screen import Screen
 from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
 
-from tui.widgets.form import FormField, field_named, fields_of, next_field
+from tui.widgets.form import FORM_BREAKPOINTS, FormField, field_named, fields_of, next_field
 
 FIELDS = (
     ("checkpoint", "setup.checkpoint", False),
@@ -33,6 +33,8 @@ def _set_up(store, checkpoint: str, community: str, street: str, supervisor: str
 
 
 class SetupScreen(Screen):
+    VERTICAL_BREAKPOINTS = FORM_BREAKPOINTS
+
     def compose(self) -> ComposeResult:
         app = self.app
         with VerticalScroll(classes="form", id="setup-form"):

@@ -12,6 +12,11 @@ from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
 
 
+# On a short screen (800x480 is 24 rows) a form's inputs drop their 3-row box for one
+# highlighted row, so a whole form fits without scrolling; app.tcss has the `-short` rules.
+FORM_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+
+
 class FormField(Vertical):
     def __init__(self, name: str, label: str, value: str = "", password: bool = False, max_length: int = 0):
         super().__init__(classes="form-field", id=f"field-{name}")
