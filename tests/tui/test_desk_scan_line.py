@@ -55,6 +55,20 @@ class TestTypedKeys:
             assert scan_line(app).value == ""
             assert last_passage(desk_dir) == ("3-2-501", "365")
 
+    async def test_backspace_and_enter_in_one_burst_apply_in_key_order(self, desk_dir):
+        """A keypad or a macro sends 3655, Backspace and Enter faster than a frame: the
+        reading saved is 365, not 3655 (Backspace must not wait behind the Enter)."""
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            await scan(pilot, token_of(desk_dir, "3-2-501"))
+            for key, char in [("3", "3"), ("6", "6"), ("5", "5"), ("5", "5"), ("backspace", "\x7f"),
+                              ("enter", "\r")]:
+                app.post_message(events.Key(key, char))
+            await settle(pilot)
+            assert last_passage(desk_dir) == ("3-2-501", "365")
+            assert scan_line(app).value == ""
+
     async def test_a_stuck_key_stops_at_the_limit(self, desk_dir):
         from tui.widgets.scan_input import MAX_SCAN_CHARS
 

@@ -137,8 +137,18 @@ class ScanInput(Input):
                 self._put_in_scheduled = True
                 self.set_timer(SHOW_AFTER, self.put_in_typed)
             return
-        # Backspace, arrows, home...: they act on what was typed before them. (Textual calls
-        # Input's own handlers after these ones, unless prevented, so no super() calls here.)
+        if event.key == "backspace":
+            # Handled here, in key order: as Input's binding it would run only after the key
+            # went round the app, so "3655, Backspace, Enter" from a fast keypad saved 3655.
+            event.stop()
+            event.prevent_default()
+            if self._typed:
+                self._typed_len -= len(self._typed.pop())
+            else:
+                self.action_delete_left()
+            return
+        # Arrows, home...: they act on what was typed before them. (Textual calls Input's own
+        # handlers after these ones, unless prevented, so no super() calls here.)
         self.put_in_typed()
 
     def _on_paste(self, event: events.Paste) -> None:
