@@ -10,7 +10,6 @@ overwrites the freed bytes and VACUUM returns the space.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import text

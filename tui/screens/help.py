@@ -7,7 +7,6 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from tui.widgets.plain import Plain
-from textual.widgets import Static
 
 from tui.widgets.key_bar import key_for, key_label
 

@@ -17,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, ProgressBar, Static
 
-from tui.widgets.form import FORM_BREAKPOINTS, FormField, enter_moves_on, field_named, fields_of
+from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
 from tui.widgets.plain import Plain
 
 KIND_BY_NUMBER = {"1": "resident", "2": "outing", "3": "work", "4": "vehicle", "5": "visitor", "6": "returnee"}
@@ -265,12 +265,9 @@ class IssuePassScreen(ModalScreen):
         return clean
 
     def submit(self) -> None:
-        values = {}
-        for f in fields_of(self):
-            clean = self.check(f)
-            if clean is None:
-                return
-            values[f.field_name] = clean
+        values = checked_values(self)
+        if values is None:
+            return
         self.say(self.t("issuing"))
         volunteer_id = getattr(self.volunteer, "id", None)
         self.issue_worker(volunteer_id, values["kind"], values["unit"], values["name"], values["days"] or None,

@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from tui.widgets.plain import Plain
-from textual.widgets import Static
 
 
 @dataclass

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
 
-from tui.widgets.form import FORM_BREAKPOINTS, FormField, enter_moves_on, field_named, fields_of
+from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
 
 KIND_BY_NUMBER = {"1": "visitor", "2": "returnee", "3": "courier", "4": "medical", "5": "worker"}
 NUMBER_BY_KIND = {v: k for k, v in KIND_BY_NUMBER.items()}
@@ -97,12 +97,9 @@ class RegisterScreen(ModalScreen):
         from models.facts import REGISTRATION_KINDS, RegistrationInput
 
         app = self.app
-        values = {}
-        for f in fields_of(self):
-            clean = self.check(f)
-            if clean is None:
-                return
-            values[f.field_name] = clean
+        values = checked_values(self)
+        if values is None:
+            return
         reg = RegistrationInput(kind=values["kind"], name=values["name"], id_number=values["id_number"],
                                 phone=values["phone"], from_place=values["from_place"], to_unit=values["to_unit"],
                                 reason=values["reason"])

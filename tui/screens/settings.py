@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from tui.settings import NAME_DISPLAYS, PAPER_WIDTHS, KioskSettings
-from tui.widgets.form import FORM_BREAKPOINTS, FormField, enter_moves_on, fields_of
+from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, fields_of
 from tui.widgets.plain import Plain
 
 # field name, label key: the order on screen
@@ -159,12 +159,9 @@ class SettingsScreen(ModalScreen):
 
     async def save(self) -> None:
         app = self.app
-        values = {}
-        for f in fields_of(self):
-            clean = self.check(f)
-            if clean is None:
-                return
-            values[f.field_name] = clean
+        values = checked_values(self)
+        if values is None:
+            return
         office, code = values.pop("office", ""), values.pop("code", "")
         old = app.settings
         new = replace(old, error="", **values)

@@ -9,7 +9,7 @@ from textual.screen import Screen
 from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
 
-from tui.widgets.form import FORM_BREAKPOINTS, FormField, field_named, fields_of, next_field
+from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
 
 FIELDS = (
     ("checkpoint", "setup.checkpoint", False),
@@ -49,17 +49,10 @@ class SetupScreen(Screen):
 
     @on(Input.Submitted)
     async def enter(self, event: Input.Submitted) -> None:
-        event.stop()
-        current = next(f for f in fields_of(self) if f.input is event.input)
-        if not self._check(current):
-            return
-        following = next_field(self, current)
-        if following is not None:
-            following.input.focus()
-            return
-        await self._save()
+        await enter_moves_on(self, event)
 
-    def _check(self, f: FormField) -> bool:
+    def check(self, f: FormField) -> str | None:
+        """The field's clean value, or None after showing why it was refused."""
         from models.values import ValueRejected, parse_name
 
         app = self.app
@@ -78,14 +71,15 @@ class SetupScreen(Screen):
         elif f.field_name == "pin2" and value != field_named(self, "pin").value.strip():
             error = app.t("setup.pin_mismatch")
         f.set_error(error)
-        return not error
+        if error:
+            f.input.focus()
+            return None
+        return value
 
-    async def _save(self) -> None:
-        for f in fields_of(self):
-            if not self._check(f):
-                f.input.focus()
-                return
-        values = {f.field_name: f.value.strip() for f in fields_of(self)}
+    async def save(self) -> None:
+        values = checked_values(self)
+        if values is None:
+            return
         message = self.query_one("#setup-message", Static)
         message.update(self.app.t("setup.saving"))
         try:

@@ -64,6 +64,18 @@ def next_field(screen, current: FormField) -> FormField | None:
     return fields[i + 1] if i + 1 < len(fields) else None
 
 
+def checked_values(screen) -> dict | None:
+    """Every field's clean value by name, or None once a field is refused (it then shows why
+    and has the focus). `screen.check(field)` gives a value or None, as for `enter_moves_on`."""
+    values = {}
+    for f in fields_of(screen):
+        clean = screen.check(f)
+        if clean is None:
+            return None
+        values[f.field_name] = clean
+    return values
+
+
 async def enter_moves_on(screen, event) -> None:
     """A form's Enter: check the field, move to the next one; Enter on the last field saves.
 
