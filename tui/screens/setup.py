@@ -88,4 +88,7 @@ class SetupScreen(Screen):
         except Exception as exc:
             message.update(self.app.error_text(exc))
             return
-        await self.app.open_desk()
+        # On the app's own worker, not in this handler: switching to the desk removes this
+        # screen, and with it this handler, before the login screen could be pushed (the
+        # first start used to land on the duty screen with nobody logged in).
+        self.app.run_worker(self.app.open_desk(), name="open-desk", group="db", exit_on_error=False)
