@@ -35,21 +35,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.bench.output import emit
+
 BATCH = 500  # what the kiosk sends (sync.kiosk), well under the office's caps
 FULL = {"ingest_records": 200_000, "sqlite_records": 100_000, "kiosks": (1, 10, 100), "workers": (1, 2),
         "report_kiosks": 1000, "report_passages": 2000}
 QUICK = {"ingest_records": 10_000, "sqlite_records": 5_000, "kiosks": (1, 10, 100), "workers": (2,),
          "report_kiosks": 100, "report_passages": 2000}
 INGEST_TARGET = ">20000"
-
-
-def emit(name, value, unit, *, baseline=None, target=None, sizes=None, **extra):
-    ratio = round(value / baseline, 3) if value is not None and baseline else None
-    line = {"name": name, "value": None if value is None else round(value, 3), "unit": unit,
-            "baseline": None if baseline is None else round(baseline, 3), "ratio": ratio, "target": target,
-            "sizes": sizes or {}}
-    line.update(extra)
-    print(json.dumps(line, ensure_ascii=False), flush=True)
 
 
 def pg_schema():

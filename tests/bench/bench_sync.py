@@ -17,7 +17,6 @@ PostgreSQL parts need KAKOU_TEST_DATABASE_URL (else reported as skipped). One JS
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -26,17 +25,10 @@ import threading
 import time
 from pathlib import Path
 
+from tests.bench.output import emit
+
 FULL = {"backlog": 100_000, "ingest_records": 200_000, "ingest_kiosks": 8, "report_kiosks": 1000, "report_passages": 2000}
 QUICK = {"backlog": 20_000, "ingest_records": 40_000, "ingest_kiosks": 4, "report_kiosks": 200, "report_passages": 2000}
-
-
-def emit(name, value, unit, *, baseline=None, target=None, sizes=None, **extra):
-    ratio = round(value / baseline, 3) if value is not None and baseline else None
-    line = {"name": name, "value": None if value is None else round(value, 3), "unit": unit,
-            "baseline": None if baseline is None else round(baseline, 3), "ratio": ratio, "target": target,
-            "sizes": sizes or {}}
-    line.update(extra)
-    print(json.dumps(line, ensure_ascii=False), flush=True)
 
 
 def pct(values, q):
