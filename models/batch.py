@@ -66,6 +66,7 @@ class ResidentList:
 
 # --- reading ---------------------------------------------------------------------------------
 
+
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -83,7 +84,9 @@ def _read_csv(path: Path) -> list[tuple[int, list[str]]]:
         except UnicodeDecodeError:
             continue
     else:  # pragma: no cover - gb18030 decodes any byte string
-        raise BatchError("文件编码认不出，请另存为 UTF-8 的 CSV", "cannot tell the file's encoding; save it as UTF-8 CSV")
+        raise BatchError(
+            "文件编码认不出，请另存为 UTF-8 的 CSV", "cannot tell the file's encoding; save it as UTF-8 CSV"
+        )
     reader = csv.reader(io.StringIO(text, newline=""))
     rows = []
     for record in reader:
@@ -97,8 +100,10 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[str]]]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise BatchError(f"Excel 文件打不开：{exc}。请检查文件，或另存为 CSV",
-                         f"cannot open the Excel file: {exc}. Check it, or save it as CSV") from None
+        raise BatchError(
+            f"Excel 文件打不开：{exc}。请检查文件，或另存为 CSV",
+            f"cannot open the Excel file: {exc}. Check it, or save it as CSV",
+        ) from None
     try:
         sheet = book.worksheets[0]
         return [(i, [_cell(c) for c in row]) for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)]
@@ -115,8 +120,11 @@ def read_rows(path: Path | str) -> list[tuple[int, list[str]]]:
         return _read_csv(path)
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(path)
-    raise BatchError(f"不支持 {suffix or '无扩展名'} 文件，请另存为 .xlsx 或 .csv",
-                     f"{suffix or 'files without an extension'} not supported; save as .xlsx or .csv", code="format")
+    raise BatchError(
+        f"不支持 {suffix or '无扩展名'} 文件，请另存为 .xlsx 或 .csv",
+        f"{suffix or 'files without an extension'} not supported; save as .xlsx or .csv",
+        code="format",
+    )
 
 
 def _find_columns(header: list[str]) -> dict[str, int]:
@@ -145,8 +153,9 @@ def read_residents(path: Path | str, per_person: bool = False, need_plate: bool 
         )
     columns = _find_columns(rows[header_at][1])
     if "unit" not in columns and not {"building", "entrance", "room"} <= columns.keys():
-        raise BatchError("表头缺少 楼栋、单元 或 房号 列", "the header lacks a building, entrance or room column",
-                         code="header")
+        raise BatchError(
+            "表头缺少 楼栋、单元 或 房号 列", "the header lacks a building, entrance or room column", code="header"
+        )
     if per_person and "name" not in columns:
         raise BatchError("按人发证需要 姓名 列", "one pass per person needs a name column", code="header")
 
@@ -159,11 +168,13 @@ def read_residents(path: Path | str, per_person: bool = False, need_plate: bool 
         index = columns.get(key)
         return cells[index] if index is not None and index < len(cells) else ""
 
-    for line, cells in rows[header_at + 1:]:
+    for line, cells in rows[header_at + 1 :]:
         if not any(cells):
             continue
         count += 1
-        raw_unit = get(cells, "unit") or "-".join(filter(None, (get(cells, k) for k in ("building", "entrance", "room"))))
+        raw_unit = get(cells, "unit") or "-".join(
+            filter(None, (get(cells, k) for k in ("building", "entrance", "room")))
+        )
         try:
             unit = str(parse_unit(raw_unit))
             names = [parse_name(n) for n in _NAME_SPLIT.split(get(cells, "name"))]
@@ -177,13 +188,20 @@ def read_residents(path: Path | str, per_person: bool = False, need_plate: bool 
             continue
         if per_person:
             if not names:
-                errors.append(RowError(line, "没有姓名，按人发证每行都要有姓名", "no name: one pass per person needs a name"))
+                errors.append(
+                    RowError(line, "没有姓名，按人发证每行都要有姓名", "no name: one pass per person needs a name")
+                )
                 continue
             for name in names:
                 if (unit, name) in persons:
                     first = persons[(unit, name)].lines[0]
-                    errors.append(RowError(line, f"{unit} {name} 与第 {first} 行重复，已跳过",
-                                           f"{unit} {name} repeats line {first}, skipped"))
+                    errors.append(
+                        RowError(
+                            line,
+                            f"{unit} {name} 与第 {first} 行重复，已跳过",
+                            f"{unit} {name} repeats line {first}, skipped",
+                        )
+                    )
                     continue
                 persons[(unit, name)] = BatchEntry(unit, name, plate, [line], [name])
         else:
@@ -202,6 +220,7 @@ def read_residents(path: Path | str, per_person: bool = False, need_plate: bool 
 
 # --- issuing -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PreparedPass:
     entry: BatchEntry
@@ -209,9 +228,15 @@ class PreparedPass:
     token: str
 
 
-def prepare_batch(store, entries: list[BatchEntry], kind: PassKind, valid_days: float | None = None,
-                  hours: tuple[int, int] = (0, 24), scope: int = 0, valid_from: float | None = None,
-                  ) -> tuple[list[PreparedPass], list[RowError]]:
+def prepare_batch(
+    store,
+    entries: list[BatchEntry],
+    kind: PassKind,
+    valid_days: float | None = None,
+    hours: tuple[int, int] = (0, 24),
+    scope: int = 0,
+    valid_from: float | None = None,
+) -> tuple[list[PreparedPass], list[RowError]]:
     """Build and sign every pass (nothing is stored yet). Entries that cannot become a pass
     are returned as row errors."""
     prepared: list[PreparedPass] = []

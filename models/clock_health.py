@@ -43,8 +43,14 @@ class ClockHealth:
         return not self.problem
 
 
-def judge_clock(wall: float, newest_record: float | None = None, office_skew: float | None = None, *,
-                plausible_since: float = PLAUSIBLE_SINCE, tolerance: float = CLOCK_WARN_S) -> ClockHealth:
+def judge_clock(
+    wall: float,
+    newest_record: float | None = None,
+    office_skew: float | None = None,
+    *,
+    plausible_since: float = PLAUSIBLE_SINCE,
+    tolerance: float = CLOCK_WARN_S,
+) -> ClockHealth:
     """`wall`: the wall clock now; `newest_record`: wall seconds of the newest record's HLC
     (None: no record yet); `office_skew`: kiosk minus office now, seconds (None: unknown)."""
     if wall < plausible_since:
@@ -69,7 +75,7 @@ class OfficeTime:
     boot_id: str
 
     @classmethod
-    def from_skew(cls, skew: float, reading: clock.Reading) -> "OfficeTime":
+    def from_skew(cls, skew: float, reading: clock.Reading) -> OfficeTime:
         """`skew`: kiosk minus office, measured at about `reading`."""
         return cls(reading.wall - skew, reading.mono_ns, reading.boot_id)
 

@@ -32,8 +32,14 @@ FEVER_OUTCOMES = {
 }
 
 
-def _record(store, kind: str, table, row: dict[str, Any], payload_extra: dict[str, Any] | None = None,
-            reading: clock.Reading | None = None) -> Fact:
+def _record(
+    store,
+    kind: str,
+    table,
+    row: dict[str, Any],
+    payload_extra: dict[str, Any] | None = None,
+    reading: clock.Reading | None = None,
+) -> Fact:
     """Write `row` into `table` and its outbox record in one transaction.
 
     `reading` is the moment to stamp; only the demo's generated traffic passes one."""
@@ -109,7 +115,10 @@ class RegistrationInput:
 
 
 def record_registration(
-    store, reg: RegistrationInput, temperature: Temperature | None = None, volunteer_id: int | None = None,
+    store,
+    reg: RegistrationInput,
+    temperature: Temperature | None = None,
+    volunteer_id: int | None = None,
     reading: clock.Reading | None = None,
 ) -> Fact:
     from models.privacy import protect_id, protect_phone
@@ -141,8 +150,14 @@ def record_registration(
 
 
 def open_fever_case(
-    store, direction: str, first: Temperature, volunteer_id: int | None = None, *,
-    pass_id: str | None = None, unit_code: str | None = None, registration_id: str | None = None,
+    store,
+    direction: str,
+    first: Temperature,
+    volunteer_id: int | None = None,
+    *,
+    pass_id: str | None = None,
+    unit_code: str | None = None,
+    registration_id: str | None = None,
     reading: clock.Reading | None = None,
 ) -> Fact:
     t = _temp(first)
@@ -159,7 +174,11 @@ def open_fever_case(
 
 
 def close_fever_case(
-    store, case_id: str, outcome: str, second: Temperature | None, volunteer_id: int | None = None,
+    store,
+    case_id: str,
+    outcome: str,
+    second: Temperature | None,
+    volunteer_id: int | None = None,
     reading: clock.Reading | None = None,
 ) -> Fact:
     if outcome not in FEVER_OUTCOMES:
@@ -178,12 +197,19 @@ def close_fever_case(
 def record_shift(store, volunteer_id: int, event: str, note: str = "", summary: dict | None = None) -> Fact:
     if event not in ("on", "off"):
         raise ValueError("shift event must be 'on' or 'off'")
-    row = {"volunteer_id": volunteer_id, "event": event, "note": note,
-           "summary": json.dumps(summary or {}, ensure_ascii=False, sort_keys=True)}
+    row = {
+        "volunteer_id": volunteer_id,
+        "event": event,
+        "note": note,
+        "summary": json.dumps(summary or {}, ensure_ascii=False, sort_keys=True),
+    }
     return _record(store, "shift", ShiftEvent, row)
 
 
 def record_audit(store, action: str, volunteer_id: int | None = None, **detail: Any) -> Fact:
-    row = {"volunteer_id": volunteer_id, "action": action,
-           "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True)}
+    row = {
+        "volunteer_id": volunteer_id,
+        "action": action,
+        "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
+    }
     return _record(store, "audit", AuditEvent, row)

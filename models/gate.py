@@ -28,7 +28,9 @@ def check_token(store, token: str, direction: str, now: float | None = None) -> 
     try:
         decoded = decode_token(token)
     except TokenError as exc:
-        return Verdict(DENY, (Reason(exc.code if exc.code in ("empty", "not_kakou", "too_long", "version") else "damaged"),))
+        return Verdict(
+            DENY, (Reason(exc.code if exc.code in ("empty", "not_kakou", "too_long", "version") else "damaged"),)
+        )
     policy = store.policy()
     outings: list[float] = []
     if decoded.body.kind == PassKind.OUTING and direction == "out" and policy.outing_quota > 0:

@@ -42,7 +42,7 @@ class PassHit:
     revoked_reason: str = ""
 
     def status(self, now: float) -> str:
-        """"revoked", "expired", "not_yet_valid" or "valid"."""
+        """ "revoked", "expired", "not_yet_valid" or "valid"."""
         if self.revoked:
             return "revoked"
         if now >= self.valid_to:

@@ -45,8 +45,9 @@ def parse_kind(word: str) -> PassKind:
         return KIND_BY_WORD[word.strip().lower()]
     except KeyError:
         names = ", ".join(KIND_BY_WORD)
-        raise PassError(f"没有这种通行证：{word}（可选：{names}）", f"unknown pass kind {word!r} (one of: {names})",
-                        code="kind") from None
+        raise PassError(
+            f"没有这种通行证：{word}（可选：{names}）", f"unknown pass kind {word!r} (one of: {names})", code="kind"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,17 @@ class IssuedPass:
         return self.body.pass_id_hex
 
 
-def build_body(store, kind: PassKind, unit: str, name: str = "", valid_days: float | None = None,
-               plate: str = "", hours: tuple[int, int] = (0, 24), scope: int = 0,
-               valid_from: float | None = None) -> PassBody:
+def build_body(
+    store,
+    kind: PassKind,
+    unit: str,
+    name: str = "",
+    valid_days: float | None = None,
+    plate: str = "",
+    hours: tuple[int, int] = (0, 24),
+    scope: int = 0,
+    valid_from: float | None = None,
+) -> PassBody:
     try:
         unit_code = str(parse_unit(unit))
         name = parse_name(name)
@@ -77,9 +86,17 @@ def build_body(store, kind: PassKind, unit: str, name: str = "", valid_days: flo
     public = bytes(store.signing_key.verify_key)
     try:
         body = PassBody(
-            kid=kid_for(public), pass_id=new_pass_id(), kind=kind, scope=scope, valid_from=start,
-            valid_to=start + int(days * 86400), unit=unit_code, name=name, plate=plate.strip().upper(),
-            hour_from=hours[0], hour_to=hours[1],
+            kid=kid_for(public),
+            pass_id=new_pass_id(),
+            kind=kind,
+            scope=scope,
+            valid_from=start,
+            valid_to=start + int(days * 86400),
+            unit=unit_code,
+            name=name,
+            plate=plate.strip().upper(),
+            hour_from=hours[0],
+            hour_to=hours[1],
         )
         body.to_bytes()
     except ValueError as exc:
@@ -89,9 +106,18 @@ def build_body(store, kind: PassKind, unit: str, name: str = "", valid_days: flo
 
 def _insert_pass(conn, store, body: PassBody, token: str, reading, replaces: str | None = None) -> str:
     payload = {
-        "pass_id": body.pass_id_hex, "kind": int(body.kind), "unit_code": body.unit, "name": body.name,
-        "plate": body.plate, "scope": body.scope, "valid_from": body.valid_from, "valid_to": body.valid_to,
-        "hour_from": body.hour_from, "hour_to": body.hour_to, "kid": body.kid, "replaces": replaces,
+        "pass_id": body.pass_id_hex,
+        "kind": int(body.kind),
+        "unit_code": body.unit,
+        "name": body.name,
+        "plate": body.plate,
+        "scope": body.scope,
+        "valid_from": body.valid_from,
+        "valid_to": body.valid_to,
+        "hour_from": body.hour_from,
+        "hour_to": body.hour_to,
+        "kid": body.kid,
+        "replaces": replaces,
     }
     fact = append_fact(conn, "pass_issued", payload, reading, store.gate_state().versions)
     conn.execute(insert(PassRecord).values(record_id=fact.record_id, token=token, issued_at=reading.wall, **payload))
@@ -102,14 +128,25 @@ def _insert_pass(conn, store, body: PassBody, token: str, reading, replaces: str
 def _insert_revocation(conn, store, pass_id: str, reason: str, expires: int | None, reading) -> str:
     payload = {"pass_id": pass_id, "reason": reason, "expires": expires}
     fact = append_fact(conn, "pass_revoked", payload, reading, store.gate_state().versions)
-    conn.execute(insert(Revocation).values(record_id=fact.record_id, source="local", revoked_at=reading.wall, **payload))
+    conn.execute(
+        insert(Revocation).values(record_id=fact.record_id, source="local", revoked_at=reading.wall, **payload)
+    )
     store.note_hlc(fact.hlc)
     return fact.record_id
 
 
-def issue_pass(store, kind: PassKind, unit: str, name: str = "", valid_days: float | None = None, plate: str = "",
-               hours: tuple[int, int] = (0, 24), scope: int = 0, valid_from: float | None = None,
-               reading: clock.Reading | None = None) -> IssuedPass:
+def issue_pass(
+    store,
+    kind: PassKind,
+    unit: str,
+    name: str = "",
+    valid_days: float | None = None,
+    plate: str = "",
+    hours: tuple[int, int] = (0, 24),
+    scope: int = 0,
+    valid_from: float | None = None,
+    reading: clock.Reading | None = None,
+) -> IssuedPass:
     body = build_body(store, kind, unit, name, valid_days, plate, hours, scope, valid_from)
     token = sign_pass(body, store.signing_key)
     reading = reading or clock.now()
@@ -154,10 +191,19 @@ def reissue_pass(store, pass_id: str, reason: str = "补办 reissued", valid_day
     if old is None:
         raise PassError(f"找不到通行证 {pass_id}", f"no pass {pass_id}", code="not_found")
     if old.pass_id in store.gate_state().revoked:
-        raise PassError("这张通行证已经作废，请直接新办", "that pass is already revoked, issue a new one",
-                        code="already_revoked")
-    body = build_body(store, PassKind(old.kind), old.unit_code, old.name, valid_days, old.plate,
-                      (old.hour_from, old.hour_to), old.scope)
+        raise PassError(
+            "这张通行证已经作废，请直接新办", "that pass is already revoked, issue a new one", code="already_revoked"
+        )
+    body = build_body(
+        store,
+        PassKind(old.kind),
+        old.unit_code,
+        old.name,
+        valid_days,
+        old.plate,
+        (old.hour_from, old.hour_to),
+        old.scope,
+    )
     token = sign_pass(body, store.signing_key)
     reading = clock.now()
     with store.writer.begin() as conn:

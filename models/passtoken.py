@@ -28,35 +28,35 @@ import os
 import re
 import struct
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Iterable
 
 import nacl.exceptions
 import nacl.signing
 
 __all__ = [
-    "TOKEN_PREFIX",
-    "PASS_CONTEXT",
     "FORMAT_VERSION",
-    "SIGNATURE_BYTES",
+    "KIND_NAMES",
     "MAX_BODY_BYTES",
     "MAX_TOKEN_DIGITS",
-    "UNIT_MAX_BYTES",
     "NAME_MAX_BYTES",
+    "PASS_CONTEXT",
     "PLATE_MAX_BYTES",
-    "PassKind",
-    "KIND_NAMES",
-    "TokenError",
-    "PassBody",
+    "SIGNATURE_BYTES",
+    "TOKEN_PREFIX",
+    "UNIT_MAX_BYTES",
     "DecodedPass",
-    "new_pass_id",
-    "kid_for",
-    "sign_pass",
-    "decode_token",
-    "verify_pass",
+    "PassBody",
+    "PassKind",
+    "TokenError",
     "bytes_to_digits",
+    "decode_token",
     "digits_to_bytes",
+    "kid_for",
+    "new_pass_id",
+    "sign_pass",
+    "verify_pass",
 ]
 
 TOKEN_PREFIX = "88"

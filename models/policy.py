@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Policy:
     show_full_name: bool = False  # verdict shows 张*明 unless the site wants the full name
 
     @classmethod
-    def from_settings(cls, values: Mapping[str, Any]) -> "Policy":
+    def from_settings(cls, values: Mapping[str, Any]) -> Policy:
         known = {f.name: f.type for f in fields(cls)}
         clean = {}
         for key, value in values.items():

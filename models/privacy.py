@@ -16,7 +16,7 @@ from models.values import mask_id, mask_phone
 
 def lookup_hash(key: bytes, kind: str, value: str) -> str:
     """A keyed hash ("has this person registered before?") that is useless without the key."""
-    return hmac.new(key, f"{kind}:{value}".encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def seal(office_public_key: bytes | None, value: str) -> bytes | None:

@@ -30,8 +30,11 @@ def parse_day(value: str | None) -> dt.date:
     except ValueError:
         from models.errors import KakouError
 
-        raise KakouError(f"日期格式应为 YYYY-MM-DD，例如 2022-03-15：{value}",
-                         f"date must be YYYY-MM-DD, e.g. 2022-03-15: {value}", code="date") from None
+        raise KakouError(
+            f"日期格式应为 YYYY-MM-DD，例如 2022-03-15：{value}",
+            f"date must be YYYY-MM-DD, e.g. 2022-03-15: {value}",
+            code="date",
+        ) from None
 
 
 def counts_between(conn, start: float, end: float) -> dict[str, Any]:
@@ -57,7 +60,9 @@ def counts_between(conn, start: float, end: float) -> dict[str, Any]:
     ):
         outcomes[outcome] = n
     registrations = {k: 0 for k in REGISTRATION_KINDS}
-    for kind, n in q("SELECT kind, count(*) FROM registration WHERE device_time >= :s AND device_time < :e GROUP BY kind"):
+    for kind, n in q(
+        "SELECT kind, count(*) FROM registration WHERE device_time >= :s AND device_time < :e GROUP BY kind"
+    ):
         registrations[kind] = n
     return {
         "passages": passages,
@@ -97,18 +102,31 @@ def format_report(r: dict[str, Any], lang: str = "zh") -> str:
     reg_names = {k: (v[0] if zh else v[1]) for k, v in REGISTRATION_KINDS.items()}
     out_names = {k: (v[0] if zh else v[1]) for k, v in FEVER_OUTCOMES.items()}
     lines = [
-        (f"{r['street']} {r['community']} {r['checkpoint']}  {r['date']} 日报" if zh
-         else f"{r['checkpoint']} ({r['community']}, {r['street']})  day report {r['date']}").strip(),
+        (
+            f"{r['street']} {r['community']} {r['checkpoint']}  {r['date']} 日报"
+            if zh
+            else f"{r['checkpoint']} ({r['community']}, {r['street']})  day report {r['date']}"
+        ).strip(),
     ]
     if r["zero_report"]:
-        lines.append("零报告：今日无进出、无发热、无登记。" if zh else "Zero report: no passages, no fevers, no registrations today.")
+        lines.append(
+            "零报告：今日无进出、无发热、无登记。"
+            if zh
+            else "Zero report: no passages, no fevers, no registrations today."
+        )
     p = r["passages"]
-    lines.append(f"进入 {p['in']} 人次，外出 {p['out']} 人次，劝返 {r['turned_back']} 人次" if zh
-                 else f"In {p['in']}, out {p['out']}, turned back {r['turned_back']}")
+    lines.append(
+        f"进入 {p['in']} 人次，外出 {p['out']} 人次，劝返 {r['turned_back']} 人次"
+        if zh
+        else f"In {p['in']}, out {p['out']}, turned back {r['turned_back']}"
+    )
     f = r["fevers"]
     outcome_text = ("，" if zh else ", ").join(f"{out_names[k]} {v}" for k, v in f["outcomes"].items())
-    lines.append((f"发热 {f['cases']} 例（{outcome_text}，待复测 {f['pending']}）" if zh
-                  else f"Fevers {f['cases']} ({outcome_text}, awaiting recheck {f['pending']})"))
+    lines.append(
+        f"发热 {f['cases']} 例（{outcome_text}，待复测 {f['pending']}）"
+        if zh
+        else f"Fevers {f['cases']} ({outcome_text}, awaiting recheck {f['pending']})"
+    )
     if r["denials_by_reason"]:
         parts = []
         for code, n in r["denials_by_reason"].items():

@@ -16,12 +16,28 @@ from sqlalchemy import text
 
 # table -> personal columns and what they become
 PERSONAL_COLUMNS = {
-    "registration": {"name": "''", "id_masked": "''", "id_hash": "NULL", "phone_masked": "''", "phone_hash": "NULL",
-                     "from_place": "''", "reason": "''"},
+    "registration": {
+        "name": "''",
+        "id_masked": "''",
+        "id_hash": "NULL",
+        "phone_masked": "''",
+        "phone_hash": "NULL",
+        "from_place": "''",
+        "reason": "''",
+    },
     "pass_issued": {"name": "''", "token": "''"},
 }
-PERSONAL_PAYLOAD_KEYS = ("name", "id_masked", "id_hash", "phone_masked", "phone_hash", "id_sealed", "phone_sealed",
-                         "from_place", "reason")
+PERSONAL_PAYLOAD_KEYS = (
+    "name",
+    "id_masked",
+    "id_hash",
+    "phone_masked",
+    "phone_hash",
+    "id_sealed",
+    "phone_sealed",
+    "from_place",
+    "reason",
+)
 # outbox kinds whose payload may hold personal data
 PERSONAL_KINDS = ("registration", "pass_issued")
 
@@ -60,8 +76,11 @@ def purge(store, *, now: float | None = None, everything: bool = False, voluntee
             counts[table] = result.rowcount
         payloads = 0
         rows = conn.execute(
-            text(f"SELECT o.record_id, o.payload FROM outbox o WHERE o.kind IN {PERSONAL_KINDS!r}"
-                 f" AND o.record_id IN ({synced})"), params
+            text(
+                f"SELECT o.record_id, o.payload FROM outbox o WHERE o.kind IN {PERSONAL_KINDS!r}"
+                f" AND o.record_id IN ({synced})"
+            ),
+            params,
         ).all()
         for record_id, payload in rows:
             body = json.loads(payload)
@@ -72,20 +91,32 @@ def purge(store, *, now: float | None = None, everything: bool = False, voluntee
                     body[k] = None
             body["purged"] = True
             # payload_hash stays the original: the office already holds the full record.
-            conn.execute(text("UPDATE outbox SET payload = :p WHERE record_id = :r"),
-                         {"p": json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")), "r": record_id})
+            conn.execute(
+                text("UPDATE outbox SET payload = :p WHERE record_id = :r"),
+                {"p": json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")), "r": record_id},
+            )
             payloads += 1
         persons = 0
         if everything:
             persons = conn.execute(text("DELETE FROM person")).rowcount
         kept = conn.execute(
-            text("SELECT count(*) FROM outbox o, kiosk_state s WHERE s.id = 1 AND o.epoch = s.epoch AND o.seq > s.acked_seq"
-                 " AND o.kind IN ('registration', 'pass_issued')")
+            text(
+                "SELECT count(*) FROM outbox o, kiosk_state s WHERE s.id = 1 AND o.epoch = s.epoch AND o.seq > s.acked_seq"
+                " AND o.kind IN ('registration', 'pass_issued')"
+            )
         ).scalar()
     vacuum(store)
     result = PurgeResult(counts["registration"], counts["pass_issued"], payloads, persons, int(kept or 0), cutoff)
-    record_audit(store, "purge", volunteer_id, everything=everything, registrations=result.registrations,
-                 passes=result.passes, payloads=result.payloads, kept_unsynced=result.kept_unsynced)
+    record_audit(
+        store,
+        "purge",
+        volunteer_id,
+        everything=everything,
+        registrations=result.registrations,
+        passes=result.passes,
+        payloads=result.payloads,
+        kept_unsynced=result.kept_unsynced,
+    )
     return result
 
 

@@ -19,7 +19,9 @@ def shift_start(store, volunteer_id: int) -> float | None:
     """When this volunteer's current shift began (their last "on" with no "off" after it)."""
     with store.engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT event, device_time FROM shift_event WHERE volunteer_id = :v ORDER BY device_time DESC LIMIT 1"),
+            text(
+                "SELECT event, device_time FROM shift_event WHERE volunteer_id = :v ORDER BY device_time DESC LIMIT 1"
+            ),
             {"v": volunteer_id},
         ).all()
         conn.rollback()

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import insert, select, text, update
-from sqlmodel import select as _select
 from sqlalchemy.engine import Engine
+from sqlmodel import select as _select
 
 from models import keys
 from models.clock import PLAUSIBLE_SINCE, hlc_wall_ms
@@ -71,7 +71,7 @@ class KioskStore:
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, data_dir: Path | str | None = None, *, check: bool = True) -> "KioskStore":
+    def open(cls, data_dir: Path | str | None = None, *, check: bool = True) -> KioskStore:
         """`check=False` skips the start-up quick_check, which reads the whole file (about 1 s
         per GB warm, 12 s cold on the benchmark box with 1M passages); the duty desk then runs
         `check_integrity()` in a worker after the duty screen is up."""
@@ -156,7 +156,11 @@ class KioskStore:
             if exists is None:
                 conn.execute(
                     insert(TrustedKey).values(
-                        public_key=public.hex(), kid=kid_for(public), label="本机 this kiosk", issuer="kiosk", source="local"
+                        public_key=public.hex(),
+                        kid=kid_for(public),
+                        label="本机 this kiosk",
+                        issuer="kiosk",
+                        source="local",
                     )
                 )
 
@@ -286,12 +290,23 @@ class KioskStore:
             versions=versions,
         )
 
-    def add_list_entry(self, list_name: str, unit_code: str | None = None, person_hash: str | None = None,
-                       until: float | None = None, note: str = "") -> None:
+    def add_list_entry(
+        self,
+        list_name: str,
+        unit_code: str | None = None,
+        person_hash: str | None = None,
+        until: float | None = None,
+        note: str = "",
+    ) -> None:
         with self.writer.begin() as conn:
             conn.execute(
                 insert(ListEntry).values(
-                    list_name=list_name, unit_code=unit_code, person_hash=person_hash, until=until, note=note, source="local"
+                    list_name=list_name,
+                    unit_code=unit_code,
+                    person_hash=person_hash,
+                    until=until,
+                    note=note,
+                    source="local",
                 )
             )
         self.invalidate()

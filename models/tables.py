@@ -12,8 +12,6 @@ key (see `models.privacy`).
 
 from __future__ import annotations
 
-from typing import Optional
-
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -33,8 +31,8 @@ class KioskState(SQLModel, table=True):
     acked_seq: int = 0  # the highest contiguous `seq` the office has confirmed stored
     hlc_last: int = 0  # the persisted hybrid logical clock
     created_at: float
-    office_url: Optional[str] = None
-    enrolled_at: Optional[float] = None
+    office_url: str | None = None
+    enrolled_at: float | None = None
     # PIN guard for the whole kiosk (a PIN is typed without a user name): persisted, so
     # pulling the plug does not reset the lockout.
     pin_failures: int = 0
@@ -64,7 +62,7 @@ class OutboxRecord(SQLModel, table=True):
 class Checkpoint(SQLModel, table=True):
     __tablename__ = "checkpoint"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str  # 东门卡口
     community: str  # 幸福里社区
     street: str = ""  # 新华街道
@@ -74,7 +72,7 @@ class Checkpoint(SQLModel, table=True):
 class Volunteer(SQLModel, table=True):
     __tablename__ = "volunteer"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str
     role: str = Field(default="volunteer", max_length=16)  # volunteer | supervisor
     pin_hash: str  # argon2id
@@ -99,15 +97,15 @@ class Person(SQLModel, table=True):
 
     __tablename__ = "person"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    unit_code: Optional[str] = Field(default=None, foreign_key="unit.code", index=True)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str | None = Field(default=None, foreign_key="unit.code", index=True)
     name: str = ""
     id_masked: str = ""
-    id_hash: Optional[str] = Field(default=None, index=True)
-    id_sealed: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    id_hash: str | None = Field(default=None, index=True)
+    id_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     phone_masked: str = ""
-    phone_hash: Optional[str] = Field(default=None, index=True)
-    phone_sealed: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    phone_hash: str | None = Field(default=None, index=True)
+    phone_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
 
 
 class PassRecord(SQLModel, table=True):
@@ -116,7 +114,7 @@ class PassRecord(SQLModel, table=True):
     __tablename__ = "pass_issued"
 
     pass_id: str = Field(primary_key=True, max_length=32)  # hex
-    record_id: Optional[str] = Field(default=None, max_length=36)
+    record_id: str | None = Field(default=None, max_length=36)
     kind: int
     unit_code: str = Field(index=True, max_length=24)
     name: str = ""
@@ -129,7 +127,7 @@ class PassRecord(SQLModel, table=True):
     kid: int
     token: str
     issued_at: float
-    replaces: Optional[str] = Field(default=None, max_length=32)
+    replaces: str | None = Field(default=None, max_length=32)
 
 
 class Revocation(SQLModel, table=True):
@@ -141,8 +139,8 @@ class Revocation(SQLModel, table=True):
     reason: str = ""
     source: str = Field(default="local", max_length=16)  # local | office
     revoked_at: float
-    expires: Optional[int] = None  # the pass's valid_to: the entry can be pruned after it
-    record_id: Optional[str] = Field(default=None, max_length=36)
+    expires: int | None = None  # the pass's valid_to: the entry can be pruned after it
+    record_id: str | None = Field(default=None, max_length=36)
 
 
 class ListEntry(SQLModel, table=True):
@@ -151,11 +149,11 @@ class ListEntry(SQLModel, table=True):
     __tablename__ = "list_entry"
     __table_args__ = (Index("ix_list_entry_list_unit", "list_name", "unit_code"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     list_name: str = Field(max_length=16)  # quarantine | watch
-    unit_code: Optional[str] = Field(default=None, max_length=24)
-    person_hash: Optional[str] = Field(default=None, index=True)
-    until: Optional[float] = None
+    unit_code: str | None = Field(default=None, max_length=24)
+    person_hash: str | None = Field(default=None, index=True)
+    until: float | None = None
     note: str = ""
     source: str = Field(default="local", max_length=16)
 
@@ -194,15 +192,15 @@ class Passage(SQLModel, table=True):
     record_id: str = Field(primary_key=True, max_length=36)
     direction: str = Field(max_length=3)  # in | out
     subject: str = Field(max_length=16)  # pass | person | registration | unknown
-    pass_id: Optional[str] = Field(default=None, max_length=32)
-    pass_kind: Optional[int] = None
-    unit_code: Optional[str] = Field(default=None, max_length=24, index=True)
-    person_id: Optional[int] = None
+    pass_id: str | None = Field(default=None, max_length=32)
+    pass_kind: int | None = None
+    unit_code: str | None = Field(default=None, max_length=24, index=True)
+    person_id: int | None = None
     temp_raw: str = ""
-    temp_value: Optional[float] = None
+    temp_value: float | None = None
     verdict: str = Field(max_length=8)  # allow | deny | refer
     reasons: str = "[]"  # JSON list of reason codes
-    volunteer_id: Optional[int] = None
+    volunteer_id: int | None = None
     device_time: float = Field(index=True)
 
 
@@ -213,18 +211,18 @@ class Registration(SQLModel, table=True):
 
     record_id: str = Field(primary_key=True, max_length=36)
     kind: str = Field(max_length=16)  # visitor | returnee | courier | medical | worker
-    person_id: Optional[int] = Field(default=None, foreign_key="person.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
     name: str = ""
     id_masked: str = ""
-    id_hash: Optional[str] = Field(default=None, index=True)
+    id_hash: str | None = Field(default=None, index=True)
     phone_masked: str = ""
-    phone_hash: Optional[str] = Field(default=None, index=True)
+    phone_hash: str | None = Field(default=None, index=True)
     from_place: str = ""
     to_unit: str = ""
     reason: str = ""
     temp_raw: str = ""
-    temp_value: Optional[float] = None
-    volunteer_id: Optional[int] = None
+    temp_value: float | None = None
+    volunteer_id: int | None = None
     device_time: float = Field(index=True)
 
 
@@ -235,12 +233,12 @@ class FeverCase(SQLModel, table=True):
 
     record_id: str = Field(primary_key=True, max_length=36)
     direction: str = Field(max_length=3)
-    pass_id: Optional[str] = Field(default=None, max_length=32)
-    unit_code: Optional[str] = Field(default=None, max_length=24)
-    registration_id: Optional[str] = Field(default=None, max_length=36)
+    pass_id: str | None = Field(default=None, max_length=32)
+    unit_code: str | None = Field(default=None, max_length=24)
+    registration_id: str | None = Field(default=None, max_length=36)
     first_raw: str
-    first_value: Optional[float] = None
-    volunteer_id: Optional[int] = None
+    first_value: float | None = None
+    volunteer_id: int | None = None
     device_time: float = Field(index=True)
 
 
@@ -252,9 +250,9 @@ class FeverOutcome(SQLModel, table=True):
     record_id: str = Field(primary_key=True, max_length=36)
     case_id: str = Field(foreign_key="fever_case.record_id", index=True, max_length=36)
     second_raw: str = ""
-    second_value: Optional[float] = None
+    second_value: float | None = None
     outcome: str = Field(max_length=16)  # allowed | clinic | home
-    volunteer_id: Optional[int] = None
+    volunteer_id: int | None = None
     device_time: float = Field(index=True)
 
 
@@ -277,7 +275,7 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
 
     record_id: str = Field(primary_key=True, max_length=36)
-    volunteer_id: Optional[int] = None
+    volunteer_id: int | None = None
     action: str = Field(max_length=32)
     detail: str = "{}"
     device_time: float = Field(index=True)
@@ -292,6 +290,6 @@ class TrustedKey(SQLModel, table=True):
     kid: int = Field(index=True)
     label: str = ""
     issuer: str = Field(default="kiosk", max_length=16)  # kiosk | office
-    not_after: Optional[int] = None  # passes valid beyond this are refused
-    revoked_after: Optional[int] = None  # passes starting after this are refused (stolen kiosk)
+    not_after: int | None = None  # passes valid beyond this are refused
+    revoked_after: int | None = None  # passes starting after this are refused (stolen kiosk)
     source: str = Field(default="local", max_length=16)  # local | office

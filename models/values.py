@@ -16,32 +16,32 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
-    "ValueRejected",
-    "normalise",
-    "Temperature",
-    "parse_temperature",
-    "TEMP_MIN",
-    "TEMP_MAX",
-    "TEMP_REMEASURE_BELOW",
-    "FAHRENHEIT_MIN",
-    "FAHRENHEIT_MAX",
     "DEFAULT_FEVER_THRESHOLD",
-    "parse_id_number",
-    "id_check_char",
-    "parse_phone",
-    "UnitCode",
-    "parse_unit",
-    "parse_name",
+    "FAHRENHEIT_MAX",
+    "FAHRENHEIT_MIN",
     "NAME_MAX_LEN",
-    "mask_id",
-    "mask_phone",
-    "mask_name",
-    "ScanKind",
+    "TEMP_MAX",
+    "TEMP_MIN",
+    "TEMP_REMEASURE_BELOW",
     "Scan",
+    "ScanKind",
+    "Temperature",
+    "UnitCode",
+    "ValueRejected",
     "classify_scan",
+    "id_check_char",
+    "mask_id",
+    "mask_name",
+    "mask_phone",
+    "normalise",
+    "parse_id_number",
+    "parse_name",
+    "parse_phone",
+    "parse_temperature",
+    "parse_unit",
 ]
 
 
@@ -122,7 +122,7 @@ class Temperature:
         return round(self.value * 10) >= round(threshold * 10, 6)
 
     def display(self) -> str:
-        """"36.5" / "LO" / "HI"."""
+        """ "36.5" / "LO" / "HI"."""
         if self.reading in ("LO", "HI"):
             return self.reading
         return f"{self.value:.1f}"
@@ -210,8 +210,7 @@ def parse_temperature(raw: str) -> Temperature:
         raise ValueRejected(
             "out_of_range",
             f"读数 {shown} 度超出体温范围 (34.0 到 42.5 度)，请核对后重新测量",
-            f"The reading {shown} C is outside the body range 34.0 to 42.5 C: please check "
-            "and measure again",
+            f"The reading {shown} C is outside the body range 34.0 to 42.5 C: please check and measure again",
         )
     return Temperature(
         raw=raw,
@@ -240,7 +239,7 @@ def id_check_char(first17: str) -> str:
     """The GB 11643 check character ('0'-'9' or 'X') for 17 ASCII digits."""
     if len(first17) != 17 or not all(c in "0123456789" for c in first17):
         raise ValueError("id_check_char needs exactly 17 ASCII digits")
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS))
+    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=False))
     return _ID_CHECK_CHARS[total % 11]
 
 
@@ -282,8 +281,7 @@ def parse_id_number(raw: str, *, today: date | None = None) -> str:
         raise ValueRejected(
             "id_length",
             f"身份证号应为 18 位，现在输入了 {len(text)} 位，请核对后重新输入",
-            f"An ID number has 18 characters but {len(text)} were typed: please check "
-            "the number and type it again",
+            f"An ID number has 18 characters but {len(text)} were typed: please check the number and type it again",
         )
     text = text.upper()
     if "X" in text[:17]:
@@ -356,8 +354,7 @@ def parse_phone(raw: str) -> str:
         raise ValueRejected(
             "phone_format",
             "手机号应为 1 开头的 11 位数字，请核对后重新输入",
-            "A mobile number has 11 digits starting with 13 to 19: please check it and "
-            "type it again",
+            "A mobile number has 11 digits starting with 13 to 19: please check it and type it again",
         )
     return digits
 
@@ -371,9 +368,7 @@ _ROOM = r"[0-9]{1,6}"
 _SEP = r"(?: *[-/\u2010-\u2015\u2212] *| +)"
 _ROOM_SUFFIX = r" *(?:室|号)?"
 _UNIT_DASHED = re.compile(rf"({_PART}){_SEP}({_PART}){_SEP}({_ROOM}){_ROOM_SUFFIX}")
-_UNIT_CHINESE = re.compile(
-    rf"({_PART}) *(?:号楼|号|栋|幢|座|楼) *({_PART}) *(?:单元|门) *({_ROOM}){_ROOM_SUFFIX}"
-)
+_UNIT_CHINESE = re.compile(rf"({_PART}) *(?:号楼|号|栋|幢|座|楼) *({_PART}) *(?:单元|门) *({_ROOM}){_ROOM_SUFFIX}")
 
 
 @dataclass(frozen=True)
@@ -441,8 +436,7 @@ def parse_name(raw: str) -> str:
         raise ValueRejected(
             "name_too_long",
             f"姓名最多 {NAME_MAX_LEN} 个字，现在有 {len(text)} 个字，请缩短后重新输入",
-            f"A name can have at most {NAME_MAX_LEN} characters and this one has "
-            f"{len(text)}: please shorten it",
+            f"A name can have at most {NAME_MAX_LEN} characters and this one has {len(text)}: please shorten it",
         )
     return text
 
@@ -460,12 +454,12 @@ def _mask_middle(value: str, keep_head: int, keep_tail: int) -> str:
 
 
 def mask_id(id_number: str) -> str:
-    """"110105********002X": first 6, stars, last 4 (never shows more on odd input)."""
+    """ "110105********002X": first 6, stars, last 4 (never shows more on odd input)."""
     return _mask_middle(id_number, 6, 4)
 
 
 def mask_phone(phone: str) -> str:
-    """"138****5678": first 3, stars, last 4."""
+    """ "138****5678": first 3, stars, last 4."""
     return _mask_middle(phone, 3, 4)
 
 
@@ -473,7 +467,7 @@ _NAME_SEPARATORS = frozenset(" ·•‧・.-'")
 
 
 def mask_name(name: str) -> str:
-    """"张*" / "张*明" / "欧**明" / ""; Latin names keep the first letter: "J*** *****".
+    """ "张*" / "张*明" / "欧**明" / ""; Latin names keep the first letter: "J*** *****".
 
     Separators (space, middle dots, hyphen, apostrophe) stay as they are.
     """
@@ -496,7 +490,7 @@ def mask_name(name: str) -> str:
 # --------------------------------------------------------------------------------------
 
 
-class ScanKind(str, Enum):
+class ScanKind(StrEnum):
     TOKEN = "token"
     ID_NUMBER = "id"
     PHONE = "phone"

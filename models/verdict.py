@@ -9,8 +9,9 @@ by the temperature.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from models.passtoken import DecodedPass, PassBody, PassKind, TokenError, decode_token
 from models.policy import Policy

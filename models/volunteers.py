@@ -47,7 +47,9 @@ class VolunteerInfo:
 def validate_pin(pin: str) -> str:
     pin = pin.strip()
     if not pin.isdigit() or not (MIN_PIN <= len(pin) <= MAX_PIN) or not pin.isascii():
-        raise PinError(f"PIN 须为 {MIN_PIN}-{MAX_PIN} 位数字", f"a PIN is {MIN_PIN}-{MAX_PIN} digits", code="pin_format")
+        raise PinError(
+            f"PIN 须为 {MIN_PIN}-{MAX_PIN} 位数字", f"a PIN is {MIN_PIN}-{MAX_PIN} digits", code="pin_format"
+        )
     return pin
 
 
@@ -61,10 +63,15 @@ def add_volunteer(store, name: str, pin: str, role: str = "volunteer") -> Volunt
     hasher = _hasher()
     for existing in list_volunteers(store, with_hash=True):
         if _matches(hasher, existing[1], pin):
-            raise PinError("这个 PIN 已被他人使用，请换一个", "that PIN is already used, choose another", code="pin_taken")
+            raise PinError(
+                "这个 PIN 已被他人使用，请换一个", "that PIN is already used, choose another", code="pin_taken"
+            )
     with store.writer.begin() as conn:
-        result = conn.execute(insert(Volunteer).values(name=name, role=role, pin_hash=hasher.hash(pin), active=True,
-                                                       failed_attempts=0, locked_until=0.0))
+        result = conn.execute(
+            insert(Volunteer).values(
+                name=name, role=role, pin_hash=hasher.hash(pin), active=True, failed_attempts=0, locked_until=0.0
+            )
+        )
         vid = result.inserted_primary_key[0]
     return VolunteerInfo(vid, name, role)
 
@@ -105,20 +112,26 @@ def login(store, pin: str, now: float | None = None) -> VolunteerInfo:
     left = locked_for(store, now)
     if left > 0:
         raise PinError(
-            f"PIN 错误次数过多，请 {int(left) + 1} 秒后再试", f"too many wrong PINs, try again in {int(left) + 1} s",
+            f"PIN 错误次数过多，请 {int(left) + 1} 秒后再试",
+            f"too many wrong PINs, try again in {int(left) + 1} s",
             code="pin_locked",
         )
     hasher = _hasher()
     for info, pin_hash in list_volunteers(store, with_hash=True):
         if _matches(hasher, pin_hash, pin.strip()):
             with store.writer.begin() as conn:
-                conn.execute(update(KioskState).where(KioskState.id == STATE_ROW_ID).values(pin_failures=0, pin_locked_until=0.0))
+                conn.execute(
+                    update(KioskState).where(KioskState.id == STATE_ROW_ID).values(pin_failures=0, pin_locked_until=0.0)
+                )
             return info
     with store.writer.begin() as conn:
         failures = conn.exec_driver_sql("SELECT pin_failures FROM kiosk_state WHERE id = 1").scalar() + 1
         wait = lock_seconds(failures)
-        conn.execute(update(KioskState).where(KioskState.id == STATE_ROW_ID).values(
-            pin_failures=failures, pin_locked_until=now + wait if wait else 0.0))
+        conn.execute(
+            update(KioskState)
+            .where(KioskState.id == STATE_ROW_ID)
+            .values(pin_failures=failures, pin_locked_until=now + wait if wait else 0.0)
+        )
     if wait:
         raise PinError(f"PIN 不对，已锁定 {int(wait)} 秒", f"wrong PIN, locked for {int(wait)} s", code="pin_locked")
     left_tries = FREE_ATTEMPTS - failures

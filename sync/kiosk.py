@@ -22,9 +22,10 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import text
 
@@ -50,8 +51,9 @@ class SyncError(KakouError):
 
     code = "sync"
 
-    def __init__(self, zh: str, en: str, *, code: str | None = None, retryable: bool = True,
-                 retry_after: float | None = None):
+    def __init__(
+        self, zh: str, en: str, *, code: str | None = None, retryable: bool = True, retry_after: float | None = None
+    ):
         super().__init__(zh, en, code=code)
         self.retryable = retryable
         self.retry_after = retry_after
@@ -62,21 +64,27 @@ def offline_error(exc: Exception) -> SyncError:
 
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         # Connected, but the office (or something in front of it) never answered.
-        return SyncError("街道服务器没有应答，记录已保存在本机，稍后自动重试。",
-                         f"the office did not answer in time ({type(exc).__name__}); records are kept here and sent later.",
-                         code="offline")
+        return SyncError(
+            "街道服务器没有应答，记录已保存在本机，稍后自动重试。",
+            f"the office did not answer in time ({type(exc).__name__}); records are kept here and sent later.",
+            code="offline",
+        )
     if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "WRONG_VERSION_NUMBER" in str(exc):
         # Reached something, but not an office this kiosk can trust (an unknown certificate,
         # or http spoken to an https port): a person has to fix the address or the CA file.
-        return SyncError("街道服务器的证书不受信任（或地址的 http/https 写错了）。记录已保存在本机；"
-                         "请技术人员检查地址和证书（SSL_CERT_FILE）。",
-                         "the office's certificate is not trusted (or http/https is wrong in the address). "
-                         "Records are kept here; a technician should check the address and the CA file "
-                         "(SSL_CERT_FILE); retrying later.",
-                         code="tls_untrusted")
-    return SyncError("连不上街道服务器，记录已保存在本机，联网后自动上传。",
-                     f"cannot reach the office ({type(exc).__name__}); records are kept here and sent when online.",
-                     code="offline")
+        return SyncError(
+            "街道服务器的证书不受信任（或地址的 http/https 写错了）。记录已保存在本机；"
+            "请技术人员检查地址和证书（SSL_CERT_FILE）。",
+            "the office's certificate is not trusted (or http/https is wrong in the address). "
+            "Records are kept here; a technician should check the address and the CA file "
+            "(SSL_CERT_FILE); retrying later.",
+            code="tls_untrusted",
+        )
+    return SyncError(
+        "连不上街道服务器，记录已保存在本机，联网后自动上传。",
+        f"cannot reach the office ({type(exc).__name__}); records are kept here and sent when online.",
+        code="offline",
+    )
 
 
 @dataclass
@@ -96,6 +104,7 @@ class SyncResult:
 
 
 # -- enrolment --------------------------------------------------------------------------------
+
 
 def office_root_key(store) -> bytes | None:
     path = Path(store.data_dir) / key_files.KEY_DIR / OFFICE_ROOT_PUBLIC
@@ -129,9 +138,12 @@ def _write_lookup_key(path: Path, key_hex: str) -> None:
     except ValueError:
         key = b""
     if len(key) != 32:
-        raise SyncError("街道办发来的查询密钥格式不对，登记未完成。请联系街道办。",
-                        "the office sent a malformed lookup key; enrolment not finished. Call the street office.",
-                        code="bad_lookup_key", retryable=False)
+        raise SyncError(
+            "街道办发来的查询密钥格式不对，登记未完成。请联系街道办。",
+            "the office sent a malformed lookup key; enrolment not finished. Call the street office.",
+            code="bad_lookup_key",
+            retryable=False,
+        )
     tmp = path.with_name(path.name + ".new")
     tmp.unlink(missing_ok=True)
     key_files.write_private(tmp, key.hex().encode("ascii"))  # owner-only from the start
@@ -157,11 +169,13 @@ def _problem_text(response) -> tuple[str, str, str]:
 
 
 def bad_answer(response, why: str) -> SyncError:
-    return SyncError("街道服务器的回答看不懂（可能是中间的网络设备或服务器出了问题），记录已保存在本机，稍后自动重试；"
-                     "一直如此请联系街道办。",
-                     f"the office's answer could not be read ({response.status_code}, {why}; a proxy or server fault?);"
-                     " records are kept here and sent later. If this keeps happening, call the street office.",
-                     code="bad_answer")
+    return SyncError(
+        "街道服务器的回答看不懂（可能是中间的网络设备或服务器出了问题），记录已保存在本机，稍后自动重试；"
+        "一直如此请联系街道办。",
+        f"the office's answer could not be read ({response.status_code}, {why}; a proxy or server fault?);"
+        " records are kept here and sent later. If this keeps happening, call the street office.",
+        code="bad_answer",
+    )
 
 
 def _answer(response, model=None) -> Any:
@@ -189,20 +203,28 @@ def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
 
     state = store.kiosk_state()
     if state.enrolled_at:
-        raise SyncError(f"本机已登记到 {state.office_url}，无需再次登记。",
-                        f"this kiosk is already enrolled with {state.office_url}.", code="already_enrolled",
-                        retryable=False)
+        raise SyncError(
+            f"本机已登记到 {state.office_url}，无需再次登记。",
+            f"this kiosk is already enrolled with {state.office_url}.",
+            code="already_enrolled",
+            retryable=False,
+        )
     http = _http(office_url, client)
-    body = json.dumps({"code": code, "public_key": bytes(store.signing_key.verify_key).hex(),
-                       "kiosk_uuid": state.kiosk_id}).encode()
+    body = json.dumps(
+        {"code": code, "public_key": bytes(store.signing_key.verify_key).hex(), "kiosk_uuid": state.kiosk_id}
+    ).encode()
     try:
         response = http.post("/v1/enroll", content=body, headers={"Content-Type": "application/json"})
     except httpx.HTTPError as exc:
         raise offline_error(exc) from exc
     if response.status_code != 200:
         code_, zh, en = _problem_text(response)
-        raise SyncError(zh or f"登记失败（{response.status_code}）", en or f"enrolment failed ({response.status_code})",
-                        code=code_ or "enrol_failed", retryable=False)
+        raise SyncError(
+            zh or f"登记失败（{response.status_code}）",
+            en or f"enrolment failed ({response.status_code})",
+            code=code_ or "enrol_failed",
+            retryable=False,
+        )
     answer = _answer(response, EnrollResponse)
     try:
         root = bytes.fromhex(answer["office_root_key"])
@@ -218,8 +240,10 @@ def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
         _write_lookup_key(keys_dir / key_files.LOOKUP_KEY, answer["lookup_key"])
         store.reset_keys()
     with store.writer.begin() as conn:
-        conn.execute(text("UPDATE kiosk_state SET kiosk_id = :k, office_url = :u, enrolled_at = :t WHERE id = :id"),
-                     {"k": answer["kiosk_id"], "u": office_url.rstrip("/"), "t": time.time(), "id": STATE_ROW_ID})
+        conn.execute(
+            text("UPDATE kiosk_state SET kiosk_id = :k, office_url = :u, enrolled_at = :t WHERE id = :id"),
+            {"k": answer["kiosk_id"], "u": office_url.rstrip("/"), "t": time.time(), "id": STATE_ROW_ID},
+        )
         _trust_office_root(conn, root)
         _apply_documents(conn, store, docs)
     store.invalidate()
@@ -229,23 +253,32 @@ def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
 def _trust_office_root(conn, root: bytes) -> None:
     from models.passtoken import kid_for
 
-    conn.execute(text(
-        "INSERT INTO trusted_key (public_key, kid, label, issuer, source) VALUES (:p, :k, :l, 'office', 'office')"
-        " ON CONFLICT(public_key) DO NOTHING"), {"p": root.hex(), "k": kid_for(root), "l": "街道办 street office"})
+    conn.execute(
+        text(
+            "INSERT INTO trusted_key (public_key, kid, label, issuer, source) VALUES (:p, :k, :l, 'office', 'office')"
+            " ON CONFLICT(public_key) DO NOTHING"
+        ),
+        {"p": root.hex(), "k": kid_for(root), "l": "街道办 street office"},
+    )
 
 
 # -- lists ------------------------------------------------------------------------------------
+
 
 def _check_document(doc: dict[str, Any], root: bytes) -> None:
     if doc.get("name") not in LIST_NAMES:
         raise SyncError("收到不认识的名单，已忽略。", f"unknown list {doc.get('name')!r} refused.", code="list_unknown")
     if not signing.verify_list(root, doc):
-        raise SyncError("名单签名不符，已拒绝（可能被篡改）。请联系街道办。",
-                        "list signature does not match (tampered?); refused. Call the street office.",
-                        code="list_signature", retryable=False)
+        raise SyncError(
+            "名单签名不符，已拒绝（可能被篡改）。请联系街道办。",
+            "list signature does not match (tampered?); refused. Call the street office.",
+            code="list_signature",
+            retryable=False,
+        )
     if signing.items_hash(doc.get("items", [])) != doc.get("items_hash"):
-        raise SyncError("名单内容不完整，已拒绝，稍后重试。", "list content incomplete; refused, will retry.",
-                        code="list_hash")
+        raise SyncError(
+            "名单内容不完整，已拒绝，稍后重试。", "list content incomplete; refused, will retry.", code="list_hash"
+        )
 
 
 def _local_versions(conn) -> dict[str, int]:
@@ -261,12 +294,18 @@ def _apply_documents(conn, store, docs: list[dict[str, Any]]) -> list[str]:
         name, version = doc["name"], int(doc["version"])
         have = held.get(name, 0)
         if version < have:
-            raise SyncError(f"街道下发的名单“{name}”比本机的旧（{version} < {have}），已拒绝。请联系街道办。",
-                            f"the office sent an older {name} list ({version} < {have}); refused. Call the office.",
-                            code="list_older", retryable=False)
+            raise SyncError(
+                f"街道下发的名单“{name}”比本机的旧（{version} < {have}），已拒绝。请联系街道办。",
+                f"the office sent an older {name} list ({version} < {have}); refused. Call the office.",
+                code="list_older",
+                retryable=False,
+            )
         if doc["mode"] == "delta" and int(doc["since"]) != have:
-            raise SyncError("名单增量与本机版本不符，将重新下载。", "list delta does not fit this kiosk's version; refetching.",
-                            code="list_gap")
+            raise SyncError(
+                "名单增量与本机版本不符，将重新下载。",
+                "list delta does not fit this kiosk's version; refetching.",
+                code="list_gap",
+            )
         snapshot = doc["mode"] == "snapshot"
         items = doc["items"]
         if name == "revoked":
@@ -276,10 +315,13 @@ def _apply_documents(conn, store, docs: list[dict[str, Any]]) -> list[str]:
                 v = it["value"]
                 conn.execute(text("DELETE FROM revocation WHERE pass_id = :p AND source = 'office'"), {"p": it["key"]})
                 if not it["deleted"]:
-                    conn.execute(text(
-                        "INSERT INTO revocation (pass_id, reason, source, revoked_at, expires) VALUES (:p, :r, 'office', :t, :e)"
-                        " ON CONFLICT(pass_id) DO NOTHING"),
-                        {"p": it["key"], "r": str(v.get("reason", "")), "t": now, "e": v.get("expires")})
+                    conn.execute(
+                        text(
+                            "INSERT INTO revocation (pass_id, reason, source, revoked_at, expires) VALUES (:p, :r, 'office', :t, :e)"
+                            " ON CONFLICT(pass_id) DO NOTHING"
+                        ),
+                        {"p": it["key"], "r": str(v.get("reason", "")), "t": now, "e": v.get("expires")},
+                    )
         elif name in ("quarantine", "watch"):
             if snapshot:
                 conn.execute(text("DELETE FROM list_entry WHERE list_name = :n AND source = 'office'"), {"n": name})
@@ -291,15 +333,21 @@ def _apply_documents(conn, store, docs: list[dict[str, Any]]) -> list[str]:
                 person = str(v["person_hash"]) if v.get("person_hash") else None
                 if unit is None and person is None:
                     continue  # nothing this kiosk can match (an item from an older office)
-                conn.execute(text(
-                    "DELETE FROM list_entry WHERE list_name = :n AND source = 'office'"
-                    " AND ((:u IS NOT NULL AND unit_code = :u) OR (:h IS NOT NULL AND person_hash = :h))"),
-                    {"n": name, "u": unit, "h": person})
+                conn.execute(
+                    text(
+                        "DELETE FROM list_entry WHERE list_name = :n AND source = 'office'"
+                        " AND ((:u IS NOT NULL AND unit_code = :u) OR (:h IS NOT NULL AND person_hash = :h))"
+                    ),
+                    {"n": name, "u": unit, "h": person},
+                )
                 if not it["deleted"]:
-                    conn.execute(text(
-                        "INSERT INTO list_entry (list_name, unit_code, person_hash, until, note, source)"
-                        " VALUES (:n, :u, :h, :until, :note, 'office')"),
-                        {"n": name, "u": unit, "h": person, "until": v.get("until"), "note": str(v.get("note") or "")})
+                    conn.execute(
+                        text(
+                            "INSERT INTO list_entry (list_name, unit_code, person_hash, until, note, source)"
+                            " VALUES (:n, :u, :h, :until, :note, 'office')"
+                        ),
+                        {"n": name, "u": unit, "h": person, "until": v.get("until"), "note": str(v.get("note") or "")},
+                    )
         elif name == "trust":
             own = bytes(store.signing_key.verify_key).hex()
             if snapshot:
@@ -307,17 +355,30 @@ def _apply_documents(conn, store, docs: list[dict[str, Any]]) -> list[str]:
             for it in items:
                 v = it["value"]
                 if it["deleted"]:
-                    conn.execute(text("DELETE FROM trusted_key WHERE public_key = :p AND source = 'office'"), {"p": it["key"]})
+                    conn.execute(
+                        text("DELETE FROM trusted_key WHERE public_key = :p AND source = 'office'"), {"p": it["key"]}
+                    )
                 elif it["key"] == own:
-                    conn.execute(text("UPDATE trusted_key SET revoked_after = :r WHERE public_key = :p"),
-                                 {"r": v.get("revoked_after"), "p": own})
+                    conn.execute(
+                        text("UPDATE trusted_key SET revoked_after = :r WHERE public_key = :p"),
+                        {"r": v.get("revoked_after"), "p": own},
+                    )
                 else:
-                    conn.execute(text(
-                        "INSERT INTO trusted_key (public_key, kid, label, issuer, not_after, revoked_after, source)"
-                        " VALUES (:p, :k, :l, :i, :na, :ra, 'office') ON CONFLICT(public_key) DO UPDATE SET"
-                        " kid = :k, label = :l, issuer = :i, not_after = :na, revoked_after = :ra"),
-                        {"p": it["key"], "k": int(v["kid"]), "l": str(v.get("label", "")), "i": str(v.get("issuer", "kiosk")),
-                         "na": v.get("not_after"), "ra": v.get("revoked_after")})
+                    conn.execute(
+                        text(
+                            "INSERT INTO trusted_key (public_key, kid, label, issuer, not_after, revoked_after, source)"
+                            " VALUES (:p, :k, :l, :i, :na, :ra, 'office') ON CONFLICT(public_key) DO UPDATE SET"
+                            " kid = :k, label = :l, issuer = :i, not_after = :na, revoked_after = :ra"
+                        ),
+                        {
+                            "p": it["key"],
+                            "k": int(v["kid"]),
+                            "l": str(v.get("label", "")),
+                            "i": str(v.get("issuer", "kiosk")),
+                            "na": v.get("not_after"),
+                            "ra": v.get("revoked_after"),
+                        },
+                    )
         elif name == "policy":
             from models.policy import Policy, coerce
 
@@ -327,17 +388,23 @@ def _apply_documents(conn, store, docs: list[dict[str, Any]]) -> list[str]:
             for it in items:
                 conn.execute(text("DELETE FROM policy WHERE key = :k"), {"k": it["key"]})
                 if not it["deleted"] and it["key"] in known:
-                    conn.execute(text("INSERT INTO policy (key, value) VALUES (:k, :v)"),
-                                 {"k": it["key"], "v": json.dumps(coerce(it["key"], it["value"]))})
-        conn.execute(text(
-            "INSERT INTO list_version (name, version, content_hash, updated_at) VALUES (:n, :v, :h, :t)"
-            " ON CONFLICT(name) DO UPDATE SET version = :v, content_hash = :h, updated_at = :t"),
-            {"n": name, "v": version, "h": doc["items_hash"], "t": now})
+                    conn.execute(
+                        text("INSERT INTO policy (key, value) VALUES (:k, :v)"),
+                        {"k": it["key"], "v": json.dumps(coerce(it["key"], it["value"]))},
+                    )
+        conn.execute(
+            text(
+                "INSERT INTO list_version (name, version, content_hash, updated_at) VALUES (:n, :v, :h, :t)"
+                " ON CONFLICT(name) DO UPDATE SET version = :v, content_hash = :h, updated_at = :t"
+            ),
+            {"n": name, "v": version, "h": doc["items_hash"], "t": now},
+        )
         applied.append(name)
     return applied
 
 
 # -- backoff ------------------------------------------------------------------------------------
+
 
 class Backoff:
     """Full-jitter exponential backoff (2 s .. 5 min), never giving up; honours Retry-After."""
@@ -348,7 +415,7 @@ class Backoff:
         self.rng = rng or random.Random()
 
     def next_delay(self, retry_after: float | None = None) -> float:
-        ceiling = min(self.cap, self.base * (2 ** self.attempt))
+        ceiling = min(self.cap, self.base * (2**self.attempt))
         self.attempt += 1
         delay = self.rng.uniform(0, ceiling)
         if retry_after is not None:
@@ -375,6 +442,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 # -- the sync service -------------------------------------------------------------------------------
 
+
 class SyncService:
     """Push then pull, for `kakou sync` and the duty desk's background worker.
 
@@ -382,8 +450,15 @@ class SyncService:
     error, and `status_text()` turns the latest state into the status bar's words.
     """
 
-    def __init__(self, store, *, client=None, batch_records: int = BATCH_RECORDS,
-                 progress: Callable[[int, int], None] | None = None, timeout: float = HTTP_TIMEOUT_S):
+    def __init__(
+        self,
+        store,
+        *,
+        client=None,
+        batch_records: int = BATCH_RECORDS,
+        progress: Callable[[int, int], None] | None = None,
+        timeout: float = HTTP_TIMEOUT_S,
+    ):
         self.store = store
         self._client = client
         self.timeout = timeout  # seconds per connect/read/write (an office that never answers)
@@ -403,8 +478,16 @@ class SyncService:
             self._client = _http(state.office_url, timeout=self.timeout)
         return self._client
 
-    def _send(self, method: str, path: str, *, body: bytes | None = None, params: dict | None = None,
-              gzip_body: bool = False, epoch: int | None = None):
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        params: dict | None = None,
+        gzip_body: bool = False,
+        epoch: int | None = None,
+    ):
         import httpx
 
         state = self.store.kiosk_state()
@@ -429,8 +512,12 @@ class SyncService:
         except httpx.HTTPError as exc:
             raise offline_error(exc) from exc
         if response.status_code in (429, 503):
-            raise SyncError("街道服务器正忙，稍后自动重试。", "the office is busy; retrying later.", code="busy",
-                            retry_after=parse_retry_after(response.headers.get("Retry-After")))
+            raise SyncError(
+                "街道服务器正忙，稍后自动重试。",
+                "the office is busy; retrying later.",
+                code="busy",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
         if response.status_code == 413:
             return response
         if response.status_code >= 400 and response.status_code != 304:
@@ -440,17 +527,19 @@ class SyncService:
                 # No words from the office itself: a proxy's error page, or a server that fell over.
                 zh = f"街道服务器暂时出错（{response.status_code}），记录已保存在本机，稍后自动重试。"
                 en = f"the office (or a proxy on the way) failed ({response.status_code}); records are kept here and retried later."
-            raise SyncError(zh or f"街道服务器拒绝了请求（{response.status_code}）",
-                            en or f"the office refused the request ({response.status_code})",
-                            code=code or f"http_{response.status_code}", retryable=not permanent)
+            raise SyncError(
+                zh or f"街道服务器拒绝了请求（{response.status_code}）",
+                en or f"the office refused the request ({response.status_code})",
+                code=code or f"http_{response.status_code}",
+                retryable=not permanent,
+            )
         return response
 
     # -- the steps -----------------------------------------------------------------------------
     def handshake(self) -> dict[str, Any]:
         versions = self.store.gate_state().versions
         # The list versions in use travel with every handshake, for `kakou office status`.
-        params = {"wall": f"{time.time():.3f}",
-                  "lists": ",".join(f"{n}:{int(v)}" for n, v in sorted(versions.items()))}
+        params = {"wall": f"{time.time():.3f}", "lists": ",".join(f"{n}:{int(v)}" for n, v in sorted(versions.items()))}
         tip = self._tip()
         if tip:
             # The newest record here: if the office holds another record at that seq, this
@@ -463,8 +552,12 @@ class SyncService:
 
     def _tip(self) -> tuple[int, str] | None:
         with self.store.engine.connect() as conn:
-            row = conn.execute(text("SELECT o.seq, o.record_id FROM outbox o, kiosk_state s WHERE s.id = 1"
-                                    " AND o.epoch = s.epoch ORDER BY o.seq DESC LIMIT 1")).first()
+            row = conn.execute(
+                text(
+                    "SELECT o.seq, o.record_id FROM outbox o, kiosk_state s WHERE s.id = 1"
+                    " AND o.epoch = s.epoch ORDER BY o.seq DESC LIMIT 1"
+                )
+            ).first()
             conn.rollback()
         return (int(row[0]), row[1]) if row else None
 
@@ -478,8 +571,10 @@ class SyncService:
         # One local transaction; it only ever concerns the current epoch, and never passes
         # last_seq (the office cannot confirm what this kiosk has not written).
         with self.store.writer.begin() as conn:
-            conn.execute(text("UPDATE kiosk_state SET acked_seq = min(:h, last_seq) WHERE id = 1 AND epoch = :e"),
-                         {"h": hwm, "e": epoch})
+            conn.execute(
+                text("UPDATE kiosk_state SET acked_seq = min(:h, last_seq) WHERE id = 1 AND epoch = :e"),
+                {"h": hwm, "e": epoch},
+            )
 
     def new_epoch(self, server_max_epoch: int) -> int:
         """Move every record the office has not confirmed into a fresh epoch, renumbered 1..n.
@@ -488,35 +583,49 @@ class SyncService:
         would collide with seqs the office holds from before this kiosk lost its commits."""
         epoch, _last, acked = self._local()
         with self.store.engine.connect() as conn:
-            unconfirmed = conn.execute(text("SELECT record_id, payload_hash FROM outbox WHERE epoch = :e AND seq > :a"),
-                                       {"e": epoch, "a": acked}).all()
+            unconfirmed = conn.execute(
+                text("SELECT record_id, payload_hash FROM outbox WHERE epoch = :e AND seq > :a"),
+                {"e": epoch, "a": acked},
+            ).all()
             conn.rollback()
         known: dict[str, str] = {}
         ids = [r[0] for r in unconfirmed]
         for i in range(0, len(ids), 10000):
-            body = json.dumps({"record_ids": ids[i:i + 10000]}).encode()
+            body = json.dumps({"record_ids": ids[i : i + 10000]}).encode()
             known.update(_answer(self._send("POST", "/v1/known", body=body, gzip_body=True), KnownResult)["known"])
         new = max(server_max_epoch, epoch) + 1
         with self.store.writer.begin() as conn:
             current = conn.execute(text("SELECT epoch, acked_seq FROM kiosk_state WHERE id = 1")).one()
             if int(current[0]) != epoch:
                 return int(current[0])  # someone else moved it meanwhile
-            rows = conn.execute(text("SELECT record_id, payload_hash FROM outbox WHERE epoch = :e AND seq > :a ORDER BY seq"),
-                                {"e": epoch, "a": acked}).all()
+            rows = conn.execute(
+                text("SELECT record_id, payload_hash FROM outbox WHERE epoch = :e AND seq > :a ORDER BY seq"),
+                {"e": epoch, "a": acked},
+            ).all()
             moving = [rid for rid, h in rows if known.get(rid) != h]
             for n, rid in enumerate(moving, start=1):
-                conn.execute(text("UPDATE outbox SET epoch = :e, seq = :s WHERE record_id = :r"),
-                             {"e": new, "s": n, "r": rid})
-            conn.execute(text("UPDATE kiosk_state SET epoch = :e, last_seq = :n, acked_seq = 0 WHERE id = 1"),
-                         {"e": new, "n": len(moving)})
+                conn.execute(
+                    text("UPDATE outbox SET epoch = :e, seq = :s WHERE record_id = :r"), {"e": new, "s": n, "r": rid}
+                )
+            conn.execute(
+                text("UPDATE kiosk_state SET epoch = :e, last_seq = :n, acked_seq = 0 WHERE id = 1"),
+                {"e": new, "n": len(moving)},
+            )
         return new
 
     def _batch(self, epoch: int, after: int, limit: int) -> list[dict[str, Any]]:
         with self.store.engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT record_id, seq, kind, payload, payload_hash, wall_time, hlc, boot_id, mono_ns, clock_flag, versions"
-                " FROM outbox WHERE epoch = :e AND seq > :a ORDER BY seq LIMIT :n"), {"e": epoch, "a": after, "n": limit}
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    text(
+                        "SELECT record_id, seq, kind, payload, payload_hash, wall_time, hlc, boot_id, mono_ns, clock_flag, versions"
+                        " FROM outbox WHERE epoch = :e AND seq > :a ORDER BY seq LIMIT :n"
+                    ),
+                    {"e": epoch, "a": after, "n": limit},
+                )
+                .mappings()
+                .all()
+            )
             conn.rollback()
         return [dict(r) for r in rows]
 
@@ -547,20 +656,26 @@ class SyncService:
                 break
             reading = clock_now()
             doc = {
-                "batch_id": uuid.uuid4().hex, "epoch": epoch,
+                "batch_id": uuid.uuid4().hex,
+                "epoch": epoch,
                 "anchor": {"boot_id": reading.boot_id, "mono_ns": reading.mono_ns, "wall": reading.wall},
                 # Counted once per round (a count over a 100k outbox is not free); records in
                 # seq order, so the batch's first is the oldest still waiting.
-                "backlog": max(0, pending - sent - len(records)), "oldest_pending": records[0]["wall_time"],
-                "list_versions": dict(self.store.gate_state().versions), "records": records,
+                "backlog": max(0, pending - sent - len(records)),
+                "oldest_pending": records[0]["wall_time"],
+                "list_versions": dict(self.store.gate_state().versions),
+                "records": records,
             }
             body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             response = self._send("POST", "/v1/push", body=body, gzip_body=True, epoch=epoch)
             if response.status_code == 413:
                 if limit == 1:
-                    raise SyncError("有一条记录太大，街道服务器拒收。请联系管理员。",
-                                    "one record is too large for the office. Call your supervisor.", code="too_large",
-                                    retryable=False)
+                    raise SyncError(
+                        "有一条记录太大，街道服务器拒收。请联系管理员。",
+                        "one record is too large for the office. Call your supervisor.",
+                        code="too_large",
+                        retryable=False,
+                    )
                 limit = max(1, limit // 2)
                 continue
             answer = _answer(response, PushResult)
@@ -587,8 +702,12 @@ class SyncService:
     def pull(self, result: SyncResult, server: dict[str, Any]) -> None:
         root = office_root_key(self.store)
         if root is None:
-            raise SyncError("本机没有街道办的公钥，请重新登记。", "the office's root key is missing; enrol again.",
-                            code="no_root_key", retryable=False)
+            raise SyncError(
+                "本机没有街道办的公钥，请重新登记。",
+                "the office's root key is missing; enrol again.",
+                code="no_root_key",
+                retryable=False,
+            )
         with self.store.engine.connect() as conn:
             held = _local_versions(conn)
             conn.rollback()
@@ -617,8 +736,12 @@ class SyncService:
             result = SyncResult()
             state = self.store.kiosk_state()
             if not state.enrolled_at:
-                result.error = SyncError("本机未登记到街道办，记录只保存在本机。", "not enrolled: records stay on this kiosk.",
-                                         code="not_enrolled", retryable=False)
+                result.error = SyncError(
+                    "本机未登记到街道办，记录只保存在本机。",
+                    "not enrolled: records stay on this kiosk.",
+                    code="not_enrolled",
+                    retryable=False,
+                )
             else:
                 try:
                     server = self.handshake()
@@ -634,27 +757,38 @@ class SyncService:
                 except KakouError as exc:
                     # The kiosk's own file (busy past its timeout, disk full): the round is
                     # retried later; the background loop must not die of it.
-                    result.error = SyncError(f"上报暂停：{exc.zh}；稍后自动重试，记录都保存在本机。",
-                                             f"sync paused: {exc.en}; retrying later, records are kept here.",
-                                             code=f"local_{exc.code}")
-                except Exception as exc:  # noqa: BLE001 - a bug must not stop the loop for good
+                    result.error = SyncError(
+                        f"上报暂停：{exc.zh}；稍后自动重试，记录都保存在本机。",
+                        f"sync paused: {exc.en}; retrying later, records are kept here.",
+                        code=f"local_{exc.code}",
+                    )
+                except Exception as exc:
                     _log.exception("sync round failed")
-                    result.error = SyncError("上报出错，稍后自动重试；记录都保存在本机。",
-                                             f"sync failed ({type(exc).__name__}); retrying later, records are "
-                                             "kept here.", code="internal")
+                    result.error = SyncError(
+                        "上报出错，稍后自动重试；记录都保存在本机。",
+                        f"sync failed ({type(exc).__name__}); retrying later, records are kept here.",
+                        code="internal",
+                    )
             try:
                 result.remaining = self.store.pending()[0]
             except KakouError as exc:
                 result.remaining = -1  # unknown just now; the next round counts again
                 result.error = result.error or SyncError(
-                    f"上报暂停：{exc.zh}；稍后自动重试。", f"sync paused: {exc.en}; retrying later.",
-                    code=f"local_{exc.code}")
+                    f"上报暂停：{exc.zh}；稍后自动重试。",
+                    f"sync paused: {exc.en}; retrying later.",
+                    code=f"local_{exc.code}",
+                )
             result.clock_skew = self.clock_skew
             self.last_result = result
             return result
 
-    def run_forever(self, stop: threading.Event, wake: threading.Event | None = None, interval: float = 60.0,
-                    sleep: Callable[[float], Any] | None = None) -> None:
+    def run_forever(
+        self,
+        stop: threading.Event,
+        wake: threading.Event | None = None,
+        interval: float = 60.0,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
         """The background loop: a round on the timer, on `wake` (new records, reconnect),
         and after failures with full-jitter backoff; forever, until `stop` is set."""
         wake = wake or threading.Event()
@@ -688,7 +822,9 @@ class SyncService:
         if pending:
             if oldest:
                 age_min = int(max(0, time.time() - oldest) // 60)
-                parts.append(f"{pending} waiting, oldest {age_min} min" if en else f"{pending} 条待上传，最早 {age_min} 分钟")
+                parts.append(
+                    f"{pending} waiting, oldest {age_min} min" if en else f"{pending} 条待上传，最早 {age_min} 分钟"
+                )
             else:  # only records made while the clock was not set: their age is unknown
                 parts.append(f"{pending} waiting" if en else f"{pending} 条待上传")
             level = "warn"

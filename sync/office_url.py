@@ -42,10 +42,12 @@ def check_office_url(text: str, *, allow_http: bool = False) -> str:
             "（本机上的服务器可用 http://），例如 https://office.example.cn",
             f"that is not an office address: {url or '(empty)'}. Type the whole address starting with https:// "
             "(http:// for a server on this machine), e.g. https://office.example.cn",
-            code="bad_url")
+            code="bad_url",
+        )
     if parts.query or parts.fragment:
-        raise OfficeUrlError("街道服务器地址不应带 ? 或 # 部分。", "the office address must not have a ? or # part.",
-                             code="bad_url")
+        raise OfficeUrlError(
+            "街道服务器地址不应带 ? 或 # 部分。", "the office address must not have a ? or # part.", code="bad_url"
+        )
     if parts.scheme.lower() == "http" and not allow_http and not is_loopback(parts.hostname):
         raise OfficeUrlError(
             "登记必须用 https:// 地址：登记时交换的密钥不能明文传送。请向街道办要 https 地址；"
@@ -53,5 +55,6 @@ def check_office_url(text: str, *, allow_http: bool = False) -> str:
             "enrolment needs an https:// address: the keys exchanged at enrolment must not travel in clear. "
             "Ask the office for its https address; on a trusted LAN a technician can use "
             "`kakou enroll --allow-http`.",
-            code="plain_http")
+            code="plain_http",
+        )
     return url.rstrip("/")

@@ -7,7 +7,7 @@ cannot read instead of refusing it (a poison record must never block the queue).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,8 +17,8 @@ MAX_BODY_BYTES = 1 << 20  # 1 MiB as sent (compressed); 413 above, the kiosk hal
 MAX_INFLATED_BYTES = 16 << 20  # a gzip body may not inflate beyond this (zip bomb)
 # The office stores these in BIGINT / INTEGER columns: a number past them must be a clean 422,
 # not a database error (a 5xx makes an honest kiosk retry the same batch forever).
-BIGINT_MAX = 2 ** 63 - 1
-INT_MAX = 2 ** 31 - 1
+BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
 
 
 class Strict(BaseModel):
@@ -64,7 +64,7 @@ class PushBatch(Strict):
     epoch: int = Field(ge=1, le=INT_MAX)
     anchor: Anchor
     backlog: int = Field(default=0, ge=0, le=INT_MAX)  # records still waiting on the kiosk after this batch
-    oldest_pending: Optional[float] = None
+    oldest_pending: float | None = None
     list_versions: dict[str, int] = Field(default_factory=dict)
     records: list[OutboxItem] = Field(max_length=MAX_BATCH_RECORDS)
 

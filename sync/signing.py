@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 SYNC_CONTEXT = b"kakou/sync/v1\x00"
 LIST_CONTEXT = b"kakou/list/v1\x00"
@@ -35,12 +36,12 @@ def sha256_hex(data: bytes) -> str:
 
 
 def request_message(kiosk_id: str, epoch: int, request_id: str, body_hash: str) -> bytes:
-    return SYNC_CONTEXT + f"{kiosk_id}|{epoch}|{request_id}|{body_hash}".encode("utf-8")
+    return SYNC_CONTEXT + f"{kiosk_id}|{epoch}|{request_id}|{body_hash}".encode()
 
 
 def get_body(method: str, path_and_query: str) -> bytes:
     """What a bodiless request signs in place of a body: its method and target."""
-    return f"{method.upper()} {path_and_query}".encode("utf-8")
+    return f"{method.upper()} {path_and_query}".encode()
 
 
 def sign_request(signing_key, kiosk_id: str, epoch: int, request_id: str, body: bytes) -> dict[str, str]:
@@ -49,8 +50,9 @@ def sign_request(signing_key, kiosk_id: str, epoch: int, request_id: str, body: 
     return {H_KIOSK: kiosk_id, H_EPOCH: str(epoch), H_REQUEST: request_id, H_SIGNATURE: signature.hex()}
 
 
-def verify_request(public_key: bytes, kiosk_id: str, epoch: int, request_id: str, body: bytes,
-                   signature_hex: str) -> bool:
+def verify_request(
+    public_key: bytes, kiosk_id: str, epoch: int, request_id: str, body: bytes, signature_hex: str
+) -> bool:
     from nacl.exceptions import BadSignatureError
     from nacl.signing import VerifyKey
 
@@ -74,7 +76,9 @@ def verify_list(public_key: bytes, doc: Mapping[str, Any]) -> bool:
 
     unsigned = {k: v for k, v in doc.items() if k != "signature"}
     try:
-        VerifyKey(public_key).verify(LIST_CONTEXT + canonical_json(unsigned), bytes.fromhex(str(doc.get("signature", ""))))
+        VerifyKey(public_key).verify(
+            LIST_CONTEXT + canonical_json(unsigned), bytes.fromhex(str(doc.get("signature", "")))
+        )
     except (ValueError, BadSignatureError, TypeError):
         return False
     return True

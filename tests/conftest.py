@@ -57,7 +57,7 @@ def postgres_url() -> str:
 
         with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=5):
             pass
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the same here
+    except Exception as exc:
         if required:
             pytest.fail(f"PostgreSQL at {PG_ENV} is unreachable: {exc}")
         pytest.skip(f"PostgreSQL at {PG_ENV} is unreachable: {exc}")

@@ -31,7 +31,9 @@ def test_demo_seeds_a_checkpoint_with_passes_pins_and_lists(demo_dir, capsys):
     assert "*" in d["name"]  # masked
 
     quarantined = (demo_dir / "demo-passes" / "2-1-302.txt").read_text().strip()
-    code, out, _ = run(["pass", "verify", "--data-dir", str(demo_dir), "--direction", "out", "--json", quarantined], capsys)
+    code, out, _ = run(
+        ["pass", "verify", "--data-dir", str(demo_dir), "--direction", "out", "--json", quarantined], capsys
+    )
     assert code == 1 and [r["code"] for r in json.loads(out)["reasons"]] == ["quarantined"]
 
     revoked = (demo_dir / "demo-passes" / "4-2-201.txt").read_text().strip()
@@ -75,15 +77,18 @@ def test_report_says_zero_explicitly(store, capsys):
     ],
 )
 def test_bad_input_gets_one_clear_line(store, capsys, args, needle):
-    args = args[:1] + ["--data-dir", str(store.data_dir)] + args[1:] if args[0] == "report" else \
-        args[:2] + ["--data-dir", str(store.data_dir)] + args[2:]
+    args = (
+        [*args[:1], "--data-dir", str(store.data_dir), *args[1:]]
+        if args[0] == "report"
+        else [*args[:2], "--data-dir", str(store.data_dir), *args[2:]]
+    )
     code, out, err = run(args, capsys)
     assert code in (1, 2)
     assert needle in out + err and "Traceback" not in out + err
 
 
 def test_missing_data_dir_is_explained(tmp_path, capsys):
-    code, out, err = run(["report", "--data-dir", str(tmp_path / "typo")], capsys)
+    code, _out, err = run(["report", "--data-dir", str(tmp_path / "typo")], capsys)
     assert code == 2 and "kakou demo" in err and err.count("\n") == 1
 
 
@@ -93,8 +98,13 @@ def test_help_is_fast_because_it_imports_nothing_heavy(tmp_path):
         "heavy = [m for m in ('sqlmodel', 'sqlalchemy', 'textual', 'fastapi', 'nacl', 'PIL') if m in sys.modules];"
         "print(','.join(heavy))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "KAKOU_DATA_DIR": str(tmp_path)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KAKOU_DATA_DIR": str(tmp_path)},
+    )
     assert out.stdout.strip() == ""
 
 

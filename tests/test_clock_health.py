@@ -122,7 +122,9 @@ class TestStoreClockHealth:
         assert store_clock_health(store).ok
         self._passage(store)
         with store.engine.connect() as conn:
-            flags = [r[0] for r in conn.execute(text("SELECT clock_flag FROM outbox WHERE kind = 'passage' ORDER BY seq"))]
+            flags = [
+                r[0] for r in conn.execute(text("SELECT clock_flag FROM outbox WHERE kind = 'passage' ORDER BY seq"))
+            ]
         assert flags == ["", "backwards", "backwards", ""]
 
     def test_a_reopened_store_remembers_its_newest_record(self, store, fake_clock, tmp_path):

@@ -176,15 +176,17 @@ class TestDeferredCheck:
         store = KioskStore.open(tmp_path, check=False)
         try:
             with pytest.raises(StoreError) as caught, store.engine.connect() as conn:
-                conn.execute(text("SELECT count(*) FROM passage INDEXED BY ix_passage_unit_code"
-                                  " WHERE unit_code = '3-2-501'")).all()
+                conn.execute(
+                    text("SELECT count(*) FROM passage INDEXED BY ix_passage_unit_code WHERE unit_code = '3-2-501'")
+                ).all()
         finally:
             store.engine.dispose()
         assert caught.value.code == "store_damaged"
         assert "不要删除该文件" in caught.value.zh
 
-    def test_read_only_commands_skip_the_whole_file_check_and_report_damage_in_words(self, tmp_path, capsys,
-                                                                                      monkeypatch):
+    def test_read_only_commands_skip_the_whole_file_check_and_report_damage_in_words(
+        self, tmp_path, capsys, monkeypatch
+    ):
         import models.engine
         from tui.cli import EXIT_ERROR, main
 
@@ -215,7 +217,6 @@ def test_migrations_match_the_tables_exactly(tmp_path):
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    import models.tables  # noqa: F401
     from models.engine import open_engine
 
     engine = open_engine(tmp_path / "k.db")

@@ -20,8 +20,13 @@ def test_random_digit_strings_are_never_allowed(store):
         n = rng.choice((18, 40, 100, 279, 300, 454, 600))
         token = "88" + "".join(rng.choice("0123456789") for _ in range(n))
         v = check_token(store, token, "in")
-        assert v.outcome == "deny" and v.reason_codes()[0] in ("damaged", "too_long", "unknown_issuer",
-                                                               "bad_signature", "version")
+        assert v.outcome == "deny" and v.reason_codes()[0] in (
+            "damaged",
+            "too_long",
+            "unknown_issuer",
+            "bad_signature",
+            "version",
+        )
 
 
 def test_every_single_digit_change_of_a_real_pass_is_denied(store):
@@ -29,7 +34,7 @@ def test_every_single_digit_change_of_a_real_pass_is_denied(store):
     assert check_token(store, token, "in").allowed
     for i in range(len(token)):
         for delta in (1, 5):
-            forged = token[:i] + str((int(token[i]) + delta) % 10) + token[i + 1:]
+            forged = token[:i] + str((int(token[i]) + delta) % 10) + token[i + 1 :]
             v = check_token(store, forged, "in")
             assert v.outcome == "deny", (i, delta, v.reason_codes())
 
@@ -46,8 +51,15 @@ def test_edited_field_with_the_old_signature_is_denied(store):
 
 def test_pass_from_a_key_this_kiosk_does_not_trust(store):
     stranger = SigningKey.generate()
-    body = PassBody(kid=kid_for(bytes(stranger.verify_key)), pass_id=b"\x01" * 16, kind=PassKind.RESIDENT, scope=0,
-                    valid_from=0, valid_to=2**32 - 1, unit="3-2-501")
+    body = PassBody(
+        kid=kid_for(bytes(stranger.verify_key)),
+        pass_id=b"\x01" * 16,
+        kind=PassKind.RESIDENT,
+        scope=0,
+        valid_from=0,
+        valid_to=2**32 - 1,
+        unit="3-2-501",
+    )
     v = check_token(store, sign_pass(body, stranger), "in")
     own_kid = kid_for(bytes(store.signing_key.verify_key))
     assert v.reason_codes() == (["bad_signature"] if body.kid == own_kid else ["unknown_issuer"])

@@ -86,8 +86,9 @@ class TestIssueAndPrint:
     async def test_a_failed_print_says_why_keeps_the_pass_and_reprints(self, store, tmp_path):
         from models.passes import list_passes
 
-        screen = IssuePassScreen(store, SUPERVISOR, "en", unit="1-1-101", kind="resident",
-                                 printer=f"escpos-file:{tmp_path}/unplugged/lp0")
+        screen = IssuePassScreen(
+            store, SUPERVISOR, "en", unit="1-1-101", kind="resident", printer=f"escpos-file:{tmp_path}/unplugged/lp0"
+        )
         app = Host(screen)
         async with app.run_test(size=(80, 24)) as pilot:
             # unit and kind come prefilled (e.g. from the duty screen): focus starts at the name

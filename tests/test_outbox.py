@@ -8,6 +8,7 @@ desk, the sync worker, a supervisor's command in another process.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def _assert_gapless(store, expected: int) -> None:
     assert [r.seq for r in rows] == list(range(1, expected + 1))
     assert len({r.record_id for r in rows}) == expected
     hlcs = [r.hlc for r in rows]
-    assert all(b > a for a, b in zip(hlcs, hlcs[1:])), "HLC went down or repeated"
+    assert all(b > a for a, b in itertools.pairwise(hlcs)), "HLC went down or repeated"
     state = store.kiosk_state()
     assert state.last_seq == expected
     # Every outbox record has its fact row, and no fact row lacks its outbox record.
@@ -91,8 +92,9 @@ class TestRecordIds:
         boot = clock.boot_id()
         walls = [1_700_000_000.0, 1_700_000_100.0, 0.5, 1_699_999_000.0, 1_700_000_050.0]
         for wall in walls:
-            record_passage(store, "in", PERSON_ALLOWED, subject="person", unit_code="1-1-101",
-                           reading=clock.Reading(wall, 0, boot))
+            record_passage(
+                store, "in", PERSON_ALLOWED, subject="person", unit_code="1-1-101", reading=clock.Reading(wall, 0, boot)
+            )
         rows = _outbox(store)
         assert [r.record_id for r in rows] == sorted(r.record_id for r in rows)
 
@@ -177,8 +179,14 @@ class TestGapless:
             """
         )
         children = [
-            subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, text=True,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(tmp_path)],
+                cwd=ROOT,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             for _ in range(processes)
         ]
         try:

@@ -43,8 +43,23 @@ def pass_count(store) -> int:
 class TestIssue:
     def test_issue_prints_token_and_the_pass(self, capsys, kiosk, store, tmp_path):
         out_file = tmp_path / "lp0"
-        code, out, err = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "vehicle", "--unit", "3栋2单元501",
-                             "--name", "王喆", "--plate", "京A12345", "--print-to", f"escpos-file:{out_file}")
+        code, out, err = run(
+            capsys,
+            "pass",
+            "issue",
+            "--data-dir",
+            kiosk,
+            "--kind",
+            "vehicle",
+            "--unit",
+            "3栋2单元501",
+            "--name",
+            "王喆",
+            "--plate",
+            "京A12345",
+            "--print-to",
+            f"escpos-file:{out_file}",
+        )
         assert code == 0, err
         token = out.strip()
         assert zxing_texts(raster_image(out_file.read_bytes())) == [token]
@@ -58,20 +73,52 @@ class TestIssue:
         assert pass_count(store) == 0
 
     def test_unprintable_target_is_refused_before_issuing(self, capsys, kiosk, store):
-        code, _, err = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "resident", "--unit", "3-2-501",
-                           "--print-to", "lpt1:")
+        code, _, err = run(
+            capsys,
+            "pass",
+            "issue",
+            "--data-dir",
+            kiosk,
+            "--kind",
+            "resident",
+            "--unit",
+            "3-2-501",
+            "--print-to",
+            "lpt1:",
+        )
         assert code == 2 and "escpos-file:PATH" in err
         assert pass_count(store) == 0
 
     def test_failed_print_keeps_the_pass_and_says_how_to_reprint(self, capsys, kiosk, store, tmp_path):
-        code, out, err = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "resident", "--unit", "3-2-501",
-                             "--print-to", f"escpos-file:{tmp_path}/gone/lp0")
+        code, out, err = run(
+            capsys,
+            "pass",
+            "issue",
+            "--data-dir",
+            kiosk,
+            "--kind",
+            "resident",
+            "--unit",
+            "3-2-501",
+            "--print-to",
+            f"escpos-file:{tmp_path}/gone/lp0",
+        )
         assert code == 2 and out.strip().startswith("88")
         assert "kakou pass print" in err and "not found" in err
         assert pass_count(store) == 1
         pass_id = err.split("kakou pass print ")[1].split()[0]
-        code, _, err = run(capsys, "pass", "print", "--data-dir", kiosk, pass_id, "--print-to", f"png:{tmp_path}/p.png",
-                           "--paper", "80")
+        code, _, err = run(
+            capsys,
+            "pass",
+            "print",
+            "--data-dir",
+            kiosk,
+            pass_id,
+            "--print-to",
+            f"png:{tmp_path}/p.png",
+            "--paper",
+            "80",
+        )
         assert code == 0, err
         from PIL import Image
 
@@ -79,8 +126,19 @@ class TestIssue:
 
     def test_missing_font_says_which_package(self, capsys, kiosk, store, tmp_path, monkeypatch):
         monkeypatch.setenv("KAKOU_FONT", str(tmp_path / "none.ttf"))
-        code, _, err = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "resident", "--unit", "3-2-501",
-                           "--print-to", f"escpos-file:{tmp_path}/lp0")
+        code, _, err = run(
+            capsys,
+            "pass",
+            "issue",
+            "--data-dir",
+            kiosk,
+            "--kind",
+            "resident",
+            "--unit",
+            "3-2-501",
+            "--print-to",
+            f"escpos-file:{tmp_path}/lp0",
+        )
         assert code == 2 and "fonts-wqy-zenhei" in err
         assert pass_count(store) == 1  # issued; only the print is missing
 
@@ -99,13 +157,15 @@ class TestRevokeReissueList:
         assert code == 2 and "already revoked" in err
 
     def test_reissue_revokes_old_and_issues_new(self, capsys, kiosk, store, tmp_path):
-        _, old, _ = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "work", "--unit", "1-1-101",
-                        "--hours", "8-18")
+        _, old, _ = run(
+            capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "work", "--unit", "1-1-101", "--hours", "8-18"
+        )
         from models.passtoken import decode_token
 
         old_id = decode_token(old.strip()).body.pass_id_hex
-        code, new, err = run(capsys, "pass", "reissue", "--data-dir", kiosk, old_id[:10], "--print-to",
-                             f"escpos-file:{tmp_path}/lp0")
+        code, new, err = run(
+            capsys, "pass", "reissue", "--data-dir", kiosk, old_id[:10], "--print-to", f"escpos-file:{tmp_path}/lp0"
+        )
         assert code == 0, err
         assert decode_token(new.strip()).body.hour_to == 18
         assert zxing_texts(raster_image((tmp_path / "lp0").read_bytes())) == [new.strip()]
@@ -137,15 +197,15 @@ def write_csv(path, rows, encoding="utf-8"):
 
 def pdf_tokens(path, scale: float = 150 / 72) -> list[str]:
     import pypdfium2
-
     import zxingcpp
 
     pdf = pypdfium2.PdfDocument(str(path))
     found = []
     for page in pdf:
         image = page.render(scale=scale, grayscale=True).to_pil()
-        results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=False,
-                                         try_downscale=False, try_invert=False)
+        results = zxingcpp.read_barcodes(
+            image, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=False, try_downscale=False, try_invert=False
+        )
         # zxing may report one symbol twice; a page holds each pass once.
         found.extend(dict.fromkeys(r.text for r in results))
     return found
@@ -153,18 +213,35 @@ def pdf_tokens(path, scale: float = 150 / 72) -> list[str]:
 
 class TestBatch:
     def test_bad_rows_reported_by_line_and_skipped(self, capsys, kiosk, store, tmp_path):
-        source = write_csv(tmp_path / "r.csv", [
-            ["幸福里社区住户名单"],
-            ["楼栋", "单元", "房号", "姓名"],
-            ["1", "1", "101", "张三、李四"],
-            ["1", "1", "101", "王五"],  # same household: merged, not an error
-            ["1", "1", "abc", "赵六"],  # line 5: bad room
-            [],
-            ["2", "1", "201", "x" * 30],  # line 7: name too long
-            ["2", "1", "202", ""],
-        ], encoding="gb18030")
-        code, out, err = run(capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(source), "--pdf",
-                             str(tmp_path / "p.pdf"), "--kind", "outing", "--workers", "1")
+        source = write_csv(
+            tmp_path / "r.csv",
+            [
+                ["幸福里社区住户名单"],
+                ["楼栋", "单元", "房号", "姓名"],
+                ["1", "1", "101", "张三、李四"],
+                ["1", "1", "101", "王五"],  # same household: merged, not an error
+                ["1", "1", "abc", "赵六"],  # line 5: bad room
+                [],
+                ["2", "1", "201", "x" * 30],  # line 7: name too long
+                ["2", "1", "202", ""],
+            ],
+            encoding="gb18030",
+        )
+        code, out, err = run(
+            capsys,
+            "pass",
+            "batch",
+            "--data-dir",
+            kiosk,
+            "--from",
+            str(source),
+            "--pdf",
+            str(tmp_path / "p.pdf"),
+            "--kind",
+            "outing",
+            "--workers",
+            "1",
+        )
         assert code == 1
         assert "第 5 行" in err and "line 7" in err and "第 3 行" not in err
         assert "issued 2 passes" in out
@@ -185,8 +262,18 @@ class TestBatch:
         sheet.append([None, None])
         sheet.append(["3-2-503", "李建国"])
         book.save(tmp_path / "r.xlsx")
-        code, out, err = run(capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(tmp_path / "r.xlsx"),
-                             "--pdf", str(tmp_path / "p.pdf"), "--per-person")
+        code, _out, err = run(
+            capsys,
+            "pass",
+            "batch",
+            "--data-dir",
+            kiosk,
+            "--from",
+            str(tmp_path / "r.xlsx"),
+            "--pdf",
+            str(tmp_path / "p.pdf"),
+            "--per-person",
+        )
         assert code == 1 and "line 3" in err
         from models.passes import list_passes
 
@@ -195,23 +282,37 @@ class TestBatch:
 
     def test_nothing_good_means_nothing_issued(self, capsys, kiosk, store, tmp_path):
         source = write_csv(tmp_path / "r.csv", [["楼栋", "单元", "房号"], ["a b c", "", "x"]])
-        code, _, err = run(capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(source), "--pdf",
-                           str(tmp_path / "p.pdf"))
+        code, _, err = run(
+            capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(source), "--pdf", str(tmp_path / "p.pdf")
+        )
         assert code == 2 and "nothing was issued" in err
         assert pass_count(store) == 0 and not (tmp_path / "p.pdf").exists()
 
     def test_no_header_unknown_kind_and_missing_font(self, capsys, kiosk, store, tmp_path, monkeypatch):
         source = write_csv(tmp_path / "r.csv", [["a", "b"], ["1", "2"]])
-        code, _, err = run(capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(source), "--pdf",
-                           str(tmp_path / "p.pdf"))
+        code, _, err = run(
+            capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(source), "--pdf", str(tmp_path / "p.pdf")
+        )
         assert code == 2 and "header" in err
         good = write_csv(tmp_path / "g.csv", [["楼栋", "单元", "房号"], ["1", "1", "101"]])
-        code, _, err = run(capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(good), "--pdf",
-                           str(tmp_path / "p.pdf"), "--kind", "tank")
+        code, _, err = run(
+            capsys,
+            "pass",
+            "batch",
+            "--data-dir",
+            kiosk,
+            "--from",
+            str(good),
+            "--pdf",
+            str(tmp_path / "p.pdf"),
+            "--kind",
+            "tank",
+        )
         assert code == 2 and "unknown pass kind" in err
         monkeypatch.setenv("KAKOU_FONT", str(tmp_path / "none.ttf"))
-        code, _, err = run(capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(good), "--pdf",
-                           str(tmp_path / "p.pdf"))
+        code, _, err = run(
+            capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(good), "--pdf", str(tmp_path / "p.pdf")
+        )
         assert code == 2 and "fonts-wqy-zenhei" in err
         assert pass_count(store) == 0
 
@@ -219,11 +320,27 @@ class TestBatch:
         import models.batch as batch
 
         good = write_csv(tmp_path / "g.csv", [["楼栋", "单元", "房号"], ["1", "1", "101"], ["1", "1", "102"]])
-        monkeypatch.setattr(batch, "_insert_pass", lambda conn, *a, **k: (_ for _ in ()).throw(OSError(28, "full"))
-                            if a[1].unit == "1-1-102" else original(conn, *a, **k))
+        monkeypatch.setattr(
+            batch,
+            "_insert_pass",
+            lambda conn, *a, **k: (
+                (_ for _ in ()).throw(OSError(28, "full")) if a[1].unit == "1-1-102" else original(conn, *a, **k)
+            ),
+        )
         original = __import__("models.passes", fromlist=["_insert_pass"])._insert_pass
-        code, _, err = run(capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(good), "--pdf",
-                           str(tmp_path / "p.pdf"), "--workers", "1")
+        code, _, err = run(
+            capsys,
+            "pass",
+            "batch",
+            "--data-dir",
+            kiosk,
+            "--from",
+            str(good),
+            "--pdf",
+            str(tmp_path / "p.pdf"),
+            "--workers",
+            "1",
+        )
         assert code == 2 and "nothing was issued" in err
         assert pass_count(store) == 0
         assert list(tmp_path.glob("p.pdf*")) == []
@@ -237,8 +354,9 @@ class TestBatch:
                         rows.append([b, e, f"{floor}{room:02d}", "张三、李四"])
         assert len(rows) == 2001
         source = write_csv(tmp_path / "r.csv", rows)
-        code, out, err = run(capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(source), "--pdf",
-                             str(tmp_path / "all.pdf"))
+        code, out, err = run(
+            capsys, "pass", "batch", "--data-dir", kiosk, "--from", str(source), "--pdf", str(tmp_path / "all.pdf")
+        )
         assert code == 0, err
         assert "issued 2000 passes on 250 pages" in out
         from models.passes import list_passes
@@ -258,11 +376,19 @@ class TestSupervisorOnly:
         code, out, err = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "resident", "--unit", "3-2-501")
         assert code == 2 and "PIN" in err and pass_count(store) == 0
         monkeypatch.setattr("sys.stdin", io.StringIO("8888\n8888\n"))
-        code, token, _ = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "resident", "--unit", "3-2-501")
+        code, _token, _ = run(capsys, "pass", "issue", "--data-dir", kiosk, "--kind", "resident", "--unit", "3-2-501")
         assert code == 0 and pass_count(store) == 1
-        pass_id = store.session().exec(__import__("sqlmodel").select(__import__("models.tables", fromlist=["x"]).PassRecord)).first().pass_id
+        pass_id = (
+            store.session()
+            .exec(__import__("sqlmodel").select(__import__("models.tables", fromlist=["x"]).PassRecord))
+            .first()
+            .pass_id
+        )
         assert run(capsys, "pass", "revoke", "--data-dir", kiosk, pass_id, "--reason", "lost")[0] == 0
         with store.engine.connect() as conn:
-            actions = [(r[0], r[1]) for r in conn.exec_driver_sql("SELECT action, volunteer_id FROM audit_event ORDER BY rowid")]
+            actions = [
+                (r[0], r[1])
+                for r in conn.exec_driver_sql("SELECT action, volunteer_id FROM audit_event ORDER BY rowid")
+            ]
         assert [a for a, _ in actions] == ["supervisor_refused", "login_failed", "issue_pass", "revoke_pass"]
         assert actions[2][1] == actions[3][1] == 1  # both under the supervisor's id

@@ -311,9 +311,7 @@ def test_full_width_digits_from_an_ime_are_accepted(typical_token):
     assert decode_token(mixed).token == typical_token
 
 
-@pytest.mark.parametrize(
-    "wrap", ["{}\r\n", "{}\n", "{}\r", "{}\t", "  {}  ", "\r\n{}\r\n", "\u3000{}\u3000"]
-)
+@pytest.mark.parametrize("wrap", ["{}\r\n", "{}\n", "{}\r", "{}\t", "  {}  ", "\r\n{}\r\n", "\u3000{}\u3000"])
 def test_surrounding_whitespace_and_terminators_are_accepted(typical_token, wrap):
     assert decode_token(wrap.format(typical_token)).token == typical_token
 
@@ -440,11 +438,26 @@ def test_digit_widths_per_chunk():
 @pytest.mark.parametrize(
     "digits",
     [
-        "1", "12", "1234", "123456", "1234567", "123456789", "12345678901", "123456789012",
-        "12345678901234", "1234567890123456",  # remainders not in the table
-        "256", "65536", "16777216", "4294967296", "1099511627776", "281474976710656",
+        "1",
+        "12",
+        "1234",
+        "123456",
+        "1234567",
+        "123456789",
+        "12345678901",
+        "123456789012",
+        "12345678901234",
+        "1234567890123456",  # remainders not in the table
+        "256",
+        "65536",
+        "16777216",
+        "4294967296",
+        "1099511627776",
+        "281474976710656",
         str(256**7),  # each one past the largest value of its width
-        "12a", "１２３", "٣٤٥",
+        "12a",
+        "１２３",
+        "٣٤٥",
     ],
 )
 def test_digits_to_bytes_rejects_invalid(digits):
@@ -523,9 +536,7 @@ def test_decode_well_encoded_arbitrary_bytes_raises_only_token_error(data):
 def _bounded_text(limit: int):
     """Any text without control characters or surrogates, cut to `limit` UTF-8 bytes."""
     chars = st.characters(blacklist_categories=("Cc", "Cs"))
-    return st.text(chars, max_size=limit).map(
-        lambda s: s.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
-    )
+    return st.text(chars, max_size=limit).map(lambda s: s.encode("utf-8")[:limit].decode("utf-8", errors="ignore"))
 
 
 @st.composite

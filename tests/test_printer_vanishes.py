@@ -71,7 +71,7 @@ class FakeNetworkPrinter:
         while not self._stop.is_set():
             try:
                 conn, _ = self.server.accept()
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -137,9 +137,22 @@ class TestRawTcpPrinterVanishes:
         printer.behaviours.put("vanish")
         store.engine.dispose()
         done = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "pass", "print", issued.pass_id, "--print-to", printer.target,
-             "--data-dir", str(store.data_dir)],
-            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "pass",
+                "print",
+                issued.pass_id,
+                "--print-to",
+                printer.target,
+                "--data-dir",
+                str(store.data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
         )
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr
@@ -250,7 +263,8 @@ class TestDeviceFileVanishes:
 
 class TestAtTheDesk:
     async def test_issue_pass_screen_says_the_printer_went_away_and_f5_reprints_once_it_is_back(
-            self, demo_dir, printer, monkeypatch):
+        self, demo_dir, printer, monkeypatch
+    ):
         """F7 on the duty screen, supervisor PIN, the form; the printer drops the line mid-pass."""
         from textual.widgets import Input
 
@@ -270,8 +284,14 @@ class TestAtTheDesk:
             await wait_for(pilot, on_screen(pilot, "IssuePassScreen"))
             screen = app.screen
             # kind 1 (resident), unit; name, days (filled in for the kind), plate, hours as they are
-            for field, value in (("kind", "1"), ("unit", "3-2-501"), ("name", None), ("days", None),
-                                 ("plate", None), ("hours", None)):
+            for field, value in (
+                ("kind", "1"),
+                ("unit", "3-2-501"),
+                ("name", None),
+                ("days", None),
+                ("plate", None),
+                ("hours", None),
+            ):
                 box = screen.query_one(f"#input-{field}", Input)
                 if value is not None:
                     box.value = value

@@ -15,8 +15,16 @@ from models.passes import issue_pass, parse_kind
 from models.passtoken import PassKind
 from tui.printing import PrintError, print_pass
 from tui.printing.escpos import raster_image
-from tui.printing.render import (FontMissing, GlyphMissing, PassPrint, find_cjk_font, missing_glyphs, paper_dots,
-                                 qr_matrix, render_pass)
+from tui.printing.render import (
+    FontMissing,
+    GlyphMissing,
+    PassPrint,
+    find_cjk_font,
+    missing_glyphs,
+    paper_dots,
+    qr_matrix,
+    render_pass,
+)
 from tui.printing.targets import parse_target, send_image
 
 KIND_ARGS = {
@@ -61,8 +69,13 @@ def module_grid(image, placement) -> list[list[bool]]:
     half = placement.module_dots // 2
     px = image.load()
     n = placement.modules
-    return [[px[placement.x + c * placement.module_dots + half, placement.y + r * placement.module_dots + half] == 0
-             for c in range(n)] for r in range(n)]
+    return [
+        [
+            px[placement.x + c * placement.module_dots + half, placement.y + r * placement.module_dots + half] == 0
+            for c in range(n)
+        ]
+        for r in range(n)
+    ]
 
 
 class TestEscposRaster:
@@ -176,8 +189,18 @@ class TestTcpTarget:
 
 
 class TestBadTargetsAndFonts:
-    @pytest.mark.parametrize("text", ["", "lpt1", "usb:zz:1", "escpos-usb:0416", "escpos-tcp:host:port",
-                                      "escpos-serial:/dev/ttyUSB0?baud=fast", "png:"])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "",
+            "lpt1",
+            "usb:zz:1",
+            "escpos-usb:0416",
+            "escpos-tcp:host:port",
+            "escpos-serial:/dev/ttyUSB0?baud=fast",
+            "png:",
+        ],
+    )
     def test_unusable_target_is_refused_with_the_forms(self, text):
         with pytest.raises(PrintError) as err:
             parse_target(text)
@@ -231,9 +254,11 @@ class TestBadTargetsAndFonts:
 
     def test_importing_python_escpos_stays_off_the_terminal(self):
         # In a fresh interpreter: no root logging handler, nothing on stdout or stderr.
-        code = ("import logging; from tui.printing.targets import load_escpos; load_escpos();"
-                "import escpos.printer; assert not logging.getLogger().handlers, logging.getLogger().handlers;"
-                "logging.getLogger('escpos.capabilities').warning('would garble the TUI')")
+        code = (
+            "import logging; from tui.printing.targets import load_escpos; load_escpos();"
+            "import escpos.printer; assert not logging.getLogger().handlers, logging.getLogger().handlers;"
+            "logging.getLogger('escpos.capabilities').warning('would garble the TUI')"
+        )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert done.stdout == "" and done.stderr == ""

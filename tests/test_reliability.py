@@ -8,6 +8,7 @@ cause is gone.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import shutil
@@ -17,7 +18,6 @@ import subprocess
 import threading
 import time
 import types
-import uuid
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,7 @@ KILLS = 32  # at least 30 kill -9s across the run (issue 7)
 
 # -- helpers ----------------------------------------------------------------------------------
 
+
 def _file_state(data_dir: Path) -> dict:
     """What is in the file, read with a bare sqlite3 connection (not the code under test)."""
     conn = sqlite3.connect(data_dir / DB_FILE, isolation_level=None)
@@ -50,8 +51,15 @@ def _file_state(data_dir: Path) -> dict:
     finally:
         conn.close()
     last_seq, acked_seq = row if row else (0, 0)
-    return {"integrity": integrity, "seqs": seqs, "hlcs": hlcs, "last_seq": last_seq, "acked_seq": acked_seq,
-            "passages": passages, "orphans": orphans}
+    return {
+        "integrity": integrity,
+        "seqs": seqs,
+        "hlcs": hlcs,
+        "last_seq": last_seq,
+        "acked_seq": acked_seq,
+        "passages": passages,
+        "orphans": orphans,
+    }
 
 
 def _child_main(data_dir: Path, out_fd: int, sync_like: bool) -> None:
@@ -63,12 +71,15 @@ def _child_main(data_dir: Path, out_fd: int, sync_like: bool) -> None:
     store = KioskStore.open(data_dir)
     os.write(out_fd, b"open\n")
     if sync_like:
+
         def pusher():
             while True:
                 with store.engine.connect() as conn:
                     batch = conn.execute(
-                        text("SELECT o.seq FROM outbox o, kiosk_state s WHERE s.id = 1 AND o.seq > s.acked_seq"
-                             " ORDER BY o.seq LIMIT 50")
+                        text(
+                            "SELECT o.seq FROM outbox o, kiosk_state s WHERE s.id = 1 AND o.seq > s.acked_seq"
+                            " ORDER BY o.seq LIMIT 50"
+                        )
                     ).all()
                     conn.rollback()
                 if batch:
@@ -84,8 +95,7 @@ def _child_main(data_dir: Path, out_fd: int, sync_like: bool) -> None:
         direction = "out" if direction == "in" else "in"
 
 
-def _run_and_kill(data_dir: Path, delay: float, sync_like: bool,
-                  child=None) -> tuple[list[int], list[int], list[str]]:
+def _run_and_kill(data_dir: Path, delay: float, sync_like: bool, child=None) -> tuple[list[int], list[int], list[str]]:
     """Fork a recording child, kill -9 it after `delay` seconds, return what it printed.
 
     Forked rather than exec'd so each of the many runs skips the interpreter's import time;
@@ -152,7 +162,7 @@ def _check_after_kill(before: dict, after: dict, seqs: list[int], acks: list[int
     # Everything the child reported as saved is in the file (at most one more commit may
     # have landed between COMMIT and the print).
     assert before["last_seq"] + len(seqs) <= after["last_seq"] <= before["last_seq"] + len(seqs) + 1, where
-    assert all(b > a for a, b in zip(after["hlcs"], after["hlcs"][1:])), where
+    assert all(b > a for a, b in zip(after["hlcs"], after["hlcs"][1:], strict=False)), where
     assert after["orphans"] == 0 and after["passages"] == after["last_seq"], where
     if acks:
         assert after["acked_seq"] >= max(acks), where  # a printed ack is durable too
@@ -160,6 +170,7 @@ def _check_after_kill(before: dict, after: dict, seqs: list[int], acks: list[int
 
 
 # -- kill -9 ----------------------------------------------------------------------------------
+
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork() to run many kill -9 rounds quickly")
 class TestKillNine:
@@ -198,9 +209,12 @@ class TestKillNine:
             "from tests.test_reliability import _child_main\n"
             "_child_main(__import__('pathlib').Path(sys.argv[1]), 1, False)\n"
         )
-        child = subprocess.Popen([os.sys.executable, "-c", script, str(data_dir)],
-                                 cwd=Path(__file__).resolve().parent.parent,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child = subprocess.Popen(
+            [os.sys.executable, "-c", script, str(data_dir)],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         printed = []
         try:
             assert child.stdout.readline().strip() == b"open", child.stderr.read()
@@ -219,6 +233,7 @@ class TestKillNine:
 
 # -- full disk --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 4 MiB tmpfs made for this test (needs root, as the kiosk's test box has)."""
@@ -226,8 +241,9 @@ def small_disk(tmp_path):
     mount_point.mkdir()
     if not shutil.which("mount") or os.geteuid() != 0:
         pytest.skip("making a small filesystem needs root and mount(8)")
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.strip()}")
     try:
@@ -257,8 +273,9 @@ class TestFullDisk:
         store = KioskStore.open(data_dir)
         try:
             store.set_up("东门卡口", "幸福里社区")
-            saved = [record_passage(store, "in", PERSON_ALLOWED, subject="person", unit_code="3-2-501")
-                     for _ in range(10)]
+            saved = [
+                record_passage(store, "in", PERSON_ALLOWED, subject="person", unit_code="3-2-501") for _ in range(10)
+            ]
             filler = small_disk / "someone-elses-big-file"
             _fill(filler)
 
@@ -301,6 +318,7 @@ class TestFullDisk:
 
 
 # -- a clock that jumps -----------------------------------------------------------------------
+
 
 class _FakeClock:
     """Stands in for the `time` module inside models.clock and models.store."""
@@ -346,14 +364,15 @@ class TestClockJumps:
                 walls.append(fake.wall)
 
         with store.engine.connect() as conn:
-            rows = conn.execute(text("SELECT seq, hlc, clock_flag, wall_time FROM outbox WHERE kind = 'passage'"
-                                     " ORDER BY seq")).all()
+            rows = conn.execute(
+                text("SELECT seq, hlc, clock_flag, wall_time FROM outbox WHERE kind = 'passage' ORDER BY seq")
+            ).all()
             conn.rollback()
         assert len(rows) == len(walls)  # every passage was saved, whatever the clock said
         seqs = [r.seq for r in rows]
         assert seqs == list(range(seqs[0], seqs[0] + len(rows)))
         hlcs = [r.hlc for r in rows]
-        assert all(b > a for a, b in zip(hlcs, hlcs[1:]))
+        assert all(b > a for a, b in itertools.pairwise(hlcs))
         assert [r.clock_flag for r in rows] == expected_flags
         # The device time is kept as the clock said it, for the office to correct.
         assert [r.wall_time for r in rows] == pytest.approx(walls)

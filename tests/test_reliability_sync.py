@@ -98,8 +98,9 @@ def _office_mark(office_dir: Path, kiosk_id: str, epoch: int) -> tuple[int, int]
     """(contiguous mark, records held) for this kiosk, read with a bare sqlite3 connection."""
     conn = sqlite3.connect(office_dir / OFFICE_DB_FILE)
     try:
-        hwm = conn.execute("SELECT hwm FROM office_kiosk_epoch WHERE kiosk_id = ? AND epoch = ?",
-                           (kiosk_id, epoch)).fetchone()
+        hwm = conn.execute(
+            "SELECT hwm FROM office_kiosk_epoch WHERE kiosk_id = ? AND epoch = ?", (kiosk_id, epoch)
+        ).fetchone()
         held = conn.execute("SELECT count(*) FROM office_record WHERE kiosk_id = ?", (kiosk_id,)).fetchone()[0]
     finally:
         conn.close()

@@ -15,8 +15,9 @@ PHONE = "13812345678"
 
 
 def register(store, name):
-    reg = facts.RegistrationInput(kind="visitor", name=name, id_number=ID, phone=PHONE, from_place="武汉",
-                                  to_unit="3-2-501", reason="探亲")
+    reg = facts.RegistrationInput(
+        kind="visitor", name=name, id_number=ID, phone=PHONE, from_place="武汉", to_unit="3-2-501", reason="探亲"
+    )
     return facts.record_registration(store, reg, parse_temperature("365"))
 
 

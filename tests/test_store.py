@@ -21,7 +21,9 @@ def test_recorded_passage_is_in_the_table_and_the_outbox(store):
     v = check_token(store, p.token, "in")
     fact = facts.record_passage(store, "in", v, parse_temperature("365"), volunteer_id=None)
     with store.engine.connect() as conn:
-        row = conn.exec_driver_sql("SELECT direction, pass_id, unit_code, temp_raw, temp_value, verdict FROM passage").one()
+        row = conn.exec_driver_sql(
+            "SELECT direction, pass_id, unit_code, temp_raw, temp_value, verdict FROM passage"
+        ).one()
         out = conn.exec_driver_sql("SELECT kind, seq, payload FROM outbox WHERE record_id = ?", (fact.record_id,)).one()
     assert tuple(row) == ("in", p.pass_id, "3-2-501", "365", 36.5, "allow")
     assert out.kind == "passage" and out.seq == fact.seq
@@ -56,7 +58,7 @@ def test_vehicle_pass_needs_a_plate_and_kinds_are_checked(store):
 def test_pin_login_and_growing_lockout(store):
     volunteers.add_volunteer(store, "王秀英", "8888", "supervisor")
     assert volunteers.login(store, "8888", now=1000).is_supervisor
-    for attempt in range(volunteers.FREE_ATTEMPTS - 1):
+    for _attempt in range(volunteers.FREE_ATTEMPTS - 1):
         with pytest.raises(volunteers.PinError) as e:
             volunteers.login(store, "0000", now=1000)
         assert e.value.code == "pin_wrong"
@@ -94,8 +96,15 @@ def test_duplicate_pin_and_bad_pin_refused(store):
 
 
 def test_registration_keeps_no_full_id_or_phone(store):
-    reg = facts.RegistrationInput(kind="returnee", name="李四", id_number="11010519491231002X",
-                                  phone="13812345678", from_place="武汉", to_unit="3-2-501", reason="返乡")
+    reg = facts.RegistrationInput(
+        kind="returnee",
+        name="李四",
+        id_number="11010519491231002X",
+        phone="13812345678",
+        from_place="武汉",
+        to_unit="3-2-501",
+        reason="返乡",
+    )
     facts.record_registration(store, reg, parse_temperature("36.6"))
     store.engine.dispose()
     for path in store.data_dir.rglob("*"):

@@ -277,7 +277,9 @@ def test_three_digit_tenths_cover_the_whole_range(tenths):
     t = parse_temperature(str(tenths))
     assert t.value == tenths / 10
     assert parse_temperature(f"{tenths // 10}.{tenths % 10}") == Temperature(
-        raw=f"{tenths // 10}.{tenths % 10}", value=t.value, reading="value",
+        raw=f"{tenths // 10}.{tenths % 10}",
+        value=t.value,
+        reading="value",
         needs_remeasure=t.needs_remeasure,
     )
 
@@ -312,9 +314,7 @@ def test_id_accepted(raw, expected):
 
 def test_id_birth_date_bounds_use_today():
     today = date(2024, 6, 1)
-    assert parse_id_number(make_id("110105", today, "001"), today=today) == make_id(
-        "110105", today, "001"
-    )
+    assert parse_id_number(make_id("110105", today, "001"), today=today) == make_id("110105", today, "001")
     with pytest.raises(ValueRejected) as info:
         parse_id_number(make_id("110105", today + timedelta(days=1), "001"), today=today)
     assert_rejected(info.value, "id_birthdate")

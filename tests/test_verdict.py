@@ -22,8 +22,16 @@ def key():
 
 def make_token(key, **fields) -> str:
     public = bytes(key.verify_key)
-    values = dict(kid=kid_for(public), pass_id=new_pass_id(), kind=PassKind.RESIDENT, scope=0,
-                  valid_from=int(NOW - DAY), valid_to=int(NOW + 30 * DAY), unit="3-2-501", name="张三")
+    values = dict(
+        kid=kid_for(public),
+        pass_id=new_pass_id(),
+        kind=PassKind.RESIDENT,
+        scope=0,
+        valid_from=int(NOW - DAY),
+        valid_to=int(NOW + 30 * DAY),
+        unit="3-2-501",
+        name="张三",
+    )
     values.update(fields)
     return sign_pass(PassBody(**values), key)
 
@@ -164,7 +172,7 @@ def test_person_without_pass_checked_against_lists():
 def test_every_reason_has_both_languages():
     from models.verdict import REASONS, Reason
 
-    for code, (severity, zh, en) in REASONS.items():
+    for code, (severity, _zh, _en) in REASONS.items():
         params = {"reason": "x", "date": "2022-01-01", "hours": "8", "note": "n"}
         r = Reason(code, params)
         assert r.text("zh") and r.text("en") and r.text("zh") != r.text("en")

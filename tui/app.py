@@ -17,9 +17,10 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from textual import events
 from textual.app import App
@@ -52,9 +53,16 @@ class DutyApp(App):
         Binding("ctrl+c", "ignore", show=False, priority=True),
     ]
 
-    def __init__(self, data_dir: Path, lang: str | None = None, *, settings: KioskSettings | None = None,
-                 sync_service: Callable[[Any], Any] | None = None,
-                 sync_interval: float = SYNC_INTERVAL_SECONDS, sync_after_records: float = SYNC_AFTER_RECORDS_SECONDS):
+    def __init__(
+        self,
+        data_dir: Path,
+        lang: str | None = None,
+        *,
+        settings: KioskSettings | None = None,
+        sync_service: Callable[[Any], Any] | None = None,
+        sync_interval: float = SYNC_INTERVAL_SECONDS,
+        sync_after_records: float = SYNC_AFTER_RECORDS_SECONDS,
+    ):
         """`sync_service(store)` makes the object that talks to the street office (default:
         `sync.kiosk.SyncService`; tests pass a fake)."""
         super().__init__()
@@ -191,10 +199,10 @@ class DutyApp(App):
 
     async def open_desk(self) -> None:
         """The duty screen, with the login screen on top of it."""
+        from textual.screen import Screen
+
         from tui.screens.duty import DutyScreen
         from tui.screens.login import LoginScreen
-
-        from textual.screen import Screen
 
         if type(self.screen) is Screen:
             # Straight from start-up: nothing to replace (the app's blank default screen).
@@ -344,8 +352,11 @@ class DutyApp(App):
             # Once per change, the whole sentence: what is wrong, that the gate goes on, who fixes it.
             year = time.gmtime(max(0.0, health.wall)).tm_year
             off = round(abs(health.off_by) / 60) * 60  # to the minute: "1 h", not "59 min" for 3599.9 s
-            self.notify(self.t(f"duty.clock.notice.{health.problem}", off=age_text(self.lang, off), year=year),
-                        severity="warning", timeout=20)
+            self.notify(
+                self.t(f"duty.clock.notice.{health.problem}", off=age_text(self.lang, off), year=year),
+                severity="warning",
+                timeout=20,
+            )
         elif previous is not None:
             self.notify(self.t("duty.clock.fixed"), timeout=5)
 
@@ -365,10 +376,9 @@ class DutyApp(App):
             woke = self._sync_wake.wait(delay) if delay else False
             if self._sync_stop.is_set():
                 return
-            if woke:
-                # Let the rest of a burst of scans commit, then send them in one round.
-                if self._sync_stop.wait(self.sync_after_records):
-                    return
+            # Woken by new records: let the rest of a burst of scans commit, then send them in one round.
+            if woke and self._sync_stop.wait(self.sync_after_records):
+                return
             self._sync_wake.clear()
             delay = self.sync_interval
             try:
@@ -464,8 +474,14 @@ def _is_demo(data_dir: Path) -> bool:
 def demo_pin_hint(lang: str) -> str:
     from tui.demo import SUPERVISOR, VOLUNTEERS
 
-    return t(lang, "login.demo_hint", supervisor=SUPERVISOR[0], supervisor_pin=SUPERVISOR[1],
-             volunteer=VOLUNTEERS[0][0], volunteer_pin=VOLUNTEERS[0][1])
+    return t(
+        lang,
+        "login.demo_hint",
+        supervisor=SUPERVISOR[0],
+        supervisor_pin=SUPERVISOR[1],
+        volunteer=VOLUNTEERS[0][0],
+        volunteer_pin=VOLUNTEERS[0][1],
+    )
 
 
 def _enrolled(store) -> bool:
@@ -500,15 +516,21 @@ def sync_status_text(service, lang: str) -> tuple[str, str]:
         level = "error" if code == "tls_untrusted" else "warn"
     pending, oldest = store.pending()
     if pending:
-        parts.append(t(lang, "duty.sync.pending", count=pending, age=short_age(lang, now - oldest)) if oldest
-                     else t(lang, "duty.sync.pending_count", count=pending))  # no record with a set clock
+        parts.append(
+            t(lang, "duty.sync.pending", count=pending, age=short_age(lang, now - oldest))
+            if oldest
+            else t(lang, "duty.sync.pending_count", count=pending)
+        )  # no record with a set clock
     elif error is None:
         parts.append(t(lang, "duty.sync.synced"))
     # The office's clock skew is not repeated here: the clock part of the status bar says it
     # (DutyApp.check_clock, models/clock_health.py), carried forward past jumps after the sync.
     lists_at = store.gate_state().lists_updated_at
-    parts.append(t(lang, "duty.sync.lists_local") if lists_at is None
-                 else t(lang, "duty.sync.lists_age", age=short_age(lang, now - lists_at)))
+    parts.append(
+        t(lang, "duty.sync.lists_local")
+        if lists_at is None
+        else t(lang, "duty.sync.lists_age", age=short_age(lang, now - lists_at))
+    )
     return "  ".join(parts), level
 
 
@@ -544,8 +566,8 @@ def _warm_up(store) -> None:
     """What the first scan needs, loaded after the login screen is up, not during the scan."""
     store.policy()
     store.gate_state()
-    import models.facts  # noqa: F401
-    import models.gate  # noqa: F401
+    import models.facts
+    import models.gate
     import models.volunteers  # noqa: F401
 
 

@@ -118,25 +118,38 @@ def generate_traffic(store, issued: dict, n: int, rng: random.Random) -> None:
         direction = rng.choice(("in", "out"))
         if rng.random() < 0.05:
             kind = rng.choice(("visitor", "courier", "returnee", "worker", "medical"))
-            reg = RegistrationInput(kind=kind, name=_name(rng) if rng.random() < 0.5 else "",
-                                    phone=f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}",
-                                    from_place=rng.choice(("武汉", "上海", "本市", "")),
-                                    to_unit=rng.choice(codes), reason=rng.choice(("探亲", "送货", "返乡", "上班")))
+            reg = RegistrationInput(
+                kind=kind,
+                name=_name(rng) if rng.random() < 0.5 else "",
+                phone=f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}",
+                from_place=rng.choice(("武汉", "上海", "本市", "")),
+                to_unit=rng.choice(codes),
+                reason=rng.choice(("探亲", "送货", "返乡", "上班")),
+            )
             record_registration(store, reg, parse_temperature(f"{rng.randint(360, 369)}"), volunteer, reading=reading)
             continue
-        code = rng.choice(codes + [REVOKED_UNIT, QUARANTINED_UNIT])
+        code = rng.choice([*codes, REVOKED_UNIT, QUARANTINED_UNIT])
         verdict = check_token(store, issued[code].token, direction, now=t)
         temp = None
         needs_temp = direction == "in" or store.policy().temp_required_out
         if verdict.allowed and needs_temp:
             if rng.random() < 0.02:
                 first = parse_temperature(f"{rng.randint(373, 385)}")
-                case = open_fever_case(store, direction, first, volunteer, pass_id=verdict.body.pass_id_hex,
-                                       unit_code=verdict.body.unit, reading=reading)
+                case = open_fever_case(
+                    store,
+                    direction,
+                    first,
+                    volunteer,
+                    pass_id=verdict.body.pass_id_hex,
+                    unit_code=verdict.body.unit,
+                    reading=reading,
+                )
                 later = clock.Reading(t + 180, 0, clock.boot_id())
                 second = parse_temperature(f"{rng.choice((366, 368, 375, 381))}")
                 if second.is_fever(store.policy().fever_threshold):
-                    close_fever_case(store, case.record_id, rng.choice(("clinic", "home")), second, volunteer, reading=later)
+                    close_fever_case(
+                        store, case.record_id, rng.choice(("clinic", "home")), second, volunteer, reading=later
+                    )
                     continue
                 close_fever_case(store, case.record_id, "allowed", second, volunteer, reading=later)
                 temp = second

@@ -483,7 +483,7 @@ def t(lang: str, key: str, **params) -> str:
 
 
 def short_age(lang: str, seconds: float) -> str:
-    """"26小时" / "26h": `age_text` for the status bar, where every cell counts at 80 columns."""
+    """ "26小时" / "26h": `age_text` for the status bar, where every cell counts at 80 columns."""
     seconds = max(0, seconds)
     if seconds < 3600:
         return t(lang, "time.short.minutes", n=int(seconds // 60))
@@ -493,7 +493,7 @@ def short_age(lang: str, seconds: float) -> str:
 
 
 def age_text(lang: str, seconds: float) -> str:
-    """"12 分钟" / "3 小时" / "2 天": how long ago, in the largest sensible unit."""
+    """ "12 分钟" / "3 小时" / "2 天": how long ago, in the largest sensible unit."""
     seconds = max(0, seconds)
     if seconds < 3600:
         return t(lang, "time.minutes", n=int(seconds // 60))

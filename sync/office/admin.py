@@ -12,7 +12,7 @@ import hashlib
 import secrets
 import time
 import unicodedata
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -34,8 +34,11 @@ class AdminError(KakouError):
 def normalise_name(name: str) -> str:
     name = unicodedata.normalize("NFKC", name or "").strip()
     if not name or len(name) > MAX_NAME_LENGTH or any(unicodedata.category(c).startswith("C") for c in name):
-        raise AdminError(f"管理员名字须为 1-{MAX_NAME_LENGTH} 个字，不含控制字符",
-                         f"an admin name is 1-{MAX_NAME_LENGTH} characters, no control characters", code="usage")
+        raise AdminError(
+            f"管理员名字须为 1-{MAX_NAME_LENGTH} 个字，不含控制字符",
+            f"an admin name is 1-{MAX_NAME_LENGTH} characters, no control characters",
+            code="usage",
+        )
     return name
 
 
@@ -51,14 +54,19 @@ def add_admin(engine: Engine, name: str, *, by: str | None = None) -> str:
     with engine.begin() as conn:
         row = conn.execute(select(t.admin.c.removed_at).where(t.admin.c.name == name)).first()
         if row is not None and row.removed_at is None:
-            raise AdminError(f"管理员 {name} 已存在。要换新令牌，请先 kakou office remove-admin {name}",
-                             f"admin {name} already exists. For a new token run kakou office remove-admin {name} first",
-                             code="admin_exists")
+            raise AdminError(
+                f"管理员 {name} 已存在。要换新令牌，请先 kakou office remove-admin {name}",
+                f"admin {name} already exists. For a new token run kakou office remove-admin {name} first",
+                code="admin_exists",
+            )
         if row is None:
             conn.execute(t.admin.insert().values(name=name, token_hash=token_hash(token), created_at=now))
         else:  # re-added after removal: same row, so the old audit rows still point at this name
-            conn.execute(t.admin.update().where(t.admin.c.name == name).values(
-                token_hash=token_hash(token), created_at=now, removed_at=None))
+            conn.execute(
+                t.admin.update()
+                .where(t.admin.c.name == name)
+                .values(token_hash=token_hash(token), created_at=now, removed_at=None)
+            )
         audit.record(conn, by or audit.cli_actor(), "add_admin", subject=name)
     return token
 
@@ -67,8 +75,11 @@ def remove_admin(engine: Engine, name: str, *, by: str | None = None) -> None:
     """Revoke an admin's token at once (their past actions stay in the audit trail)."""
     name = normalise_name(name)
     with engine.begin() as conn:
-        removed = conn.execute(t.admin.update().where(t.admin.c.name == name, t.admin.c.removed_at.is_(None))
-                               .values(removed_at=time.time())).rowcount
+        removed = conn.execute(
+            t.admin.update()
+            .where(t.admin.c.name == name, t.admin.c.removed_at.is_(None))
+            .values(removed_at=time.time())
+        ).rowcount
         if not removed:
             raise AdminError(f"没有在用的管理员 {name}", f"no active admin named {name}", code="no_admin")
         audit.record(conn, by or audit.cli_actor(), "remove_admin", subject=name)
@@ -79,8 +90,9 @@ def admin_for_token(engine: Engine, token: str) -> str | None:
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         return None
     with engine.execution_options(immediate=False).connect() as conn:
-        name = conn.execute(select(t.admin.c.name).where(t.admin.c.token_hash == token_hash(token),
-                                                         t.admin.c.removed_at.is_(None))).scalar()
+        name = conn.execute(
+            select(t.admin.c.name).where(t.admin.c.token_hash == token_hash(token), t.admin.c.removed_at.is_(None))
+        ).scalar()
         conn.rollback()
     return name
 
@@ -89,18 +101,24 @@ def require_active(engine: Engine, name: str) -> str:
     """The clerk named an admin on the command line: it must be a current one."""
     name = normalise_name(name)
     with engine.execution_options(immediate=False).connect() as conn:
-        found = conn.execute(select(t.admin.c.name).where(t.admin.c.name == name, t.admin.c.removed_at.is_(None))).scalar()
+        found = conn.execute(
+            select(t.admin.c.name).where(t.admin.c.name == name, t.admin.c.removed_at.is_(None))
+        ).scalar()
         conn.rollback()
     if found is None:
-        raise AdminError(f"没有在用的管理员 {name}。先用 kakou office add-admin {name} 添加",
-                         f"no active admin named {name}. Add one with kakou office add-admin {name}", code="no_admin")
+        raise AdminError(
+            f"没有在用的管理员 {name}。先用 kakou office add-admin {name} 添加",
+            f"no active admin named {name}. Add one with kakou office add-admin {name}",
+            code="no_admin",
+        )
     return found
 
 
 def list_admins(engine: Engine) -> list[dict]:
     with engine.execution_options(immediate=False).connect() as conn:
-        rows = conn.execute(select(t.admin.c.name, t.admin.c.created_at, t.admin.c.removed_at)
-                            .order_by(t.admin.c.name)).all()
+        rows = conn.execute(
+            select(t.admin.c.name, t.admin.c.created_at, t.admin.c.removed_at).order_by(t.admin.c.name)
+        ).all()
         conn.rollback()
     return [{"name": r.name, "created_at": r.created_at, "removed_at": r.removed_at} for r in rows]
 
@@ -108,26 +126,40 @@ def list_admins(engine: Engine) -> list[dict]:
 # -- the office's actions on lists, shared by the clerk's commands and the admin API; each is
 # -- audited in the transaction that makes the change -------------------------------------------
 
+
 def revoke_pass(engine: Engine, pass_id: str, reason: str, *, by: str | None = None, via: str = "cli") -> int:
     """Revoke a pass at every checkpoint; returns the revoked list's new version."""
     from sync.office import lists as office_lists
 
     clean = (pass_id or "").strip().lower()
     if len(clean) != 32 or any(c not in "0123456789abcdef" for c in clean):
-        raise AdminError(f"通行证编号应为 32 位十六进制：{pass_id[:40]}", f"a pass id is 32 hex digits: {pass_id[:40]}",
-                         code="usage")
+        raise AdminError(
+            f"通行证编号应为 32 位十六进制：{pass_id[:40]}", f"a pass id is 32 hex digits: {pass_id[:40]}", code="usage"
+        )
     reason = " ".join((reason or "").split())[:200]
     if not reason:
         raise AdminError("请写明作废原因", "give a reason", code="usage")
     with engine.begin() as conn:
         version = office_lists.revoke_pass(conn, clean, reason)
-        audit.record(conn, by or audit.cli_actor(), "revoke_pass", reason=reason, via=via, pass_id=clean, version=version)
+        audit.record(
+            conn, by or audit.cli_actor(), "revoke_pass", reason=reason, via=via, pass_id=clean, version=version
+        )
     return version
 
 
-def list_entry(engine: Engine, list_name: str, action: str, *, unit: str | None = None, id_number: str | None = None,
-               until: float | None = None, note: str = "", by: str | None = None, via: str = "cli",
-               lookup_key: bytes | None = None) -> tuple[int, str]:
+def list_entry(
+    engine: Engine,
+    list_name: str,
+    action: str,
+    *,
+    unit: str | None = None,
+    id_number: str | None = None,
+    until: float | None = None,
+    note: str = "",
+    by: str | None = None,
+    via: str = "cli",
+    lookup_key: bytes | None = None,
+) -> tuple[int, str]:
     """Add a unit or a person to the quarantine or watch list, or remove them; returns
     (new version, who in words). An ID number is checked (GB 11643) and shown masked; the list
     keeps only its keyed hash under the community `lookup_key` (sync.office.keys)."""
@@ -135,8 +167,9 @@ def list_entry(engine: Engine, list_name: str, action: str, *, unit: str | None 
     from sync.office import lists as office_lists
 
     if list_name not in ("quarantine", "watch") or action not in ("add", "remove"):
-        raise AdminError("只能加入或移出隔离名单、关注名单", "only add to or remove from the quarantine or watch list",
-                         code="usage")
+        raise AdminError(
+            "只能加入或移出隔离名单、关注名单", "only add to or remove from the quarantine or watch list", code="usage"
+        )
     if bool(unit) == bool(id_number):
         raise AdminError("请给出单元或身份证号（二选一）", "give either a unit or an ID number", code="usage")
     try:
@@ -148,16 +181,21 @@ def list_entry(engine: Engine, list_name: str, action: str, *, unit: str | None 
     who = unit or mask_id(id_number)
     with engine.begin() as conn:
         if action == "add":
-            version = office_lists.add_entry(conn, list_name, unit=unit, id_number=id_number, until=until, note=note,
-                                             lookup_key=lookup_key)
+            version = office_lists.add_entry(
+                conn, list_name, unit=unit, id_number=id_number, until=until, note=note, lookup_key=lookup_key
+            )
         else:
             version = office_lists.remove_entry(conn, list_name, unit=unit, id_number=id_number, lookup_key=lookup_key)
         # The audit row names the unit or the masked number, never the full one.
-        audit.record(conn, by or audit.cli_actor(), f"{list_name}_{action}", via=via, who=who, until=until, version=version)
+        audit.record(
+            conn, by or audit.cli_actor(), f"{list_name}_{action}", via=via, who=who, until=until, version=version
+        )
     return version, who
 
 
-def set_policy(engine: Engine, settings: dict[str, object], *, by: str | None = None, via: str = "cli") -> tuple[int, dict]:
+def set_policy(
+    engine: Engine, settings: dict[str, object], *, by: str | None = None, via: str = "cli"
+) -> tuple[int, dict]:
     """Set policy fields kiosks apply (values as typed: `37.5`, `true`, `3`); returns (version, values)."""
     import math
 
@@ -171,8 +209,11 @@ def set_policy(engine: Engine, settings: dict[str, object], *, by: str | None = 
     for raw_key, raw_value in settings.items():
         key = str(raw_key).strip().replace("-", "_")
         if key not in known:
-            raise AdminError(f"不认识的设置：{str(raw_key)[:40]}（可用：{', '.join(known)}）",
-                             f"unknown setting {str(raw_key)[:40]} (one of: {', '.join(known)})", code="usage")
+            raise AdminError(
+                f"不认识的设置：{str(raw_key)[:40]}（可用：{', '.join(known)}）",
+                f"unknown setting {str(raw_key)[:40]} (one of: {', '.join(known)})",
+                code="usage",
+            )
         try:
             value = coerce(key, raw_value)
             if isinstance(value, float) and not math.isfinite(value):
@@ -199,9 +240,9 @@ class RevokeRequest(AdminMessage):
 
 
 class ListEntryRequest(AdminMessage):
-    unit: Optional[str] = Field(default=None, max_length=32)
-    id_number: Optional[str] = Field(default=None, max_length=32)
-    until: Optional[str] = Field(default=None, max_length=10, description="last day, YYYY-MM-DD")
+    unit: str | None = Field(default=None, max_length=32)
+    id_number: str | None = Field(default=None, max_length=32)
+    until: str | None = Field(default=None, max_length=10, description="last day, YYYY-MM-DD")
     note: str = Field(default="", max_length=200)
 
 
@@ -215,7 +256,7 @@ class LookupRequest(AdminMessage):
 
 
 class PurgeRequest(AdminMessage):
-    older_than_days: Optional[int] = Field(default=None, ge=1, le=3650)
+    older_than_days: int | None = Field(default=None, ge=1, le=3650)
 
 
 class ListChange(BaseModel):
@@ -234,7 +275,7 @@ class AuditRow(BaseModel):
     at: float
     admin: str
     action: str
-    record_id: Optional[str]
+    record_id: str | None
     reason: str
     outcome: str
     via: str

@@ -9,9 +9,8 @@ reconnect at once after a street-wide power cut).
 
 from __future__ import annotations
 
-import logging
-
 import json
+import logging
 import math
 import os
 import socket
@@ -79,8 +78,16 @@ def _problem(status: int, code: str, zh: str, en: str, headers: dict[str, str] |
 class Office:
     """What the routes share: the engine, the keys, and the in-flight guard."""
 
-    def __init__(self, office_dir: Path, database_url: str | None, *, max_inflight: int, retry_after: int,
-                 migrate: bool, engine=None):
+    def __init__(
+        self,
+        office_dir: Path,
+        database_url: str | None,
+        *,
+        max_inflight: int,
+        retry_after: int,
+        migrate: bool,
+        engine=None,
+    ):
         self.office_dir = Path(office_dir)
         self.keys = OfficeKeys(self.office_dir)
         self.engine = engine or open_office_engine(self.office_dir, database_url, migrate=migrate)
@@ -98,16 +105,26 @@ class Office:
         """The kiosk's public key, read from the database (blocking: call it in a worker
         thread); ApiProblem when the kiosk is unknown or revoked. Remembered for pushes."""
         with self.engine.execution_options(immediate=False).connect() as conn:
-            row = conn.execute(select(t.kiosk.c.public_key, t.kiosk.c.status).where(t.kiosk.c.kiosk_id == kiosk_id)).first()
+            row = conn.execute(
+                select(t.kiosk.c.public_key, t.kiosk.c.status).where(t.kiosk.c.kiosk_id == kiosk_id)
+            ).first()
             conn.rollback()
         if row is None or not row.public_key:
             self.forget(kiosk_id)
-            raise ApiProblem(403, "unknown_kiosk", "街道办不认识这台设备，请先登记。",
-                             "the office does not know this kiosk; enrol it first.")
+            raise ApiProblem(
+                403,
+                "unknown_kiosk",
+                "街道办不认识这台设备，请先登记。",
+                "the office does not know this kiosk; enrol it first.",
+            )
         if row.status == "revoked":
             self.forget(kiosk_id)
-            raise ApiProblem(403, "kiosk_revoked", "这台设备已被街道办注销，不能再上传。请联系街道办。",
-                             "this kiosk was revoked by the street office and may not push. Call the office.")
+            raise ApiProblem(
+                403,
+                "kiosk_revoked",
+                "这台设备已被街道办注销，不能再上传。请联系街道办。",
+                "this kiosk was revoked by the street office and may not push. Call the office.",
+            )
         public = bytes.fromhex(row.public_key)
         with self._keys_lock:
             if len(self._keys) >= KEY_CACHE_SIZE:
@@ -134,35 +151,54 @@ class Office:
         try:
             epoch = int(epoch_text)
         except ValueError:
-            raise ApiProblem(401, "unsigned", "请求签名信息不完整。", "the request's signature headers are malformed.") from None
+            raise ApiProblem(
+                401, "unsigned", "请求签名信息不完整。", "the request's signature headers are malformed."
+            ) from None
         public = self._keys.get(kiosk_id) if cached else None
         if public is not None and not signing.verify_request(public, kiosk_id, epoch, request_id, body, signature):
             public = None  # not with the remembered key: decide on the database's
         if public is None:
             public = await run_in_threadpool(self.kiosk_key, kiosk_id)
             if not signing.verify_request(public, kiosk_id, epoch, request_id, body, signature):
-                raise ApiProblem(401, "bad_signature", "签名不符：请求被改动或不是这台设备发的。",
-                                 "signature does not match: the request was altered or not sent by this kiosk.")
+                raise ApiProblem(
+                    401,
+                    "bad_signature",
+                    "签名不符：请求被改动或不是这台设备发的。",
+                    "signature does not match: the request was altered or not sent by this kiosk.",
+                )
         return kiosk_id, epoch, public
 
     def acquire(self) -> None:
         if not self.inflight.acquire(blocking=False):
-            raise ApiProblem(429, "busy", "街道服务器正忙，稍后自动重试。", "the office is busy; the kiosk will retry.",
-                             {"Retry-After": str(self.retry_after)})
+            raise ApiProblem(
+                429,
+                "busy",
+                "街道服务器正忙，稍后自动重试。",
+                "the office is busy; the kiosk will retry.",
+                {"Retry-After": str(self.retry_after)},
+            )
 
 
 async def read_body(request: Request) -> bytes:
     """The raw body as sent (what the signature covers), capped before it is all read."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise ApiProblem(413, "too_large", "一次上传的数据太多，本机会自动分小批。",
-                         "the batch is too large; the kiosk will send smaller ones.")
+        raise ApiProblem(
+            413,
+            "too_large",
+            "一次上传的数据太多，本机会自动分小批。",
+            "the batch is too large; the kiosk will send smaller ones.",
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise ApiProblem(413, "too_large", "一次上传的数据太多，本机会自动分小批。",
-                             "the batch is too large; the kiosk will send smaller ones.")
+            raise ApiProblem(
+                413,
+                "too_large",
+                "一次上传的数据太多，本机会自动分小批。",
+                "the batch is too large; the kiosk will send smaller ones.",
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -178,8 +214,12 @@ def inflate(request: Request, body: bytes) -> bytes:
         if not d.eof:
             raise zlib.error("truncated")
     except zlib.error:
-        raise ApiProblem(400, "malformed", "上传的数据不完整或已损坏，本机会重新发送。",
-                         "the body is truncated or damaged; the kiosk will send it again.") from None
+        raise ApiProblem(
+            400,
+            "malformed",
+            "上传的数据不完整或已损坏，本机会重新发送。",
+            "the body is truncated or damaged; the kiosk will send it again.",
+        ) from None
     return out
 
 
@@ -189,19 +229,47 @@ def parse(model, data: bytes):
     except ValidationError as exc:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))[:80]
-        raise ApiProblem(422, "malformed", f"数据格式不对（{where}）。请升级本机软件。",
-                         f"malformed message ({where}: {first.get('msg', '')[:80]}). Update the kiosk's software.") from None
+        raise ApiProblem(
+            422,
+            "malformed",
+            f"数据格式不对（{where}）。请升级本机软件。",
+            f"malformed message ({where}: {first.get('msg', '')[:80]}). Update the kiosk's software.",
+        ) from None
 
 
-def create_app(office_dir: Path | str, database_url: str | None = None, *, max_inflight: int = 16,
-               retry_after: int = 2, migrate: bool = True, engine=None) -> FastAPI:
-    office = Office(Path(office_dir), database_url, max_inflight=max_inflight, retry_after=retry_after,
-                    migrate=migrate, engine=engine)
-    app = FastAPI(title="kakou street office", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs",
-                  redoc_url=None,
-                  responses={400: {"model": Problem}, 401: {"model": Problem}, 403: {"model": Problem},
-                             413: {"model": Problem}, 422: {"model": Problem}, 429: {"model": Problem},
-                             503: {"model": Problem}})
+def create_app(
+    office_dir: Path | str,
+    database_url: str | None = None,
+    *,
+    max_inflight: int = 16,
+    retry_after: int = 2,
+    migrate: bool = True,
+    engine=None,
+) -> FastAPI:
+    office = Office(
+        Path(office_dir),
+        database_url,
+        max_inflight=max_inflight,
+        retry_after=retry_after,
+        migrate=migrate,
+        engine=engine,
+    )
+    app = FastAPI(
+        title="kakou street office",
+        version="1",
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+        responses={
+            400: {"model": Problem},
+            401: {"model": Problem},
+            403: {"model": Problem},
+            413: {"model": Problem},
+            422: {"model": Problem},
+            429: {"model": Problem},
+            503: {"model": Problem},
+        },
+    )
     app.state.office = office
 
     @app.exception_handler(ApiProblem)
@@ -211,10 +279,18 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request, exc: StarletteHTTPException):
         # Unknown paths and wrong methods answer in the same words-in-two-languages shape.
-        words = {404: ("没有这个地址。", "no such address."), 405: ("这个地址不接受这种请求方法。", "this address does not accept this method.")}
+        words = {
+            404: ("没有这个地址。", "no such address."),
+            405: ("这个地址不接受这种请求方法。", "this address does not accept this method."),
+        }
         zh, en = words.get(exc.status_code, ("请求不对。", "bad request."))
-        return _problem(exc.status_code, {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request"),
-                        zh, en, dict(exc.headers or {}))
+        return _problem(
+            exc.status_code,
+            {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request"),
+            zh,
+            en,
+            dict(exc.headers or {}),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request, exc: RequestValidationError):
@@ -227,14 +303,24 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
 
     @app.exception_handler(OperationalError)
     async def _db_busy(_request, exc):
-        return _problem(503, "db_unavailable", "街道数据库暂时不可用，稍后自动重试。",
-                        "the office database is unavailable; the kiosk will retry.", {"Retry-After": str(retry_after)})
+        return _problem(
+            503,
+            "db_unavailable",
+            "街道数据库暂时不可用，稍后自动重试。",
+            "the office database is unavailable; the kiosk will retry.",
+            {"Retry-After": str(retry_after)},
+        )
 
     @app.exception_handler(DBAPIError)
     async def _db_error(_request, exc):
         log.warning("office database error: %s", exc)
-        return _problem(503, "db_error", "街道数据库出错，稍后自动重试。", "office database error; the kiosk will retry.",
-                        {"Retry-After": str(retry_after)})
+        return _problem(
+            503,
+            "db_error",
+            "街道数据库出错，稍后自动重试。",
+            "office database error; the kiosk will retry.",
+            {"Retry-After": str(retry_after)},
+        )
 
     @app.get("/v1/health")
     def health() -> dict[str, Any]:
@@ -253,15 +339,24 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
             info = enrol(office.engine, req.code, req.public_key)
             with office.engine.begin() as conn:
                 docs = [office_lists.document(conn, office.keys, name, 0) for name in LIST_NAMES]
-            return {**info, "office_root_key": office.keys.root_public.hex(),
-                    "office_sealing_key": office.keys.sealing_public.hex(), "lookup_key": office.keys.lookup.hex(),
-                    "server_time": time.time(), "lists": docs}
+            return {
+                **info,
+                "office_root_key": office.keys.root_public.hex(),
+                "office_sealing_key": office.keys.sealing_public.hex(),
+                "lookup_key": office.keys.lookup.hex(),
+                "server_time": time.time(),
+                "lists": docs,
+            }
 
         return await run_in_threadpool(work)
 
     @app.get("/v1/sync-state", response_model=SyncState)
-    async def sync_state(request: Request, wall: float | None = None, lists: str = Query(default="", max_length=1024),
-                         tip: str = Query(default="", max_length=128)):
+    async def sync_state(
+        request: Request,
+        wall: float | None = None,
+        lists: str = Query(default="", max_length=1024),
+        tip: str = Query(default="", max_length=128),
+    ):
         kiosk_id, _epoch, _key = await office.authenticate(request, signing.get_body("GET", _target(request)))
         if wall is not None and not math.isfinite(wall):
             wall = None  # "nan" and "inf" parse as floats but are no clock reading
@@ -270,8 +365,15 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
             name, _, version = part.partition(":")
             if name in LIST_NAMES and version.isdigit():
                 versions[name] = int(version)
-        return await run_in_threadpool(office_ingest.sync_state, office.engine, kiosk_id, wall=wall,
-                                       list_versions=versions if lists else None, tip=tip, epoch=_epoch)
+        return await run_in_threadpool(
+            office_ingest.sync_state,
+            office.engine,
+            kiosk_id,
+            wall=wall,
+            list_versions=versions if lists else None,
+            tip=tip,
+            epoch=_epoch,
+        )
 
     @app.post("/v1/push", response_model=PushResult, openapi_extra=_json_body(PushBatch))
     async def push(request: Request):
@@ -281,19 +383,26 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
             kiosk_id, epoch, public = await office.authenticate(request, body, cached=True)
             batch = parse(PushBatch, inflate(request, body))
             if batch.epoch != epoch:
-                raise ApiProblem(400, "epoch_mismatch", "批次与签名的轮次不一致。", "the batch's epoch differs from the signed one.")
+                raise ApiProblem(
+                    400, "epoch_mismatch", "批次与签名的轮次不一致。", "the batch's epoch differs from the signed one."
+                )
             hook = (lambda: __import__("time").sleep(office.commit_delay)) if office.commit_delay else None
             try:
-                return await run_in_threadpool(office_ingest.ingest, office.engine, kiosk_id, batch, before_commit=hook,
-                                               public_key=public.hex())
+                return await run_in_threadpool(
+                    office_ingest.ingest, office.engine, kiosk_id, batch, before_commit=hook, public_key=public.hex()
+                )
             except office_ingest.KioskRefused:
                 # Revoked since its key was remembered (here or by another process): the
                 # database's words, and the key is forgotten.
                 office.forget(kiosk_id)
                 await office.authenticate(request, body)  # answers 403 kiosk_revoked / 401 bad_signature
-                raise ApiProblem(503, "kiosk_changed", "这台设备的登记刚刚变了，稍后自动重试。",
-                                 "this kiosk's enrolment changed just now; the kiosk will retry.",
-                                 {"Retry-After": str(office.retry_after)}) from None
+                raise ApiProblem(
+                    503,
+                    "kiosk_changed",
+                    "这台设备的登记刚刚变了，稍后自动重试。",
+                    "this kiosk's enrolment changed just now; the kiosk will retry.",
+                    {"Retry-After": str(office.retry_after)},
+                ) from None
         finally:
             office.inflight.release()
 
@@ -304,9 +413,12 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
         query = parse(KnownQuery, inflate(request, body))
         return {"known": await run_in_threadpool(office_ingest.known, office.engine, kiosk_id, query.record_ids)}
 
-    @app.get("/v1/lists/{name}", response_model=ListDocument,
-             responses={304: {"description": "not modified"}, 404: {"model": Problem}})
-    async def list_document(name: str, request: Request, since: int = Query(default=0, ge=0, le=2 ** 31 - 1)):
+    @app.get(
+        "/v1/lists/{name}",
+        response_model=ListDocument,
+        responses={304: {"description": "not modified"}, 404: {"model": Problem}},
+    )
+    async def list_document(name: str, request: Request, since: int = Query(default=0, ge=0, le=2**31 - 1)):
         await office.authenticate(request, signing.get_body("GET", _target(request)))
         if name not in LIST_NAMES:
             raise ApiProblem(404, "unknown_list", f"没有这个名单：{name}", f"no such list: {name}")
@@ -326,23 +438,32 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
 
     # -- admin API: a bearer token from `kakou office add-admin`; every change is audited -------
 
-    admin_bearer = HTTPBearer(auto_error=False, scheme_name="AdminToken",
-                              description="an admin token printed once by `kakou office add-admin NAME`")
+    admin_bearer = HTTPBearer(
+        auto_error=False,
+        scheme_name="AdminToken",
+        description="an admin token printed once by `kakou office add-admin NAME`",
+    )
 
-    def require_admin(credentials: HTTPAuthorizationCredentials | None = Depends(admin_bearer)) -> str:
+    def require_admin(credentials: HTTPAuthorizationCredentials | None = Depends(admin_bearer)) -> str:  # noqa: B008
         name = office_admin.admin_for_token(office.engine, credentials.credentials) if credentials else None
         if name is None:
-            raise ApiProblem(401, "admin_token", "需要有效的管理员令牌（Authorization: Bearer ...）。请向街道办负责人要一个。",
-                             "a valid admin token is needed (Authorization: Bearer ...). Ask the office's head for one.",
-                             {"WWW-Authenticate": "Bearer"})
+            raise ApiProblem(
+                401,
+                "admin_token",
+                "需要有效的管理员令牌（Authorization: Bearer ...）。请向街道办负责人要一个。",
+                "a valid admin token is needed (Authorization: Bearer ...). Ask the office's head for one.",
+                {"WWW-Authenticate": "Bearer"},
+            )
         return name
 
     async def admin_body(request: Request, model):
         return parse_admin(model, await read_body(request))
 
     @app.get("/v1/admin/report", response_model=dict[str, Any], tags=["admin"])
-    async def admin_report(date: str | None = Query(default=None, max_length=32, description="YYYY-MM-DD, default today"),
-                           admin: str = Depends(require_admin)):
+    async def admin_report(
+        date: str | None = Query(default=None, max_length=32, description="YYYY-MM-DD, default today"),
+        admin: str = Depends(require_admin),
+    ):
         from models.report import parse_day
         from sync.office import report as office_report
 
@@ -355,12 +476,17 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
 
         return await run_in_threadpool(kiosk_status, office.engine)
 
-    @app.post("/v1/admin/revoke", response_model=office_admin.ListChange, tags=["admin"],
-              openapi_extra=_json_body(office_admin.RevokeRequest))
+    @app.post(
+        "/v1/admin/revoke",
+        response_model=office_admin.ListChange,
+        tags=["admin"],
+        openapi_extra=_json_body(office_admin.RevokeRequest),
+    )
     async def admin_revoke(request: Request, admin: str = Depends(require_admin)):
         req = await admin_body(request, office_admin.RevokeRequest)
-        version = await run_in_threadpool(office_admin.revoke_pass, office.engine, req.pass_id, req.reason, by=admin,
-                                          via="http")
+        version = await run_in_threadpool(
+            office_admin.revoke_pass, office.engine, req.pass_id, req.reason, by=admin, via="http"
+        )
         return {"list": "revoked", "version": version, "who": req.pass_id.strip().lower()}
 
     def _list_route(list_name: str, action: str):
@@ -368,56 +494,92 @@ def create_app(office_dir: Path | str, database_url: str | None = None, *, max_i
             req = await admin_body(request, office_admin.ListEntryRequest)
             until = _until_day(req.until) if action == "add" else None
             version, who = await run_in_threadpool(
-                lambda: office_admin.list_entry(office.engine, list_name, action, unit=req.unit, id_number=req.id_number,
-                                                until=until, note=req.note, by=admin, via="http",
-                                                lookup_key=office.keys.lookup))
+                lambda: office_admin.list_entry(
+                    office.engine,
+                    list_name,
+                    action,
+                    unit=req.unit,
+                    id_number=req.id_number,
+                    until=until,
+                    note=req.note,
+                    by=admin,
+                    via="http",
+                    lookup_key=office.keys.lookup,
+                )
+            )
             return {"list": list_name, "version": version, "who": who}
 
-        app.post(f"/v1/admin/{list_name}/{action}", response_model=office_admin.ListChange, tags=["admin"],
-                 name=f"admin_{list_name}_{action}", responses={404: {"model": Problem}},
-                 openapi_extra=_json_body(office_admin.ListEntryRequest))(change)
+        app.post(
+            f"/v1/admin/{list_name}/{action}",
+            response_model=office_admin.ListChange,
+            tags=["admin"],
+            name=f"admin_{list_name}_{action}",
+            responses={404: {"model": Problem}},
+            openapi_extra=_json_body(office_admin.ListEntryRequest),
+        )(change)
 
     for _list_name in ("quarantine", "watch"):
         for _action in ("add", "remove"):
             _list_route(_list_name, _action)
 
-    @app.post("/v1/admin/policy", response_model=office_admin.PolicyChange, tags=["admin"],
-              openapi_extra=_json_body(office_admin.PolicyRequest))
+    @app.post(
+        "/v1/admin/policy",
+        response_model=office_admin.PolicyChange,
+        tags=["admin"],
+        openapi_extra=_json_body(office_admin.PolicyRequest),
+    )
     async def admin_policy(request: Request, admin: str = Depends(require_admin)):
         req = await admin_body(request, office_admin.PolicyRequest)
-        version, values = await run_in_threadpool(office_admin.set_policy, office.engine, req.settings, by=admin, via="http")
+        version, values = await run_in_threadpool(
+            office_admin.set_policy, office.engine, req.settings, by=admin, via="http"
+        )
         return {"version": version, "settings": values}
 
-    @app.post("/v1/admin/lookup", response_model=LookupResult, tags=["admin"],
-              responses={404: {"model": Problem}, 409: {"model": Problem}, 410: {"model": Problem}},
-              openapi_extra=_json_body(office_admin.LookupRequest))
+    @app.post(
+        "/v1/admin/lookup",
+        response_model=LookupResult,
+        tags=["admin"],
+        responses={404: {"model": Problem}, 409: {"model": Problem}, 410: {"model": Problem}},
+        openapi_extra=_json_body(office_admin.LookupRequest),
+    )
     async def admin_lookup(request: Request, admin: str = Depends(require_admin)):
         from sync.office import sealed
 
         req = await admin_body(request, office_admin.LookupRequest)
         try:
-            result = await run_in_threadpool(lambda: sealed.lookup(office.engine, office.keys, req.record_id, admin=admin,
-                                                                   reason=req.reason, via="http"))
+            result = await run_in_threadpool(
+                lambda: sealed.lookup(
+                    office.engine, office.keys, req.record_id, admin=admin, reason=req.reason, via="http"
+                )
+            )
         except sealed.SealedLookupError as exc:
             raise ApiProblem(exc.status, exc.code, exc.zh, exc.en) from None
         # Full numbers must not linger in caches or proxies between the office and the clerk.
         return JSONResponse(result.as_dict(), headers={"Cache-Control": "no-store"})
 
     @app.get("/v1/admin/audit", response_model=list[office_admin.AuditRow], tags=["admin"])
-    async def admin_audit(limit: int = Query(default=100, ge=1, le=1000), action: str | None = Query(default=None, max_length=32),
-                          admin: str = Depends(require_admin)):
+    async def admin_audit(
+        limit: int = Query(default=100, ge=1, le=1000),
+        action: str | None = Query(default=None, max_length=32),
+        admin: str = Depends(require_admin),
+    ):
         from sync.office import audit as office_audit
 
         return await run_in_threadpool(lambda: office_audit.recent(office.engine, limit=limit, action=action))
 
-    @app.post("/v1/admin/purge", response_model=office_admin.PurgeAnswer, tags=["admin"],
-              openapi_extra=_json_body(office_admin.PurgeRequest))
+    @app.post(
+        "/v1/admin/purge",
+        response_model=office_admin.PurgeAnswer,
+        tags=["admin"],
+        openapi_extra=_json_body(office_admin.PurgeRequest),
+    )
     async def admin_purge(request: Request, admin: str = Depends(require_admin)):
         from sync.office import sealed
 
         req = await admin_body(request, office_admin.PurgeRequest)
-        result = await run_in_threadpool(lambda: sealed.purge(office.engine, older_than_days=req.older_than_days,
-                                                              admin=admin, via="http"))
+        result = await run_in_threadpool(
+            lambda: sealed.purge(office.engine, older_than_days=req.older_than_days, admin=admin, via="http")
+        )
         return result.as_dict()
 
     _document_bodies(app)
@@ -473,8 +635,12 @@ def parse_admin(model, data: bytes):
     except ValidationError as exc:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))[:80] or "body"
-        raise ApiProblem(422, "malformed", f"请求内容不对（{where}）。请对照 /v1/docs 检查。",
-                         f"malformed request ({where}: {first.get('msg', '')[:80]}). See /v1/docs.") from None
+        raise ApiProblem(
+            422,
+            "malformed",
+            f"请求内容不对（{where}）。请对照 /v1/docs 检查。",
+            f"malformed request ({where}: {first.get('msg', '')[:80]}). See /v1/docs.",
+        ) from None
 
 
 def _target(request: Request) -> str:
@@ -501,8 +667,12 @@ class NoDelayHTTP(AutoHTTPProtocol):
 
 def app_from_env() -> FastAPI:
     """The uvicorn factory for `kakou office serve --workers N` (migrations ran before)."""
-    return create_app(Path(os.environ[ENV_OFFICE_DIR]), os.environ.get(ENV_DATABASE_URL) or None, migrate=False,
-                      max_inflight=int(os.environ.get("KAKOU_OFFICE_MAX_INFLIGHT", "16")))
+    return create_app(
+        Path(os.environ[ENV_OFFICE_DIR]),
+        os.environ.get(ENV_DATABASE_URL) or None,
+        migrate=False,
+        max_inflight=int(os.environ.get("KAKOU_OFFICE_MAX_INFLIGHT", "16")),
+    )
 
 
 def dumps(obj) -> str:

@@ -29,18 +29,36 @@ def cli_actor() -> str:
     return f"cli:{user}"[:64]
 
 
-def record(conn: Connection, admin: str, action: str, *, record_id: str | None = None, reason: str = "",
-           outcome: str = "ok", via: str = "cli", **detail: Any) -> int:
+def record(
+    conn: Connection,
+    admin: str,
+    action: str,
+    *,
+    record_id: str | None = None,
+    reason: str = "",
+    outcome: str = "ok",
+    via: str = "cli",
+    **detail: Any,
+) -> int:
     """Add one audit row inside the caller's transaction; returns its id."""
-    result = conn.execute(t.audit.insert().values(
-        at=time.time(), admin=admin[:64], action=action[:32], record_id=(record_id or None) and record_id[:36],
-        reason=reason[:MAX_REASON], outcome=outcome[:16], via=via[:8],
-        detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
-    ))
+    result = conn.execute(
+        t.audit.insert().values(
+            at=time.time(),
+            admin=admin[:64],
+            action=action[:32],
+            record_id=(record_id or None) and record_id[:36],
+            reason=reason[:MAX_REASON],
+            outcome=outcome[:16],
+            via=via[:8],
+            detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
+        )
+    )
     return int(result.inserted_primary_key[0])
 
 
-def recent(engine: Engine, *, limit: int = 100, action: str | None = None, admin: str | None = None) -> list[dict[str, Any]]:
+def recent(
+    engine: Engine, *, limit: int = 100, action: str | None = None, admin: str | None = None
+) -> list[dict[str, Any]]:
     """The newest audit rows first."""
     q = select(t.audit).order_by(t.audit.c.id.desc()).limit(max(1, min(int(limit), 10000)))
     if action:
@@ -50,9 +68,20 @@ def recent(engine: Engine, *, limit: int = 100, action: str | None = None, admin
     with engine.execution_options(immediate=False).connect() as conn:
         rows = conn.execute(q).all()
         conn.rollback()
-    return [{"id": r.id, "at": r.at, "admin": r.admin, "action": r.action, "record_id": r.record_id,
-             "reason": r.reason, "outcome": r.outcome, "via": r.via, "detail": json.loads(r.detail or "{}")}
-            for r in rows]
+    return [
+        {
+            "id": r.id,
+            "at": r.at,
+            "admin": r.admin,
+            "action": r.action,
+            "record_id": r.record_id,
+            "reason": r.reason,
+            "outcome": r.outcome,
+            "via": r.via,
+            "detail": json.loads(r.detail or "{}"),
+        }
+        for r in rows
+    ]
 
 
 def format_audit(rows: list[dict[str, Any]]) -> str:
@@ -61,6 +90,8 @@ def format_audit(rows: list[dict[str, Any]]) -> str:
     lines = ["时间 time | 管理员 admin | 操作 action | 记录 record | 结果 outcome | 途径 via | 原因 reason"]
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["at"]))
-        lines.append(f"{when} | {r['admin']} | {r['action']} | {r['record_id'] or '-'} | {r['outcome']} | {r['via']}"
-                     f" | {r['reason'] or '-'}")
+        lines.append(
+            f"{when} | {r['admin']} | {r['action']} | {r['record_id'] or '-'} | {r['outcome']} | {r['via']}"
+            f" | {r['reason'] or '-'}"
+        )
     return "\n".join(lines)

@@ -42,8 +42,9 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def open_office_engine(office_dir: Path, database_url: str | None = None, *, migrate: bool = True,
-                       pool_size: int = 8) -> Engine:
+def open_office_engine(
+    office_dir: Path, database_url: str | None = None, *, migrate: bool = True, pool_size: int = 8
+) -> Engine:
     office_dir = Path(office_dir)
     url = normalise_url(database_url, office_dir)
     if url.startswith("sqlite"):
@@ -54,7 +55,8 @@ def open_office_engine(office_dir: Path, database_url: str | None = None, *, mig
         engine = create_engine(
             url,
             connect_args={"isolation_level": None, "check_same_thread": False, "timeout": 30},
-            pool_size=pool_size, max_overflow=pool_size,
+            pool_size=pool_size,
+            max_overflow=pool_size,
         )
         from models.engine import apply_pragmas
 
@@ -72,7 +74,9 @@ def open_office_engine(office_dir: Path, database_url: str | None = None, *, mig
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise OfficeDatabaseError(
                 "使用 PostgreSQL 需要安装 psycopg：pip install 'kakou[postgres]'",
-                "PostgreSQL needs psycopg: pip install 'kakou[postgres]'", code="no_driver") from exc
+                "PostgreSQL needs psycopg: pip install 'kakou[postgres]'",
+                code="no_driver",
+            ) from exc
         engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     if migrate:
         try:
@@ -84,7 +88,9 @@ def open_office_engine(office_dir: Path, database_url: str | None = None, *, mig
             raise OfficeDatabaseError(
                 f"无法打开街道数据库（{type(exc).__name__}: {str(exc).splitlines()[0][:200]}）。请检查地址和权限。",
                 f"cannot open the office database ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
-                "Check the address and permissions.", code="database_open") from exc
+                "Check the address and permissions.",
+                code="database_open",
+            ) from exc
     return engine
 
 

@@ -48,11 +48,26 @@ def add_checkpoint(engine: Engine, name: str, community: str, ttl_s: float = COD
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     now = time.time()
     with engine.begin() as conn:
-        conn.execute(t.kiosk.insert().values(kiosk_id=kiosk_id, name=name, community=community, status="pending",
-                                             created_at=now, backlog=0, list_versions="{}", max_epoch=1))
+        conn.execute(
+            t.kiosk.insert().values(
+                kiosk_id=kiosk_id,
+                name=name,
+                community=community,
+                status="pending",
+                created_at=now,
+                backlog=0,
+                list_versions="{}",
+                max_epoch=1,
+            )
+        )
         conn.execute(t.enrol_code.insert().values(code_hash=code_hash(raw), kiosk_id=kiosk_id, expires_at=now + ttl_s))
-    return {"kiosk_id": kiosk_id, "name": name, "community": community, "code": format_code(raw),
-            "expires_at": now + ttl_s}
+    return {
+        "kiosk_id": kiosk_id,
+        "name": name,
+        "community": community,
+        "code": format_code(raw),
+        "expires_at": now + ttl_s,
+    }
 
 
 def enrol(engine: Engine, code: str, public_key_hex: str) -> dict:
@@ -67,17 +82,24 @@ def enrol(engine: Engine, code: str, public_key_hex: str) -> dict:
         raise EnrolError("本机公钥格式不对", "the kiosk's public key is malformed", code="bad_key") from None
     now = time.time()
     with engine.begin() as conn:
-        row = conn.execute(select(t.enrol_code).where(t.enrol_code.c.code_hash == code_hash(code)).with_for_update()).first()
+        row = conn.execute(
+            select(t.enrol_code).where(t.enrol_code.c.code_hash == code_hash(code)).with_for_update()
+        ).first()
         if row is None or row.used_at is not None or row.expires_at < now:
-            raise EnrolError("登记码不对、已用过或已过期。请向街道办要一个新的登记码。",
-                             "the enrolment code is wrong, used or expired. Ask the street office for a new one.",
-                             code="bad_code")
+            raise EnrolError(
+                "登记码不对、已用过或已过期。请向街道办要一个新的登记码。",
+                "the enrolment code is wrong, used or expired. Ask the street office for a new one.",
+                code="bad_code",
+            )
         taken = conn.execute(select(t.kiosk.c.kiosk_id).where(t.kiosk.c.public_key == public_key_hex)).first()
         if taken is not None:
             raise EnrolError("这台设备已经登记过了。", "this kiosk is already enrolled.", code="already_enrolled")
         conn.execute(t.enrol_code.update().where(t.enrol_code.c.code_hash == row.code_hash).values(used_at=now))
-        conn.execute(t.kiosk.update().where(t.kiosk.c.kiosk_id == row.kiosk_id).values(
-            public_key=public_key_hex, kid=kid_for(public), status="active", enrolled_at=now, last_seen=now))
+        conn.execute(
+            t.kiosk.update()
+            .where(t.kiosk.c.kiosk_id == row.kiosk_id)
+            .values(public_key=public_key_hex, kid=kid_for(public), status="active", enrolled_at=now, last_seen=now)
+        )
         info = conn.execute(select(t.kiosk.c.name, t.kiosk.c.community).where(t.kiosk.c.kiosk_id == row.kiosk_id)).one()
         office_lists.trust_key(conn, public_key_hex, f"{info.community} {info.name}", "kiosk")
     return {"kiosk_id": row.kiosk_id, "name": info.name, "community": info.community}
@@ -85,11 +107,16 @@ def enrol(engine: Engine, code: str, public_key_hex: str) -> dict:
 
 def find_kiosk(engine: Engine, name_or_id: str):
     with engine.execution_options(immediate=False).connect() as conn:
-        rows = conn.execute(select(t.kiosk).where((t.kiosk.c.kiosk_id == name_or_id) | (t.kiosk.c.name == name_or_id))).all()
+        rows = conn.execute(
+            select(t.kiosk).where((t.kiosk.c.kiosk_id == name_or_id) | (t.kiosk.c.name == name_or_id))
+        ).all()
         conn.rollback()
     if len(rows) != 1:
-        raise EnrolError(f"找不到卡口 {name_or_id}（或重名，请用编号）", f"no single checkpoint {name_or_id} (use its id)",
-                         code="not_found")
+        raise EnrolError(
+            f"找不到卡口 {name_or_id}（或重名，请用编号）",
+            f"no single checkpoint {name_or_id} (use its id)",
+            code="not_found",
+        )
     return rows[0]
 
 
@@ -98,7 +125,9 @@ def revoke_kiosk(engine: Engine, name_or_id: str) -> str:
     row = find_kiosk(engine, name_or_id)
     now = time.time()
     with engine.begin() as conn:
-        conn.execute(t.kiosk.update().where(t.kiosk.c.kiosk_id == row.kiosk_id).values(status="revoked", revoked_at=now))
+        conn.execute(
+            t.kiosk.update().where(t.kiosk.c.kiosk_id == row.kiosk_id).values(status="revoked", revoked_at=now)
+        )
         if row.public_key:
             office_lists.trust_key(conn, row.public_key, f"{row.community} {row.name}", "kiosk", revoked_after=int(now))
     return row.kiosk_id

@@ -16,9 +16,17 @@ import hashlib
 import json
 import operator
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from sync.office import lists as office_lists
+from sync.office import tables as t
+from sync.schemas import OutboxItem, PushBatch
 
 try:  # orjson reads a payload in a third of json's time
     import orjson
@@ -36,12 +44,6 @@ def _read_payload(text_: str) -> Any:
             pass
     return json.loads(text_)
 
-from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table, select, text
-from sqlalchemy.engine import Connection, Engine
-
-from sync.office import lists as office_lists
-from sync.office import tables as t
-from sync.schemas import OutboxItem, PushBatch
 
 # Kiosk clocks before this are not believed (no RTC: 1970 after a power cut).
 PLAUSIBLE_SINCE = 1577836800.0  # 2020-01-01
@@ -104,8 +106,13 @@ def _extract(kind: str, payload: dict[str, Any]) -> tuple:
     get = payload.get
     if kind == "passage":
         reasons = get("reasons", "[]")
-        return (str(get("direction"))[:3], str(get("verdict"))[:8],
-                reasons if isinstance(reasons, str) else json.dumps(reasons), None, None)
+        return (
+            str(get("direction"))[:3],
+            str(get("verdict"))[:8],
+            reasons if isinstance(reasons, str) else json.dumps(reasons),
+            None,
+            None,
+        )
     if kind == "fever_case":
         return str(get("direction"))[:3], None, None, None, None
     if kind == "fever_outcome":
@@ -139,12 +146,28 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
     if quality == "received":
         flags.append("clock")
     row = {
-        "record_id": item.record_id, "kiosk_id": kiosk_id, "epoch": epoch, "seq": item.seq, "kind": item.kind,
-        "payload": text_, "payload_hash": item.payload_hash, "device_time": item.wall_time,
-        "corrected_time": corrected, "received_at": received_at, "time_quality": quality,
-        "day": _local_day(corrected), "hlc": item.hlc, "boot_id": item.boot_id, "mono_ns": item.mono_ns,
-        "clock_flag": item.clock_flag, "versions": item.versions, "direction": direction, "verdict": verdict,
-        "reasons": reasons, "detail": detail, "ref": ref,
+        "record_id": item.record_id,
+        "kiosk_id": kiosk_id,
+        "epoch": epoch,
+        "seq": item.seq,
+        "kind": item.kind,
+        "payload": text_,
+        "payload_hash": item.payload_hash,
+        "device_time": item.wall_time,
+        "corrected_time": corrected,
+        "received_at": received_at,
+        "time_quality": quality,
+        "day": _local_day(corrected),
+        "hlc": item.hlc,
+        "boot_id": item.boot_id,
+        "mono_ns": item.mono_ns,
+        "clock_flag": item.clock_flag,
+        "versions": item.versions,
+        "direction": direction,
+        "verdict": verdict,
+        "reasons": reasons,
+        "detail": detail,
+        "ref": ref,
     }
     # PostgreSQL cannot store a NUL character in text: one in any field would fail the whole
     # batch with a 503 on every retry and block the kiosk's queue for ever. Store the record
@@ -165,11 +188,16 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
 # on its own MetaData: tables.py belongs to the office schema's owner.
 REASONS_KEY_CHARS = 256
 day_count = Table(
-    "office_day_count", MetaData(),
-    Column("day", String(10), primary_key=True), Column("kiosk_id", String(36), primary_key=True),
-    Column("kind", String(32), primary_key=True), Column("direction", String(3), primary_key=True),
-    Column("verdict", String(8), primary_key=True), Column("reasons", String(REASONS_KEY_CHARS), primary_key=True),
-    Column("detail", String(32), primary_key=True), Column("n", BigInteger, nullable=False),
+    "office_day_count",
+    MetaData(),
+    Column("day", String(10), primary_key=True),
+    Column("kiosk_id", String(36), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("direction", String(3), primary_key=True),
+    Column("verdict", String(8), primary_key=True),
+    Column("reasons", String(REASONS_KEY_CHARS), primary_key=True),
+    Column("detail", String(32), primary_key=True),
+    Column("n", BigInteger, nullable=False),
 )
 DAY_COUNT_KEY = ["day", "kiosk_id", "kind", "direction", "verdict", "reasons", "detail"]
 
@@ -179,8 +207,15 @@ def _day_groups(rows: Iterable[dict[str, Any]]) -> list[tuple[tuple, int]]:
     counters lock them in the same order. A batch makes a handful of groups."""
     groups: dict[tuple, int] = {}
     for r in rows:
-        key = (r["day"], r["kiosk_id"], r["kind"], r["direction"] or "", r["verdict"] or "",
-               (r["reasons"] or "")[:REASONS_KEY_CHARS], r["detail"] or "")
+        key = (
+            r["day"],
+            r["kiosk_id"],
+            r["kind"],
+            r["direction"] or "",
+            r["verdict"] or "",
+            (r["reasons"] or "")[:REASONS_KEY_CHARS],
+            r["detail"] or "",
+        )
         groups[key] = groups.get(key, 0) + 1
     return sorted(groups.items())
 
@@ -191,7 +226,7 @@ def count_days(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
     groups = _day_groups(rows)
     if not groups:
         return
-    values = [dict(zip(DAY_COUNT_KEY, key), n=n) for key, n in groups]
+    values = [dict(zip(DAY_COUNT_KEY, key, strict=False), n=n) for key, n in groups]
     stmt = dialect_insert(conn, day_count).values(values)
     conn.execute(stmt.on_conflict_do_update(index_elements=DAY_COUNT_KEY, set_={"n": day_count.c.n + stmt.excluded.n}))
 
@@ -199,8 +234,13 @@ def count_days(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
 RECORD_COLUMNS = [c.name for c in t.record.columns]
 # PostgreSQL array types for unnest(), per column.
 PG_ARRAY_TYPES = {
-    "epoch": "int4[]", "seq": "int8[]", "hlc": "int8[]", "mono_ns": "int8[]",
-    "device_time": "float8[]", "corrected_time": "float8[]", "received_at": "float8[]",
+    "epoch": "int4[]",
+    "seq": "int8[]",
+    "hlc": "int8[]",
+    "mono_ns": "int8[]",
+    "device_time": "float8[]",
+    "corrected_time": "float8[]",
+    "received_at": "float8[]",
 }
 
 
@@ -265,7 +305,8 @@ def insert_records(conn: Connection, rows: list[dict[str, Any]], *, savepoint_op
         params = {c: [r[c] for r in rows] for c in RECORD_COLUMNS}
         result = conn.exec_driver_sql(
             f"INSERT INTO office_record ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING RETURNING record_id",
-            params)
+            params,
+        )
         return {r[0] for r in result}
     ids = [r["record_id"] for r in rows]
     before = set(conn.execute(select(t.record.c.record_id).where(t.record.c.record_id.in_(ids))).scalars())
@@ -277,22 +318,29 @@ def insert_records(conn: Connection, rows: list[dict[str, Any]], *, savepoint_op
     try:
         cursor.executemany(
             f"INSERT INTO office_record ({', '.join(RECORD_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
-            [tuple(r[c] for c in RECORD_COLUMNS) for r in fresh])
+            [tuple(r[c] for c in RECORD_COLUMNS) for r in fresh],
+        )
         inserted = cursor.rowcount
     finally:
         cursor.close()
     if inserted == len(fresh):
         return {r["record_id"] for r in fresh}
-    return set(conn.execute(select(t.record.c.record_id).where(
-        t.record.c.record_id.in_([r["record_id"] for r in fresh]))).scalars())
+    return set(
+        conn.execute(
+            select(t.record.c.record_id).where(t.record.c.record_id.in_([r["record_id"] for r in fresh]))
+        ).scalars()
+    )
 
 
 def lock_epoch(conn: Connection, kiosk_id: str, epoch: int) -> int:
     """Create the (kiosk, epoch) mark if new and lock it; returns its hwm. One round trip: the
     no-op DO UPDATE takes the row lock (as SELECT ... FOR UPDATE would) and returns the mark."""
     # DO UPDATE sets the mark to itself: the stored mark stays, the row is locked either way.
-    stmt = (dialect_insert(conn, t.kiosk_epoch).values(kiosk_id=kiosk_id, epoch=epoch, hwm=0)
-            .on_conflict_do_update(index_elements=["kiosk_id", "epoch"], set_={"hwm": t.kiosk_epoch.c.hwm}))
+    stmt = (
+        dialect_insert(conn, t.kiosk_epoch)
+        .values(kiosk_id=kiosk_id, epoch=epoch, hwm=0)
+        .on_conflict_do_update(index_elements=["kiosk_id", "epoch"], set_={"hwm": t.kiosk_epoch.c.hwm})
+    )
     return int(conn.execute(stmt.returning(t.kiosk_epoch.c.hwm)).scalar_one())
 
 
@@ -307,10 +355,16 @@ def advance_hwm(conn: Connection, kiosk_id: str, epoch: int, hwm: int, stored_se
     while hwm + 1 in known:
         hwm += 1
     while True:
-        seqs = conn.execute(
-            text("SELECT seq FROM office_record WHERE kiosk_id = :k AND epoch = :e AND seq > :h ORDER BY seq LIMIT :n"),
-            {"k": kiosk_id, "e": epoch, "h": hwm, "n": HWM_WALK_CHUNK},
-        ).scalars().all()
+        seqs = (
+            conn.execute(
+                text(
+                    "SELECT seq FROM office_record WHERE kiosk_id = :k AND epoch = :e AND seq > :h ORDER BY seq LIMIT :n"
+                ),
+                {"k": kiosk_id, "e": epoch, "h": hwm, "n": HWM_WALK_CHUNK},
+            )
+            .scalars()
+            .all()
+        )
         for seq in seqs:
             if seq != hwm + 1:
                 break
@@ -320,20 +374,28 @@ def advance_hwm(conn: Connection, kiosk_id: str, epoch: int, hwm: int, stored_se
                 continue
         break
     if hwm != start:
-        conn.execute(t.kiosk_epoch.update().where(t.kiosk_epoch.c.kiosk_id == kiosk_id, t.kiosk_epoch.c.epoch == epoch)
-                     .values(hwm=hwm))
+        conn.execute(
+            t.kiosk_epoch.update()
+            .where(t.kiosk_epoch.c.kiosk_id == kiosk_id, t.kiosk_epoch.c.epoch == epoch)
+            .values(hwm=hwm)
+        )
     return hwm
 
 
-def _anchors(conn: Connection, kiosk_id: str, boot_ids: Iterable[str], current: tuple[str, Anchor]) -> dict[str, Anchor]:
+def _anchors(
+    conn: Connection, kiosk_id: str, boot_ids: Iterable[str], current: tuple[str, Anchor]
+) -> dict[str, Anchor]:
     """The anchors of the boots the records were written in. `current` is the anchor this
     batch just set: when every record is from the kiosk's current boot (the usual case) there
     is nothing to read."""
     wanted = set(boot_ids) - {current[0]}
     if not wanted:
         return dict([current])
-    rows = conn.execute(select(t.boot_anchor.c.boot_id, t.boot_anchor.c.mono_ns, t.boot_anchor.c.server_time)
-                        .where(t.boot_anchor.c.kiosk_id == kiosk_id, t.boot_anchor.c.boot_id.in_(sorted(wanted))))
+    rows = conn.execute(
+        select(t.boot_anchor.c.boot_id, t.boot_anchor.c.mono_ns, t.boot_anchor.c.server_time).where(
+            t.boot_anchor.c.kiosk_id == kiosk_id, t.boot_anchor.c.boot_id.in_(sorted(wanted))
+        )
+    )
     return {b: Anchor(m, s) for b, m, s in rows} | dict([current])
 
 
@@ -342,13 +404,21 @@ def _stored_hashes(conn: Connection, record_ids: list[str]) -> dict[str, str]:
     (= ANY) instead of an IN list of up to 2,000 bind parameters, which costs more to build
     than to run."""
     if conn.dialect.name == "postgresql":
-        return dict(conn.exec_driver_sql(
-            "SELECT record_id, payload_hash FROM office_record WHERE record_id = ANY(%(ids)s::text[])",
-            {"ids": record_ids}).all())
+        return dict(
+            conn.exec_driver_sql(
+                "SELECT record_id, payload_hash FROM office_record WHERE record_id = ANY(%(ids)s::text[])",
+                {"ids": record_ids},
+            ).all()
+        )
     out: dict[str, str] = {}
     for i in range(0, len(record_ids), 500):
-        out.update(conn.execute(select(t.record.c.record_id, t.record.c.payload_hash)
-                                .where(t.record.c.record_id.in_(record_ids[i:i + 500]))).all())
+        out.update(
+            conn.execute(
+                select(t.record.c.record_id, t.record.c.payload_hash).where(
+                    t.record.c.record_id.in_(record_ids[i : i + 500])
+                )
+            ).all()
+        )
     return out
 
 
@@ -416,8 +486,10 @@ def _open_batch_pg(conn: Connection, kiosk_id: str, epoch: int, a, received_at: 
     cur = dconn.cursor()
     try:
         with dconn.pipeline():
-            cur.execute(PG_OPEN_BATCH, {"k": kiosk_id, "e": epoch, "boot": a.boot_id, "mono": a.mono_ns,
-                                        "now": received_at, "wall": a.wall})
+            cur.execute(
+                PG_OPEN_BATCH,
+                {"k": kiosk_id, "e": epoch, "boot": a.boot_id, "mono": a.mono_ns, "now": received_at, "wall": a.wall},
+            )
             if savepoint:
                 dconn.execute("SAVEPOINT office_copy")
         return int(cur.fetchone()[0])
@@ -425,16 +497,32 @@ def _open_batch_pg(conn: Connection, kiosk_id: str, epoch: int, a, received_at: 
         cur.close()
 
 
-def _close_batch_pg(conn: Connection, kiosk_id: str, batch: PushBatch, hwm: int, stored_rows: list[dict[str, Any]],
-                    received_at: float, public_key: str | None) -> tuple[int, bool, dict[str, int]]:
+def _close_batch_pg(
+    conn: Connection,
+    kiosk_id: str,
+    batch: PushBatch,
+    hwm: int,
+    stored_rows: list[dict[str, Any]],
+    received_at: float,
+    public_key: str | None,
+) -> tuple[int, bool, dict[str, int]]:
     """PG_CLOSE_BATCH; returns (mark, whether the kiosk's row took the push, list versions)."""
     known = {r["seq"] for r in stored_rows}
     while hwm + 1 in known:  # seqs this transaction stored: certainly held, no need to read them
         hwm += 1
     groups = _day_groups(stored_rows)
-    params = {"k": kiosk_id, "e": batch.epoch, "h": hwm, "chunk": HWM_WALK_CHUNK, "now": received_at,
-              "backlog": batch.backlog, "oldest": batch.oldest_pending, "skew": batch.anchor.wall - received_at,
-              "lists": json.dumps(batch.list_versions, sort_keys=True), "pk": public_key}
+    params = {
+        "k": kiosk_id,
+        "e": batch.epoch,
+        "h": hwm,
+        "chunk": HWM_WALK_CHUNK,
+        "now": received_at,
+        "backlog": batch.backlog,
+        "oldest": batch.oldest_pending,
+        "skew": batch.anchor.wall - received_at,
+        "lists": json.dumps(batch.list_versions, sort_keys=True),
+        "pk": public_key,
+    }
     for i, column in enumerate(DAY_COUNT_KEY):
         params[f"c_{column}"] = [key[i] for key, _n in groups]
     params["c_n"] = [n for _key, n in groups]
@@ -446,11 +534,12 @@ def _close_batch_pg(conn: Connection, kiosk_id: str, batch: PushBatch, hwm: int,
         cur.close()
     if walked - hwm == HWM_WALK_CHUNK:  # a whole chunk held above: walk on (rare)
         walked = advance_hwm(conn, kiosk_id, batch.epoch, walked)
-    return int(walked), bool(seen), {n: int(v) for n, v in zip(names, versions)}
+    return int(walked), bool(seen), {n: int(v) for n, v in zip(names, versions, strict=False)}
 
 
-def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=None,
-           public_key: str | None = None) -> dict[str, Any]:
+def ingest(
+    engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=None, public_key: str | None = None
+) -> dict[str, Any]:
     """Store one batch (see the module's words). `public_key`: the key (hex) the push's
     signature was checked with, perhaps from a cache. The kiosk's row must still hold it and
     not be revoked when the batch commits - checked in this transaction, so a revocation made
@@ -468,11 +557,14 @@ def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=Non
             conn.execute(
                 dialect_insert(conn, t.boot_anchor)
                 .values(kiosk_id=kiosk_id, boot_id=a.boot_id, mono_ns=a.mono_ns, server_time=received_at, wall=a.wall)
-                .on_conflict_do_update(index_elements=["kiosk_id", "boot_id"],
-                                       set_={"mono_ns": a.mono_ns, "server_time": received_at, "wall": a.wall})
+                .on_conflict_do_update(
+                    index_elements=["kiosk_id", "boot_id"],
+                    set_={"mono_ns": a.mono_ns, "server_time": received_at, "wall": a.wall},
+                )
             )
-        anchors = _anchors(conn, kiosk_id, {r.boot_id for r in batch.records},
-                           (a.boot_id, Anchor(a.mono_ns, received_at)))
+        anchors = _anchors(
+            conn, kiosk_id, {r.boot_id for r in batch.records}, (a.boot_id, Anchor(a.mono_ns, received_at))
+        )
         rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
         stored = insert_records(conn, rows, savepoint_open=pg) if rows else set()
         if len(stored) == len(rows):  # every record new: nearly every batch
@@ -498,12 +590,19 @@ def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=Non
             else:
                 reason = "conflict" if rid in existing else "seq_taken"
                 statuses.append(reason)
-                quarantined.append({k: r[k] for k in ("record_id", "kiosk_id", "epoch", "seq", "kind", "payload",
-                                                      "payload_hash")} | {"reason": reason, "received_at": received_at})
+                quarantined.append(
+                    {k: r[k] for k in ("record_id", "kiosk_id", "epoch", "seq", "kind", "payload", "payload_hash")}
+                    | {"reason": reason, "received_at": received_at}
+                )
         if quarantined:
             # The same copy pushed twice is quarantined once.
-            seen = set(conn.execute(select(t.conflict.c.record_id, t.conflict.c.payload_hash).where(
-                t.conflict.c.record_id.in_([q["record_id"] for q in quarantined]))).all())
+            seen = set(
+                conn.execute(
+                    select(t.conflict.c.record_id, t.conflict.c.payload_hash).where(
+                        t.conflict.c.record_id.in_([q["record_id"] for q in quarantined])
+                    )
+                ).all()
+            )
             fresh = [q for q in quarantined if (q["record_id"], q["payload_hash"]) not in seen]
             if fresh:
                 conn.execute(t.conflict.insert(), fresh)
@@ -513,44 +612,73 @@ def ingest(engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=Non
             if r["kind"] == "pass_revoked" and r["ref"]:
                 try:
                     p = json.loads(r["payload"])
-                    revoked[r["ref"]] = {"pass_id": r["ref"], "reason": str(p.get("reason", "")),
-                                         "expires": p.get("expires")}
+                    revoked[r["ref"]] = {
+                        "pass_id": r["ref"],
+                        "reason": str(p.get("reason", "")),
+                        "expires": p.get("expires"),
+                    }
                 except ValueError:
                     pass
         if revoked:
             office_lists.set_items(conn, "revoked", revoked)
         if pg:
-            hwm, taken, list_versions = _close_batch_pg(conn, kiosk_id, batch, hwm, stored_rows, received_at,
-                                                        public_key)
+            hwm, taken, list_versions = _close_batch_pg(
+                conn, kiosk_id, batch, hwm, stored_rows, received_at, public_key
+            )
         else:
             hwm = advance_hwm(conn, kiosk_id, epoch, hwm, (r["seq"] for r in stored_rows))
             seen_stmt = t.kiosk.update().where(t.kiosk.c.kiosk_id == kiosk_id, t.kiosk.c.status != "revoked")
             if public_key is not None:
                 seen_stmt = seen_stmt.where(t.kiosk.c.public_key == public_key)
-            taken = conn.execute(seen_stmt.values(
-                last_seen=received_at, last_push=received_at, backlog=batch.backlog,
-                oldest_pending=batch.oldest_pending, clock_skew=a.wall - received_at,
-                list_versions=json.dumps(batch.list_versions, sort_keys=True),
-                max_epoch=text(f"CASE WHEN max_epoch < {int(epoch)} THEN {int(epoch)} ELSE max_epoch END"),
-            )).rowcount > 0
+            taken = (
+                conn.execute(
+                    seen_stmt.values(
+                        last_seen=received_at,
+                        last_push=received_at,
+                        backlog=batch.backlog,
+                        oldest_pending=batch.oldest_pending,
+                        clock_skew=a.wall - received_at,
+                        list_versions=json.dumps(batch.list_versions, sort_keys=True),
+                        max_epoch=text(f"CASE WHEN max_epoch < {int(epoch)} THEN {int(epoch)} ELSE max_epoch END"),
+                    )
+                ).rowcount
+                > 0
+            )
             list_versions = office_lists.versions(conn)
         if not taken:
             raise KioskRefused(kiosk_id)  # leaving the block rolls the whole batch back
         if before_commit is not None:
             before_commit()
-    return {"batch_id": batch.batch_id, "epoch": epoch, "hwm": hwm, "statuses": statuses,
-            "flagged": sum(1 for r in stored_rows if r["flags"]),
-            "list_versions": list_versions, "server_time": time.time()}
+    return {
+        "batch_id": batch.batch_id,
+        "epoch": epoch,
+        "hwm": hwm,
+        "statuses": statuses,
+        "flagged": sum(1 for r in stored_rows if r["flags"]),
+        "list_versions": list_versions,
+        "server_time": time.time(),
+    }
 
 
-def sync_state(engine: Engine, kiosk_id: str, *, wall: float | None = None,
-               list_versions: dict[str, int] | None = None, tip: str = "", epoch: int = 0) -> dict[str, Any]:
+def sync_state(
+    engine: Engine,
+    kiosk_id: str,
+    *,
+    wall: float | None = None,
+    list_versions: dict[str, int] | None = None,
+    tip: str = "",
+    epoch: int = 0,
+) -> dict[str, Any]:
     """What the office holds of this kiosk. `tip` is the kiosk's newest "seq:record_id" in
     `epoch`: tip_ok is False when the office holds a different record at that seq."""
     now = time.time()
     with engine.begin() as conn:
-        epochs = {str(e): int(h) for e, h in conn.execute(
-            select(t.kiosk_epoch.c.epoch, t.kiosk_epoch.c.hwm).where(t.kiosk_epoch.c.kiosk_id == kiosk_id))}
+        epochs = {
+            str(e): int(h)
+            for e, h in conn.execute(
+                select(t.kiosk_epoch.c.epoch, t.kiosk_epoch.c.hwm).where(t.kiosk_epoch.c.kiosk_id == kiosk_id)
+            )
+        }
         row = conn.execute(select(t.kiosk.c.max_epoch, t.kiosk.c.status).where(t.kiosk.c.kiosk_id == kiosk_id)).one()
         values = {"last_seen": now}
         if wall is not None:
@@ -562,20 +690,37 @@ def sync_state(engine: Engine, kiosk_id: str, *, wall: float | None = None,
         tip_ok = True
         seq_text, _, tip_id = tip.partition(":")
         if seq_text.isdigit() and tip_id:
-            held = conn.execute(select(t.record.c.record_id).where(
-                t.record.c.kiosk_id == kiosk_id, t.record.c.epoch == epoch, t.record.c.seq == int(seq_text))).scalar()
+            held = conn.execute(
+                select(t.record.c.record_id).where(
+                    t.record.c.kiosk_id == kiosk_id, t.record.c.epoch == epoch, t.record.c.seq == int(seq_text)
+                )
+            ).scalar()
             tip_ok = held is None or held == tip_id
     max_epoch = max([int(row.max_epoch)] + [int(e) for e in epochs])
-    return {"kiosk_id": kiosk_id, "epochs": epochs, "max_epoch": max_epoch, "list_versions": versions,
-            "server_time": now, "status": row.status, "tip_ok": tip_ok}
+    return {
+        "kiosk_id": kiosk_id,
+        "epochs": epochs,
+        "max_epoch": max_epoch,
+        "list_versions": versions,
+        "server_time": now,
+        "status": row.status,
+        "tip_ok": tip_ok,
+    }
 
 
 def known(engine: Engine, kiosk_id: str, record_ids: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     with engine.execution_options(immediate=False).connect() as conn:
         for i in range(0, len(record_ids), 1000):
-            chunk = record_ids[i:i + 1000]
-            out.update(dict(conn.execute(select(t.record.c.record_id, t.record.c.payload_hash).where(
-                t.record.c.record_id.in_(chunk), t.record.c.kiosk_id == kiosk_id)).all()))
+            chunk = record_ids[i : i + 1000]
+            out.update(
+                dict(
+                    conn.execute(
+                        select(t.record.c.record_id, t.record.c.payload_hash).where(
+                            t.record.c.record_id.in_(chunk), t.record.c.kiosk_id == kiosk_id
+                        )
+                    ).all()
+                )
+            )
         conn.rollback()
     return out

@@ -63,7 +63,8 @@ def remove_items(conn: Connection, name: str, keys: list[str]) -> tuple[int, int
     """Tombstone the given keys; returns (new version, how many were live)."""
     live = conn.execute(
         select(t.list_item.c.item_key, t.list_item.c.value).where(
-            t.list_item.c.list_name == name, t.list_item.c.item_key.in_(keys), t.list_item.c.deleted.is_(False))
+            t.list_item.c.list_name == name, t.list_item.c.item_key.in_(keys), t.list_item.c.deleted.is_(False)
+        )
     ).all()
     if not live:
         return current_version(conn, name), 0
@@ -91,19 +92,32 @@ def document(conn: Connection, office_keys, name: str, since: int) -> dict[str, 
         raise ListError(f"没有这个名单：{name}", f"no such list: {name}", code="unknown_list")
     version = current_version(conn, name)
     mode = "delta" if 0 < since <= version else "snapshot"
-    q = select(t.list_item.c.item_key, t.list_item.c.value, t.list_item.c.deleted).where(t.list_item.c.list_name == name)
+    q = select(t.list_item.c.item_key, t.list_item.c.value, t.list_item.c.deleted).where(
+        t.list_item.c.list_name == name
+    )
     if mode == "delta":
         q = q.where(t.list_item.c.version > since)
     else:
         q = q.where(t.list_item.c.deleted.is_(False))
-    items = [{"key": k, "value": json.loads(v), "deleted": bool(d)} for k, v, d in conn.execute(q.order_by(t.list_item.c.item_key))]
-    doc = {"name": name, "version": version, "since": since if mode == "delta" else 0, "mode": mode,
-           "items": items, "items_hash": items_hash(items), "issued_at": time.time()}
+    items = [
+        {"key": k, "value": json.loads(v), "deleted": bool(d)}
+        for k, v, d in conn.execute(q.order_by(t.list_item.c.item_key))
+    ]
+    doc = {
+        "name": name,
+        "version": version,
+        "since": since if mode == "delta" else 0,
+        "mode": mode,
+        "items": items,
+        "items_hash": items_hash(items),
+        "issued_at": time.time(),
+    }
     doc["signature"] = sign_list(office_keys.root, doc)
     return doc
 
 
 # -- the office's actions on lists ------------------------------------------------------------
+
 
 def person_hash(lookup_key: bytes, id_number: str) -> str:
     """The keyed hash a kiosk enrolled with this office computes from the same ID number."""
@@ -124,14 +138,24 @@ def revoke_pass(conn: Connection, pass_id: str, reason: str, expires: int | None
 
 def _need_lookup_key(lookup_key: bytes | None) -> bytes:
     if not lookup_key:
-        raise ListError("街道办缺少查询密钥，不能按身份证号管理名单。请联系管理员。",
-                        "the office's lookup key is missing; cannot list people by ID number. Call the administrator.",
-                        code="no_lookup_key")
+        raise ListError(
+            "街道办缺少查询密钥，不能按身份证号管理名单。请联系管理员。",
+            "the office's lookup key is missing; cannot list people by ID number. Call the administrator.",
+            code="no_lookup_key",
+        )
     return lookup_key
 
 
-def add_entry(conn: Connection, list_name: str, *, unit: str | None = None, id_number: str | None = None,
-              until: float | None = None, note: str = "", lookup_key: bytes | None = None) -> int:
+def add_entry(
+    conn: Connection,
+    list_name: str,
+    *,
+    unit: str | None = None,
+    id_number: str | None = None,
+    until: float | None = None,
+    note: str = "",
+    lookup_key: bytes | None = None,
+) -> int:
     """A person is listed by keyed hash and masked number only: the list goes to every kiosk,
     and its tombstones stay forever, so the full number must never be in it."""
     if bool(unit) == bool(id_number):
@@ -141,27 +165,49 @@ def add_entry(conn: Connection, list_name: str, *, unit: str | None = None, id_n
     from models.values import mask_id
 
     hashed = person_hash(_need_lookup_key(lookup_key), id_number)
-    return set_items(conn, list_name, {person_key(hashed): {
-        "person_hash": hashed, "masked_id": mask_id(id_number), "until": until, "note": note}})
+    return set_items(
+        conn,
+        list_name,
+        {person_key(hashed): {"person_hash": hashed, "masked_id": mask_id(id_number), "until": until, "note": note}},
+    )
 
 
-def remove_entry(conn: Connection, list_name: str, *, unit: str | None = None, id_number: str | None = None,
-                 lookup_key: bytes | None = None) -> int:
+def remove_entry(
+    conn: Connection,
+    list_name: str,
+    *,
+    unit: str | None = None,
+    id_number: str | None = None,
+    lookup_key: bytes | None = None,
+) -> int:
     if unit:
         key = f"unit:{unit}"
     else:
         key = person_key(person_hash(_need_lookup_key(lookup_key), id_number or ""))
     version, removed = remove_items(conn, list_name, [key])
     if not removed:
-        raise ListError(f"名单里没有这一项：{unit or '该身份证号'}", f"not on the list: {unit or 'that ID number'}",
-                        code="not_listed")
+        raise ListError(
+            f"名单里没有这一项：{unit or '该身份证号'}",
+            f"not on the list: {unit or 'that ID number'}",
+            code="not_listed",
+        )
     return version
 
 
-def trust_key(conn: Connection, public_key_hex: str, label: str, issuer: str,
-              revoked_after: int | None = None) -> int:
+def trust_key(conn: Connection, public_key_hex: str, label: str, issuer: str, revoked_after: int | None = None) -> int:
     from models.passtoken import kid_for
 
-    return set_items(conn, "trust", {public_key_hex: {
-        "public_key": public_key_hex, "kid": kid_for(bytes.fromhex(public_key_hex)), "label": label,
-        "issuer": issuer, "not_after": None, "revoked_after": revoked_after}})
+    return set_items(
+        conn,
+        "trust",
+        {
+            public_key_hex: {
+                "public_key": public_key_hex,
+                "kid": kid_for(bytes.fromhex(public_key_hex)),
+                "label": label,
+                "issuer": issuer,
+                "not_after": None,
+                "revoked_after": revoked_after,
+            }
+        },
+    )

@@ -47,23 +47,49 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
     day_text = day.isoformat()
     start = _day_start(day)
     with engine.execution_options(immediate=False).connect() as conn:
-        kiosks = conn.execute(select(t.kiosk.c.kiosk_id, t.kiosk.c.name, t.kiosk.c.community, t.kiosk.c.status,
-                                     t.kiosk.c.last_push, t.kiosk.c.last_seen, t.kiosk.c.backlog)
-                              .where(t.kiosk.c.status != "revoked").order_by(t.kiosk.c.community, t.kiosk.c.name)).all()
+        kiosks = conn.execute(
+            select(
+                t.kiosk.c.kiosk_id,
+                t.kiosk.c.name,
+                t.kiosk.c.community,
+                t.kiosk.c.status,
+                t.kiosk.c.last_push,
+                t.kiosk.c.last_seen,
+                t.kiosk.c.backlog,
+            )
+            .where(t.kiosk.c.status != "revoked")
+            .order_by(t.kiosk.c.community, t.kiosk.c.name)
+        ).all()
         # Counted as the records arrived (sync.office.ingest.count_days, migration 0009): a
         # few rows per checkpoint instead of a GROUP BY over the day's millions.
-        groups = conn.execute(text(
-            "SELECT kiosk_id, kind, direction, verdict, reasons, detail, n FROM office_day_count"
-            " WHERE day = :d AND n <> 0"), {"d": day_text}).all()
+        groups = conn.execute(
+            text(
+                "SELECT kiosk_id, kind, direction, verdict, reasons, detail, n FROM office_day_count"
+                " WHERE day = :d AND n <> 0"
+            ),
+            {"d": day_text},
+        ).all()
         conn.rollback()
     rows: dict[str, dict[str, Any]] = {}
     for k in kiosks:
         rows[k.kiosk_id] = {
-            "kiosk_id": k.kiosk_id, "checkpoint": k.name, "community": k.community, "status": k.status,
-            "in": 0, "out": 0, "turned_back": 0, "fevers": 0, "fever_allowed": 0, "fever_clinic": 0, "fever_home": 0,
-            "registrations": 0, "registrations_by_kind": {kind: 0 for kind in REGISTRATION_KINDS},
-            "denials": {}, "records": 0,
-            "last_sync": k.last_push, "expected": int(k.backlog or 0),
+            "kiosk_id": k.kiosk_id,
+            "checkpoint": k.name,
+            "community": k.community,
+            "status": k.status,
+            "in": 0,
+            "out": 0,
+            "turned_back": 0,
+            "fevers": 0,
+            "fever_allowed": 0,
+            "fever_clinic": 0,
+            "fever_home": 0,
+            "registrations": 0,
+            "registrations_by_kind": {kind: 0 for kind in REGISTRATION_KINDS},
+            "denials": {},
+            "records": 0,
+            "last_sync": k.last_push,
+            "expected": int(k.backlog or 0),
             "reported": bool(k.last_seen and k.last_seen >= start),
         }
     denials: dict[str, Counter] = {kid: Counter() for kid in rows}
@@ -95,17 +121,42 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
     for kid, c in denials.items():
         rows[kid]["denials"] = dict(sorted(c.items()))
     out_rows = list(rows.values())
-    totals: dict[str, Any] = {key: sum(r[key] for r in out_rows) for key in
-                              ("in", "out", "turned_back", "fevers", "fever_allowed", "fever_clinic", "fever_home",
-                               "registrations", "expected", "records")}
+    totals: dict[str, Any] = {
+        key: sum(r[key] for r in out_rows)
+        for key in (
+            "in",
+            "out",
+            "turned_back",
+            "fevers",
+            "fever_allowed",
+            "fever_clinic",
+            "fever_home",
+            "registrations",
+            "expected",
+            "records",
+        )
+    }
     all_denials: Counter = Counter()
     for r in out_rows:
         all_denials.update(r["denials"])
     totals["denials"] = dict(sorted(all_denials.items()))
-    silent = [{"kiosk_id": r["kiosk_id"], "checkpoint": r["checkpoint"], "community": r["community"],
-               "last_sync": r["last_sync"]} for r in out_rows if not r["reported"]]
-    return {"date": day_text, "checkpoints": out_rows, "totals": totals, "not_reported": silent,
-            "generated_at": time.time()}
+    silent = [
+        {
+            "kiosk_id": r["kiosk_id"],
+            "checkpoint": r["checkpoint"],
+            "community": r["community"],
+            "last_sync": r["last_sync"],
+        }
+        for r in out_rows
+        if not r["reported"]
+    ]
+    return {
+        "date": day_text,
+        "checkpoints": out_rows,
+        "totals": totals,
+        "not_reported": silent,
+        "generated_at": time.time(),
+    }
 
 
 def recount_days(engine: Engine, day: dt.date | None = None) -> int:
@@ -116,11 +167,15 @@ def recount_days(engine: Engine, day: dt.date | None = None) -> int:
     where, params = ("WHERE day = :d", {"d": day.isoformat()}) if day else ("", {})
     with engine.begin() as conn:
         conn.execute(text(f"DELETE FROM office_day_count {where}"), params)
-        conn.execute(text(
-            "INSERT INTO office_day_count (day, kiosk_id, kind, direction, verdict, reasons, detail, n)"
-            " SELECT day, kiosk_id, kind, coalesce(direction, ''), coalesce(verdict, ''),"
-            f" substr(coalesce(reasons, ''), 1, {REASONS_KEY_CHARS}), coalesce(detail, ''), count(*)"
-            f" FROM office_record {where} GROUP BY 1, 2, 3, 4, 5, 6, 7"), params)
+        conn.execute(
+            text(
+                "INSERT INTO office_day_count (day, kiosk_id, kind, direction, verdict, reasons, detail, n)"
+                " SELECT day, kiosk_id, kind, coalesce(direction, ''), coalesce(verdict, ''),"
+                f" substr(coalesce(reasons, ''), 1, {REASONS_KEY_CHARS}), coalesce(detail, ''), count(*)"
+                f" FROM office_record {where} GROUP BY 1, 2, 3, 4, 5, 6, 7"
+            ),
+            params,
+        )
         return int(conn.execute(text(f"SELECT coalesce(sum(n), 0) FROM office_day_count {where}"), params).scalar())
 
 
@@ -145,11 +200,16 @@ def header(lang: str) -> list[str]:
 
 def table_rows(report: dict[str, Any], lang: str) -> list[list[str]]:
     rows = [[_cell(r, k, lang) for k, _zh, _en in COLUMNS] for r in report["checkpoints"]]
-    totals = dict(report["totals"], checkpoint="合计 total" if lang != "en" else "total", community="",
-                  last_sync=None, reported=None)
+    totals = dict(
+        report["totals"],
+        checkpoint="合计 total" if lang != "en" else "total",
+        community="",
+        last_sync=None,
+        reported=None,
+    )
     total_row = [_cell(totals, k, lang) for k, _zh, _en in COLUMNS]
     total_row[-1] = ""
-    return rows + [total_row]
+    return [*rows, total_row]
 
 
 def format_table(report: dict[str, Any], lang: str = "zh") -> str:
@@ -157,10 +217,13 @@ def format_table(report: dict[str, Any], lang: str = "zh") -> str:
     body = table_rows(report, lang)
     # CJK characters take two cells in a terminal.
     width = lambda s: sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)  # noqa: E731
-    widths = [max(width(r[i]) for r in [head] + body) for i in range(len(head))]
+    widths = [max(width(r[i]) for r in [head, *body]) for i in range(len(head))]
     pad = lambda s, w: s + " " * (w - width(s))  # noqa: E731
-    lines = [f"街道日报 street office day report {report['date']}", "  ".join(pad(h, w) for h, w in zip(head, widths))]
-    lines += ["  ".join(pad(c, w) for c, w in zip(r, widths)) for r in body]
+    lines = [
+        f"街道日报 street office day report {report['date']}",
+        "  ".join(pad(h, w) for h, w in zip(head, widths, strict=False)),
+    ]
+    lines += ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=False)) for r in body]
     silent = report["not_reported"]
     if silent:
         lines.append("")
@@ -201,9 +264,13 @@ def write_xlsx(report: dict[str, Any], path, lang: str = "zh") -> None:
             for cell in ws[ws.max_row]:
                 cell.fill = red
     totals = report["totals"]
-    ws.append([("total" if lang == "en" else "合计"), ""] + [totals.get(k) if k in numeric else
-                                                            (_cell(totals, k, lang) if k == "denials" else "")
-                                                            for k, _zh, _en in COLUMNS[2:]])
+    ws.append(
+        [("total" if lang == "en" else "合计"), ""]
+        + [
+            totals.get(k) if k in numeric else (_cell(totals, k, lang) if k == "denials" else "")
+            for k, _zh, _en in COLUMNS[2:]
+        ]
+    )
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     silent = wb.create_sheet("未报告 not reported")

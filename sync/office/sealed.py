@@ -42,13 +42,26 @@ class SealedLookupError(KakouError):
 # outcome -> (HTTP status, zh, en); the words a clerk sees when a lookup does not open anything
 _REFUSALS = {
     "not_found": (404, "没有这条记录（请核对记录编号）。", "no such record (check the record id)."),
-    "not_registration": (404, "这条记录不是登记记录，没有身份证号或电话。",
-                         "this record is not a registration; it holds no ID number or phone."),
-    "purged": (410, "这条记录的个人信息已按保存期限删除。", "this record's personal data was deleted at the end of its retention period."),
-    "nothing_sealed": (404, "这条登记没有加密保存的号码（登记时设备尚未接入街道，只存了打码号码）。",
-                       "this registration has no sealed numbers (the kiosk was not enrolled then; only masked numbers were kept)."),
-    "unreadable": (409, "加密的号码无法用本街道的密钥打开（可能来自别的街道或已损坏）。",
-                   "the sealed numbers cannot be opened with this office's key (another office's, or damaged)."),
+    "not_registration": (
+        404,
+        "这条记录不是登记记录，没有身份证号或电话。",
+        "this record is not a registration; it holds no ID number or phone.",
+    ),
+    "purged": (
+        410,
+        "这条记录的个人信息已按保存期限删除。",
+        "this record's personal data was deleted at the end of its retention period.",
+    ),
+    "nothing_sealed": (
+        404,
+        "这条登记没有加密保存的号码（登记时设备尚未接入街道，只存了打码号码）。",
+        "this registration has no sealed numbers (the kiosk was not enrolled then; only masked numbers were kept).",
+    ),
+    "unreadable": (
+        409,
+        "加密的号码无法用本街道的密钥打开（可能来自别的街道或已损坏）。",
+        "the sealed numbers cannot be opened with this office's key (another office's, or damaged).",
+    ),
 }
 
 
@@ -74,12 +87,17 @@ class LookupResult:
 def _reason(reason: str) -> str:
     reason = " ".join((reason or "").split())
     if not reason:
-        raise KakouError("查看完整号码必须写明原因（例如：流调 2022-04-03 病例密接）",
-                         "opening full numbers needs a reason (e.g. contact tracing for the 2022-04-03 case)",
-                         code="usage")
+        raise KakouError(
+            "查看完整号码必须写明原因（例如：流调 2022-04-03 病例密接）",
+            "opening full numbers needs a reason (e.g. contact tracing for the 2022-04-03 case)",
+            code="usage",
+        )
     if len(reason) > audit.MAX_REASON:
-        raise KakouError(f"原因太长（最多 {audit.MAX_REASON} 字）", f"the reason is too long (at most {audit.MAX_REASON} characters)",
-                         code="usage")
+        raise KakouError(
+            f"原因太长（最多 {audit.MAX_REASON} 字）",
+            f"the reason is too long (at most {audit.MAX_REASON} characters)",
+            code="usage",
+        )
     return reason
 
 
@@ -111,10 +129,18 @@ def lookup(engine: Engine, office_keys, record_id: str, *, admin: str, reason: s
         row = None
         if 0 < len(record_id) <= 36:
             row = conn.execute(
-                select(t.record.c.record_id, t.record.c.kind, t.record.c.payload, t.record.c.day,
-                       t.record.c.corrected_time, t.kiosk.c.name, t.kiosk.c.community)
+                select(
+                    t.record.c.record_id,
+                    t.record.c.kind,
+                    t.record.c.payload,
+                    t.record.c.day,
+                    t.record.c.corrected_time,
+                    t.kiosk.c.name,
+                    t.kiosk.c.community,
+                )
                 .select_from(t.record.outerjoin(t.kiosk, t.kiosk.c.kiosk_id == t.record.c.kiosk_id))
-                .where(t.record.c.record_id == record_id)).first()
+                .where(t.record.c.record_id == record_id)
+            ).first()
         opened: dict[str, str] = {}
         payload: dict[str, Any] = {}
         if row is None:
@@ -129,17 +155,33 @@ def lookup(engine: Engine, office_keys, record_id: str, *, admin: str, reason: s
                 outcome, opened = _open_payload(payload, office_keys)
             except ValueError:
                 outcome = "unreadable"
-        audit_id = audit.record(conn, admin, "lookup", record_id=record_id[:36], reason=reason, outcome=outcome, via=via,
-                                fields=sorted(opened))
+        audit_id = audit.record(
+            conn,
+            admin,
+            "lookup",
+            record_id=record_id[:36],
+            reason=reason,
+            outcome=outcome,
+            via=via,
+            fields=sorted(opened),
+        )
     if outcome != "ok":
         status, zh, en = _REFUSALS[outcome]
         raise SealedLookupError(zh, en, code=outcome, status=status)
     return LookupResult(
-        record_id=row.record_id, checkpoint=row.name or "", community=row.community or "",
-        registration_kind=_registration_kind(payload), day=row.day, recorded_at=row.corrected_time,
-        name=str(payload.get("name") or ""), id_masked=str(payload.get("id_masked") or ""),
-        phone_masked=str(payload.get("phone_masked") or ""), id_number=opened.get("id_number"),
-        phone=opened.get("phone"), audit_id=audit_id)
+        record_id=row.record_id,
+        checkpoint=row.name or "",
+        community=row.community or "",
+        registration_kind=_registration_kind(payload),
+        day=row.day,
+        recorded_at=row.corrected_time,
+        name=str(payload.get("name") or ""),
+        id_masked=str(payload.get("id_masked") or ""),
+        phone_masked=str(payload.get("phone_masked") or ""),
+        id_number=opened.get("id_number"),
+        phone=opened.get("phone"),
+        audit_id=audit_id,
+    )
 
 
 def _registration_kind(payload: dict[str, Any]) -> str:
@@ -151,21 +193,27 @@ def _registration_kind(payload: dict[str, Any]) -> str:
 
 def format_lookup(result: LookupResult) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(result.recorded_at))
-    return "\n".join([
-        f"记录 record: {result.record_id}  ({result.community} {result.checkpoint}, {when}, {result.registration_kind})",
-        f"姓名 name: {result.name or '-'}",
-        f"身份证号 ID number: {result.id_number or '-'}",
-        f"电话 phone: {result.phone or '-'}",
-        f"已记入审计 audited as #{result.audit_id}. 请勿转发或截图外传 / do not forward or share.",
-    ])
+    return "\n".join(
+        [
+            f"记录 record: {result.record_id}  ({result.community} {result.checkpoint}, {when}, {result.registration_kind})",
+            f"姓名 name: {result.name or '-'}",
+            f"身份证号 ID number: {result.id_number or '-'}",
+            f"电话 phone: {result.phone or '-'}",
+            f"已记入审计 audited as #{result.audit_id}. 请勿转发或截图外传 / do not forward or share.",
+        ]
+    )
 
 
 # -- retention ----------------------------------------------------------------------------------
 
+
 def _valid_days(days: int) -> int:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RETENTION_DAYS:
-        raise KakouError(f"保存天数须为 1-{MAX_RETENTION_DAYS} 的整数", f"retention days must be a whole number 1-{MAX_RETENTION_DAYS}",
-                         code="usage")
+        raise KakouError(
+            f"保存天数须为 1-{MAX_RETENTION_DAYS} 的整数",
+            f"retention days must be a whole number 1-{MAX_RETENTION_DAYS}",
+            code="usage",
+        )
     return days
 
 
@@ -175,9 +223,13 @@ def retention_days(engine: Engine) -> int:
 
     with engine.execution_options(immediate=False).connect() as conn:
         own = conn.execute(select(t.setting.c.value).where(t.setting.c.key == RETENTION_SETTING)).scalar()
-        policy = conn.execute(select(t.list_item.c.value).where(
-            t.list_item.c.list_name == "policy", t.list_item.c.item_key == RETENTION_SETTING,
-            t.list_item.c.deleted.is_(False))).scalar()
+        policy = conn.execute(
+            select(t.list_item.c.value).where(
+                t.list_item.c.list_name == "policy",
+                t.list_item.c.item_key == RETENTION_SETTING,
+                t.list_item.c.deleted.is_(False),
+            )
+        ).scalar()
         conn.rollback()
     for value in (own, policy):
         try:
@@ -192,7 +244,9 @@ def retention_days(engine: Engine) -> int:
 def set_retention_days(engine: Engine, days: int, *, by: str | None = None, via: str = "cli") -> int:
     days = _valid_days(days)
     with engine.begin() as conn:
-        updated = conn.execute(t.setting.update().where(t.setting.c.key == RETENTION_SETTING).values(value=json.dumps(days))).rowcount
+        updated = conn.execute(
+            t.setting.update().where(t.setting.c.key == RETENTION_SETTING).values(value=json.dumps(days))
+        ).rowcount
         if not updated:
             conn.execute(t.setting.insert().values(key=RETENTION_SETTING, value=json.dumps(days)))
         audit.record(conn, by or audit.cli_actor(), "set_retention", via=via, days=days)
@@ -248,16 +302,25 @@ def _purge_table(engine: Engine, table, key_column, time_column, cutoff: float, 
             if changes:
                 # One executemany per chunk. payload_hash stays the original: it is what the
                 # kiosk's retries are compared to.
-                conn.execute(table.update().where(key_column == bindparam("row_key"))
-                             .values(payload=bindparam("scrubbed")), changes)
+                conn.execute(
+                    table.update().where(key_column == bindparam("row_key")).values(payload=bindparam("scrubbed")),
+                    changes,
+                )
                 cleared += len(changes)
         if len(rows) < PURGE_CHUNK:
             return cleared
         after = rows[-1][0]
 
 
-def purge(engine: Engine, *, older_than_days: int | None = None, now: float | None = None,
-          admin: str | None = None, via: str = "cli", reclaim: bool = True) -> OfficePurgeResult:
+def purge(
+    engine: Engine,
+    *,
+    older_than_days: int | None = None,
+    now: float | None = None,
+    admin: str | None = None,
+    via: str = "cli",
+    reclaim: bool = True,
+) -> OfficePurgeResult:
     """Clear the personal data of records older than the retention period (default: the
     office's `retention_days`). Counts in reports do not change: rows stay, only payload
     fields that point at a person go."""
@@ -268,8 +331,16 @@ def purge(engine: Engine, *, older_than_days: int | None = None, now: float | No
     records = _purge_table(engine, t.record, t.record.c.record_id, t.record.c.corrected_time, cutoff, secure)
     conflicts = _purge_table(engine, t.conflict, t.conflict.c.id, t.conflict.c.received_at, cutoff, secure)
     with engine.begin() as conn:
-        audit.record(conn, admin or audit.cli_actor(), "purge", via=via, days=days, cutoff=cutoff, records=records,
-                     conflicts=conflicts)
+        audit.record(
+            conn,
+            admin or audit.cli_actor(),
+            "purge",
+            via=via,
+            days=days,
+            cutoff=cutoff,
+            records=records,
+            conflicts=conflicts,
+        )
     if reclaim and (records or conflicts):
         _reclaim(engine)
     return OfficePurgeResult(records, conflicts, cutoff, days)

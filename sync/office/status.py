@@ -18,13 +18,20 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
         office_versions = office_lists.versions(conn)
         kiosks = conn.execute(select(t.kiosk).order_by(t.kiosk.c.community, t.kiosk.c.name)).all()
         conflicts = dict(conn.execute(text("SELECT kiosk_id, count(*) FROM office_conflict GROUP BY kiosk_id")).all())
-        marks = {(k, e): h for k, e, h in conn.execute(select(t.kiosk_epoch.c.kiosk_id, t.kiosk_epoch.c.epoch,
-                                                             t.kiosk_epoch.c.hwm))}
+        marks = {
+            (k, e): h
+            for k, e, h in conn.execute(select(t.kiosk_epoch.c.kiosk_id, t.kiosk_epoch.c.epoch, t.kiosk_epoch.c.hwm))
+        }
         # Stored records above the contiguous mark, per kiosk and epoch: the holes below them are gaps.
-        above = conn.execute(text(
-            "SELECT r.kiosk_id, r.epoch, count(*), max(r.seq) FROM office_record r JOIN office_kiosk_epoch e"
-            " ON e.kiosk_id = r.kiosk_id AND e.epoch = r.epoch WHERE r.seq > e.hwm GROUP BY r.kiosk_id, r.epoch")).all()
-        flagged = dict(conn.execute(text("SELECT kiosk_id, count(*) FROM office_record WHERE flags <> '' GROUP BY kiosk_id")).all())
+        above = conn.execute(
+            text(
+                "SELECT r.kiosk_id, r.epoch, count(*), max(r.seq) FROM office_record r JOIN office_kiosk_epoch e"
+                " ON e.kiosk_id = r.kiosk_id AND e.epoch = r.epoch WHERE r.seq > e.hwm GROUP BY r.kiosk_id, r.epoch"
+            )
+        ).all()
+        flagged = dict(
+            conn.execute(text("SELECT kiosk_id, count(*) FROM office_record WHERE flags <> '' GROUP BY kiosk_id")).all()
+        )
         conn.rollback()
     gaps: dict[str, int] = {}
     for kiosk_id, epoch, n, top in above:
@@ -32,25 +39,40 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
     out = []
     for k in kiosks:
         versions = json.loads(k.list_versions or "{}")
-        out.append({
-            "kiosk_id": k.kiosk_id, "checkpoint": k.name, "community": k.community, "status": k.status,
-            "last_seen": k.last_seen, "backlog": k.backlog, "oldest_pending": k.oldest_pending,
-            "clock_skew": k.clock_skew, "epoch": k.max_epoch,
-            "hwm": max([h for (kid, e), h in marks.items() if kid == k.kiosk_id and e == k.max_epoch] or [0]),
-            "list_versions": versions,
-            "lists_behind": sorted(n for n, v in office_versions.items() if k.status == "active" and versions.get(n, 0) < v),
-            "conflicts": int(conflicts.get(k.kiosk_id, 0)), "gaps": gaps.get(k.kiosk_id, 0),
-            "flagged": int(flagged.get(k.kiosk_id, 0)),
-        })
+        out.append(
+            {
+                "kiosk_id": k.kiosk_id,
+                "checkpoint": k.name,
+                "community": k.community,
+                "status": k.status,
+                "last_seen": k.last_seen,
+                "backlog": k.backlog,
+                "oldest_pending": k.oldest_pending,
+                "clock_skew": k.clock_skew,
+                "epoch": k.max_epoch,
+                "hwm": max([h for (kid, e), h in marks.items() if kid == k.kiosk_id and e == k.max_epoch] or [0]),
+                "list_versions": versions,
+                "lists_behind": sorted(
+                    n for n, v in office_versions.items() if k.status == "active" and versions.get(n, 0) < v
+                ),
+                "conflicts": int(conflicts.get(k.kiosk_id, 0)),
+                "gaps": gaps.get(k.kiosk_id, 0),
+                "flagged": int(flagged.get(k.kiosk_id, 0)),
+            }
+        )
     return {"office_list_versions": office_versions, "kiosks": out, "generated_at": time.time()}
 
 
 def format_status(status: dict[str, Any]) -> str:
-    lines = ["卡口 checkpoint | 状态 status | 最后联系 last seen | 待传 backlog | 时钟偏差 skew | 名单 lists | 冲突 conflicts | 缺号 gaps"]
+    lines = [
+        "卡口 checkpoint | 状态 status | 最后联系 last seen | 待传 backlog | 时钟偏差 skew | 名单 lists | 冲突 conflicts | 缺号 gaps"
+    ]
     for k in status["kiosks"]:
         seen = time.strftime("%m-%d %H:%M", time.localtime(k["last_seen"])) if k["last_seen"] else "-"
         skew = f"{k['clock_skew']:+.0f}s" if k["clock_skew"] is not None else "-"
         lists = "ok" if not k["lists_behind"] else "behind: " + ",".join(k["lists_behind"])
-        lines.append(f"{k['community']} {k['checkpoint']} | {k['status']} | {seen} | {k['backlog']} | {skew} | {lists}"
-                     f" | {k['conflicts']} | {k['gaps']}")
+        lines.append(
+            f"{k['community']} {k['checkpoint']} | {k['status']} | {seen} | {k['backlog']} | {skew} | {lists}"
+            f" | {k['conflicts']} | {k['gaps']}"
+        )
     return "\n".join(lines)

@@ -39,8 +39,7 @@ def target_met(target, value) -> bool | None:
     if not m:
         return None  # a target the script judges itself
     op, limit = m.group(1) or "<=", float(m.group(2))
-    return {"<": value < limit, "<=": value <= limit, ">": value > limit, ">=": value >= limit,
-            "=": value == limit}[op]
+    return {"<": value < limit, "<=": value <= limit, ">": value > limit, ">=": value >= limit, "=": value == limit}[op]
 
 
 def scripts(only: str) -> tuple[list[Path], str]:
@@ -109,19 +108,25 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for path in selected:
         run_script(path, args.quick, only, timeout, summary)
-    print(json.dumps({
-        "name": "summary",
-        "value": round(time.perf_counter() - started, 1),
-        "unit": "s",
-        "quick": args.quick,
-        "scripts": [p.stem for p in selected],
-        "measurements": summary["lines"],
-        "targets_met": summary["met"],
-        "targets_missed": summary["missed"],
-        "skipped": summary["skipped"],
-        "failed": summary["failed"],
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
-    }, ensure_ascii=False), flush=True)
+    print(
+        json.dumps(
+            {
+                "name": "summary",
+                "value": round(time.perf_counter() - started, 1),
+                "unit": "s",
+                "quick": args.quick,
+                "scripts": [p.stem for p in selected],
+                "measurements": summary["lines"],
+                "targets_met": summary["met"],
+                "targets_missed": summary["missed"],
+                "skipped": summary["skipped"],
+                "failed": summary["failed"],
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+            },
+            ensure_ascii=False,
+        ),
+        flush=True,
+    )
     return 1 if summary["failed"] else 0
 
 

@@ -44,8 +44,9 @@ def main() -> None:
             t = time.perf_counter()
             subprocess.run([sys.executable, "-c", "import textual.app"], check=True)
             bare.append(time.perf_counter() - t)
-            out = subprocess.run([sys.executable, "-c", CHILD, str(data_dir)], check=True, capture_output=True,
-                                 text=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, str(data_dir)], check=True, capture_output=True, text=True
+            )
             first, store_open = out.stdout.strip().splitlines()[-1].split()
             shown.append(float(first))
             ready.append(float(store_open))
@@ -53,12 +54,32 @@ def main() -> None:
         # The login screen with its PIN field live (the store may still be opening; a PIN
         # typed meanwhile waits for it).
         pin_live = sorted(shown)[2]
-        print(json.dumps({"name": "desk_login_screen_shown", "value": round(pin_live * 1000, 1), "unit": "ms",
-                          "baseline": round(baseline * 1000, 1), "ratio": round(pin_live / baseline, 2),
-                          "target": "about 1000 ms", "sizes": {"households": 200}}))
-        print(json.dumps({"name": "desk_ready_login_shown", "value": round(value * 1000, 1), "unit": "ms",
-                          "baseline": round(baseline * 1000, 1), "ratio": round(value / baseline, 2),
-                          "target": "about 1000 ms", "sizes": {"households": 200}}))
+        print(
+            json.dumps(
+                {
+                    "name": "desk_login_screen_shown",
+                    "value": round(pin_live * 1000, 1),
+                    "unit": "ms",
+                    "baseline": round(baseline * 1000, 1),
+                    "ratio": round(pin_live / baseline, 2),
+                    "target": "about 1000 ms",
+                    "sizes": {"households": 200},
+                }
+            )
+        )
+        print(
+            json.dumps(
+                {
+                    "name": "desk_ready_login_shown",
+                    "value": round(value * 1000, 1),
+                    "unit": "ms",
+                    "baseline": round(baseline * 1000, 1),
+                    "ratio": round(value / baseline, 2),
+                    "target": "about 1000 ms",
+                    "sizes": {"households": 200},
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

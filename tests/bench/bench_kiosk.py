@@ -40,20 +40,42 @@ ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
 KAKOU = str(Path(PY).with_name("kakou"))
 
-FULL = {"passages": (10_000, 100_000, 1_000_000), "passes": 100_000, "revocations": 10_000,
-        "verdicts": 3000, "commits": 1000, "help_runs": 9, "desk_passages": 10_000}
-QUICK = {"passages": (1_000, 10_000, 100_000), "passes": 20_000, "revocations": 2_000,
-         "verdicts": 800, "commits": 250, "help_runs": 5, "desk_passages": 100}
+FULL = {
+    "passages": (10_000, 100_000, 1_000_000),
+    "passes": 100_000,
+    "revocations": 10_000,
+    "verdicts": 3000,
+    "commits": 1000,
+    "help_runs": 9,
+    "desk_passages": 10_000,
+}
+QUICK = {
+    "passages": (1_000, 10_000, 100_000),
+    "passes": 20_000,
+    "revocations": 2_000,
+    "verdicts": 800,
+    "commits": 250,
+    "help_runs": 5,
+    "desk_passages": 100,
+}
 
 SUPERVISOR_PIN = "8888"
 
 
 # -- output -------------------------------------------------------------------------------------
 
+
 def emit(name: str, value, unit: str, *, baseline=None, target=None, sizes=None, **extra) -> None:
     ratio = round(value / baseline, 2) if value is not None and baseline else None
-    line = {"name": name, "value": _round(value), "unit": unit, "baseline": _round(baseline), "ratio": ratio,
-            "target": target, "sizes": sizes or {}}
+    line = {
+        "name": name,
+        "value": _round(value),
+        "unit": unit,
+        "baseline": _round(baseline),
+        "ratio": ratio,
+        "target": target,
+        "sizes": sizes or {},
+    }
     line.update(extra)
     print(json.dumps(line, ensure_ascii=False), flush=True)
 
@@ -80,6 +102,7 @@ def log(msg: str) -> None:
 
 
 # -- verdict ---------------------------------------------------------------------------------------
+
 
 def bench_verdict(fx, n: int, rng: random.Random) -> None:
     from models.gate import check_token
@@ -126,8 +149,14 @@ def bench_verdict(fx, n: int, rng: random.Random) -> None:
     emit("kiosk.verdict.p99", percentile(times, 99), "ms", baseline=base99, target="<1", sizes=sizes)
     if outing_out:
         # The one verdict that reads the passage table (household outing quota).
-        emit("kiosk.verdict.outing_out.p99", percentile(outing_out, 99), "ms", baseline=base99, target="<1",
-             sizes=dict(sizes, scans=len(outing_out)))
+        emit(
+            "kiosk.verdict.outing_out.p99",
+            percentile(outing_out, 99),
+            "ms",
+            baseline=base99,
+            target="<1",
+            sizes=dict(sizes, scans=len(outing_out)),
+        )
 
 
 # -- durable commit ------------------------------------------------------------------------------
@@ -165,7 +194,6 @@ def bench_commit(fx, n: int, work: Path) -> None:
     from models.gate import check_token
     from models.store import KioskStore
     from models.values import parse_temperature
-
     from tests.bench.fixtures import copy_of
 
     sizes = {"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations}
@@ -194,6 +222,7 @@ def bench_commit(fx, n: int, work: Path) -> None:
 
 # -- opening the store ------------------------------------------------------------------------
 
+
 def _drop_page_cache() -> bool:
     """Forget cached file pages, as after a power cut (root only)."""
     try:
@@ -209,8 +238,12 @@ def bench_open(fx, cold: bool) -> None:
     vs without it (the desk, which checks in the background, and read-only commands)."""
     from models.store import KioskStore
 
-    sizes = {"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations,
-             "cache": "cold" if cold else "warm"}
+    sizes = {
+        "passages": fx.passages,
+        "passes": fx.passes,
+        "revocations": fx.revocations,
+        "cache": "cold" if cold else "warm",
+    }
     name = "kiosk.store_open" + (".cold" if cold else "")
     timings = {}
     if not cold:  # read the file once, so "warm" means the pages are in memory
@@ -225,8 +258,15 @@ def bench_open(fx, cold: bool) -> None:
         store.engine.dispose()
     # Warm: < 1 s. Cold, the check reads the whole file (~1 GB at 1M passages): only commands
     # that write wait for it, so no target; the desk and read-only commands are timed below.
-    emit(name, timings[True], "s", baseline=timings[False], target=None if cold else "<1", sizes=sizes,
-         note="baseline: the same open without PRAGMA quick_check")
+    emit(
+        name,
+        timings[True],
+        "s",
+        baseline=timings[False],
+        target=None if cold else "<1",
+        sizes=sizes,
+        note="baseline: the same open without PRAGMA quick_check",
+    )
     if cold:
         bench_cli_read_cold(fx, sizes)
 
@@ -238,17 +278,26 @@ def bench_cli_read_cold(fx, sizes: dict) -> None:
         skip("kiosk.cli_verify.cold", "s", "dropping the page cache needs root", sizes=sizes)
         return
     t0 = time.perf_counter()
-    proc = subprocess.run([KAKOU, "pass", "verify", token, "--data-dir", str(fx.data_dir)], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [KAKOU, "pass", "verify", token, "--data-dir", str(fx.data_dir)], capture_output=True, text=True
+    )
     wall = time.perf_counter() - t0
     if "ALLOW" not in proc.stdout and "DENY" not in proc.stdout and "CHECK" not in proc.stdout:
         skip("kiosk.cli_verify.cold", "s", f"verify gave no verdict: {proc.stderr.strip()[:200]}", sizes=sizes)
         return
-    emit("kiosk.cli_verify.cold", wall, "s", baseline=_wall([PY, "-c", "pass"], 3), target="<1", sizes=sizes,
-         note="baseline: a bare python start")
+    emit(
+        "kiosk.cli_verify.cold",
+        wall,
+        "s",
+        baseline=_wall([PY, "-c", "pass"], 3),
+        target="<1",
+        sizes=sizes,
+        note="baseline: a bare python start",
+    )
 
 
 # -- start-up -------------------------------------------------------------------------------------
+
 
 def _wall(argv: list[str], runs: int, env=None) -> float:
     times = []
@@ -262,15 +311,21 @@ def _wall(argv: list[str], runs: int, env=None) -> float:
 def bench_help(runs: int) -> None:
     help_s = _wall([KAKOU, "--help"], runs)
     bare_s = _wall([PY, "-c", "pass"], runs)
-    imported = subprocess.run([PY, "-X", "importtime", "-m", "tui.cli", "--help"], capture_output=True, text=True,
-                              cwd=ROOT).stderr
-    heavy = sorted({m for m in ("sqlmodel", "sqlalchemy", "textual", "nacl", "fastapi")
-                    if re.search(rf"\|\s+{m}$", imported, re.M)})
-    emit("kiosk.help_wall", help_s, "s", baseline=bare_s, target="<0.3", sizes={},
-         heavy_imports=heavy)
+    imported = subprocess.run(
+        [PY, "-X", "importtime", "-m", "tui.cli", "--help"], capture_output=True, text=True, cwd=ROOT
+    ).stderr
+    heavy = sorted(
+        {
+            m
+            for m in ("sqlmodel", "sqlalchemy", "textual", "nacl", "fastapi")
+            if re.search(rf"\|\s+{m}$", imported, re.M)
+        }
+    )
+    emit("kiosk.help_wall", help_s, "s", baseline=bare_s, target="<0.3", sizes={}, heavy_imports=heavy)
 
 
 # -- memory of a process holding the store --------------------------------------------------------
+
 
 def _rss_mib(pid: int | str = "self") -> tuple[float, float]:
     """(current RSS, peak RSS) in MiB, from /proc."""
@@ -282,7 +337,7 @@ def _rss_mib(pid: int | str = "self") -> tuple[float, float]:
 
 def rss_probe(data_dir: str) -> None:
     """Run in a fresh process: RSS after imports, then with the store open and in use."""
-    import models.facts  # noqa: F401
+    import models.facts
     import models.gate  # noqa: F401
     from models.gate import check_token
     from models.store import KioskStore
@@ -298,12 +353,22 @@ def rss_probe(data_dir: str) -> None:
 
 
 def bench_rss(fx) -> None:
-    out = subprocess.run([PY, "-m", "tests.bench.bench_kiosk", "--rss-probe", str(fx.data_dir)], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [PY, "-m", "tests.bench.bench_kiosk", "--rss-probe", str(fx.data_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     probe = json.loads(out.strip().splitlines()[-1])
-    emit("kiosk.store_rss", probe["after"], "MiB", baseline=probe["before"],
-         sizes={"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations},
-         peak=round(probe["peak"], 1))
+    emit(
+        "kiosk.store_rss",
+        probe["after"],
+        "MiB",
+        baseline=probe["before"],
+        sizes={"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations},
+        peak=round(probe["peak"], 1),
+    )
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -327,8 +392,9 @@ class Terminal:
 
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT,
-                                     start_new_session=True, close_fds=True)
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True, close_fds=True
+        )
         os.close(slave)
         self.master = master
         self.screen_text = ""  # everything drawn so far (since `forget`), escape sequences removed
@@ -365,8 +431,9 @@ class Terminal:
         while needle not in self.screen_text[since:]:
             left = timeout - (time.perf_counter() - t0)
             if left <= 0:
-                raise TimeoutError(f"{needle!r} did not appear within {timeout} s; screen ends: "
-                                   f"{self.screen_text[-300:]!r}")
+                raise TimeoutError(
+                    f"{needle!r} did not appear within {timeout} s; screen ends: {self.screen_text[-300:]!r}"
+                )
             self._pump(min(left, 0.5))
         return time.perf_counter() - t0
 
@@ -395,9 +462,8 @@ def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> 
         reason = "tui.app (the duty desk) is not built yet"
         skip("kiosk.desk_start_to_login", "s", reason, target="<1", sizes=sizes)
         return
-    from tui.strings import STRINGS
-
     from tests.bench.fixtures import copy_of, ensure_volunteer
+    from tui.strings import STRINGS
 
     en = STRINGS["en"]
     data_dir = copy_of(fx, work)
@@ -406,8 +472,9 @@ def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> 
         log("cannot drop the page cache (not root): the desk start is measured warm")
         cold_start = False
     sizes["cache"] = "cold" if cold_start else "warm"
-    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30", KAKOU_DATA_DIR=str(data_dir),
-               PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30", KAKOU_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1"
+    )
     env.pop("TEXTUAL", None)
     argv = [KAKOU, "kiosk", "--lang", "en", "--data-dir", str(data_dir)]
     term = Terminal(argv, env)
@@ -420,8 +487,7 @@ def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> 
         t0 = time.perf_counter()
         term.type(SUPERVISOR_PIN + "\r")
         term.wait_for(ready_text, timeout=30, since=mark)
-        emit("kiosk.desk_login_to_duty", time.perf_counter() - t0, "s", sizes=sizes,
-             note="includes argon2id PIN check")
+        emit("kiosk.desk_login_to_duty", time.perf_counter() - t0, "s", sizes=sizes, note="includes argon2id PIN check")
         time.sleep(0.5)
         rss_ready, _ = term.rss()
         emit("kiosk.desk_rss_ready", rss_ready, "MiB", sizes=sizes)
@@ -462,11 +528,24 @@ def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> 
         note = "through the pty: scan + temperature 365 Enter until saved is shown"
         emit("kiosk.desk_scan_to_saved.p50", percentile(scan_times, 50) * 1000, "ms", sizes=run, note=note)
         emit("kiosk.desk_scan_to_saved.p99", percentile(scan_times, 99) * 1000, "ms", sizes=run, note=note)
-        emit("kiosk.desk_cpu_per_passage", cpu_ms, "ms", sizes=run, wall_s=round(wall, 1),
-             note="CPU of the desk process per passage (user+system): steadier than wall time on a busy machine")
-        emit("kiosk.desk_rss_after_passages", rss_after, "MiB", baseline=rss_tenth,
-             sizes=dict(sizes, driven=desk_passages, baseline_after=tenth), target="<1.05x",
-             met=rss_after <= rss_tenth * 1.05, rss_ready=round(rss_ready, 1))
+        emit(
+            "kiosk.desk_cpu_per_passage",
+            cpu_ms,
+            "ms",
+            sizes=run,
+            wall_s=round(wall, 1),
+            note="CPU of the desk process per passage (user+system): steadier than wall time on a busy machine",
+        )
+        emit(
+            "kiosk.desk_rss_after_passages",
+            rss_after,
+            "MiB",
+            baseline=rss_tenth,
+            sizes=dict(sizes, driven=desk_passages, baseline_after=tenth),
+            target="<1.05x",
+            met=rss_after <= rss_tenth * 1.05,
+            rss_ready=round(rss_ready, 1),
+        )
     except (TimeoutError, RuntimeError) as exc:
         skip("kiosk.desk", "s", f"the duty desk did not behave as expected: {exc}", sizes=sizes)
     finally:
@@ -476,12 +555,17 @@ def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> 
 
 # -- main -------------------------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes, under a minute or so")
     parser.add_argument("--only", default="", help="run only measurements whose name contains this")
-    parser.add_argument("--desk-passages", type=int, metavar="N",
-                        help="passages to drive through the duty desk (default 10000, --quick 100)")
+    parser.add_argument(
+        "--desk-passages",
+        type=int,
+        metavar="N",
+        help="passages to drive through the duty desk (default 10000, --quick 100)",
+    )
     parser.add_argument("--rss-probe", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_probe:
@@ -501,8 +585,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kakou-bench-", dir=os.environ.get("KAKOU_BENCH_TMP")) as tmp:
         work = Path(tmp)
         for n in cfg["passages"]:
-            if not wanted("kiosk.verdict", "kiosk.commit", "kiosk.store_rss", "kiosk.gate_state", "kiosk.desk",
-                          "kiosk.store_open"):
+            if not wanted(
+                "kiosk.verdict", "kiosk.commit", "kiosk.store_rss", "kiosk.gate_state", "kiosk.desk", "kiosk.store_open"
+            ):
                 break
             fx = kiosk_file(n, cfg["passes"], cfg["revocations"], log=log)
             if fx.build_seconds:

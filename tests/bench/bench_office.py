@@ -38,10 +38,22 @@ from pathlib import Path
 from tests.bench.output import emit
 
 BATCH = 500  # what the kiosk sends (sync.kiosk), well under the office's caps
-FULL = {"ingest_records": 200_000, "sqlite_records": 100_000, "kiosks": (1, 10, 100), "workers": (1, 2),
-        "report_kiosks": 1000, "report_passages": 2000}
-QUICK = {"ingest_records": 10_000, "sqlite_records": 5_000, "kiosks": (1, 10, 100), "workers": (2,),
-         "report_kiosks": 100, "report_passages": 2000}
+FULL = {
+    "ingest_records": 200_000,
+    "sqlite_records": 100_000,
+    "kiosks": (1, 10, 100),
+    "workers": (1, 2),
+    "report_kiosks": 1000,
+    "report_passages": 2000,
+}
+QUICK = {
+    "ingest_records": 10_000,
+    "sqlite_records": 5_000,
+    "kiosks": (1, 10, 100),
+    "workers": (2,),
+    "report_kiosks": 100,
+    "report_passages": 2000,
+}
 INGEST_TARGET = ">20000"
 
 
@@ -83,15 +95,42 @@ class Workload:
                 records = []
                 for seq in range(start + 1, min(per, start + BATCH) + 1):
                     rid = uuid7(int(now * 1000))
-                    p = canonical_json({"direction": "in" if seq % 2 else "out", "verdict": "allow", "reasons": "[]",
-                                        "subject": "pass", "pass_id": "ab" * 16, "unit_code": "3-2-501",
-                                        "temp_raw": "365", "temp_value": 36.5, "volunteer_id": 1, "record_id": rid,
-                                        "kind": "passage"})
-                    records.append({"record_id": rid, "seq": seq, "kind": "passage", "payload": p,
-                                    "payload_hash": payload_hash(p), "wall_time": now, "hlc": seq, "boot_id": "boot",
-                                    "mono_ns": seq, "clock_flag": "", "versions": "{}"})
-                doc = {"batch_id": uuid.uuid4().hex, "epoch": 1,
-                       "anchor": {"boot_id": "boot", "mono_ns": 10**12, "wall": now}, "records": records}
+                    p = canonical_json(
+                        {
+                            "direction": "in" if seq % 2 else "out",
+                            "verdict": "allow",
+                            "reasons": "[]",
+                            "subject": "pass",
+                            "pass_id": "ab" * 16,
+                            "unit_code": "3-2-501",
+                            "temp_raw": "365",
+                            "temp_value": 36.5,
+                            "volunteer_id": 1,
+                            "record_id": rid,
+                            "kind": "passage",
+                        }
+                    )
+                    records.append(
+                        {
+                            "record_id": rid,
+                            "seq": seq,
+                            "kind": "passage",
+                            "payload": p,
+                            "payload_hash": payload_hash(p),
+                            "wall_time": now,
+                            "hlc": seq,
+                            "boot_id": "boot",
+                            "mono_ns": seq,
+                            "clock_flag": "",
+                            "versions": "{}",
+                        }
+                    )
+                doc = {
+                    "batch_id": uuid.uuid4().hex,
+                    "epoch": 1,
+                    "anchor": {"boot_id": "boot", "mono_ns": 10**12, "wall": now},
+                    "records": records,
+                }
                 body = gzip.compress(json.dumps(doc).encode(), compresslevel=1)
                 headers = signing.sign_request(key, kid, 1, uuid.uuid4().hex, body)
                 headers.update({"Content-Encoding": "gzip", "Content-Type": "application/json"})
@@ -110,13 +149,29 @@ def serve(office_dir: Path, database_url: str | None, workers: int):
     from tests.sync.helpers import free_port
 
     port = free_port()
-    cmd = [sys.executable, "-m", "tui.cli", "office", "serve", "--office-dir", str(office_dir), "--port", str(port),
-           "--workers", str(workers)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tui.cli",
+        "office",
+        "serve",
+        "--office-dir",
+        str(office_dir),
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     if database_url:
         cmd += ["--database-url", database_url]
     # 100 kiosks at once: let them all in rather than measure the 429 back-off.
-    proc = subprocess.Popen(cmd, env=dict(os.environ, KAKOU_OFFICE_MAX_INFLIGHT="128"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        env=dict(os.environ, KAKOU_OFFICE_MAX_INFLIGHT="128"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -162,8 +217,11 @@ def raw_insert(engine, workload: Workload) -> float:
                     copy.write_row(row)
         else:
             cur.execute("BEGIN IMMEDIATE")
-            cur.executemany(f"INSERT INTO office_record ({', '.join(workload.columns)}) VALUES "
-                            f"({', '.join('?' for _ in workload.columns)})", workload.raw_rows)
+            cur.executemany(
+                f"INSERT INTO office_record ({', '.join(workload.columns)}) VALUES "
+                f"({', '.join('?' for _ in workload.columns)})",
+                workload.raw_rows,
+            )
         raw.commit()
         return time.perf_counter() - t
     finally:
@@ -222,12 +280,18 @@ def bench_ingest(sizes, only: str, workers_override: int | None, quick: bool = F
                 if got is None:
                     emit(name, None, "records/s", target=INGEST_TARGET, skipped="KAKOU_TEST_DATABASE_URL not set")
                     continue
-                emit(name, got["value"], "records/s", baseline=got["baseline"],
-                     # At --quick sizes a kiosk sends one small batch: a smoke figure, not the target's.
-                     target=INGEST_TARGET if backend == "pg" and not quick else None,
-                     sizes={"records": got["records"], "kiosks": kiosks, "batch": BATCH, "workers": workers},
-                     baseline_is="COPY of the same rows into office_record" if backend == "pg"
-                     else "executemany of the same rows into office_record, one transaction")
+                emit(
+                    name,
+                    got["value"],
+                    "records/s",
+                    baseline=got["baseline"],
+                    # At --quick sizes a kiosk sends one small batch: a smoke figure, not the target's.
+                    target=INGEST_TARGET if backend == "pg" and not quick else None,
+                    sizes={"records": got["records"], "kiosks": kiosks, "batch": BATCH, "workers": workers},
+                    baseline_is="COPY of the same rows into office_record"
+                    if backend == "pg"
+                    else "executemany of the same rows into office_record, one transaction",
+                )
 
 
 def fill_report_day(engine, kiosks: int, per: int, day: dt.date) -> None:
@@ -236,12 +300,14 @@ def fill_report_day(engine, kiosks: int, per: int, day: dt.date) -> None:
     from sync.office.ingest import RECORD_COLUMNS
 
     now = time.time()
-    reasons = ['[]', '[]', '[]', '[]', '["quarantined"]', '["revoked"]', '["expired","outside_hours"]']
+    reasons = ["[]", "[]", "[]", "[]", '["quarantined"]', '["revoked"]', '["expired","outside_hours"]']
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        with cur.copy("COPY office_kiosk (kiosk_id, name, community, status, created_at, last_seen, last_push,"
-                      " backlog, list_versions, max_epoch) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY office_kiosk (kiosk_id, name, community, status, created_at, last_seen, last_push,"
+            " backlog, list_versions, max_epoch) FROM STDIN"
+        ) as copy:
             for k in range(kiosks):
                 seen = None if k % 50 == 0 else now
                 copy.write_row((f"k{k:05d}", f"卡口{k}", f"社区{k // 10}", "active", now, seen, seen, 0, "{}", 1))
@@ -251,9 +317,33 @@ def fill_report_day(engine, kiosks: int, per: int, day: dt.date) -> None:
                     continue
                 for s in range(1, per + 1):
                     rs = reasons[s % len(reasons)]
-                    copy.write_row((f"{k:06d}-{s:07d}", f"k{k:05d}", 1, s, "passage", "{}", "h", now, now, now,
-                                    "anchored", day.isoformat(), s, "b", s, "", "{}", "",
-                                    "in" if s % 2 else "out", "allow" if rs == "[]" else "deny", rs, None, None))
+                    copy.write_row(
+                        (
+                            f"{k:06d}-{s:07d}",
+                            f"k{k:05d}",
+                            1,
+                            s,
+                            "passage",
+                            "{}",
+                            "h",
+                            now,
+                            now,
+                            now,
+                            "anchored",
+                            day.isoformat(),
+                            s,
+                            "b",
+                            s,
+                            "",
+                            "{}",
+                            "",
+                            "in" if s % 2 else "out",
+                            "allow" if rs == "[]" else "deny",
+                            rs,
+                            None,
+                            None,
+                        )
+                    )
         raw.commit()
     finally:
         raw.close()
@@ -293,8 +383,13 @@ def bench_report(sizes, only: str, name: str = "office.report.pg"):
         silent = (kiosks + 49) // 50
         assert len(rep["not_reported"]) == silent, len(rep["not_reported"])
         assert rep["totals"]["records"] == (kiosks - silent) * per, rep["totals"]["records"]
-        emit(name, statistics.median(times), "s", target="<2",
-             sizes={"checkpoints": kiosks, "passages_each": per, "rows": (kiosks - silent) * per})
+        emit(
+            name,
+            statistics.median(times),
+            "s",
+            target="<2",
+            sizes={"checkpoints": kiosks, "passages_each": per, "rows": (kiosks - silent) * per},
+        )
     finally:
         engine.dispose()
         schema.drop()

@@ -35,16 +35,50 @@ def _office(root: Path, n: int):
     phone_p = protect_phone(key, office.keys.sealing_public, "13812345678")
     for i in range(n):
         record_id = str(uuid.uuid4())
-        payload = json.dumps({"kind": "registration", "record_id": record_id, "name": f"居民{i}", "id_masked": id_p.masked,
-                              "id_hash": id_p.hash, "phone_masked": phone_p.masked, "phone_hash": phone_p.hash,
-                              "id_sealed": id_p.sealed.hex(), "phone_sealed": phone_p.sealed.hex(),
-                              "from_place": "武汉", "reason": "返乡", "to_unit": "3-2-501"}, ensure_ascii=False)
-        rows.append({"record_id": record_id, "kiosk_id": "k1", "epoch": 1, "seq": i + 1, "kind": "registration",
-                     "payload": payload, "payload_hash": hashlib.sha256(payload.encode()).hexdigest(),
-                     "device_time": old, "corrected_time": old, "received_at": old, "time_quality": "device",
-                     "day": time.strftime("%Y-%m-%d", time.localtime(old)), "hlc": i, "boot_id": "b", "mono_ns": i,
-                     "clock_flag": "", "versions": "{}", "flags": "", "direction": None, "verdict": None,
-                     "reasons": None, "detail": "registration", "ref": None})
+        payload = json.dumps(
+            {
+                "kind": "registration",
+                "record_id": record_id,
+                "name": f"居民{i}",
+                "id_masked": id_p.masked,
+                "id_hash": id_p.hash,
+                "phone_masked": phone_p.masked,
+                "phone_hash": phone_p.hash,
+                "id_sealed": id_p.sealed.hex(),
+                "phone_sealed": phone_p.sealed.hex(),
+                "from_place": "武汉",
+                "reason": "返乡",
+                "to_unit": "3-2-501",
+            },
+            ensure_ascii=False,
+        )
+        rows.append(
+            {
+                "record_id": record_id,
+                "kiosk_id": "k1",
+                "epoch": 1,
+                "seq": i + 1,
+                "kind": "registration",
+                "payload": payload,
+                "payload_hash": hashlib.sha256(payload.encode()).hexdigest(),
+                "device_time": old,
+                "corrected_time": old,
+                "received_at": old,
+                "time_quality": "device",
+                "day": time.strftime("%Y-%m-%d", time.localtime(old)),
+                "hlc": i,
+                "boot_id": "b",
+                "mono_ns": i,
+                "clock_flag": "",
+                "versions": "{}",
+                "flags": "",
+                "direction": None,
+                "verdict": None,
+                "reasons": None,
+                "detail": "registration",
+                "ref": None,
+            }
+        )
     from sync.office import tables as t
 
     with office.engine.begin() as conn:
@@ -57,7 +91,7 @@ def bench_lookup(quick: bool) -> None:
 
     rounds = 50 if quick else 300
     with tempfile.TemporaryDirectory() as d:
-        app, office, ids, id_sealed, phone_sealed = _office(Path(d), rounds)
+        _app, office, ids, id_sealed, phone_sealed = _office(Path(d), rounds)
         times, bare = [], []
         for record_id in ids:
             t0 = time.perf_counter()
@@ -68,8 +102,14 @@ def bench_lookup(quick: bool) -> None:
             office.keys.unseal(phone_sealed)
             bare.append(time.perf_counter() - t0)
         office.engine.dispose()
-    emit("office_security.lookup_p50", statistics.median(times) * 1000, "ms", baseline=statistics.median(bare) * 1000,
-         target="<20", sizes={"lookups": rounds})
+    emit(
+        "office_security.lookup_p50",
+        statistics.median(times) * 1000,
+        "ms",
+        baseline=statistics.median(bare) * 1000,
+        target="<20",
+        sizes={"lookups": rounds},
+    )
 
 
 def bench_purge(quick: bool) -> None:
@@ -79,16 +119,18 @@ def bench_purge(quick: bool) -> None:
 
     n = 5000 if quick else 50000
     with tempfile.TemporaryDirectory() as d:
-        app, office, _ids, _a, _b = _office(Path(d) / "a", n)
+        _app, office, _ids, _a, _b = _office(Path(d) / "a", n)
         t0 = time.perf_counter()
         result = sealed.purge(office.engine, older_than_days=28)
         elapsed = time.perf_counter() - t0
         assert result.records == n
         office.engine.dispose()
-        app2, office2, _ids, _a, _b = _office(Path(d) / "b", n)
+        _app2, office2, _ids, _a, _b = _office(Path(d) / "b", n)
         t0 = time.perf_counter()
         with office2.engine.begin() as conn:
-            conn.execute(text("UPDATE office_record SET payload = :p WHERE kind = 'registration'"), {"p": '{"purged":true}'})
+            conn.execute(
+                text("UPDATE office_record SET payload = :p WHERE kind = 'registration'"), {"p": '{"purged":true}'}
+            )
         bare = time.perf_counter() - t0
         office2.engine.dispose()
     emit("office_security.purge", n / elapsed, "records/s", baseline=n / bare, target=">2000", sizes={"records": n})

@@ -29,9 +29,21 @@ from pathlib import Path
 
 def emit(name: str, value, unit: str, *, baseline=None, target=None, sizes=None) -> None:
     ratio = round(value / baseline, 2) if value is not None and baseline else None
-    print(json.dumps({"name": name, "value": round(value, 3), "unit": unit,
-                      "baseline": None if baseline is None else round(baseline, 3), "ratio": ratio,
-                      "target": target, "sizes": sizes or {}}, ensure_ascii=False), flush=True)
+    print(
+        json.dumps(
+            {
+                "name": name,
+                "value": round(value, 3),
+                "unit": unit,
+                "baseline": None if baseline is None else round(baseline, 3),
+                "ratio": ratio,
+                "target": target,
+                "sizes": sizes or {},
+            },
+            ensure_ascii=False,
+        ),
+        flush=True,
+    )
 
 
 def p(values: list[float], q: float) -> float:
@@ -72,8 +84,14 @@ def bench_single(root: Path, count: int) -> None:
         make_qr(issued.token).get_matrix()
         qr_only.append((time.perf_counter() - t1) * 1000)
     sizes = {"passes": count, "paper_dots": 384, "escpos_bytes": job_bytes}
-    emit("passes.issue_print_escpos.p50", statistics.median(totals), "ms", baseline=statistics.median(qr_only),
-         target="<50", sizes=sizes)
+    emit(
+        "passes.issue_print_escpos.p50",
+        statistics.median(totals),
+        "ms",
+        baseline=statistics.median(qr_only),
+        target="<50",
+        sizes=sizes,
+    )
     emit("passes.issue_print_escpos.p99", p(totals, 0.99), "ms", baseline=p(qr_only, 0.99), target="<50", sizes=sizes)
 
 
@@ -134,9 +152,14 @@ def bench_batch(root: Path, households: int, target_s: float) -> None:
     elapsed = time.perf_counter() - t0
     if code != 0:
         raise SystemExit(f"batch failed with exit {code}")
-    emit("passes.batch_pdf", elapsed, "s", baseline=sign_only, target=f"<{target_s:g}",
-         sizes={"households": households, "pdf_mb": round(out.stat().st_size / 1e6, 1),
-                "workers": os.cpu_count() or 1})
+    emit(
+        "passes.batch_pdf",
+        elapsed,
+        "s",
+        baseline=sign_only,
+        target=f"<{target_s:g}",
+        sizes={"households": households, "pdf_mb": round(out.stat().st_size / 1e6, 1), "workers": os.cpu_count() or 1},
+    )
 
 
 def main_bench(argv: list[str] | None = None) -> int:

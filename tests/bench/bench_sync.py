@@ -27,7 +27,13 @@ from pathlib import Path
 
 from tests.bench.output import emit
 
-FULL = {"backlog": 100_000, "ingest_records": 200_000, "ingest_kiosks": 8, "report_kiosks": 1000, "report_passages": 2000}
+FULL = {
+    "backlog": 100_000,
+    "ingest_records": 200_000,
+    "ingest_kiosks": 8,
+    "report_kiosks": 1000,
+    "report_passages": 2000,
+}
 QUICK = {"backlog": 20_000, "ingest_records": 40_000, "ingest_kiosks": 4, "report_kiosks": 200, "report_passages": 2000}
 
 
@@ -51,10 +57,9 @@ def bench_drain(sizes):
     import httpx
 
     from models.store import KioskStore
-    from sync.kiosk import SyncService
+    from sync.kiosk import SyncService, enroll
     from sync.office.db import open_office_engine
     from sync.office.enrol import add_checkpoint
-    from sync.kiosk import enroll
     from tests.sync.helpers import bulk_passages, free_port, serve_office
 
     n = sizes["backlog"]
@@ -85,12 +90,21 @@ def bench_drain(sizes):
         elapsed = time.perf_counter() - t
         stop.set()
         desk.join()
-        emit("sync.drain_100k", elapsed, "s", target="<20", sizes={"records": n},
-             records_per_s=round(n / elapsed))
-        emit("sync.passage_commit_p50_during_drain", pct(during, 0.5), "ms", baseline=pct(idle, 0.5),
-             sizes={"commits": len(during)})
-        emit("sync.passage_commit_p99_during_drain", pct(during, 0.99), "ms", baseline=pct(idle, 0.99),
-             sizes={"commits": len(during)})
+        emit("sync.drain_100k", elapsed, "s", target="<20", sizes={"records": n}, records_per_s=round(n / elapsed))
+        emit(
+            "sync.passage_commit_p50_during_drain",
+            pct(during, 0.5),
+            "ms",
+            baseline=pct(idle, 0.5),
+            sizes={"commits": len(during)},
+        )
+        emit(
+            "sync.passage_commit_p99_during_drain",
+            pct(during, 0.99),
+            "ms",
+            baseline=pct(idle, 0.99),
+            sizes={"commits": len(during)},
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
@@ -105,11 +119,19 @@ def bench_ingest(sizes):
     workers = 2
     got = ingest_once("pg", sizes["ingest_records"], sizes["ingest_kiosks"], workers)
     if got is None:
-        emit("sync.office_ingest_pg", None, "records/s", target=INGEST_TARGET, skipped="KAKOU_TEST_DATABASE_URL not set")
+        emit(
+            "sync.office_ingest_pg", None, "records/s", target=INGEST_TARGET, skipped="KAKOU_TEST_DATABASE_URL not set"
+        )
         return
-    emit("sync.office_ingest_pg", got["value"], "records/s", baseline=got["baseline"], target=INGEST_TARGET,
-         sizes={"records": got["records"], "kiosks": sizes["ingest_kiosks"], "batch": 500, "workers": workers},
-         baseline_is="COPY of the same rows into office_record")
+    emit(
+        "sync.office_ingest_pg",
+        got["value"],
+        "records/s",
+        baseline=got["baseline"],
+        target=INGEST_TARGET,
+        sizes={"records": got["records"], "kiosks": sizes["ingest_kiosks"], "batch": 500, "workers": workers},
+        baseline_is="COPY of the same rows into office_record",
+    )
 
 
 def bench_report(sizes):
@@ -124,7 +146,11 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    for name, fn in (("sync.drain", bench_drain), ("sync.office_ingest", bench_ingest), ("sync.office_report", bench_report)):
+    for name, fn in (
+        ("sync.drain", bench_drain),
+        ("sync.office_ingest", bench_ingest),
+        ("sync.office_report", bench_report),
+    ):
         if args.only and args.only not in name:
             continue
         fn(sizes)

@@ -47,8 +47,9 @@ def _key(passages: int, passes: int, revocations: int) -> str:
     return f"kiosk-v{FIXTURE_VERSION}-p{passages}-k{passes}-r{revocations}"
 
 
-def kiosk_file(passages: int, passes: int = 100_000, revocations: int = 10_000, *, sample: int = 3000,
-               log=None) -> KioskFixture:
+def kiosk_file(
+    passages: int, passes: int = 100_000, revocations: int = 10_000, *, sample: int = 3000, log=None
+) -> KioskFixture:
     """A kiosk data directory with this many passages, passes and revocations (cached)."""
     target = CACHE_DIR / _key(passages, passes, revocations)
     if (target / "bench-ready").exists():
@@ -115,8 +116,20 @@ class _Outbox:
         record_id = self._uuid7(self._wall_ms(self.hlc), self.hlc & 0xFFFF)
         body = dict(payload, record_id=record_id, kind=kind)
         text = self._json(body)
-        return (record_id, self.epoch, self.seq, kind, text, self._hash(text), wall, self.hlc, self.boot_id,
-                0, "", self._versions)
+        return (
+            record_id,
+            self.epoch,
+            self.seq,
+            kind,
+            text,
+            self._hash(text),
+            wall,
+            self.hlc,
+            self.boot_id,
+            0,
+            "",
+            self._versions,
+        )
 
 
 OUTBOX_INSERT = (
@@ -153,8 +166,9 @@ def _build(work: Path, n_passages: int, n_passes: int, n_revocations: int, sampl
     # Units and passes: about four passes per household.
     units = _unit_codes(max(1, n_passes // 4))
     db.execute("BEGIN")
-    db.executemany("INSERT INTO unit (code, building, entrance, room) VALUES (?,?,?,?)",
-                   [(u, *u.split("-")) for u in units])
+    db.executemany(
+        "INSERT INTO unit (code, building, entrance, room) VALUES (?,?,?,?)", [(u, *u.split("-")) for u in units]
+    )
     passes = []  # (pass_id_hex, unit, kind, valid_to, token)
     rows, facts = [], []
     t = start
@@ -162,17 +176,53 @@ def _build(work: Path, n_passages: int, n_passes: int, n_revocations: int, sampl
         unit = units[i % len(units)]
         kind = PassKind.OUTING if rng.random() < OUTING_SHARE else PassKind.RESIDENT
         valid_from = int(now - rng.uniform(1, 25) * DAY)
-        body = PassBody(kid=kid, pass_id=rng.randbytes(16), kind=kind, scope=0, valid_from=valid_from,
-                        valid_to=valid_from + 60 * DAY, unit=unit, name="")
+        body = PassBody(
+            kid=kid,
+            pass_id=rng.randbytes(16),
+            kind=kind,
+            scope=0,
+            valid_from=valid_from,
+            valid_to=valid_from + 60 * DAY,
+            unit=unit,
+            name="",
+        )
         token = sign_pass(body, signing_key)
         t += (now - 30 * DAY - start) / n_passes  # issued before most of the traffic
-        payload = {"pass_id": body.pass_id_hex, "kind": int(kind), "unit_code": unit, "name": "", "plate": "",
-                   "scope": 0, "valid_from": body.valid_from, "valid_to": body.valid_to, "hour_from": 0,
-                   "hour_to": 24, "kid": kid, "replaces": None}
+        payload = {
+            "pass_id": body.pass_id_hex,
+            "kind": int(kind),
+            "unit_code": unit,
+            "name": "",
+            "plate": "",
+            "scope": 0,
+            "valid_from": body.valid_from,
+            "valid_to": body.valid_to,
+            "hour_from": 0,
+            "hour_to": 24,
+            "kid": kid,
+            "replaces": None,
+        }
         fact = outbox.record("pass_issued", payload, t)
         facts.append(fact)
-        rows.append((body.pass_id_hex, fact[0], int(kind), unit, "", "", 0, body.valid_from, body.valid_to, 0, 24,
-                     kid, token, t, None))
+        rows.append(
+            (
+                body.pass_id_hex,
+                fact[0],
+                int(kind),
+                unit,
+                "",
+                "",
+                0,
+                body.valid_from,
+                body.valid_to,
+                0,
+                24,
+                kid,
+                token,
+                t,
+                None,
+            )
+        )
         passes.append((body.pass_id_hex, unit, int(kind), body.valid_to, token))
         if len(rows) >= BATCH:
             _flush_passes(db, rows, facts)
@@ -192,8 +242,9 @@ def _build(work: Path, n_passages: int, n_passes: int, n_revocations: int, sampl
         rows.append((pass_id, "丢失补办 lost", "local", t, valid_to, fact[0]))
         revoked.add(pass_id)
     db.executemany(OUTBOX_INSERT, facts)
-    db.executemany("INSERT INTO revocation (pass_id, reason, source, revoked_at, expires, record_id)"
-                   " VALUES (?,?,?,?,?,?)", rows)
+    db.executemany(
+        "INSERT INTO revocation (pass_id, reason, source, revoked_at, expires, record_id) VALUES (?,?,?,?,?,?)", rows
+    )
     db.execute("COMMIT")
 
     # Passages: the gate's traffic over the last 120 days, in time order.
@@ -210,29 +261,44 @@ def _build(work: Path, n_passages: int, n_passes: int, n_revocations: int, sampl
         reasons = '["revoked"]' if verdict == "deny" else "[]"
         temp_raw = rng.choice(temps) if direction == "in" and verdict == "allow" else ""
         temp_value = int(temp_raw) / 10 if temp_raw else None
-        payload = {"direction": direction, "subject": "pass", "pass_id": pass_id, "pass_kind": kind,
-                   "unit_code": unit, "person_id": None, "verdict": verdict, "reasons": reasons,
-                   "volunteer_id": 2, "temp_raw": temp_raw, "temp_value": temp_value}
+        payload = {
+            "direction": direction,
+            "subject": "pass",
+            "pass_id": pass_id,
+            "pass_kind": kind,
+            "unit_code": unit,
+            "person_id": None,
+            "verdict": verdict,
+            "reasons": reasons,
+            "volunteer_id": 2,
+            "temp_raw": temp_raw,
+            "temp_value": temp_value,
+        }
         fact = outbox.record("passage", payload, t)
         facts.append(fact)
-        rows.append((fact[0], direction, "pass", pass_id, kind, unit, None, temp_raw, temp_value, verdict, reasons,
-                     2, t))
+        rows.append(
+            (fact[0], direction, "pass", pass_id, kind, unit, None, temp_raw, temp_value, verdict, reasons, 2, t)
+        )
         if len(rows) >= BATCH:
             _flush_passages(db, rows, facts)
             if (i + 1) % (BATCH * 4) == 0:
                 log(f"{i + 1} passages")
     _flush_passages(db, rows, facts)
     # Synced up to a small backlog, as a kiosk with a network mostly is.
-    db.execute("UPDATE kiosk_state SET last_seq = ?, hlc_last = ?, acked_seq = ? WHERE id = 1",
-               (outbox.seq, outbox.hlc, max(0, outbox.seq - 500)))
+    db.execute(
+        "UPDATE kiosk_state SET last_seq = ?, hlc_last = ?, acked_seq = ? WHERE id = 1",
+        (outbox.seq, outbox.hlc, max(0, outbox.seq - 500)),
+    )
     db.execute("COMMIT")
     db.execute("ANALYZE")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
 
     picks = rng.sample(passes, min(sample, len(passes)))
-    tokens = [{"token": token, "kind": kind, "revoked": pass_id in revoked}
-              for pass_id, _unit, kind, _valid_to, token in picks]
+    tokens = [
+        {"token": token, "kind": kind, "revoked": pass_id in revoked}
+        for pass_id, _unit, kind, _valid_to, token in picks
+    ]
     (work / "bench-tokens.json").write_text(json.dumps(tokens))
     log(f"{n_passages} passages stored")
 
@@ -241,7 +307,9 @@ def _flush_passes(db, rows: list, facts: list) -> None:
     db.executemany(OUTBOX_INSERT, facts)
     db.executemany(
         "INSERT INTO pass_issued (pass_id, record_id, kind, unit_code, name, plate, scope, valid_from, valid_to,"
-        " hour_from, hour_to, kid, token, issued_at, replaces) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        " hour_from, hour_to, kid, token, issued_at, replaces) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     rows.clear()
     facts.clear()
 
@@ -250,7 +318,9 @@ def _flush_passages(db, rows: list, facts: list) -> None:
     db.executemany(OUTBOX_INSERT, facts)
     db.executemany(
         "INSERT INTO passage (record_id, direction, subject, pass_id, pass_kind, unit_code, person_id, temp_raw,"
-        " temp_value, verdict, reasons, volunteer_id, device_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        " temp_value, verdict, reasons, volunteer_id, device_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     rows.clear()
     facts.clear()
 
@@ -265,4 +335,4 @@ if __name__ == "__main__":  # build (or find) the files ahead of a benchmark run
     args = parser.parse_args()
     for n in args.passages:
         fx = kiosk_file(n, args.passes, args.revocations, log=lambda m: print("  " + m, flush=True))
-        print(f"{fx.data_dir}  ({'built in %.1f s' % fx.build_seconds if fx.build_seconds else 'cached'})")
+        print(f"{fx.data_dir}  ({f'built in {fx.build_seconds:.1f} s' if fx.build_seconds else 'cached'})")

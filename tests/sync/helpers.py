@@ -82,7 +82,9 @@ class FaultTransport(httpx.BaseTransport):
         if fault == "refuse":
             raise httpx.ConnectError("connection refused (test fault)", request=request)
         if isinstance(fault, tuple) and fault[0] == "status":
-            return httpx.Response(fault[1], headers={"Retry-After": str(fault[2])}, json={"code": "busy", "zh": "忙", "en": "busy"})
+            return httpx.Response(
+                fault[1], headers={"Retry-After": str(fault[2])}, json={"code": "busy", "zh": "忙", "en": "busy"}
+            )
         if isinstance(fault, tuple) and fault[0] == "hang":
             fault[1].set()
             fault[2].wait(30)
@@ -144,7 +146,9 @@ def new_client(app) -> tuple[httpx.Client, FaultTransport]:
     return httpx.Client(base_url=OFFICE_BASE, transport=transport, timeout=30), transport
 
 
-def write_passages(store: KioskStore, n: int, *, reading: clock.Reading | None = None, in_one_txn: bool = True) -> list[str]:
+def write_passages(
+    store: KioskStore, n: int, *, reading: clock.Reading | None = None, in_one_txn: bool = True
+) -> list[str]:
     """`n` outbox records of kind passage, as the duty desk would write them."""
     ids = []
     versions = store.gate_state().versions
@@ -153,9 +157,19 @@ def write_passages(store: KioskStore, n: int, *, reading: clock.Reading | None =
     if in_one_txn:
         with store.writer.begin() as conn:
             for i in range(n):
-                fact = append_fact(conn, "passage", {"direction": "in" if i % 2 else "out", "verdict": "allow",
-                                                     "reasons": "[]", "subject": "pass", "n": i},
-                                   reading or clock.now(), versions)
+                fact = append_fact(
+                    conn,
+                    "passage",
+                    {
+                        "direction": "in" if i % 2 else "out",
+                        "verdict": "allow",
+                        "reasons": "[]",
+                        "subject": "pass",
+                        "n": i,
+                    },
+                    reading or clock.now(),
+                    versions,
+                )
                 ids.append(fact.record_id)
         store.note_hlc(fact.hlc) if n else None
         return ids
@@ -176,8 +190,9 @@ def kiosk_records(store: KioskStore) -> dict[str, str]:
 
 def office_records(engine, kiosk_id: str) -> dict[str, str]:
     with engine.execution_options(immediate=False).connect() as conn:
-        rows = conn.execute(text("SELECT record_id, payload_hash FROM office_record WHERE kiosk_id = :k"),
-                            {"k": kiosk_id}).all()
+        rows = conn.execute(
+            text("SELECT record_id, payload_hash FROM office_record WHERE kiosk_id = :k"), {"k": kiosk_id}
+        ).all()
         conn.rollback()
     return dict(rows)
 
@@ -203,11 +218,17 @@ def check_invariant(store: KioskStore, engine, *, lost_on_kiosk: set[str] = froz
     assert set(mine) <= set(theirs), f"{len(set(mine) - set(theirs))} kiosk records missing at the office"
     assert {k: theirs[k] for k in mine} == mine, "hash differs between kiosk and office"
     with engine.execution_options(immediate=False).connect() as conn:
-        total, distinct, slots = conn.execute(text(
-            "SELECT count(*), count(DISTINCT record_id), count(DISTINCT epoch * 10000000000 + seq)"
-            " FROM office_record WHERE kiosk_id = :k"), {"k": state.kiosk_id}).one()
-        hwm = conn.execute(text("SELECT hwm FROM office_kiosk_epoch WHERE kiosk_id = :k AND epoch = :e"),
-                           {"k": state.kiosk_id, "e": state.epoch}).scalar()
+        total, distinct, slots = conn.execute(
+            text(
+                "SELECT count(*), count(DISTINCT record_id), count(DISTINCT epoch * 10000000000 + seq)"
+                " FROM office_record WHERE kiosk_id = :k"
+            ),
+            {"k": state.kiosk_id},
+        ).one()
+        hwm = conn.execute(
+            text("SELECT hwm FROM office_kiosk_epoch WHERE kiosk_id = :k AND epoch = :e"),
+            {"k": state.kiosk_id, "e": state.epoch},
+        ).scalar()
         conn.rollback()
     assert total == distinct == slots == len(theirs)
     assert int(hwm or 0) == state.last_seq, f"office mark {hwm} != kiosk last seq {state.last_seq}"
@@ -228,8 +249,9 @@ class ThreadedServer:
         import uvicorn
 
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error",
-                                                    limit_concurrency=1000))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error", limit_concurrency=1000)
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
@@ -266,20 +288,50 @@ def bulk_passages(store: KioskStore, n: int) -> list[str]:
     reading = clock.now()
     rows, ids = [], []
     with store.writer.begin() as conn:
-        epoch, last_seq, hlc = conn.execute(text("SELECT epoch, last_seq, hlc_last FROM kiosk_state WHERE id = 1")).one()
+        epoch, last_seq, hlc = conn.execute(
+            text("SELECT epoch, last_seq, hlc_last FROM kiosk_state WHERE id = 1")
+        ).one()
         for i in range(n):
             hlc, _back = hlc_next(hlc, reading.wall_ms)
             record_id = uuid7(hlc_wall_ms(hlc))
-            payload = canonical_json({"direction": "in" if i % 2 else "out", "verdict": "allow", "reasons": "[]",
-                                      "subject": "pass", "unit_code": "3-2-501", "temp_raw": "365", "temp_value": 36.5,
-                                      "record_id": record_id, "kind": "passage"})
-            rows.append((record_id, epoch, last_seq + i + 1, "passage", payload, payload_hash(payload), reading.wall, hlc,
-                         reading.boot_id, reading.mono_ns, "", "{}"))
+            payload = canonical_json(
+                {
+                    "direction": "in" if i % 2 else "out",
+                    "verdict": "allow",
+                    "reasons": "[]",
+                    "subject": "pass",
+                    "unit_code": "3-2-501",
+                    "temp_raw": "365",
+                    "temp_value": 36.5,
+                    "record_id": record_id,
+                    "kind": "passage",
+                }
+            )
+            rows.append(
+                (
+                    record_id,
+                    epoch,
+                    last_seq + i + 1,
+                    "passage",
+                    payload,
+                    payload_hash(payload),
+                    reading.wall,
+                    hlc,
+                    reading.boot_id,
+                    reading.mono_ns,
+                    "",
+                    "{}",
+                )
+            )
             ids.append(record_id)
         conn.exec_driver_sql(
             "INSERT INTO outbox (record_id, epoch, seq, kind, payload, payload_hash, wall_time, hlc, boot_id, mono_ns,"
-            " clock_flag, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        conn.execute(text("UPDATE kiosk_state SET last_seq = :s, hlc_last = :h WHERE id = 1"), {"s": last_seq + n, "h": hlc})
+            " clock_flag, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.execute(
+            text("UPDATE kiosk_state SET last_seq = :s, hlc_last = :h WHERE id = 1"), {"s": last_seq + n, "h": hlc}
+        )
     store.note_hlc(hlc)
     return ids
 
@@ -291,9 +343,13 @@ def serve_office(office_dir, port, env_extra=None):
     import sys
 
     env = dict(os.environ, **(env_extra or {}))
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "office", "serve", "--office-dir", str(office_dir),
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "office", "serve", "--office-dir", str(office_dir), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -68,8 +68,10 @@ class RawOffice:
 
 
 def _http(status: str, content_type: str, body: bytes, extra: str = "") -> bytes:
-    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{extra}"
-            "Connection: close\r\n\r\n").encode() + body
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{extra}"
+        "Connection: close\r\n\r\n"
+    ).encode() + body
 
 
 CAPTIVE_PORTAL = "<html><body><h1>欢迎使用免费WiFi</h1><form>请登录 Login</form></body></html>".encode()
@@ -105,6 +107,7 @@ def _assert_plain_retryable(err: SyncError | None) -> None:
 
 # -- an office that never answers -------------------------------------------------------------
 
+
 def test_office_that_takes_the_connection_and_never_answers(sqlite_office, tmp_path):
     store, _ = _half_synced(sqlite_office, tmp_path)
     with RawOffice(None) as raw:
@@ -136,8 +139,10 @@ def test_recording_and_status_do_not_wait_for_a_sync_stuck_in_a_push(sqlite_offi
     try:
         assert entered.wait(10), "the sync never reached its push"
         # The batch is read and on the wire; the gate keeps working meanwhile.
-        saved = [record_passage(store, "in", Verdict(ALLOW, ()), subject="person", unit_code="3-2-501").seq
-                 for _ in range(20)]
+        saved = [
+            record_passage(store, "in", Verdict(ALLOW, ()), subject="person", unit_code="3-2-501").seq
+            for _ in range(20)
+        ]
         assert set(saved) <= set(_saved_seqs(store))
         text_zh, _ = service.status_text("zh")
         assert "35 条待上传" in text_zh  # 15 + 20, none confirmed
@@ -163,8 +168,10 @@ GARBAGE = {
     "200 with JSON of another shape": (_http("200 OK", "application/json", b'{"status": "ok"}'), "bad_answer"),
     "200 with a JSON list": (_http("200 OK", "application/json", b"[1, 2, 3]"), "bad_answer"),
     "200 with a body that is not UTF-8": (_http("200 OK", "application/json", b"\xff\xfe\x00garbage"), "bad_answer"),
-    "200 with a broken gzip body": (_http("200 OK", "application/json", b"not gzip", "Content-Encoding: gzip\r\n"),
-                                    "offline"),
+    "200 with a broken gzip body": (
+        _http("200 OK", "application/json", b"not gzip", "Content-Encoding: gzip\r\n"),
+        "offline",
+    ),
     "a proxy's HTML 502 page": (_http("502 Bad Gateway", "text/html", PROXY_502), "http_502"),
     "500 with a JSON list": (_http("500 Internal Server Error", "application/json", b"[]"), "http_500"),
 }
@@ -197,9 +204,12 @@ PUSH_ANSWERS = {
     "captive portal page, office never saw the batch": (200, "text/html", CAPTIVE_PORTAL, False, "bad_answer"),
     "JSON of another shape after the office stored it": (200, "application/json", b'{"ok": true}', True, "bad_answer"),
     "right keys, wrong types, after the office stored it": (
-        200, "application/json",
+        200,
+        "application/json",
         b'{"batch_id": "x", "epoch": 1, "hwm": "all", "statuses": "stored", "list_versions": {}, "server_time": 0}',
-        True, "bad_answer"),
+        True,
+        "bad_answer",
+    ),
     "proxy 502 page after the office stored it": (502, "text/html", PROXY_502, True, "http_502"),
 }
 
@@ -237,9 +247,11 @@ def test_enrolment_against_a_captive_portal_is_explained_and_can_be_repeated(sql
 
 # -- the kiosk's own file failing during a round ------------------------------------------------
 
+
 @pytest.mark.parametrize("failure", ["busy", "bug"])
-def test_a_local_failure_mid_round_is_a_retryable_error_and_the_loop_goes_on(sqlite_office, tmp_path,
-                                                                              monkeypatch, failure):
+def test_a_local_failure_mid_round_is_a_retryable_error_and_the_loop_goes_on(
+    sqlite_office, tmp_path, monkeypatch, failure
+):
     """The file busy past its timeout (or a bug) while the round acknowledges: the round ends
     with words, the background loop keeps running, and the next round sends what is left."""
     from models.errors import StoreError

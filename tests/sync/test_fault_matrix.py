@@ -21,7 +21,6 @@ from models.store import KioskStore
 from sync import signing
 from sync.kiosk import Backoff, SyncService
 from tests.sync.helpers import (
-    OFFICE_BASE,
     ThreadedServer,
     check_invariant,
     kiosk_records,
@@ -43,11 +42,17 @@ def signed_push(service: SyncService, records: list[dict], epoch: int | None = N
     """A push request exactly as the kiosk builds it (for replays and hand-made batches)."""
     state = service.store.kiosk_state()
     reading = clock.now()
-    doc = {"batch_id": uuid.uuid4().hex, "epoch": epoch or state.epoch,
-           "anchor": {"boot_id": reading.boot_id, "mono_ns": reading.mono_ns, "wall": reading.wall},
-           "backlog": 0, "records": records}
+    doc = {
+        "batch_id": uuid.uuid4().hex,
+        "epoch": epoch or state.epoch,
+        "anchor": {"boot_id": reading.boot_id, "mono_ns": reading.mono_ns, "wall": reading.wall},
+        "backlog": 0,
+        "records": records,
+    }
     body = gzip.compress(json.dumps(doc).encode())
-    headers = signing.sign_request(service.store.signing_key, state.kiosk_id, epoch or state.epoch, uuid.uuid4().hex, body)
+    headers = signing.sign_request(
+        service.store.signing_key, state.kiosk_id, epoch or state.epoch, uuid.uuid4().hex, body
+    )
     headers.update({"Content-Encoding": "gzip", "Content-Type": "application/json"})
     return body, headers
 
@@ -162,7 +167,7 @@ def test_week_old_batch_replayed_and_altered(office, tmp_path):
     store, service = office.add_kiosk(tmp_path / "k")
     write_passages(store, 300)
     sync_until_quiet(service)
-    path, body, headers, status = next(e for e in office.transport.log if e[0] == "/v1/push")
+    _path, body, headers, status = next(e for e in office.transport.log if e[0] == "/v1/push")
     assert status == 200
     write_passages(store, 200)
     sync_until_quiet(service)
@@ -189,10 +194,13 @@ def test_altered_copy_of_a_record_is_quarantined_original_kept(office, tmp_path)
     body, headers = signed_push(service, [record])
     answer = office.client.post("/v1/push", content=body, headers=headers)
     assert answer.status_code == 200 and answer.json()["statuses"] == ["conflict"]
-    assert office_records(office.engine, store.kiosk_state().kiosk_id)[original["record_id"]] == original["payload_hash"]
+    assert (
+        office_records(office.engine, store.kiosk_state().kiosk_id)[original["record_id"]] == original["payload_hash"]
+    )
     with office.engine.connect() as conn:
-        copy = conn.execute(text("SELECT payload_hash, reason FROM office_conflict WHERE record_id = :r"),
-                            {"r": original["record_id"]}).one()
+        copy = conn.execute(
+            text("SELECT payload_hash, reason FROM office_conflict WHERE record_id = :r"), {"r": original["record_id"]}
+        ).one()
         conn.rollback()
     assert copy == (record["payload_hash"], "conflict")
     check_invariant(store, office.engine)
@@ -210,7 +218,7 @@ def test_two_concurrent_pushes_of_the_same_records(office, tmp_path):
             barrier = threading.Barrier(2)
             answers = []
 
-            def send():
+            def send(barrier=barrier, answers=answers, body=body, headers=headers):
                 barrier.wait()
                 answers.append(httpx.post(server.url + "/v1/push", content=body, headers=headers, timeout=30))
 
@@ -221,7 +229,7 @@ def test_two_concurrent_pushes_of_the_same_records(office, tmp_path):
                 th.join(timeout=30)
             assert [a.status_code for a in answers] == [200, 200]
             statuses = [a.json()["statuses"] for a in answers]
-            for pair in zip(*statuses):
+            for pair in zip(*statuses, strict=False):
                 assert sorted(pair) == ["duplicate", "stored"]  # each record stored exactly once
             stored_total += sum(s.count("stored") for s in statuses)
         assert stored_total == 2000
@@ -244,7 +252,9 @@ def test_batches_out_of_order(office, tmp_path):
     check_invariant(store, office.engine)
 
 
-@pytest.mark.parametrize("offset", [-time.time() + 1.0, -3600.0, 365 * 86400.0], ids=["1970", "hour_back", "year_ahead"])
+@pytest.mark.parametrize(
+    "offset", [-time.time() + 1.0, -3600.0, 365 * 86400.0], ids=["1970", "hour_back", "year_ahead"]
+)
 def test_wrong_kiosk_clock(office, tmp_path, offset):
     store, service = office.add_kiosk(tmp_path / "k")
     write_passages(store, 20)
@@ -256,8 +266,12 @@ def test_wrong_kiosk_clock(office, tmp_path, offset):
     sync_until_quiet(service)
     check_invariant(store, office.engine)
     with office.engine.connect() as conn:
-        rows = {r.record_id: r for r in conn.execute(text(
-            "SELECT record_id, device_time, corrected_time, time_quality, flags FROM office_record")).all()}
+        rows = {
+            r.record_id: r
+            for r in conn.execute(
+                text("SELECT record_id, device_time, corrected_time, time_quality, flags FROM office_record")
+            ).all()
+        }
         conn.rollback()
     received = time.time()
     for rid in wrong_ids:
@@ -348,12 +362,18 @@ def test_office_restored_from_older_backup(tmp_path):
     store, service = office.add_kiosk(tmp_path / "k")
     write_passages(store, 300)
     sync_until_quiet(service)
-    with sqlite3.connect(tmp_path / "office" / "office.db") as src, sqlite3.connect(tmp_path / "office-backup.db") as dst:
+    with (
+        sqlite3.connect(tmp_path / "office" / "office.db") as src,
+        sqlite3.connect(tmp_path / "office-backup.db") as dst,
+    ):
         src.backup(dst)
     write_passages(store, 400)
     sync_until_quiet(service)
     office.engine.dispose()
-    with sqlite3.connect(tmp_path / "office-backup.db") as src, sqlite3.connect(tmp_path / "office" / "office.db") as dst:
+    with (
+        sqlite3.connect(tmp_path / "office-backup.db") as src,
+        sqlite3.connect(tmp_path / "office" / "office.db") as dst,
+    ):
         src.backup(dst)
     restored = create_app(tmp_path / "office")
     client2, _ = new_client(restored)
@@ -405,9 +425,11 @@ def _office_lists_changed(office):
 
 def _kiosk_lists(store):
     with store.engine.connect() as conn:
-        out = (conn.execute(text("SELECT count(*) FROM revocation WHERE source = 'office'")).scalar(),
-               conn.execute(text("SELECT count(*) FROM list_entry WHERE source = 'office'")).scalar(),
-               dict(conn.execute(text("SELECT name, version FROM list_version")).all()))
+        out = (
+            conn.execute(text("SELECT count(*) FROM revocation WHERE source = 'office'")).scalar(),
+            conn.execute(text("SELECT count(*) FROM list_entry WHERE source = 'office'")).scalar(),
+            dict(conn.execute(text("SELECT name, version FROM list_version")).all()),
+        )
         conn.rollback()
     return out
 
@@ -443,10 +465,14 @@ def test_poison_record_is_stored_flagged_and_does_not_block(office, tmp_path):
     store, service = office.add_kiosk(tmp_path / "k")
     write_passages(store, 10)
     with store.writer.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO outbox (record_id, epoch, seq, kind, payload, payload_hash, wall_time, hlc, boot_id, mono_ns,"
-            " clock_flag, versions) SELECT :r, epoch, last_seq + 1, 'passage', '{not json', :h, 0, hlc_last, 'b', 0, '', '{}'"
-            " FROM kiosk_state"), {"r": str(uuid.uuid4()), "h": "0" * 64})
+        conn.execute(
+            text(
+                "INSERT INTO outbox (record_id, epoch, seq, kind, payload, payload_hash, wall_time, hlc, boot_id, mono_ns,"
+                " clock_flag, versions) SELECT :r, epoch, last_seq + 1, 'passage', '{not json', :h, 0, hlc_last, 'b', 0, '', '{}'"
+                " FROM kiosk_state"
+            ),
+            {"r": str(uuid.uuid4()), "h": "0" * 64},
+        )
         conn.execute(text("UPDATE kiosk_state SET last_seq = last_seq + 1"))
     write_passages(store, 10)
     sync_until_quiet(service)

@@ -41,8 +41,10 @@ class KioskAndOffice(RuleBasedStateMachine):
     def sync(self):
         self.service.run_once()
 
-    @rule(fault=st.sampled_from(["refuse", "drop_response", "cut_body", ("status", 429, 0), ("status", 503, 0)]),
-          path=st.sampled_from(["/v1/push", "/v1/sync-state", "/v1/lists/"]))
+    @rule(
+        fault=st.sampled_from(["refuse", "drop_response", "cut_body", ("status", 429, 0), ("status", 503, 0)]),
+        path=st.sampled_from(["/v1/push", "/v1/sync-state", "/v1/lists/"]),
+    )
     def sync_with_fault(self, fault, path):
         self.office.transport.add(path, fault)
         self.service.run_once()
@@ -83,6 +85,7 @@ class KioskAndOffice(RuleBasedStateMachine):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-KioskAndOffice.TestCase.settings = settings(max_examples=8, stateful_step_count=10, deadline=None,
-                                            suppress_health_check=[HealthCheck.too_slow])
+KioskAndOffice.TestCase.settings = settings(
+    max_examples=8, stateful_step_count=10, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TestKioskAndOffice = KioskAndOffice.TestCase

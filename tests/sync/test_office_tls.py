@@ -17,23 +17,58 @@ import pytest
 
 from tests.sync.helpers import free_port
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed (makes the test certificate)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("openssl") is None, reason="openssl is not installed (makes the test certificate)"
+)
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "office.pem", d / "office.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
 def _serve(office_dir, port, *extra):
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "office", "serve", "--office-dir", str(office_dir),
-                             "--port", str(port), *map(str, extra)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "office",
+            "serve",
+            "--office-dir",
+            str(office_dir),
+            "--port",
+            str(port),
+            *map(str, extra),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     return proc
 
 
@@ -67,9 +102,19 @@ def test_kiosk_enrols_and_syncs_over_https_with_the_streets_ca(tmp_path, certifi
 
     cert, key = certificate
     office_dir = tmp_path / "office"
-    code, out = _kakou(capsys, monkeypatch, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区",
-                       "--json", "--office-dir", str(office_dir))
-    enrol_code = json.loads(out[out.index("{"):])["code"]
+    code, out = _kakou(
+        capsys,
+        monkeypatch,
+        "office",
+        "add-checkpoint",
+        "东门卡口",
+        "--community",
+        "幸福里社区",
+        "--json",
+        "--office-dir",
+        str(office_dir),
+    )
+    enrol_code = json.loads(out[out.index("{") :])["code"]
     store = KioskStore.open(tmp_path / "kiosk")
     store.set_up("东门卡口", "幸福里社区")
     add_volunteer(store, "王秀英", "8888", "supervisor")
@@ -84,14 +129,16 @@ def test_kiosk_enrols_and_syncs_over_https_with_the_streets_ca(tmp_path, certifi
         kiosk = ["--data-dir", str(tmp_path / "kiosk")]
         # Without the street's CA the kiosk refuses the office, in words, and stays unenrolled.
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-        code, words = _kakou(capsys, monkeypatch, "enroll", "--office", url, "--code", enrol_code, *kiosk,
-                             stdin="8888\n")
+        code, words = _kakou(
+            capsys, monkeypatch, "enroll", "--office", url, "--code", enrol_code, *kiosk, stdin="8888\n"
+        )
         assert code != 0 and "证书不受信任" in words and "SSL_CERT_FILE" in words
         assert KioskStore.open(tmp_path / "kiosk").kiosk_state().enrolled_at is None
         # With it (as the kiosk's systemd unit sets it), enrolment and the first sync go through.
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-        code, words = _kakou(capsys, monkeypatch, "enroll", "--office", url, "--code", enrol_code, *kiosk,
-                             stdin="8888\n")
+        code, words = _kakou(
+            capsys, monkeypatch, "enroll", "--office", url, "--code", enrol_code, *kiosk, stdin="8888\n"
+        )
         assert code == 0, words
         code, words = _kakou(capsys, monkeypatch, "sync", "--once", *kiosk)
         assert code == 0, words
@@ -111,8 +158,8 @@ def test_plain_http_to_the_https_port_is_explained(tmp_path, certificate, capsys
     proc = _serve(tmp_path / "office", port, "--tls-cert", cert, "--tls-key", key)
     try:
         _wait_up(proc, f"https://127.0.0.1:{port}", verify=ssl.create_default_context(cafile=str(cert)))
-        from sync.kiosk import SyncError, enroll
         from models.store import KioskStore
+        from sync.kiosk import SyncError, enroll
 
         store = KioskStore.open(tmp_path / "kiosk")
         store.set_up("东门卡口", "幸福里社区")
@@ -140,7 +187,8 @@ def test_serve_with_bad_tls_files_says_what_is_wrong(tmp_path, certificate, whic
     else:
         argv = ["--tls-cert", str(cert), "--tls-key", str(cert)]  # the certificate given as its own key
         expect = "PEM"
-    code, words = _kakou(capsys, monkeypatch, "office", "serve", "--office-dir", str(tmp_path / "o"),
-                         "--port", str(free_port()), *argv)
+    code, words = _kakou(
+        capsys, monkeypatch, "office", "serve", "--office-dir", str(tmp_path / "o"), "--port", str(free_port()), *argv
+    )
     assert code != 0 and expect in words
     assert not (tmp_path / "o").exists()  # refused before anything was made

@@ -10,14 +10,17 @@ import pytest
 from sync.office_url import OfficeUrlError, check_office_url
 
 
-@pytest.mark.parametrize("url, clean", [
-    ("https://office.example.cn", "https://office.example.cn"),
-    ("https://10.0.0.2:8443/", "https://10.0.0.2:8443"),
-    ("  HTTPS://Office.example.cn/kakou/ ", "HTTPS://Office.example.cn/kakou"),
-    ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),  # a tunnel or proxy on the kiosk itself
-    ("http://localhost:8080/", "http://localhost:8080"),
-    ("http://[::1]:8080", "http://[::1]:8080"),
-])
+@pytest.mark.parametrize(
+    "url, clean",
+    [
+        ("https://office.example.cn", "https://office.example.cn"),
+        ("https://10.0.0.2:8443/", "https://10.0.0.2:8443"),
+        ("  HTTPS://Office.example.cn/kakou/ ", "HTTPS://Office.example.cn/kakou"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),  # a tunnel or proxy on the kiosk itself
+        ("http://localhost:8080/", "http://localhost:8080"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+    ],
+)
 def test_accepted_addresses(url, clean):
     assert check_office_url(url) == clean
 
@@ -31,8 +34,19 @@ def test_plain_http_to_another_machine_needs_the_explicit_flag(url):
     assert check_office_url(url, allow_http=True) == url
 
 
-@pytest.mark.parametrize("url", ["", "10.0.0.2:8080", "office.example.cn", "ftp://office", "https://",
-                                 "https://office:port", "https://office/?x=1", "https://office/#a"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "10.0.0.2:8080",
+        "office.example.cn",
+        "ftp://office",
+        "https://",
+        "https://office:port",
+        "https://office/?x=1",
+        "https://office/#a",
+    ],
+)
 def test_what_is_not_an_address_is_refused_in_words(url):
     with pytest.raises(OfficeUrlError) as refused:
         check_office_url(url)
@@ -79,7 +93,17 @@ def test_cli_with_allow_http_goes_on_to_the_office(tmp_path, capsys, monkeypatch
 
     monkeypatch.setattr(sync.kiosk, "enroll", fake_enroll)
     monkeypatch.setattr("sys.stdin", io.StringIO("8888\n"))
-    code = main(["enroll", "--office", "http://10.0.0.2:8080/", "--allow-http", "--code", "ABCD-EFGH",
-                 "--data-dir", str(tmp_path)])
+    code = main(
+        [
+            "enroll",
+            "--office",
+            "http://10.0.0.2:8080/",
+            "--allow-http",
+            "--code",
+            "ABCD-EFGH",
+            "--data-dir",
+            str(tmp_path),
+        ]
+    )
     assert code != 0 and "登记码不对" in capsys.readouterr().err
     assert tried == ["http://10.0.0.2:8080"]

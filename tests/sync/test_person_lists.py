@@ -52,8 +52,12 @@ def test_enrolment_hands_the_kiosk_the_community_lookup_key(sqlite_office, tmp_p
     own_key = store.lookup_key  # a standalone kiosk makes its own
     assert own_key != office_key
     try:
-        enroll(store, OFFICE_BASE, add_checkpoint(sqlite_office.engine, "北门", "幸福里社区")["code"],
-               client=sqlite_office.client)
+        enroll(
+            store,
+            OFFICE_BASE,
+            add_checkpoint(sqlite_office.engine, "北门", "幸福里社区")["code"],
+            client=sqlite_office.client,
+        )
         assert store.lookup_key == office_key  # the cached own key is not used any more
         path = tmp_path / "k" / key_files.KEY_DIR / key_files.LOOKUP_KEY
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -80,8 +84,9 @@ def test_quarantine_by_id_number_reaches_the_kiosk_as_a_hash_only(office, tmp_pa
     record_registration(store, RegistrationInput("returnee", name="王小明", id_number=LISTED, to_unit="3-2-501"))
 
     token = office_admin.add_admin(office.engine, "张主任")
-    response = office.client.post("/v1/admin/quarantine/add", json={"id_number": LISTED, "note": "密接"},
-                                  headers=_bearer(token))
+    response = office.client.post(
+        "/v1/admin/quarantine/add", json={"id_number": LISTED, "note": "密接"}, headers=_bearer(token)
+    )
     assert response.status_code == 200, response.text
     assert LISTED not in response.text
     assert "quarantine" in sync_until_quiet(service).lists_updated

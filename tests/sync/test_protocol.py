@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 import uuid
 
 import pytest
@@ -52,7 +51,9 @@ def test_unsigned_forged_unknown_oversized_malformed_are_refused(office, tmp_pat
     bomb_headers = dict(headers, **signing.sign_request(store.signing_key, store.kiosk_state().kiosk_id, 1, "r4", bomb))
     _assert_problem(http.post("/v1/push", content=bomb, headers=bomb_headers), 413)
     for junk in (gzip.compress(b"{not json"), gzip.compress(json.dumps({"records": "x"}).encode()), b"plain garbage"):
-        h = dict(headers, **signing.sign_request(store.signing_key, store.kiosk_state().kiosk_id, 1, uuid.uuid4().hex, junk))
+        h = dict(
+            headers, **signing.sign_request(store.signing_key, store.kiosk_state().kiosk_id, 1, uuid.uuid4().hex, junk)
+        )
         response = http.post("/v1/push", content=junk, headers=h)
         assert response.status_code in (400, 422) and response.json()["en"]
     # The signed epoch must be the batch's epoch.
@@ -60,7 +61,9 @@ def test_unsigned_forged_unknown_oversized_malformed_are_refused(office, tmp_pat
     _assert_problem(http.post("/v1/push", content=body, headers=h), 400, "epoch_mismatch")
     assert _stored(office) == 0
     # A GET signed for another path cannot be reused.
-    sig = signing.sign_request(store.signing_key, store.kiosk_state().kiosk_id, 1, "r6", signing.get_body("GET", "/v1/lists/trust?since=0"))
+    sig = signing.sign_request(
+        store.signing_key, store.kiosk_state().kiosk_id, 1, "r6", signing.get_body("GET", "/v1/lists/trust?since=0")
+    )
     _assert_problem(http.get("/v1/sync-state", headers=sig), 401, "bad_signature")
     # And the real kiosk still gets through.
     sync_until_quiet(service)

@@ -63,8 +63,9 @@ def hostile_office(tmp_path_factory):
     store.set_up("东门卡口", "幸福里社区")
     enroll(store, OFFICE_BASE, add_checkpoint(engine, "东门卡口", "幸福里社区")["code"], client=client)
     token = office_admin.add_admin(engine, "张主任")
-    yield SimpleNamespace(app=app, engine=engine, token=token,
-                          signer=KioskSignature(store.signing_key, store.kiosk_state().kiosk_id))
+    yield SimpleNamespace(
+        app=app, engine=engine, token=token, signer=KioskSignature(store.signing_key, store.kiosk_state().kiosk_id)
+    )
     client.close()
     store.engine.dispose()
     engine.dispose()
@@ -85,18 +86,32 @@ def _schemathesis_node_id(request):
     if not hasattr(request.node, "_nodeid"):
         request.node._nodeid = request.node.nodeid
 
+
 def _checks():
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi import checks as c
 
-    return [not_a_server_error, c.status_code_conformance, c.content_type_conformance,
-            c.response_schema_conformance, c.response_headers_conformance, c.ignored_auth]
+    return [
+        not_a_server_error,
+        c.status_code_conformance,
+        c.content_type_conformance,
+        c.response_schema_conformance,
+        c.response_headers_conformance,
+        c.ignored_auth,
+    ]
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
 def test_office_api_answers_hostile_requests_with_documented_4xx(case, hostile_office):
     session = requests.Session()
     if case.path.startswith("/v1/admin/"):
@@ -111,38 +126,83 @@ def test_office_api_answers_hostile_requests_with_documented_4xx(case, hostile_o
 # -- Hypothesis over the sync message schemas -----------------------------------------------------
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=5)
-                           | st.dictionaries(st.text(max_size=12), inner, max_size=6), max_leaves=25)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
+    max_leaves=25,
+)
 
 # The values that break databases and clocks: just past BIGINT, NaN and infinities, NUL, huge text.
-edge_values = st.sampled_from([2 ** 63, 2 ** 63 - 1, -(2 ** 63) - 1, 2 ** 64 + 5, 2 ** 31, float("nan"), float("inf"),
-                               float("-inf"), 1e308, -1, 0, "", "\x00", "x" * 70000, [], {}])
-hostile_values = edge_values | json_values | st.integers(min_value=-(2 ** 80), max_value=2 ** 80)
+edge_values = st.sampled_from(
+    [
+        2**63,
+        2**63 - 1,
+        -(2**63) - 1,
+        2**64 + 5,
+        2**31,
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        1e308,
+        -1,
+        0,
+        "",
+        "\x00",
+        "x" * 70000,
+        [],
+        {},
+    ]
+)
+hostile_values = edge_values | json_values | st.integers(min_value=-(2**80), max_value=2**80)
 
-MESSAGES = [schemas.PushBatch, schemas.KnownQuery, schemas.EnrollRequest, schemas.SyncState, schemas.PushResult,
-            schemas.ListDocument, schemas.EnrollResponse, schemas.Anchor, schemas.OutboxItem, schemas.Problem]
+MESSAGES = [
+    schemas.PushBatch,
+    schemas.KnownQuery,
+    schemas.EnrollRequest,
+    schemas.SyncState,
+    schemas.PushResult,
+    schemas.ListDocument,
+    schemas.EnrollResponse,
+    schemas.Anchor,
+    schemas.OutboxItem,
+    schemas.Problem,
+]
 
 
 def _valid_batch() -> dict:
-    record = {"record_id": str(uuid.uuid4()), "seq": 1, "kind": "passage", "payload": "{}",
-              "payload_hash": signing.sha256_hex(b"{}"), "wall_time": 1.7e9, "hlc": 1, "boot_id": "b", "mono_ns": 5}
-    return {"batch_id": "b1", "epoch": 1, "anchor": {"boot_id": "b", "mono_ns": 9, "wall": 1.7e9}, "backlog": 0,
-            "records": [record]}
+    record = {
+        "record_id": str(uuid.uuid4()),
+        "seq": 1,
+        "kind": "passage",
+        "payload": "{}",
+        "payload_hash": signing.sha256_hex(b"{}"),
+        "wall_time": 1.7e9,
+        "hlc": 1,
+        "boot_id": "b",
+        "mono_ns": 5,
+    }
+    return {
+        "batch_id": "b1",
+        "epoch": 1,
+        "anchor": {"boot_id": "b", "mono_ns": 9, "wall": 1.7e9},
+        "backlog": 0,
+        "records": [record],
+    }
 
 
 def _leaf_paths(doc, prefix=()) -> list[tuple]:
     if isinstance(doc, dict):
         out = [prefix] if prefix else []
         for k, v in doc.items():
-            out += _leaf_paths(v, prefix + (k,))
+            out += _leaf_paths(v, (*prefix, k))
         return out
     if isinstance(doc, list):
-        return [prefix] + [p for i, v in enumerate(doc) for p in _leaf_paths(v, prefix + (i,))]
+        return [prefix] + [p for i, v in enumerate(doc) for p in _leaf_paths(v, (*prefix, i))]
     return [prefix]
 
 
 # Every field and sub-document of a valid batch (and the whole batch): what a fuzzer replaces.
-BATCH_PATHS = sorted(_leaf_paths(_valid_batch()), key=str) + [()]
+BATCH_PATHS = [*sorted(_leaf_paths(_valid_batch()), key=str), ()]
 
 
 def _replace(doc, path: tuple, value):
@@ -152,11 +212,12 @@ def _replace(doc, path: tuple, value):
     head, rest = path[0], path[1:]
     if isinstance(doc, dict):
         return {**doc, head: _replace(doc[head], rest, value)}
-    return doc[:head] + [_replace(doc[head], rest, value)] + doc[head + 1:]
+    return [*doc[:head], _replace(doc[head], rest, value), *doc[head + 1 :]]
 
 
 def _finite(model_instance) -> bool:
     """Every float in a validated message is a real number (NaN and infinity are refused)."""
+
     def walk(v):
         if isinstance(v, float):
             return v == v and v not in (float("inf"), float("-inf"))
@@ -189,16 +250,18 @@ def test_a_push_batch_with_any_field_replaced_is_refused_or_fits_the_database(pa
         batch = schemas.PushBatch.model_validate_json(json.dumps(doc, allow_nan=True))
     except ValidationError:
         return
-    limit = 2 ** 63 - 1
-    assert -limit <= batch.anchor.mono_ns <= limit and 1 <= batch.epoch <= 2 ** 31 - 1
+    limit = 2**63 - 1
+    assert -limit <= batch.anchor.mono_ns <= limit and 1 <= batch.epoch <= 2**31 - 1
     for r in batch.records:
         assert 1 <= r.seq <= limit and 0 <= r.hlc <= limit and -limit <= r.mono_ns <= limit
     assert _finite(batch)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v, allow_nan=True).encode()),
-       gzipped=st.booleans())
+@given(
+    data=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v, allow_nan=True).encode()),
+    gzipped=st.booleans(),
+)
 def test_the_office_parsers_turn_any_bytes_into_a_clean_refusal(data, gzipped):
     from starlette.requests import Request
 

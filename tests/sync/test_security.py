@@ -52,7 +52,7 @@ def _assert_problem(response, status: int, code: str | None = None) -> dict:
     assert set(body) == {"code", "zh", "en"} and body["zh"] and body["en"]
     if code:
         assert body["code"] == code
-    for leak in ("Traceback", "sqlalchemy", "File \"", "psycopg", "sqlite3"):
+    for leak in ("Traceback", "sqlalchemy", 'File "', "psycopg", "sqlite3"):
         assert leak not in response.text
     return body
 
@@ -79,7 +79,9 @@ def _audit_rows(office, action: str | None = None) -> list[dict]:
 
 def _payload(office, record_id: str) -> dict:
     with office.engine.execution_options(immediate=False).connect() as conn:
-        payload = conn.execute(text("SELECT payload FROM office_record WHERE record_id = :r"), {"r": record_id}).scalar()
+        payload = conn.execute(
+            text("SELECT payload FROM office_record WHERE record_id = :r"), {"r": record_id}
+        ).scalar()
         conn.rollback()
     return json.loads(payload)
 
@@ -151,13 +153,20 @@ class TestAdminTokens:
         # Refusals say what is wrong, in words.
         body = _assert_problem(http.post("/v1/admin/policy", json={"settings": {"fever": 1}}, headers=auth), 400)
         assert "unknown setting" in body["en"]
-        _assert_problem(http.post("/v1/admin/policy", content=b'{"settings": {"fever_threshold": 1e400}}', headers=auth), 400)
+        _assert_problem(
+            http.post("/v1/admin/policy", content=b'{"settings": {"fever_threshold": 1e400}}', headers=auth), 400
+        )
         _assert_problem(http.post("/v1/admin/revoke", json={"pass_id": "xyz", "reason": "x"}, headers=auth), 400)
-        _assert_problem(http.post("/v1/admin/quarantine/remove", json={"unit": "9-9-909"}, headers=auth), 404, "not_listed")
+        _assert_problem(
+            http.post("/v1/admin/quarantine/remove", json={"unit": "9-9-909"}, headers=auth), 404, "not_listed"
+        )
         _assert_problem(http.post("/v1/admin/revoke", content=b"{not json", headers=auth), 422, "malformed")
         _assert_problem(http.get("/v1/admin/report", params={"date": "yesterday"}, headers=auth), 400, "date")
-        _assert_problem(http.post("/v1/admin/quarantine/add", json={"unit": "3-2-501", "until": "9999-12-31"}, headers=auth),
-                        400, "date")
+        _assert_problem(
+            http.post("/v1/admin/quarantine/add", json={"unit": "3-2-501", "until": "9999-12-31"}, headers=auth),
+            400,
+            "date",
+        )
 
         # The kiosk gets the office's changes on its next sync.
         result = sync_until_quiet(service)
@@ -169,8 +178,11 @@ class TestAdminTokens:
         report = http.get("/v1/admin/report", params={"date": today}, headers=auth).json()
         assert report["totals"]["in"] == 1 and report["date"] == today
         actions = {(r["action"], r["admin"], r["via"]) for r in _audit_rows(office)}
-        assert {("revoke_pass", "张主任", "http"), ("quarantine_add", "张主任", "http"),
-                ("policy_set", "张主任", "http")} <= actions
+        assert {
+            ("revoke_pass", "张主任", "http"),
+            ("quarantine_add", "张主任", "http"),
+            ("policy_set", "张主任", "http"),
+        } <= actions
         # No full ID number in the audit trail, only the masked one.
         audit_text = json.dumps(http.get("/v1/admin/audit", headers=auth).json(), ensure_ascii=False)
         assert PERSON_A[0] not in audit_text and "110105********002X" in audit_text
@@ -207,8 +219,11 @@ class TestKioskConfinement:
             payload = json.loads(item["payload"])
             payload["kiosk_id"] = kiosk_b
             text_ = json.dumps(payload)
-            forged.append(dict(item, payload=text_, payload_hash=signing.sha256_hex(text_.encode()), seq=100 + i,
-                               kiosk_id=kiosk_b))
+            forged.append(
+                dict(
+                    item, payload=text_, payload_hash=signing.sha256_hex(text_.encode()), seq=100 + i, kiosk_id=kiosk_b
+                )
+            )
         own = service_a._batch(store_a.kiosk_state().epoch, 0, 3)
         doc_records = own + forged
         body, headers = signed_push(service_a, doc_records)
@@ -229,8 +244,11 @@ class TestKioskConfinement:
         assert office.client.post("/v1/push", content=body, headers=headers).json()["statuses"] == ["duplicate"] * 5
         assert office_records(office.engine, kiosk_b) == b_before
         query = json.dumps({"record_ids": b_ids}).encode()
-        known = office.client.post("/v1/known", content=query, headers=signing.sign_request(
-            store_a.signing_key, kiosk_a, 1, uuid.uuid4().hex, query))
+        known = office.client.post(
+            "/v1/known",
+            content=query,
+            headers=signing.sign_request(store_a.signing_key, kiosk_a, 1, uuid.uuid4().hex, query),
+        )
         assert known.status_code == 200 and known.json() == {"known": {}}
 
     def test_a_revoked_kiosk_is_refused_with_words(self, office, tmp_path):
@@ -248,8 +266,17 @@ class TestSealedLookup:
     def test_registration_sealed_at_the_kiosk_is_opened_only_at_the_office_and_audited(self, office, tmp_path, capsys):
         store, service = office.add_kiosk(tmp_path / "kiosk")
         assert store.office_sealing_key() == office.app.state.office.keys.sealing_public  # enrolled: sealing is on
-        reg_a = record_registration(store, RegistrationInput("returnee", name="王小明", id_number=PERSON_A[0],
-                                                             phone=PERSON_A[1], from_place="武汉", to_unit="3-2-501"))
+        reg_a = record_registration(
+            store,
+            RegistrationInput(
+                "returnee",
+                name="王小明",
+                id_number=PERSON_A[0],
+                phone=PERSON_A[1],
+                from_place="武汉",
+                to_unit="3-2-501",
+            ),
+        )
         reg_b = record_registration(store, RegistrationInput("visitor", phone=PERSON_B[1], to_unit="5-1-101"))
         sync_until_quiet(service)
         store.engine.dispose()
@@ -266,8 +293,18 @@ class TestSealedLookup:
         # The clerk's command opens them, naming an admin and a reason.
         office_admin.add_admin(office.engine, "张主任")
         od = _office_args(office)
-        code, out, err = _run(capsys, "office", "lookup", reg_a.record_id, "--admin", "张主任", "--reason",
-                              "流调：4月3日病例密接", "--json", *od)
+        code, out, err = _run(
+            capsys,
+            "office",
+            "lookup",
+            reg_a.record_id,
+            "--admin",
+            "张主任",
+            "--reason",
+            "流调：4月3日病例密接",
+            "--json",
+            *od,
+        )
         assert code == 0, err
         opened = json.loads(out)
         assert (opened["id_number"], opened["phone"], opened["name"]) == (PERSON_A[0], PERSON_A[1], "王小明")
@@ -277,8 +314,9 @@ class TestSealedLookup:
 
         # Over HTTP with a token: the same numbers, never cached.
         token = office_admin.add_admin(office.engine, "李干事")
-        response = office.client.post("/v1/admin/lookup", json={"record_id": reg_a.record_id, "reason": "核实身份"},
-                                      headers=_bearer(token))
+        response = office.client.post(
+            "/v1/admin/lookup", json={"record_id": reg_a.record_id, "reason": "核实身份"}, headers=_bearer(token)
+        )
         assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
         assert (response.json()["id_number"], response.json()["phone"]) == PERSON_A
 
@@ -301,12 +339,21 @@ class TestSealedLookup:
         token = office_admin.add_admin(office.engine, "张主任")
         auth = _bearer(token)
         http = office.client
-        _assert_problem(http.post("/v1/admin/lookup", json={"record_id": "no-such-record", "reason": "核实"},
-                                  headers=auth), 404, "not_found")
-        _assert_problem(http.post("/v1/admin/lookup", json={"record_id": passage.record_id, "reason": "核实"},
-                                  headers=auth), 404, "not_registration")
-        body = _assert_problem(http.post("/v1/admin/lookup", json={"record_id": passage.record_id, "reason": "  "},
-                                         headers=auth), 400, "usage")
+        _assert_problem(
+            http.post("/v1/admin/lookup", json={"record_id": "no-such-record", "reason": "核实"}, headers=auth),
+            404,
+            "not_found",
+        )
+        _assert_problem(
+            http.post("/v1/admin/lookup", json={"record_id": passage.record_id, "reason": "核实"}, headers=auth),
+            404,
+            "not_registration",
+        )
+        body = _assert_problem(
+            http.post("/v1/admin/lookup", json={"record_id": passage.record_id, "reason": "  "}, headers=auth),
+            400,
+            "usage",
+        )
         assert "reason" in body["en"]
         _assert_problem(http.post("/v1/admin/lookup", json={"record_id": passage.record_id, "reason": "x"}), 401)
         outcomes = [r["outcome"] for r in _audit_rows(office, "lookup")]
@@ -341,9 +388,13 @@ class TestOfficeRetention:
         from sync.office import report as office_report
 
         store, service = office.add_kiosk(tmp_path / "kiosk")
-        old = record_registration(store, RegistrationInput("returnee", name="赵老汉", id_number=PERSON_A[0],
-                                                           phone=PERSON_A[1], from_place="黄冈", reason="返乡"),
-                                  reading=_old_reading(40))
+        old = record_registration(
+            store,
+            RegistrationInput(
+                "returnee", name="赵老汉", id_number=PERSON_A[0], phone=PERSON_A[1], from_place="黄冈", reason="返乡"
+            ),
+            reading=_old_reading(40),
+        )
         record_passage(store, "in", Verdict("allow", ()), reading=_old_reading(40))
         new = record_registration(store, RegistrationInput("visitor", name="钱小姐", phone=PERSON_B[1]))
         sync_until_quiet(service)
@@ -361,8 +412,19 @@ class TestOfficeRetention:
 
         purged = _payload(office, old.record_id)
         assert purged["purged"] is True and purged["kind"] == old_payload["kind"]
-        assert all(purged[k] is None for k in ("name", "id_masked", "id_hash", "phone_masked", "id_sealed",
-                                                "phone_sealed", "from_place", "reason"))
+        assert all(
+            purged[k] is None
+            for k in (
+                "name",
+                "id_masked",
+                "id_hash",
+                "phone_masked",
+                "id_sealed",
+                "phone_sealed",
+                "from_place",
+                "reason",
+            )
+        )
         kept = _payload(office, new.record_id)
         assert kept["name"] == "钱小姐" and kept["phone_sealed"]
         # Counts in the day reports are exactly what they were.
@@ -386,8 +448,9 @@ class TestOfficeRetention:
 
     def test_retention_setting_drives_the_default_purge(self, office, tmp_path, capsys):
         store, service = office.add_kiosk(tmp_path / "kiosk")
-        ten_days = record_registration(store, RegistrationInput("visitor", name="孙先生", phone=PERSON_B[1]),
-                                       reading=_old_reading(10))
+        ten_days = record_registration(
+            store, RegistrationInput("visitor", name="孙先生", phone=PERSON_B[1]), reading=_old_reading(10)
+        )
         sync_until_quiet(service)
         od = _office_args(office)
         code, out, _ = _run(capsys, "office", "retention", *od)
@@ -425,8 +488,18 @@ class TestKeyFiles:
         assert f"chmod 600 {sealing}" in exc.value.en and "chmod 600" in exc.value.zh
         with pytest.raises(KeyFileError):
             create_app(office_dir)
-        code, _, err = _run(capsys, "office", "lookup", "some-record", "--admin", "张主任", "--reason", "x",
-                            "--office-dir", str(office_dir))
+        code, _, err = _run(
+            capsys,
+            "office",
+            "lookup",
+            "some-record",
+            "--admin",
+            "张主任",
+            "--reason",
+            "x",
+            "--office-dir",
+            str(office_dir),
+        )
         assert code == 2 and f"chmod 600 {sealing}" in err and "Traceback" not in err
         os.chmod(sealing, 0o600)
         assert OfficeKeys(office_dir).sealing_public == sqlite_office.app.state.office.keys.sealing_public

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,7 +11,8 @@ import httpx
 
 from models.store import KioskStore
 from sync.kiosk import SyncService, enroll
-from tests.sync.helpers import check_invariant, free_port, serve_office as _serve, sync_until_quiet, write_passages
+from tests.sync.helpers import check_invariant, free_port, sync_until_quiet, write_passages
+from tests.sync.helpers import serve_office as _serve
 
 
 def test_server_killed_mid_transaction(tmp_path):
@@ -22,8 +20,21 @@ def test_server_killed_mid_transaction(tmp_path):
 
     office_dir = tmp_path / "office"
     port = free_port()
-    assert main(["office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", "--office-dir", str(office_dir),
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "office",
+                "add-checkpoint",
+                "东门卡口",
+                "--community",
+                "幸福里社区",
+                "--office-dir",
+                str(office_dir),
+                "--json",
+            ]
+        )
+        == 0
+    )
     from sync.office.db import open_office_engine
     from sync.office.enrol import add_checkpoint
 

@@ -59,8 +59,14 @@ def volunteer_id(data_dir: Path, name: str) -> int:
 
 def screen_text(app) -> str:
     """The screen as plain text, as a volunteer would read it."""
-    console = Console(width=app.size.width, height=app.size.height, record=True, color_system=None,
-                      file=io.StringIO(), legacy_windows=False)
+    console = Console(
+        width=app.size.width,
+        height=app.size.height,
+        record=True,
+        color_system=None,
+        file=io.StringIO(),
+        legacy_windows=False,
+    )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
@@ -79,8 +85,9 @@ async def wait_for(pilot, condition, timeout: float = 15.0):
     end = loop.time() + timeout
     while not condition():
         if loop.time() > end:
-            raise AssertionError(f"timed out waiting; screen is {type(pilot.app.screen).__name__}:\n"
-                                 + screen_text(pilot.app))
+            raise AssertionError(
+                f"timed out waiting; screen is {type(pilot.app.screen).__name__}:\n" + screen_text(pilot.app)
+            )
         await pilot.pause(0.02)
 
 
@@ -115,8 +122,14 @@ async def settle(pilot):
 async def log_in(pilot, pin: str = "1234"):
     await wait_for(pilot, on_screen(pilot, "LoginScreen"))
     await type_keys(pilot, pin + "\r")
-    await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "DutyScreen" and pilot.app.volunteer is not None
-                   and getattr(pilot.app.screen, "policy", None) is not None)
+    await wait_for(
+        pilot,
+        lambda: (
+            type(pilot.app.screen).__name__ == "DutyScreen"
+            and pilot.app.volunteer is not None
+            and getattr(pilot.app.screen, "policy", None) is not None
+        ),
+    )
     await pilot.pause(0.05)
     return pilot.app.screen
 

@@ -51,8 +51,11 @@ def notices(app) -> list[str]:
 
 
 def passages(data_dir):
-    return db_rows(data_dir, "SELECT p.unit_code, p.verdict, o.clock_flag FROM passage p JOIN outbox o"
-                             " ON o.record_id = p.record_id ORDER BY o.seq")
+    return db_rows(
+        data_dir,
+        "SELECT p.unit_code, p.verdict, o.clock_flag FROM passage p JOIN outbox o"
+        " ON o.record_id = p.record_id ORDER BY o.seq",
+    )
 
 
 @pytest.mark.parametrize("lang, size", [("zh", (80, 24)), ("en", (100, 30))])

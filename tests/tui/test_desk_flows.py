@@ -13,8 +13,9 @@ def count(data_dir, table: str, where: str = "1=1", *params) -> int:
 
 
 class TestFever:
-    @pytest.mark.parametrize("second, key, outcome", [("365", None, "allowed"), ("381", "f6", "clinic"),
-                                                      ("379", "f7", "home")])
+    @pytest.mark.parametrize(
+        "second, key, outcome", [("365", None, "allowed"), ("381", "f6", "clinic"), ("379", "f7", "home")]
+    )
     async def test_fever_recheck_to_each_outcome(self, desk_dir, second, key, outcome):
         app = DutyApp(desk_dir, lang="zh")
         async with app.run_test(size=(80, 24)) as pilot:
@@ -39,8 +40,11 @@ class TestFever:
                 await pilot.press(key)
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
             await settle(pilot)
-            rows = db_rows(desk_dir, "SELECT o.outcome, o.second_raw FROM fever_outcome o JOIN fever_case c"
-                                     " ON c.record_id = o.case_id WHERE c.unit_code = '3-2-501'")
+            rows = db_rows(
+                desk_dir,
+                "SELECT o.outcome, o.second_raw FROM fever_outcome o JOIN fever_case c"
+                " ON c.record_id = o.case_id WHERE c.unit_code = '3-2-501'",
+            )
             assert rows == [(outcome, second)]
             allowed_passages = count(desk_dir, "passage", "unit_code = '3-2-501' AND verdict = 'allow'")
             assert allowed_passages == (1 if outcome == "allowed" else 0)
@@ -67,17 +71,20 @@ class TestRegistration:
             await type_keys(pilot, v + "\r")
             await pilot.pause(0.02)
 
-    @pytest.mark.parametrize("field, values, words", [
-        ("kind", ["9"], "Type a number from 1 to 5"),
-        ("phone", ["1", "", "12345"], "A mobile number has 11 digits"),
-        ("phone", ["1", "", ""], "A phone number is needed"),
-        ("id_number", ["1", "", "13800138000", "110105194912310021"], "ID check digit wrong"),
-        ("id_number", ["2", "", "13800138000", ""], "A returnee needs an ID number"),
-        ("to_unit", ["1", "", "13800138000", "", "Wuhan", ""], "Which unit are they visiting?"),
-        ("to_unit", ["1", "", "13800138000", "", "Wuhan", "blah"], "Unit not recognised"),
-        ("temperature", ["1", "", "13800138000", "", "Wuhan", "3-2-501", "visit", "98.6"], "looks like Fahrenheit"),
-        ("temperature", ["1", "", "13800138000", "", "Wuhan", "3-2-501", "visit", ""], "Take the temperature"),
-    ])
+    @pytest.mark.parametrize(
+        "field, values, words",
+        [
+            ("kind", ["9"], "Type a number from 1 to 5"),
+            ("phone", ["1", "", "12345"], "A mobile number has 11 digits"),
+            ("phone", ["1", "", ""], "A phone number is needed"),
+            ("id_number", ["1", "", "13800138000", "110105194912310021"], "ID check digit wrong"),
+            ("id_number", ["2", "", "13800138000", ""], "A returnee needs an ID number"),
+            ("to_unit", ["1", "", "13800138000", "", "Wuhan", ""], "Which unit are they visiting?"),
+            ("to_unit", ["1", "", "13800138000", "", "Wuhan", "blah"], "Unit not recognised"),
+            ("temperature", ["1", "", "13800138000", "", "Wuhan", "3-2-501", "visit", "98.6"], "looks like Fahrenheit"),
+            ("temperature", ["1", "", "13800138000", "", "Wuhan", "3-2-501", "visit", ""], "Take the temperature"),
+        ],
+    )
     async def test_each_validation_error_stays_on_its_field(self, desk_dir, field, values, words):
         app = DutyApp(desk_dir, lang="en")
         async with app.run_test(size=(80, 24)) as pilot:
@@ -97,7 +104,9 @@ class TestRegistration:
             await self._fill(pilot, ["1", "张三", "138 0013 8000", "", "上海", "3-2-501", "探亲", "366"])
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
             await settle(pilot)
-            rows = db_rows(desk_dir, "SELECT kind, name, phone_masked, to_unit, temp_value, from_place FROM registration")
+            rows = db_rows(
+                desk_dir, "SELECT kind, name, phone_masked, to_unit, temp_value, from_place FROM registration"
+            )
             assert rows == [("visitor", "张三", "138****8000", "3-2-501", 36.6, "上海")]
             assert "登记已保存" in screen_text(app)
             assert app.screen.scan_line.has_focus
@@ -118,13 +127,14 @@ class TestRegistration:
         opened = []
         from tui.screens import duty
 
-        monkeypatch.setattr(duty.DutyScreen, "offer_issue_pass",
-                            lambda self, **kw: opened.append(kw))
+        monkeypatch.setattr(duty.DutyScreen, "offer_issue_pass", lambda self, **kw: opened.append(kw))
         app = DutyApp(desk_dir, lang="zh")
         async with app.run_test(size=(80, 24)) as pilot:
             await log_in(pilot)
             await self._open_form(pilot)
-            await self._fill(pilot, ["2", "张伟", "13800138000", "11010519491231002X", "武汉", "3-2-501", "返乡", "365"])
+            await self._fill(
+                pilot, ["2", "张伟", "13800138000", "11010519491231002X", "武汉", "3-2-501", "返乡", "365"]
+            )
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
             await settle(pilot)
             # The entry slip is offered with the unit and the name already in it.
@@ -182,9 +192,15 @@ class TestHandover:
             await pilot.press("f9")
             await wait_for(pilot, lambda: "In " in screen_text(app) and "Shift" in screen_text(app))
             start = app.shift_started
-            rows = dict(((d, v), n) for d, v, n in db_rows(
-                desk_dir, "SELECT direction, verdict, count(*) FROM passage WHERE device_time >= ?"
-                          " GROUP BY direction, verdict", start))
+            rows = dict(
+                ((d, v), n)
+                for d, v, n in db_rows(
+                    desk_dir,
+                    "SELECT direction, verdict, count(*) FROM passage WHERE device_time >= ?"
+                    " GROUP BY direction, verdict",
+                    start,
+                )
+            )
             n_in, n_out = rows.get(("in", "allow"), 0), rows.get(("out", "allow"), 0)
             back = sum(n for (d, v), n in rows.items() if v != "allow")
             assert (n_in, n_out, back) == (3, 1, 2)

@@ -16,9 +16,11 @@ async def test_full_disk_is_explained_on_the_duty_screen_and_recording_resumes(d
 
     def record_or_fail(*args, **kwargs):
         if disk["full"]:
-            raise StoreError("磁盘已满，无法写入。请清理空间后重试，已保存的记录不会丢失。",
-                             "disk full, cannot write. Free some space and retry; saved records are kept.",
-                             code="disk_full")
+            raise StoreError(
+                "磁盘已满，无法写入。请清理空间后重试，已保存的记录不会丢失。",
+                "disk full, cannot write. Free some space and retry; saved records are kept.",
+                code="disk_full",
+            )
         return real_record(*args, **kwargs)
 
     monkeypatch.setattr(facts, "_record", record_or_fail)

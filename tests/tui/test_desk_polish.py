@@ -16,7 +16,7 @@ def verdict_text(app) -> str:
     """The verdict panel's words with the panel's line breaks undone (a long folder name
     wraps), as one string."""
     region = app.screen.query_one("#verdict").region
-    rows = screen_text(app).splitlines()[region.y + 1:region.y + region.height - 1]
+    rows = screen_text(app).splitlines()[region.y + 1 : region.y + region.height - 1]
     return "".join(row.split("┃")[3].strip() for row in rows)  # [1] is the direction badge
 
 
@@ -49,12 +49,15 @@ class TestDemoNewcomer:
 
 class TestBigVerdict:
     @pytest.mark.parametrize("size", SIZES)
-    @pytest.mark.parametrize("lang, unit, words", [
-        ("zh", "3-2-501", ("[OK]", "通行", "ALLOW")),
-        ("zh", "4-2-201", ("[X]", "禁止", "DENY")),
-        ("en", "3-2-501", ("[OK]", "ALLOW")),
-        ("en", "4-2-201", ("[X]", "DENY")),
-    ])
+    @pytest.mark.parametrize(
+        "lang, unit, words",
+        [
+            ("zh", "3-2-501", ("[OK]", "通行", "ALLOW")),
+            ("zh", "4-2-201", ("[X]", "禁止", "DENY")),
+            ("en", "3-2-501", ("[OK]", "ALLOW")),
+            ("en", "4-2-201", ("[X]", "DENY")),
+        ],
+    )
     async def test_the_verdict_word_is_a_three_row_block_across_the_panel(self, desk_dir, size, lang, unit, words):
         app = DutyApp(desk_dir, lang=lang)
         async with app.run_test(size=size) as pilot:
@@ -66,7 +69,7 @@ class TestBigVerdict:
             assert header.region.width == panel.content_region.width, "the block spans the panel"
             assert header.region.y == panel.content_region.y, "the block is the first thing in the panel"
             rows = screen_text(app).splitlines()
-            word_rows = [r for r in rows[header.region.y:header.region.y + 3] if words[0] in r]
+            word_rows = [r for r in rows[header.region.y : header.region.y + 3] if words[0] in r]
             assert len(word_rows) == 1, "the word is on the middle row, once"
             row = word_rows[0]
             for word in words:
@@ -85,7 +88,7 @@ class TestBigVerdict:
             assert word.region.height == 3 and word.region.width >= 10
 
             def block_text() -> str:
-                rows = screen_text(app).splitlines()[word.region.y:word.region.y + 3]
+                rows = screen_text(app).splitlines()[word.region.y : word.region.y + 3]
                 return " ".join(r.split("┃")[1] for r in rows)  # the badge is the first box
 
             assert "进" in block_text() and "IN" in block_text()
@@ -154,8 +157,11 @@ class TestStartUp:
         from models.store import KioskStore
 
         def damaged(self):
-            raise StoreError("数据库自检未通过（page 7）。请联系管理员。", "database self-check failed (page 7). Call your supervisor.",
-                             code="store_damaged")
+            raise StoreError(
+                "数据库自检未通过（page 7）。请联系管理员。",
+                "database self-check failed (page 7). Call your supervisor.",
+                code="store_damaged",
+            )
 
         monkeypatch.setattr(KioskStore, "check_integrity", damaged)
         app = DutyApp(desk_dir, lang="en")

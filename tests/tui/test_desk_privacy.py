@@ -63,7 +63,9 @@ class TestSealedPersonalData:
             await pilot.press("escape")
             await settle(pilot)
             rows = db_rows(desk_dir, "SELECT id_masked, phone_masked FROM registration ORDER BY rowid DESC LIMIT 2")
-            assert sorted(rows) == sorted([("110105********002X", "138****5678"), ("440524********0014", "159****4321")])
+            assert sorted(rows) == sorted(
+                [("110105********002X", "138****5678"), ("440524********0014", "159****4321")]
+            )
         # The app has closed (WAL checkpointed or not): search everything it left behind.
         needles = [n for person in PEOPLE for n in person]
         assert files_holding(desk_dir, needles) == {}
@@ -87,11 +89,12 @@ class TestHostileInput:
             assert waiting, "a reading is only a temperature while someone waits for one"
 
     @settings(max_examples=300, deadline=None)
-    @given(text=st.one_of(st.text(max_size=80), st.from_regex(r"[0-9Xx \-+]{0,24}", fullmatch=True)),
-           name=st.sampled_from(["kind", "name", "phone", "id_number", "from_place", "to_unit", "reason",
-                                 "temperature"]),
-           kind=st.sampled_from(["1", "2", "3", "4", "5", "", "9", "二"]),
-           lang=st.sampled_from(["zh", "en"]))
+    @given(
+        text=st.one_of(st.text(max_size=80), st.from_regex(r"[0-9Xx \-+]{0,24}", fullmatch=True)),
+        name=st.sampled_from(["kind", "name", "phone", "id_number", "from_place", "to_unit", "reason", "temperature"]),
+        kind=st.sampled_from(["1", "2", "3", "4", "5", "", "9", "二"]),
+        lang=st.sampled_from(["zh", "en"]),
+    )
     def test_every_form_value_is_clean_or_refused_in_words(self, text, name, kind, lang):
         from tui.screens.register import FieldRefused, clean_field
 
@@ -131,8 +134,10 @@ class TestHostileInput:
 
 
 def audit_actions(data_dir) -> list[tuple[str, int | None, dict]]:
-    return [(a, v, json.loads(d)) for a, v, d in
-            db_rows(data_dir, "SELECT action, volunteer_id, detail FROM audit_event ORDER BY rowid")]
+    return [
+        (a, v, json.loads(d))
+        for a, v, d in db_rows(data_dir, "SELECT action, volunteer_id, detail FROM audit_event ORDER BY rowid")
+    ]
 
 
 class TestAudit:

@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_the_app_does_not_import_the_database_layer():
-    code = ("import sys, tui.app; heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('sqlmodel', 'sqlalchemy', 'alembic', 'argon2', 'PIL', 'qrcode')); print(','.join(heavy))")
+    code = (
+        "import sys, tui.app; heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sqlmodel', 'sqlalchemy', 'alembic', 'argon2', 'PIL', 'qrcode')); print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "", f"imported before the first frame: {out.stdout.strip()}"
 
@@ -50,8 +52,9 @@ def _all_screen_bindings():
     import importlib
     import pkgutil
 
-    import tui.screens
     from textual.screen import Screen
+
+    import tui.screens
 
     for info in pkgutil.iter_modules(tui.screens.__path__):
         module = importlib.import_module(f"tui.screens.{info.name}")

@@ -62,8 +62,7 @@ class TestTypedKeys:
         async with app.run_test(size=(80, 24)) as pilot:
             await log_in(pilot)
             await scan(pilot, token_of(desk_dir, "3-2-501"))
-            for key, char in [("3", "3"), ("6", "6"), ("5", "5"), ("5", "5"), ("backspace", "\x7f"),
-                              ("enter", "\r")]:
+            for key, char in [("3", "3"), ("6", "6"), ("5", "5"), ("5", "5"), ("backspace", "\x7f"), ("enter", "\r")]:
                 app.post_message(events.Key(key, char))
             await settle(pilot)
             assert last_passage(desk_dir) == ("3-2-501", "365")
@@ -141,7 +140,6 @@ class TestLog:
             style, first = log.visible_lines()[0]
             assert style == "bold red" and "3-2-501" in first and "38.2" in first
             assert "row 0059" in screen_text(app) and first.strip()[:20] in screen_text(app)
-
 
     async def test_after_a_restart_readings_look_as_they_did_when_saved(self, desk_dir):
         app = DutyApp(desk_dir, lang="en")

@@ -50,12 +50,20 @@ class TestSettingsScreen:
         supervisor = volunteer_id(desk_dir, "王秀英")
         assert {vid for vid, _d in audits} == {supervisor}
         assert sorted((json.loads(d)["setting"], json.loads(d)["old"], json.loads(d)["new"]) for _v, d in audits) == [
-            ("idle_lock_minutes", "10", "5"), ("lang", "zh", "en"), ("paper", "58", "80")]
+            ("idle_lock_minutes", "10", "5"),
+            ("lang", "zh", "en"),
+            ("paper", "58", "80"),
+        ]
 
-    @pytest.mark.parametrize("name, value, words", [
-        ("lang", "fr", "zh"), ("idle_lock_minutes", "soon", "1440"), ("paper", "110", "58"),
-        ("name_display", "some", "masked"),
-    ])
+    @pytest.mark.parametrize(
+        "name, value, words",
+        [
+            ("lang", "fr", "zh"),
+            ("idle_lock_minutes", "soon", "1440"),
+            ("paper", "110", "58"),
+            ("name_display", "some", "masked"),
+        ],
+    )
     async def test_a_refused_value_stays_on_its_field_and_nothing_is_saved(self, desk_dir, name, value, words):
         app = DutyApp(desk_dir, lang="en")
         async with app.run_test(size=(80, 24)) as pilot:

@@ -103,15 +103,22 @@ class TestSyncWithAFakeOffice:
 
     async def test_a_kiosk_that_is_not_enrolled_does_not_sync_and_shows_its_own_count(self, desk_dir):
         made = []
-        app = DutyApp(desk_dir, lang="zh", sync_service=lambda store: made.append(store),
-                      sync_interval=0.05, sync_after_records=0.01)
+        app = DutyApp(
+            desk_dir,
+            lang="zh",
+            sync_service=lambda store: made.append(store),
+            sync_interval=0.05,
+            sync_after_records=0.01,
+        )
         async with app.run_test(size=(80, 24)) as pilot:
             await log_in(pilot)
             await scan(pilot, token_of(desk_dir, "3-2-501"))
             await scan(pilot, "365")
             await pilot.pause(0.3)
             assert made == []
-            pending = db_rows(desk_dir, "SELECT count(*) FROM outbox WHERE seq > (SELECT acked_seq FROM kiosk_state)")[0][0]
+            pending = db_rows(desk_dir, "SELECT count(*) FROM outbox WHERE seq > (SELECT acked_seq FROM kiosk_state)")[
+                0
+            ][0]
             await app.screen.refresh_sync()
             assert f"待上报{pending}" in screen_text(app).splitlines()[0]
 
@@ -151,7 +158,8 @@ class TestSyncWithARealOffice:
             await scan(pilot, token_of(desk_dir, "3-2-501"))
             await scan(pilot, "365")
             passage_id, pass_id = db_rows(
-                desk_dir, "SELECT record_id, pass_id FROM passage ORDER BY device_time DESC LIMIT 1")[0]
+                desk_dir, "SELECT record_id, pass_id FROM passage ORDER BY device_time DESC LIMIT 1"
+            )[0]
             await wait_for(pilot, lambda: passage_id in office_records(office.engine, kiosk_id), timeout=30)
             await wait_for(pilot, lambda: "已同步" in screen_text(app).splitlines()[0], timeout=30)
 
@@ -161,8 +169,9 @@ class TestSyncWithARealOffice:
 
             def revoked_here() -> bool:
                 with app.store.engine.connect() as conn:
-                    found = conn.execute(text("SELECT count(*) FROM revocation WHERE pass_id = :p"),
-                                         {"p": pass_id}).scalar()
+                    found = conn.execute(
+                        text("SELECT count(*) FROM revocation WHERE pass_id = :p"), {"p": pass_id}
+                    ).scalar()
                     conn.rollback()
                 return bool(found)
 

@@ -7,14 +7,25 @@ import json
 import pytest
 
 from tests.tui.conftest import (
-    SIZES, db_rows, log_in, on_screen, scan, screen_text, settle, token_of, type_keys, volunteer_id, wait_for,
+    SIZES,
+    db_rows,
+    log_in,
+    scan,
+    screen_text,
+    settle,
+    token_of,
+    type_keys,
+    volunteer_id,
 )
 from tui.app import DutyApp
 
 
 def passages(data_dir):
-    return db_rows(data_dir, "SELECT direction, unit_code, verdict, temp_raw, temp_value, volunteer_id, reasons,"
-                             " pass_id FROM passage ORDER BY device_time")
+    return db_rows(
+        data_dir,
+        "SELECT direction, unit_code, verdict, temp_raw, temp_value, volunteer_id, reasons,"
+        " pass_id FROM passage ORDER BY device_time",
+    )
 
 
 class TestRoutinePassage:
@@ -135,9 +146,10 @@ class TestScannerBursts:
             await type_keys(pilot, "3-2-501 abc XYZ?\t", gap=0.005)
             await settle(pilot)
             assert duty.direction == "in"
-            assert app.screen is not duty or True  # a look-up may open; no binding fired:
-            assert not any(type(s).__name__ in ("HelpScreen", "RegisterScreen", "HandoverScreen")
-                           for s in app.screen_stack)
+            # a look-up may open; no binding fired:
+            assert not any(
+                type(s).__name__ in ("HelpScreen", "RegisterScreen", "HandoverScreen") for s in app.screen_stack
+            )
 
 
 def _pass_token(store, **overrides):
@@ -147,8 +159,16 @@ def _pass_token(store, **overrides):
     from models.passtoken import PassBody, PassKind, kid_for, new_pass_id, sign_pass
 
     now = int(time.time())
-    fields = dict(kid=kid_for(bytes(store.signing_key.verify_key)), pass_id=new_pass_id(), kind=PassKind.RESIDENT,
-                  scope=0, valid_from=now - 86400, valid_to=now + 86400, unit="5-2-501", name="测试")
+    fields = dict(
+        kid=kid_for(bytes(store.signing_key.verify_key)),
+        pass_id=new_pass_id(),
+        kind=PassKind.RESIDENT,
+        scope=0,
+        valid_from=now - 86400,
+        valid_to=now + 86400,
+        unit="5-2-501",
+        name="测试",
+    )
     forged = overrides.pop("forged", False)
     fields.update(overrides)
     key = fields.pop("signing_key", store.signing_key)
@@ -192,8 +212,17 @@ def _denial_tokens(data_dir):
 
 
 class TestDenials:
-    DENIAL_CODES = ["revoked", "quarantined", "expired", "not_yet_valid", "wrong_checkpoint", "unknown_issuer",
-                    "bad_signature", "outside_hours", "damaged"]
+    DENIAL_CODES = [
+        "revoked",
+        "quarantined",
+        "expired",
+        "not_yet_valid",
+        "wrong_checkpoint",
+        "unknown_issuer",
+        "bad_signature",
+        "outside_hours",
+        "damaged",
+    ]
 
     @pytest.mark.parametrize("lang", ["zh", "en"])
     async def test_each_denial_shows_its_words_and_rings(self, desk_dir, lang):

@@ -27,4 +27,4 @@ async def test_every_registration_field_is_on_screen_without_scrolling(desk_dir,
         if compact:
             bottom = size[1]
             for f in fields:  # the whole field, input included, is inside the screen
-                assert 0 <= f.input.region.y and f.input.region.bottom <= bottom, f.field_name
+                assert f.input.region.y >= 0 and f.input.region.bottom <= bottom, f.field_name

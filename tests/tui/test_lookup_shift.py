@@ -15,8 +15,11 @@ from tests.tui.conftest import token_of
 
 def test_lookups_find_what_was_registered_and_nothing_else(desk_dir):
     store = KioskStore.open(desk_dir)
-    record_registration(store, RegistrationInput("visitor", "王五", "11010519491231002X", "13800138000", "上海",
-                                                 "3-2-501", "探亲"), parse_temperature("365"))
+    record_registration(
+        store,
+        RegistrationInput("visitor", "王五", "11010519491231002X", "13800138000", "上海", "3-2-501", "探亲"),
+        parse_temperature("365"),
+    )
     assert [h.name for h in by_id_number(store, "11010519491231002X")] == ["王五"]
     assert by_id_number(store, "110105194912310048") == []
     hits = by_phone(store, "13800138000")

@@ -19,13 +19,16 @@ def _service(store, error: SyncError | None, offline_since: float | None = None)
     return service
 
 
-@pytest.mark.parametrize("code, words_zh, words_en, level", [
-    ("busy", "服务器忙", "office busy", "warn"),
-    ("bad_answer", "上报出错", "sync error", "warn"),
-    ("http_502", "上报出错", "sync error", "warn"),
-    ("local_busy", "上报出错", "sync error", "warn"),
-    ("tls_untrusted", "证书不可信", "cert untrusted", "error"),
-])
+@pytest.mark.parametrize(
+    "code, words_zh, words_en, level",
+    [
+        ("busy", "服务器忙", "office busy", "warn"),
+        ("bad_answer", "上报出错", "sync error", "warn"),
+        ("http_502", "上报出错", "sync error", "warn"),
+        ("local_busy", "上报出错", "sync error", "warn"),
+        ("tls_untrusted", "证书不可信", "cert untrusted", "error"),
+    ],
+)
 def test_a_failed_round_says_which_trouble(store, code, words_zh, words_en, level):
     record_passage(store, "in", Verdict(ALLOW, ()))
     service = _service(store, SyncError("x", "x", code=code))

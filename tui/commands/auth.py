@@ -27,8 +27,11 @@ def require_supervisor(store, action: str):
     from models.volunteers import PinError, list_volunteers, login
 
     if not any(v.is_supervisor for v in list_volunteers(store)):
-        raise KakouError("本机还没有管理员：请先运行 kakou kiosk 完成设置",
-                         "this kiosk has no supervisor yet: run kakou kiosk to set it up", code="no_supervisor")
+        raise KakouError(
+            "本机还没有管理员：请先运行 kakou kiosk 完成设置",
+            "this kiosk has no supervisor yet: run kakou kiosk to set it up",
+            code="no_supervisor",
+        )
     pin = read_pin()
     try:
         who = login(store, pin)

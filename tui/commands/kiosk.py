@@ -6,12 +6,17 @@ import sys
 
 
 def register(sub, common) -> None:
-    p = sub.add_parser("demo", parents=[common], help="seed a demo checkpoint (and open the duty desk)",
-                       description="Seed a ready demo checkpoint: volunteers with PINs, ~200 households with "
-                                   "signed passes (DIR/demo-passes), one quarantined household, one revoked pass.")
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="seed a demo checkpoint (and open the duty desk)",
+        description="Seed a ready demo checkpoint: volunteers with PINs, ~200 households with "
+        "signed passes (DIR/demo-passes), one quarantined household, one revoked pass.",
+    )
     p.add_argument("--no-tui", action="store_true", help="only seed the data, do not open the duty desk")
-    p.add_argument("--traffic", type=int, default=0, metavar="N",
-                   help="also record N realistic passages over the last 24 hours")
+    p.add_argument(
+        "--traffic", type=int, default=0, metavar="N", help="also record N realistic passages over the last 24 hours"
+    )
     p.add_argument("--lang", choices=("zh", "en"), default=None, help="duty desk language")
     p.set_defaults(func=run_demo)
 
@@ -31,6 +36,7 @@ def run_demo(args) -> int:
     if (data_dir / DEMO_MARKER).exists():
         print(f"演示卡口已在 {data_dir} / the demo checkpoint is already in {data_dir}")
     else:
+
         def progress(done: int, total: int) -> None:
             if sys.stderr.isatty():
                 print(f"\r制作通行证 making passes {done}/{total}", end="", file=sys.stderr, flush=True)
@@ -44,7 +50,7 @@ def run_demo(args) -> int:
             label = "管理员 supervisor" if role == "supervisor" else "志愿者 volunteer"
             print(f"  {name}  {pin}  ({label})")
         print(f"通行证 passes: {result.passes_dir}/<单元 unit>.txt and .png ({result.units} households)")
-        print(f"试一试 try:  kakou pass verify --data-dir {data_dir} \"$(cat {result.passes_dir}/3-2-501.txt)\"")
+        print(f'试一试 try:  kakou pass verify --data-dir {data_dir} "$(cat {result.passes_dir}/3-2-501.txt)"')
         print(f"            kakou report --data-dir {data_dir}")
     if args.no_tui:
         return 0

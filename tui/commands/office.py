@@ -15,11 +15,19 @@ def register(sub, common) -> None:
     import argparse
 
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--office-dir", type=Path, default=None,
-                        help="office directory: keys and the SQLite database (default: $KAKOU_OFFICE_DIR, "
-                             "else the platform's user data dir)")
-    parent.add_argument("--database-url", default=None, metavar="URL",
-                        help="postgresql://user@host/db to use PostgreSQL (default: SQLite in the office dir)")
+    parent.add_argument(
+        "--office-dir",
+        type=Path,
+        default=None,
+        help="office directory: keys and the SQLite database (default: $KAKOU_OFFICE_DIR, "
+        "else the platform's user data dir)",
+    )
+    parent.add_argument(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="postgresql://user@host/db to use PostgreSQL (default: SQLite in the office dir)",
+    )
 
     p = sub.add_parser("office", help="the street office: server, checkpoints, lists, reports")
     osub = p.add_subparsers(dest="office_command", metavar="ACTION")
@@ -29,8 +37,13 @@ def register(sub, common) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--workers", type=int, default=1, help="worker processes (share one PostgreSQL)")
-    s.add_argument("--tls-cert", type=Path, default=None, metavar="PEM",
-                   help="serve https with this certificate (chain) file; kiosks enrol over https only")
+    s.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        metavar="PEM",
+        help="serve https with this certificate (chain) file; kiosks enrol over https only",
+    )
     s.add_argument("--tls-key", type=Path, default=None, metavar="PEM", help="the certificate's private key")
     s.set_defaults(func=run_serve)
 
@@ -67,8 +80,11 @@ def register(sub, common) -> None:
     pol = osub.add_parser("policy", help="the policy kiosks apply")
     psub = pol.add_subparsers(dest="policy_action", metavar="set|show")
     pol.set_defaults(func=lambda args: (pol.print_help(), 2)[1])
-    ps = psub.add_parser("set", parents=[parent], help="set KEY=VALUE (fever_threshold, recheck_minutes, outing_quota, "
-                                                     "temp_required_out, retention_days, ...)")
+    ps = psub.add_parser(
+        "set",
+        parents=[parent],
+        help="set KEY=VALUE (fever_threshold, recheck_minutes, outing_quota, temp_required_out, retention_days, ...)",
+    )
     ps.add_argument("settings", nargs="+", metavar="KEY=VALUE")
     ps.set_defaults(func=run_policy_set)
     pshow = psub.add_parser("show", parents=[parent], help="show the policy and the lists' versions")
@@ -81,7 +97,9 @@ def register(sub, common) -> None:
     rep.add_argument("--lang", choices=("zh", "en"), default="zh")
     rep.set_defaults(func=run_report)
 
-    st = osub.add_parser("status", parents=[parent], help="each kiosk: last seen, backlog, clock, lists, conflicts, gaps")
+    st = osub.add_parser(
+        "status", parents=[parent], help="each kiosk: last seen, backlog, clock, lists, conflicts, gaps"
+    )
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=run_status)
 
@@ -96,8 +114,9 @@ def register(sub, common) -> None:
     ls = osub.add_parser("admins", parents=[parent], help="list the admins (names only; tokens are never stored)")
     ls.set_defaults(func=run_admins)
 
-    lk = osub.add_parser("lookup", parents=[parent],
-                         help="open the sealed ID number and phone of one registration (audited)")
+    lk = osub.add_parser(
+        "lookup", parents=[parent], help="open the sealed ID number and phone of one registration (audited)"
+    )
     lk.add_argument("record_id", help="the registration's record id")
     lk.add_argument("--admin", required=True, help="your admin name (kakou office add-admin)")
     lk.add_argument("--reason", required=True, help="why you need the full numbers (kept in the audit trail)")
@@ -110,10 +129,16 @@ def register(sub, common) -> None:
     au.add_argument("--json", action="store_true")
     au.set_defaults(func=run_audit)
 
-    pu = osub.add_parser("purge", parents=[parent],
-                         help="clear personal data of records older than the retention period (counts stay)")
-    pu.add_argument("--older-than-days", type=int, default=None, metavar="N",
-                    help="default: the office's retention days (kakou office retention)")
+    pu = osub.add_parser(
+        "purge", parents=[parent], help="clear personal data of records older than the retention period (counts stay)"
+    )
+    pu.add_argument(
+        "--older-than-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="default: the office's retention days (kakou office retention)",
+    )
     pu.add_argument("--admin", default=None, help="your admin name, for the audit trail (default: your login)")
     pu.add_argument("--json", action="store_true")
     pu.set_defaults(func=run_purge)
@@ -162,10 +187,18 @@ def run_serve(args) -> int:
         os.environ["KAKOU_OFFICE_DATABASE_URL"] = database_url(args)
     scheme = "https" if tls else "http"
     print(f"街道服务器 office server: {scheme}://{args.host}:{args.port}/v1  (API docs /v1/docs)", file=sys.stderr)
-    uvicorn.run("sync.office.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=max(1, args.workers), log_level="warning", timeout_graceful_shutdown=5,
-                http="sync.office.app:NoDelayHTTP",
-                ssl_certfile=str(tls[0]) if tls else None, ssl_keyfile=str(tls[1]) if tls else None)
+    uvicorn.run(
+        "sync.office.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=max(1, args.workers),
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        http="sync.office.app:NoDelayHTTP",
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
+    )
     return 0
 
 
@@ -186,9 +219,11 @@ def _tls_files(args) -> tuple[Path, Path] | None:
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
     except (ssl.SSLError, OSError) as exc:
-        raise KakouError(f"证书或私钥用不了（{exc}）：请检查两个文件是否配对、是否为 PEM 格式。",
-                         f"the certificate or key cannot be used ({exc}): check they are a PEM pair.",
-                         code="tls") from None
+        raise KakouError(
+            f"证书或私钥用不了（{exc}）：请检查两个文件是否配对、是否为 PEM 格式。",
+            f"the certificate or key cannot be used ({exc}): check they are a PEM pair.",
+            code="tls",
+        ) from None
     return cert, key
 
 
@@ -233,9 +268,8 @@ def run_revoke(args) -> int:
 
 
 def run_revoke_kiosk(args) -> int:
-    from sync.office.enrol import revoke_kiosk
-
     from sync.office import audit
+    from sync.office.enrol import revoke_kiosk
 
     engine = open_office(args)
     kiosk_id = revoke_kiosk(engine, args.checkpoint)
@@ -255,9 +289,16 @@ def run_list_entry(args) -> int:
     from sync.office.admin import list_entry
     from sync.office.keys import load_lookup_key
 
-    version, who = list_entry(open_office(args), args.list_name, args.action, unit=args.unit, id_number=args.id_number,
-                              until=_until(getattr(args, "until", None)), note=getattr(args, "note", ""),
-                              lookup_key=load_lookup_key(office_dir(args)))
+    version, who = list_entry(
+        open_office(args),
+        args.list_name,
+        args.action,
+        unit=args.unit,
+        id_number=args.id_number,
+        until=_until(getattr(args, "until", None)),
+        note=getattr(args, "note", ""),
+        lookup_key=load_lookup_key(office_dir(args)),
+    )
     print(f"{'已加入' if args.action == 'add' else '已移出'} {args.list_name}: {who}; v{version}")
     return 0
 
@@ -270,7 +311,9 @@ def run_policy_set(args) -> int:
     for setting in args.settings:
         key, sep, value = setting.partition("=")
         if not sep:
-            raise KakouError(f"设置应写成 KEY=VALUE：{setting}", f"unknown setting {setting} (write KEY=VALUE)", code="usage")
+            raise KakouError(
+                f"设置应写成 KEY=VALUE：{setting}", f"unknown setting {setting} (write KEY=VALUE)", code="usage"
+            )
         settings[key] = value
     version, values = set_policy(open_office(args), settings)
     print(f"已设置 set: {', '.join(f'{k}={v}' for k, v in values.items())}; 政策 policy v{version}")
@@ -285,8 +328,11 @@ def run_policy_show(args) -> int:
 
     with open_office(args).begin() as conn:
         versions = office_lists.versions(conn)
-        items = conn.execute(select(t.list_item.c.item_key, t.list_item.c.value).where(
-            t.list_item.c.list_name == "policy", t.list_item.c.deleted.is_(False))).all()
+        items = conn.execute(
+            select(t.list_item.c.item_key, t.list_item.c.value).where(
+                t.list_item.c.list_name == "policy", t.list_item.c.deleted.is_(False)
+            )
+        ).all()
     for key, value in items:
         print(f"{key} = {value}")
     print("名单版本 list versions: " + ", ".join(f"{k} v{v}" for k, v in sorted(versions.items())))
@@ -335,8 +381,10 @@ def run_add_admin(args) -> int:
     print(f"管理员 admin: {args.name.strip()}")
     print(f"令牌 token: {token}")
     print("只显示这一次，请妥善保存；丢失或泄露时运行 kakou office remove-admin 再重新添加。", file=sys.stderr)
-    print("Shown only once: keep it safe. If lost or leaked, run kakou office remove-admin and add again.",
-          file=sys.stderr)
+    print(
+        "Shown only once: keep it safe. If lost or leaked, run kakou office remove-admin and add again.",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -398,9 +446,13 @@ def run_purge(args) -> int:
         print(json.dumps(result.as_dict(), ensure_ascii=False))
         return 0
     before = time.strftime("%Y-%m-%d %H:%M", time.localtime(result.cutoff))
-    print(f"已清除 {before} 之前记录的个人信息（保存 {result.days} 天）：记录 {result.records} 条，隔离副本 {result.conflicts} 条。统计数不变。")
-    print(f"cleared personal data of records before {before} (kept {result.days} days): {result.records} records, "
-          f"{result.conflicts} quarantined copies. Report counts are unchanged.")
+    print(
+        f"已清除 {before} 之前记录的个人信息（保存 {result.days} 天）：记录 {result.records} 条，隔离副本 {result.conflicts} 条。统计数不变。"
+    )
+    print(
+        f"cleared personal data of records before {before} (kept {result.days} days): {result.records} records, "
+        f"{result.conflicts} quarantined copies. Report counts are unchanged."
+    )
     return 0
 
 

@@ -13,8 +13,12 @@ def register(sub, common) -> None:
     psub = p.add_subparsers(dest="pass_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
-    v = psub.add_parser("verify", parents=[common], help="show the verdict for a pass token (records nothing)",
-                        description="Exit status: 0 allowed, 1 denied, 3 check by hand, 2 error.")
+    v = psub.add_parser(
+        "verify",
+        parents=[common],
+        help="show the verdict for a pass token (records nothing)",
+        description="Exit status: 0 allowed, 1 denied, 3 check by hand, 2 error.",
+    )
     v.add_argument("token", help="the pass token (digits), or - to read it from standard input")
     v.add_argument("--direction", choices=("in", "out"), default="in", help="进 in (default) or 出 out")
     v.add_argument("--json", action="store_true", help="machine-readable output")
@@ -23,31 +27,49 @@ def register(sub, common) -> None:
 
     kinds = "resident, outing, work, vehicle, visitor, returnee"
     printing = argparse.ArgumentParser(add_help=False)
-    printing.add_argument("--print-to", metavar="TARGET", default=None,
-                          help="escpos-usb:VID:PID, escpos-serial:/dev/ttyUSB0?baud=115200, escpos-tcp:HOST:9100, "
-                               "escpos-file:PATH, cups:QUEUE, png:PATH, pdf:PATH (default: $KAKOU_PRINTER)")
-    printing.add_argument("--paper", default=None, help="paper width: 58 (384 dots) or 80 (576 dots); default $KAKOU_PAPER or 58")
-    printing.add_argument("--font", default=None, help="CJK font file (default: $KAKOU_FONT, else a system font via fontconfig)")
+    printing.add_argument(
+        "--print-to",
+        metavar="TARGET",
+        default=None,
+        help="escpos-usb:VID:PID, escpos-serial:/dev/ttyUSB0?baud=115200, escpos-tcp:HOST:9100, "
+        "escpos-file:PATH, cups:QUEUE, png:PATH, pdf:PATH (default: $KAKOU_PRINTER)",
+    )
+    printing.add_argument(
+        "--paper", default=None, help="paper width: 58 (384 dots) or 80 (576 dots); default $KAKOU_PAPER or 58"
+    )
+    printing.add_argument(
+        "--font", default=None, help="CJK font file (default: $KAKOU_FONT, else a system font via fontconfig)"
+    )
     printing.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the printer (default 20)")
 
-    i = psub.add_parser("issue", parents=[common, printing], help="issue one pass, print its token (and the pass)",
-                        description="Issue and save a pass; the token goes to standard output. With --print-to the "
-                                    "pass is printed too (if printing fails the pass stays issued: reprint with "
-                                    "kakou pass print).")
+    i = psub.add_parser(
+        "issue",
+        parents=[common, printing],
+        help="issue one pass, print its token (and the pass)",
+        description="Issue and save a pass; the token goes to standard output. With --print-to the "
+        "pass is printed too (if printing fails the pass stays issued: reprint with "
+        "kakou pass print).",
+    )
     i.add_argument("--kind", required=True, help=f"kind of pass: {kinds}")
     i.add_argument("--unit", required=True, help="the household, building-entrance-room, e.g. 3-2-501")
     i.add_argument("--name", default="", help="holder's name (optional)")
-    i.add_argument("--valid-days", type=float, default=None, help="days the pass is valid (default depends on the kind)")
+    i.add_argument(
+        "--valid-days", type=float, default=None, help="days the pass is valid (default depends on the kind)"
+    )
     i.add_argument("--plate", default="", help="number plate (vehicle passes)")
     i.add_argument("--hours", default=None, metavar="FROM-TO", help="daily hours, e.g. 8-18 or 22-6 (work, visitor)")
     i.add_argument("--scope", type=int, default=0, help="only valid at this checkpoint number (0: any)")
     i.set_defaults(func=run_issue)
 
-    b = psub.add_parser("batch", parents=[common], help="issue passes for a resident list (CSV/XLSX) into a PDF",
-                        description="One pass per household (or per person with --per-person) from a resident list "
-                                    "with columns 楼栋, 单元, 房号 (or one unit column like 3-2-501) and 姓名. Bad rows "
-                                    "are reported by line number and skipped; the good rows are issued all together "
-                                    "or not at all. Exit status: 0 all rows issued, 1 some rows skipped, 2 error.")
+    b = psub.add_parser(
+        "batch",
+        parents=[common],
+        help="issue passes for a resident list (CSV/XLSX) into a PDF",
+        description="One pass per household (or per person with --per-person) from a resident list "
+        "with columns 楼栋, 单元, 房号 (or one unit column like 3-2-501) and 姓名. Bad rows "
+        "are reported by line number and skipped; the good rows are issued all together "
+        "or not at all. Exit status: 0 all rows issued, 1 some rows skipped, 2 error.",
+    )
     b.add_argument("--from", dest="source", required=True, metavar="FILE", help="residents .csv or .xlsx")
     b.add_argument("--pdf", required=True, metavar="OUT.pdf", help="where to write the A4 sheets")
     b.add_argument("--kind", default="resident", help=f"kind of pass (default resident): {kinds}")
@@ -64,8 +86,11 @@ def register(sub, common) -> None:
     r.add_argument("--reason", required=True, help="why, e.g. 遗失 lost")
     r.set_defaults(func=run_revoke)
 
-    ri = psub.add_parser("reissue", parents=[common, printing],
-                         help="revoke a pass and issue its replacement in one step (lost or damaged pass)")
+    ri = psub.add_parser(
+        "reissue",
+        parents=[common, printing],
+        help="revoke a pass and issue its replacement in one step (lost or damaged pass)",
+    )
     ri.add_argument("pass_id", help="the old pass id (or its first 8+ characters)")
     ri.add_argument("--reason", default="补办 reissued", help="why the old pass is revoked (default: reissued)")
     ri.add_argument("--valid-days", type=float, default=None, help="days the new pass is valid")
@@ -127,17 +152,19 @@ def verdict_dict(verdict, lang: str = "zh") -> dict:
     if body is not None:
         fmt = lambda ts: time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))  # noqa: E731
         zh, en = KIND_NAMES[body.kind]
-        out.update({
-            "pass_id": body.pass_id_hex,
-            "unit": body.unit,
-            "name": mask_name(body.name),
-            "kind": int(body.kind),
-            "kind_name": en if lang == "en" else zh,
-            "plate": body.plate,
-            "valid_from": fmt(body.valid_from),
-            "valid_to": fmt(body.valid_to),
-            "issuer": verdict.issuer,
-        })
+        out.update(
+            {
+                "pass_id": body.pass_id_hex,
+                "unit": body.unit,
+                "name": mask_name(body.name),
+                "kind": int(body.kind),
+                "kind_name": en if lang == "en" else zh,
+                "plate": body.plate,
+                "valid_from": fmt(body.valid_from),
+                "valid_to": fmt(body.valid_to),
+                "issuer": verdict.issuer,
+            }
+        )
     return out
 
 
@@ -179,7 +206,7 @@ PAPER_ENV = "KAKOU_PAPER"
 
 
 def parse_hours(text: str | None) -> tuple[int, int]:
-    """"8-18" -> (8, 18); "22-6" wraps past midnight; None -> all day."""
+    """ "8-18" -> (8, 18); "22-6" wraps past midnight; None -> all day."""
     from models.passes import PassError
 
     if not text:
@@ -190,7 +217,9 @@ def parse_hours(text: str | None) -> tuple[int, int]:
     except ValueError:
         hours = (-1, -1)
     if not sep or not (0 <= hours[0] <= 23 and 0 <= hours[1] <= 24) or hours[0] == hours[1]:
-        raise PassError(f"时段写法不对：{text}（例如 8-18）", f"hours {text!r} not understood (e.g. 8-18)", code="hours")
+        raise PassError(
+            f"时段写法不对：{text}（例如 8-18）", f"hours {text!r} not understood (e.g. 8-18)", code="hours"
+        )
     return hours
 
 
@@ -218,8 +247,10 @@ def _print_one(info, args) -> int:
         if sys.stderr.isatty():
             print(file=sys.stderr)
         print(f"{exc}", file=sys.stderr)
-        print(f"通行证已保存，重印 / the pass is saved, reprint with: kakou pass print {info.short_id} --print-to ...",
-              file=sys.stderr)
+        print(
+            f"通行证已保存，重印 / the pass is saved, reprint with: kakou pass print {info.short_id} --print-to ...",
+            file=sys.stderr,
+        )
         return 2
     if sys.stderr.isatty():
         print(file=sys.stderr)
@@ -240,8 +271,16 @@ def run_issue(args) -> int:
         parse_target(args.print_to)  # a typo in the target is reported before anything is issued
     store = open_existing_store(args)
     who = require_supervisor(store, "issue_pass")
-    issued = issue_pass(store, kind, args.unit, name=args.name, valid_days=args.valid_days, plate=args.plate,
-                        hours=hours, scope=args.scope)
+    issued = issue_pass(
+        store,
+        kind,
+        args.unit,
+        name=args.name,
+        valid_days=args.valid_days,
+        plate=args.plate,
+        hours=hours,
+        scope=args.scope,
+    )
     record_audit(store, "issue_pass", who.id, via="cli", pass_id=issued.pass_id, unit=issued.body.unit, kind=args.kind)
     print(issued.token)
     print(f"已签发 issued {issued.pass_id} ({issued.body.unit})", file=sys.stderr)
@@ -253,8 +292,11 @@ def _find_or_fail(store, pass_id: str):
 
     record = find_pass(store, pass_id)
     if record is None:
-        raise PassError(f"找不到通行证 {pass_id}（要本机签发的，编号至少 8 位）",
-                        f"no pass {pass_id} issued here (give at least 8 characters of its id)", code="not_found")
+        raise PassError(
+            f"找不到通行证 {pass_id}（要本机签发的，编号至少 8 位）",
+            f"no pass {pass_id} issued here (give at least 8 characters of its id)",
+            code="not_found",
+        )
     return record
 
 
@@ -279,8 +321,14 @@ def run_revoke(args) -> int:
     record = _find_or_fail(store, args.pass_id) if len(args.pass_id.strip()) != 32 else None
     who = require_supervisor(store, "revoke_pass")
     revoke_pass(store, record.pass_id if record else args.pass_id, args.reason)
-    record_audit(store, "revoke_pass", who.id, via="cli", pass_id=record.pass_id if record else args.pass_id.strip().lower(),
-                 reason=args.reason)
+    record_audit(
+        store,
+        "revoke_pass",
+        who.id,
+        via="cli",
+        pass_id=record.pass_id if record else args.pass_id.strip().lower(),
+        reason=args.reason,
+    )
     print(f"已作废 revoked {record.pass_id if record else args.pass_id.strip().lower()}")
     return 0
 
@@ -326,10 +374,26 @@ def run_list(args) -> int:
         return "expired" if now >= row.valid_to else "valid"
 
     if args.json:
-        print(json.dumps([{"pass_id": r.pass_id, "unit": r.unit_code, "kind": r.kind, "kind_name": kind_label(r.kind),
-                           "name": mask_name(r.name), "plate": r.plate, "valid_from": fmt(r.valid_from),
-                           "valid_to": fmt(r.valid_to - 1), "status": status(r), "replaces": r.replaces}
-                          for r in rows], ensure_ascii=False))
+        print(
+            json.dumps(
+                [
+                    {
+                        "pass_id": r.pass_id,
+                        "unit": r.unit_code,
+                        "kind": r.kind,
+                        "kind_name": kind_label(r.kind),
+                        "name": mask_name(r.name),
+                        "plate": r.plate,
+                        "valid_from": fmt(r.valid_from),
+                        "valid_to": fmt(r.valid_to - 1),
+                        "status": status(r),
+                        "replaces": r.replaces,
+                    }
+                    for r in rows
+                ],
+                ensure_ascii=False,
+            )
+        )
         return 0
     if not rows:
         print("没有通行证 / no passes" + (f" for {args.unit}" if args.unit else ""))
@@ -337,8 +401,10 @@ def run_list(args) -> int:
     words = {"valid": "有效 valid", "revoked": "作废 revoked", "expired": "过期 expired"}
     for r in rows:
         name = mask_name(r.name) or "-"
-        print(f"{r.pass_id[:8]}  {r.unit_code:<10} {kind_label(r.kind):<6} {name:<6} "
-              f"{fmt(r.valid_from)}..{fmt(r.valid_to - 1)}  {words[status(r)]}" + (f"  {r.plate}" if r.plate else ""))
+        print(
+            f"{r.pass_id[:8]}  {r.unit_code:<10} {kind_label(r.kind):<6} {name:<6} "
+            f"{fmt(r.valid_from)}..{fmt(r.valid_to - 1)}  {words[status(r)]}" + (f"  {r.plate}" if r.plate else "")
+        )
     return 0
 
 
@@ -366,8 +432,13 @@ def run_batch(args) -> int:
     for entry in residents.entries:
         gone = missing_glyphs(entry.unit + entry.name + entry.plate, font)
         if gone:
-            errors.append(RowError(entry.lines[0], f"字体里没有这些字：{gone}，无法打印",
-                                   f"the font has no glyph for {gone}, cannot print"))
+            errors.append(
+                RowError(
+                    entry.lines[0],
+                    f"字体里没有这些字：{gone}，无法打印",
+                    f"the font has no glyph for {gone}, cannot print",
+                )
+            )
         else:
             printable.append(entry)
     store = open_existing_store(args)
@@ -381,8 +452,10 @@ def run_batch(args) -> int:
 
     header = _header(store)
     total = len(prepared)
-    prints = [PassPrint.from_body(p.body, p.token, header=header, serial=f"{n:04d}/{total:04d}")
-              for n, p in enumerate(prepared, start=1)]
+    prints = [
+        PassPrint.from_body(p.body, p.token, header=header, serial=f"{n:04d}/{total:04d}")
+        for n, p in enumerate(prepared, start=1)
+    ]
 
     def progress(done: int, count: int) -> None:
         if sys.stderr.isatty():
@@ -400,8 +473,11 @@ def run_batch(args) -> int:
         os.replace(partial, out)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise KakouError(f"写不了 {out}：{exc.strerror or exc}，什么也没有签发",
-                         f"cannot write {out}: {exc.strerror or exc}; nothing was issued", code="write") from None
+        raise KakouError(
+            f"写不了 {out}：{exc.strerror or exc}，什么也没有签发",
+            f"cannot write {out}: {exc.strerror or exc}; nothing was issued",
+            code="write",
+        ) from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -6,34 +6,50 @@ import sys
 
 
 def register(sub, common) -> None:
-    e = sub.add_parser("enroll", parents=[common], help="enrol this kiosk with the street office (one-time code)",
-                       description="Sends this kiosk's public key with the one-time code from `kakou office "
-                                   "add-checkpoint`; receives the checkpoint id, the office's key and the first lists.")
-    e.add_argument("--office", required=True, metavar="URL", help="the street office server, e.g. https://office.example.cn")
-    e.add_argument("--allow-http", action="store_true",
-                   help="allow plain http to another machine (a trusted LAN only: the keys exchanged at "
-                        "enrolment travel in clear)")
+    e = sub.add_parser(
+        "enroll",
+        parents=[common],
+        help="enrol this kiosk with the street office (one-time code)",
+        description="Sends this kiosk's public key with the one-time code from `kakou office "
+        "add-checkpoint`; receives the checkpoint id, the office's key and the first lists.",
+    )
+    e.add_argument(
+        "--office", required=True, metavar="URL", help="the street office server, e.g. https://office.example.cn"
+    )
+    e.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="allow plain http to another machine (a trusted LAN only: the keys exchanged at "
+        "enrolment travel in clear)",
+    )
     e.add_argument("--code", required=True, help="the enrolment code, e.g. K7QX-M3PA")
     e.set_defaults(func=run_enroll)
 
-    s = sub.add_parser("sync", parents=[common], help="send records to the street office and fetch its lists",
-                       description="Push then pull. Exit 0 when nothing is left to send, 1 when records are still "
-                                   "waiting (offline), 2 on an error that needs a person.")
+    s = sub.add_parser(
+        "sync",
+        parents=[common],
+        help="send records to the street office and fetch its lists",
+        description="Push then pull. Exit 0 when nothing is left to send, 1 when records are still "
+        "waiting (offline), 2 on an error that needs a person.",
+    )
     s.add_argument("--once", action="store_true", help="one attempt only (default: retry with backoff until sent)")
-    s.add_argument("--timeout", type=float, default=600.0, metavar="S",
-                   help="give up retrying after S seconds (default 600; records stay saved)")
+    s.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="give up retrying after S seconds (default 600; records stay saved)",
+    )
     s.add_argument("--lang", choices=("zh", "en"), default="zh")
     s.set_defaults(func=run_sync)
 
 
 def run_enroll(args) -> int:
-    from sync.kiosk import enroll
-    from tui.commands.passes import open_existing_store
-
     from models.facts import record_audit
-    from tui.commands.auth import require_supervisor
-
+    from sync.kiosk import enroll
     from sync.office_url import check_office_url
+    from tui.commands.auth import require_supervisor
+    from tui.commands.passes import open_existing_store
 
     office = check_office_url(args.office, allow_http=args.allow_http)  # before the PIN is asked
     store = open_existing_store(args)
@@ -98,8 +114,10 @@ def run_sync(args) -> int:
         words += f"; 名单更新 lists updated: {', '.join(result.lists_updated)}"
     print(words)
     if result.clock_skew is not None and abs(result.clock_skew) > 300:
-        print(f"本机时钟与街道相差 {result.clock_skew:+.0f} 秒 / kiosk clock is off by {result.clock_skew:+.0f} s",
-              file=sys.stderr)
+        print(
+            f"本机时钟与街道相差 {result.clock_skew:+.0f} 秒 / kiosk clock is off by {result.clock_skew:+.0f} s",
+            file=sys.stderr,
+        )
     if result.error:
         print(str(result.error), file=sys.stderr)
         if not result.error.retryable:

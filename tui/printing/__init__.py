@@ -15,8 +15,9 @@ class PrintError(KakouError):
     code = "print"
 
 
-def print_pass(info, target: str, paper: str | int = "58", font: str | None = None, timeout: float | None = None,
-               progress=None) -> str:
+def print_pass(
+    info, target: str, paper: str | int = "58", font: str | None = None, timeout: float | None = None, progress=None
+) -> str:
     """Render `info` (a render.PassPrint) for the paper width and send it to `target`.
 
     The target is checked before rendering, so a typo is reported without wasting a render.

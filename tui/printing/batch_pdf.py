@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import os
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from tui.printing.render import FontChoice, PassPrint, find_cjk_font, load_font, qr_bitmap, qr_matrix
 
@@ -79,7 +79,7 @@ def render_tile(info: PassPrint, size: tuple[int, int], font: FontChoice):
     stamps = [_text_stamp(text, f, stroke) for text, f, stroke in lines]
     heights = [stamp.height + 18 for stamp in stamps]
     y = max(pad, (h - sum(heights)) // 2)
-    for stamp, lh in zip(stamps, heights):
+    for stamp, lh in zip(stamps, heights, strict=False):
         tile.paste(stamp, (x, y))
         y += lh
     return tile
@@ -91,7 +91,7 @@ def _text_stamp(text: str, font, stroke: int):
     of a batch, so they are drawn once and pasted."""
     from PIL import Image, ImageDraw
 
-    left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
+    _left, _top, right, bottom = font.getbbox(text, stroke_width=stroke)
     stamp = Image.new("1", (max(1, right), max(1, bottom)), 1)
     ImageDraw.Draw(stamp).text((0, 0), text, font=font, fill=0, stroke_width=stroke, stroke_fill=0)
     return stamp
@@ -157,13 +157,19 @@ class _PdfWriter:
         image_id, content_id, page_id = self.next_id, self.next_id + 1, self.next_id + 2
         self.next_id += 3
         pw, ph = self.points
-        self._obj(image_id, b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
-                  b"/BitsPerComponent 1 /Filter /FlateDecode /Length %d >>" % (self.w, self.h, len(flate_bits)),
-                  flate_bits)
+        self._obj(
+            image_id,
+            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+            b"/BitsPerComponent 1 /Filter /FlateDecode /Length %d >>" % (self.w, self.h, len(flate_bits)),
+            flate_bits,
+        )
         content = b"q %.2f 0 0 %.2f 0 0 cm /Im0 Do Q" % (pw, ph)
         self._obj(content_id, b"<< /Length %d >>" % len(content), content)
-        self._obj(page_id, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Contents %d 0 R "
-                  b"/Resources << /XObject << /Im0 %d 0 R >> >> >>" % (pw, ph, content_id, image_id))
+        self._obj(
+            page_id,
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Contents %d 0 R "
+            b"/Resources << /XObject << /Im0 %d 0 R >> >> >>" % (pw, ph, content_id, image_id),
+        )
         self.page_ids.append(page_id)
 
     def finish(self) -> None:
@@ -182,18 +188,22 @@ def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def write_sheets(passes: Sequence[PassPrint], path: Path | str, font: FontChoice | None = None,
-                 workers: int | None = None, progress: Callable[[int, int], None] | None = None,
-                 layout: SheetLayout = SheetLayout()) -> int:
+def write_sheets(
+    passes: Sequence[PassPrint],
+    path: Path | str,
+    font: FontChoice | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    layout: SheetLayout = SheetLayout(),
+) -> int:
     """Write all passes to a PDF of A4 sheets. Returns the number of pages."""
     font = font or find_cjk_font()
     per_page = layout.columns * layout.rows
-    jobs = [(list(passes[i:i + per_page]), font, layout) for i in range(0, len(passes), per_page)]
+    jobs = [(list(passes[i : i + per_page]), font, layout) for i in range(0, len(passes), per_page)]
     workers = default_workers() if workers is None else workers
     path = Path(path)
     with open(path, "wb") as fh:
         pdf = _PdfWriter(fh, layout.page, DPI)
-        pages: Iterable[bytes]
         if workers > 1 and len(jobs) > 1:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor

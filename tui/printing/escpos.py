@@ -47,12 +47,12 @@ def raster_image(job: bytes):
         pos = len(INIT)
     while pos < len(job):
         if job.startswith(RASTER, pos):
-            mode, xl, xh, yl, yh = job[pos + 3:pos + 8]
+            mode, xl, xh, yl, yh = job[pos + 3 : pos + 8]
             if mode != 0:
                 raise ValueError(f"raster mode {mode} not supported")
             xbytes, rows = xl | xh << 8, yl | yh << 8
             start = pos + 8
-            data = job[start:start + xbytes * rows]
+            data = job[start : start + xbytes * rows]
             if len(data) != xbytes * rows:
                 raise ValueError("raster data cut short")
             bands.append(Image.frombytes("1", (xbytes * 8, rows), data, "raw", "1;I"))

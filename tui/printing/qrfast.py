@@ -10,6 +10,7 @@ The chosen mask, hence every module, is identical to qrcode's (the tests compare
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 
 _RUNS = re.compile(r"0{5,}|1{5,}")
@@ -21,8 +22,9 @@ def _new_qr(token: str, mask_pattern: int):
     from qrcode.util import MODE_NUMBER, QRData
 
     # Mirrors tui.qr.make_qr (numeric mode, ECC Q) with a fixed mask.
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=0, box_size=1,
-                       mask_pattern=mask_pattern)
+    qr = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_Q, border=0, box_size=1, mask_pattern=mask_pattern
+    )
     qr.add_data(QRData(token, mode=MODE_NUMBER))
     qr.make(fit=True)
     return qr
@@ -68,18 +70,18 @@ def _penalty(rows: list[int], n: int) -> int:
     """qrcode.util.lost_point, computed on row bitmasks."""
     fmt = f"0{n}b"
     lines = [format(r, fmt) for r in rows]
-    columns = ["".join(col) for col in zip(*lines)]
+    columns = ["".join(col) for col in zip(*lines, strict=False)]
     points = 0
     for line in lines + columns:
         for run in _RUNS.finditer(line):  # rule 1: runs of five or more
             points += run.end() - run.start() - 2
         points += 40 * len(_FINDER_LIKE.findall(line))  # rule 3: finder-like patterns
     pair_mask = (1 << (n - 1)) - 1
-    for a, b in zip(rows, rows[1:]):  # rule 2: 2x2 blocks of one colour
+    for a, b in itertools.pairwise(rows):  # rule 2: 2x2 blocks of one colour
         same = ~(a ^ (a >> 1)) & ~(b ^ (b >> 1)) & ~(a ^ b) & pair_mask
         points += 3 * same.bit_count()
     dark = sum(r.bit_count() for r in rows)  # rule 4: balance of dark and light
-    points += int(abs(float(dark) / (n ** 2) * 100 - 50) / 5) * 10
+    points += int(abs(float(dark) / (n**2) * 100 - 50) / 5) * 10
     return points
 
 
@@ -94,10 +96,12 @@ def qr_modules(token: str) -> tuple[list[list[bool]], int]:
             bits = bits << 1 | bool(cell)
         final0.append(bits)
     # Data bits before masking: what mask 0 wrote, with mask 0 taken off again.
-    data_bits = [(f ^ m) & d for f, m, d in zip(final0, masks[0], data_rows)]
+    data_bits = [(f ^ m) & d for f, m, d in zip(final0, masks[0], data_rows, strict=False)]
     best, best_points = 0, None
     for k in range(8):
-        candidate = [fr | ((db ^ mk) & dr) for fr, db, mk, dr in zip(func_rows, data_bits, masks[k], data_rows)]
+        candidate = [
+            fr | ((db ^ mk) & dr) for fr, db, mk, dr in zip(func_rows, data_bits, masks[k], data_rows, strict=False)
+        ]
         points = _penalty(candidate, n)
         if best_points is None or points < best_points:
             best, best_points = k, points

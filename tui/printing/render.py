@@ -27,8 +27,15 @@ FONT_ENV = "KAKOU_FONT"
 FONT_PACKAGES = "fonts-wqy-zenhei / fonts-noto-cjk"
 
 # Families we know render Simplified Chinese well, best first; any zh font will do after them.
-_PREFERRED_FONTS = ("WenQuanYi Zen Hei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-                    "Noto Serif CJK SC", "Droid Sans Fallback", "AR PL UMing")
+_PREFERRED_FONTS = (
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "Noto Serif CJK SC",
+    "Droid Sans Fallback",
+    "AR PL UMing",
+)
 _KNOWN_FONT_FILES = (
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -61,11 +68,13 @@ def paper_dots(paper: str | int) -> int:
         return PAPER_DOTS[text]
     if text.isdigit() and 200 <= int(text) <= 1200:
         return int(text)
-    raise PrintError(f"纸宽设置不对：{paper}（可选 58 或 80）", f"paper width {paper!r} not understood (58 or 80)",
-                     code="paper")
+    raise PrintError(
+        f"纸宽设置不对：{paper}（可选 58 或 80）", f"paper width {paper!r} not understood (58 or 80)", code="paper"
+    )
 
 
 # --- fonts -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FontChoice:
@@ -78,8 +87,13 @@ def _fc_list_zh() -> list[tuple[str, int, str]]:
     if not fc_list:
         return []
     try:
-        out = subprocess.run([fc_list, ":lang=zh-cn", "--format", "%{file}\t%{index}\t%{family}\n"],
-                             capture_output=True, text=True, timeout=10, check=False).stdout
+        out = subprocess.run(
+            [fc_list, ":lang=zh-cn", "--format", "%{file}\t%{index}\t%{family}\n"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     found = []
@@ -141,8 +155,10 @@ def load_font(choice: FontChoice, size: int):
     try:
         return ImageFont.truetype(choice.path, size, index=choice.index)
     except OSError as exc:
-        raise FontMissing(f"字体文件打不开：{choice.path}（{exc}）。请安装 {FONT_PACKAGES}",
-                          f"cannot open the font file {choice.path} ({exc}). Install {FONT_PACKAGES}") from None
+        raise FontMissing(
+            f"字体文件打不开：{choice.path}（{exc}）。请安装 {FONT_PACKAGES}",
+            f"cannot open the font file {choice.path} ({exc}). Install {FONT_PACKAGES}",
+        ) from None
 
 
 @functools.lru_cache(maxsize=8)
@@ -150,7 +166,7 @@ def _notdef_signatures(choice: FontChoice) -> frozenset:
     # Characters no CJK font maps (private-use / noncharacter planes) render as the font's
     # .notdef glyph; a character whose bitmap equals it is missing from the font.
     font = load_font(choice, 32)
-    return frozenset(_glyph_signature(font, ch) for ch in ("\U0010FFFD", "\U000FFFFD"))
+    return frozenset(_glyph_signature(font, ch) for ch in ("\U0010fffd", "\U000ffffd"))
 
 
 def _glyph_signature(font, ch: str):
@@ -173,6 +189,7 @@ def missing_glyphs(text: str, choice: FontChoice) -> str:
 
 # --- the pass image ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PassPrint:
     """What is printed on a pass (all of it also inside the signed token)."""
@@ -192,16 +209,39 @@ class PassPrint:
     serial: str = ""  # batch sheets number their passes
 
     @classmethod
-    def from_body(cls, body, token: str, header: str = "", serial: str = "") -> "PassPrint":
-        return cls(token=token, pass_id=body.pass_id_hex, kind=int(body.kind), unit=body.unit,
-                   valid_from=body.valid_from, valid_to=body.valid_to, name=body.name, plate=body.plate,
-                   hour_from=body.hour_from, hour_to=body.hour_to, scope=body.scope, header=header, serial=serial)
+    def from_body(cls, body, token: str, header: str = "", serial: str = "") -> PassPrint:
+        return cls(
+            token=token,
+            pass_id=body.pass_id_hex,
+            kind=int(body.kind),
+            unit=body.unit,
+            valid_from=body.valid_from,
+            valid_to=body.valid_to,
+            name=body.name,
+            plate=body.plate,
+            hour_from=body.hour_from,
+            hour_to=body.hour_to,
+            scope=body.scope,
+            header=header,
+            serial=serial,
+        )
 
     @classmethod
-    def from_record(cls, rec, header: str = "") -> "PassPrint":
-        return cls(token=rec.token, pass_id=rec.pass_id, kind=rec.kind, unit=rec.unit_code, valid_from=rec.valid_from,
-                   valid_to=rec.valid_to, name=rec.name, plate=rec.plate, hour_from=rec.hour_from,
-                   hour_to=rec.hour_to, scope=rec.scope, header=header)
+    def from_record(cls, rec, header: str = "") -> PassPrint:
+        return cls(
+            token=rec.token,
+            pass_id=rec.pass_id,
+            kind=rec.kind,
+            unit=rec.unit_code,
+            valid_from=rec.valid_from,
+            valid_to=rec.valid_to,
+            name=rec.name,
+            plate=rec.plate,
+            hour_from=rec.hour_from,
+            hour_to=rec.hour_to,
+            scope=rec.scope,
+            header=header,
+        )
 
     @property
     def kind_name(self) -> str:
@@ -294,8 +334,9 @@ def _fitted_font(choice: FontChoice, text: str, size: int, max_width: int):
     return font
 
 
-def render_pass(info: PassPrint, width: int = 384, font: FontChoice | None = None,
-                module_dots: int | None = None) -> RenderedPass:
+def render_pass(
+    info: PassPrint, width: int = 384, font: FontChoice | None = None, module_dots: int | None = None
+) -> RenderedPass:
     """Draw the receipt: header, kind and unit large, name, plate, QR, validity, id."""
     from PIL import Image, ImageDraw
 
@@ -310,8 +351,11 @@ def render_pass(info: PassPrint, width: int = 384, font: FontChoice | None = Non
     else:
         dots, border = module_dots, next((b for b in QUIET_MODULES if (n + 2 * b) * module_dots <= width), None)
         if border is None:
-            raise PrintError(f"{module_dots} 点一格的二维码放不下", f"a QR at {module_dots} dots a module does not fit",
-                             code="too_wide")
+            raise PrintError(
+                f"{module_dots} 点一格的二维码放不下",
+                f"a QR at {module_dots} dots a module does not fit",
+                code="too_wide",
+            )
     qr = qr_bitmap(matrix, dots, border)
 
     margin = max(8, width // 48)
@@ -330,7 +374,7 @@ def render_pass(info: PassPrint, width: int = 384, font: FontChoice | None = Non
     gap = max(4, width // 64)
 
     def height_of(text: str, f) -> int:
-        left, top, right, bottom = f.getbbox(text)
+        _left, _top, _right, bottom = f.getbbox(text)
         return bottom + gap
 
     height = margin + sum(height_of(t, f) for t, f in blocks) + qr.height + gap

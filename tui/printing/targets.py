@@ -29,9 +29,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs
 
 from tui.printing import PrintError
@@ -42,8 +42,10 @@ CHUNK = 4096
 # this long is taken to have the whole job (some keep the connection open after a job).
 TCP_SETTLE_S = 1.0
 SCHEMES = ("escpos-usb", "escpos-serial", "escpos-tcp", "escpos-file", "cups", "png", "pdf")
-FORMS = ("escpos-usb:VID:PID, escpos-serial:/dev/ttyUSB0?baud=115200, escpos-tcp:HOST:9100, "
-         "escpos-file:PATH, cups:QUEUE, png:PATH, pdf:PATH")
+FORMS = (
+    "escpos-usb:VID:PID, escpos-serial:/dev/ttyUSB0?baud=115200, escpos-tcp:HOST:9100, "
+    "escpos-file:PATH, cups:QUEUE, png:PATH, pdf:PATH"
+)
 
 Progress = Callable[[int, int], None]
 
@@ -63,19 +65,27 @@ class Target:
 
 
 def _bad_target(text: str, why_zh: str, why_en: str) -> PrintError:
-    return PrintError(f"打印目标不对：{text}（{why_zh}）。可用：{FORMS}",
-                      f"printer target {text!r} not understood ({why_en}). Use one of: {FORMS}", code="target")
+    return PrintError(
+        f"打印目标不对：{text}（{why_zh}）。可用：{FORMS}",
+        f"printer target {text!r} not understood ({why_en}). Use one of: {FORMS}",
+        code="target",
+    )
 
 
 # Spellings the kiosk settings file documents (tui/settings.py) mapped to the targets above.
-_ALIASES = (("tcp://", "escpos-tcp:"), ("file:", "escpos-file:"), ("usb:", "escpos-usb:"), ("serial:", "escpos-serial:"))
+_ALIASES = (
+    ("tcp://", "escpos-tcp:"),
+    ("file:", "escpos-file:"),
+    ("usb:", "escpos-usb:"),
+    ("serial:", "escpos-serial:"),
+)
 
 
 def parse_target(text: str) -> Target:
     text = (text or "").strip()
     for alias, scheme_prefix in _ALIASES:
         if text.lower().startswith(alias):
-            text = scheme_prefix + text[len(alias):]
+            text = scheme_prefix + text[len(alias) :]
             break
     scheme, sep, rest = text.partition(":")
     scheme = scheme.lower()
@@ -92,7 +102,9 @@ def parse_target(text: str) -> Target:
             if not (0 < vid <= 0xFFFF and 0 < pid <= 0xFFFF):
                 raise ValueError
         except ValueError:
-            raise _bad_target(text, "USB 要写成 厂商号:产品号，如 0416:5011", "USB needs VID:PID in hex, e.g. 0416:5011") from None
+            raise _bad_target(
+                text, "USB 要写成 厂商号:产品号，如 0416:5011", "USB needs VID:PID in hex, e.g. 0416:5011"
+            ) from None
         options.update(vid=vid, pid=pid)
     elif scheme == "escpos-serial":
         try:
@@ -148,6 +160,7 @@ def load_escpos():
 
 # --- sending -------------------------------------------------------------------------------------
 
+
 def _run_with_deadline(work: Callable[[], None], timeout: float, target: Target) -> None:
     """Run `work` in a helper thread; give up after `timeout` seconds (a blocked device write
     cannot be interrupted, so the thread is left to finish or die on its own)."""
@@ -184,22 +197,36 @@ def _os_error(exc: OSError, target: Target, sent: int = 0) -> PrintError:
     if isinstance(exc, FileNotFoundError):
         zh, en = f"找不到打印机 {where}：没插好或路径不对", f"printer {where} not found: unplugged or wrong path"
     elif isinstance(exc, PermissionError):
-        zh, en = (f"没有权限使用打印机 {where}：请让管理员把本账户加入 lp 组",
-                  f"no permission to use the printer {where}: ask an admin to add this account to the lp group")
+        zh, en = (
+            f"没有权限使用打印机 {where}：请让管理员把本账户加入 lp 组",
+            f"no permission to use the printer {where}: ask an admin to add this account to the lp group",
+        )
     elif isinstance(exc, (ConnectionRefusedError, socket.gaierror)) or exc.errno in _UNREACHABLE:
-        zh, en = f"连不上网络打印机 {where}：请检查地址、网线和打印机电源", (
-            f"cannot reach the network printer {where}: check the address, network cable and printer power")
+        zh, en = (
+            f"连不上网络打印机 {where}：请检查地址、网线和打印机电源",
+            (f"cannot reach the network printer {where}: check the address, network cable and printer power"),
+        )
     elif isinstance(exc, (TimeoutError, socket.timeout)):
-        zh, en = f"打印机 {where} 没有响应：请检查电源和纸", f"the printer {where} does not answer: check power and paper"
+        zh, en = (
+            f"打印机 {where} 没有响应：请检查电源和纸",
+            f"the printer {where} does not answer: check power and paper",
+        )
     elif exc.errno in _GONE and sent:
-        zh, en = (f"打印到一半，打印机 {where} 断开了：请检查连线、电源和纸（撕掉打了一半的纸条）",
-                  f"the printer {where} went away in the middle of the pass: check the cable, power and paper "
-                  "(tear off the half-printed slip)")
+        zh, en = (
+            f"打印到一半，打印机 {where} 断开了：请检查连线、电源和纸（撕掉打了一半的纸条）",
+            f"the printer {where} went away in the middle of the pass: check the cable, power and paper "
+            "(tear off the half-printed slip)",
+        )
     elif exc.errno in _GONE:
-        zh, en = f"打印机 {where} 断开了或缺纸：请检查连线、电源和纸", (
-            f"the printer {where} went away or is out of paper: check the cable, power and paper")
+        zh, en = (
+            f"打印机 {where} 断开了或缺纸：请检查连线、电源和纸",
+            (f"the printer {where} went away or is out of paper: check the cable, power and paper"),
+        )
     elif exc.errno == errno.ENOSPC:
-        zh, en = f"磁盘已满，写不了 {where}：请清理空间或换打印目标", f"disk full, cannot write {where}: free some space or print elsewhere"
+        zh, en = (
+            f"磁盘已满，写不了 {where}：请清理空间或换打印目标",
+            f"disk full, cannot write {where}: free some space or print elsewhere",
+        )
     else:
         zh, en = f"打印失败（{where}）：{exc.strerror or exc}", f"printing failed ({where}): {exc.strerror or exc}"
     return PrintError(zh + "，然后重印", en + ", then reprint", code="printer")
@@ -220,7 +247,7 @@ class _Sent:
 
 def _write_chunks(write: Callable[[bytes], object], job: bytes, progress: Progress | None) -> None:
     for start in range(0, len(job), CHUNK):
-        write(job[start:start + CHUNK])
+        write(job[start : start + CHUNK])
         if progress:
             progress(min(len(job), start + CHUNK), len(job))
 
@@ -308,7 +335,7 @@ def _until_printer_has_it(conn: socket.socket, deadline: float) -> None:
             conn.settimeout(min(0.1, deadline - now))
             try:
                 closed = conn.recv(4096) == b""  # anything else: the printer's status bytes, not needed
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 pass
         error = conn.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if error:
@@ -337,9 +364,11 @@ def _send_escpos_device(target: Target, job: bytes, timeout: float, progress: Pr
     if not kind.is_usable():
         # Checked first: an unusable printer object also fails (noisily) when garbage-collected.
         library = "pyusb" if kind is printers.Usb else "pyserial"
-        raise PrintError(f"没有安装 {library}，无法使用这台打印机。请运行：pip install 'kakou[printer]'",
-                         f"{library} is not installed, cannot use this printer. Run: pip install 'kakou[printer]'",
-                         code="no_escpos")
+        raise PrintError(
+            f"没有安装 {library}，无法使用这台打印机。请运行：pip install 'kakou[printer]'",
+            f"{library} is not installed, cannot use this printer. Run: pip install 'kakou[printer]'",
+            code="no_escpos",
+        )
     if target.scheme == "escpos-usb":
         # pyusb counts in milliseconds and 0 means wait forever: always give one.
         printer = printers.Usb(target.options["vid"], target.options["pid"], timeout=int(timeout * 1000))
@@ -350,19 +379,26 @@ def _send_escpos_device(target: Target, job: bytes, timeout: float, progress: Pr
         _write_chunks(printer._raw, job, progress)
     except escpos_errors.Error as exc:
         detail = " ".join(str(exc).split())
-        raise PrintError(f"找不到打印机 {target}：请检查电源和连线（{detail}），然后重印",
-                         f"printer {target} not found: check power and cable ({detail}), then reprint",
-                         code="printer") from None
+        raise PrintError(
+            f"找不到打印机 {target}：请检查电源和连线（{detail}），然后重印",
+            f"printer {target} not found: check power and cable ({detail}), then reprint",
+            code="printer",
+        ) from None
     except Exception as exc:  # pyusb / pyserial raise their own error types
         if isinstance(exc, OSError) or getattr(exc, "errno", None) in _GONE:  # pyusb's USBError carries errno
             raise _os_error(exc, target, getattr(progress, "bytes", 0)) from None
         if type(exc).__name__ == "NoBackendError":
-            raise PrintError("系统缺少 USB 驱动库。请安装：sudo apt-get install libusb-1.0-0，然后重印",
-                             "the USB library is missing. Install it: sudo apt-get install libusb-1.0-0, then reprint",
-                             code="no_libusb") from None
+            raise PrintError(
+                "系统缺少 USB 驱动库。请安装：sudo apt-get install libusb-1.0-0，然后重印",
+                "the USB library is missing. Install it: sudo apt-get install libusb-1.0-0, then reprint",
+                code="no_libusb",
+            ) from None
         detail = " ".join(str(exc).split())
-        raise PrintError(f"打印失败（{target}）：{detail}，然后重印",
-                         f"printing failed ({target}): {detail}, then reprint", code="printer") from None
+        raise PrintError(
+            f"打印失败（{target}）：{detail}，然后重印",
+            f"printing failed ({target}): {detail}, then reprint",
+            code="printer",
+        ) from None
     finally:
         with contextlib.suppress(Exception):
             printer.close()
@@ -371,9 +407,11 @@ def _send_escpos_device(target: Target, job: bytes, timeout: float, progress: Pr
 def _send_cups(target: Target, image, job: bytes, timeout: float) -> None:
     lp = shutil.which("lp")
     if not lp:
-        raise PrintError("没有 lp 命令，无法用 CUPS 打印。请安装 cups-client，或改用 escpos-usb / escpos-file",
-                         "no lp command, cannot print through CUPS. Install cups-client, or use escpos-usb / escpos-file",
-                         code="no_lp")
+        raise PrintError(
+            "没有 lp 命令，无法用 CUPS 打印。请安装 cups-client，或改用 escpos-usb / escpos-file",
+            "no lp command, cannot print through CUPS. Install cups-client, or use escpos-usb / escpos-file",
+            code="no_lp",
+        )
     with tempfile.TemporaryDirectory(prefix="kakou-print-") as tmp:
         if target.options.get("raw"):
             path = Path(tmp) / "pass.bin"
@@ -388,13 +426,16 @@ def _send_cups(target: Target, image, job: bytes, timeout: float) -> None:
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
-            raise PrintError(f"CUPS 打印队列 {target.where} 没有响应", f"CUPS queue {target.where} did not answer",
-                             code="timeout") from None
+            raise PrintError(
+                f"CUPS 打印队列 {target.where} 没有响应", f"CUPS queue {target.where} did not answer", code="timeout"
+            ) from None
         if done.returncode != 0:
             why = (done.stderr or done.stdout).strip() or f"exit {done.returncode}"
-            raise PrintError(f"CUPS 打印失败（{target.where}）：{why}。请检查打印队列后重印",
-                             f"CUPS printing failed ({target.where}): {why}. Check the queue, then reprint",
-                             code="printer")
+            raise PrintError(
+                f"CUPS 打印失败（{target.where}）：{why}。请检查打印队列后重印",
+                f"CUPS printing failed ({target.where}): {why}. Check the queue, then reprint",
+                code="printer",
+            )
 
 
 def send_image(target: Target | str, image, timeout: float = DEFAULT_TIMEOUT, progress: Progress | None = None) -> str:

@@ -19,12 +19,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from tui.widgets.plain import Plain
 from textual.widgets import Static
 
 from tui.strings import short_age
 from tui.widgets.key_bar import KeyBar, key_for, key_label
 from tui.widgets.passage_log import PassageLog
+from tui.widgets.plain import Plain
 from tui.widgets.scan_input import ScanInput
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.verdict_panel import VerdictPanel
@@ -149,16 +149,23 @@ def check_scan(store, token: str, direction: str):
 def save_passage(store, direction, verdict, temperature, volunteer_id, outcome=None, extra_reasons=None):
     from models.facts import record_passage
 
-    return record_passage(store, direction, verdict, temperature, volunteer_id, outcome=outcome,
-                          extra_reasons=extra_reasons)
+    return record_passage(
+        store, direction, verdict, temperature, volunteer_id, outcome=outcome, extra_reasons=extra_reasons
+    )
 
 
 def open_case(store, direction, temperature, volunteer_id, verdict):
     from models.facts import open_fever_case
 
     body = verdict.body if verdict is not None else None
-    return open_fever_case(store, direction, temperature, volunteer_id,
-                           pass_id=body.pass_id_hex if body else None, unit_code=body.unit if body else None)
+    return open_fever_case(
+        store,
+        direction,
+        temperature,
+        volunteer_id,
+        pass_id=body.pass_id_hex if body else None,
+        unit_code=body.unit if body else None,
+    )
 
 
 def desk_start_state(store):
@@ -175,7 +182,9 @@ def sync_state(store):
 
 
 class DutyScreen(Screen):
-    BINDINGS = [Binding(key, action, meaning, show=False, id=binding_id) for binding_id, key, action, meaning in DESK_KEYS]
+    BINDINGS = [
+        Binding(key, action, meaning, show=False, id=binding_id) for binding_id, key, action, meaning in DESK_KEYS
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -232,8 +241,11 @@ class DutyScreen(Screen):
             self.status_bar.set_checkpoint(cp.name)
         log = self.log_widget
         for line in reversed(recent):
-            log.add(self._log_text(line.device_time, line.direction, line.unit_code, line.verdict,
-                                   shown_temperature(line.temp_raw)))
+            log.add(
+                self._log_text(
+                    line.device_time, line.direction, line.unit_code, line.verdict, shown_temperature(line.temp_raw)
+                )
+            )
         for case_id, unit, first, started, direction in open_cases:
             self.fevers.append(FeverWait(case_id, unit, first, direction, started))
         self._paint_fevers()
@@ -263,8 +275,9 @@ class DutyScreen(Screen):
 
     def refresh_status(self) -> None:
         volunteer = self.app.volunteer
-        self.status_bar.set_volunteer(self.app.t("duty.volunteer", name=volunteer.name) if volunteer
-                                      else self.app.t("duty.no_volunteer"))
+        self.status_bar.set_volunteer(
+            self.app.t("duty.volunteer", name=volunteer.name) if volunteer else self.app.t("duty.no_volunteer")
+        )
         if self.checkpoint_name:
             self.status_bar.set_checkpoint(self.checkpoint_name)
 
@@ -273,7 +286,8 @@ class DutyScreen(Screen):
         meanings = {bid: meaning for bid, _k, _a, meaning in DESK_KEYS}
         defaults = {bid: key for bid, key, _a, _m in DESK_KEYS}
         self.query_one("#key-bar", KeyBar).set_keys(
-            [(key_label(key_for(app, bid, defaults[bid])), app.t(meanings[bid])) for bid in KEY_BAR_IDS])
+            [(key_label(key_for(app, bid, defaults[bid])), app.t(meanings[bid])) for bid in KEY_BAR_IDS]
+        )
 
     def _tick(self) -> None:
         self.status_bar.tick()
@@ -292,11 +306,17 @@ class DutyScreen(Screen):
         if pending == 0:
             text, level = app.t("duty.sync.synced"), "ok"
         else:
-            text = (app.t("duty.sync.pending", count=pending, age=short_age(app.lang, now - oldest)) if oldest
-                    else app.t("duty.sync.pending_count", count=pending))  # no record with a set clock
+            text = (
+                app.t("duty.sync.pending", count=pending, age=short_age(app.lang, now - oldest))
+                if oldest
+                else app.t("duty.sync.pending_count", count=pending)
+            )  # no record with a set clock
             level = "warn" if oldest and now - oldest > 3600 else "ok"
-        lists = app.t("duty.sync.lists_local") if lists_at is None else app.t(
-            "duty.sync.lists_age", age=short_age(app.lang, now - lists_at))
+        lists = (
+            app.t("duty.sync.lists_local")
+            if lists_at is None
+            else app.t("duty.sync.lists_age", age=short_age(app.lang, now - lists_at))
+        )
         self.show_sync(f"{text}  {lists}", level)
 
     async def reload_policy(self) -> None:
@@ -315,7 +335,8 @@ class DutyScreen(Screen):
         badge = self.query_one("#direction-badge")
         self.query_one("#direction-word", Static).update(app.t(f"duty.dir.{self.direction}_big"))
         self.query_one("#direction-key", Static).update(
-            key_label(key_for(app, "direction", "f4")) + " " + app.t("key.direction"))
+            key_label(key_for(app, "direction", "f4")) + " " + app.t("key.direction")
+        )
         badge.set_class(self.direction == "out", "out")
         self.status_bar.set_direction(app.t(f"duty.dir.{self.direction}"), self.direction)
 
@@ -377,10 +398,14 @@ class DutyScreen(Screen):
 
     def _log_text(self, when: float, direction: str, unit: str, verdict: str, temp: str) -> str:
         app = self.app
-        return app.t("duty.log_row", time=time.strftime("%H:%M", time.localtime(when)),
-                     dir=app.t(f"duty.dir.{direction}"), unit=unit or "-",
-                     verdict=app.t(f"duty.{verdict}") if verdict in ("allow", "deny", "refer") else verdict,
-                     temp=temp or "").rstrip()
+        return app.t(
+            "duty.log_row",
+            time=time.strftime("%H:%M", time.localtime(when)),
+            dir=app.t(f"duty.dir.{direction}"),
+            unit=unit or "-",
+            verdict=app.t(f"duty.{verdict}") if verdict in ("allow", "deny", "refer") else verdict,
+            temp=temp or "",
+        ).rstrip()
 
     def _paint_fevers(self) -> None:
         app = self.app
@@ -389,8 +414,11 @@ class DutyScreen(Screen):
         lines = []
         for f in self.fevers:
             left = f.started + minutes * 60 - now
-            when = app.t("duty.fever_due") if left <= 0 else app.t(
-                "duty.fever_left", mmss=f"{int(left) // 60:02d}:{int(left) % 60:02d}")
+            when = (
+                app.t("duty.fever_due")
+                if left <= 0
+                else app.t("duty.fever_left", mmss=f"{int(left) // 60:02d}:{int(left) % 60:02d}")
+            )
             lines.append(app.t("duty.fever_row", unit=f.unit or "-", temp=f.first, left=when))
         self.log_widget.set_pinned(lines)
 
@@ -499,8 +527,14 @@ class DutyScreen(Screen):
             return
         extra = ["checked_by_hand"] if person.verdict.outcome == "refer" else None
         self._show_verdict(person.verdict, app.t("duty.saving"))
-        await self._save(person.verdict, person.direction, reading, unit=person.unit,
-                         outcome="allow" if extra else None, extra_reasons=extra)
+        await self._save(
+            person.verdict,
+            person.direction,
+            reading,
+            unit=person.unit,
+            outcome="allow" if extra else None,
+            extra_reasons=extra,
+        )
 
     async def _save(self, verdict, direction, reading, unit: str = "", outcome=None, extra_reasons=None) -> bool:
         app = self.app
@@ -514,9 +548,10 @@ class DutyScreen(Screen):
         self.verdict_panel.set_status(app.t("duty.saved"))
         app.records_saved()
         final = outcome or verdict.outcome
-        self.log_widget.add(self._log_text(fact.wall_time, direction, unit, final,
-                                           reading.display() if reading else ""),
-                            "" if final == "allow" else "red")
+        self.log_widget.add(
+            self._log_text(fact.wall_time, direction, unit, final, reading.display() if reading else ""),
+            "" if final == "allow" else "red",
+        )
         self._set_prompt(False)
         return True
 
@@ -531,16 +566,28 @@ class DutyScreen(Screen):
             self.verdict_panel.show("fever", headline, [app.t("duty.not_saved", error=app.error_text(exc))])
             return
         app.records_saved()
-        self.fevers.append(FeverWait(fact.record_id, person.unit, reading.display(), person.direction,
-                                     fact.wall_time, person.verdict))
+        self.fevers.append(
+            FeverWait(fact.record_id, person.unit, reading.display(), person.direction, fact.wall_time, person.verdict)
+        )
         # Who it is (unit, kind, name) stays on screen while they wait; the pass line is the
         # second-last of the holder lines (the reason, if any, comes first).
         who = self._holder_lines(person.verdict)[-2:-1] if person.verdict.body is not None else []
-        self.verdict_panel.show("fever", headline, who + [
-            app.t("duty.fever_wait", temp=reading.display(), minutes=policy.recheck_minutes)], app.t("duty.saved"))
-        self.log_widget.add(app.t("duty.log_fever", time=time.strftime("%H:%M", time.localtime(fact.wall_time)),
-                                  dir=app.t(f"duty.dir.{person.direction}"), unit=person.unit or "-",
-                                  temp=reading.display()), "red")
+        self.verdict_panel.show(
+            "fever",
+            headline,
+            [*who, app.t("duty.fever_wait", temp=reading.display(), minutes=policy.recheck_minutes)],
+            app.t("duty.saved"),
+        )
+        self.log_widget.add(
+            app.t(
+                "duty.log_fever",
+                time=time.strftime("%H:%M", time.localtime(fact.wall_time)),
+                dir=app.t(f"duty.dir.{person.direction}"),
+                unit=person.unit or "-",
+                temp=reading.display(),
+            ),
+            "red",
+        )
         self._paint_fevers()
 
     def add_fever_wait(self, wait: FeverWait) -> None:
@@ -591,20 +638,24 @@ class DutyScreen(Screen):
         app = self.app
         app.records_saved()
         kind_label, unit, fever = result["kind_label"], result["unit"], result.get("fever")
-        self.log_widget.add(app.t("duty.log_registration", time=time.strftime("%H:%M"), kind=kind_label,
-                                  unit=unit or "-"))
+        self.log_widget.add(
+            app.t("duty.log_registration", time=time.strftime("%H:%M"), kind=kind_label, unit=unit or "-")
+        )
         if fever is not None:
             self.alarm()
             self.add_fever_wait(fever)
-            self.verdict_panel.show("fever", f"{app.t('duty.big.fever')}  {fever.first}",
-                                    [app.t("reg.saved_fever", temp=fever.first)])
+            self.verdict_panel.show(
+                "fever", f"{app.t('duty.big.fever')}  {fever.first}", [app.t("reg.saved_fever", temp=fever.first)]
+            )
             return
-        self.verdict_panel.show("allow", f"{app.t('duty.symbol.allow')} {app.t('duty.saved')}",
-                                [app.t("reg.saved", kind=kind_label, unit=unit or "-")])
+        self.verdict_panel.show(
+            "allow",
+            f"{app.t('duty.symbol.allow')} {app.t('duty.saved')}",
+            [app.t("reg.saved", kind=kind_label, unit=unit or "-")],
+        )
         if result["kind"] == "returnee":
             # The entry slip opens with what the form already knows: no name typed twice.
-            self.offer_issue_pass(unit=unit, kind="returnee", name=result.get("name") or None,
-                                  needs_supervisor=False)
+            self.offer_issue_pass(unit=unit, kind="returnee", name=result.get("name") or None, needs_supervisor=False)
 
     def action_cancel_person(self) -> None:
         app = self.app
@@ -615,8 +666,17 @@ class DutyScreen(Screen):
         self.waiting = None
         if person.verdict.outcome == "refer":
             # Checked by hand and turned back: that is a fact the office counts.
-            self.run_worker(self._save(person.verdict, person.direction, None, unit=person.unit, outcome="deny",
-                                       extra_reasons=["turned_back"]), group="scan")
+            self.run_worker(
+                self._save(
+                    person.verdict,
+                    person.direction,
+                    None,
+                    unit=person.unit,
+                    outcome="deny",
+                    extra_reasons=["turned_back"],
+                ),
+                group="scan",
+            )
             self._show_verdict(person.verdict, app.t("duty.turned_back"))
         else:
             self._show_ready(app.t("duty.cancelled"))
@@ -645,17 +705,29 @@ class DutyScreen(Screen):
 
         zh, en = FEVER_OUTCOMES[outcome]
         label = en if app.lang == "en" else zh
-        self.log_widget.add(app.t("duty.log_fever_done", time=time.strftime("%H:%M"), unit=wait.unit or "-",
-                                  temp=reading_text, outcome=label), "" if outcome == "allowed" else "red")
-        self.verdict_panel.show("allow" if outcome == "allowed" else "deny",
-                                f"{app.t('duty.symbol.allow' if outcome == 'allowed' else 'duty.symbol.deny')} {label}",
-                                [], app.t("duty.saved"))
+        self.log_widget.add(
+            app.t(
+                "duty.log_fever_done",
+                time=time.strftime("%H:%M"),
+                unit=wait.unit or "-",
+                temp=reading_text,
+                outcome=label,
+            ),
+            "" if outcome == "allowed" else "red",
+        )
+        self.verdict_panel.show(
+            "allow" if outcome == "allowed" else "deny",
+            f"{app.t('duty.symbol.allow' if outcome == 'allowed' else 'duty.symbol.deny')} {label}",
+            [],
+            app.t("duty.saved"),
+        )
 
     def action_issue_pass(self) -> None:
         self.offer_issue_pass(needs_supervisor=True)
 
-    def offer_issue_pass(self, unit: str | None = None, kind: str | None = None, name: str | None = None,
-                         needs_supervisor: bool = True) -> None:
+    def offer_issue_pass(
+        self, unit: str | None = None, kind: str | None = None, name: str | None = None, needs_supervisor: bool = True
+    ) -> None:
         app = self.app
         try:
             from tui.screens.issue_pass import IssuePassScreen
@@ -697,8 +769,11 @@ class DutyScreen(Screen):
         self._paint_keys()
         self.refresh_status()
         if self.waiting is None:
-            self._show_ready(app.t("set.saved", items=", ".join(name for name, _o, _n in changes))
-                             if changes else app.t("set.unchanged"))
+            self._show_ready(
+                app.t("set.saved", items=", ".join(name for name, _o, _n in changes))
+                if changes
+                else app.t("set.unchanged")
+            )
         self.run_worker(self.refresh_sync(), group="db")
 
     def action_handover(self) -> None:

@@ -13,8 +13,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
+
+from tui.widgets.plain import Plain
 
 
 def _close_case(store, wait, outcome, reading, volunteer_id):
@@ -25,8 +26,9 @@ def _close_case(store, wait, outcome, reading, volunteer_id):
     if outcome == "allowed" and wait.registration_id is None:
         # Let through after the recheck: the passage itself, with the second reading.
         verdict = wait.verdict if wait.verdict is not None else Verdict(ALLOW, ())
-        record_passage(store, wait.direction, verdict, reading, volunteer_id, unit_code=wait.unit or None,
-                       outcome="allow")
+        record_passage(
+            store, wait.direction, verdict, reading, volunteer_id, unit_code=wait.unit or None, outcome="allow"
+        )
     return fact
 
 
@@ -49,8 +51,14 @@ class FeverScreen(ModalScreen):
         app = self.app
         with Vertical(classes="dialog fever", id="fever-dialog"):
             yield Plain(app.t("fever.title"), classes="dialog-title")
-            yield Plain(app.t("fever.case", unit=self.wait.unit or "-", temp=self.wait.first,
-                               when=time.strftime("%H:%M", time.localtime(self.wait.started))))
+            yield Plain(
+                app.t(
+                    "fever.case",
+                    unit=self.wait.unit or "-",
+                    temp=self.wait.first,
+                    when=time.strftime("%H:%M", time.localtime(self.wait.started)),
+                )
+            )
             yield Plain("", id="fever-timer")
             yield Plain(app.t("fever.prompt"))
             yield Input(id="fever-reading", max_length=12)
@@ -63,8 +71,11 @@ class FeverScreen(ModalScreen):
 
     def _tick(self) -> None:
         left = self.wait.started + self.recheck_minutes * 60 - time.time()
-        text = self.app.t("fever.due") if left <= 0 else self.app.t(
-            "fever.wait", mmss=f"{int(left) // 60:02d}:{int(left) % 60:02d}")
+        text = (
+            self.app.t("fever.due")
+            if left <= 0
+            else self.app.t("fever.wait", mmss=f"{int(left) // 60:02d}:{int(left) % 60:02d}")
+        )
         self.query_one("#fever-timer", Static).update(text)
 
     @on(Input.Submitted, "#fever-reading")
@@ -80,8 +91,9 @@ class FeverScreen(ModalScreen):
             app.bell()
             return
         if reading.needs_remeasure:
-            message.update(app.t("duty.remeasure_lo" if reading.reading == "LO" else "duty.remeasure",
-                                 temp=reading.display()))
+            message.update(
+                app.t("duty.remeasure_lo" if reading.reading == "LO" else "duty.remeasure", temp=reading.display())
+            )
             return
         if reading.is_fever(app.store.policy().fever_threshold):
             self.second = reading

@@ -10,8 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
+
+from tui.widgets.plain import Plain
 
 
 def summary_lines(app, s: dict, volunteer_name: str) -> list[str]:
@@ -26,8 +27,16 @@ def summary_lines(app, s: dict, volunteer_name: str) -> list[str]:
     lines.append(t("hand.passages", in_=p["in"], out=p["out"], back=s["turned_back"]))
     f = s["fevers"]
     o = f["outcomes"]
-    lines.append(t("hand.fevers", cases=f["cases"], allowed=o.get("allowed", 0), clinic=o.get("clinic", 0),
-                   home=o.get("home", 0), pending=f["pending"]))
+    lines.append(
+        t(
+            "hand.fevers",
+            cases=f["cases"],
+            allowed=o.get("allowed", 0),
+            clinic=o.get("clinic", 0),
+            home=o.get("home", 0),
+            pending=f["pending"],
+        )
+    )
     if s["denials_by_reason"]:
         labels = []
         for code, n in s["denials_by_reason"].items():
@@ -39,8 +48,9 @@ def summary_lines(app, s: dict, volunteer_name: str) -> list[str]:
         lines.append(t("hand.denials", items=("; " if en else "；").join(labels)))
     else:
         lines.append(t("hand.denials_none"))
-    regs = (", " if en else "，").join(f"{REGISTRATION_KINDS[k][1 if en else 0]} {n}"
-                                      for k, n in s["registrations"].items() if n)
+    regs = (", " if en else "，").join(
+        f"{REGISTRATION_KINDS[k][1 if en else 0]} {n}" for k, n in s["registrations"].items() if n
+    )
     lines.append(t("hand.regs", total=s["registrations_total"], items=regs or "-"))
     lines.append(t("hand.unsynced", count=s["unsynced"]))
     return lines
@@ -78,7 +88,8 @@ class HandoverScreen(Screen):
             self.query_one("#handover-summary", Static).update(app.error_text(exc))
             return
         self.query_one("#handover-summary", Static).update(
-            "\n".join(summary_lines(app, self.summary, app.volunteer.name if app.volunteer else "-")))
+            "\n".join(summary_lines(app, self.summary, app.volunteer.name if app.volunteer else "-"))
+        )
 
     @on(Input.Submitted, "#handover-note")
     async def hand_over(self, event: Input.Submitted) -> None:

@@ -6,9 +6,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from tui.widgets.plain import Plain
 
 from tui.widgets.key_bar import key_for, key_label
+from tui.widgets.plain import Plain
 
 
 class HelpScreen(ModalScreen):

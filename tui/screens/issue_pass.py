@@ -113,9 +113,18 @@ class IssuePassScreen(ModalScreen):
         Binding("f5", "print_pass", "print", show=False, id="print_pass"),
     ]
 
-    def __init__(self, store, volunteer, lang: str = "zh", unit: str | None = None, kind: str | None = None,
-                 printer: str | None = None, paper: str | None = None, font: str | None = None,
-                 name: str | None = None):
+    def __init__(
+        self,
+        store,
+        volunteer,
+        lang: str = "zh",
+        unit: str | None = None,
+        kind: str | None = None,
+        printer: str | None = None,
+        paper: str | None = None,
+        font: str | None = None,
+        name: str | None = None,
+    ):
         super().__init__()
         self.store = store
         self.volunteer = volunteer
@@ -270,8 +279,15 @@ class IssuePassScreen(ModalScreen):
             return
         self.say(self.t("issuing"))
         volunteer_id = getattr(self.volunteer, "id", None)
-        self.issue_worker(volunteer_id, values["kind"], values["unit"], values["name"], values["days"] or None,
-                          values["plate"], values["hours"])
+        self.issue_worker(
+            volunteer_id,
+            values["kind"],
+            values["unit"],
+            values["name"],
+            values["days"] or None,
+            values["plate"],
+            values["hours"],
+        )
 
     @work(thread=True, exclusive=True, group="issue-pass", exit_on_error=False)
     def issue_worker(self, volunteer_id, kind, unit, name, days, plate, hours) -> None:
@@ -283,8 +299,11 @@ class IssuePassScreen(ModalScreen):
         self.app.call_from_thread(self._show_issued, issued)
 
     def _not_issued(self, exc: BaseException) -> None:
-        text = exc.text(self.lang) if hasattr(exc, "text") else (getattr(exc, "en" if self.lang == "en" else "zh", "")
-                                                                  or f"{type(exc).__name__}: {exc}")
+        text = (
+            exc.text(self.lang)
+            if hasattr(exc, "text")
+            else (getattr(exc, "en" if self.lang == "en" else "zh", "") or f"{type(exc).__name__}: {exc}")
+        )
         self.say(self.t("not_issued", error=text), error=True)
         self.app.bell()
 
@@ -369,8 +388,15 @@ class IssuePassScreen(ModalScreen):
             self.dismiss(None)
             return
         body = self.issued.body
-        self.dismiss({"pass_id": self.issued.pass_id, "unit": body.unit, "kind": int(body.kind),
-                      "token": self.issued.token, "printed": self.printed})
+        self.dismiss(
+            {
+                "pass_id": self.issued.pass_id,
+                "unit": body.unit,
+                "kind": int(body.kind),
+                "token": self.issued.token,
+                "printed": self.printed,
+            }
+        )
 
 
 def _big(unit: str) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from tui.widgets.plain import Plain
 from textual.widgets import Static
+
+from tui.widgets.plain import Plain
 
 
 class LoadingScreen(Screen):

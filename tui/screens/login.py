@@ -12,8 +12,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
+
+from tui.widgets.plain import Plain
 
 
 def _login_context(store):
@@ -38,8 +39,9 @@ class LoginScreen(Screen):
         with Vertical(classes="dialog", id="login-dialog"):
             yield Plain(app.t("login.locked_title" if self.locked else "login.title"), classes="dialog-title")
             peek = app.checkpoint_peek
-            yield Plain(app.t("login.checkpoint", checkpoint=peek[0], community=peek[1]) if peek else "",
-                        id="login-checkpoint")
+            yield Plain(
+                app.t("login.checkpoint", checkpoint=peek[0], community=peek[1]) if peek else "", id="login-checkpoint"
+            )
             yield Plain("", id="login-note")
             yield Plain(app.t("login.prompt"))
             yield Input(password=True, id="login-pin", max_length=8)
@@ -64,7 +66,8 @@ class LoginScreen(Screen):
             return
         if cp is not None:
             self.query_one("#login-checkpoint", Static).update(
-                self.app.t("login.checkpoint", checkpoint=cp.name, community=cp.community))
+                self.app.t("login.checkpoint", checkpoint=cp.name, community=cp.community)
+            )
         if note and not self.locked:
             self.query_one("#login-note", Static).update(self.app.t("login.handover_note", note=note[0]))
         if left > 0:

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
+
 from tui.widgets.plain import Plain
 
 
@@ -63,21 +64,37 @@ def describe(app, result: LookupResult) -> list[str]:
     show = (lambda n: n) if full else mask_name
 
     def reg_rows(hits) -> list[str]:
-        return [t("look.reg_row", date=_day(h.device_time), kind=REGISTRATION_KINDS[h.kind][1 if en else 0]
-                  if h.kind in REGISTRATION_KINDS else h.kind, name=show(h.name) or "-",
-                  from_place=h.from_place or "-", unit=h.to_unit or "-", reason=h.reason or "").rstrip()
-                for h in hits]
+        return [
+            t(
+                "look.reg_row",
+                date=_day(h.device_time),
+                kind=REGISTRATION_KINDS[h.kind][1 if en else 0] if h.kind in REGISTRATION_KINDS else h.kind,
+                name=show(h.name) or "-",
+                from_place=h.from_place or "-",
+                unit=h.to_unit or "-",
+                reason=h.reason or "",
+            ).rstrip()
+            for h in hits
+        ]
 
     now = time.time()
 
     def pass_rows(passes) -> list[str]:
-        return [t("look.pass_row", kind=kind_label(p.kind, app.lang), name=show(p.name) or "-",
-                  status=t(f"look.status.{p.status(now)}"), date=fmt_date(p.valid_to)) for p in passes]
+        return [
+            t(
+                "look.pass_row",
+                kind=kind_label(p.kind, app.lang),
+                name=show(p.name) or "-",
+                status=t(f"look.status.{p.status(now)}"),
+                date=fmt_date(p.valid_to),
+            )
+            for p in passes
+        ]
 
     if result.kind in ("id", "phone"):
         if not result.data:
             return [t(f"look.{result.kind}_none", masked=result.query)]
-        return [t(f"look.{result.kind}_found", masked=result.query, count=len(result.data))] + reg_rows(result.data)
+        return [t(f"look.{result.kind}_found", masked=result.query, count=len(result.data)), *reg_rows(result.data)]
     if result.kind == "unit":
         h = result.data
         lines = [t("look.household", unit=h.unit_code) if h.known else t("look.household_unknown", unit=h.unit_code)]
@@ -88,18 +105,28 @@ def describe(app, result: LookupResult) -> list[str]:
         if h.passes:
             lines.append(t("look.passes", count=len(h.passes)))
             lines += ["  " + row for row in pass_rows(h.passes)]
-        lines.append(t("look.out_now", names=", ".join(show(p.name) or "-" for p in h.out_now)) if h.out_now
-                     else t("look.nobody_out"))
+        lines.append(
+            t("look.out_now", names=", ".join(show(p.name) or "-" for p in h.out_now))
+            if h.out_now
+            else t("look.nobody_out")
+        )
         if h.last_passages:
             lines.append(t("look.last"))
-            lines += ["  " + t("look.last_row", time=_day(ts), dir=t(f"duty.dir.{d}"),
-                               verdict=t(f"duty.{v}") if v in ("allow", "deny", "refer") else v)
-                      for ts, d, v in h.last_passages]
+            lines += [
+                "  "
+                + t(
+                    "look.last_row",
+                    time=_day(ts),
+                    dir=t(f"duty.dir.{d}"),
+                    verdict=t(f"duty.{v}") if v in ("allow", "deny", "refer") else v,
+                )
+                for ts, d, v in h.last_passages
+            ]
         return lines
     found = result.data
     if not found.passes and not found.registrations:
         return [t("look.name_none", name=result.query)]
-    return [t("look.name", name=result.query)] + pass_rows(found.passes) + reg_rows(found.registrations)
+    return [t("look.name", name=result.query), *pass_rows(found.passes), *reg_rows(found.registrations)]
 
 
 class LookupScreen(ModalScreen):
@@ -120,8 +147,9 @@ class LookupScreen(ModalScreen):
             yield Plain(app.t("look.title"), classes="dialog-title")
             with VerticalScroll(id="lookup-body"):
                 yield Plain("\n".join(describe(app, self.result)), id="lookup-lines", markup=False)
-            yield Plain(app.t("look.hint_register" if self.result.offer_register else "look.hint"),
-                         classes="dialog-hint")
+            yield Plain(
+                app.t("look.hint_register" if self.result.offer_register else "look.hint"), classes="dialog-hint"
+            )
 
     def action_back(self) -> None:
         self.dismiss(None)

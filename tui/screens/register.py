@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
 
 from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
+from tui.widgets.plain import Plain
 
 KIND_BY_NUMBER = {"1": "visitor", "2": "returnee", "3": "courier", "4": "medical", "5": "worker"}
 NUMBER_BY_KIND = {v: k for k, v in KIND_BY_NUMBER.items()}
@@ -40,8 +40,9 @@ def _save_registration(store, reg, temperature, volunteer_id, direction, thresho
     fact = record_registration(store, reg, temperature, volunteer_id)
     case = None
     if temperature is not None and temperature.is_fever(threshold):
-        case = open_fever_case(store, direction, temperature, volunteer_id, unit_code=reg.to_unit or None,
-                               registration_id=fact.record_id)
+        case = open_fever_case(
+            store, direction, temperature, volunteer_id, unit_code=reg.to_unit or None, registration_id=fact.record_id
+        )
     return fact, case
 
 
@@ -52,12 +53,12 @@ class RegisterScreen(ModalScreen):
 
     BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
 
-    def __init__(self, direction: str = "in", kind: str = "visitor", id_number: str = "", phone: str = "",
-                 unit: str = ""):
+    def __init__(
+        self, direction: str = "in", kind: str = "visitor", id_number: str = "", phone: str = "", unit: str = ""
+    ):
         super().__init__()
         self.direction = direction
-        self.prefill = {"kind": NUMBER_BY_KIND.get(kind, "1"), "id_number": id_number, "phone": phone,
-                        "to_unit": unit}
+        self.prefill = {"kind": NUMBER_BY_KIND.get(kind, "1"), "id_number": id_number, "phone": phone, "to_unit": unit}
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -100,16 +101,23 @@ class RegisterScreen(ModalScreen):
         values = checked_values(self)
         if values is None:
             return
-        reg = RegistrationInput(kind=values["kind"], name=values["name"], id_number=values["id_number"],
-                                phone=values["phone"], from_place=values["from_place"], to_unit=values["to_unit"],
-                                reason=values["reason"])
+        reg = RegistrationInput(
+            kind=values["kind"],
+            name=values["name"],
+            id_number=values["id_number"],
+            phone=values["phone"],
+            from_place=values["from_place"],
+            to_unit=values["to_unit"],
+            reason=values["reason"],
+        )
         message = self.query_one("#register-message", Static)
         message.update(app.t("duty.saving"))
         policy = app.store.policy()
         volunteer_id = app.volunteer.id if app.volunteer else None
         try:
-            fact, case = await app.db(_save_registration, reg, values["temperature"], volunteer_id, self.direction,
-                                      policy.fever_threshold)
+            fact, case = await app.db(
+                _save_registration, reg, values["temperature"], volunteer_id, self.direction, policy.fever_threshold
+            )
         except Exception as exc:
             message.update(app.t("duty.not_saved", error=app.error_text(exc)))
             app.bell()
@@ -118,11 +126,25 @@ class RegisterScreen(ModalScreen):
         if case is not None:
             from tui.screens.duty import FeverWait
 
-            fever = FeverWait(case.record_id, reg.to_unit, values["temperature"].display(), self.direction,
-                              case.wall_time, registration_id=fact.record_id)
+            fever = FeverWait(
+                case.record_id,
+                reg.to_unit,
+                values["temperature"].display(),
+                self.direction,
+                case.wall_time,
+                registration_id=fact.record_id,
+            )
         zh, en = REGISTRATION_KINDS[reg.kind]
-        self.dismiss({"kind": reg.kind, "kind_label": en if app.lang == "en" else zh, "unit": reg.to_unit,
-                      "name": reg.name, "record_id": fact.record_id, "fever": fever})
+        self.dismiss(
+            {
+                "kind": reg.kind,
+                "kind_label": en if app.lang == "en" else zh,
+                "unit": reg.to_unit,
+                "name": reg.name,
+                "record_id": fact.record_id,
+                "fever": fever,
+            }
+        )
 
     def action_back(self) -> None:
         self.dismiss(None)
@@ -171,8 +193,13 @@ def clean_field(name: str, raw: str, kind_number: str, lang: str):
                 raise FieldRefused(t(lang, "reg.need_temp"))
             reading = parse_temperature(value)
             if reading.needs_remeasure:
-                raise FieldRefused(t(lang, "duty.remeasure_lo" if reading.reading == "LO" else "duty.remeasure",
-                                     temp=reading.display()))
+                raise FieldRefused(
+                    t(
+                        lang,
+                        "duty.remeasure_lo" if reading.reading == "LO" else "duty.remeasure",
+                        temp=reading.display(),
+                    )
+                )
             return reading
         return parse_name(value) if len(value) > 40 else value
     except ValueRejected as exc:

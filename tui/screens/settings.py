@@ -165,8 +165,11 @@ class SettingsScreen(ModalScreen):
         office, code = values.pop("office", ""), values.pop("code", "")
         old = app.settings
         new = replace(old, error="", **values)
-        changes = [(name, shown_value(old, name), shown_value(new, name)) for name, _label in FIELDS
-                   if shown_value(old, name) != shown_value(new, name)]
+        changes = [
+            (name, shown_value(old, name), shown_value(new, name))
+            for name, _label in FIELDS
+            if shown_value(old, name) != shown_value(new, name)
+        ]
         message = self.query_one("#settings-message", Static)
         if office:
             if not code:
@@ -192,8 +195,9 @@ class SettingsScreen(ModalScreen):
         message.update(app.t("duty.saving"))
         if [c for c in changes if c[0] != "enrolment"]:
             try:
-                await app.db(_save_and_audit, app.data_dir, new, [c for c in changes if c[0] != "enrolment"],
-                             self.supervisor.id)
+                await app.db(
+                    _save_and_audit, app.data_dir, new, [c for c in changes if c[0] != "enrolment"], self.supervisor.id
+                )
             except Exception as exc:
                 message.update(app.t("duty.not_saved", error=app.error_text(exc)))
                 app.bell()

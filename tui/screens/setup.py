@@ -6,10 +6,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
 
 from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
+from tui.widgets.plain import Plain
 
 FIELDS = (
     ("checkpoint", "setup.checkpoint", False),
@@ -83,8 +83,14 @@ class SetupScreen(Screen):
         message = self.query_one("#setup-message", Static)
         message.update(self.app.t("setup.saving"))
         try:
-            await self.app.db(_set_up, values["checkpoint"], values["community"], values["street"],
-                              values["supervisor"], values["pin"])
+            await self.app.db(
+                _set_up,
+                values["checkpoint"],
+                values["community"],
+                values["street"],
+                values["supervisor"],
+                values["pin"],
+            )
         except Exception as exc:
             message.update(self.app.error_text(exc))
             return

@@ -7,8 +7,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
+
+from tui.widgets.plain import Plain
 
 PURPOSES = {"quit": "sup.quit", "issue_pass": "sup.issue", "settings": "sup.settings"}
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from tui.widgets.plain import Plain
 from textual.widgets import Input, Static
 
+from tui.widgets.plain import Plain
 
 # On a short screen (800x480 is 24 rows) a form's inputs drop their 3-row box for one
 # highlighted row, so a whole form fits without scrolling; app.tcss has the `-short` rules.
@@ -29,8 +29,13 @@ class FormField(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
             yield Plain(self.label, classes="form-label")
-            yield Input(value=self.initial, password=self.password, max_length=self.max_length,
-                        id=f"input-{self.field_name}", classes="form-input")
+            yield Input(
+                value=self.initial,
+                password=self.password,
+                max_length=self.max_length,
+                id=f"input-{self.field_name}",
+                classes="form-input",
+            )
         error = Plain("", classes="field-error", id=f"error-{self.field_name}")
         error.display = False  # a line appears under the field only when it has something to say
         yield error

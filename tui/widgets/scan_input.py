@@ -50,12 +50,12 @@ class ScanInput(Input):
     class Scanned(Message):
         """One finished entry (a scan or something typed), with its terminator key."""
 
-        scan_input: "ScanInput"
+        scan_input: ScanInput
         text: str
         terminator: str
 
         @property
-        def control(self) -> "ScanInput":
+        def control(self) -> ScanInput:
             return self.scan_input
 
     def __init__(self, *args, **kwargs) -> None:
@@ -80,7 +80,9 @@ class ScanInput(Input):
     def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
         if layout and self._value_changing:
             overflow = self.styles.overflow_x
-            scrolls = overflow == "scroll" or (overflow == "auto" and self.virtual_size.width > self.container_size.width)
+            scrolls = overflow == "scroll" or (
+                overflow == "auto" and self.virtual_size.width > self.container_size.width
+            )
             if self.container_size.width and scrolls == self.show_horizontal_scrollbar:
                 layout = False
             else:

@@ -25,8 +25,12 @@ def run() -> None:
 
 
 def _migrate(connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE,
-                      render_as_batch=connection.dialect.name == "sqlite")
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=VERSION_TABLE,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
     with context.begin_transaction():
         context.run_migrations()
 

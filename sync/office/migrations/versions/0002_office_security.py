@@ -5,9 +5,9 @@ Written for both SQLite and PostgreSQL (no dialect-specific types).
 Revision ID: 0002_office_security
 Revises: 0001
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0002_office_security"
 down_revision = "0001"

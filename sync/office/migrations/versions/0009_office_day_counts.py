@@ -20,9 +20,9 @@ head; `sync.office.db.upgrade` upgrades to every head.
 Revision ID: 0009_office_day_counts
 Revises: 0001
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0009_office_day_counts"
 down_revision = "0001"
@@ -35,9 +35,11 @@ REASONS_KEY_CHARS = 256
 
 def _grouped(source: str) -> str:
     """The grouping columns of `source` (office_record or a transition table) as key values."""
-    return (f"SELECT day, kiosk_id, kind, coalesce(direction, '') AS direction, coalesce(verdict, '') AS verdict,"
-            f" substr(coalesce(reasons, ''), 1, {REASONS_KEY_CHARS}) AS reasons, coalesce(detail, '') AS detail,"
-            f" count(*) AS n FROM {source} GROUP BY 1, 2, 3, 4, 5, 6, 7")
+    return (
+        f"SELECT day, kiosk_id, kind, coalesce(direction, '') AS direction, coalesce(verdict, '') AS verdict,"
+        f" substr(coalesce(reasons, ''), 1, {REASONS_KEY_CHARS}) AS reasons, coalesce(detail, '') AS detail,"
+        f" count(*) AS n FROM {source} GROUP BY 1, 2, 3, 4, 5, 6, 7"
+    )
 
 
 def upgrade() -> None:
