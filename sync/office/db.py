@@ -9,11 +9,15 @@ workers; concurrency there is handled by row locks in the ingest (see `ingest.py
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
 
 from models.errors import KakouError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 OFFICE_DB_FILE = "office.db"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -100,6 +104,7 @@ def reader(engine: Engine) -> Engine:
 
 
 def upgrade(engine: Engine) -> None:
+    """Bring the office database to the newest schema (one linear history, one head)."""
     from alembic import command
     from alembic.config import Config
 
@@ -107,6 +112,30 @@ def upgrade(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        # Every head: independent features add their revisions as branches from the base
-        # (e.g. 0009_office_day_counts), so one engineer's migration never blocks another's.
-        command.upgrade(cfg, "heads")
+        _drop_superseded_heads(conn, cfg)
+        command.upgrade(cfg, "head")
+
+
+def _drop_superseded_heads(conn: Connection, cfg: Config) -> None:
+    """Keep only the newest of version rows that now lie on one line.
+
+    The history used to branch at 0001 (0002_office_security and 0009_office_day_counts were
+    both heads), so an office upgraded before it was made linear has both in its version table.
+    Now that 0009 follows 0002, the 0002 row says nothing 0009 does not, and Alembic refuses a
+    version table holding a revision together with one of its ancestors. Rows that are not
+    ancestors of another row (a real, unknown revision included) are left for Alembic to judge.
+    """
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    current = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_heads()
+    if len(current) < 2:
+        return
+    script = ScriptDirectory.from_config(cfg)
+    known = {s.revision for s in script.walk_revisions()}
+    below: set[str] = set()
+    for rev in current:
+        if rev in known:
+            below.update(s.revision for s in script.iterate_revisions(rev, "base") if s.revision != rev)
+    for rev in set(current) & below:
+        conn.execute(text(f"DELETE FROM {VERSION_TABLE} WHERE version_num = :v"), {"v": rev})

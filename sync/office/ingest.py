@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Float, Integer, MetaData, String, Table, select, text
+from sqlalchemy import BigInteger, Float, Integer, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from sync.office import lists as office_lists
 from sync.office import tables as t
+from sync.office.tables import REASONS_KEY_CHARS, day_count
 from sync.schemas import OutboxItem, PushBatch
 
 try:  # orjson reads a payload in a third of json's time
@@ -184,22 +185,8 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
     return row
 
 
-# The day report's counts (migration 0009_office_day_counts), one row per group of records;
-# on its own MetaData: tables.py belongs to the office schema's owner.
-REASONS_KEY_CHARS = 256
-day_count = Table(
-    "office_day_count",
-    MetaData(),
-    Column("day", String(10), primary_key=True),
-    Column("kiosk_id", String(36), primary_key=True),
-    Column("kind", String(32), primary_key=True),
-    Column("direction", String(3), primary_key=True),
-    Column("verdict", String(8), primary_key=True),
-    Column("reasons", String(REASONS_KEY_CHARS), primary_key=True),
-    Column("detail", String(32), primary_key=True),
-    Column("n", BigInteger, nullable=False),
-)
-DAY_COUNT_KEY = ["day", "kiosk_id", "kind", "direction", "verdict", "reasons", "detail"]
+# The day counts' key columns, in the primary key's order (day, kiosk_id, kind, direction, ...).
+DAY_COUNT_KEY = [c.name for c in day_count.primary_key.columns]
 
 
 def _day_groups(rows: Iterable[dict[str, Any]]) -> list[tuple[tuple, int]]:

@@ -1,5 +1,8 @@
 """The street office's tables, on their own MetaData (never the kiosk's SQLModel.metadata).
 
+Every office table is declared here and nowhere else: this metadata is what the migrations in
+`sync/office/migrations` must build (tests/test_migrations.py compares the two).
+
 Every record a kiosk pushes is kept (`office_record`), never refused for age or content: what
 the office cannot read is stored with a flag. A second copy of a record id with a different
 hash is a conflict: the original stays, the copy goes to `office_conflict`.
@@ -180,4 +183,22 @@ setting = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# The day report's counts (migration 0009_office_day_counts), one row per group of records, kept
+# up to date by the ingest in the transaction that stores a batch (`ingest.count_days`).
+# Grouping values are '' instead of NULL (they are part of the primary key), and `reasons` is cut
+# to REASONS_KEY_CHARS so a poison payload can never make the key too long and block a batch.
+REASONS_KEY_CHARS = 256
+day_count = Table(
+    "office_day_count",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("kiosk_id", String(36), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("direction", String(3), primary_key=True, server_default=""),
+    Column("verdict", String(8), primary_key=True, server_default=""),
+    Column("reasons", String(REASONS_KEY_CHARS), primary_key=True, server_default=""),
+    Column("detail", String(32), primary_key=True, server_default=""),
+    Column("n", BigInteger, nullable=False),
 )

@@ -11,7 +11,7 @@ from alembic import op
 
 revision = "0002_office_security"
 down_revision = "0001"
-branch_labels = ("office_security",)
+branch_labels = None
 depends_on = None
 
 

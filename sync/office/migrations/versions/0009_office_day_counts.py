@@ -18,15 +18,15 @@ A branch from 0001 (not after another engineer's newer revisions), so it never f
 head; `sync.office.db.upgrade` upgrades to every head.
 
 Revision ID: 0009_office_day_counts
-Revises: 0001
+Revises: 0002_office_security
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_office_day_counts"
-down_revision = "0001"
-branch_labels = ("day_counts",)
+down_revision = "0002_office_security"
+branch_labels = None
 depends_on = None
 
 KEY = "day, kiosk_id, kind, direction, verdict, reasons, detail"

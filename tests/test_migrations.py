@@ -1,0 +1,270 @@
+"""The tables the code declares and the tables the migrations build are the same, for the kiosk
+(SQLModel.metadata, models/migrations) and for the office (sync.office.tables.metadata,
+sync/office/migrations, on SQLite and PostgreSQL); each history is one line; databases left by
+earlier releases upgrade onto it.
+
+The comparison is Alembic's own autogenerate (`compare_metadata`) with types and server
+defaults compared: whatever it would write into a new migration is a difference, and the test
+fails on any.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, MetaData, String, Table, inspect, text
+from sqlmodel import SQLModel
+
+import models.tables  # noqa: F401  (registers the kiosk's tables on SQLModel.metadata)
+from models.engine import MIGRATIONS_DIR as KIOSK_MIGRATIONS
+from models.engine import head_revision, open_engine
+from sync.office import tables as office_tables
+from sync.office.db import MIGRATIONS_DIR as OFFICE_MIGRATIONS
+from sync.office.db import VERSION_TABLE, open_office_engine
+
+# The office history as released before it was made linear (verbatim copies of its files).
+BRANCHED_OFFICE = Path(__file__).parent / "fixtures" / "office_migrations_branched"
+OLD_OFFICE_HEADS = {"0002_office_security", "0009_office_day_counts"}
+OFFICE_HEAD = "0009_office_day_counts"
+
+
+def _sqlite_same_string_default(
+    context, inspected_column, metadata_column, inspected_default, metadata_default, rendered_metadata_default
+):
+    """A known false positive of Alembic's SQLite comparison, answered here and nowhere else.
+
+    SQLAlchemy writes an empty string default as `DEFAULT ('')`; Alembic strips the parentheses
+    and then unquotes with `'(.+)'`, which needs a character, so it compares `''` with "" and
+    reports every empty-string default as changed. Here a string default counts as equal when
+    what SQLite reflects is exactly its SQL literal (in parentheses or not); anything else goes
+    on to Alembic's own comparison (None)."""
+    if context.dialect.name != "sqlite" or inspected_default is None or metadata_default is None:
+        return None
+    arg = getattr(metadata_default, "arg", None)
+    if not isinstance(arg, str):
+        return None
+    literal = "'" + arg.replace("'", "''") + "'"
+    if inspected_default in (literal, f"({literal})"):
+        return False
+    return None
+
+
+def schema_diff(conn, metadata: MetaData, version_table: str = "alembic_version") -> list:
+    context = MigrationContext.configure(
+        conn,
+        opts={
+            "compare_type": True,
+            "compare_server_default": _sqlite_same_string_default,
+            "version_table": version_table,
+        },
+    )
+    return compare_metadata(context, metadata)
+
+
+def _config(location: Path) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(location))
+    return cfg
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def office_url(request, tmp_path):
+    """None (SQLite in tmp_path) or the URL of a throw-away PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield None
+        return
+    from tests.sync.helpers import PgSchema
+
+    schema = PgSchema(request.getfixturevalue("postgres_url"))
+    yield schema.url
+    schema.drop()
+
+
+# -- one metadata: a fresh database is exactly the declared tables ---------------------------------
+
+
+def test_a_fresh_kiosk_file_is_exactly_the_declared_tables(tmp_path):
+    engine = open_engine(tmp_path / "k.db")
+    try:
+        with engine.connect() as conn:
+            assert schema_diff(conn, SQLModel.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_fresh_office_database_is_exactly_the_declared_tables(tmp_path, office_url):
+    engine = open_office_engine(tmp_path / "office", office_url)
+    try:
+        with engine.connect() as conn:
+            assert schema_diff(conn, office_tables.metadata, VERSION_TABLE) == []
+            # Every office table is declared in tables.py (nothing on a MetaData of its own).
+            tables = set(inspect(conn).get_table_names()) - {VERSION_TABLE}
+        assert tables == set(office_tables.metadata.tables)
+    finally:
+        engine.dispose()
+
+
+def test_the_comparison_still_sees_a_changed_default_and_a_missing_table(tmp_path):
+    """The SQLite allowance above covers equal empty strings only: a real difference stays one."""
+    engine = open_office_engine(tmp_path / "office")
+    changed = MetaData()
+    for table in office_tables.metadata.tables.values():
+        table.to_metadata(changed)
+    changed.tables["office_record"].c.flags.server_default.arg = "none"
+    Table("office_extra", changed, Column("k", String(8), primary_key=True))
+    try:
+        with engine.connect() as conn:
+            diff = schema_diff(conn, changed, VERSION_TABLE)
+    finally:
+        engine.dispose()
+    kinds = [d[0][0] if isinstance(d, list) else d[0] for d in diff]
+    assert sorted(kinds) == ["add_table", "modify_default"], diff
+
+
+# -- one linear history each ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("location", [KIOSK_MIGRATIONS, OFFICE_MIGRATIONS], ids=["kiosk", "office"])
+def test_each_history_is_one_line(location):
+    script = ScriptDirectory.from_config(_config(location))
+    revisions = list(script.walk_revisions())
+    assert len(script.get_heads()) == 1
+    assert len(script.get_bases()) == 1
+    for rev in revisions:
+        # A tuple here is a merge; a second child of one revision is a branch; labels name branches.
+        assert rev.down_revision is None or isinstance(rev.down_revision, str), rev.revision
+        assert len(rev.nextrev) <= 1, (rev.revision, rev.nextrev)
+        assert not rev.branch_labels, rev.revision
+    assert len({r.revision for r in script.iterate_revisions("head", "base")}) == len(revisions)
+
+
+def test_the_kiosk_head_the_fast_start_reads_is_alembics_head():
+    """`open_engine` skips Alembic when the file is at `head_revision()` (read from file names)."""
+    assert head_revision() == ScriptDirectory.from_config(_config(KIOSK_MIGRATIONS)).get_current_head()
+
+
+# -- databases from earlier releases ---------------------------------------------------------------
+
+
+def _office_from_the_branched_release(tmp_path: Path, url: str | None):
+    engine = open_office_engine(tmp_path / "office", url, migrate=False)
+    cfg = _config(BRANCHED_OFFICE)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "heads")
+    day = dt.date.today().isoformat()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO office_record (record_id, kiosk_id, epoch, seq, kind, payload, payload_hash,"
+                " device_time, corrected_time, received_at, time_quality, day, hlc, boot_id, mono_ns,"
+                " clock_flag, versions, flags, direction, verdict, reasons)"
+                " VALUES ('r1', 'k1', 1, 1, 'passage', '{}', 'h', 0, 0, 0, 'device', :d, 1, 'b', 1, '', '{}', '',"
+                " 'in', 'allow', '[]')"
+            ),
+            {"d": day},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO office_day_count (day, kiosk_id, kind, direction, verdict, reasons, detail, n)"
+                " VALUES (:d, 'k1', 'passage', 'in', 'allow', '[]', '', 1)"
+            ),
+            {"d": day},
+        )
+        conn.execute(text("INSERT INTO office_admin (name, token_hash, created_at) VALUES ('王', 'th', 0)"))
+    return engine
+
+
+def _office_versions(engine) -> set[str]:
+    with engine.connect() as conn:
+        return {r[0] for r in conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))}
+
+
+def test_an_office_at_the_two_old_heads_upgrades_onto_the_line(tmp_path, office_url):
+    old = _office_from_the_branched_release(tmp_path, office_url)
+    assert _office_versions(old) == OLD_OFFICE_HEADS  # as every office upgraded before was left
+    old.dispose()
+
+    engine = open_office_engine(tmp_path / "office", office_url)
+    try:
+        assert _office_versions(engine) == {OFFICE_HEAD}
+        with engine.connect() as conn:
+            assert schema_diff(conn, office_tables.metadata, VERSION_TABLE) == []
+            assert conn.execute(text("SELECT count(*) FROM office_record")).scalar() == 1
+            assert conn.execute(text("SELECT sum(n) FROM office_day_count")).scalar() == 1
+            assert conn.execute(text("SELECT name FROM office_admin")).scalar() == "王"
+    finally:
+        engine.dispose()
+    again = open_office_engine(tmp_path / "office", office_url)  # and stays there
+    try:
+        assert _office_versions(again) == {OFFICE_HEAD}
+    finally:
+        again.dispose()
+
+
+def test_an_office_from_before_the_day_counts_gets_them(tmp_path, office_url):
+    """An office last upgraded when 0002_office_security was the only head."""
+    engine = open_office_engine(tmp_path / "office", office_url, migrate=False)
+    cfg = _config(BRANCHED_OFFICE)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002_office_security")
+    engine.dispose()
+    engine = open_office_engine(tmp_path / "office", office_url)
+    try:
+        assert _office_versions(engine) == {OFFICE_HEAD}
+        with engine.connect() as conn:
+            assert schema_diff(conn, office_tables.metadata, VERSION_TABLE) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_kiosk_file_with_registrations_loses_the_person_table_and_keeps_every_row(tmp_path):
+    from models.facts import RegistrationInput, record_registration
+    from models.store import KioskStore
+    from models.values import parse_temperature
+
+    store = KioskStore.open(tmp_path / "k")
+    store.set_up("东门卡口", "幸福里社区")
+    record_registration(
+        store,
+        RegistrationInput("visitor", name="李四", phone="13800138000", from_place="武汉", to_unit="3-2-501"),
+        parse_temperature("365"),
+    )
+    store.engine.dispose()
+    db = tmp_path / "k" / "kakou.db"
+    cfg = _config(KIOSK_MIGRATIONS)
+    cfg.set_main_option("sqlalchemy.url", f"sqlite:///{db}")
+    command.downgrade(cfg, "0002")  # the file as the release before this one left it
+    engine = open_engine(db, migrate=False)
+    with engine.connect() as conn:
+        assert "person" in inspect(conn).get_table_names()
+        before = conn.exec_driver_sql(
+            "SELECT record_id, kind, name, phone_masked, phone_hash, from_place, to_unit, temp_raw, temp_value,"
+            " device_time FROM registration"
+        ).all()
+    engine.dispose()
+    assert len(before) == 1
+
+    engine = open_engine(db)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head_revision()
+            assert "person" not in inspect(conn).get_table_names()
+            assert "person_id" not in {c["name"] for c in inspect(conn).get_columns("registration")}
+            after = conn.exec_driver_sql(
+                "SELECT record_id, kind, name, phone_masked, phone_hash, from_place, to_unit, temp_raw, temp_value,"
+                " device_time FROM registration"
+            ).all()
+            assert after == before
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+            assert schema_diff(conn, SQLModel.metadata) == []
+    finally:
+        engine.dispose()
