@@ -47,7 +47,6 @@ class PurgeResult:
     registrations: int
     passes: int
     payloads: int
-    persons: int
     kept_unsynced: int
     cutoff: float | None
 
@@ -96,9 +95,6 @@ def purge(store, *, now: float | None = None, everything: bool = False, voluntee
                 {"p": json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")), "r": record_id},
             )
             payloads += 1
-        persons = 0
-        if everything:
-            persons = conn.execute(text("DELETE FROM person")).rowcount
         kept = conn.execute(
             text(
                 "SELECT count(*) FROM outbox o, kiosk_state s WHERE s.id = 1 AND o.epoch = s.epoch AND o.seq > s.acked_seq"
@@ -106,7 +102,7 @@ def purge(store, *, now: float | None = None, everything: bool = False, voluntee
             )
         ).scalar()
     vacuum(store)
-    result = PurgeResult(counts["registration"], counts["pass_issued"], payloads, persons, int(kept or 0), cutoff)
+    result = PurgeResult(counts["registration"], counts["pass_issued"], payloads, int(kept or 0), cutoff)
     record_audit(
         store,
         "purge",

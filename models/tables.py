@@ -12,7 +12,7 @@ key (see `models.privacy`).
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # The `kiosk_state` row that holds the counters. There is exactly one.
@@ -90,22 +90,6 @@ class Unit(SQLModel, table=True):
     building: str
     entrance: str
     room: str
-
-
-class Person(SQLModel, table=True):
-    """A resident or a registered person. Names are optional (minimum necessary)."""
-
-    __tablename__ = "person"
-
-    id: int | None = Field(default=None, primary_key=True)
-    unit_code: str | None = Field(default=None, foreign_key="unit.code", index=True)
-    name: str = ""
-    id_masked: str = ""
-    id_hash: str | None = Field(default=None, index=True)
-    id_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
-    phone_masked: str = ""
-    phone_hash: str | None = Field(default=None, index=True)
-    phone_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
 
 
 class PassRecord(SQLModel, table=True):
@@ -211,7 +195,6 @@ class Registration(SQLModel, table=True):
 
     record_id: str = Field(primary_key=True, max_length=36)
     kind: str = Field(max_length=16)  # visitor | returnee | courier | medical | worker
-    person_id: int | None = Field(default=None, foreign_key="person.id")
     name: str = ""
     id_masked: str = ""
     id_hash: str | None = Field(default=None, index=True)
