@@ -29,8 +29,6 @@ from models.clock import PLAUSIBLE_SINCE
 # clock without an RTC stay well under it. Same as the office's skew warning in sync.kiosk.
 CLOCK_WARN_S = 300.0
 
-PROBLEMS = ("unset", "behind", "office")
-
 
 @dataclass(frozen=True)
 class ClockHealth:

@@ -92,11 +92,6 @@ def by_phone(store, phone: str) -> list[RegistrationHit]:
     return hits
 
 
-def person_hash_of_id(store, id_number: str) -> str:
-    """The hash the office's lists use for a person (quarantine / watch by ID number)."""
-    return lookup_hash(store.lookup_key, "id", id_number)
-
-
 def _passes(conn, where: str, params: dict) -> list[PassHit]:
     rows = conn.execute(
         text(

@@ -15,21 +15,6 @@ from sqlalchemy import text
 from models.report import counts_between
 
 
-def shift_start(store, volunteer_id: int) -> float | None:
-    """When this volunteer's current shift began (their last "on" with no "off" after it)."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT event, device_time FROM shift_event WHERE volunteer_id = :v ORDER BY device_time DESC LIMIT 1"
-            ),
-            {"v": volunteer_id},
-        ).all()
-        conn.rollback()
-    if rows and rows[0][0] == "on":
-        return rows[0][1]
-    return None
-
-
 def shift_summary(store, start: float, end: float | None = None) -> dict[str, Any]:
     """Counts between `start` and `end` (now by default), plus what still waits for sync."""
     end = time.time() + 1 if end is None else end

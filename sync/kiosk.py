@@ -39,7 +39,6 @@ _log = logging.getLogger("kakou.sync")
 
 OFFICE_ROOT_PUBLIC = "office-root.pub"
 BATCH_RECORDS = 500
-BATCH_BYTES = 256 * 1024  # compressed
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 300.0
 CLOCK_WARN_S = 300.0

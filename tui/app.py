@@ -31,7 +31,6 @@ from tui.strings import t
 
 log = logging.getLogger("kakou.desk")
 
-SYNC_REFRESH_SECONDS = 15
 IDLE_CHECK_SECONDS = 5
 # Background sync: a round every minute, and a few seconds after new records were saved (the
 # wait gathers a queue's worth of passages into one round instead of one round per scan).

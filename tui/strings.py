@@ -10,8 +10,6 @@ written with "度" or "C"; "..." is three dots.
 
 from __future__ import annotations
 
-LANGS = ("zh", "en")
-
 STRINGS: dict[str, dict[str, str]] = {
     "zh": {
         # -- app and start-up

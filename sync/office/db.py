@@ -42,10 +42,6 @@ def normalise_url(database_url: str | None, office_dir: Path) -> str:
     )
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 def open_office_engine(
     office_dir: Path, database_url: str | None = None, *, migrate: bool = True, pool_size: int = 8
 ) -> Engine:

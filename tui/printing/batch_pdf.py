@@ -22,7 +22,6 @@ A4_DOTS = (2480, 3508)  # 210 x 297 mm at 300 dpi
 COLUMNS, ROWS = 2, 4
 PAGE_MARGIN = 90  # dots (7.6 mm): inside every printer's unprintable border
 TILE_MODULE_DOTS = 9  # 0.76 mm modules: easy for phone cameras and handheld scanners alike
-PER_PAGE = COLUMNS * ROWS
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from tui.widgets.plain import Plain
 
 KIND_BY_NUMBER = {"1": "resident", "2": "outing", "3": "work", "4": "vehicle", "5": "visitor", "6": "returnee"}
 NUMBER_BY_KIND = {v: k for k, v in KIND_BY_NUMBER.items()}
-HOURS_KINDS = {"work", "visitor"}
 
 # The screen's own words (kept here so the screen works in any host app).
 TEXT = {

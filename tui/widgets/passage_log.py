@@ -49,6 +49,3 @@ class PassageLog(Static):
         for i, (style, line) in enumerate(self.visible_lines()):
             body.append(("\n" if i else "") + line, style=style)
         self.update(body, layout=False)
-
-    def plain_lines(self) -> list[str]:
-        return self.pinned + [line for _, line in self.entries]
