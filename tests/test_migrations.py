@@ -147,7 +147,10 @@ def test_each_history_is_one_line(location):
 
 def test_the_kiosk_head_the_fast_start_reads_is_alembics_head():
     """`open_engine` skips Alembic when the file is at `head_revision()` (read from file names)."""
-    assert head_revision() == ScriptDirectory.from_config(_config(KIOSK_MIGRATIONS)).get_current_head()
+    script = ScriptDirectory.from_config(_config(KIOSK_MIGRATIONS))
+    assert head_revision() == script.get_current_head()
+    for rev in script.walk_revisions():
+        assert Path(rev.path).name.split("_", 1)[0] == rev.revision, rev.path
 
 
 # -- databases from earlier releases ---------------------------------------------------------------

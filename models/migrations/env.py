@@ -2,6 +2,10 @@
 
 Run programmatically by `models.engine.upgrade` with a live connection in
 `config.attributes["connection"]`; batch mode so later migrations can alter SQLite tables.
+
+One linear history whose revision ids are the four-digit file prefixes (`models.engine.head_revision`
+reads them to skip Alembic at start-up); tests/test_migrations.py fails on a branch or on any
+difference autogenerate finds between the migrated file and `models/tables.py`.
 """
 
 from alembic import context

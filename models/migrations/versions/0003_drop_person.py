@@ -13,8 +13,8 @@ Revises: 0002
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql.sqltypes import AutoString
 
 revision = "0003"
 down_revision = "0002"
@@ -43,13 +43,13 @@ def downgrade() -> None:
     op.create_table(
         "person",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("unit_code", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("id_masked", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("id_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("unit_code", AutoString(), nullable=True),
+        sa.Column("name", AutoString(), nullable=False),
+        sa.Column("id_masked", AutoString(), nullable=False),
+        sa.Column("id_hash", AutoString(), nullable=True),
         sa.Column("id_sealed", sa.LargeBinary(), nullable=True),
-        sa.Column("phone_masked", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("phone_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("phone_masked", AutoString(), nullable=False),
+        sa.Column("phone_hash", AutoString(), nullable=True),
         sa.Column("phone_sealed", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(["unit_code"], ["unit.code"]),
         sa.PrimaryKeyConstraint("id"),

@@ -2,6 +2,10 @@
 
 Run by `sync.office.db.upgrade` with a live connection; its own version table, so an office
 database never mixes with a kiosk's migrations.
+
+One linear history: a new revision revises the current head, and the tables it builds are the
+ones declared in `sync/office/tables.py` (tests/test_migrations.py fails on a branch or on any
+difference autogenerate finds).
 """
 
 from alembic import context

@@ -14,8 +14,9 @@ Grouping values are stored as '' instead of NULL (they are part of the primary k
 `reasons` is cut to 256 characters so a poison payload can never make the key too long and
 block a batch.
 
-A branch from 0001 (not after another engineer's newer revisions), so it never fights over the
-head; `sync.office.db.upgrade` upgrades to every head.
+First released as a branch from 0001 beside 0002_office_security; the history is one line now,
+with this revision after 0002. Offices upgraded before hold both in their version table, which
+`sync.office.db.upgrade` folds into this one before it upgrades.
 
 Revision ID: 0009_office_day_counts
 Revises: 0002_office_security
