@@ -11,6 +11,7 @@ fails on any.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,10 @@ from sync.office import tables as office_tables
 from sync.office.db import MIGRATIONS_DIR as OFFICE_MIGRATIONS
 from sync.office.db import VERSION_TABLE, open_office_engine
 
-# The office history as released before it was made linear (verbatim copies of its files).
-BRANCHED_OFFICE = Path(__file__).parent / "fixtures" / "office_migrations_branched"
+# The office history as released before it was made linear (copies of its files, see env.py there).
+RELEASED_OFFICE = Path(__file__).parent / "fixtures" / "office_migrations_released"
 OLD_OFFICE_HEADS = {"0002_office_security", "0009_office_day_counts"}
-OFFICE_HEAD = "0009_office_day_counts"
+OFFICE_HEAD = "0010_office_count_triggers"
 
 
 def _sqlite_same_string_default(
@@ -142,6 +143,7 @@ def test_each_history_is_one_line(location):
         assert rev.down_revision is None or isinstance(rev.down_revision, str), rev.revision
         assert len(rev.nextrev) <= 1, (rev.revision, rev.nextrev)
         assert not rev.branch_labels, rev.revision
+        assert len(rev.revision) <= 32, rev.revision  # the version tables' version_num is VARCHAR(32)
     assert len({r.revision for r in script.iterate_revisions("head", "base")}) == len(revisions)
 
 
@@ -156,12 +158,27 @@ def test_the_kiosk_head_the_fast_start_reads_is_alembics_head():
 # -- databases from earlier releases ---------------------------------------------------------------
 
 
-def _office_from_the_branched_release(tmp_path: Path, url: str | None):
-    engine = open_office_engine(tmp_path / "office", url, migrate=False)
-    cfg = _config(BRANCHED_OFFICE)
+def _released_office_scripts(tmp_path: Path, release: str = "1b37ad1") -> Path:
+    """The office's migration scripts as `release` shipped them: 0009 as first released with
+    counting triggers (5a2b386) or as released after (1b37ad1); both branched from 0001."""
+    target = tmp_path / f"office-scripts-{release}"
+    shutil.copytree(RELEASED_OFFICE, target, ignore=shutil.ignore_patterns("0009_*", "__pycache__"))
+    shutil.copy(
+        RELEASED_OFFICE / f"0009_office_day_counts.{release}.py", target / "versions" / "0009_office_day_counts.py"
+    )
+    return target
+
+
+def _upgrade_with(engine, scripts: Path, to: str) -> None:
+    cfg = _config(scripts)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+        command.upgrade(cfg, to)
+
+
+def _office_from_the_branched_release(tmp_path: Path, url: str | None):
+    engine = open_office_engine(tmp_path / "office", url, migrate=False)
+    _upgrade_with(engine, _released_office_scripts(tmp_path), "heads")
     day = dt.date.today().isoformat()
     with engine.begin() as conn:
         conn.execute(
@@ -215,16 +232,86 @@ def test_an_office_at_the_two_old_heads_upgrades_onto_the_line(tmp_path, office_
 def test_an_office_from_before_the_day_counts_gets_them(tmp_path, office_url):
     """An office last upgraded when 0002_office_security was the only head."""
     engine = open_office_engine(tmp_path / "office", office_url, migrate=False)
-    cfg = _config(BRANCHED_OFFICE)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002_office_security")
+    _upgrade_with(engine, _released_office_scripts(tmp_path), "0002_office_security")
     engine.dispose()
     engine = open_office_engine(tmp_path / "office", office_url)
     try:
         assert _office_versions(engine) == {OFFICE_HEAD}
         with engine.connect() as conn:
             assert schema_diff(conn, office_tables.metadata, VERSION_TABLE) == []
+    finally:
+        engine.dispose()
+
+
+def _store_a_record(engine, record_id: str, seq: int) -> None:
+    """What the ingest does with one new record: the row, and its day count."""
+    from sync.office.ingest import count_days
+
+    row = {
+        "record_id": record_id,
+        "kiosk_id": "k1",
+        "epoch": 1,
+        "seq": seq,
+        "kind": "passage",
+        "payload": "{}",
+        "payload_hash": "h",
+        "device_time": 0.0,
+        "corrected_time": 0.0,
+        "received_at": 0.0,
+        "time_quality": "device",
+        "day": dt.date.today().isoformat(),
+        "hlc": seq,
+        "boot_id": "b",
+        "mono_ns": seq,
+        "clock_flag": "",
+        "versions": "{}",
+        "flags": "",
+        "direction": "in",
+        "verdict": "allow",
+        "reasons": "[]",
+        "detail": None,
+        "ref": None,
+    }
+    with engine.begin() as conn:
+        conn.execute(office_tables.record.insert(), [row])
+        count_days(conn, [row])
+
+
+def _counted(engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT coalesce(sum(n), 0) FROM office_day_count")).scalar())
+
+
+def test_an_office_that_counted_by_trigger_counts_each_record_once(tmp_path, office_url):
+    """An office that ran 0009 as first released (5a2b386) still has its counting triggers, and
+    the ingest counts too: every record counted twice, the day report doubled."""
+    engine = open_office_engine(tmp_path / "office", office_url, migrate=False)
+    _upgrade_with(engine, _released_office_scripts(tmp_path, "5a2b386"), "heads")
+    _store_a_record(engine, "r1", 1)
+    assert _counted(engine) == 2  # the defect, as such an office has it
+    engine.dispose()
+
+    engine = open_office_engine(tmp_path / "office", office_url)
+    try:
+        assert _office_versions(engine) == {OFFICE_HEAD}
+        assert _counted(engine) == 1  # rebuilt from the records
+        _store_a_record(engine, "r2", 2)
+        assert _counted(engine) == 2  # one record, one count
+        with engine.connect() as conn:
+            assert schema_diff(conn, office_tables.metadata, VERSION_TABLE) == []
+    finally:
+        engine.dispose()
+
+
+def test_an_office_without_the_triggers_keeps_its_counts_untouched(tmp_path, office_url):
+    """0010 rebuilds nothing where there was nothing to repair (a count fixed by hand stays)."""
+    engine = _office_from_the_branched_release(tmp_path, office_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE office_day_count SET n = 7"))
+    engine.dispose()
+    engine = open_office_engine(tmp_path / "office", office_url)
+    try:
+        assert _counted(engine) == 7
     finally:
         engine.dispose()
 
