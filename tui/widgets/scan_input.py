@@ -1,21 +1,28 @@
-"""The scan line: an Input that a USB scanner can type into at full speed.
+"""The scan line: one line of text that a USB scanner can type into at full speed.
 
 A scanner is a keyboard that types a whole token in a burst (5-15 ms a key) and ends it with
-CR ("enter"), LF ("ctrl+j") or Tab. The stock Input submits through an app-level binding
-that runs *after* the next keys were already inserted, so two scans back to back merge into
-one. Here the terminator is handled in `_on_key`, in key order, inside the widget: the text
-so far is taken out and posted as one `Scanned` message before the next key is looked at.
+CR ("enter"), LF ("ctrl+j") or Tab. Every key is applied here, in `on_key`, in the order it
+came: a terminator takes the text so far out and posts it as one `Scanned` message before the
+next key is looked at, so two scans back to back never merge, and a Backspace right before an
+Enter is applied before that Enter (3655, Backspace, Enter from a fast keypad saves 365). No
+key of a scan goes round the app to a binding: printable keys, terminators and the editing
+keys are stopped here.
+
+This is a plain `Widget` on Textual's public API (render, on_key, on_paste, reactives), not a
+subclass of `Input`: the line needs none of Input's selection, suggestions or validation, and
+Input's speed-ups had to override its private methods. Speed comes from doing little per key:
+a key edits a string and marks the line for repainting; Textual paints dirty widgets at most
+once a frame, so a 280-key burst is a few paints, and the line's size never depends on its
+text (fixed in CSS), so no key ever lays the screen out.
+
+Inside a burst, a key that is neither text nor a terminator nor Backspace (a scanner set up to
+send control characters turns `ESC [ 2 0 ~` in a QR code into "f9") is dropped: it must not
+press a function key, end the shift or cancel the person in front. "Inside a burst" means the
+line holds typed text and the previous key of it came less than BURST_GAP ago, faster than any
+hand (arrow keys and F-keys typed by hand work as usual).
 
 Printable keys are inserted NFKC-normalised (full-width digits from an active Chinese IME
-become ASCII digits); no key of a scan ever bubbles up to a binding.
-
-Speed: setting `Input.value` costs a fresh cursor, a scroll, a re-layout and a `Changed`
-message, which for a 280-digit token was most of the time from scan to verdict. So printable
-keys go into `_typed` first and reach `value` SHOW_AFTER seconds after the first of them (the
-terminal driver hands keys over one by one, so there is no "end of the batch" to wait for):
-a burst becomes a few updates, a key typed by hand shows within a frame. Anything
-that reads or moves the text (a terminator, another key, a paste, a click, losing the focus)
-puts the typed keys in first, so nothing changes order.
+become ASCII digits).
 """
 
 from __future__ import annotations
@@ -24,27 +31,73 @@ import unicodedata
 from dataclasses import dataclass
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual import events
-from textual.geometry import Region
+from textual.geometry import Offset
 from textual.message import Message
-from textual.widgets import Input
+from textual.reactive import reactive
+from textual.widget import Widget
 
 TERMINATORS = frozenset({"enter", "ctrl+j", "ctrl+m", "tab"})
 MAX_SCAN_CHARS = 400  # longer than any pass token; a stuck key must not grow forever
-SHOW_AFTER = 1 / 50  # seconds from a typed key to its showing: about one frame, too short to see
+# A scanner types 5-15 ms a key; an escape sequence is up to 5 keys (ESC [ 2 0 ~), so its
+# function key arrives up to ~75 ms after the key before it. A hand needs well over 150 ms
+# to go from a digit to a function key.
+BURST_GAP = 0.15
+# Keys that move in or edit the text (applied in key order, never passed on to a binding).
+_EDITING = frozenset({"backspace", "delete", "left", "right", "home", "end"})
 
 
-class ScanInput(Input):
-    """Input whose every terminator ends exactly one scan."""
+class ScanInput(Widget, can_focus=True):
+    """One line of text whose every terminator ends exactly one scan."""
 
-    # Horizontal scrolling always on (its scroll bar has no size, as in Input): see `refresh`.
     DEFAULT_CSS = """
     ScanInput {
-        overflow-x: scroll;
+        background: $surface;
+        color: $foreground;
+        padding: 0 2;
+        border: tall $border-blurred;
+        width: 100%;
+        height: 3;
+        text-wrap: nowrap;
+        text-overflow: clip;
+        pointer: text;
+
+        &:focus {
+            border: tall $border;
+            background-tint: $foreground 5%;
+        }
+        & > .scan-input--cursor {
+            background: $input-cursor-background;
+            color: $input-cursor-foreground;
+            text-style: $input-cursor-text-style;
+        }
+        & > .scan-input--placeholder {
+            color: $text-disabled;
+        }
+        &:ansi {
+            background: ansi_default;
+            color: ansi_default;
+            & > .scan-input--cursor {
+                background: ansi_white;
+                color: ansi_black;
+            }
+            & > .scan-input--placeholder {
+                text-style: dim;
+                color: ansi_default;
+            }
+        }
     }
     """
+    COMPONENT_CLASSES = {"scan-input--cursor", "scan-input--placeholder"}
 
-    _value_changing = False  # inside Input's value watcher (see `refresh`)
+    # Repaint only (layout=False is the default): the line's size never depends on its text.
+    value: reactive[str] = reactive("", init=False)
+    """The text on the line."""
+    cursor_position: reactive[int] = reactive(0, init=False)
+    """Where the next key goes: an index into `value`."""
+    placeholder: reactive[str] = reactive("", init=False)
+    """Shown, dimmed, while the line is empty."""
 
     @dataclass
     class Scanned(Message):
@@ -58,120 +111,166 @@ class ScanInput(Input):
         def control(self) -> ScanInput:
             return self.scan_input
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._typed: list[str] = []  # printable keys not yet in `value`, in key order
-        self._typed_len = 0
-        self._put_in_scheduled = False
+    def __init__(
+        self,
+        value: str = "",
+        *,
+        placeholder: str = "",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.set_reactive(ScanInput.placeholder, placeholder)
+        self.set_reactive(ScanInput.value, value)
+        self.set_reactive(ScanInput.cursor_position, len(value))
+        self._scroll = 0  # cells of the text left of the view (long text scrolls sideways)
+        self._burst_at = -1.0  # time of the last text key of the text on the line
 
-    def _watch_value(self, value: str) -> None:
-        # Input sets its virtual size (a "layout" reactive) on every change, which lays out
-        # and repaints the whole screen, once a frame during a burst. This line's size is
-        # fixed in app.tcss (height 3, full width) and never depends on its text, so that
-        # refresh is a repaint of the line alone. Only a layout turns horizontal scrolling
-        # on or off, which is why it is always on here (with overflow "auto" a long scan
-        # would need a layout to start scrolling, and another one when the line is emptied).
-        self._value_changing = True
-        try:
-            super()._watch_value(value)
-        finally:
-            self._value_changing = False
+    # -- the text ------------------------------------------------------------------------------
+    def validate_cursor_position(self, position: int) -> int:
+        return max(0, min(position, len(self.value)))
 
-    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
-        if layout and self._value_changing:
-            overflow = self.styles.overflow_x
-            scrolls = overflow == "scroll" or (
-                overflow == "auto" and self.virtual_size.width > self.container_size.width
-            )
-            if self.container_size.width and scrolls == self.show_horizontal_scrollbar:
-                layout = False
-            else:
-                # Input scrolls to the cursor when the cursor moves, which was before this
-                # layout allowed scrolling: do it again once the layout is done.
-                self.call_after_refresh(self._show_cursor)
-        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+    def watch_value(self, value: str) -> None:
+        # Set from outside: the cursor goes to the end (edits here place it themselves).
+        self.cursor_position = len(value)
 
-    def _show_cursor(self) -> None:
-        x = cell_len(self.value[: self.cursor_position]) + (1 if self.cursor_at_end else 0)
-        self.scroll_to_region(Region(x, 0, 1, 1), force=True, animate=False)
+    def _put(self, value: str, cursor: int) -> None:
+        self.value = value
+        self.cursor_position = cursor
 
-    @property
-    def pending_text(self) -> str:
-        """Keys typed but not yet in `value` (for at most SHOW_AFTER seconds)."""
-        return "".join(self._typed)
+    def insert(self, text: str) -> None:
+        """Insert text at the cursor, up to MAX_SCAN_CHARS on the line."""
+        value = self.value
+        text = text[: max(0, MAX_SCAN_CHARS - len(value))]
+        if text:
+            cursor = self.cursor_position
+            self._put(value[:cursor] + text + value[cursor:], cursor + len(text))
 
-    def put_in_typed(self) -> None:
-        """Insert the typed keys at the cursor (replacing a selection), as one edit."""
-        self._put_in_scheduled = False
-        if not self._typed:
-            return
-        text = "".join(self._typed)
-        self._typed.clear()
-        self._typed_len = 0
-        selection = self.selection
-        if selection.is_empty:
-            self.insert_text_at_cursor(text)
-        else:
-            self.replace(text, *selection)
-        # Input does not scroll on the very first change of its value: a long first burst
-        # would leave its end out of view.
-        self._show_cursor()
+    def _take(self) -> str:
+        """The text on the line, which is left empty."""
+        text = self.value
+        self._put("", 0)
+        self._burst_at = -1.0
+        return text
 
-    async def _on_key(self, event: events.Key) -> None:
-        if event.key in TERMINATORS:
-            # Stop it here: Tab must not move the focus, Enter must not reach a binding.
+    def _edit(self, key: str) -> None:
+        value, cursor = self.value, self.cursor_position
+        if key == "backspace":
+            if cursor:
+                self._put(value[: cursor - 1] + value[cursor:], cursor - 1)
+        elif key == "delete":
+            self._put(value[:cursor] + value[cursor + 1 :], cursor)
+        elif key == "left":
+            self.cursor_position = cursor - 1
+        elif key == "right":
+            self.cursor_position = cursor + 1
+        elif key == "home":
+            self.cursor_position = 0
+        elif key == "end":
+            self.cursor_position = len(value)
+
+    # -- keys ----------------------------------------------------------------------------------
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # Printable keys are text here (the key bar and bindings must not count on them).
+        return character is not None and character.isprintable()
+
+    def on_key(self, event: events.Key) -> None:
+        key = event.key
+        if key in TERMINATORS:
+            # Stopped here: Tab must not move the focus, Enter must not reach a binding.
             event.stop()
             event.prevent_default()
-            self.put_in_typed()
-            text = self.value
-            self.value = ""
-            self.post_message(self.Scanned(self, text, event.key))
+            self.post_message(self.Scanned(self, self._take(), key))
             return
         if event.is_printable and event.character is not None:
             event.stop()
             event.prevent_default()
-            char = unicodedata.normalize("NFKC", event.character)
-            if len(self.value) + self._typed_len + len(char) > MAX_SCAN_CHARS:
-                return
-            self._typed.append(char)
-            self._typed_len += len(char)
-            if not self._put_in_scheduled:
-                self._put_in_scheduled = True
-                self.set_timer(SHOW_AFTER, self.put_in_typed)
+            self.insert(unicodedata.normalize("NFKC", event.character))
+            self._burst_at = event.time
             return
-        if event.key == "backspace":
-            # Handled here, in key order: as Input's binding it would run only after the key
-            # went round the app, so "3655, Backspace, Enter" from a fast keypad saved 3655.
+        if key == "backspace":
+            # In key order, even inside a burst (a fast keypad's correction).
             event.stop()
             event.prevent_default()
-            if self._typed:
-                self._typed_len -= len(self._typed.pop())
-            else:
-                self.action_delete_left()
+            self._edit(key)
             return
-        # Arrows, home...: they act on what was typed before them. (Textual calls Input's own
-        # handlers after these ones, unless prevented, so no super() calls here.)
-        self.put_in_typed()
+        if self.value and event.time - self._burst_at < BURST_GAP:
+            # Part of a scan that is still coming in (an escape sequence in the code): drop it.
+            event.stop()
+            event.prevent_default()
+            return
+        if key in _EDITING:
+            event.stop()
+            event.prevent_default()
+            self._edit(key)
+        # Anything else (F-keys, Escape, ...) goes on to the screen's bindings.
 
-    def _on_paste(self, event: events.Paste) -> None:
+    def on_paste(self, event: events.Paste) -> None:
         # A paste (or a terminal that delivers a scan as a bracketed paste) may hold several
-        # lines: each line is one scan, the last one without a terminator stays typed.
-        # prevent_default: Input's own paste handler would insert the text a second time.
+        # lines: each line is one scan, the last one without a terminator stays on the line.
         event.stop()
         event.prevent_default()
-        self.put_in_typed()
         text = unicodedata.normalize("NFKC", event.text.replace("\r\n", "\n").replace("\r", "\n"))
-        parts = text.split("\n")
-        for i, part in enumerate(parts):
-            if i < len(parts) - 1:
-                self.post_message(self.Scanned(self, self.value + part, "paste"))
-                self.value = ""
-            elif part:
-                self.insert_text_at_cursor(part)
-                self._show_cursor()
+        *lines, rest = text.split("\n")
+        for line in lines:
+            cursor, value = self.cursor_position, self.value
+            self._put("", 0)
+            self.post_message(self.Scanned(self, value[:cursor] + line + value[cursor:], "paste"))
+        self.insert(rest)
 
-    def _on_mouse_down(self, event: events.MouseDown) -> None:
-        self.put_in_typed()  # before the click moves the cursor
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None:
+            self.cursor_position = self._index_at_cell(self._scroll + offset.x)
 
-    def _on_blur(self, event: events.Blur) -> None:
-        self.put_in_typed()
+    def on_focus(self) -> None:
+        self.refresh()  # the cursor shows only while the line has the focus
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # -- painting ------------------------------------------------------------------------------
+    def _index_at_cell(self, cell: int) -> int:
+        """Index of the character that covers this cell of the whole text."""
+        value = self.value
+        if value.isascii():
+            return min(cell, len(value))
+        cells = 0
+        for index, char in enumerate(value):
+            cells += cell_len(char)
+            if cells > cell:
+                return index
+        return len(value)
+
+    def render(self) -> Text:
+        focused = self.has_focus
+        value = self.value
+        if not value:
+            self._scroll = 0
+            text = Text(self.placeholder or " ", style=self.get_component_rich_style("scan-input--placeholder"), end="")
+            if focused:
+                text.stylize(self.get_component_rich_style("scan-input--cursor"), 0, 1)
+                self._place_terminal_cursor(0)
+            return text
+        width = max(1, self.content_size.width)
+        cursor = self.cursor_position
+        before = cursor if value.isascii() else cell_len(value[:cursor])
+        # Scroll just enough to keep the cursor in view, as a text field does.
+        if before < self._scroll:
+            self._scroll = before
+        elif before >= self._scroll + width:
+            self._scroll = before - width + 1
+        start = self._index_at_cell(self._scroll)
+        text = Text(value[start:], end="")
+        if focused:
+            if cursor == len(value):
+                text.append(" ")
+            text.stylize(self.get_component_rich_style("scan-input--cursor"), cursor - start, cursor - start + 1)
+            self._place_terminal_cursor(before - self._scroll)
+        return text
+
+    def _place_terminal_cursor(self, x: int) -> None:
+        # Where an input method (IME) opens its window: at the line's cursor.
+        region = self.content_region
+        self.app.cursor_position = Offset(region.x + x, region.y)
