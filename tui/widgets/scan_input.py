@@ -8,7 +8,7 @@ Enter is applied before that Enter (3655, Backspace, Enter from a fast keypad sa
 key of a scan goes round the app to a binding: printable keys, terminators and the editing
 keys are stopped here.
 
-This is a plain `Widget` on Textual's public API (render, on_key, on_paste, reactives), not a
+This is a plain `Widget` on Textual's public API (render, on_key, on_paste, refresh), not a
 subclass of `Input`: the line needs none of Input's selection, suggestions or validation, and
 Input's speed-ups had to override its private methods. Speed comes from doing little per key:
 a key edits a string and marks the line for repainting; Textual paints dirty widgets at most
@@ -91,11 +91,6 @@ class ScanInput(Widget, can_focus=True):
     """
     COMPONENT_CLASSES = {"scan-input--cursor", "scan-input--placeholder"}
 
-    # Repaint only (layout=False is the default): the line's size never depends on its text.
-    value: reactive[str] = reactive("", init=False)
-    """The text on the line."""
-    cursor_position: reactive[int] = reactive(0, init=False)
-    """Where the next key goes: an index into `value`."""
     placeholder: reactive[str] = reactive("", init=False)
     """Shown, dimmed, while the line is empty."""
 
@@ -122,29 +117,47 @@ class ScanInput(Widget, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.set_reactive(ScanInput.placeholder, placeholder)
-        self.set_reactive(ScanInput.value, value)
-        self.set_reactive(ScanInput.cursor_position, len(value))
+        # Plain attributes, not reactives: a reactive costs more per key than all the rest of
+        # the line's work, and the only thing a change needs is one repaint (see `_changed`).
+        self._value = value[:MAX_SCAN_CHARS]
+        self._cursor = len(self._value)
+        self._repaint_asked = False  # refresh() called and render() not run since
         self._scroll = 0  # cells of the text left of the view (long text scrolls sideways)
         self._burst_at = -1.0  # time of the last text key of the text on the line
 
     # -- the text ------------------------------------------------------------------------------
-    def validate_cursor_position(self, position: int) -> int:
-        return max(0, min(position, len(self.value)))
+    @property
+    def value(self) -> str:
+        """The text on the line."""
+        return self._value
 
-    def watch_value(self, value: str) -> None:
-        # Set from outside: the cursor goes to the end (edits here place it themselves).
-        self.cursor_position = len(value)
+    @value.setter
+    def value(self, value: str) -> None:
+        self._put(value, len(value))
+
+    @property
+    def cursor_position(self) -> int:
+        """Where the next key goes: an index into `value`."""
+        return self._cursor
+
+    @cursor_position.setter
+    def cursor_position(self, position: int) -> None:
+        self._put(self._value, position)
 
     def _put(self, value: str, cursor: int) -> None:
-        self.value = value
-        self.cursor_position = cursor
+        self._value = value
+        self._cursor = max(0, min(cursor, len(value)))
+        if not self._repaint_asked:
+            # One repaint for any number of keys before it: Textual paints once a frame.
+            self._repaint_asked = True
+            self.refresh()
 
     def insert(self, text: str) -> None:
         """Insert text at the cursor, up to MAX_SCAN_CHARS on the line."""
-        value = self.value
+        value = self._value
         text = text[: max(0, MAX_SCAN_CHARS - len(value))]
         if text:
-            cursor = self.cursor_position
+            cursor = self._cursor
             self._put(value[:cursor] + text + value[cursor:], cursor + len(text))
 
     def _take(self) -> str:
@@ -155,7 +168,7 @@ class ScanInput(Widget, can_focus=True):
         return text
 
     def _edit(self, key: str) -> None:
-        value, cursor = self.value, self.cursor_position
+        value, cursor = self._value, self._cursor
         if key == "backspace":
             if cursor:
                 self._put(value[: cursor - 1] + value[cursor:], cursor - 1)
@@ -244,6 +257,7 @@ class ScanInput(Widget, can_focus=True):
         return len(value)
 
     def render(self) -> Text:
+        self._repaint_asked = False
         focused = self.has_focus
         value = self.value
         if not value:
