@@ -91,6 +91,12 @@ class DutyApp(App):
         self.office_time = None  # models.clock_health.OfficeTime from the last good sync round
 
     # -- language ----------------------------------------------------------------------------
+    def get_driver_class(self):
+        # Textual's driver, made to survive a byte on the tty that is not UTF-8 (tui/driver.py).
+        from tui.driver import survive_bad_bytes
+
+        return survive_bad_bytes(super().get_driver_class())
+
     def t(self, key: str, **params) -> str:
         return t(self.lang, key, **params)
 
