@@ -94,6 +94,23 @@ class TestKeysByHand:
                 await pilot.press(key)
             assert line.value == "3-2-50" and line.cursor_position == 6
 
+    async def test_a_long_line_scrolls_back_to_its_start_and_a_click_places_the_cursor(self, desk_dir):
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            line = scan_line(app)
+            await type_keys(pilot, "ABCDEFG" + "1234567890" * 20 + "XYZ")
+            await pilot.pause(0.2)
+            assert "7890XYZ" in screen_text(app) and "ABCDEFG" not in screen_text(app)
+            await pilot.press("home")
+            await pilot.pause(0.05)
+            assert "ABCDEFG" in screen_text(app) and "7890XYZ" not in screen_text(app)
+            # The text starts after the border (1) and the padding (2): column 5 is the "C".
+            await pilot.click(line, offset=(5, 1))
+            await pilot.pause(0.2)
+            await pilot.press("_")
+            assert line.value.startswith("AB_CDEFG")
+
     async def test_full_width_digits_and_a_tab_end_one_scan(self, desk_dir):
         app = DutyApp(desk_dir, lang="en")
         async with app.run_test(size=(100, 30)) as pilot:
