@@ -118,7 +118,7 @@ class ScanInput(Widget, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.set_reactive(ScanInput.placeholder, placeholder)
         # Plain attributes, not reactives: a reactive costs more per key than all the rest of
-        # the line's work, and the only thing a change needs is one repaint (see `_changed`).
+        # the line's work, and the only thing a change needs is one repaint (see `_put`).
         self._value = value[:MAX_SCAN_CHARS]
         self._cursor = len(self._value)
         self._repaint_asked = False  # refresh() called and render() not run since
