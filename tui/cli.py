@@ -17,7 +17,7 @@ COMMAND_MODULES = (
     "tui.commands.passes",
     "tui.commands.report",
     "tui.commands.sync",
-    "tui.commands.office",
+    "sync.office.cli",  # the office's commands live with the office
     "tui.commands.privacy",
 )
 

@@ -147,6 +147,21 @@ def revoke_pass(engine: Engine, pass_id: str, reason: str, *, by: str | None = N
     return version
 
 
+def until_day(value: str | None) -> float | None:
+    """The end of the last day of a list entry (local time), from YYYY-MM-DD (the API's and the
+    command line's `until`)."""
+    if not value:
+        return None
+    import datetime as dt
+
+    from models.report import parse_day
+
+    day = parse_day(value)
+    if not 2000 <= day.year <= 2999:  # also keeps `day + 1` and mktime in range
+        raise KakouError(f"日期不合理：{value}", f"implausible date: {value}", code="date")
+    return time.mktime(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min).timetuple())
+
+
 def list_entry(
     engine: Engine,
     list_name: str,

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from models.errors import KakouError
 from models.retention import PERSONAL_KINDS, PERSONAL_PAYLOAD_KEYS
-from sync.office import audit
+from sync.office import audit, problems
 from sync.office import tables as t
 
 SEALED_FIELDS = {"id_sealed": "id_number", "phone_sealed": "phone"}
@@ -32,37 +32,14 @@ MAX_RETENTION_DAYS = 3650
 
 
 class SealedLookupError(KakouError):
+    """A lookup that opens nothing; its words and HTTP status are `problems.LOOKUP_REFUSALS`."""
+
     code = "lookup"
 
-    def __init__(self, zh: str, en: str, *, code: str, status: int):
-        super().__init__(zh, en, code=code)
-        self.status = status  # the HTTP status the API answers with
-
-
-# outcome -> (HTTP status, zh, en); the words a clerk sees when a lookup does not open anything
-_REFUSALS = {
-    "not_found": (404, "没有这条记录（请核对记录编号）。", "no such record (check the record id)."),
-    "not_registration": (
-        404,
-        "这条记录不是登记记录，没有身份证号或电话。",
-        "this record is not a registration; it holds no ID number or phone.",
-    ),
-    "purged": (
-        410,
-        "这条记录的个人信息已按保存期限删除。",
-        "this record's personal data was deleted at the end of its retention period.",
-    ),
-    "nothing_sealed": (
-        404,
-        "这条登记没有加密保存的号码（登记时设备尚未接入街道，只存了打码号码）。",
-        "this registration has no sealed numbers (the kiosk was not enrolled then; only masked numbers were kept).",
-    ),
-    "unreadable": (
-        409,
-        "加密的号码无法用本街道的密钥打开（可能来自别的街道或已损坏）。",
-        "the sealed numbers cannot be opened with this office's key (another office's, or damaged).",
-    ),
-}
+    def __init__(self, outcome: str):
+        refusal = problems.LOOKUP_REFUSALS[outcome]
+        super().__init__(refusal.zh, refusal.en, code=refusal.code)
+        self.status = refusal.status  # the HTTP status the API answers with
 
 
 @dataclass(frozen=True)
@@ -166,8 +143,7 @@ def lookup(engine: Engine, office_keys, record_id: str, *, admin: str, reason: s
             fields=sorted(opened),
         )
     if outcome != "ok":
-        status, zh, en = _REFUSALS[outcome]
-        raise SealedLookupError(zh, en, code=outcome, status=status)
+        raise SealedLookupError(outcome)
     return LookupResult(
         record_id=row.record_id,
         checkpoint=row.name or "",

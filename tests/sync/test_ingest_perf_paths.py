@@ -391,8 +391,8 @@ def test_a_revocation_committed_during_a_push_refuses_that_push(office, tmp_path
 def test_office_serve_turns_nagle_off_on_every_connection(monkeypatch, tmp_path):
     import uvicorn
 
+    from sync.office import cli as office_cmd
     from sync.office.app import NoDelayHTTP
-    from tui.commands import office as office_cmd
 
     class Transport:
         def __init__(self, sock):

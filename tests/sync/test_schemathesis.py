@@ -265,7 +265,8 @@ def test_a_push_batch_with_any_field_replaced_is_refused_or_fits_the_database(pa
 def test_the_office_parsers_turn_any_bytes_into_a_clean_refusal(data, gzipped):
     from starlette.requests import Request
 
-    from sync.office.app import ApiProblem, inflate, parse
+    from sync.office.bodies import inflate, parse
+    from sync.office.problems import ApiProblem
 
     body = gzip.compress(data) if gzipped else data
     headers = [(b"content-encoding", b"gzip")] if gzipped else []

@@ -1,4 +1,10 @@
-"""`kakou office ...`: the street office's server and its clerk's commands."""
+"""`kakou office ...`: the street office's server and its clerk's commands.
+
+`tui.cli` wires this in (`register`), so the office's command line lives with the office and
+imports nothing of the kiosk's desk. Like every command module: only argparse at the top, each
+handler imports what it needs when it runs (`kakou --help` stays fast). Errors are `KakouError`s,
+printed as one line by `tui.cli.main`.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,6 @@ import json
 import os
 import sys
 from pathlib import Path
-
-ENV_OFFICE_DIR = "KAKOU_OFFICE_DIR"
-ENV_DATABASE_URL = "KAKOU_OFFICE_DATABASE_URL"
 
 
 def register(sub, common) -> None:
@@ -148,25 +151,24 @@ def register(sub, common) -> None:
     rt.set_defaults(func=run_retention)
 
 
+def settings(args):
+    """The office's settings: the flags given, else $KAKOU_OFFICE_DIR / $KAKOU_OFFICE_DATABASE_URL,
+    else the defaults (the platform's user data dir, SQLite in it)."""
+    from sync.office.settings import OfficeSettings
+
+    return OfficeSettings.from_values(office_dir=args.office_dir, database_url=args.database_url or None)
+
+
 def office_dir(args) -> Path:
-    if args.office_dir is not None:
-        return args.office_dir.expanduser()
-    if os.environ.get(ENV_OFFICE_DIR):
-        return Path(os.environ[ENV_OFFICE_DIR]).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("kakou-office", appauthor=False))
-
-
-def database_url(args) -> str | None:
-    return args.database_url or os.environ.get(ENV_DATABASE_URL) or None
+    return settings(args).office_dir
 
 
 def open_office(args):
     from sync.office import lists as office_lists
     from sync.office.db import open_office_engine
 
-    engine = open_office_engine(office_dir(args), database_url(args))
+    given = settings(args)
+    engine = open_office_engine(given.office_dir, given.database_url)
     with engine.begin() as conn:
         office_lists.ensure_lists(conn)
     return engine
@@ -178,13 +180,11 @@ def run_serve(args) -> int:
     from sync.office.keys import OfficeKeys
 
     tls = _tls_files(args)  # checked before anything starts: a typo is one line, not a traceback
-    directory = office_dir(args)
+    given = settings(args)
     engine = open_office(args)  # migrate once, before the workers start
     engine.dispose()
-    OfficeKeys(directory)  # make the keys now, not racing in several workers
-    os.environ["KAKOU_OFFICE_DIR"] = str(directory)
-    if database_url(args):
-        os.environ["KAKOU_OFFICE_DATABASE_URL"] = database_url(args)
+    OfficeKeys(given.office_dir)  # make the keys now, not racing in several workers
+    os.environ.update(given.as_environ())  # each worker's `app_from_env` reads the same settings
     scheme = "https" if tls else "http"
     print(f"街道服务器 office server: {scheme}://{args.host}:{args.port}/v1  (API docs /v1/docs)", file=sys.stderr)
     uvicorn.run(
@@ -279,14 +279,8 @@ def run_revoke_kiosk(args) -> int:
     return 0
 
 
-def _until(value: str | None) -> float | None:
-    from sync.office.app import _until_day
-
-    return _until_day(value)
-
-
 def run_list_entry(args) -> int:
-    from sync.office.admin import list_entry
+    from sync.office.admin import list_entry, until_day
     from sync.office.keys import load_lookup_key
 
     version, who = list_entry(
@@ -295,7 +289,7 @@ def run_list_entry(args) -> int:
         args.action,
         unit=args.unit,
         id_number=args.id_number,
-        until=_until(getattr(args, "until", None)),
+        until=until_day(getattr(args, "until", None)),
         note=getattr(args, "note", ""),
         lookup_key=load_lookup_key(office_dir(args)),
     )

@@ -1,0 +1,40 @@
+"""The signed lists a kiosk pulls (revoked, quarantine, watch, policy), whole or since a version."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from sync.office import lists as office_lists
+from sync.office import problems
+from sync.office.deps import OfficeDep, SignedGet
+from sync.office.problems import ApiProblem
+from sync.schemas import LIST_NAMES, ListDocument, Problem
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get(
+    "/lists/{name}",
+    response_model=ListDocument,
+    responses={304: {"description": "not modified"}, 404: {"model": Problem}},
+)
+async def list_document(
+    name: str, office: OfficeDep, _kiosk: SignedGet, since: int = Query(default=0, ge=0, le=2**31 - 1)
+):
+    if name not in LIST_NAMES:
+        raise ApiProblem(problems.UNKNOWN_LIST, name=name)
+
+    def work():
+        with office.engine.begin() as conn:
+            version = office_lists.current_version(conn, name)
+            if since == version and since > 0:
+                return None, version
+            return office_lists.document(conn, office.keys, name, since), version
+
+    doc, version = await run_in_threadpool(work)
+    etag = f'"{name}-{version}"'
+    if doc is None:
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(doc, headers={"ETag": etag})

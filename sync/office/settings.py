@@ -1,0 +1,79 @@
+"""The office's settings: one object, from `KAKOU_OFFICE_*` environment variables and the command line.
+
+`kakou office serve` fills it from its flags and hands it to its uvicorn workers through the
+same environment variables (`as_environ`), so a worker process reads exactly what the command
+was given. Tests build it from keyword arguments (`create_app(office_dir, database_url, ...)`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.errors import KakouError
+
+ENV_PREFIX = "KAKOU_OFFICE_"
+ENV_OFFICE_DIR = "KAKOU_OFFICE_DIR"
+ENV_DATABASE_URL = "KAKOU_OFFICE_DATABASE_URL"
+
+
+def default_office_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("kakou-office", appauthor=False))
+
+
+class OfficeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, populate_by_name=True, extra="ignore", frozen=True)
+
+    # KAKOU_OFFICE_DIR (not ..._OFFICE_DIR): the name the office has always read.
+    office_dir: Path = Field(
+        default_factory=default_office_dir, validation_alias=AliasChoices("office_dir", ENV_OFFICE_DIR)
+    )
+    database_url: str | None = None  # KAKOU_OFFICE_DATABASE_URL; unset: SQLite in the office dir
+    # Pushes in flight at once per worker process; one more is answered 429 with Retry-After.
+    max_inflight: int = Field(default=16, ge=1)
+    retry_after: int = Field(default=2, ge=0)  # seconds, in every 429 and 503 answer
+    migrate: bool = True  # bring the database schema up to date at start (workers: already done)
+    # Test hook: seconds to wait inside the push transaction, before COMMIT, so a fault test can
+    # kill the server mid-transaction. Unset in real use.
+    test_commit_delay: float = Field(default=0.0, ge=0)
+
+    @field_validator("office_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return Path(value).expanduser()
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @classmethod
+    def from_values(cls, **values: Any) -> OfficeSettings:
+        """Given values win, values left None come from the environment or the defaults; a bad
+        value (say KAKOU_OFFICE_MAX_INFLIGHT=lots) is one clear `KakouError`, not a traceback."""
+        try:
+            return cls(**{k: v for k, v in values.items() if v is not None})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "?"
+            raise KakouError(
+                f"街道服务器的设置不对：{where}（{first.get('msg', '')}）。请检查 {ENV_PREFIX}* 环境变量。",
+                f"bad office setting {where}: {first.get('msg', '')}. Check the {ENV_PREFIX}* environment variables.",
+                code="settings",
+            ) from None
+
+    def as_environ(self) -> dict[str, str]:
+        """The environment that makes `OfficeSettings()` in another process equal to this one."""
+        env = {
+            ENV_OFFICE_DIR: str(self.office_dir),
+            f"{ENV_PREFIX}MAX_INFLIGHT": str(self.max_inflight),
+            f"{ENV_PREFIX}RETRY_AFTER": str(self.retry_after),
+        }
+        if self.database_url:
+            env[ENV_DATABASE_URL] = self.database_url
+        return env
