@@ -86,14 +86,14 @@ def app_from_env() -> FastAPI:
     return create_app(settings=OfficeSettings.from_values(migrate=False))
 
 
-class NoDelayHTTP(AutoHTTPProtocol):
+class NoDelayHTTP(AutoHTTPProtocol):  # type: ignore[valid-type, misc]  # uvicorn picks the class at import
     """uvicorn's HTTP protocol (httptools when installed, else h11) with TCP_NODELAY on every
     connection, for `kakou office serve` (uvicorn's `http=`). asyncio sets TCP_NODELAY only on
     sockets accepted from a listener made with proto=IPPROTO_TCP; with --workers N uvicorn makes
     the listener itself with proto 0, so every answer (status line and body are two writes) sat
     in Nagle's buffer until the client's delayed ACK: ~40 ms per push, whatever its size."""
 
-    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def, override]
+    def connection_made(self, transport: Any) -> None:
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             try:

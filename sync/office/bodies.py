@@ -48,9 +48,10 @@ def _parse(model: type[M], data: bytes, problem: ProblemType, nowhere: str) -> M
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))[:80] or nowhere
-        raise ApiProblem(problem, where=where, detail=first.get("msg", "")[:80]) from None
+        errors = exc.errors()
+        loc, msg = (errors[0]["loc"], errors[0]["msg"]) if errors else ((), "")
+        where = ".".join(str(p) for p in loc)[:80] or nowhere
+        raise ApiProblem(problem, where=where, detail=msg[:80]) from None
 
 
 def parse(model: type[M], data: bytes) -> M:

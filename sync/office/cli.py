@@ -12,9 +12,17 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+
+    from sqlalchemy.engine import Engine
+
+    from sync.office.settings import OfficeSettings
 
 
-def register(sub, common) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     import argparse
 
     parent = argparse.ArgumentParser(add_help=False)
@@ -34,7 +42,7 @@ def register(sub, common) -> None:
 
     p = sub.add_parser("office", help="the street office: server, checkpoints, lists, reports")
     osub = p.add_subparsers(dest="office_command", metavar="ACTION")
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: _usage(p))
 
     s = osub.add_parser("serve", parents=[parent], help="run the office server (HTTP API under /v1)")
     s.add_argument("--host", default="127.0.0.1")
@@ -69,7 +77,7 @@ def register(sub, common) -> None:
     for list_name, words in (("quarantine", "home-quarantine list (may not go out)"), ("watch", "watch list")):
         q = osub.add_parser(list_name, help=f"the {words}")
         qsub = q.add_subparsers(dest="list_action", metavar="add|remove")
-        q.set_defaults(func=lambda args, q=q: (q.print_help(), 2)[1])
+        q.set_defaults(func=lambda args, q=q: _usage(q))
         for action in ("add", "remove"):
             qa = qsub.add_parser(action, parents=[parent], help=f"{action} a unit or a person")
             who = qa.add_mutually_exclusive_group(required=True)
@@ -82,7 +90,7 @@ def register(sub, common) -> None:
 
     pol = osub.add_parser("policy", help="the policy kiosks apply")
     psub = pol.add_subparsers(dest="policy_action", metavar="set|show")
-    pol.set_defaults(func=lambda args: (pol.print_help(), 2)[1])
+    pol.set_defaults(func=lambda args: _usage(pol))
     ps = psub.add_parser(
         "set",
         parents=[parent],
@@ -151,7 +159,13 @@ def register(sub, common) -> None:
     rt.set_defaults(func=run_retention)
 
 
-def settings(args):
+def _usage(parser: argparse.ArgumentParser) -> int:
+    """`kakou office` (or a list, or policy) without its action: the help, exit status 2."""
+    parser.print_help()
+    return 2
+
+
+def settings(args: argparse.Namespace) -> OfficeSettings:
     """The office's settings: the flags given, else $KAKOU_OFFICE_DIR / $KAKOU_OFFICE_DATABASE_URL,
     else the defaults (the platform's user data dir, SQLite in it)."""
     from sync.office.settings import OfficeSettings
@@ -159,11 +173,11 @@ def settings(args):
     return OfficeSettings.from_values(office_dir=args.office_dir, database_url=args.database_url or None)
 
 
-def office_dir(args) -> Path:
+def office_dir(args: argparse.Namespace) -> Path:
     return settings(args).office_dir
 
 
-def open_office(args):
+def open_office(args: argparse.Namespace) -> Engine:
     from sync.office import lists as office_lists
     from sync.office.db import open_office_engine
 
@@ -174,7 +188,7 @@ def open_office(args):
     return engine
 
 
-def run_serve(args) -> int:
+def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sync.office.keys import OfficeKeys
@@ -202,7 +216,7 @@ def run_serve(args) -> int:
     return 0
 
 
-def _tls_files(args) -> tuple[Path, Path] | None:
+def _tls_files(args: argparse.Namespace) -> tuple[Path, Path] | None:
     """(certificate, key) when both are given and load together; None for plain http."""
     import ssl
 
@@ -237,7 +251,7 @@ def _ascii_qr(text: str) -> str:
     return "\n".join("".join("##" if dark else "  " for dark in row) for row in qr.get_matrix())
 
 
-def run_add_checkpoint(args) -> int:
+def run_add_checkpoint(args: argparse.Namespace) -> int:
     import time
 
     from sync.office.enrol import add_checkpoint
@@ -259,7 +273,7 @@ def run_add_checkpoint(args) -> int:
     return 0
 
 
-def run_revoke(args) -> int:
+def run_revoke(args: argparse.Namespace) -> int:
     from sync.office.admin import revoke_pass
 
     version = revoke_pass(open_office(args), args.pass_id, args.reason)
@@ -267,7 +281,7 @@ def run_revoke(args) -> int:
     return 0
 
 
-def run_revoke_kiosk(args) -> int:
+def run_revoke_kiosk(args: argparse.Namespace) -> int:
     from sync.office import audit
     from sync.office.enrol import revoke_kiosk
 
@@ -279,7 +293,7 @@ def run_revoke_kiosk(args) -> int:
     return 0
 
 
-def run_list_entry(args) -> int:
+def run_list_entry(args: argparse.Namespace) -> int:
     from sync.office.admin import list_entry, until_day
     from sync.office.keys import load_lookup_key
 
@@ -297,7 +311,7 @@ def run_list_entry(args) -> int:
     return 0
 
 
-def run_policy_set(args) -> int:
+def run_policy_set(args: argparse.Namespace) -> int:
     from models.errors import KakouError
     from sync.office.admin import set_policy
 
@@ -314,7 +328,7 @@ def run_policy_set(args) -> int:
     return 0
 
 
-def run_policy_show(args) -> int:
+def run_policy_show(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from sync.office import lists as office_lists
@@ -333,7 +347,7 @@ def run_policy_show(args) -> int:
     return 0
 
 
-def run_report(args) -> int:
+def run_report(args: argparse.Namespace) -> int:
     from models.errors import KakouError
     from models.report import parse_day
     from sync.office import report as office_report
@@ -360,7 +374,7 @@ def run_report(args) -> int:
     return 0
 
 
-def run_status(args) -> int:
+def run_status(args: argparse.Namespace) -> int:
     from sync.office.status import format_status, kiosk_status
 
     status = kiosk_status(open_office(args))
@@ -368,7 +382,7 @@ def run_status(args) -> int:
     return 0
 
 
-def run_add_admin(args) -> int:
+def run_add_admin(args: argparse.Namespace) -> int:
     from sync.office.admin import add_admin
 
     token = add_admin(open_office(args), args.name)
@@ -382,7 +396,7 @@ def run_add_admin(args) -> int:
     return 0
 
 
-def run_remove_admin(args) -> int:
+def run_remove_admin(args: argparse.Namespace) -> int:
     from sync.office.admin import remove_admin
 
     remove_admin(open_office(args), args.name)
@@ -390,7 +404,7 @@ def run_remove_admin(args) -> int:
     return 0
 
 
-def run_admins(args) -> int:
+def run_admins(args: argparse.Namespace) -> int:
     import time
 
     from sync.office.admin import list_admins
@@ -402,7 +416,7 @@ def run_admins(args) -> int:
     return 0
 
 
-def run_lookup(args) -> int:
+def run_lookup(args: argparse.Namespace) -> int:
     from models.errors import KakouError
     from sync.office import sealed
     from sync.office.admin import require_active
@@ -419,7 +433,7 @@ def run_lookup(args) -> int:
     return 0
 
 
-def run_audit(args) -> int:
+def run_audit(args: argparse.Namespace) -> int:
     from sync.office import audit
 
     rows = audit.recent(open_office(args), limit=args.limit, action=args.action)
@@ -427,7 +441,7 @@ def run_audit(args) -> int:
     return 0
 
 
-def run_purge(args) -> int:
+def run_purge(args: argparse.Namespace) -> int:
     import time
 
     from sync.office import sealed
@@ -450,7 +464,7 @@ def run_purge(args) -> int:
     return 0
 
 
-def run_retention(args) -> int:
+def run_retention(args: argparse.Namespace) -> int:
     from sync.office import sealed
 
     engine = open_office(args)

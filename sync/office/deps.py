@@ -26,7 +26,8 @@ from sync.office.state import Office, SignedKiosk
 
 async def get_office(request: Request) -> Office:
     # async, as are the two below: FastAPI runs a plain `def` dependency in a worker thread.
-    return request.app.state.office
+    office: Office = request.app.state.office
+    return office
 
 
 OfficeDep = Annotated[Office, Depends(get_office)]

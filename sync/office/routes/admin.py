@@ -6,7 +6,7 @@ sealed numbers of one registration, read the audit trail, purge old personal dat
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -26,7 +26,7 @@ async def admin_revoke(
     admin: Admin,
     engine: EngineDep,
     req: Annotated[office_admin.RevokeRequest, admin_json(office_admin.RevokeRequest)],
-):
+) -> Any:
     version = await run_in_threadpool(office_admin.revoke_pass, engine, req.pass_id, req.reason, by=admin, via="http")
     return {"list": "revoked", "version": version, "who": req.pass_id.strip().lower()}
 
@@ -36,7 +36,7 @@ def _list_route(list_name: str, action: str) -> None:
         admin: Admin,
         office: OfficeDep,
         req: Annotated[office_admin.ListEntryRequest, admin_json(office_admin.ListEntryRequest)],
-    ):
+    ) -> Any:
         until = office_admin.until_day(req.until) if action == "add" else None
         version, who = await run_in_threadpool(
             lambda: office_admin.list_entry(
@@ -75,7 +75,7 @@ async def admin_policy(
     admin: Admin,
     engine: EngineDep,
     req: Annotated[office_admin.PolicyRequest, admin_json(office_admin.PolicyRequest)],
-):
+) -> Any:
     version, values = await run_in_threadpool(office_admin.set_policy, engine, req.settings, by=admin, via="http")
     return {"version": version, "settings": values}
 
@@ -90,7 +90,7 @@ async def admin_lookup(
     admin: Admin,
     office: OfficeDep,
     req: Annotated[office_admin.LookupRequest, admin_json(office_admin.LookupRequest)],
-):
+) -> Any:
     from sync.office import sealed
 
     # A lookup that opens nothing is a SealedLookupError: answered with its catalogue status.
@@ -107,7 +107,7 @@ async def admin_audit(
     engine: EngineDep,
     limit: int = Query(default=100, ge=1, le=1000),
     action: str | None = Query(default=None, max_length=32),
-):
+) -> Any:
     from sync.office import audit as office_audit
 
     return await run_in_threadpool(lambda: office_audit.recent(engine, limit=limit, action=action))
@@ -118,7 +118,7 @@ async def admin_purge(
     admin: Admin,
     engine: EngineDep,
     req: Annotated[office_admin.PurgeRequest, admin_json(office_admin.PurgeRequest)],
-):
+) -> Any:
     from sync.office import sealed
 
     result = await run_in_threadpool(

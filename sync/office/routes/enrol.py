@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -18,10 +19,10 @@ router = APIRouter(prefix="/v1")
 
 
 @router.post("/enroll", response_model=EnrollResponse, openapi_extra=json_body(EnrollRequest))
-async def enroll(office: OfficeDep, body: RawBody):
+async def enroll(office: OfficeDep, body: RawBody) -> Any:
     req = parse(EnrollRequest, body)
 
-    def work():
+    def work() -> Any:
         info = enrol(office.engine, req.code, req.public_key)
         with office.engine.begin() as conn:
             docs = [office_lists.document(conn, office.keys, name, 0) for name in LIST_NAMES]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -22,11 +24,11 @@ router = APIRouter(prefix="/v1")
 )
 async def list_document(
     name: str, office: OfficeDep, _kiosk: SignedGet, since: int = Query(default=0, ge=0, le=2**31 - 1)
-):
+) -> Any:
     if name not in LIST_NAMES:
         raise ApiProblem(problems.UNKNOWN_LIST, name=name)
 
-    def work():
+    def work() -> Any:
         with office.engine.begin() as conn:
             version = office_lists.current_version(conn, name)
             if since == version and since > 0:

@@ -17,7 +17,7 @@ async def admin_report(
     admin: Admin,
     engine: EngineDep,
     date: str | None = Query(default=None, max_length=32, description="YYYY-MM-DD, default today"),
-):
+) -> Any:
     from models.report import parse_day
     from sync.office import report as office_report
 

@@ -19,7 +19,7 @@ def health() -> dict[str, Any]:
 
 
 @router.get("/admin/status", response_model=dict[str, Any], tags=["admin"])
-async def admin_status(admin: Admin, engine: EngineDep):
+async def admin_status(admin: Admin, engine: EngineDep) -> Any:
     from sync.office.status import kiosk_status
 
     return await run_in_threadpool(kiosk_status, engine)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +31,7 @@ async def sync_state(
     wall: float | None = None,
     lists: str = Query(default="", max_length=1024),
     tip: str = Query(default="", max_length=128),
-):
+) -> Any:
     if wall is not None and not math.isfinite(wall):
         wall = None  # "nan" and "inf" parse as floats but are no clock reading
     versions = {}
@@ -50,7 +51,7 @@ async def sync_state(
 
 
 @router.post("/push", response_model=PushResult, openapi_extra=json_body(PushBatch))
-async def push(request: Request, office: OfficeDep, kiosk: PushKiosk):
+async def push(request: Request, office: OfficeDep, kiosk: PushKiosk) -> Any:
     batch = parse(PushBatch, inflate(request, kiosk.body))
     if batch.epoch != kiosk.epoch:
         raise ApiProblem(problems.EPOCH_MISMATCH)
@@ -73,6 +74,6 @@ async def push(request: Request, office: OfficeDep, kiosk: PushKiosk):
 
 
 @router.post("/known", response_model=KnownResult, openapi_extra=json_body(KnownQuery))
-async def known(request: Request, office: OfficeDep, kiosk: SignedPost):
+async def known(request: Request, office: OfficeDep, kiosk: SignedPost) -> Any:
     query = parse(KnownQuery, inflate(request, kiosk.body))
     return {"known": await run_in_threadpool(office_ingest.known, office.engine, kiosk.kiosk_id, query.record_ids)}
