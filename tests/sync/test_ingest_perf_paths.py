@@ -419,8 +419,17 @@ def test_office_serve_turns_nagle_off_on_every_connection(monkeypatch, tmp_path)
     # ... and `kakou office serve` runs uvicorn with it.
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
-    for name in ("KAKOU_OFFICE_DIR", "KAKOU_OFFICE_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)  # run_serve sets them for its workers
+    for name in (
+        "KAKOU_OFFICE_DIR",
+        "KAKOU_OFFICE_DATABASE_URL",
+        "KAKOU_OFFICE_MAX_INFLIGHT",
+        "KAKOU_OFFICE_RETRY_AFTER",
+    ):
+        # run_serve sets them for its workers: set then delete, so that monkeypatch removes them
+        # afterwards (a delenv of an unset name records nothing, and the value would leak into
+        # every later test of this process).
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     args = SimpleNamespace(
         office_dir=tmp_path / "office",
         database_url=None,
@@ -432,3 +441,4 @@ def test_office_serve_turns_nagle_off_on_every_connection(monkeypatch, tmp_path)
     )
     office_cmd.run_serve(args)
     assert seen["http"] == "sync.office.app:NoDelayHTTP" and seen["workers"] == 2
+    assert os.environ["KAKOU_OFFICE_DIR"] == str(tmp_path / "office")  # what the workers read
