@@ -17,12 +17,14 @@ from models.words import Words
 
 __all__ = [
     "FEVER_OUTCOMES",
+    "FeverOutcomeInfo",
     "REGISTRATION_KINDS",
     "PassKind",
     "PassKindInfo",
     "RegistrationKindInfo",
     "pass_kind_by_code",
     "registration_kind_by_number",
+    "registration_label",
 ]
 
 
@@ -99,19 +101,30 @@ _REGISTRATION_KINDS = (
     RegistrationKindInfo("worker", Words("复工人员", "worker"), Words("复工", "worker"), needs_unit=True),
 )
 REGISTRATION_KINDS: dict[str, RegistrationKindInfo] = {k.code: k for k in _REGISTRATION_KINDS}
+_REGISTRATION_BY_NUMBER = {str(n): k for n, k in enumerate(_REGISTRATION_KINDS, 1)}
+
+
+def registration_label(code: str, lang: str = "zh") -> str:
+    """A stored registration kind's name; a code this version does not know is shown as it is."""
+    info = REGISTRATION_KINDS.get(code)
+    return info.name.text(lang) if info is not None else code
 
 
 def registration_kind_by_number(number: str) -> RegistrationKindInfo | None:
     """The kind chosen on the registration form by its number ("1" is the first), or None."""
-    number = (number or "").strip()
-    if not number.isdigit() or not 1 <= int(number) <= len(_REGISTRATION_KINDS):
-        return None
-    return _REGISTRATION_KINDS[int(number) - 1]
+    return _REGISTRATION_BY_NUMBER.get((number or "").strip())
 
 
-# How a fever case ended (the recheck), stored by code; the reports count each.
-FEVER_OUTCOMES: dict[str, Words] = {
-    "allowed": Words("复测正常放行", "allowed after recheck"),
-    "clinic": Words("转发热门诊", "referred to fever clinic"),
-    "home": Words("劝返回家", "sent home"),
+@dataclass(frozen=True)
+class FeverOutcomeInfo:
+    """How a fever case ended (the recheck). Stored by its code; every report counts each."""
+
+    name: Words  # in the log and the kiosk's report
+    column: Words  # the office report's column heading (short)
+
+
+FEVER_OUTCOMES: dict[str, FeverOutcomeInfo] = {
+    "allowed": FeverOutcomeInfo(Words("复测正常放行", "allowed after recheck"), Words("复测放行", "fever: allowed")),
+    "clinic": FeverOutcomeInfo(Words("转发热门诊", "referred to fever clinic"), Words("转诊", "fever: clinic")),
+    "home": FeverOutcomeInfo(Words("劝返回家", "sent home"), Words("劝返回家", "fever: home")),
 }

@@ -2,9 +2,10 @@
 English pair.
 
 This is the one pattern for words below the UI. models/ and sync/ know no screen and no
-language setting, so they never choose a language: they carry both (`Words`, or the `zh` /
-`en` of a `KakouError`), and whoever shows them picks one with `.text(lang)` (the desk through
-`tui.strings.words`, commands print both). The desk's own words (labels, prompts, hints) are
+language setting, so they never choose a language: they carry both as `zh` and `en` (`Words`
+for a table's entries, `KakouError(zh, en)` and `ValueRejected` for what went wrong), and
+whoever shows them picks one (the desk through `tui.strings.words(lang, ...)`; commands print
+both). The desk's own words (labels, prompts, hints) are
 not domain words: they live in `tui/strings.py`.
 """
 
@@ -15,9 +16,14 @@ from typing import Protocol
 
 
 class Bilingual(Protocol):
-    """Anything that carries its words in both languages: `Words`, `KakouError`, a `Reason`."""
+    """Anything that carries its words in both languages: `Words`, a `KakouError`, a
+    `ValueRejected`, a `TokenError`."""
 
-    def text(self, lang: str = "zh") -> str: ...
+    @property
+    def zh(self) -> str: ...
+
+    @property
+    def en(self) -> str: ...
 
 
 @dataclass(frozen=True)

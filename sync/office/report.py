@@ -18,9 +18,12 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
-from models.facts import FEVER_OUTCOMES, REGISTRATION_KINDS
+from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS
+from models.reasons import reason_label
 from sync.office import tables as t
 
+# One column per fever outcome of models/kinds.py (a new outcome is a new column).
+FEVER_COLUMNS = [f"fever_{code}" for code in FEVER_OUTCOMES]
 COLUMNS = [
     ("checkpoint", "卡口", "checkpoint"),
     ("community", "社区", "community"),
@@ -28,9 +31,7 @@ COLUMNS = [
     ("out", "出", "out"),
     ("turned_back", "劝返", "turned back"),
     ("fevers", "发热", "fevers"),
-    ("fever_allowed", "复测放行", "fever: allowed"),
-    ("fever_clinic", "转诊", "fever: clinic"),
-    ("fever_home", "劝返回家", "fever: home"),
+    *((f"fever_{code}", o.column.zh, o.column.en) for code, o in FEVER_OUTCOMES.items()),
     ("registrations", "登记", "registrations"),
     ("denials", "拒绝原因", "denials by reason"),
     ("last_sync", "最后同步", "last sync"),
@@ -81,9 +82,7 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
             "out": 0,
             "turned_back": 0,
             "fevers": 0,
-            "fever_allowed": 0,
-            "fever_clinic": 0,
-            "fever_home": 0,
+            **dict.fromkeys(FEVER_COLUMNS, 0),
             "registrations": 0,
             "registrations_by_kind": {kind: 0 for kind in REGISTRATION_KINDS},
             "denials": {},
@@ -123,18 +122,7 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
     out_rows = list(rows.values())
     totals: dict[str, Any] = {
         key: sum(r[key] for r in out_rows)
-        for key in (
-            "in",
-            "out",
-            "turned_back",
-            "fevers",
-            "fever_allowed",
-            "fever_clinic",
-            "fever_home",
-            "registrations",
-            "expected",
-            "records",
-        )
+        for key in ("in", "out", "turned_back", "fevers", *FEVER_COLUMNS, "registrations", "expected", "records")
     }
     all_denials: Counter = Counter()
     for r in out_rows:
@@ -188,7 +176,9 @@ def _cell(row: dict[str, Any], key: str, lang: str) -> str:
     if key == "last_sync":
         return _fmt_time(value)
     if key == "denials":
-        return " ".join(f"{k}:{v}" for k, v in (value or {}).items()) or "-"
+        # Labelled from the one table of reasons, in the report's language (codes stay in the JSON).
+        sep = "; " if lang == "en" else "；"
+        return sep.join(f"{reason_label(k, lang)} {v}" for k, v in (value or {}).items()) or "-"
     if key == "reported":
         return ("yes" if value else "NO") if lang == "en" else ("是" if value else "否")
     return "" if value is None else str(value)
