@@ -17,8 +17,8 @@ from models.words import Words
 
 __all__ = [
     "FEVER_OUTCOMES",
-    "FeverOutcomeInfo",
     "REGISTRATION_KINDS",
+    "FeverOutcomeInfo",
     "PassKind",
     "PassKindInfo",
     "RegistrationKindInfo",

@@ -165,7 +165,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "reg.need_temp": "请测体温并输入读数",
         "reg.saved": "登记已保存：{kind} {unit}",
         "reg.saved_fever": "登记已保存。体温 {temp} 度，发热，请在旁等候复测",
-        "reg.offer_slip": "返乡人员已登记，正在打开入住条...",
         # -- issue a pass (tui/screens/issue_pass.py); {choices}, {kinds}, {kind}: from models/kinds.py
         "issue.title": "办理通行证",
         "issue.hint": "回车到下一项，最后一项回车签发；Esc 返回",
@@ -417,7 +416,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "reg.need_temp": "Take the temperature and type it",
         "reg.saved": "Registration saved: {kind} {unit}",
         "reg.saved_fever": "Registration saved. {temp} C is a fever: wait aside for a recheck",
-        "reg.offer_slip": "Returnee registered, opening the entry slip...",
         "issue.title": "Issue a pass",
         "issue.hint": "Enter moves on; Enter on the last field issues; Esc goes back",
         "issue.kind": "Kind {choices}",

@@ -172,9 +172,6 @@ def verdict_dict(verdict, lang: str = "zh") -> dict:
     return out
 
 
-VERDICT_WORDS = {"allow": ("通行", "ALLOW"), "deny": ("禁止", "DENY"), "refer": ("请核查", "CHECK")}
-
-
 def run_verify(args) -> int:
     from models.gate import check_token
     from tui.cli import EXIT_DENY, EXIT_OK, EXIT_REFER
@@ -186,8 +183,9 @@ def run_verify(args) -> int:
     if args.json:
         print(json.dumps(d, ensure_ascii=False))
     else:
-        zh, en = VERDICT_WORDS[verdict.outcome]
-        print(f"{zh} {en}")
+        from tui.strings import t
+
+        print(f"{t('zh', f'duty.{verdict.outcome}')} {t('en', f'duty.{verdict.outcome}')}")  # the desk's words
         if "unit" in d:
             print(f"  单元 unit:   {d['unit']}")
             print(f"  姓名 name:   {d['name'] or '-'}")

@@ -114,22 +114,19 @@ class IssuePassScreen(ModalScreen):
     # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         from models.kinds import pass_kind_by_code
-        from tui.strings import choices, t
 
         prefill = pass_kind_by_code(self.prefill_kind) if self.prefill_kind else None
         kind_number = str(int(prefill)) if prefill else ""
         days = f"{prefill.info.default_days:g}" if prefill else ""
-        kind_choices = choices(self.lang, ((int(k), k.info.choice) for k in PassKind))
-        plate_kinds = t(self.lang, "list.comma").join(_kind_name(k, self.lang) for k in PassKind if k.info.needs_plate)
         with VerticalScroll(id="issue-dialog"):
             yield Plain(self.t("title"), classes="issue-title")
             with Vertical(id="issue-form"):
                 yield Plain(self.t("hint"), classes="issue-hint")
-                yield FormField("kind", self.t("kind", choices=kind_choices), kind_number, max_length=1)
+                yield FormField("kind", field_label(self.lang, "kind"), kind_number, max_length=1)
                 yield FormField("unit", self.t("unit"), self.prefill_unit, max_length=24)
                 yield FormField("name", self.t("name"), self.prefill_name, max_length=20)
                 yield FormField("days", self.t("days"), days, max_length=5)
-                yield FormField("plate", self.t("plate", kinds=plate_kinds), "", max_length=12)
+                yield FormField("plate", field_label(self.lang, "plate"), "", max_length=12)
                 yield FormField("hours", self.t("hours"), "", max_length=7)
             # The print status sits right under the pass details so it is on screen at 80x24.
             # No QR on screen: at 53 modules it cannot fit 24 rows, and the half-block glyph is
@@ -245,10 +242,11 @@ class IssuePassScreen(ModalScreen):
         self.app.call_from_thread(self._show_issued, issued)
 
     def _not_issued(self, exc: BaseException) -> None:
+        # The domain's own words (models/words.py), or the error's type and message.
         text = (
-            exc.text(self.lang)
-            if hasattr(exc, "text")
-            else (getattr(exc, "en" if self.lang == "en" else "zh", "") or f"{type(exc).__name__}: {exc}")
+            words(self.lang, exc)
+            if getattr(exc, "zh", "") and getattr(exc, "en", "")
+            else f"{type(exc).__name__}: {exc}"
         )
         self.say(self.t("not_issued", error=text), error=True)
         self.app.bell()
@@ -340,6 +338,18 @@ class IssuePassScreen(ModalScreen):
                 "printed": self.printed,
             }
         )
+
+
+def field_label(lang: str, field: str) -> str:
+    """A form field's label; the kind's numbered choices and the plate's kinds come from models/kinds.py."""
+    from tui.strings import choices, t
+
+    if field == "kind":
+        return t(lang, "issue.kind", choices=choices(lang, ((int(k), k.info.choice) for k in PassKind)))
+    if field == "plate":
+        kinds = t(lang, "list.comma").join(_kind_name(k, lang) for k in PassKind if k.info.needs_plate)
+        return t(lang, "issue.plate", kinds=kinds)
+    return t(lang, f"issue.{field}")
 
 
 def _kind_by_number(number: str) -> PassKind | None:

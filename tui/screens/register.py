@@ -67,11 +67,10 @@ class RegisterScreen(ModalScreen):
 
     BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
 
-    def __init__(
-        self, direction: str = "in", kind: str = "visitor", id_number: str = "", phone: str = "", unit: str = ""
-    ):
+    def __init__(self, direction: str = "in", kind: str = "", id_number: str = "", phone: str = "", unit: str = ""):
         super().__init__()
         self.direction = direction
+        # The kind starts at the first of the table (the most common: a visitor) unless given.
         self.prefill = {"kind": kind_number(kind) or "1", "id_number": id_number, "phone": phone, "to_unit": unit}
 
     def compose(self) -> ComposeResult:
