@@ -47,10 +47,13 @@ class PassKind(IntEnum):
 
     info: PassKindInfo
 
-    def __new__(cls, number: int, info: PassKindInfo) -> PassKind:
+    # `info` has a default only so that the type checker reads `PassKind(3)`, the look-up by
+    # number, as a call; every member below gives it.
+    def __new__(cls, number: int, info: PassKindInfo | None = None) -> PassKind:
         member = int.__new__(cls, number)
         member._value_ = number
-        member.info = info
+        if info is not None:
+            member.info = info
         return member
 
     RESIDENT = 1, PassKindInfo(Words("住户通行证", "Resident pass"), Words("住户", "resident"), 30)

@@ -18,6 +18,25 @@ from models.passtoken import DecodedPass, PassBody, TokenError, decode_token
 from models.policy import Policy
 from models.reasons import ALLOW, DENY, REASONS, REFER
 
+__all__ = [
+    "ALLOW",
+    "DENY",
+    "REASONS",
+    "REFER",
+    "GateState",
+    "Reason",
+    "TrustEntry",
+    "Verdict",
+    "decide_pass",
+    "decide_person",
+    "decide_token",
+    "fmt_date",
+    "hours_reason",
+    "list_reasons",
+    "outcome_of",
+    "quota_reason",
+]
+
 
 @dataclass(frozen=True)
 class Reason:

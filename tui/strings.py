@@ -6,6 +6,13 @@ squares): some CJK terminals draw them two cells wide and the screen tears. Temp
 written with "度" or "C"; "..." is three dots.
 
 `t(lang, key, **params)` formats one string; a key missing in English falls back to Chinese.
+
+One string system for the desk: a screen never writes its own words or chooses between a
+Chinese and an English literal. Its words are keys here; what the domain says (a kind's name,
+a reason, a refused value, an error: `zh` and `en` carried by models/ and sync/, see
+models/words.py) goes through `words(lang, ...)`; the lists themselves (pass kinds,
+registration kinds, reasons) come from models/kinds.py and models/reasons.py, so a form's
+numbered choices are `choices(lang, ...)` over the table, never a string listing them.
 """
 
 from __future__ import annotations
