@@ -10,8 +10,8 @@ places and that no other module spells a kind out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from models.words import Words
 
@@ -28,8 +28,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class PassKindInfo:
+class PassKindInfo(NamedTuple):
     """What a pass kind is called and what it allows (the verdict and the forms read these)."""
 
     name: Words  # on the printed pass, the duty screen and in reports
@@ -76,8 +75,7 @@ def pass_kind_by_code(word: str) -> PassKind | None:
     return PassKind.__members__.get(word.strip().upper())
 
 
-@dataclass(frozen=True)
-class RegistrationKindInfo:
+class RegistrationKindInfo(NamedTuple):
     """Someone registered without a pass. Stored by `code`; numbered on the form in table order."""
 
     code: str
@@ -118,8 +116,7 @@ def registration_kind_by_number(number: str) -> RegistrationKindInfo | None:
     return _REGISTRATION_BY_NUMBER.get((number or "").strip())
 
 
-@dataclass(frozen=True)
-class FeverOutcomeInfo:
+class FeverOutcomeInfo(NamedTuple):
     """How a fever case ended (the recheck). Stored by its code; every report counts each."""
 
     name: Words  # in the log and the kiosk's report

@@ -10,7 +10,7 @@ Adding a reason is one entry here plus the rule that gives it and its tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from models.words import Words
 
@@ -19,8 +19,7 @@ __all__ = ["ALLOW", "DENY", "NOTE", "REASONS", "REFER", "ReasonInfo", "reason_la
 ALLOW, DENY, REFER, NOTE = "allow", "deny", "refer", "note"
 
 
-@dataclass(frozen=True)
-class ReasonInfo:
+class ReasonInfo(NamedTuple):
     level: str  # deny | refer | note
     sentence: Words  # what the duty screen says: a template
     label: Words  # what the counts say: no parameters

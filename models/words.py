@@ -11,8 +11,7 @@ not domain words: they live in `tui/strings.py`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class Bilingual(Protocol):
@@ -26,8 +25,7 @@ class Bilingual(Protocol):
     def en(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class Words:
+class Words(NamedTuple):
     zh: str
     en: str
 
