@@ -290,3 +290,32 @@ def test_reason_codes_in_the_records_are_the_tables():
     produced = set(re.findall(r'Reason\(\s*"([a-z_]+)"', verdict))
     assert produced and produced <= set(REASONS)
     assert json.loads(json.dumps(sorted(REASONS)))  # codes are plain words: stored as JSON in every passage
+
+
+# --- one string system in the desk ---------------------------------------------------------------
+
+
+def _language_tests(tree: ast.AST):
+    """Comparisons of a language with "zh"/"en" (`lang == "en"`, `app.lang != "en"`)."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        names = {getattr(s, "id", None) or getattr(s, "attr", None) for s in sides}
+        constants = {s.value for s in sides if isinstance(s, ast.Constant)}
+        if names & {"lang", "language"} and constants & {"zh", "en"}:
+            yield node
+
+
+def test_the_desk_chooses_no_language_outside_tui_strings():
+    """In tui/ every word goes through tui/strings.py (`t`, `words`, `choices`): no screen picks
+    between a Chinese and an English literal itself."""
+    found = []
+    for path in sorted((ROOT / "tui").rglob("*.py")):
+        if path.name == "strings.py" or "commands" in path.parts:  # commands print both languages
+            continue
+        for node in _language_tests(ast.parse(path.read_text(encoding="utf-8"))):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, "a language chosen outside tui/strings.py:\n" + "\n".join(found)
+    # ...and the scan sees one:
+    assert list(_language_tests(ast.parse('x = en if app.lang == "en" else zh')))

@@ -359,8 +359,8 @@ def _kind_by_number(number: str) -> PassKind | None:
 
 
 def _kind_name(kind: PassKind, lang: str) -> str:
-    """ "车辆通行证" / "vehicle pass": a kind's name inside a sentence."""
-    return kind.label(lang).lower() if lang == "en" else kind.label(lang)
+    """ "车辆通行证" / "vehicle pass": a kind's name inside a sentence (Chinese has no case)."""
+    return kind.label(lang).lower()
 
 
 def _big(unit: str) -> str:
