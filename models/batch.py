@@ -186,8 +186,8 @@ def read_residents(path: Path | str, per_person: bool = False, kind: PassKind | 
         names = [n for n in names if n]
         plate = get(cells, "plate").upper().replace(" ", "")
         if kind is not None and kind.info.needs_plate and not plate:
-            name = kind.info.name
-            errors.append(RowError(line, f"{name.zh}缺少车牌号", f"a {name.en.lower()} needs a plate number"))
+            called = kind.info.name
+            errors.append(RowError(line, f"{called.zh}缺少车牌号", f"a {called.en.lower()} needs a plate number"))
             continue
         if per_person:
             if not names:

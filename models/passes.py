@@ -63,8 +63,8 @@ def build_body(
         raise PassError(exc.zh, exc.en, code=exc.code) from None
     kind = PassKind(kind)
     if kind.info.needs_plate and not plate.strip():
-        name = kind.info.name
-        raise PassError(f"{name.zh}需要车牌号", f"a {name.en.lower()} needs a plate number", code="plate")
+        called = kind.info.name
+        raise PassError(f"{called.zh}需要车牌号", f"a {called.en.lower()} needs a plate number", code="plate")
     days = kind.info.default_days if valid_days is None else valid_days
     if not 0 < days <= 366:
         raise PassError("有效天数须在 1-366 之间", "valid days must be 1-366", code="valid_days")

@@ -9,6 +9,7 @@ unplugged, out of paper or silent only ever costs a reprint (F5), never the pass
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -21,6 +22,9 @@ from models.kinds import PassKind
 from tui.strings import STRINGS, words
 from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
 from tui.widgets.plain import Plain
+
+if TYPE_CHECKING:
+    from models.words import Bilingual
 
 
 def _issue(store, volunteer_id, kind_word, unit, name, days, plate, hours):
@@ -243,11 +247,10 @@ class IssuePassScreen(ModalScreen):
 
     def _not_issued(self, exc: BaseException) -> None:
         # The domain's own words (models/words.py), or the error's type and message.
-        text = (
-            words(self.lang, exc)
-            if getattr(exc, "zh", "") and getattr(exc, "en", "")
-            else f"{type(exc).__name__}: {exc}"
-        )
+        if getattr(exc, "zh", "") and getattr(exc, "en", ""):
+            text = words(self.lang, cast("Bilingual", exc))
+        else:
+            text = f"{type(exc).__name__}: {exc}"
         self.say(self.t("not_issued", error=text), error=True)
         self.app.bell()
 
