@@ -16,8 +16,9 @@ from pathlib import Path
 
 from models import clock
 from models.errors import KakouError
+from models.kinds import PassKind
 from models.passes import IssuedPass, PassError, _insert_pass, build_body
-from models.passtoken import PassBody, PassKind, sign_pass
+from models.passtoken import PassBody, sign_pass
 from models.values import ValueRejected, parse_name, parse_unit
 
 # Header words seen in real resident lists, per field (compared without spaces, lowercased).
@@ -138,8 +139,9 @@ def _find_columns(header: list[str]) -> dict[str, int]:
     return columns
 
 
-def read_residents(path: Path | str, per_person: bool = False, need_plate: bool = False) -> ResidentList:
-    """Read and check a resident list. Households: one entry per unit (rows of the same unit
+def read_residents(path: Path | str, per_person: bool = False, kind: PassKind | None = None) -> ResidentList:
+    """Read and check a resident list for passes of `kind` (a kind that needs a plate refuses rows
+    without one). Households: one entry per unit (rows of the same unit
     merge). Per person: one entry per name."""
     rows = read_rows(path)
     # The header is the first non-blank row; titles above a table ("幸福里社区住户名单") are skipped.
@@ -183,8 +185,9 @@ def read_residents(path: Path | str, per_person: bool = False, need_plate: bool 
             continue
         names = [n for n in names if n]
         plate = get(cells, "plate").upper().replace(" ", "")
-        if need_plate and not plate:
-            errors.append(RowError(line, "车辆通行证缺少车牌号", "a vehicle pass needs a plate number"))
+        if kind is not None and kind.info.needs_plate and not plate:
+            called = kind.info.name
+            errors.append(RowError(line, f"{called.zh}缺少车牌号", f"a {called.en.lower()} needs a plate number"))
             continue
         if per_person:
             if not names:

@@ -13,23 +13,23 @@ from typing import Any
 from sqlalchemy import insert
 
 from models import clock
+from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS
 from models.outbox import Fact, append_fact
 from models.tables import AuditEvent, FeverCase, FeverOutcome, Passage, Registration, ShiftEvent
 from models.values import Temperature
 from models.verdict import Verdict
 
-REGISTRATION_KINDS = {
-    "visitor": ("访客", "visitor"),
-    "returnee": ("返乡人员", "returnee"),
-    "courier": ("快递外卖", "courier"),
-    "medical": ("送医", "medical escort"),
-    "worker": ("复工人员", "worker"),
-}
-FEVER_OUTCOMES = {
-    "allowed": ("复测正常放行", "allowed after recheck"),
-    "clinic": ("转发热门诊", "referred to fever clinic"),
-    "home": ("劝返回家", "sent home"),
-}
+__all__ = [
+    "FEVER_OUTCOMES",
+    "REGISTRATION_KINDS",
+    "RegistrationInput",
+    "close_fever_case",
+    "open_fever_case",
+    "record_audit",
+    "record_passage",
+    "record_registration",
+    "record_shift",
+]
 
 
 def _record(

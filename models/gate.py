@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from models.passtoken import PassKind, TokenError, decode_token
 from models.verdict import DENY, Reason, Verdict, decide_pass, decide_person
 
+_QUOTA_KINDS = [int(k) for k in PassKind if k.info.outing_quota]
+_OUTINGS = text(
+    "SELECT device_time FROM passage WHERE unit_code = :unit AND direction = 'out'"
+    " AND verdict = 'allow' AND pass_kind IN :kinds AND device_time > :since"
+).bindparams(bindparam("kinds", expanding=True))
+
 
 def household_outings(store, unit: str, now: float, window_days: int) -> list[float]:
-    """Times of this household's allowed outings with an outing pass inside the quota window."""
+    """Times of this household's allowed outings inside the quota window, with the passes the
+    outing quota applies to."""
     with store.engine.connect() as conn:
         rows = conn.execute(
-            text(
-                "SELECT device_time FROM passage WHERE unit_code = :unit AND direction = 'out'"
-                " AND verdict = 'allow' AND pass_kind = :kind AND device_time > :since"
-            ),
-            {"unit": unit, "kind": int(PassKind.OUTING), "since": now - window_days * 86400},
+            _OUTINGS,
+            {"unit": unit, "kinds": _QUOTA_KINDS, "since": now - window_days * 86400},
         ).all()
         conn.rollback()
     return [r[0] for r in rows]
@@ -28,12 +32,10 @@ def check_token(store, token: str, direction: str, now: float | None = None) -> 
     try:
         decoded = decode_token(token)
     except TokenError as exc:
-        return Verdict(
-            DENY, (Reason(exc.code if exc.code in ("empty", "not_kakou", "too_long", "version") else "damaged"),)
-        )
+        return Verdict(DENY, (Reason(exc.code),))
     policy = store.policy()
     outings: list[float] = []
-    if decoded.body.kind == PassKind.OUTING and direction == "out" and policy.outing_quota > 0:
+    if decoded.body.kind.info.outing_quota and direction == "out" and policy.outing_quota > 0:
         outings = household_outings(store, decoded.body.unit, now, policy.outing_window_days)
     return decide_pass(decoded, direction, now, store.gate_state(), policy, outings)
 

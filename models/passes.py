@@ -13,27 +13,11 @@ from sqlmodel import select
 
 from models import clock
 from models.errors import KakouError
+from models.kinds import PassKind, pass_kind_by_code
 from models.outbox import append_fact
-from models.passtoken import KIND_NAMES, PassBody, PassKind, kid_for, new_pass_id, sign_pass
+from models.passtoken import PassBody, kid_for, new_pass_id, sign_pass
 from models.tables import PassRecord, Revocation
 from models.values import ValueRejected, parse_name, parse_unit
-
-KIND_BY_WORD = {
-    "resident": PassKind.RESIDENT,
-    "outing": PassKind.OUTING,
-    "work": PassKind.WORK,
-    "vehicle": PassKind.VEHICLE,
-    "visitor": PassKind.VISITOR,
-    "returnee": PassKind.RETURNEE,
-}
-DEFAULT_VALID_DAYS = {
-    PassKind.RESIDENT: 30,
-    PassKind.OUTING: 30,
-    PassKind.WORK: 30,
-    PassKind.VEHICLE: 30,
-    PassKind.VISITOR: 1,
-    PassKind.RETURNEE: 14,
-}
 
 
 class PassError(KakouError):
@@ -41,13 +25,13 @@ class PassError(KakouError):
 
 
 def parse_kind(word: str) -> PassKind:
-    try:
-        return KIND_BY_WORD[word.strip().lower()]
-    except KeyError:
-        names = ", ".join(KIND_BY_WORD)
+    kind = pass_kind_by_code(word)
+    if kind is None:
+        names = ", ".join(k.code for k in PassKind)
         raise PassError(
             f"没有这种通行证：{word}（可选：{names}）", f"unknown pass kind {word!r} (one of: {names})", code="kind"
-        ) from None
+        )
+    return kind
 
 
 @dataclass(frozen=True)
@@ -77,9 +61,11 @@ def build_body(
         name = parse_name(name)
     except ValueRejected as exc:
         raise PassError(exc.zh, exc.en, code=exc.code) from None
-    if kind == PassKind.VEHICLE and not plate.strip():
-        raise PassError("车辆通行证需要车牌号", "a vehicle pass needs a plate number", code="plate")
-    days = DEFAULT_VALID_DAYS[kind] if valid_days is None else valid_days
+    kind = PassKind(kind)
+    if kind.info.needs_plate and not plate.strip():
+        called = kind.info.name
+        raise PassError(f"{called.zh}需要车牌号", f"a {called.en.lower()} needs a plate number", code="plate")
+    days = kind.info.default_days if valid_days is None else valid_days
     if not 0 < days <= 366:
         raise PassError("有效天数须在 1-366 之间", "valid days must be 1-366", code="valid_days")
     start = int(valid_from if valid_from is not None else store.trusted_now())
@@ -222,5 +208,4 @@ def list_passes(store, unit: str | None = None) -> list[PassRecord]:
 
 
 def kind_label(kind: int, lang: str = "zh") -> str:
-    zh, en = KIND_NAMES[PassKind(kind)]
-    return en if lang == "en" else zh
+    return PassKind(kind).label(lang)

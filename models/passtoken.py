@@ -30,14 +30,15 @@ import struct
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import IntEnum
 
 import nacl.exceptions
 import nacl.signing
 
+from models.kinds import PassKind
+from models.reasons import REASONS
+
 __all__ = [
     "FORMAT_VERSION",
-    "KIND_NAMES",
     "MAX_BODY_BYTES",
     "MAX_TOKEN_DIGITS",
     "NAME_MAX_BYTES",
@@ -102,48 +103,24 @@ def _digit_count(n_bytes: int) -> int:
 MAX_TOKEN_DIGITS = len(TOKEN_PREFIX) + _digit_count(MAX_BODY_BYTES + SIGNATURE_BYTES)
 
 
-class PassKind(IntEnum):
-    RESIDENT = 1
-    OUTING = 2
-    WORK = 3
-    VEHICLE = 4
-    VISITOR = 5
-    RETURNEE = 6
-
-
-KIND_NAMES: dict[PassKind, tuple[str, str]] = {
-    PassKind.RESIDENT: ("住户通行证", "Resident pass"),
-    PassKind.OUTING: ("出入证", "Household outing pass"),
-    PassKind.WORK: ("复工证明", "Work pass"),
-    PassKind.VEHICLE: ("车辆通行证", "Vehicle pass"),
-    PassKind.VISITOR: ("临时访客证", "Visitor pass"),
-    PassKind.RETURNEE: ("入住条", "Returnee entry slip"),
-}
-
-
 _KIND_VALUES = frozenset(int(k) for k in PassKind)
-
-_TOKEN_MESSAGES: dict[str, tuple[str, str]] = {
-    "empty": ("没有扫描到内容", "nothing scanned"),
-    "not_kakou": ("不是卡口通行证", "not a kakou pass"),
-    "damaged": ("通行证不完整或已损坏，请重新扫描", "pass damaged or incomplete, scan again"),
-    "too_long": ("内容过长，不是卡口通行证", "too long for a kakou pass"),
-    "version": ("通行证版本不受支持，请更新程序", "unsupported pass version, update the kiosk software"),
-}
+# The scan-is-not-a-pass codes, whose words are those of the verdict's reasons (models/reasons.py).
+_TOKEN_CODES = frozenset({"empty", "not_kakou", "damaged", "too_long", "version"})
 
 
 class TokenError(ValueError):
     """A scanned text is not a well-formed kakou pass.
 
-    ``code`` is stable (for logs, tests and verdict reasons); ``zh``/``en`` are what the
-    duty screen shows. ``detail`` says which check failed, for logs only.
+    ``code`` is stable (for logs, tests and verdict reasons: the verdict's reason of the same
+    code); ``zh``/``en`` are its words. ``detail`` says which check failed, for logs only.
     """
 
     def __init__(self, code: str, detail: str = "") -> None:
-        if code not in _TOKEN_MESSAGES:
+        if code not in _TOKEN_CODES:
             raise KeyError(f"unknown TokenError code {code!r}")
         self.code = code
-        self.zh, self.en = _TOKEN_MESSAGES[code]
+        words = REASONS[code].sentence
+        self.zh, self.en = words.zh, words.en
         self.detail = detail
         super().__init__(f"{self.zh} / {self.en}")
 

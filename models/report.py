@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from models.facts import FEVER_OUTCOMES, REGISTRATION_KINDS
+from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS, registration_label
+from models.reasons import reason_label
+from models.words import Words
 
 
 def day_bounds(day: dt.date) -> tuple[float, float]:
@@ -95,47 +97,40 @@ def day_report(store, day: dt.date | None = None) -> dict[str, Any]:
     }
 
 
-def format_report(r: dict[str, Any], lang: str = "zh") -> str:
-    from models.verdict import REASONS
+# The report's sentences (models/words.py: the domain's words come in both languages).
+_W = {
+    "title": Words(
+        "{street} {community} {checkpoint}  {date} 日报", "{checkpoint} ({community}, {street})  day report {date}"
+    ),
+    "zero": Words(
+        "零报告：今日无进出、无发热、无登记。", "Zero report: no passages, no fevers, no registrations today."
+    ),
+    "passages": Words("进入 {in_} 人次，外出 {out} 人次，劝返 {back} 人次", "In {in_}, out {out}, turned back {back}"),
+    "fevers": Words(
+        "发热 {cases} 例（{outcomes}，待复测 {pending}）", "Fevers {cases} ({outcomes}, awaiting recheck {pending})"
+    ),
+    "denials": Words("禁止原因：{items}", "Denials: {items}"),
+    "none": Words("无", "none"),
+    "registrations": Words("登记：{items}", "Registrations: {items}"),
+    "unsynced": Words("未上报记录 {count} 条", "Records not yet synced: {count}"),
+    "comma": Words("，", ", "),
+    "semicolon": Words("；", "; "),
+}
 
-    zh = lang != "en"
-    reg_names = {k: (v[0] if zh else v[1]) for k, v in REGISTRATION_KINDS.items()}
-    out_names = {k: (v[0] if zh else v[1]) for k, v in FEVER_OUTCOMES.items()}
-    lines = [
-        (
-            f"{r['street']} {r['community']} {r['checkpoint']}  {r['date']} 日报"
-            if zh
-            else f"{r['checkpoint']} ({r['community']}, {r['street']})  day report {r['date']}"
-        ).strip(),
-    ]
+
+def format_report(r: dict[str, Any], lang: str = "zh") -> str:
+    w = {key: words.text(lang) for key, words in _W.items()}
+    lines = [w["title"].format(**r).strip()]
     if r["zero_report"]:
-        lines.append(
-            "零报告：今日无进出、无发热、无登记。"
-            if zh
-            else "Zero report: no passages, no fevers, no registrations today."
-        )
+        lines.append(w["zero"])
     p = r["passages"]
-    lines.append(
-        f"进入 {p['in']} 人次，外出 {p['out']} 人次，劝返 {r['turned_back']} 人次"
-        if zh
-        else f"In {p['in']}, out {p['out']}, turned back {r['turned_back']}"
-    )
+    lines.append(w["passages"].format(in_=p["in"], out=p["out"], back=r["turned_back"]))
     f = r["fevers"]
-    outcome_text = ("，" if zh else ", ").join(f"{out_names[k]} {v}" for k, v in f["outcomes"].items())
-    lines.append(
-        f"发热 {f['cases']} 例（{outcome_text}，待复测 {f['pending']}）"
-        if zh
-        else f"Fevers {f['cases']} ({outcome_text}, awaiting recheck {f['pending']})"
-    )
-    if r["denials_by_reason"]:
-        parts = []
-        for code, n in r["denials_by_reason"].items():
-            label = REASONS[code][1 if zh else 2].split("{")[0].rstrip("：: ") if code in REASONS else code
-            parts.append(f"{label} {n}")
-        lines.append(("禁止原因：" if zh else "Denials: ") + ("；" if zh else "; ").join(parts))
-    else:
-        lines.append("禁止原因：无" if zh else "Denials: none")
-    regs = ("，" if zh else ", ").join(f"{reg_names[k]} {v}" for k, v in r["registrations"].items())
-    lines.append(("登记：" if zh else "Registrations: ") + regs)
-    lines.append(f"未上报记录 {r['unsynced']} 条" if zh else f"Records not yet synced: {r['unsynced']}")
+    outcomes = w["comma"].join(f"{FEVER_OUTCOMES[k].name.text(lang)} {v}" for k, v in f["outcomes"].items())
+    lines.append(w["fevers"].format(cases=f["cases"], outcomes=outcomes, pending=f["pending"]))
+    denials = w["semicolon"].join(f"{reason_label(code, lang)} {n}" for code, n in r["denials_by_reason"].items())
+    lines.append(w["denials"].format(items=denials or w["none"]))
+    regs = w["comma"].join(f"{registration_label(k, lang)} {v}" for k, v in r["registrations"].items())
+    lines.append(w["registrations"].format(items=regs))
+    lines.append(w["unsynced"].format(count=r["unsynced"]))
     return "\n".join(lines)

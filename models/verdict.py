@@ -13,50 +13,48 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.passtoken import DecodedPass, PassBody, PassKind, TokenError, decode_token
+from models.kinds import PassKind
+from models.passtoken import DecodedPass, PassBody, TokenError, decode_token
 from models.policy import Policy
+from models.reasons import ALLOW, DENY, REASONS, REFER
 
-ALLOW, DENY, REFER = "allow", "deny", "refer"
-
-# code -> (severity, zh template, en template). Severity decides the outcome: any "deny"
-# reason denies; otherwise any "refer" reason asks the volunteer to check; "note" reasons
-# are shown with an allow.
-REASONS: dict[str, tuple[str, str, str]] = {
-    "empty": (DENY, "没有扫到内容，请重新扫描", "nothing scanned, scan again"),
-    "not_kakou": (DENY, "不是卡口通行证", "not a kakou pass"),
-    "damaged": (DENY, "通行证不完整或已损坏，请重新扫描", "pass damaged or incomplete, scan again"),
-    "too_long": (DENY, "扫到的内容过长，不是卡口通行证", "scan too long, not a kakou pass"),
-    "version": (DENY, "通行证版本本机不认识，请升级本机", "pass version unknown to this kiosk, update it"),
-    "unknown_issuer": (DENY, "签发单位不在信任名单，请核查", "issuer not trusted here, check by hand"),
-    "bad_signature": (DENY, "签名不符，疑似伪造或被改动", "signature does not match: forged or altered"),
-    "issuer_revoked": (DENY, "签发此证的设备已被注销", "the kiosk that issued this pass was revoked"),
-    "issuer_expired": (DENY, "签发密钥已过期", "the issuing key has expired"),
-    "revoked": (DENY, "通行证已作废：{reason}", "pass revoked: {reason}"),
-    "expired": (DENY, "通行证已于 {date} 过期", "pass expired on {date}"),
-    "not_yet_valid": (DENY, "通行证 {date} 起生效", "pass valid from {date}"),
-    "wrong_checkpoint": (DENY, "此证不能在本卡口使用", "pass is not for this checkpoint"),
-    "quarantined": (DENY, "居家隔离户，不得外出", "home quarantine: may not go out"),
-    "outside_hours": (DENY, "不在允许时段 {hours}", "outside the allowed hours {hours}"),
-    "outing_quota": (DENY, "本户外出次数已用完，下次可外出：{date}", "household outing quota used, next outing {date}"),
-    "list_stale": (REFER, "名单已 {hours} 小时未更新，请人工核查", "lists {hours} h old, check by hand"),
-    "quarantined_home": ("note", "居家隔离户，进入后不得外出", "home-quarantined household: in only"),
-    "watch": ("note", "重点关注：{note}", "watch list: {note}"),
-}
+__all__ = [
+    "ALLOW",
+    "DENY",
+    "REASONS",
+    "REFER",
+    "GateState",
+    "Reason",
+    "TrustEntry",
+    "Verdict",
+    "decide_pass",
+    "decide_person",
+    "decide_token",
+    "fmt_date",
+    "hours_reason",
+    "list_reasons",
+    "outcome_of",
+    "quota_reason",
+]
 
 
 @dataclass(frozen=True)
 class Reason:
+    """One reason of a verdict: its code (models/reasons.py) and the values its sentence names."""
+
     code: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def severity(self) -> str:
-        return REASONS[self.code][0]
+        return REASONS[self.code].level
 
     def text(self, lang: str = "zh") -> str:
-        _, zh, en = REASONS[self.code]
-        template = en if lang == "en" else zh
+        template = REASONS[self.code].sentence.text(lang)
         return template.format(**self.params) if self.params else template
+
+    def label(self, lang: str = "zh") -> str:
+        return REASONS[self.code].label.text(lang)
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ def list_reasons(
 
 def quota_reason(body: PassBody, direction: str, now: float, outings: Sequence[float], policy: Policy) -> Reason | None:
     """Household outing passes: at most `outing_quota` outings per `outing_window_days`."""
-    if body.kind != PassKind.OUTING or direction != "out" or policy.outing_quota <= 0:
+    if not PassKind(body.kind).info.outing_quota or direction != "out" or policy.outing_quota <= 0:
         return None
     window = policy.outing_window_days * 86400
     recent = sorted(t for t in outings if now - window < t <= now)
@@ -157,7 +155,7 @@ def quota_reason(body: PassBody, direction: str, now: float, outings: Sequence[f
 
 
 def hours_reason(body: PassBody, now: float) -> Reason | None:
-    """Work and visitor passes may carry daily hours (a window may wrap past midnight)."""
+    """Any pass may carry daily hours (a window may wrap past midnight)."""
     if body.all_day or body.hour_allowed(time.localtime(now).tm_hour):
         return None
     return Reason("outside_hours", {"hours": f"{body.hour_from:02d}:00-{(body.hour_to or 24):02d}:00"})

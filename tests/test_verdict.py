@@ -172,8 +172,9 @@ def test_person_without_pass_checked_against_lists():
 def test_every_reason_has_both_languages():
     from models.verdict import REASONS, Reason
 
-    for code, (severity, _zh, _en) in REASONS.items():
+    for code, info in REASONS.items():
         params = {"reason": "x", "date": "2022-01-01", "hours": "8", "note": "n"}
         r = Reason(code, params)
         assert r.text("zh") and r.text("en") and r.text("zh") != r.text("en")
-        assert severity in (ALLOW, DENY, REFER, "note")
+        assert r.label("zh") and r.label("en") and "{" not in r.label("zh") + r.label("en")
+        assert info.level in (ALLOW, DENY, REFER, "note")

@@ -20,14 +20,17 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import events
 from textual.app import App
 from textual.binding import Binding
 
 from tui.settings import KioskSettings, load_settings
-from tui.strings import t
+from tui.strings import t, words
+
+if TYPE_CHECKING:
+    from models.words import Bilingual
 
 log = logging.getLogger("kakou.desk")
 
@@ -117,10 +120,8 @@ class DutyApp(App):
     def error_text(self, exc: BaseException) -> str:
         """What a volunteer reads about a failure: the domain's own words, or a plain
         "something went wrong" with the details in the error log (never a traceback)."""
-        zh = getattr(exc, "zh", None)
-        en = getattr(exc, "en", None)
-        if zh and en:
-            return en if self.lang == "en" else zh
+        if getattr(exc, "zh", None) and getattr(exc, "en", None):
+            return words(self.lang, cast("Bilingual", exc))
         self._log_internal_error(exc)
         return self.t("app.internal_error", error=type(exc).__name__)
 

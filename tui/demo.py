@@ -107,6 +107,7 @@ def generate_traffic(store, issued: dict, n: int, rng: random.Random) -> None:
     from models import clock
     from models.facts import RegistrationInput, close_fever_case, open_fever_case, record_passage, record_registration
     from models.gate import check_token
+    from models.kinds import REGISTRATION_KINDS
     from models.values import parse_temperature
 
     now = time.time()
@@ -117,7 +118,7 @@ def generate_traffic(store, issued: dict, n: int, rng: random.Random) -> None:
         reading = clock.Reading(t, 0, clock.boot_id())
         direction = rng.choice(("in", "out"))
         if rng.random() < 0.05:
-            kind = rng.choice(("visitor", "courier", "returnee", "worker", "medical"))
+            kind = rng.choice(list(REGISTRATION_KINDS))
             reg = RegistrationInput(
                 kind=kind,
                 name=_name(rng) if rng.random() < 0.5 else "",

@@ -6,9 +6,22 @@ squares): some CJK terminals draw them two cells wide and the screen tears. Temp
 written with "度" or "C"; "..." is three dots.
 
 `t(lang, key, **params)` formats one string; a key missing in English falls back to Chinese.
+
+One string system for the desk: a screen never writes its own words or chooses between a
+Chinese and an English literal. Its words are keys here; what the domain says (a kind's name,
+a reason, a refused value, an error: `zh` and `en` carried by models/ and sync/, see
+models/words.py) goes through `words(lang, ...)`; the lists themselves (pass kinds,
+registration kinds, reasons) come from models/kinds.py and models/reasons.py, so a form's
+numbered choices are `choices(lang, ...)` over the table, never a string listing them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.words import Bilingual, Words
 
 STRINGS: dict[str, dict[str, str]] = {
     "zh": {
@@ -136,13 +149,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "duty.not_available": "此功能尚未安装",
         "duty.supervisor_needed": "需要管理员 PIN",
         "duty.searching": "正在查询...",
-        # -- verdict reasons added by the desk
-        "reason.checked_by_hand": "人工核查后放行",
-        "reason.turned_back": "人工劝返",
+        # -- lists in a sentence, and a form's numbered choices ("类型 1住户 2出入")
+        "form.choice": "{n}{word}",
+        "list.comma": "，",
+        "list.semicolon": "；",
         # -- register
         "reg.title": "登记 (无通行证人员)",
         "reg.hint": "回车到下一项，最后一项回车保存；Esc 返回不保存",
-        "reg.kind": "类别 1访客 2返乡 3快递外卖 4送医 5复工",
+        # {choices}: the numbered kinds of models/kinds.py, each as form.choice
+        "reg.kind": "类别 {choices}",
         "reg.name": "姓名 (可不填)",
         "reg.phone": "手机号",
         "reg.id": "身份证号",
@@ -150,14 +165,36 @@ STRINGS: dict[str, dict[str, str]] = {
         "reg.to_unit": "去哪户 (例 3-2-501)",
         "reg.reason": "事由",
         "reg.temp": "体温 (例 365)",
-        "reg.kind_bad": "请输入 1 到 5 的数字",
+        "reg.kind_bad": "请输入 1 到 {last} 的数字",
         "reg.need_phone": "请填写手机号",
-        "reg.need_id": "返乡人员需要身份证号",
+        "reg.need_id": "{kind}需要身份证号",
         "reg.need_unit": "请填写去哪户",
         "reg.need_temp": "请测体温并输入读数",
         "reg.saved": "登记已保存：{kind} {unit}",
         "reg.saved_fever": "登记已保存。体温 {temp} 度，发热，请在旁等候复测",
-        "reg.offer_slip": "返乡人员已登记，正在打开入住条...",
+        # -- issue a pass (tui/screens/issue_pass.py); {choices}, {kinds}, {kind}: from models/kinds.py
+        "issue.title": "办理通行证",
+        "issue.hint": "回车到下一项，最后一项回车签发；Esc 返回",
+        "issue.kind": "类型 {choices}",
+        "issue.unit": "房号（如 3-2-501）",
+        "issue.name": "姓名（可不填）",
+        "issue.days": "有效天数",
+        "issue.plate": "车牌（{kinds}必填）",
+        "issue.hours": "每日时段（如 8-18，可不填）",
+        "issue.kind_bad": "请输入 1 到 {last} 选择类型",
+        "issue.need_unit": "请输入房号，例如 3-2-501",
+        "issue.need_plate": "{kind}要填车牌号",
+        "issue.days_bad": "有效天数请填 1 到 366 的数字",
+        "issue.hours_bad": "时段请写成 8-18 这样",
+        "issue.issuing": "正在签发...",
+        "issue.issued": "已签发并保存",
+        "issue.not_issued": "没有签发：{error}",
+        "issue.no_printer": "没有设置打印机，通行证已保存。可在设置文件里填 printer 后按 F5 打印",
+        "issue.printing": "正在打印...",
+        "issue.printed": "已打印。F5 再打一张，Esc 完成",
+        # {error} says what happened and what to check (tui/printing/targets.py); this adds the key.
+        "issue.print_failed": "没有打印出来：{error}。\n通行证已保存，弄好后按 F5 重印",
+        "issue.keys_preview": "F5 打印/重印   Esc 完成",
         # -- lookup
         "look.title": "查询结果",
         "look.hint": "Esc 返回",
@@ -366,11 +403,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "duty.not_available": "This function is not installed yet",
         "duty.supervisor_needed": "Supervisor PIN needed",
         "duty.searching": "Looking up...",
-        "reason.checked_by_hand": "let through after a check by hand",
-        "reason.turned_back": "turned back by the volunteer",
+        "form.choice": "{n} {word}",
+        "list.comma": ", ",
+        "list.semicolon": "; ",
         "reg.title": "Register (no pass)",
         "reg.hint": "Enter moves on, Enter on the last field saves; Esc leaves without saving",
-        "reg.kind": "Kind 1 visitor 2 returnee 3 courier 4 medical 5 worker",
+        "reg.kind": "Kind {choices}",
         "reg.name": "Name (optional)",
         "reg.phone": "Mobile phone",
         "reg.id": "ID number",
@@ -378,14 +416,34 @@ STRINGS: dict[str, dict[str, str]] = {
         "reg.to_unit": "Visiting unit (e.g. 3-2-501)",
         "reg.reason": "Reason",
         "reg.temp": "Temperature (e.g. 365)",
-        "reg.kind_bad": "Type a number from 1 to 5",
+        "reg.kind_bad": "Type a number from 1 to {last}",
         "reg.need_phone": "A phone number is needed",
-        "reg.need_id": "A returnee needs an ID number",
+        "reg.need_id": "A {kind} needs an ID number",
         "reg.need_unit": "Which unit are they visiting?",
         "reg.need_temp": "Take the temperature and type it",
         "reg.saved": "Registration saved: {kind} {unit}",
         "reg.saved_fever": "Registration saved. {temp} C is a fever: wait aside for a recheck",
-        "reg.offer_slip": "Returnee registered, opening the entry slip...",
+        "issue.title": "Issue a pass",
+        "issue.hint": "Enter moves on; Enter on the last field issues; Esc goes back",
+        "issue.kind": "Kind {choices}",
+        "issue.unit": "Unit (e.g. 3-2-501)",
+        "issue.name": "Name (optional)",
+        "issue.days": "Valid days",
+        "issue.plate": "Plate ({kinds})",
+        "issue.hours": "Daily hours (e.g. 8-18, optional)",
+        "issue.kind_bad": "Type 1 to {last} to choose the kind",
+        "issue.need_unit": "Type the unit, e.g. 3-2-501",
+        "issue.need_plate": "A {kind} needs a plate number",
+        "issue.days_bad": "Valid days: a number from 1 to 366",
+        "issue.hours_bad": "Hours look like 8-18",
+        "issue.issuing": "Issuing...",
+        "issue.issued": "Issued and saved",
+        "issue.not_issued": "Not issued: {error}",
+        "issue.no_printer": "No printer is set; the pass is saved. Set printer in the settings file, then press F5",
+        "issue.printing": "Printing...",
+        "issue.printed": "Printed. F5 prints another copy, Esc when done",
+        "issue.print_failed": "Not printed: {error}.\nThe pass is saved; once fixed, press F5 to reprint",
+        "issue.keys_preview": "F5 print / reprint   Esc done",
         "look.title": "Look-up",
         "look.hint": "Esc goes back",
         "look.hint_register": "F2 registers this person  Esc goes back",
@@ -478,6 +536,17 @@ def t(lang: str, key: str, **params) -> str:
     if template is None:
         template = STRINGS["zh"].get(key, key)
     return template.format(**params) if params else template
+
+
+def words(lang: str, said: Bilingual) -> str:
+    """What models/ or sync/ said in both languages (models/words.py: `Words`, a `KakouError`,
+    a `ValueRejected`), in the desk's language."""
+    return said.en if lang == "en" else said.zh
+
+
+def choices(lang: str, numbered: Iterable[tuple[int, Words]]) -> str:
+    """A form's numbered choices, "1住户 2出入" / "1 resident 2 outing"."""
+    return " ".join(t(lang, "form.choice", n=n, word=word.text(lang)) for n, word in numbered)
 
 
 def short_age(lang: str, seconds: float) -> str:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import operator
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -102,27 +102,37 @@ EXTRACTED = ("direction", "verdict", "reasons", "detail", "ref")
 _NOTHING_EXTRACTED = (None, None, None, None, None)
 
 
+def _passage(get) -> tuple:
+    reasons = get("reasons", "[]")
+    return (
+        str(get("direction"))[:3],
+        str(get("verdict"))[:8],
+        reasons if isinstance(reasons, str) else json.dumps(reasons),
+        None,
+        None,
+    )
+
+
+def _pass_ref(get) -> tuple:
+    return None, None, None, None, str(get("pass_id"))[:36]
+
+
+# Per record kind, what the day report groups by: the registration's kind (models/kinds.py) and
+# the fever outcome are the `detail` the office report counts per kind. Other kinds: nothing.
+_EXTRACTORS: dict[str, Callable[[Callable[..., Any]], tuple]] = {
+    "passage": _passage,
+    "fever_case": lambda get: (str(get("direction"))[:3], None, None, None, None),
+    "fever_outcome": lambda get: (None, None, None, str(get("outcome"))[:32], str(get("case_id"))[:36]),
+    "registration": lambda get: (None, None, None, str(get("kind"))[:32], None),
+    "pass_issued": _pass_ref,
+    "pass_revoked": _pass_ref,
+}
+
+
 def _extract(kind: str, payload: dict[str, Any]) -> tuple:
     """The few payload fields the day report groups by, in the order of EXTRACTED."""
-    get = payload.get
-    if kind == "passage":
-        reasons = get("reasons", "[]")
-        return (
-            str(get("direction"))[:3],
-            str(get("verdict"))[:8],
-            reasons if isinstance(reasons, str) else json.dumps(reasons),
-            None,
-            None,
-        )
-    if kind == "fever_case":
-        return str(get("direction"))[:3], None, None, None, None
-    if kind == "fever_outcome":
-        return None, None, None, str(get("outcome"))[:32], str(get("case_id"))[:36]
-    if kind == "registration":
-        return None, None, None, str(get("kind"))[:32], None
-    if kind in ("pass_issued", "pass_revoked"):
-        return None, None, None, None, str(get("pass_id"))[:36]
-    return _NOTHING_EXTRACTED
+    extractor = _EXTRACTORS.get(kind)
+    return _NOTHING_EXTRACTED if extractor is None else extractor(payload.get)
 
 
 _sha256 = hashlib.sha256

@@ -18,9 +18,13 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
-from models.facts import FEVER_OUTCOMES, REGISTRATION_KINDS
+from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS
+from models.reasons import reason_label
+from models.words import Words
 from sync.office import tables as t
 
+# One column per fever outcome of models/kinds.py (a new outcome is a new column).
+FEVER_COLUMNS = [f"fever_{code}" for code in FEVER_OUTCOMES]
 COLUMNS = [
     ("checkpoint", "卡口", "checkpoint"),
     ("community", "社区", "community"),
@@ -28,9 +32,7 @@ COLUMNS = [
     ("out", "出", "out"),
     ("turned_back", "劝返", "turned back"),
     ("fevers", "发热", "fevers"),
-    ("fever_allowed", "复测放行", "fever: allowed"),
-    ("fever_clinic", "转诊", "fever: clinic"),
-    ("fever_home", "劝返回家", "fever: home"),
+    *((f"fever_{code}", o.column.zh, o.column.en) for code, o in FEVER_OUTCOMES.items()),
     ("registrations", "登记", "registrations"),
     ("denials", "拒绝原因", "denials by reason"),
     ("last_sync", "最后同步", "last sync"),
@@ -81,9 +83,7 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
             "out": 0,
             "turned_back": 0,
             "fevers": 0,
-            "fever_allowed": 0,
-            "fever_clinic": 0,
-            "fever_home": 0,
+            **dict.fromkeys(FEVER_COLUMNS, 0),
             "registrations": 0,
             "registrations_by_kind": {kind: 0 for kind in REGISTRATION_KINDS},
             "denials": {},
@@ -123,18 +123,7 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
     out_rows = list(rows.values())
     totals: dict[str, Any] = {
         key: sum(r[key] for r in out_rows)
-        for key in (
-            "in",
-            "out",
-            "turned_back",
-            "fevers",
-            "fever_allowed",
-            "fever_clinic",
-            "fever_home",
-            "registrations",
-            "expected",
-            "records",
-        )
+        for key in ("in", "out", "turned_back", "fevers", *FEVER_COLUMNS, "registrations", "expected", "records")
     }
     all_denials: Counter = Counter()
     for r in out_rows:
@@ -179,6 +168,27 @@ def recount_days(engine: Engine, day: dt.date | None = None) -> int:
         return int(conn.execute(text(f"SELECT coalesce(sum(n), 0) FROM office_day_count {where}"), params).scalar())
 
 
+# The report's words (models/words.py). In Chinese the clerk's sheets carry the English too;
+# the title and the not-reported lines are written in both whatever the language.
+def _both(text: str) -> Words:
+    return Words(text, text)
+
+
+_W = {
+    "title": _both("街道日报 street office day report {date}"),
+    "yes": Words("是", "yes"),
+    "no": Words("否", "NO"),
+    "total": Words("合计 total", "total"),
+    "total_cell": Words("合计", "total"),
+    "not_reported": Words("未报告 NOT REPORTED ({n}):", "NOT REPORTED ({n}):"),
+    "silent_row": _both("  {community} {checkpoint}  最后同步 last sync: {last}"),
+    "all_reported": _both("全部卡口已报告 / every checkpoint reported"),
+    "silent_sheet": _both("未报告 not reported"),
+    "silent_head": _both("卡口 checkpoint|社区 community|最后同步 last sync"),
+    "semicolon": Words("；", "; "),
+}
+
+
 def _fmt_time(ts: float | None) -> str:
     return time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
@@ -188,9 +198,10 @@ def _cell(row: dict[str, Any], key: str, lang: str) -> str:
     if key == "last_sync":
         return _fmt_time(value)
     if key == "denials":
-        return " ".join(f"{k}:{v}" for k, v in (value or {}).items()) or "-"
+        # Labelled from the one table of reasons, in the report's language (codes stay in the JSON).
+        return _W["semicolon"].text(lang).join(f"{reason_label(k, lang)} {v}" for k, v in (value or {}).items()) or "-"
     if key == "reported":
-        return ("yes" if value else "NO") if lang == "en" else ("是" if value else "否")
+        return _W["yes" if value else "no"].text(lang)
     return "" if value is None else str(value)
 
 
@@ -202,7 +213,7 @@ def table_rows(report: dict[str, Any], lang: str) -> list[list[str]]:
     rows = [[_cell(r, k, lang) for k, _zh, _en in COLUMNS] for r in report["checkpoints"]]
     totals = dict(
         report["totals"],
-        checkpoint="合计 total" if lang != "en" else "total",
+        checkpoint=_W["total"].text(lang),
         community="",
         last_sync=None,
         reported=None,
@@ -220,19 +231,23 @@ def format_table(report: dict[str, Any], lang: str = "zh") -> str:
     widths = [max(width(r[i]) for r in [head, *body]) for i in range(len(head))]
     pad = lambda s, w: s + " " * (w - width(s))  # noqa: E731
     lines = [
-        f"街道日报 street office day report {report['date']}",
+        _W["title"].text(lang).format(date=report["date"]),
         "  ".join(pad(h, w) for h, w in zip(head, widths, strict=False)),
     ]
     lines += ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=False)) for r in body]
     silent = report["not_reported"]
     if silent:
         lines.append("")
-        lines.append(f"未报告 NOT REPORTED ({len(silent)}):" if lang != "en" else f"NOT REPORTED ({len(silent)}):")
+        lines.append(_W["not_reported"].text(lang).format(n=len(silent)))
         for s in silent:
-            lines.append(f"  {s['community']} {s['checkpoint']}  最后同步 last sync: {_fmt_time(s['last_sync'])}")
+            lines.append(
+                _W["silent_row"]
+                .text(lang)
+                .format(community=s["community"], checkpoint=s["checkpoint"], last=_fmt_time(s["last_sync"]))
+            )
     else:
         lines.append("")
-        lines.append("全部卡口已报告 / every checkpoint reported")
+        lines.append(_W["all_reported"].text(lang))
     return "\n".join(lines)
 
 
@@ -265,7 +280,7 @@ def write_xlsx(report: dict[str, Any], path, lang: str = "zh") -> None:
                 cell.fill = red
     totals = report["totals"]
     ws.append(
-        [("total" if lang == "en" else "合计"), ""]
+        [_W["total_cell"].text(lang), ""]
         + [
             totals.get(k) if k in numeric else (_cell(totals, k, lang) if k == "denials" else "")
             for k, _zh, _en in COLUMNS[2:]
@@ -273,8 +288,8 @@ def write_xlsx(report: dict[str, Any], path, lang: str = "zh") -> None:
     )
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
-    silent = wb.create_sheet("未报告 not reported")
-    silent.append(["卡口 checkpoint", "社区 community", "最后同步 last sync"])
+    silent = wb.create_sheet(_W["silent_sheet"].text(lang))
+    silent.append(_W["silent_head"].text(lang).split("|"))
     for s in report["not_reported"]:
         silent.append([s["checkpoint"], s["community"], _fmt_time(s["last_sync"])])
     wb.save(path)

@@ -226,7 +226,7 @@ class TestDenials:
 
     @pytest.mark.parametrize("lang", ["zh", "en"])
     async def test_each_denial_shows_its_words_and_rings(self, desk_dir, lang):
-        from models.verdict import REASONS
+        from models.reasons import REASONS
 
         tokens = _denial_tokens(desk_dir)
         app = DutyApp(desk_dir, lang=lang)
@@ -241,7 +241,7 @@ class TestDenials:
                 before = len(passages(desk_dir))
                 await scan(pilot, token)
                 text = screen_text(app)
-                words = REASONS[code][2 if lang == "en" else 1].split("{")[0].strip()
+                words = REASONS[code].sentence.text(lang).split("{")[0].strip()
                 assert words in text, (code, text)
                 assert ("DENY" if lang == "en" else "禁止") in text and "[X]" in text
                 assert app.bells > bells, f"{code}: a denial rings the bell"

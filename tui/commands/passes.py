@@ -25,7 +25,11 @@ def register(sub, common) -> None:
     v.add_argument("--lang", choices=("zh", "en"), default=None, help="reasons in one language (default: both)")
     v.set_defaults(func=run_verify)
 
-    kinds = "resident, outing, work, vehicle, visitor, returnee"
+    from models.kinds import PassKind
+
+    kinds = ", ".join(k.code for k in PassKind)
+    plate_kinds = ", ".join(k.code for k in PassKind if k.info.needs_plate)
+    hours_kinds = ", ".join(k.code for k in PassKind if k.info.daily_hours)
     printing = argparse.ArgumentParser(add_help=False)
     printing.add_argument(
         "--print-to",
@@ -56,8 +60,8 @@ def register(sub, common) -> None:
     i.add_argument(
         "--valid-days", type=float, default=None, help="days the pass is valid (default depends on the kind)"
     )
-    i.add_argument("--plate", default="", help="number plate (vehicle passes)")
-    i.add_argument("--hours", default=None, metavar="FROM-TO", help="daily hours, e.g. 8-18 or 22-6 (work, visitor)")
+    i.add_argument("--plate", default="", help=f"number plate ({plate_kinds} passes)")
+    i.add_argument("--hours", default=None, metavar="FROM-TO", help=f"daily hours, e.g. 8-18 or 22-6 ({hours_kinds})")
     i.add_argument("--scope", type=int, default=0, help="only valid at this checkpoint number (0: any)")
     i.set_defaults(func=run_issue)
 
@@ -72,7 +76,9 @@ def register(sub, common) -> None:
     )
     b.add_argument("--from", dest="source", required=True, metavar="FILE", help="residents .csv or .xlsx")
     b.add_argument("--pdf", required=True, metavar="OUT.pdf", help="where to write the A4 sheets")
-    b.add_argument("--kind", default="resident", help=f"kind of pass (default resident): {kinds}")
+    b.add_argument(
+        "--kind", default=PassKind.RESIDENT.code, help=f"kind of pass (default {PassKind.RESIDENT.code}): {kinds}"
+    )
     b.add_argument("--per-person", action="store_true", help="one pass per named person instead of per household")
     b.add_argument("--valid-days", type=float, default=None, help="days the passes are valid")
     b.add_argument("--hours", default=None, metavar="FROM-TO", help="daily hours, e.g. 8-18")
@@ -141,7 +147,6 @@ def open_existing_store(args, *, check: bool = True):
 def verdict_dict(verdict, lang: str = "zh") -> dict:
     import time
 
-    from models.passtoken import KIND_NAMES
     from models.values import mask_name
 
     out = {
@@ -151,14 +156,13 @@ def verdict_dict(verdict, lang: str = "zh") -> dict:
     body = verdict.body
     if body is not None:
         fmt = lambda ts: time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))  # noqa: E731
-        zh, en = KIND_NAMES[body.kind]
         out.update(
             {
                 "pass_id": body.pass_id_hex,
                 "unit": body.unit,
                 "name": mask_name(body.name),
                 "kind": int(body.kind),
-                "kind_name": en if lang == "en" else zh,
+                "kind_name": body.kind.label(lang),
                 "plate": body.plate,
                 "valid_from": fmt(body.valid_from),
                 "valid_to": fmt(body.valid_to),
@@ -166,9 +170,6 @@ def verdict_dict(verdict, lang: str = "zh") -> dict:
             }
         )
     return out
-
-
-VERDICT_WORDS = {"allow": ("通行", "ALLOW"), "deny": ("禁止", "DENY"), "refer": ("请核查", "CHECK")}
 
 
 def run_verify(args) -> int:
@@ -182,15 +183,14 @@ def run_verify(args) -> int:
     if args.json:
         print(json.dumps(d, ensure_ascii=False))
     else:
-        zh, en = VERDICT_WORDS[verdict.outcome]
-        print(f"{zh} {en}")
+        from tui.strings import t
+
+        print(f"{t('zh', f'duty.{verdict.outcome}')} {t('en', f'duty.{verdict.outcome}')}")  # the desk's words
         if "unit" in d:
             print(f"  单元 unit:   {d['unit']}")
             print(f"  姓名 name:   {d['name'] or '-'}")
-            from models.passtoken import KIND_NAMES
-
-            kind_zh, kind_en = KIND_NAMES[verdict.body.kind]
-            kind = {"zh": kind_zh, "en": kind_en}.get(args.lang, f"{kind_zh} {kind_en}")
+            name = verdict.body.kind.info.name
+            kind = name.text(args.lang) if args.lang else name.both()
             print(f"  类型 kind:   {kind}" + (f"  车牌 plate: {d['plate']}" if d["plate"] else ""))
             print(f"  有效 valid:  {d['valid_from']} - {d['valid_to']}")
         for r in verdict.reasons:
@@ -414,7 +414,6 @@ def run_batch(args) -> int:
     from models.batch import RowError, commit_batch, prepare_batch, read_residents
     from models.errors import KakouError
     from models.passes import parse_kind
-    from models.passtoken import PassKind
     from tui.printing.batch_pdf import write_sheets
     from tui.printing.render import PassPrint, find_cjk_font, missing_glyphs
 
@@ -426,7 +425,7 @@ def run_batch(args) -> int:
     if not out.parent.is_dir():
         raise KakouError(f"目录不存在：{out.parent}", f"no such folder: {out.parent}", code="usage")
     font = find_cjk_font(args.font)  # no font: say which package to install before issuing anything
-    residents = read_residents(args.source, per_person=args.per_person, need_plate=kind == PassKind.VEHICLE)
+    residents = read_residents(args.source, per_person=args.per_person, kind=kind)
     errors: list[RowError] = list(residents.errors)
     printable = []
     for entry in residents.entries:

@@ -245,9 +245,9 @@ class PassPrint:
 
     @property
     def kind_name(self) -> str:
-        from models.passtoken import KIND_NAMES, PassKind
+        from models.kinds import PassKind
 
-        return KIND_NAMES[PassKind(self.kind)][0]
+        return PassKind(self.kind).label("zh")
 
     @property
     def short_id(self) -> str:

@@ -506,12 +506,13 @@ class DutyScreen(Screen):
 
     async def _temperature(self, person: WaitingPerson, text: str) -> None:
         from models.values import ValueRejected, parse_temperature
+        from tui.strings import words
 
         app = self.app
         try:
             reading = parse_temperature(text)
         except ValueRejected as exc:
-            self._show_verdict(person.verdict, exc.en if app.lang == "en" else exc.zh)
+            self._show_verdict(person.verdict, words(app.lang, exc))
             self.alarm()
             return
         if reading.needs_remeasure:
@@ -653,9 +654,12 @@ class DutyScreen(Screen):
             f"{app.t('duty.symbol.allow')} {app.t('duty.saved')}",
             [app.t("reg.saved", kind=kind_label, unit=unit or "-")],
         )
-        if result["kind"] == "returnee":
-            # The entry slip opens with what the form already knows: no name typed twice.
-            self.offer_issue_pass(unit=unit, kind="returnee", name=result.get("name") or None, needs_supervisor=False)
+        from models.kinds import REGISTRATION_KINDS
+
+        offers = REGISTRATION_KINDS[result["kind"]].offers_pass
+        if offers is not None:
+            # The pass (a returnee's entry slip) opens with what the form already knows: no name typed twice.
+            self.offer_issue_pass(unit=unit, kind=offers.code, name=result.get("name") or None, needs_supervisor=False)
 
     def action_cancel_person(self) -> None:
         app = self.app
@@ -701,10 +705,10 @@ class DutyScreen(Screen):
         wait, outcome, reading_text = result
         self.fevers = [f for f in self.fevers if f.case_id != wait.case_id]
         self._paint_fevers()
-        from models.facts import FEVER_OUTCOMES
+        from models.kinds import FEVER_OUTCOMES
+        from tui.strings import words
 
-        zh, en = FEVER_OUTCOMES[outcome]
-        label = en if app.lang == "en" else zh
+        label = words(app.lang, FEVER_OUTCOMES[outcome].name)
         self.log_widget.add(
             app.t(
                 "duty.log_fever_done",

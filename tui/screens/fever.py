@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from tui.strings import words
 from tui.widgets.plain import Plain
 
 
@@ -87,7 +88,7 @@ class FeverScreen(ModalScreen):
         try:
             reading = parse_temperature(event.value)
         except ValueRejected as exc:
-            message.update(exc.en if app.lang == "en" else exc.zh)
+            message.update(words(app.lang, exc))
             app.bell()
             return
         if reading.needs_remeasure:

@@ -16,10 +16,9 @@ from tui.widgets.plain import Plain
 
 
 def summary_lines(app, s: dict, volunteer_name: str) -> list[str]:
-    from models.facts import REGISTRATION_KINDS
-    from models.verdict import REASONS
+    from models.kinds import registration_label
+    from models.reasons import reason_label
 
-    en = app.lang == "en"
     t = app.t
     hm = lambda ts: time.strftime("%H:%M", time.localtime(ts))  # noqa: E731
     lines = [t("hand.period", start=hm(s["start"]), end=hm(min(s["end"], time.time())), name=volunteer_name)]
@@ -38,19 +37,11 @@ def summary_lines(app, s: dict, volunteer_name: str) -> list[str]:
         )
     )
     if s["denials_by_reason"]:
-        labels = []
-        for code, n in s["denials_by_reason"].items():
-            if code in REASONS:
-                label = REASONS[code][2 if en else 1].split("{")[0].rstrip(":： ")
-            else:
-                label = t(f"reason.{code}") if code in ("checked_by_hand", "turned_back") else code
-            labels.append(f"{label} {n}")
-        lines.append(t("hand.denials", items=("; " if en else "；").join(labels)))
+        labels = [f"{reason_label(code, app.lang)} {n}" for code, n in s["denials_by_reason"].items()]
+        lines.append(t("hand.denials", items=t("list.semicolon").join(labels)))
     else:
         lines.append(t("hand.denials_none"))
-    regs = (", " if en else "，").join(
-        f"{REGISTRATION_KINDS[k][1 if en else 0]} {n}" for k, n in s["registrations"].items() if n
-    )
+    regs = t("list.comma").join(f"{registration_label(k, app.lang)} {n}" for k, n in s["registrations"].items() if n)
     lines.append(t("hand.regs", total=s["registrations_total"], items=regs or "-"))
     lines.append(t("hand.unsynced", count=s["unsynced"]))
     return lines

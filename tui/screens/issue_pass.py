@@ -9,6 +9,7 @@ unplugged, out of paper or silent only ever costs a reprint (F5), never the pass
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,64 +18,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, ProgressBar, Static
 
+from models.kinds import PassKind
+from tui.strings import STRINGS, words
 from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
 from tui.widgets.plain import Plain
 
-KIND_BY_NUMBER = {"1": "resident", "2": "outing", "3": "work", "4": "vehicle", "5": "visitor", "6": "returnee"}
-NUMBER_BY_KIND = {v: k for k, v in KIND_BY_NUMBER.items()}
-
-# The screen's own words (kept here so the screen works in any host app).
-TEXT = {
-    "zh": {
-        "title": "办理通行证",
-        "hint": "回车到下一项，最后一项回车签发；Esc 返回",
-        "kind": "类型 1住户 2出入 3复工 4车辆 5访客 6入住条",
-        "unit": "房号（如 3-2-501）",
-        "name": "姓名（可不填）",
-        "days": "有效天数",
-        "plate": "车牌（车辆证必填）",
-        "hours": "每日时段（如 8-18，可不填）",
-        "kind_bad": "请输入 1 到 6 选择类型",
-        "need_unit": "请输入房号，例如 3-2-501",
-        "need_plate": "车辆通行证要填车牌号",
-        "days_bad": "有效天数请填 1 到 366 的数字",
-        "hours_bad": "时段请写成 8-18 这样",
-        "issuing": "正在签发...",
-        "issued": "已签发并保存",
-        "not_issued": "没有签发：{error}",
-        "no_printer": "没有设置打印机，通行证已保存。可在设置文件里填 printer 后按 F5 打印",
-        "printing": "正在打印...",
-        "printed": "已打印。F5 再打一张，Esc 完成",
-        # {error} says what happened and what to check (tui/printing/targets.py); this adds the key.
-        "print_failed": "没有打印出来：{error}。\n通行证已保存，弄好后按 F5 重印",
-        "keys_preview": "F5 打印/重印   Esc 完成",
-        "valid": "有效期",
-    },
-    "en": {
-        "title": "Issue a pass",
-        "hint": "Enter moves on; Enter on the last field issues; Esc goes back",
-        "kind": "Kind 1 resident 2 outing 3 work 4 vehicle 5 visitor 6 returnee",
-        "unit": "Unit (e.g. 3-2-501)",
-        "name": "Name (optional)",
-        "days": "Valid days",
-        "plate": "Plate (vehicle passes)",
-        "hours": "Daily hours (e.g. 8-18, optional)",
-        "kind_bad": "Type 1 to 6 to choose the kind",
-        "need_unit": "Type the unit, e.g. 3-2-501",
-        "need_plate": "A vehicle pass needs a plate number",
-        "days_bad": "Valid days: a number from 1 to 366",
-        "hours_bad": "Hours look like 8-18",
-        "issuing": "Issuing...",
-        "issued": "Issued and saved",
-        "not_issued": "Not issued: {error}",
-        "no_printer": "No printer is set; the pass is saved. Set printer in the settings file, then press F5",
-        "printing": "Printing...",
-        "printed": "Printed. F5 prints another copy, Esc when done",
-        "print_failed": "Not printed: {error}.\nThe pass is saved; once fixed, press F5 to reprint",
-        "keys_preview": "F5 print / reprint   Esc done",
-        "valid": "Valid",
-    },
-}
+if TYPE_CHECKING:
+    from models.words import Bilingual
 
 
 def _issue(store, volunteer_id, kind_word, unit, name, days, plate, hours):
@@ -127,7 +77,7 @@ class IssuePassScreen(ModalScreen):
         super().__init__()
         self.store = store
         self.volunteer = volunteer
-        self.lang = lang if lang in TEXT else "zh"
+        self.lang = lang if lang in STRINGS else "zh"
         self.prefill_unit = unit or ""
         self.prefill_kind = kind or ""
         self.prefill_name = name or ""
@@ -139,8 +89,9 @@ class IssuePassScreen(ModalScreen):
         self.print_error = ""
 
     def t(self, key: str, **params) -> str:
-        text = TEXT[self.lang][key]
-        return text.format(**params) if params else text
+        from tui.strings import t
+
+        return t(self.lang, f"issue.{key}", **params)
 
     # -- printer settings: explicit, else the kiosk settings, else the environment --------------
     @property
@@ -166,21 +117,20 @@ class IssuePassScreen(ModalScreen):
 
     # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        from models.passes import DEFAULT_VALID_DAYS, parse_kind
+        from models.kinds import pass_kind_by_code
 
-        kind_number = NUMBER_BY_KIND.get(self.prefill_kind, "")
-        days = ""
-        if kind_number:
-            days = f"{DEFAULT_VALID_DAYS[parse_kind(self.prefill_kind)]:g}"
+        prefill = pass_kind_by_code(self.prefill_kind) if self.prefill_kind else None
+        kind_number = str(int(prefill)) if prefill else ""
+        days = f"{prefill.info.default_days:g}" if prefill else ""
         with VerticalScroll(id="issue-dialog"):
             yield Plain(self.t("title"), classes="issue-title")
             with Vertical(id="issue-form"):
                 yield Plain(self.t("hint"), classes="issue-hint")
-                yield FormField("kind", self.t("kind"), kind_number, max_length=1)
+                yield FormField("kind", field_label(self.lang, "kind"), kind_number, max_length=1)
                 yield FormField("unit", self.t("unit"), self.prefill_unit, max_length=24)
                 yield FormField("name", self.t("name"), self.prefill_name, max_length=20)
                 yield FormField("days", self.t("days"), days, max_length=5)
-                yield FormField("plate", self.t("plate"), "", max_length=12)
+                yield FormField("plate", field_label(self.lang, "plate"), "", max_length=12)
                 yield FormField("hours", self.t("hours"), "", max_length=7)
             # The print status sits right under the pass details so it is on screen at 80x24.
             # No QR on screen: at 53 modules it cannot fit 24 rows, and the half-block glyph is
@@ -224,17 +174,15 @@ class IssuePassScreen(ModalScreen):
         from models.values import ValueRejected, parse_name, parse_unit
 
         value = f.value.strip()
-        kind = KIND_BY_NUMBER.get(field_named(self, "kind").value.strip())
+        kind = _kind_by_number(field_named(self, "kind").value)
         try:
             if f.field_name == "kind":
                 if kind is None:
-                    raise _Refused(self.t("kind_bad"))
-                clean = kind
+                    raise _Refused(self.t("kind_bad", last=max(int(k) for k in PassKind)))
+                clean = kind.code
                 days_field = field_named(self, "days")
                 if not days_field.value.strip():
-                    from models.passes import DEFAULT_VALID_DAYS, parse_kind
-
-                    days_field.input.value = f"{DEFAULT_VALID_DAYS[parse_kind(kind)]:g}"
+                    days_field.input.value = f"{kind.info.default_days:g}"
             elif f.field_name == "unit":
                 if not value:
                     raise _Refused(self.t("need_unit"))
@@ -250,8 +198,8 @@ class IssuePassScreen(ModalScreen):
                     raise _Refused(self.t("days_bad"))
                 clean = clean if clean is not None else ""
             elif f.field_name == "plate":
-                if kind == "vehicle" and not value:
-                    raise _Refused(self.t("need_plate"))
+                if kind is not None and kind.info.needs_plate and not value:
+                    raise _Refused(self.t("need_plate", kind=_kind_name(kind, self.lang)))
                 clean = value.upper().replace(" ", "")
             else:  # hours
                 from models.errors import KakouError
@@ -262,7 +210,7 @@ class IssuePassScreen(ModalScreen):
                 except KakouError:
                     raise _Refused(self.t("hours_bad")) from None
         except ValueRejected as exc:
-            f.set_error(exc.en if self.lang == "en" else exc.zh)
+            f.set_error(words(self.lang, exc))
             f.input.focus()
             return None
         except _Refused as exc:
@@ -298,11 +246,11 @@ class IssuePassScreen(ModalScreen):
         self.app.call_from_thread(self._show_issued, issued)
 
     def _not_issued(self, exc: BaseException) -> None:
-        text = (
-            exc.text(self.lang)
-            if hasattr(exc, "text")
-            else (getattr(exc, "en" if self.lang == "en" else "zh", "") or f"{type(exc).__name__}: {exc}")
-        )
+        # The domain's own words (models/words.py), or the error's type and message.
+        if getattr(exc, "zh", "") and getattr(exc, "en", ""):
+            text = words(self.lang, cast("Bilingual", exc))
+        else:
+            text = f"{type(exc).__name__}: {exc}"
         self.say(self.t("not_issued", error=text), error=True)
         self.app.bell()
 
@@ -315,10 +263,7 @@ class IssuePassScreen(ModalScreen):
         self.query_one("#issue-form").display = False
         self.query_one("#issue-preview").display = True
         self.query_one("#preview-keys").display = True
-        kind_zh = info.kind_name
-        from models.passes import kind_label
-
-        self.query_one("#preview-kind", Static).update(kind_zh if self.lang == "zh" else kind_label(info.kind, "en"))
+        self.query_one("#preview-kind", Static).update(PassKind(info.kind).label(self.lang))
         self.query_one("#preview-unit", Static).update(_big(info.unit))
         details = [info.name, info.plate, *info.detail_lines()]
         self.query_one("#preview-details", Static).update("\n".join(d for d in details if d))
@@ -396,6 +341,29 @@ class IssuePassScreen(ModalScreen):
                 "printed": self.printed,
             }
         )
+
+
+def field_label(lang: str, field: str) -> str:
+    """A form field's label; the kind's numbered choices and the plate's kinds come from models/kinds.py."""
+    from tui.strings import choices, t
+
+    if field == "kind":
+        return t(lang, "issue.kind", choices=choices(lang, ((int(k), k.info.choice) for k in PassKind)))
+    if field == "plate":
+        kinds = t(lang, "list.comma").join(_kind_name(k, lang) for k in PassKind if k.info.needs_plate)
+        return t(lang, "issue.plate", kinds=kinds)
+    return t(lang, f"issue.{field}")
+
+
+def _kind_by_number(number: str) -> PassKind | None:
+    """The kind chosen on the form: its number is the kind's own (the token's kind byte)."""
+    number = number.strip()
+    return next((k for k in PassKind if str(int(k)) == number), None)
+
+
+def _kind_name(kind: PassKind, lang: str) -> str:
+    """ "车辆通行证" / "vehicle pass": a kind's name inside a sentence (Chinese has no case)."""
+    return kind.label(lang).lower()
 
 
 def _big(unit: str) -> str:

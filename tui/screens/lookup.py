@@ -53,13 +53,12 @@ def _day(ts: float) -> str:
 
 def describe(app, result: LookupResult) -> list[str]:
     """The result as lines in the desk's language (names masked unless the site shows them)."""
-    from models.facts import REGISTRATION_KINDS
+    from models.kinds import registration_label
     from models.passes import kind_label
     from models.values import mask_name
     from models.verdict import fmt_date
 
     t = app.t
-    en = app.lang == "en"
     full = app.settings.show_full_name(app.store.policy().show_full_name if app.store else False)
     show = (lambda n: n) if full else mask_name
 
@@ -68,7 +67,7 @@ def describe(app, result: LookupResult) -> list[str]:
             t(
                 "look.reg_row",
                 date=_day(h.device_time),
-                kind=REGISTRATION_KINDS[h.kind][1 if en else 0] if h.kind in REGISTRATION_KINDS else h.kind,
+                kind=registration_label(h.kind, app.lang),
                 name=show(h.name) or "-",
                 from_place=h.from_place or "-",
                 unit=h.to_unit or "-",

@@ -17,8 +17,6 @@ from textual.widgets import Input, Static
 from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
 from tui.widgets.plain import Plain
 
-KIND_BY_NUMBER = {"1": "visitor", "2": "returnee", "3": "courier", "4": "medical", "5": "worker"}
-NUMBER_BY_KIND = {v: k for k, v in KIND_BY_NUMBER.items()}
 FIELDS = (
     ("kind", "reg.kind"),
     ("name", "reg.name"),
@@ -29,8 +27,24 @@ FIELDS = (
     ("reason", "reg.reason"),
     ("temperature", "reg.temp"),
 )
-# Couriers are left at the gate and escorts take someone out: no unit to visit.
-UNIT_REQUIRED = {"visitor", "returnee", "worker"}
+
+
+def kind_number(code: str) -> str:
+    """The form's number for a registration kind (models/kinds.py, in table order)."""
+    from models.kinds import REGISTRATION_KINDS
+
+    return str(list(REGISTRATION_KINDS).index(code) + 1) if code in REGISTRATION_KINDS else ""
+
+
+def field_label(lang: str, key: str) -> str:
+    from models.kinds import REGISTRATION_KINDS
+    from tui.strings import choices, t
+
+    if key == "reg.kind":
+        return t(
+            lang, key, choices=choices(lang, ((n, k.choice) for n, k in enumerate(REGISTRATION_KINDS.values(), 1)))
+        )
+    return t(lang, key)
 
 
 def _save_registration(store, reg, temperature, volunteer_id, direction, threshold):
@@ -53,12 +67,11 @@ class RegisterScreen(ModalScreen):
 
     BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
 
-    def __init__(
-        self, direction: str = "in", kind: str = "visitor", id_number: str = "", phone: str = "", unit: str = ""
-    ):
+    def __init__(self, direction: str = "in", kind: str = "", id_number: str = "", phone: str = "", unit: str = ""):
         super().__init__()
         self.direction = direction
-        self.prefill = {"kind": NUMBER_BY_KIND.get(kind, "1"), "id_number": id_number, "phone": phone, "to_unit": unit}
+        # The kind starts at the first of the table (the most common: a visitor) unless given.
+        self.prefill = {"kind": kind_number(kind) or "1", "id_number": id_number, "phone": phone, "to_unit": unit}
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -66,7 +79,7 @@ class RegisterScreen(ModalScreen):
             yield Plain(app.t("reg.title"), classes="dialog-title")
             yield Plain(app.t("reg.hint"), classes="dialog-hint")
             for name, label in FIELDS:
-                yield FormField(name, app.t(label), self.prefill.get(name, ""), max_length=40)
+                yield FormField(name, field_label(app.lang, label), self.prefill.get(name, ""), max_length=40)
             yield Plain("", id="register-message", classes="field-error")
 
     def on_mount(self) -> None:
@@ -77,7 +90,10 @@ class RegisterScreen(ModalScreen):
 
     @property
     def kind(self) -> str | None:
-        return KIND_BY_NUMBER.get(field_named(self, "kind").value.strip())
+        from models.kinds import registration_kind_by_number
+
+        info = registration_kind_by_number(field_named(self, "kind").value)
+        return info.code if info else None
 
     @on(Input.Submitted)
     async def enter(self, event: Input.Submitted) -> None:
@@ -95,7 +111,8 @@ class RegisterScreen(ModalScreen):
         return clean
 
     async def save(self) -> None:
-        from models.facts import REGISTRATION_KINDS, RegistrationInput
+        from models.facts import RegistrationInput
+        from models.kinds import registration_label
 
         app = self.app
         values = checked_values(self)
@@ -134,11 +151,10 @@ class RegisterScreen(ModalScreen):
                 case.wall_time,
                 registration_id=fact.record_id,
             )
-        zh, en = REGISTRATION_KINDS[reg.kind]
         self.dismiss(
             {
                 "kind": reg.kind,
-                "kind_label": en if app.lang == "en" else zh,
+                "kind_label": registration_label(reg.kind, app.lang),
                 "unit": reg.to_unit,
                 "name": reg.name,
                 "record_id": fact.record_id,
@@ -160,16 +176,17 @@ def clean_field(name: str, raw: str, kind_number: str, lang: str):
     A pure function of what was typed (and the kind chosen, which decides what is required),
     so every rule is testable without a screen. A value the rules of `models.values` refuse
     (ValueRejected) becomes FieldRefused with its words in the desk's language."""
+    from models.kinds import REGISTRATION_KINDS, registration_kind_by_number
     from models.values import ValueRejected, parse_id_number, parse_name, parse_phone, parse_temperature, parse_unit
-    from tui.strings import t
+    from tui.strings import t, words
 
     value = raw.strip()
-    kind = KIND_BY_NUMBER.get((kind_number or "").strip())
+    kind = registration_kind_by_number(kind_number)
     try:
         if name == "kind":
             if kind is None:
-                raise FieldRefused(t(lang, "reg.kind_bad"))
-            return kind
+                raise FieldRefused(t(lang, "reg.kind_bad", last=len(REGISTRATION_KINDS)))
+            return kind.code
         if name == "name":
             return parse_name(value)
         if name == "phone":
@@ -178,13 +195,13 @@ def clean_field(name: str, raw: str, kind_number: str, lang: str):
             return parse_phone(value)
         if name == "id_number":
             if not value:
-                if kind == "returnee":
-                    raise FieldRefused(t(lang, "reg.need_id"))
+                if kind is not None and kind.needs_id:
+                    raise FieldRefused(t(lang, "reg.need_id", kind=kind.name.text(lang)))
                 return ""
             return parse_id_number(value)
         if name == "to_unit":
             if not value:
-                if kind in UNIT_REQUIRED:
+                if kind is not None and kind.needs_unit:
                     raise FieldRefused(t(lang, "reg.need_unit"))
                 return ""
             return str(parse_unit(value))
@@ -203,4 +220,4 @@ def clean_field(name: str, raw: str, kind_number: str, lang: str):
             return reading
         return parse_name(value) if len(value) > 40 else value
     except ValueRejected as exc:
-        raise FieldRefused(exc.en if lang == "en" else exc.zh) from None
+        raise FieldRefused(words(lang, exc)) from None

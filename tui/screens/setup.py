@@ -8,6 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from tui.strings import words
 from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
 from tui.widgets.plain import Plain
 
@@ -64,7 +65,7 @@ class SetupScreen(Screen):
             try:
                 parse_name(value) if f.field_name == "supervisor" else None
             except ValueRejected as exc:
-                error = exc.en if app.lang == "en" else exc.zh
+                error = words(app.lang, exc)
         elif f.field_name == "pin":
             if not (value.isdigit() and value.isascii() and 4 <= len(value) <= 8):
                 error = app.t("setup.pin")

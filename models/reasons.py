@@ -1,0 +1,124 @@
+"""Why a passage was allowed, denied or referred: every reason code, written once.
+
+A reason has a level (which decides the verdict: any "deny" denies; otherwise any "refer" asks
+the volunteer to check; "note" reasons are shown with an allow), the sentence the duty screen
+shows (a template: `{date}`, `{hours}`, `{reason}`, `{note}`), and a short label without
+parameters, which is what the counts use (the kiosk's day report, the handover, the office's
+report). The codes are stored in every passage record and sent to the office: never rename one.
+Adding a reason is one entry here plus the rule that gives it and its tests.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from models.words import Words
+
+__all__ = ["ALLOW", "DENY", "NOTE", "REASONS", "REFER", "ReasonInfo", "reason_label"]
+
+ALLOW, DENY, REFER, NOTE = "allow", "deny", "refer", "note"
+
+
+class ReasonInfo(NamedTuple):
+    level: str  # deny | refer | note
+    sentence: Words  # what the duty screen says: a template
+    label: Words  # what the counts say: no parameters
+
+
+def _r(level: str, zh: str, en: str, label_zh: str, label_en: str) -> ReasonInfo:
+    return ReasonInfo(level, Words(zh, en), Words(label_zh, label_en))
+
+
+REASONS: dict[str, ReasonInfo] = {
+    # -- the scan is not a pass (passtoken.TokenError uses these words too)
+    "empty": _r(DENY, "没有扫到内容，请重新扫描", "nothing scanned, scan again", "没有扫到内容", "nothing scanned"),
+    "not_kakou": _r(DENY, "不是卡口通行证", "not a kakou pass", "不是卡口通行证", "not a kakou pass"),
+    "damaged": _r(
+        DENY, "通行证不完整或已损坏，请重新扫描", "pass damaged or incomplete, scan again", "通行证损坏", "pass damaged"
+    ),
+    "too_long": _r(
+        DENY, "扫到的内容过长，不是卡口通行证", "scan too long, not a kakou pass", "扫到的内容过长", "scan too long"
+    ),
+    "version": _r(
+        DENY,
+        "通行证版本本机不认识，请升级本机",
+        "pass version unknown to this kiosk, update it",
+        "通行证版本不认识",
+        "pass version unknown",
+    ),
+    # -- the signature and its issuer
+    "unknown_issuer": _r(
+        DENY,
+        "签发单位不在信任名单，请核查",
+        "issuer not trusted here, check by hand",
+        "签发单位不在信任名单",
+        "issuer not trusted",
+    ),
+    "bad_signature": _r(
+        DENY, "签名不符，疑似伪造或被改动", "signature does not match: forged or altered", "签名不符", "bad signature"
+    ),
+    "issuer_revoked": _r(
+        DENY,
+        "签发此证的设备已被注销",
+        "the kiosk that issued this pass was revoked",
+        "签发设备已注销",
+        "issuing kiosk revoked",
+    ),
+    "issuer_expired": _r(
+        DENY, "签发密钥已过期", "the issuing key has expired", "签发密钥已过期", "issuing key expired"
+    ),
+    # -- the pass itself
+    "revoked": _r(DENY, "通行证已作废：{reason}", "pass revoked: {reason}", "通行证已作废", "pass revoked"),
+    "expired": _r(DENY, "通行证已于 {date} 过期", "pass expired on {date}", "通行证已过期", "pass expired"),
+    "not_yet_valid": _r(DENY, "通行证 {date} 起生效", "pass valid from {date}", "通行证未生效", "pass not yet valid"),
+    "wrong_checkpoint": _r(
+        DENY, "此证不能在本卡口使用", "pass is not for this checkpoint", "非本卡口通行证", "not for this checkpoint"
+    ),
+    "outside_hours": _r(
+        DENY, "不在允许时段 {hours}", "outside the allowed hours {hours}", "不在允许时段", "outside the allowed hours"
+    ),
+    "outing_quota": _r(
+        DENY,
+        "本户外出次数已用完，下次可外出：{date}",
+        "household outing quota used, next outing {date}",
+        "本户外出次数已用完",
+        "household outing quota used",
+    ),
+    # -- the office's lists
+    "quarantined": _r(
+        DENY, "居家隔离户，不得外出", "home quarantine: may not go out", "居家隔离户外出", "home quarantine"
+    ),
+    "list_stale": _r(
+        REFER,
+        "名单已 {hours} 小时未更新，请人工核查",
+        "lists {hours} h old, check by hand",
+        "名单过久未更新",
+        "lists out of date",
+    ),
+    "quarantined_home": _r(
+        NOTE,
+        "居家隔离户，进入后不得外出",
+        "home-quarantined household: in only",
+        "居家隔离户进入",
+        "home-quarantined household in",
+    ),
+    "watch": _r(NOTE, "重点关注：{note}", "watch list: {note}", "重点关注", "watch list"),
+    # -- added by the volunteer at the desk (recorded with the verdict's own reasons)
+    "checked_by_hand": _r(
+        NOTE,
+        "人工核查后放行",
+        "let through after a check by hand",
+        "人工核查后放行",
+        "let through after a check by hand",
+    ),
+    "turned_back": _r(NOTE, "人工劝返", "turned back by the volunteer", "人工劝返", "turned back by the volunteer"),
+    # -- counted by the reports for a record that carries no reason
+    "unknown": _r(NOTE, "原因未记录", "no reason recorded", "原因未记录", "no reason recorded"),
+}
+
+
+def reason_label(code: str, lang: str = "zh") -> str:
+    """The short label of a reason code for counts; a code this version does not know (a newer
+    kiosk's) is shown as it is, never dropped."""
+    info = REASONS.get(code)
+    return info.label.text(lang) if info is not None else code
