@@ -4,7 +4,9 @@ that drive the app the way a volunteer and a USB scanner do."""
 from __future__ import annotations
 
 import asyncio
+import difflib
 import io
+import os
 import re
 import shutil
 import sqlite3
@@ -78,6 +80,33 @@ def mask_volatile(text: str) -> str:
     text = re.sub(r"\d+ ?(小时|分钟|天|h|min|d)\b", r"N\1", text)
     text = re.sub(r"\d+(小时|分钟|天)", r"N\1", text)
     return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+UPDATE_GOLDENS = "KAKOU_UPDATE_GOLDENS"
+
+
+def check_golden(golden: Path, text: str) -> None:
+    """`text` must equal the committed golden file. A missing or different golden fails; only
+    KAKOU_UPDATE_GOLDENS=1 writes it (then review the diff and commit it), so a golden never
+    writes itself and a test never passes against what it just wrote without being asked."""
+    if os.environ.get(UPDATE_GOLDENS) == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text + "\n", encoding="utf-8")
+        return
+    if not golden.exists():
+        pytest.fail(
+            f"golden {golden.name} is missing; to write it on purpose run the test with {UPDATE_GOLDENS}=1,"
+            " then review the file and commit it",
+            pytrace=False,
+        )
+    expected = golden.read_text(encoding="utf-8").rstrip("\n")
+    if text != expected:
+        diff = "\n".join(difflib.unified_diff(expected.splitlines(), text.splitlines(), "golden", "now", lineterm=""))
+        pytest.fail(
+            f"screen differs from golden {golden.name} (if the change is meant, re-run with"
+            f" {UPDATE_GOLDENS}=1 and commit the file):\n{diff}",
+            pytrace=False,
+        )
 
 
 async def wait_for(pilot, condition, timeout: float = 15.0):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui.conftest import log_in, mask_volatile, screen_text
+from tests.tui.conftest import UPDATE_GOLDENS, check_golden, log_in, mask_volatile, screen_text
 from tui.app import DutyApp
 
 GOLDENS = Path(__file__).with_name("goldens")
@@ -138,7 +138,28 @@ async def test_duty_screen_golden(desk_dir, lang):
         await scan(pilot, token_of(desk_dir, "3-2-501"))
         await scan(pilot, "365")
         text = mask_volatile(screen_text(app))
-    golden = GOLDENS / f"duty_{lang}_80x24.txt"
-    if not golden.exists():  # first run writes it; review it and commit it
-        golden.write_text(text + "\n", encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8").rstrip("\n")
+    check_golden(GOLDENS / f"duty_{lang}_80x24.txt", text)
+
+
+def test_a_missing_golden_fails_and_says_how_to_write_it(tmp_path, monkeypatch):
+    monkeypatch.delenv(UPDATE_GOLDENS, raising=False)
+    golden = tmp_path / "duty_xx_80x24.txt"
+    with pytest.raises(pytest.fail.Exception, match=f"{UPDATE_GOLDENS}=1"):
+        check_golden(golden, "屏幕 screen")
+    assert not golden.exists(), "a missing golden must not write itself"
+
+
+def test_a_golden_that_differs_fails_with_the_diff(tmp_path, monkeypatch):
+    monkeypatch.delenv(UPDATE_GOLDENS, raising=False)
+    golden = tmp_path / "g.txt"
+    golden.write_text("line one\nline two\n", encoding="utf-8")
+    check_golden(golden, "line one\nline two")  # equal: passes
+    with pytest.raises(pytest.fail.Exception, match=r"(?s)-line two.*\+line 2"):
+        check_golden(golden, "line one\nline 2")
+
+
+def test_goldens_are_written_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv(UPDATE_GOLDENS, "1")
+    golden = tmp_path / "new.txt"
+    check_golden(golden, "新 new")
+    assert golden.read_text(encoding="utf-8") == "新 new\n"
