@@ -63,10 +63,12 @@ def _file_state(data_dir: Path) -> dict:
 
 
 def _child_main(data_dir: Path, out_fd: int, sync_like: bool) -> None:
-    """Record passages as fast as possible, printing each seq after its COMMIT returned.
+    """Record passages as fast as possible, printing "recording" before each and its seq after
+    its COMMIT returned (a kill between the two landed inside the recording transaction).
 
     With `sync_like`, a second thread does what the sync worker does to the file: read a
-    batch of pending records, then advance the acknowledged mark in its own transaction.
+    batch of pending records, then advance the acknowledged mark in its own transaction,
+    printing "acking N" before it and "acked N" once it committed.
     """
     store = KioskStore.open(data_dir)
     os.write(out_fd, b"open\n")
@@ -84,12 +86,14 @@ def _child_main(data_dir: Path, out_fd: int, sync_like: bool) -> None:
                     conn.rollback()
                 if batch:
                     time.sleep(0.002)  # "sending"
+                    os.write(out_fd, f"acking {batch[-1][0]}\n".encode())
                     store.set_acked(batch[-1][0])
                     os.write(out_fd, f"acked {batch[-1][0]}\n".encode())
 
         threading.Thread(target=pusher, daemon=True).start()
     direction = "in"
     while True:
+        os.write(out_fd, b"recording\n")
         fact = record_passage(store, direction, PERSON_ALLOWED, subject="person", unit_code="3-2-501")
         os.write(out_fd, f"{fact.seq}\n".encode())  # one small write: atomic on a pipe
         direction = "out" if direction == "in" else "in"
@@ -130,25 +134,48 @@ def _run_and_kill(data_dir: Path, delay: float, sync_like: bool, child=None) -> 
     return seqs, acks, lines
 
 
+def killed_mid(lines: list[str], started: str, done: str) -> bool:
+    """Whether the child's last `started` line has no `done` line after it: the kill landed
+    between the two (for "recording"/seq and "acking"/"acked": inside that transaction, or
+    between its COMMIT and the print)."""
+    marks = [line for line in lines if line.startswith(started) or done(line)]
+    return bool(marks) and marks[-1].startswith(started)
+
+
 def _kill_loop(data_dir: Path, kills: int, sync_like: bool, rng: random.Random) -> dict:
     KioskStore.open(data_dir).engine.dispose()  # made once, so each child starts on a real file
-    total_printed = 0
+    total_printed = mid_record = mid_ack = 0
     round_no = 0
-    while round_no < kills or (sync_like and round_no < kills + 5 and _file_state(data_dir)["acked_seq"] == 0):
+
+    def missing() -> bool:  # the kills this test is about have not all happened yet
+        if mid_record == 0:
+            return True
+        return sync_like and (mid_ack == 0 or _file_state(data_dir)["acked_seq"] == 0)
+
+    while round_no < kills or (round_no < kills + 15 and missing()):
         before = _file_state(data_dir)
         # Mostly mid-stream, sometimes during start-up (open, quick_check, own-key row). On a
-        # loaded machine the child may not reach its first ack within those delays: the sync
-        # case then gets up to five longer rounds, so an ack is always killed mid-stream too.
+        # loaded machine the child may not reach a recording or an ack within those delays:
+        # up to fifteen longer rounds follow until a kill has landed inside each kind of
+        # transaction, and the caller asserts that it did.
         if round_no < kills:
             delay = rng.choice((rng.uniform(0.0, 0.03), rng.uniform(0.03, 0.25), rng.uniform(0.03, 0.25)))
         else:
             delay = 1.0 + rng.uniform(0.0, 0.5)
         round_no += 1
-        seqs, acks, _ = _run_and_kill(data_dir, delay, sync_like)
+        seqs, acks, lines = _run_and_kill(data_dir, delay, sync_like)
         after = _file_state(data_dir)
         _check_after_kill(before, after, seqs, acks, f"round {round_no}, killed after {delay * 1000:.0f} ms")
         total_printed += len(seqs)
-    return {"printed": total_printed, "final": _file_state(data_dir)}
+        mid_record += killed_mid(lines, "recording", str.isdigit)
+        mid_ack += killed_mid(lines, "acking", lambda line: line.startswith("acked"))
+    return {
+        "printed": total_printed,
+        "final": _file_state(data_dir),
+        "rounds": round_no,
+        "mid_record": mid_record,
+        "mid_ack": mid_ack,
+    }
 
 
 def _check_after_kill(before: dict, after: dict, seqs: list[int], acks: list[int], where: str) -> None:
@@ -179,6 +206,8 @@ class TestKillNine:
         print(f"kill -9 seed {seed} (rerun with KAKOU_KILL_SEED={seed})")
         result = _kill_loop(tmp_path / "kiosk", KILLS - 10, sync_like=False, rng=random.Random(seed))
         assert result["printed"] > 0, "the child never got to record anything"
+        assert result["mid_record"] > 0, f"no kill landed inside a recording transaction: {result}"
+        print(f"{result['rounds']} kills, {result['mid_record']} inside a recording")
 
         # The next ordinary run carries on from the last seq.
         store = KioskStore.open(tmp_path / "kiosk")
@@ -195,6 +224,8 @@ class TestKillNine:
         result = _kill_loop(tmp_path / "kiosk", 10, sync_like=True, rng=random.Random(seed))
         final = result["final"]
         assert final["acked_seq"] > 0, "the sync-like thread never acknowledged a batch"
+        assert result["mid_ack"] > 0, f"no kill landed while an acknowledgement was being written: {result}"
+        print(f"{result['rounds']} kills, {result['mid_ack']} while acknowledging, {result['mid_record']} recording")
         store = KioskStore.open(tmp_path / "kiosk")
         try:
             assert store.pending()[0] == final["last_seq"] - final["acked_seq"]
@@ -219,11 +250,13 @@ class TestKillNine:
         try:
             assert child.stdout.readline().strip() == b"open", child.stderr.read()
             while len(printed) < 50:
-                printed.append(int(child.stdout.readline()))
+                line = child.stdout.readline().strip()
+                if line.isdigit():
+                    printed.append(int(line))
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait()
-        printed += [int(x) for x in child.stdout.read().split()]
+        printed += [int(x) for x in child.stdout.read().split() if x.isdigit()]
         state = _file_state(data_dir)
         assert state["integrity"] == ["ok"]
         assert printed == list(range(1, len(printed) + 1))
