@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-
-PG_ENV = "KAKOU_TEST_DATABASE_URL"
 
 
 @pytest.fixture
@@ -40,25 +37,9 @@ def demo_dir(demo_template, tmp_path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def postgres_url() -> str:
-    """The PostgreSQL URL for tests that need it; skipped (with the reason) when not configured.
+    """The PostgreSQL URL (tests/postgres.py: skipped without one, a failure under KAKOU_REQUIRE_POSTGRES=1)."""
+    from tests.postgres import postgres_url as url
 
-    CI sets KAKOU_REQUIRE_POSTGRES=1, which turns a missing or unreachable server into a failure.
-    """
-    url = os.environ.get(PG_ENV)
-    required = os.environ.get("KAKOU_REQUIRE_POSTGRES") == "1"
-    if not url:
-        if required:
-            pytest.fail(f"{PG_ENV} is not set but KAKOU_REQUIRE_POSTGRES=1")
-        pytest.skip(f"PostgreSQL tests need {PG_ENV}=postgresql://user@host:port/db")
-    try:
-        import psycopg
-
-        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=5):
-            pass
-    except Exception as exc:
-        if required:
-            pytest.fail(f"PostgreSQL at {PG_ENV} is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL at {PG_ENV} is unreachable: {exc}")
-    return url
+    return url()

@@ -4,7 +4,8 @@ import warnings
 
 import pytest
 
-from tests.sync.helpers import OfficeHandle, PgSchema, new_client, pg_url
+from tests.postgres import postgres_url
+from tests.sync.helpers import OfficeHandle, PgSchema, new_client
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 
@@ -17,9 +18,7 @@ def make_office(tmp_path, backend: str, **kwargs):
     schema = None
     url = None
     if backend == "postgres":
-        if not pg_url():
-            pytest.skip("KAKOU_TEST_DATABASE_URL is not set (PostgreSQL office tests)")
-        schema = PgSchema(pg_url())
+        schema = PgSchema(postgres_url())
         url = schema.url
     app = create_app(tmp_path / "office", url, **kwargs)
     client, transport = new_client(app)

@@ -21,8 +21,11 @@ from models.store import KioskStore
 OFFICE_BASE = "http://office.test"
 
 
-def pg_url() -> str | None:
-    return os.environ.get("KAKOU_TEST_DATABASE_URL") or None
+def pg_url() -> str:
+    """The PostgreSQL URL; skips, or fails under KAKOU_REQUIRE_POSTGRES=1, without one (tests/postgres.py)."""
+    from tests.postgres import postgres_url
+
+    return postgres_url()
 
 
 class PgSchema:

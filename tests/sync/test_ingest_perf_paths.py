@@ -35,8 +35,9 @@ from sqlalchemy import text
 from models import clock
 from sync import signing
 from sync.office.report import day_report, recount_days
+from tests.postgres import postgres_url
 from tests.sync.conftest import BACKENDS
-from tests.sync.helpers import PgSchema, check_invariant, pg_url, sync_until_quiet, write_passages
+from tests.sync.helpers import PgSchema, check_invariant, sync_until_quiet, write_passages
 
 COUNT_KEY = (
     "day, kiosk_id, kind, coalesce(direction, ''), coalesce(verdict, ''),"
@@ -213,9 +214,7 @@ def test_migration_counts_the_records_an_office_already_held(tmp_path, backend):
     schema = None
     url = None
     if backend == "postgres":
-        if not pg_url():
-            pytest.skip("KAKOU_TEST_DATABASE_URL is not set (PostgreSQL office tests)")
-        schema = PgSchema(pg_url())
+        schema = PgSchema(postgres_url())
         url = schema.url
     engine = open_office_engine(tmp_path / "office", url, migrate=False)
     try:
