@@ -36,7 +36,7 @@ def _failed(run: subprocess.CompletedProcess) -> bool:
     return run.returncode == 1 and ("1 failed" in summary or "1 error" in summary) and "skipped" not in summary
 
 
-@pytest.mark.parametrize("test", PG_TESTS)
+@pytest.mark.parametrize("test", PG_TESTS, ids=["office-fixture", "direct-url"])
 def test_an_unreachable_server_fails_when_postgres_is_required(test):
     run = _pytest(test, KAKOU_TEST_DATABASE_URL=NO_SERVER, KAKOU_REQUIRE_POSTGRES="1")
     assert _failed(run) and "unreachable" in run.stdout, run.stdout[-2000:]
