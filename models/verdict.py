@@ -132,9 +132,18 @@ def list_reasons(
     reasons: list[Reason] = []
     if _in_list(state.quarantine_units, unit, now) or _in_list(state.quarantine_persons, person_hash, now):
         reasons.append(Reason("quarantined" if direction == "out" else "quarantined_home"))
-    note = (unit and state.watch_units.get(unit)) or (person_hash and state.watch_persons.get(person_hash))
-    if note is not None and note is not False:
-        reasons.append(Reason("watch", {"note": note or "-"}))
+    # An entry without a note is still an entry (the office's `watch add` needs no note):
+    # look entries up by presence, then show the first note that says something.
+    notes = [
+        note
+        for note in (
+            state.watch_units.get(unit) if unit else None,
+            state.watch_persons.get(person_hash) if person_hash else None,
+        )
+        if note is not None
+    ]
+    if notes:
+        reasons.append(Reason("watch", {"note": next((n for n in notes if n), "-")}))
     if state.lists_updated_at is not None:
         age_h = (now - state.lists_updated_at) / 3600
         if age_h > policy.list_stale_hours:

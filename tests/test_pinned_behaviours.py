@@ -132,3 +132,11 @@ def test_another_key_gives_another_person_hash(tmp_path):
     finally:
         a.close()
         b.close()
+
+
+def test_a_unit_on_the_watch_list_without_a_note_is_flagged_at_the_gate(store):
+    # `kakou office watch add --unit 3-2-501` gives no note unless asked; the unit is watched all the same.
+    p = issue_pass(store, PassKind.RESIDENT, "3-2-501")
+    store.add_list_entry("watch", unit_code="3-2-501")
+    v = check_token(store, p.token, "in")
+    assert v.reason_codes() == ["watch"] and v.reason_text("en") == "watch list: -"
