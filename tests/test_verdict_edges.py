@@ -165,3 +165,62 @@ def test_reasons_read_in_either_language():
 def test_a_reason_recorded_without_its_details_still_has_words():
     # e.g. a reason code read back from an old record, with no parameters kept
     assert Reason("expired").text("en") == "pass expired on {date}"
+
+
+# -- the pass itself -----------------------------------------------------------------------------
+
+
+def test_a_pass_is_valid_from_its_first_second():
+    body = _body(valid_from=int(NOW), valid_to=int(NOW + DAY))
+    assert _decide(body, now=NOW).outcome == ALLOW
+    early = _decide(body, now=NOW - 1)
+    assert early.reason_codes() == ["not_yet_valid"]
+    day = time.strftime("%Y-%m-%d", time.localtime(NOW))
+    assert early.reason_text("en") == f"pass valid from {day}"
+    assert early.reason_text("zh") == f"通行证 {day} 起生效"
+
+
+def test_a_revoked_pass_without_a_reason_says_so_with_a_dash():
+    body = _body()
+    v = _decide(body, state=_state(revoked={body.pass_id_hex: ""}))
+    assert v.reason_codes() == ["revoked"] and v.reason_text("en") == "pass revoked: -"
+
+
+def _with_issuer(**entry) -> GateState:
+    public = bytes(KEY.verify_key)
+    return GateState(trust={kid_for(public): [TrustEntry(public, "东门卡口", **entry)]})
+
+
+def test_passes_issued_from_the_moment_a_kiosk_was_revoked_are_refused():
+    body = _body()
+    assert _decide(body, state=_with_issuer(revoked_after=body.valid_from + 1)).outcome == ALLOW
+    at = _decide(body, state=_with_issuer(revoked_after=body.valid_from))
+    assert at.outcome == DENY and at.reason_codes() == ["issuer_revoked"]
+
+
+def test_a_pass_running_past_its_keys_end_is_refused_in_words():
+    body = _body()
+    assert _decide(body, state=_with_issuer(not_after=body.valid_to)).outcome == ALLOW
+    v = _decide(body, state=_with_issuer(not_after=body.valid_to - 1))
+    assert v.outcome == DENY and v.reason_codes() == ["issuer_expired"]
+    assert v.reason_text("en") == "the issuing key has expired"
+
+
+def test_a_verdict_names_the_pass_and_its_issuer():
+    body = _body(name="王芳")
+    v = _decide(body)
+    assert v.body == body and v.decoded is not None and v.decoded.body == body
+    assert v.issuer == "本机"
+
+
+def test_a_bad_signature_still_shows_what_the_pass_claims():
+    # the volunteer sees whose pass was forged or altered
+    body = _body(name="王芳")
+    other = SigningKey(b"\x03" * 32)
+    from models.passtoken import PASS_CONTEXT, TOKEN_PREFIX, bytes_to_digits
+
+    raw = body.to_bytes()
+    token = TOKEN_PREFIX + bytes_to_digits(raw + other.sign(PASS_CONTEXT + raw).signature)
+    v = decide_pass(decode_token(token), "in", NOW, _state(), Policy())
+    assert v.reason_codes() == ["bad_signature"]
+    assert v.body == body and v.decoded is not None and v.decoded.token == token

@@ -1,0 +1,140 @@
+"""Value rules at their edges, and the exact words of each refusal.
+
+The sentences are what a volunteer reads at the gate (and what the manual quotes), so they are
+pinned word for word here; a change to one is a change the reviewers should see.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from models.values import (
+    ScanKind,
+    ValueRejected,
+    classify_scan,
+    id_check_char,
+    mask_name,
+    parse_id_number,
+    parse_name,
+    parse_phone,
+    parse_temperature,
+    parse_unit,
+)
+
+REFUSALS = [
+    (
+        parse_id_number,
+        "",
+        "empty",
+        "没有输入身份证号，请输入 18 位身份证号",
+        "No ID number typed: please type the 18-character ID number",
+    ),
+    (
+        parse_id_number,
+        "11010519491231002A",
+        "id_chars",
+        "身份证号只能是数字，最后一位可以是 X，请核对后重新输入",
+        "An ID number has only digits, with X allowed as the last character: please check the number and type it again",
+    ),
+    (
+        parse_id_number,
+        "1101051949123100X2",
+        "id_chars",
+        "身份证号只有最后一位可以是 X，请核对后重新输入",
+        "Only the last character of an ID number can be X: please check the number and type it again",
+    ),
+    (
+        parse_id_number,
+        "010105194912310021",
+        "id_chars",
+        "身份证号第一位不能是 0，请核对后重新输入",
+        "An ID number cannot start with 0: please check the number and type it again",
+    ),
+    (
+        parse_id_number,
+        "110105194902300012",  # 30 February, with a correct check digit
+        "id_birthdate",
+        "身份证号里的出生日期不对，请核对后重新输入",
+        "The birth date inside the ID number is not valid: please check the number and type it again",
+    ),
+    (
+        parse_phone,
+        " ",
+        "empty",
+        "没有输入手机号，请输入 11 位手机号",
+        "No phone number typed: please type the 11-digit mobile number",
+    ),
+    (
+        parse_phone,
+        "12812345678",
+        "phone_format",
+        "手机号应为 1 开头的 11 位数字，请核对后重新输入",
+        "A mobile number has 11 digits starting with 13 to 19: please check it and type it again",
+    ),
+    (
+        parse_unit,
+        "",
+        "empty",
+        "没有输入房号，请按 楼栋-单元-房号 输入，例如 3-2-501",
+        "No unit typed: please type building-entrance-room, for example 3-2-501",
+    ),
+    (
+        parse_unit,
+        "三栋",
+        "unit_format",
+        "房号格式不对，请按 楼栋-单元-房号 输入，例如 3-2-501",
+        "Unit not recognised: please type building-entrance-room, for example 3-2-501",
+    ),
+    (
+        parse_name,
+        "张\x07三",
+        "name_chars",
+        "姓名里有不能用的控制字符，请删掉后重新输入",
+        "The name contains control characters: please remove them and type it again",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "parse, raw, code, zh, en", REFUSALS, ids=[f"{p.__name__}-{c}-{i}" for i, (p, _r, c, *_x) in enumerate(REFUSALS)]
+)
+def test_each_refusal_says_exactly_what_to_do(parse, raw, code, zh, en):
+    with pytest.raises(ValueRejected) as caught:
+        parse(raw)
+    assert (caught.value.code, caught.value.zh, caught.value.en) == (code, zh, en)
+
+
+def test_the_birth_date_check_digit_case_is_really_only_the_date():
+    # the 30 February number above passes every other check: its check digit is right
+    assert id_check_char("11010519490230001") == "2"
+
+
+@pytest.mark.parametrize(
+    "bad", ["1234", "1101051949123100", "110105194912310021", "11010519491231X02", "１１０１０５１９４９１２３１００２"]
+)
+def test_the_check_character_needs_exactly_17_ascii_digits(bad):
+    with pytest.raises(ValueError, match="exactly 17 ASCII digits"):
+        id_check_char(bad)
+
+
+def test_a_13_digit_number_is_stripped_of_86_only():
+    assert parse_phone("8613812345678") == "13812345678"
+    with pytest.raises(ValueRejected):
+        parse_phone("0013812345678")  # "00" alone is no country code
+
+
+def test_a_name_of_only_separators_stays_as_it_is():
+    assert mask_name("·-") == "·-"
+    assert mask_name(" - . ") == "- ."
+
+
+def test_an_id_number_typed_with_spaces_is_seen_as_an_id_number():
+    assert classify_scan("110105 19491231 002X").kind == ScanKind.ID_NUMBER
+
+
+def test_a_threshold_with_hundredths_is_compared_exactly():
+    # an office may set 37.25: 37.2 is below it, 37.3 above it
+    assert not parse_temperature("37.2").is_fever(37.25)
+    assert parse_temperature("37.3").is_fever(37.25)
+    assert not parse_temperature("37.4").is_fever(37.45)
+    assert parse_temperature("37.5").is_fever(37.45)
