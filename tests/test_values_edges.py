@@ -23,6 +23,42 @@ from models.values import (
 
 REFUSALS = [
     (
+        parse_temperature,
+        "",
+        "empty",
+        "没有输入体温，请输入读数，例如 365",
+        "No temperature typed: please type the reading, for example 365",
+    ),
+    (
+        parse_temperature,
+        "abc",
+        "not_a_number",
+        "体温读数看不懂，请输入数字，例如 365 或 36.5，也可以输入 LO 或 HI",
+        "Temperature not understood: please type a number such as 365 or 36.5, or LO or HI",
+    ),
+    (
+        parse_temperature,
+        "98.6",
+        "fahrenheit",
+        "读数 98.6 像是华氏度 (F)，请把体温计切换到摄氏度 (C) 后重新测量",
+        "The reading 98.6 looks like Fahrenheit (F): please switch the thermometer to Celsius (C) and measure again",
+    ),
+    (
+        parse_temperature,
+        "33.9",
+        "too_low",
+        "读数 33.9 度太低，可能是额头太冷，请让对方暖和一下或改测手腕后重新测量",
+        "The reading 33.9 C is too low, probably a cold forehead: please let the person warm up or measure the wrist,"
+        " then measure again",
+    ),
+    (
+        parse_temperature,
+        "42.6",
+        "out_of_range",
+        "读数 42.6 度超出体温范围 (34.0 到 42.5 度)，请核对后重新测量",
+        "The reading 42.6 C is outside the body range 34.0 to 42.5 C: please check and measure again",
+    ),
+    (
         parse_id_number,
         "",
         "empty",
@@ -138,3 +174,11 @@ def test_a_threshold_with_hundredths_is_compared_exactly():
     assert parse_temperature("37.3").is_fever(37.25)
     assert not parse_temperature("37.4").is_fever(37.45)
     assert parse_temperature("37.5").is_fever(37.45)
+
+
+def test_a_reading_may_be_typed_in_up_to_32_characters():
+    at_limit = "36.500000000000" + " " * 16 + "度"
+    assert len(at_limit) == 32 and parse_temperature(at_limit).value == 36.5
+    with pytest.raises(ValueRejected) as caught:
+        parse_temperature("36.500000000000" + " " * 17 + "度")
+    assert caught.value.code == "not_a_number"
