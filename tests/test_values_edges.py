@@ -149,7 +149,7 @@ def test_the_birth_date_check_digit_case_is_really_only_the_date():
     "bad", ["1234", "1101051949123100", "110105194912310021", "11010519491231X02", "１１０１０５１９４９１２３１００２"]
 )
 def test_the_check_character_needs_exactly_17_ascii_digits(bad):
-    with pytest.raises(ValueError, match="exactly 17 ASCII digits"):
+    with pytest.raises(ValueError, match=r"^id_check_char needs exactly 17 ASCII digits$"):
         id_check_char(bad)
 
 

@@ -46,8 +46,12 @@ def main(workdir: str, basedir: str | None = None) -> int:
         n = sum(counts.values())
         killed = sum(counts[s] for s in KILLED)
         total_killed, total = total_killed + killed, total + n
+        checked = n - counts["not checked"]
         detail = ", ".join(f"{s} {c}" for s, c in sorted(counts.items()))
-        print(f"{module:20} {killed:4}/{n:<4} killed  {100 * killed / n:5.1f} %   ({detail})")
+        print(
+            f"{module:20} {killed:4}/{n:<4} killed  {100 * killed / n:5.1f} %"
+            f"   of those checked {killed}/{checked} = {100 * killed / max(checked, 1):5.1f} %   ({detail})"
+        )
     if total:
         print(f"{'all':20} {total_killed:4}/{total:<4} killed  {100 * total_killed / total:5.1f} %")
     for line in survivors:
