@@ -43,6 +43,14 @@ def _body(**fields):
         ({"name": "王\n芳"}, "name contains control characters"),
         ({"name": "\ud800"}, "name is not encodable as UTF-8"),
         ({"unit": "楼" * 40}, "unit is 120 bytes in UTF-8, at most"),
+        ({"pass_id": b"\x01" * 15}, "pass_id must be 16 bytes"),
+        ({"kind": True}, "unknown pass kind True"),
+        ({"kind": 99}, "unknown pass kind 99"),
+        ({"valid_from": 2**32, "valid_to": 2**32}, "valid_from=4294967296 out of range 0..4294967295"),
+        ({"valid_to": 2**32}, "valid_to=4294967296 out of range 0..4294967295"),
+        ({"valid_from": 11}, "valid_to is before valid_from"),
+        ({"hour_from": 24}, "hour_from=24 out of range 0..23"),
+        ({"hour_from": 8, "hour_to": 8}, "empty daily window (hour_from == hour_to)"),
     ],
 )
 def test_a_body_that_cannot_be_a_pass_says_which_field_and_why(fields, says):
@@ -82,3 +90,29 @@ def test_a_token_error_keeps_its_detail_for_the_log():
     assert err.detail == "length 12" and repr(err) == "TokenError('damaged', 'length 12')"
     with pytest.raises(KeyError, match="unknown TokenError code 'nonsense'"):
         TokenError("nonsense")
+
+
+def test_of_two_keys_that_share_a_kid_the_one_that_signed_is_found():
+    # kids are one byte: two kiosks' keys may share one, and both are tried
+    from nacl.signing import SigningKey
+
+    from models.passtoken import decode_token, sign_pass, verify_pass
+
+    key = SigningKey(b"\x06" * 32)
+    public = bytes(key.verify_key)
+    seed = 0
+    while True:
+        seed += 1
+        other = bytes(SigningKey(seed.to_bytes(32, "big")).verify_key)
+        if kid_for(other) == kid_for(public):
+            break
+    decoded = decode_token(sign_pass(_body(kid=kid_for(public)), key))
+    assert verify_pass(decoded, [other, public]) == public
+    assert verify_pass(decoded, [other]) is None
+
+
+def test_an_int_is_no_public_key():
+    from models.passtoken import _public_key_bytes
+
+    with pytest.raises(TypeError, match=r"^public key must be bytes$"):
+        _public_key_bytes(32)

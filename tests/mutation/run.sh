@@ -25,6 +25,11 @@ tests=(
   tests/test_passtoken.py tests/test_passtoken_edges.py
   tests/test_pass_rules.py tests/test_forged_passes.py tests/test_pinned_behaviours.py
 )
+# One module with its own tests only, e.g. on a busy machine (passtoken's mutants reach every
+# pass test above): KAKOU_MUTATION_MODULES=models/passtoken.py
+#   KAKOU_MUTATION_TESTS="tests/test_passtoken.py tests/test_passtoken_edges.py" tests/mutation/run.sh
+if [ -n "${KAKOU_MUTATION_MODULES:-}" ]; then read -r -a modules <<< "$KAKOU_MUTATION_MODULES"; fi
+if [ -n "${KAKOU_MUTATION_TESTS:-}" ]; then read -r -a tests <<< "$KAKOU_MUTATION_TESTS"; fi
 
 prepare() {
   rm -rf "$work"
