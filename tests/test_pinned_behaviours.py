@@ -91,11 +91,11 @@ def test_registration_counts_by_kind_are_there_when_zero(store):
     assert r["zero_report"] is True
     assert r["registrations"] == dict.fromkeys(REGISTRATION_KINDS, 0)
     text = format_report(r, "en")
-    for _zh, en in REGISTRATION_KINDS.values():
-        assert f"{en} 0" in text
+    for kind in REGISTRATION_KINDS.values():
+        assert f"{kind.name.en} 0" in text
     text = format_report(r, "zh")
-    for zh, _en in REGISTRATION_KINDS.values():
-        assert f"{zh} 0" in text
+    for kind in REGISTRATION_KINDS.values():
+        assert f"{kind.name.zh} 0" in text
 
 
 # -- the person hash ----------------------------------------------------------------------------
