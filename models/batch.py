@@ -13,6 +13,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models import clock
 from models.errors import KakouError
@@ -20,6 +21,9 @@ from models.kinds import PassKind
 from models.passes import IssuedPass, PassError, _insert_pass, build_body
 from models.passtoken import PassBody, sign_pass
 from models.values import ValueRejected, parse_name, parse_unit
+
+if TYPE_CHECKING:
+    from models.store import KioskStore
 
 # Header words seen in real resident lists, per field (compared without spaces, lowercased).
 HEADERS = {
@@ -68,7 +72,7 @@ class ResidentList:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -232,7 +236,7 @@ class PreparedPass:
 
 
 def prepare_batch(
-    store,
+    store: KioskStore,
     entries: list[BatchEntry],
     kind: PassKind,
     valid_days: float | None = None,
@@ -255,7 +259,7 @@ def prepare_batch(
     return prepared, errors
 
 
-def commit_batch(store, prepared: list[PreparedPass]) -> list[IssuedPass]:
+def commit_batch(store: KioskStore, prepared: list[PreparedPass]) -> list[IssuedPass]:
     """Store all prepared passes and their outbox facts in one transaction: all or nothing."""
     reading = clock.now()
     issued = []

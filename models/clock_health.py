@@ -21,9 +21,13 @@ A clock that runs ahead cannot be told from the right time without the office.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from models import clock
 from models.clock import PLAUSIBLE_SINCE
+
+if TYPE_CHECKING:
+    from models.store import KioskStore
 
 # More than this apart (seconds) is worth a person's attention; NTP steps and a drifting
 # clock without an RTC stay well under it. Same as the office's skew warning in sync.kiosk.
@@ -84,7 +88,9 @@ class OfficeTime:
         return reading.wall - (self.office_wall + (reading.mono_ns - self.mono_ns) / 1e9)
 
 
-def store_clock_health(store, office: OfficeTime | None = None, reading: clock.Reading | None = None) -> ClockHealth:
+def store_clock_health(
+    store: KioskStore, office: OfficeTime | None = None, reading: clock.Reading | None = None
+) -> ClockHealth:
     """The kiosk's clock now, judged against its newest record and the office's time if known.
 
     Reads only memory (the store keeps its newest HLC), so the desk can ask every second."""

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from models.errors import StoreError
 
@@ -61,17 +62,17 @@ def open_engine(db_path: Path | str, *, migrate: bool = True, check: bool = True
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         apply_pragmas(dbapi_conn)
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):
+    def _on_begin(conn: Connection) -> None:
         # Writers (see `writer`) take the write lock up front; readers stay deferred so a
         # read in another thread never waits behind a write.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 
     @event.listens_for(engine, "handle_error")
-    def _on_error(context):
+    def _on_error(context: ExceptionContext) -> StoreError | None:
         # A full disk (SD card, small partition) shows up at INSERT or at COMMIT, on any write
         # path. SQLite has already rolled the transaction back, so nothing saved is harmed;
         # turn it into a StoreError the duty screen can show in plain words.
@@ -202,7 +203,7 @@ def checkpoint_and_close(engine: Engine) -> None:
         engine.dispose()
 
 
-def count(engine: Engine, sql: str, **params) -> int:
+def count(engine: Engine, sql: str, **params: Any) -> int:
     with engine.connect() as conn:
         value = conn.execute(text(sql), params).scalar()
         conn.rollback()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
+from sqlmodel import SQLModel
 
 from models import clock
 from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS
@@ -30,12 +31,14 @@ __all__ = [
     "record_registration",
     "record_shift",
 ]
+if TYPE_CHECKING:
+    from models.store import KioskStore
 
 
 def _record(
-    store,
+    store: KioskStore,
     kind: str,
-    table,
+    table: type[SQLModel],
     row: dict[str, Any],
     payload_extra: dict[str, Any] | None = None,
     reading: clock.Reading | None = None,
@@ -52,7 +55,11 @@ def _record(
         fact = append_fact(conn, kind, payload, reading, versions)
         # The Core table with bound parameters: one cached compiled statement per table, not a new
         # ORM statement per passage (that cost ~0.5 ms of CPU per commit on the kiosk).
-        conn.execute(insert(table.__table__), dict(row, record_id=fact.record_id, device_time=reading.wall))
+        # (SQLModel's types do not declare __table__, which every table=True model has.)
+        conn.execute(
+            insert(table.__table__),  # type: ignore[attr-defined]
+            dict(row, record_id=fact.record_id, device_time=reading.wall),
+        )
     store.note_hlc(fact.hlc)
     return fact
 
@@ -72,7 +79,7 @@ def _temp(t: Temperature | None) -> dict[str, Any]:
 
 
 def record_passage(
-    store,
+    store: KioskStore,
     direction: str,
     verdict: Verdict,
     temperature: Temperature | None = None,
@@ -115,7 +122,7 @@ class RegistrationInput:
 
 
 def record_registration(
-    store,
+    store: KioskStore,
     reg: RegistrationInput,
     temperature: Temperature | None = None,
     volunteer_id: int | None = None,
@@ -150,7 +157,7 @@ def record_registration(
 
 
 def open_fever_case(
-    store,
+    store: KioskStore,
     direction: str,
     first: Temperature,
     volunteer_id: int | None = None,
@@ -174,7 +181,7 @@ def open_fever_case(
 
 
 def close_fever_case(
-    store,
+    store: KioskStore,
     case_id: str,
     outcome: str,
     second: Temperature | None,
@@ -194,7 +201,9 @@ def close_fever_case(
     return _record(store, "fever_outcome", FeverOutcome, row, reading=reading)
 
 
-def record_shift(store, volunteer_id: int, event: str, note: str = "", summary: dict | None = None) -> Fact:
+def record_shift(
+    store: KioskStore, volunteer_id: int, event: str, note: str = "", summary: dict[str, Any] | None = None
+) -> Fact:
     if event not in ("on", "off"):
         raise ValueError("shift event must be 'on' or 'off'")
     row = {
@@ -206,7 +215,7 @@ def record_shift(store, volunteer_id: int, event: str, note: str = "", summary: 
     return _record(store, "shift", ShiftEvent, row)
 
 
-def record_audit(store, action: str, volunteer_id: int | None = None, **detail: Any) -> Fact:
+def record_audit(store: KioskStore, action: str, volunteer_id: int | None = None, **detail: Any) -> Fact:
     row = {
         "volunteer_id": volunteer_id,
         "action": action,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import bindparam, text
 
 from models.passtoken import PassKind, TokenError, decode_token
 from models.verdict import DENY, Reason, Verdict, decide_pass, decide_person
+
+if TYPE_CHECKING:
+    from models.store import KioskStore
 
 _QUOTA_KINDS = [int(k) for k in PassKind if k.info.outing_quota]
 _OUTINGS = text(
@@ -14,7 +19,7 @@ _OUTINGS = text(
 ).bindparams(bindparam("kinds", expanding=True))
 
 
-def household_outings(store, unit: str, now: float, window_days: int) -> list[float]:
+def household_outings(store: KioskStore, unit: str, now: float, window_days: int) -> list[float]:
     """Times of this household's allowed outings inside the quota window, with the passes the
     outing quota applies to."""
     with store.engine.connect() as conn:
@@ -26,7 +31,7 @@ def household_outings(store, unit: str, now: float, window_days: int) -> list[fl
     return [r[0] for r in rows]
 
 
-def check_token(store, token: str, direction: str, now: float | None = None) -> Verdict:
+def check_token(store: KioskStore, token: str, direction: str, now: float | None = None) -> Verdict:
     """The verdict for a scanned pass. Records nothing."""
     now = store.trusted_now() if now is None else now
     try:
@@ -40,6 +45,8 @@ def check_token(store, token: str, direction: str, now: float | None = None) -> 
     return decide_pass(decoded, direction, now, store.gate_state(), policy, outings)
 
 
-def check_person(store, unit: str | None, person_hash: str | None, direction: str, now: float | None = None) -> Verdict:
+def check_person(
+    store: KioskStore, unit: str | None, person_hash: str | None, direction: str, now: float | None = None
+) -> Verdict:
     now = store.trusted_now() if now is None else now
     return decide_person(unit, person_hash, direction, now, store.gate_state(), store.policy())

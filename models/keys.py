@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models.errors import KeyFileError
+
+if TYPE_CHECKING:
+    from nacl.signing import SigningKey
 
 KEY_DIR = "keys"
 KIOSK_SIGNING_KEY = "kiosk-signing.key"  # Ed25519 seed, hex: signs passes and sync batches
@@ -62,7 +66,7 @@ def load_or_create_secret(data_dir: Path, name: str, size: int = 32) -> bytes:
     return secret
 
 
-def load_signing_key(data_dir: Path):
+def load_signing_key(data_dir: Path) -> SigningKey:
     """This kiosk's Ed25519 issuing key (created at setup)."""
     from nacl.signing import SigningKey
 

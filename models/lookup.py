@@ -9,10 +9,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
 from models.privacy import lookup_hash
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from models.store import KioskStore
 
 RESULT_LIMIT = 20  # a look-up is for the person in front of the gate, not a listing
 
@@ -63,7 +69,7 @@ class Household:
     last_passages: list[tuple[float, str, str]] = field(default_factory=list)  # (time, direction, verdict)
 
 
-def _registrations(conn, where: str, params: dict) -> list[RegistrationHit]:
+def _registrations(conn: Connection, where: str, params: dict[str, Any]) -> list[RegistrationHit]:
     rows = conn.execute(
         text(
             "SELECT record_id, kind, name, id_masked, phone_masked, from_place, to_unit, reason, device_time"
@@ -74,7 +80,7 @@ def _registrations(conn, where: str, params: dict) -> list[RegistrationHit]:
     return [RegistrationHit(*r) for r in rows]
 
 
-def by_id_number(store, id_number: str) -> list[RegistrationHit]:
+def by_id_number(store: KioskStore, id_number: str) -> list[RegistrationHit]:
     """Earlier registrations of this (validated) ID number, newest first."""
     digest = lookup_hash(store.lookup_key, "id", id_number)
     with store.engine.connect() as conn:
@@ -83,7 +89,7 @@ def by_id_number(store, id_number: str) -> list[RegistrationHit]:
     return hits
 
 
-def by_phone(store, phone: str) -> list[RegistrationHit]:
+def by_phone(store: KioskStore, phone: str) -> list[RegistrationHit]:
     """Earlier registrations with this (validated, 11-digit) phone, newest first."""
     digest = lookup_hash(store.lookup_key, "phone", phone)
     with store.engine.connect() as conn:
@@ -92,7 +98,7 @@ def by_phone(store, phone: str) -> list[RegistrationHit]:
     return hits
 
 
-def _passes(conn, where: str, params: dict) -> list[PassHit]:
+def _passes(conn: Connection, where: str, params: dict[str, Any]) -> list[PassHit]:
     rows = conn.execute(
         text(
             "SELECT p.pass_id, p.kind, p.unit_code, p.name, p.valid_from, p.valid_to,"
@@ -105,13 +111,13 @@ def _passes(conn, where: str, params: dict) -> list[PassHit]:
     return [PassHit(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
 
 
-def household(store, unit_code: str) -> Household:
+def household(store: KioskStore, unit_code: str) -> Household:
     """A unit's passes, who of it is out now, and its list status."""
     with store.engine.connect() as conn:
         known = conn.execute(text("SELECT 1 FROM unit WHERE code = :u"), {"u": unit_code}).first() is not None
         passes = _passes(conn, "p.unit_code = :u", {"u": unit_code})
         # The last allowed passage of each pass says whether its holder is out.
-        last = dict(
+        last: dict[str, str] = dict(
             conn.execute(
                 text(
                     "SELECT pass_id, direction FROM passage p1 WHERE unit_code = :u AND verdict = 'allow'"
@@ -150,7 +156,7 @@ class NameResults:
     registrations: list[RegistrationHit]
 
 
-def by_name(store, name: str) -> NameResults:
+def by_name(store: KioskStore, name: str) -> NameResults:
     """Passes and registrations whose name contains `name` (names are optional: may be empty)."""
     needle = name.strip()
     if not needle:
@@ -173,7 +179,7 @@ class LogLine:
     reasons: tuple[str, ...]
 
 
-def recent_passages(store, limit: int = 8) -> list[LogLine]:
+def recent_passages(store: KioskStore, limit: int = 8) -> list[LogLine]:
     """The newest passages, newest first (the duty screen's log after a restart)."""
     with store.engine.connect() as conn:
         rows = conn.execute(
@@ -187,7 +193,7 @@ def recent_passages(store, limit: int = 8) -> list[LogLine]:
     return [LogLine(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5] or "[]"))) for r in rows]
 
 
-def open_fever_cases(store, since: float | None = None) -> list[tuple[str, str, str, float, str]]:
+def open_fever_cases(store: KioskStore, since: float | None = None) -> list[tuple[str, str, str, float, str]]:
     """Fever cases without an outcome yet: (case id, unit, first reading, time, direction).
 
     After a restart the duty desk shows these again, so a waiting person is not forgotten."""

@@ -7,9 +7,10 @@ pass can never stay valid next to its replacement (the pretix#2467 failure).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert
-from sqlmodel import select
+from sqlmodel import col, select
 
 from models import clock
 from models.errors import KakouError
@@ -18,6 +19,11 @@ from models.outbox import append_fact
 from models.passtoken import PassBody, kid_for, new_pass_id, sign_pass
 from models.tables import PassRecord, Revocation
 from models.values import ValueRejected, parse_name, parse_unit
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from models.store import KioskStore
 
 
 class PassError(KakouError):
@@ -46,7 +52,7 @@ class IssuedPass:
 
 
 def build_body(
-    store,
+    store: KioskStore,
     kind: PassKind,
     unit: str,
     name: str = "",
@@ -90,7 +96,9 @@ def build_body(
     return body
 
 
-def _insert_pass(conn, store, body: PassBody, token: str, reading, replaces: str | None = None) -> str:
+def _insert_pass(
+    conn: Connection, store: KioskStore, body: PassBody, token: str, reading: clock.Reading, replaces: str | None = None
+) -> str:
     payload = {
         "pass_id": body.pass_id_hex,
         "kind": int(body.kind),
@@ -111,7 +119,9 @@ def _insert_pass(conn, store, body: PassBody, token: str, reading, replaces: str
     return fact.record_id
 
 
-def _insert_revocation(conn, store, pass_id: str, reason: str, expires: int | None, reading) -> str:
+def _insert_revocation(
+    conn: Connection, store: KioskStore, pass_id: str, reason: str, expires: int | None, reading: clock.Reading
+) -> str:
     payload = {"pass_id": pass_id, "reason": reason, "expires": expires}
     fact = append_fact(conn, "pass_revoked", payload, reading, store.gate_state().versions)
     conn.execute(
@@ -122,7 +132,7 @@ def _insert_revocation(conn, store, pass_id: str, reason: str, expires: int | No
 
 
 def issue_pass(
-    store,
+    store: KioskStore,
     kind: PassKind,
     unit: str,
     name: str = "",
@@ -141,7 +151,7 @@ def issue_pass(
     return IssuedPass(token, body, record_id)
 
 
-def find_pass(store, pass_id: str) -> PassRecord | None:
+def find_pass(store: KioskStore, pass_id: str) -> PassRecord | None:
     pass_id = pass_id.strip().lower()
     with store.session() as s:
         if len(pass_id) == 32:
@@ -154,7 +164,7 @@ def find_pass(store, pass_id: str) -> PassRecord | None:
     return None
 
 
-def revoke_pass(store, pass_id: str, reason: str) -> str:
+def revoke_pass(store: KioskStore, pass_id: str, reason: str) -> str:
     reason = reason.strip()
     if not reason:
         raise PassError("请写明作废原因", "give a reason for revoking", code="reason")
@@ -171,7 +181,9 @@ def revoke_pass(store, pass_id: str, reason: str) -> str:
     return record_id
 
 
-def reissue_pass(store, pass_id: str, reason: str = "补办 reissued", valid_days: float | None = None) -> IssuedPass:
+def reissue_pass(
+    store: KioskStore, pass_id: str, reason: str = "补办 reissued", valid_days: float | None = None
+) -> IssuedPass:
     """Revoke the old pass and issue its replacement, in one transaction."""
     old = find_pass(store, pass_id)
     if old is None:
@@ -199,9 +211,9 @@ def reissue_pass(store, pass_id: str, reason: str = "补办 reissued", valid_day
     return IssuedPass(token, body, record_id)
 
 
-def list_passes(store, unit: str | None = None) -> list[PassRecord]:
+def list_passes(store: KioskStore, unit: str | None = None) -> list[PassRecord]:
     with store.session() as s:
-        q = select(PassRecord).order_by(PassRecord.issued_at)
+        q = select(PassRecord).order_by(col(PassRecord.issued_at))
         if unit:
             q = q.where(PassRecord.unit_code == str(parse_unit(unit)))
         return list(s.exec(q).all())

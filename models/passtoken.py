@@ -30,6 +30,7 @@ import struct
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import SupportsBytes
 
 import nacl.exceptions
 import nacl.signing
@@ -239,7 +240,7 @@ def new_pass_id() -> bytes:
     return os.urandom(PASS_ID_BYTES)
 
 
-def _public_key_bytes(public_key: object) -> bytes:
+def _public_key_bytes(public_key: bytes | SupportsBytes) -> bytes:
     if isinstance(public_key, int):  # bytes(32) would silently be an all-zero key
         raise TypeError("public key must be bytes")
     raw = bytes(public_key)  # bytes, or a nacl VerifyKey

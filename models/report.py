@@ -9,13 +9,19 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
 from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS, registration_label
 from models.reasons import reason_label
 from models.words import Words
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from models.store import KioskStore
 
 
 def day_bounds(day: dt.date) -> tuple[float, float]:
@@ -39,8 +45,11 @@ def parse_day(value: str | None) -> dt.date:
         ) from None
 
 
-def counts_between(conn, start: float, end: float) -> dict[str, Any]:
-    q = lambda sql: conn.execute(text(sql), {"s": start, "e": end}).all()  # noqa: E731
+def counts_between(conn: Connection, start: float, end: float) -> dict[str, Any]:
+    # Rows of raw SQL: their shape is the query's, which the type system cannot see.
+    def q(sql: str) -> Sequence[Any]:
+        return conn.execute(text(sql), {"s": start, "e": end}).all()
+
     passages = {"in": 0, "out": 0}
     turned_back = 0
     denials: Counter[str] = Counter()
@@ -75,7 +84,7 @@ def counts_between(conn, start: float, end: float) -> dict[str, Any]:
     }
 
 
-def day_report(store, day: dt.date | None = None) -> dict[str, Any]:
+def day_report(store: KioskStore, day: dt.date | None = None) -> dict[str, Any]:
     day = day or dt.date.today()
     start, end = day_bounds(day)
     with store.engine.connect() as conn:

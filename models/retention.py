@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from models.store import KioskStore
 
 # table -> personal columns and what they become
 PERSONAL_COLUMNS = {
@@ -51,7 +55,9 @@ class PurgeResult:
     cutoff: float | None
 
 
-def purge(store, *, now: float | None = None, everything: bool = False, volunteer_id: int | None = None) -> PurgeResult:
+def purge(
+    store: KioskStore, *, now: float | None = None, everything: bool = False, volunteer_id: int | None = None
+) -> PurgeResult:
     """Delete personal data of synced records older than `retention_days` (or of all synced
     records with `everything=True`, at the end of the emergency)."""
     from models.facts import record_audit
@@ -65,14 +71,14 @@ def purge(store, *, now: float | None = None, everything: bool = False, voluntee
         " AND (o.epoch < s.epoch OR o.seq <= s.acked_seq)" + age_clause
     )
     with store.writer.begin() as conn:
-        counts = {}
+        counts: dict[str, int] = {}
         for table, cols in PERSONAL_COLUMNS.items():
             sets = ", ".join(f"{c} = {v}" for c, v in cols.items())
             nonempty = " OR ".join(f"{c} IS NOT NULL AND {c} != ''" for c in cols)
-            result = conn.execute(
+            updated = conn.execute(
                 text(f"UPDATE {table} SET {sets} WHERE record_id IN ({synced}) AND ({nonempty})"), params
             )
-            counts[table] = result.rowcount
+            counts[table] = updated.rowcount
         payloads = 0
         rows = conn.execute(
             text(
@@ -116,11 +122,13 @@ def purge(store, *, now: float | None = None, everything: bool = False, voluntee
     return result
 
 
-def vacuum(store) -> None:
+def vacuum(store: KioskStore) -> None:
     """Return freed pages to the file system (VACUUM cannot run inside a transaction)."""
     raw = store.engine.raw_connection()
     try:
-        raw.driver_connection.execute("VACUUM")
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        sqlite = raw.driver_connection
+        assert sqlite is not None  # a fresh pool connection is open
+        sqlite.execute("VACUUM")
+        sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         raw.close()

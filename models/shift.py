@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
 from models.report import counts_between
 
+if TYPE_CHECKING:
+    from models.store import KioskStore
 
-def shift_summary(store, start: float, end: float | None = None) -> dict[str, Any]:
+
+def shift_summary(store: KioskStore, start: float, end: float | None = None) -> dict[str, Any]:
     """Counts between `start` and `end` (now by default), plus what still waits for sync."""
     end = time.time() + 1 if end is None else end
     with store.engine.connect() as conn:
@@ -32,7 +35,7 @@ def shift_summary(store, start: float, end: float | None = None) -> dict[str, An
     }
 
 
-def last_handover_note(store) -> tuple[str, float] | None:
+def last_handover_note(store: KioskStore) -> tuple[str, float] | None:
     """The note the previous volunteer left at their handover, for the next one to read."""
     with store.engine.connect() as conn:
         row = conn.execute(
@@ -46,4 +49,5 @@ def last_handover_note(store) -> tuple[str, float] | None:
 
 def summary_for_record(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary as it is kept in the shift record (JSON-safe)."""
-    return json.loads(json.dumps(summary, default=str))
+    record: dict[str, Any] = json.loads(json.dumps(summary, default=str))
+    return record

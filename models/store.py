@@ -12,9 +12,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 from sqlmodel import select as _select
 
 from models import keys
@@ -32,6 +34,10 @@ from models.tables import (
     TrustedKey,
 )
 from models.verdict import GateState, TrustEntry
+
+if TYPE_CHECKING:
+    from nacl.signing import SigningKey
+    from sqlmodel import Session
 
 DB_FILE = "kakou.db"
 ENV_DATA_DIR = "KAKOU_DATA_DIR"
@@ -65,7 +71,7 @@ class KioskStore:
         self._lock = threading.Lock()
         self._gate: GateState | None = None
         self._policy: Policy | None = None
-        self._signing_key = None
+        self._signing_key: SigningKey | None = None
         self._lookup_key: bytes | None = None
         self._hlc_ms = 0
 
@@ -95,7 +101,7 @@ class KioskStore:
 
     def _ensure_state(self) -> None:
         with self.writer.begin() as conn:
-            row = conn.execute(select(KioskState.hlc_last).where(KioskState.id == STATE_ROW_ID)).first()
+            row = conn.execute(select(col(KioskState.hlc_last)).where(col(KioskState.id) == STATE_ROW_ID)).first()
             if row is None:
                 conn.execute(
                     insert(KioskState).values(
@@ -119,7 +125,7 @@ class KioskStore:
 
     # -- keys --------------------------------------------------------------------------------
     @property
-    def signing_key(self):
+    def signing_key(self) -> SigningKey:
         if self._signing_key is None:
             self._signing_key = keys.load_signing_key(self.data_dir)
         return self._signing_key
@@ -152,7 +158,7 @@ class KioskStore:
 
         public = bytes(self.signing_key.verify_key)
         with self.writer.begin() as conn:
-            exists = conn.execute(select(TrustedKey.kid).where(TrustedKey.public_key == public.hex())).first()
+            exists = conn.execute(select(col(TrustedKey.kid)).where(col(TrustedKey.public_key) == public.hex())).first()
             if exists is None:
                 conn.execute(
                     insert(TrustedKey).values(
@@ -165,7 +171,7 @@ class KioskStore:
                 )
 
     # -- identity ----------------------------------------------------------------------------
-    def session(self):
+    def session(self) -> Session:
         """An ORM session (read what it returns before it closes; writes go through facts)."""
         from sqlmodel import Session
 
@@ -173,13 +179,16 @@ class KioskStore:
 
     def kiosk_state(self) -> KioskState:
         with self.session() as s:
-            return s.get(KioskState, STATE_ROW_ID)
+            state = s.get(KioskState, STATE_ROW_ID)
+        assert state is not None, "the state row is made when the store opens"
+        return state
 
     def checkpoint(self) -> CheckpointInfo | None:
         with self.session() as s:
-            row = s.exec(_select(Checkpoint).order_by(Checkpoint.id)).first()
+            row = s.exec(_select(Checkpoint).order_by(col(Checkpoint.id))).first()
         if row is None:
             return None
+        assert row.id is not None  # read back from the table: the primary key is set
         return CheckpointInfo(row.id, row.name, row.community, row.street, row.number)
 
     def is_set_up(self) -> bool:
@@ -220,12 +229,12 @@ class KioskStore:
     def policy(self) -> Policy:
         if self._policy is None:
             with self.engine.connect() as conn:
-                rows = conn.execute(select(PolicySetting.key, PolicySetting.value)).all()
+                rows = conn.execute(select(col(PolicySetting.key), col(PolicySetting.value))).all()
                 conn.rollback()
             self._policy = Policy.from_settings({k: json.loads(v) for k, v in rows})
         return self._policy
 
-    def set_policy(self, **values) -> Policy:
+    def set_policy(self, **values: Any) -> Policy:
         from models.policy import coerce
 
         clean = {k: coerce(k, v) for k, v in values.items()}
@@ -251,7 +260,7 @@ class KioskStore:
 
     def _load_gate_state(self) -> GateState:
         with self.session() as conn:
-            cp = conn.exec(_select(Checkpoint.number).order_by(Checkpoint.id)).first()
+            cp = conn.exec(_select(Checkpoint.number).order_by(col(Checkpoint.id))).first()
             trust: dict[int, list[TrustEntry]] = {}
             for key in conn.exec(_select(TrustedKey)):
                 trust.setdefault(key.kid, []).append(
@@ -321,4 +330,4 @@ class KioskStore:
 
     def set_acked(self, seq: int) -> None:
         with self.writer.begin() as conn:
-            conn.execute(update(KioskState).where(KioskState.id == STATE_ROW_ID).values(acked_seq=seq))
+            conn.execute(update(KioskState).where(col(KioskState.id) == STATE_ROW_ID).values(acked_seq=seq))

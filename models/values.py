@@ -62,7 +62,9 @@ class ValueRejected(ValueError):
     def __str__(self) -> str:
         return f"{self.zh} / {self.en}"
 
-    def __reduce__(self):  # keep pickling (e.g. across worker processes) working
+    def __reduce__(
+        self,
+    ) -> tuple[type[ValueRejected], tuple[str, str, str]]:  # keep pickling (e.g. across worker processes) working
         return (type(self), (self.code, self.zh, self.en))
 
     def __repr__(self) -> str:

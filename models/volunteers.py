@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, overload
 
 from sqlalchemy import insert, update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from models.errors import KakouError
 from models.tables import STATE_ROW_ID, KioskState, Volunteer
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+    from models.store import KioskStore
 
 MIN_PIN, MAX_PIN = 4, 8
 FREE_ATTEMPTS = 3  # wrong PINs before the first lockout
@@ -21,7 +27,7 @@ BASE_LOCK_SECONDS = 30  # then 30 s, 60 s, 120 s ... up to MAX_LOCK_SECONDS
 MAX_LOCK_SECONDS = 15 * 60
 
 
-def _hasher():
+def _hasher() -> PasswordHasher:
     from argon2 import PasswordHasher, Type
 
     # OWASP's minimum argon2id setting (19 MiB, t=2, p=1): a login on a Raspberry Pi stays
@@ -53,7 +59,7 @@ def validate_pin(pin: str) -> str:
     return pin
 
 
-def add_volunteer(store, name: str, pin: str, role: str = "volunteer") -> VolunteerInfo:
+def add_volunteer(store: KioskStore, name: str, pin: str, role: str = "volunteer") -> VolunteerInfo:
     if role not in ("volunteer", "supervisor"):
         raise PinError("角色只能是志愿者或管理员", "role must be volunteer or supervisor", code="role")
     pin = validate_pin(pin)
@@ -72,19 +78,28 @@ def add_volunteer(store, name: str, pin: str, role: str = "volunteer") -> Volunt
                 name=name, role=role, pin_hash=hasher.hash(pin), active=True, failed_attempts=0, locked_until=0.0
             )
         )
-        vid = result.inserted_primary_key[0]
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT of one row has one
+        vid = int(key[0])
     return VolunteerInfo(vid, name, role)
 
 
-def list_volunteers(store, with_hash: bool = False):
+@overload
+def list_volunteers(store: KioskStore, with_hash: Literal[False] = False) -> list[VolunteerInfo]: ...
+@overload
+def list_volunteers(store: KioskStore, with_hash: Literal[True]) -> list[tuple[VolunteerInfo, str]]: ...
+def list_volunteers(
+    store: KioskStore, with_hash: bool = False
+) -> list[VolunteerInfo] | list[tuple[VolunteerInfo, str]]:
     with store.session() as s:
-        rows = s.exec(select(Volunteer).where(Volunteer.active == True)).all()  # noqa: E712
+        rows = s.exec(select(Volunteer).where(col(Volunteer.active) == True)).all()  # noqa: E712
+    infos = [VolunteerInfo(v.id or 0, v.name, v.role) for v in rows]  # rows read back: id is set
     if with_hash:
-        return [(VolunteerInfo(v.id, v.name, v.role), v.pin_hash) for v in rows]
-    return [VolunteerInfo(v.id, v.name, v.role) for v in rows]
+        return [(info, v.pin_hash) for info, v in zip(infos, rows, strict=True)]
+    return infos
 
 
-def _matches(hasher, pin_hash: str, pin: str) -> bool:
+def _matches(hasher: PasswordHasher, pin_hash: str, pin: str) -> bool:
     from argon2.exceptions import InvalidHashError, VerificationError
 
     try:
@@ -96,17 +111,17 @@ def _matches(hasher, pin_hash: str, pin: str) -> bool:
 def lock_seconds(failures: int) -> float:
     if failures < FREE_ATTEMPTS:
         return 0
-    return min(MAX_LOCK_SECONDS, BASE_LOCK_SECONDS * 2 ** (failures - FREE_ATTEMPTS))
+    return float(min(MAX_LOCK_SECONDS, BASE_LOCK_SECONDS * 2 ** (failures - FREE_ATTEMPTS)))
 
 
-def locked_for(store, now: float | None = None) -> float:
+def locked_for(store: KioskStore, now: float | None = None) -> float:
     """Seconds left before another PIN may be tried (0 when not locked)."""
     now = time.time() if now is None else now
     state = store.kiosk_state()
     return max(0.0, state.pin_locked_until - now)
 
 
-def login(store, pin: str, now: float | None = None) -> VolunteerInfo:
+def login(store: KioskStore, pin: str, now: float | None = None) -> VolunteerInfo:
     """The volunteer whose PIN this is; raises PinError (wrong, or locked with seconds left)."""
     now = time.time() if now is None else now
     left = locked_for(store, now)
@@ -121,15 +136,17 @@ def login(store, pin: str, now: float | None = None) -> VolunteerInfo:
         if _matches(hasher, pin_hash, pin.strip()):
             with store.writer.begin() as conn:
                 conn.execute(
-                    update(KioskState).where(KioskState.id == STATE_ROW_ID).values(pin_failures=0, pin_locked_until=0.0)
+                    update(KioskState)
+                    .where(col(KioskState.id) == STATE_ROW_ID)
+                    .values(pin_failures=0, pin_locked_until=0.0)
                 )
             return info
     with store.writer.begin() as conn:
-        failures = conn.exec_driver_sql("SELECT pin_failures FROM kiosk_state WHERE id = 1").scalar() + 1
+        failures = int(conn.exec_driver_sql("SELECT pin_failures FROM kiosk_state WHERE id = 1").scalar_one()) + 1
         wait = lock_seconds(failures)
         conn.execute(
             update(KioskState)
-            .where(KioskState.id == STATE_ROW_ID)
+            .where(col(KioskState.id) == STATE_ROW_ID)
             .values(pin_failures=failures, pin_locked_until=now + wait if wait else 0.0)
         )
     if wait:

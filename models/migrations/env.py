@@ -9,6 +9,7 @@ difference autogenerate finds between the migrated file and `models/tables.py`.
 """
 
 from alembic import context
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -23,13 +24,14 @@ def run() -> None:
         from sqlalchemy import create_engine
 
         url = config.get_main_option("sqlalchemy.url")
+        assert url, "models.engine.upgrade passes a connection; a URL is the only other way in"
         with create_engine(url).connect() as connection:
             _migrate(connection)
         return
     _migrate(connection)
 
 
-def _migrate(connection) -> None:
+def _migrate(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -7,6 +7,7 @@ Create Date: 2026-11-22 10:52:11.204531
 
 import sqlalchemy as sa
 import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0001"
