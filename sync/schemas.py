@@ -27,7 +27,7 @@ class Strict(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value):
+    def _no_nul(cls, value: object) -> object:
         # PostgreSQL cannot store NUL in text, and no JSON encoder writes a raw NUL: one in an
         # envelope field (payload text included) is a malformed batch, refused whole (422),
         # instead of a database error the kiosk would retry for ever. (A NUL escaped inside a

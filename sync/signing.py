@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nacl.signing import SigningKey
 
 SYNC_CONTEXT = b"kakou/sync/v1\x00"
 LIST_CONTEXT = b"kakou/list/v1\x00"
@@ -44,7 +47,7 @@ def get_body(method: str, path_and_query: str) -> bytes:
     return f"{method.upper()} {path_and_query}".encode()
 
 
-def sign_request(signing_key, kiosk_id: str, epoch: int, request_id: str, body: bytes) -> dict[str, str]:
+def sign_request(signing_key: SigningKey, kiosk_id: str, epoch: int, request_id: str, body: bytes) -> dict[str, str]:
     message = request_message(kiosk_id, epoch, request_id, sha256_hex(body))
     signature = signing_key.sign(message).signature
     return {H_KIOSK: kiosk_id, H_EPOCH: str(epoch), H_REQUEST: request_id, H_SIGNATURE: signature.hex()}
@@ -64,10 +67,11 @@ def verify_request(
     return True
 
 
-def sign_list(signing_key, doc: Mapping[str, Any]) -> str:
+def sign_list(signing_key: SigningKey, doc: Mapping[str, Any]) -> str:
     """The hex signature of a list document (everything but its `signature` field)."""
     unsigned = {k: v for k, v in doc.items() if k != "signature"}
-    return signing_key.sign(LIST_CONTEXT + canonical_json(unsigned)).signature.hex()
+    signature: bytes = signing_key.sign(LIST_CONTEXT + canonical_json(unsigned)).signature
+    return signature.hex()
 
 
 def verify_list(public_key: bytes, doc: Mapping[str, Any]) -> bool:
@@ -84,6 +88,6 @@ def verify_list(public_key: bytes, doc: Mapping[str, Any]) -> bool:
     return True
 
 
-def items_hash(items: list[Mapping[str, Any]]) -> str:
+def items_hash(items: Sequence[Mapping[str, Any]]) -> str:
     """The hash of a list document's items, checked by the kiosk before it applies them."""
     return sha256_hex(canonical_json({"items": list(items)}))

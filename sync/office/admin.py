@@ -111,10 +111,10 @@ def require_active(engine: Engine, name: str) -> str:
             f"no active admin named {name}. Add one with kakou office add-admin {name}",
             code="no_admin",
         )
-    return found
+    return str(found)
 
 
-def list_admins(engine: Engine) -> list[dict]:
+def list_admins(engine: Engine) -> list[dict[str, Any]]:
     with engine.execution_options(immediate=False).connect() as conn:
         rows = conn.execute(
             select(t.admin.c.name, t.admin.c.created_at, t.admin.c.removed_at).order_by(t.admin.c.name)
@@ -193,7 +193,7 @@ def list_entry(
     except ValueRejected as exc:
         raise AdminError(exc.zh, exc.en, code=exc.code) from None
     note = (note or "")[:200]
-    who = unit or mask_id(id_number)
+    who = unit or mask_id(id_number or "")  # one of the two, checked above
     with engine.begin() as conn:
         if action == "add":
             version = office_lists.add_entry(
@@ -210,7 +210,7 @@ def list_entry(
 
 def set_policy(
     engine: Engine, settings: dict[str, object], *, by: str | None = None, via: str = "cli"
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, Any]]:
     """Set policy fields kiosks apply (values as typed: `37.5`, `true`, `3`); returns (version, values)."""
     import math
 

@@ -53,7 +53,9 @@ def record(
             detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT of one row has one
+    return int(key[0])
 
 
 def recent(

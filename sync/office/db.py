@@ -9,7 +9,7 @@ workers; concurrency there is handled by row locks in the ingest (see `ingest.py
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
@@ -61,12 +61,12 @@ def open_office_engine(
         from models.engine import apply_pragmas
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record):
+        def _on_connect(dbapi_conn: Any, _record: object) -> None:
             apply_pragmas(dbapi_conn)
             dbapi_conn.execute("PRAGMA busy_timeout=30000")
 
         @event.listens_for(engine, "begin")
-        def _on_begin(conn):
+        def _on_begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate", True) else "BEGIN")
     else:
         try:

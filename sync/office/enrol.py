@@ -11,9 +11,10 @@ import hashlib
 import secrets
 import time
 import uuid
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 
 from models.errors import KakouError
 from sync.office import lists as office_lists
@@ -40,7 +41,7 @@ def format_code(raw: str) -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
-def add_checkpoint(engine: Engine, name: str, community: str, ttl_s: float = CODE_TTL_S) -> dict:
+def add_checkpoint(engine: Engine, name: str, community: str, ttl_s: float = CODE_TTL_S) -> dict[str, Any]:
     name, community = name.strip(), community.strip()
     if not name or not community:
         raise EnrolError("请填写卡口名称和所属社区", "give the checkpoint's name and its community", code="usage")
@@ -70,7 +71,7 @@ def add_checkpoint(engine: Engine, name: str, community: str, ttl_s: float = COD
     }
 
 
-def enrol(engine: Engine, code: str, public_key_hex: str) -> dict:
+def enrol(engine: Engine, code: str, public_key_hex: str) -> dict[str, Any]:
     """Bind a kiosk's public key to the checkpoint the code was made for."""
     from models.passtoken import kid_for
 
@@ -105,7 +106,7 @@ def enrol(engine: Engine, code: str, public_key_hex: str) -> dict:
     return {"kiosk_id": row.kiosk_id, "name": info.name, "community": info.community}
 
 
-def find_kiosk(engine: Engine, name_or_id: str):
+def find_kiosk(engine: Engine, name_or_id: str) -> Row[Any]:
     with engine.execution_options(immediate=False).connect() as conn:
         rows = conn.execute(
             select(t.kiosk).where((t.kiosk.c.kiosk_id == name_or_id) | (t.kiosk.c.name == name_or_id))
@@ -130,4 +131,4 @@ def revoke_kiosk(engine: Engine, name_or_id: str) -> str:
         )
         if row.public_key:
             office_lists.trust_key(conn, row.public_key, f"{row.community} {row.name}", "kiosk", revoked_after=int(now))
-    return row.kiosk_id
+    return str(row.kiosk_id)

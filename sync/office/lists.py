@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
@@ -18,6 +18,9 @@ from models.errors import KakouError
 from sync.office import tables as t
 from sync.schemas import LIST_NAMES
 from sync.signing import items_hash, sign_list
+
+if TYPE_CHECKING:
+    from sync.office.keys import OfficeKeys
 
 
 class ListError(KakouError):
@@ -83,7 +86,7 @@ def versions(conn: Connection) -> dict[str, int]:
     return {n: int(v) for n, v in conn.execute(select(t.office_list.c.name, t.office_list.c.version))}
 
 
-def document(conn: Connection, office_keys, name: str, since: int) -> dict[str, Any]:
+def document(conn: Connection, office_keys: OfficeKeys, name: str, since: int) -> dict[str, Any]:
     """The signed list document: the changes after `since`, or a full snapshot.
 
     A snapshot when the kiosk has nothing (since=0) or claims a version the office never
@@ -164,6 +167,7 @@ def add_entry(
         return set_items(conn, list_name, {f"unit:{unit}": {"unit": unit, "until": until, "note": note}})
     from models.values import mask_id
 
+    assert id_number  # one of the two, checked above
     hashed = person_hash(_need_lookup_key(lookup_key), id_number)
     return set_items(
         conn,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
@@ -24,6 +24,11 @@ from models.errors import KakouError
 from models.retention import PERSONAL_KINDS, PERSONAL_PAYLOAD_KEYS
 from sync.office import audit, problems
 from sync.office import tables as t
+
+if TYPE_CHECKING:
+    from sqlalchemy import Column, Table
+
+    from sync.office.keys import OfficeKeys
 
 SEALED_FIELDS = {"id_sealed": "id_number", "phone_sealed": "phone"}
 RETENTION_SETTING = "retention_days"
@@ -78,7 +83,7 @@ def _reason(reason: str) -> str:
     return reason
 
 
-def _open_payload(payload: dict[str, Any], office_keys) -> tuple[str, dict[str, str]]:
+def _open_payload(payload: dict[str, Any], office_keys: OfficeKeys) -> tuple[str, dict[str, str]]:
     if payload.get("purged"):
         return "purged", {}
     sealed = {field: payload.get(key) for key, field in SEALED_FIELDS.items() if payload.get(key)}
@@ -95,7 +100,9 @@ def _open_payload(payload: dict[str, Any], office_keys) -> tuple[str, dict[str, 
     return "ok", opened
 
 
-def lookup(engine: Engine, office_keys, record_id: str, *, admin: str, reason: str, via: str = "cli") -> LookupResult:
+def lookup(
+    engine: Engine, office_keys: OfficeKeys, record_id: str, *, admin: str, reason: str, via: str = "cli"
+) -> LookupResult:
     """Open the sealed ID number and phone of one registration, leaving an audit row first.
 
     `admin` must already be authenticated (token over HTTP, an active admin's name on the
@@ -144,6 +151,7 @@ def lookup(engine: Engine, office_keys, record_id: str, *, admin: str, reason: s
         )
     if outcome != "ok":
         raise SealedLookupError(outcome)
+    assert row is not None  # outcome "ok" means the row was found and opened
     return LookupResult(
         record_id=row.record_id,
         checkpoint=row.name or "",
@@ -258,7 +266,9 @@ def _scrub(payload_text: str) -> str | None:
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _purge_table(engine: Engine, table, key_column, time_column, cutoff: float, secure: bool) -> int:
+def _purge_table(
+    engine: Engine, table: Table, key_column: Column[Any], time_column: Column[Any], cutoff: float, secure: bool
+) -> int:
     """Clear personal fields chunk by chunk: each chunk is its own short transaction, so kiosks'
     pushes are not held behind the write lock for the whole purge (a rerun finishes the job)."""
     cleared, after = 0, None
@@ -328,8 +338,10 @@ def _reclaim(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()
         try:
-            raw.driver_connection.execute("VACUUM")
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            sqlite = raw.driver_connection
+            assert sqlite is not None  # a fresh pool connection is open
+            sqlite.execute("VACUUM")
+            sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             raw.close()
     else:

@@ -17,7 +17,9 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
     with engine.execution_options(immediate=False).connect() as conn:
         office_versions = office_lists.versions(conn)
         kiosks = conn.execute(select(t.kiosk).order_by(t.kiosk.c.community, t.kiosk.c.name)).all()
-        conflicts = dict(conn.execute(text("SELECT kiosk_id, count(*) FROM office_conflict GROUP BY kiosk_id")).all())
+        conflicts: dict[str, int] = dict(
+            conn.execute(text("SELECT kiosk_id, count(*) FROM office_conflict GROUP BY kiosk_id")).all()
+        )
         marks = {
             (k, e): h
             for k, e, h in conn.execute(select(t.kiosk_epoch.c.kiosk_id, t.kiosk_epoch.c.epoch, t.kiosk_epoch.c.hwm))
@@ -29,7 +31,7 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
                 " ON e.kiosk_id = r.kiosk_id AND e.epoch = r.epoch WHERE r.seq > e.hwm GROUP BY r.kiosk_id, r.epoch"
             )
         ).all()
-        flagged = dict(
+        flagged: dict[str, int] = dict(
             conn.execute(text("SELECT kiosk_id, count(*) FROM office_record WHERE flags <> '' GROUP BY kiosk_id")).all()
         )
         conn.rollback()
