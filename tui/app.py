@@ -16,7 +16,6 @@ import functools
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,13 +25,14 @@ from textual import events
 from textual.app import App
 from textual.binding import Binding
 
+from tui import logs
 from tui.settings import KioskSettings, load_settings
 from tui.strings import t, words
 
 if TYPE_CHECKING:
     from models.words import Bilingual
 
-log = logging.getLogger("kakou.desk")
+log = logging.getLogger("kakou." + __name__)
 
 IDLE_CHECK_SECONDS = 5
 # Background sync: a round every minute, and a few seconds after new records were saved (the
@@ -69,6 +69,7 @@ class DutyApp(App):
         `sync.kiosk.SyncService`; tests pass a fake)."""
         super().__init__()
         self.data_dir = Path(data_dir)
+        logs.configure(self.data_dir)  # DATA_DIR/logs/kakou.log
         self.settings = settings or load_settings(self.data_dir)
         self.lang = lang or self.settings.lang
         self.store = None
@@ -121,19 +122,13 @@ class DutyApp(App):
         """What a volunteer reads about a failure: the domain's own words, or a plain
         "something went wrong" with the details in the error log (never a traceback)."""
         if getattr(exc, "zh", None) and getattr(exc, "en", None):
+            logs.shown_error(log, exc, "duty desk")
             return words(self.lang, cast("Bilingual", exc))
         self._log_internal_error(exc)
         return self.t("app.internal_error", error=type(exc).__name__)
 
     def _log_internal_error(self, exc: BaseException) -> None:
-        try:
-            path = self.data_dir / "logs" / "kakou-errors.log"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + "duty desk\n")
-                f.write("".join(traceback.format_exception(exc)))
-        except OSError:
-            pass
+        logs.shown_error(log, exc, "duty desk")
 
     # -- start-up ------------------------------------------------------------------------------
     # The volunteer should see the PIN field within about a second. Opening the store imports

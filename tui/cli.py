@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from pathlib import Path
 
 COMMAND_MODULES = (
@@ -65,12 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def error_log_path() -> Path:
+def log_dir_of(args: argparse.Namespace) -> Path:
+    """Where this command's log goes: the data dir it works on (`--data-dir`, else the default
+    one), or the office dir given to `kakou office ...`."""
+    for name in ("data_dir", "office_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            return Path(value).expanduser()
     try:
-        base = resolve_data_dir(Path(os.environ["KAKOU_DATA_DIR"]) if os.environ.get("KAKOU_DATA_DIR") else None)
+        return resolve_data_dir(None)
     except Exception:  # pragma: no cover - platformdirs failing is not worth a second traceback
-        base = Path.home()
-    return base / "logs" / "kakou-errors.log"
+        return Path.home()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_OK
+    import logging
+
+    from tui import logs
+
+    log = logging.getLogger("kakou." + __name__)
+    log_file = logs.configure(log_dir_of(args))
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -92,17 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one clear line, never a traceback
         from models.errors import KakouError
 
+        logs.shown_error(log, exc, f"kakou {args.command}")
         if isinstance(exc, KakouError):
             print(str(exc), file=sys.stderr)
             return EXIT_ERROR
-        log = error_log_path()
-        try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with open(log, "a", encoding="utf-8") as f:
-                traceback.print_exc(file=f)
-            where = f" (details: {log})"
-        except OSError:
-            where = ""
+        where = f" (details: {log_file})" if log_file.exists() else ""
         print(f"内部错误，请联系管理员 / internal error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
         return 70
 

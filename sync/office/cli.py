@@ -191,6 +191,7 @@ def open_office(args: argparse.Namespace) -> Engine:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from sync.office import logs as office_logs
     from sync.office.keys import OfficeKeys
 
     tls = _tls_files(args)  # checked before anything starts: a typo is one line, not a traceback
@@ -208,6 +209,7 @@ def run_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=max(1, args.workers),
         log_level="warning",
+        log_config=office_logs.log_config(),  # kakou's loggers on uvicorn's stderr handler, in every worker
         timeout_graceful_shutdown=5,
         http="sync.office.app:NoDelayHTTP",
         ssl_certfile=str(tls[0]) if tls else None,

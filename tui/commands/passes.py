@@ -244,6 +244,11 @@ def _print_one(info, args) -> int:
     try:
         done = print_pass(info, target, paper=paper, font=args.font, timeout=args.timeout, progress=progress)
     except PrintError as exc:
+        import logging
+
+        from tui import logs
+
+        logs.shown_error(logging.getLogger("kakou." + __name__), exc, "kakou pass print")
         if sys.stderr.isatty():
             print(file=sys.stderr)
         print(f"{exc}", file=sys.stderr)
