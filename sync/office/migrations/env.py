@@ -9,6 +9,7 @@ difference autogenerate finds).
 """
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from sync.office.tables import metadata
 
@@ -21,14 +22,16 @@ def run() -> None:
     if connection is None:
         from sqlalchemy import create_engine
 
-        with create_engine(config.get_main_option("sqlalchemy.url")).connect() as connection:
+        url = config.get_main_option("sqlalchemy.url")
+        assert url, "sync.office.db.upgrade passes a connection; a URL is the only other way in"
+        with create_engine(url).connect() as connection:
             _migrate(connection)
             connection.commit()
         return
     _migrate(connection)
 
 
-def _migrate(connection) -> None:
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
