@@ -16,7 +16,7 @@ import logging
 
 from textual.driver import Driver
 
-log = logging.getLogger("kakou.desk")
+log = logging.getLogger("kakou." + __name__)
 
 
 def survive_bad_bytes(driver_class: type[Driver]) -> type[Driver]:

@@ -30,7 +30,7 @@ from sync.office.settings import OfficeSettings
 from sync.office.state import Office
 from sync.schemas import Problem
 
-log = logging.getLogger("kakou.office")
+log = logging.getLogger("kakou." + __name__)
 
 # Every route may answer these; the body is always a `Problem`.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

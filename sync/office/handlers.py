@@ -15,7 +15,7 @@ from models.errors import KakouError
 from sync.office import problems
 from sync.office.problems import ApiProblem, ProblemType
 
-log = logging.getLogger("kakou.office")
+log = logging.getLogger("kakou." + __name__)
 
 
 def answer(
