@@ -397,8 +397,14 @@ def test_revoked_kiosk_key_mid_backlog(office, tmp_path):
     assert result.error.code == "kiosk_revoked" and not result.error.retryable
     assert result.remaining == 300  # kept on the kiosk, nothing lost
     assert office_count(office, store) == 500
-    text_, level = service.status_text("en")
+    from sync.kiosk import REFUSED
+    from tui.sync_words import long_words, short_words
+
+    status = service.status()
+    assert status.state == REFUSED and status.trouble == "kiosk_revoked" and status.waiting == 300
+    text_, level = long_words(status, "en")
     assert level == "error" and "revoked" in text_
+    assert short_words(status, "en") == (text_, "error")  # the desk says it in the same words
 
 
 def test_tampered_body_stores_nothing(office, tmp_path):
