@@ -11,6 +11,10 @@ new epoch instead of reusing seq numbers.
 Pull applies every changed list in one local transaction after checking the office's
 signature with the root key pinned at enrolment; an older version than the one held is
 refused (no rollback).
+
+When rounds run is `SyncLoop`'s business (timer, new records, backoff), the one loop for the
+duty desk, `kakou sync` and the tests; what a round leaves is a `SyncStatus` (no words here:
+tui/sync_words.py says it).
 """
 
 from __future__ import annotations

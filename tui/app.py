@@ -117,7 +117,7 @@ class DutyApp(App):
         self.checkpoint_peek: tuple[str, str] | None = None  # (name, community) read before the store opens
         self.clock_health = None  # models.clock_health.ClockHealth of the last look at the clock
         self.office_time = None  # models.clock_health.OfficeTime from the last good sync round
-        self._closing = threading.Event()  # set on unmount: nothing more is posted from threads
+        self._shutting_down = threading.Event()  # set on unmount: nothing more is posted from threads
 
     # -- language ----------------------------------------------------------------------------
     def get_driver_class(self):
@@ -401,7 +401,7 @@ class DutyApp(App):
             self.sync_loop.wake()
 
     def _sync_status_from_thread(self, status) -> None:
-        if not self._closing.is_set():
+        if not self._shutting_down.is_set():
             self.post_message(SyncStatusChanged(status))
 
     def on_sync_status_changed(self, message: SyncStatusChanged) -> None:
@@ -427,7 +427,7 @@ class DutyApp(App):
         return self.policy
 
     def _post(self, callback: Callable[..., Any], *args) -> None:
-        if self._closing.is_set():
+        if self._shutting_down.is_set():
             return
         try:
             self.call_from_thread(callback, *args)
@@ -435,7 +435,7 @@ class DutyApp(App):
             pass  # the app is closing
 
     async def on_unmount(self) -> None:
-        self._closing.set()
+        self._shutting_down.set()
         if self.sync_loop is not None:
             self.sync_loop.stop()
         store = self.store
