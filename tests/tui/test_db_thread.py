@@ -2,7 +2,7 @@
 writes keep the volunteer's order and the UI thread never waits on SQLite.
 
 The desk is driven through a shift - login, scans, a fever and its recheck, a registration, a
-look-up, issuing a pass, the settings with an enrolment at a real office - with its store
+look-up, issuing a pass, the settings with an enrolment at a real office, Ctrl+Q - with its store
 wrapped so that every use of it says which thread it came from. Only the database thread
 ("kakou-db...") may use it, and by design the sync loop ("kakou-sync", its own connections)
 and the start-up integrity check; reading the clock's newest record time (memory) is free."""
@@ -119,6 +119,11 @@ async def test_every_store_call_of_a_shift_runs_on_the_database_thread(desk_dir,
             await wait_for(pilot, on_screen(pilot, "DutyScreen"), timeout=30)
             await wait_for(pilot, lambda: app.sync_rounds >= 1, timeout=30)
             await settle(pilot)
+            # Ctrl+Q asks for a supervisor (whether the checkpoint is set up is known, not queried).
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, on_screen(pilot, "SupervisorPinScreen"))
+            await pilot.press("escape")
+            await wait_for(pilot, on_screen(pilot, "DutyScreen"))
         office_app.state.office.engine.dispose()
     assert db_rows(desk_dir, "SELECT count(*) FROM registration")[0][0] == 1
     assert db_rows(desk_dir, "SELECT count(*) FROM audit_event WHERE action = 'issue_pass'")[0][0] == 1
