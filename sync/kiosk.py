@@ -11,6 +11,10 @@ new epoch instead of reusing seq numbers.
 Pull applies every changed list in one local transaction after checking the office's
 signature with the root key pinned at enrolment; an older version than the one held is
 refused (no rollback).
+
+When rounds run is `SyncLoop`'s business (timer, new records, backoff), the one loop for the
+duty desk, `kakou sync` and the tests; what a round leaves is a `SyncStatus` (no words here:
+tui/sync_words.py says it).
 """
 
 from __future__ import annotations
@@ -197,9 +201,19 @@ def _answer(response, model=None) -> Any:
 
 
 def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
-    """Enrol this kiosk with the street office using a one-time code."""
-    import httpx
+    """Enrol this kiosk with the street office using a one-time code.
 
+    Three steps, so a caller with one database thread (the desk) can run the two that touch
+    the store there and the network exchange elsewhere: `enrolment_request` (store),
+    `enrolment_exchange` (network only), `apply_enrolment` (store)."""
+    body = enrolment_request(store, code)
+    answer = enrolment_exchange(office_url, body, client=client)
+    apply_enrolment(store, office_url, answer)
+    return answer
+
+
+def enrolment_request(store, code: str) -> bytes:
+    """The enrolment request's body; refuses a kiosk that is already enrolled."""
     state = store.kiosk_state()
     if state.enrolled_at:
         raise SyncError(
@@ -208,10 +222,16 @@ def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
             code="already_enrolled",
             retryable=False,
         )
-    http = _http(office_url, client)
-    body = json.dumps(
+    return json.dumps(
         {"code": code, "public_key": bytes(store.signing_key.verify_key).hex(), "kiosk_uuid": state.kiosk_id}
     ).encode()
+
+
+def enrolment_exchange(office_url: str, body: bytes, *, client=None) -> dict[str, Any]:
+    """Send the request, check the answer and its lists' signatures; touches no store."""
+    import httpx
+
+    http = _http(office_url, client)
     try:
         response = http.post("/v1/enroll", content=body, headers={"Content-Type": "application/json"})
     except httpx.HTTPError as exc:
@@ -229,9 +249,14 @@ def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
         root = bytes.fromhex(answer["office_root_key"])
     except ValueError:
         raise bad_answer(response, "office root key is not hex") from None
-    docs = answer["lists"]
-    for doc in docs:
+    for doc in answer["lists"]:
         _check_document(doc, root)
+    return answer
+
+
+def apply_enrolment(store, office_url: str, answer: dict[str, Any]) -> None:
+    """Pin the office's keys and apply its first lists (an answer `enrolment_exchange` checked)."""
+    root = bytes.fromhex(answer["office_root_key"])
     keys_dir = Path(store.data_dir) / key_files.KEY_DIR
     _write_public(keys_dir / OFFICE_ROOT_PUBLIC, answer["office_root_key"])
     _write_public(keys_dir / key_files.OFFICE_SEALING_PUBLIC, answer["office_sealing_key"])
@@ -244,9 +269,22 @@ def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
             {"k": answer["kiosk_id"], "u": office_url.rstrip("/"), "t": time.time(), "id": STATE_ROW_ID},
         )
         _trust_office_root(conn, root)
-        _apply_documents(conn, store, docs)
+        _apply_documents(conn, store, answer["lists"])
     store.invalidate()
-    return answer
+
+
+def is_enrolled(store) -> bool:
+    state = store.kiosk_state()
+    return bool(state is not None and state.enrolled_at)
+
+
+def not_enrolled_error() -> SyncError:
+    return SyncError(
+        "本机未登记到街道办，记录只保存在本机。",
+        "not enrolled: records stay on this kiosk.",
+        code="not_enrolled",
+        retryable=False,
+    )
 
 
 def _trust_office_root(conn, root: bytes) -> None:
@@ -443,10 +481,10 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class SyncService:
-    """Push then pull, for `kakou sync` and the duty desk's background worker.
+    """One round of push then pull (`run_once`); `SyncLoop` decides when rounds run.
 
     `run_once()` never raises for network or office trouble: it returns a SyncResult with the
-    error, and `status_text()` turns the latest state into the status bar's words.
+    error. `status()` is what the last round left, as a SyncStatus (words: tui/sync_words.py).
     """
 
     def __init__(
@@ -468,7 +506,6 @@ class SyncService:
         self.last_success: float | None = None
         self.offline_since: float | None = None
         self.clock_skew: float | None = None
-        self.backoff = Backoff()
 
     # -- http ----------------------------------------------------------------------------------
     def _http(self):
@@ -733,14 +770,8 @@ class SyncService:
         """One full round: handshake, push, pull. Thread-safe; never raises for sync trouble."""
         with self._lock:
             result = SyncResult()
-            state = self.store.kiosk_state()
-            if not state.enrolled_at:
-                result.error = SyncError(
-                    "本机未登记到街道办，记录只保存在本机。",
-                    "not enrolled: records stay on this kiosk.",
-                    code="not_enrolled",
-                    retryable=False,
-                )
+            if not is_enrolled(self.store):
+                result.error = not_enrolled_error()
             else:
                 try:
                     server = self.handshake()
@@ -748,7 +779,6 @@ class SyncService:
                     self.pull(result, server)
                     self.last_success = time.time()
                     self.offline_since = None
-                    self.backoff.reset()
                 except SyncError as exc:
                     result.error = exc
                     if exc.code == "offline" and self.offline_since is None:
@@ -781,62 +811,271 @@ class SyncService:
             self.last_result = result
             return result
 
-    def run_forever(
-        self,
-        stop: threading.Event,
-        wake: threading.Event | None = None,
-        interval: float = 60.0,
-        sleep: Callable[[float], Any] | None = None,
-    ) -> None:
-        """The background loop: a round on the timer, on `wake` (new records, reconnect),
-        and after failures with full-jitter backoff; forever, until `stop` is set."""
-        wake = wake or threading.Event()
-        while not stop.is_set():
-            result = self.run_once()
-            if result.ok:
-                delay = interval if result.remaining == 0 else 0.0
-            elif not result.error.retryable:
-                delay = interval
-            else:
-                delay = self.backoff.next_delay(result.error.retry_after)
-            if delay:
-                wake.wait(delay)
-                wake.clear()
+    def status(self) -> SyncStatus:
+        """The sync state now: what the last round left, and the kiosk's own counts read now
+        (not under the round's lock, so it never waits for a round stuck on the network)."""
+        return read_status(self.store, self)
 
-    # -- the status bar -----------------------------------------------------------------------------
-    def status_text(self, lang: str = "zh") -> tuple[str, str]:
-        en = lang == "en"
-        pending, oldest = self.store.pending()
-        result = self.last_result
-        if result is not None and result.error is not None and result.error.code == "not_enrolled":
-            return ("not enrolled, working offline" if en else "未登记，本机离线工作"), "warn"
-        if result is not None and result.error is not None and not result.error.retryable:
-            return result.error.text(lang), "error"
-        parts: list[str] = []
-        level = "ok"
-        if self.offline_since is not None:
-            since = time.strftime("%H:%M", time.localtime(self.offline_since))
-            parts.append(f"offline since {since}" if en else f"{since} 起离线")
-            level = "warn"
-        if pending:
-            if oldest:
-                age_min = int(max(0, time.time() - oldest) // 60)
-                parts.append(
-                    f"{pending} waiting, oldest {age_min} min" if en else f"{pending} 条待上传，最早 {age_min} 分钟"
+
+# -- the sync state -------------------------------------------------------------------------------
+
+# What `SyncStatus.state` can be (its words are the desk's business: tui/sync_words.py).
+NOT_ENROLLED = "not_enrolled"  # records stay on this kiosk; no rounds run
+NOT_SYNCED = "not_synced"  # enrolled, no round yet since this process started
+SYNCED = "synced"  # the last round went through and nothing is waiting
+WAITING = "waiting"  # the last round went through; records made since are waiting
+OFFLINE = "offline"  # the office could not be reached (since `offline_since`)
+TROUBLE = "trouble"  # reached, but the round failed (`trouble` says how); retried with backoff
+REFUSED = "refused"  # a failure that needs a person (key revoked, list refused...)
+SYNC_STATES = (NOT_ENROLLED, NOT_SYNCED, SYNCED, WAITING, OFFLINE, TROUBLE, REFUSED)
+# `trouble` of a round that raised out of the service itself (a bug, logged with its traceback).
+CRASHED = "crashed"
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """The kiosk's side of the office link at one moment: one value for the status bar and
+    `kakou sync`, made after each round (and read again when records are saved).
+
+    Times are wall-clock seconds; ages are for the reader to take against its own now."""
+
+    state: str
+    waiting: int = 0  # records the office has not confirmed; -1: could not be counted just now
+    oldest: float | None = None  # the oldest waiting record's time (None: none, or its clock was unset)
+    # The last failed round's error code: "offline", "busy", "bad_answer", "tls_untrusted", "local_busy"...
+    trouble: str = ""
+    # The last failed round's error, whose own words a person reads for REFUSED (from the office or sync).
+    problem: SyncError | None = field(default=None, compare=False)
+    offline_since: float | None = None
+    last_success: float | None = None
+    lists_updated_at: float | None = None  # when the office was last heard from about its lists
+    lists_stale: bool = False  # older than the policy's list_stale_hours
+    clock_skew: float | None = None  # kiosk minus office at the last handshake, seconds
+    office_time: Any = None  # models.clock_health.OfficeTime from the last good round (the desk's clock check)
+    lists_changed: tuple[str, ...] = ()  # lists the round that made this status brought
+    rounds: int = 0  # rounds run by the loop that made this status
+    at: float = 0.0  # when this status was read
+
+    @property
+    def clock_wrong(self) -> bool:
+        return self.clock_skew is not None and abs(self.clock_skew) > CLOCK_WARN_S
+
+
+def read_status(store, service=None, *, office_time=None, rounds: int = 0, lists_changed=()) -> SyncStatus:
+    """The status from the store's counts now and what `service`'s last round left (None: no
+    service yet). Reads the store on the calling thread."""
+    now = time.time()
+    result = getattr(service, "last_result", None)
+    error = result.error if result is not None else None
+    try:
+        waiting, oldest = store.pending()
+    except KakouError:
+        waiting, oldest = -1, None  # busy just now: the next status counts again
+    lists_at = store.gate_state().lists_updated_at
+    stale = lists_at is not None and store.trusted_now() - lists_at > store.policy().list_stale_hours * 3600
+    offline_since = getattr(service, "offline_since", None)
+    if not is_enrolled(store) or (error is not None and error.code == "not_enrolled"):
+        state = NOT_ENROLLED
+    elif result is None:
+        state = NOT_SYNCED
+    elif error is None:
+        state = WAITING if waiting else SYNCED
+    elif not error.retryable:
+        state = REFUSED
+    elif offline_since is not None:
+        state = OFFLINE
+    else:
+        state = TROUBLE
+    return SyncStatus(
+        state=state,
+        waiting=waiting,
+        oldest=oldest,
+        trouble=error.code if error is not None else "",
+        problem=error,
+        offline_since=offline_since,
+        last_success=getattr(service, "last_success", None),
+        lists_updated_at=lists_at,
+        lists_stale=stale,
+        clock_skew=getattr(service, "clock_skew", None),
+        office_time=office_time,
+        lists_changed=tuple(lists_changed),
+        rounds=rounds,
+        at=now,
+    )
+
+
+# -- the loop -------------------------------------------------------------------------------------------
+
+
+class SyncLoop:
+    """The one sync loop: the desk's sync thread, `kakou sync` and the reliability test run it.
+
+    Rounds run only while the kiosk is enrolled (the service is made at the first one):
+    - on the timer, every `interval` seconds;
+    - `gather` seconds after `wake()` (new records: the wait lets a burst of scans commit and
+      go in one round), and `gather` seconds after a good round that left records waiting;
+    - after a failed round with full-jitter backoff, at most `interval * 5` apart; a failure
+      that needs a person is tried again on the timer.
+    The first round comes `first_delay` seconds after `run()` starts (the desk: not during its
+    start-up). After every round, on a wake while not enrolled, and once at the start,
+    `on_status(SyncStatus)` is called on the loop's thread.
+
+    The loop uses the store from its own thread (its own connections; SQLite's locking and
+    BEGIN IMMEDIATE with a busy timeout let it take turns with the desk's database thread).
+    """
+
+    def __init__(
+        self,
+        store,
+        *,
+        make_service: Callable[[Any], Any] | None = None,
+        interval: float = 60.0,
+        gather: float = 0.0,
+        first_delay: float = 0.0,
+        on_status: Callable[[SyncStatus], Any] | None = None,
+        backoff: Backoff | None = None,
+    ):
+        self.store = store
+        self._make_service = make_service or SyncService
+        self.service: Any = None
+        self.interval = interval
+        self.gather = gather
+        self.first_delay = first_delay
+        self.on_status = on_status
+        self.backoff = backoff or Backoff()
+        self.rounds = 0
+        self.office_time: Any = None  # models.clock_health.OfficeTime from the last good round
+        self.status: SyncStatus | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- control (any thread) -----------------------------------------------------------------
+    def wake(self) -> None:
+        """New records: a round soon (after `gather`)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def start(self, name: str = "kakou-sync") -> threading.Thread:
+        """`run()` forever on a daemon thread of its own."""
+        self._thread = threading.Thread(target=self._run_logged, name=name, daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run_logged(self) -> None:
+        try:
+            self.run()
+        except Exception:  # run() catches round trouble; this is a bug, and must be seen
+            _log.exception("the sync loop stopped")
+
+    # -- rounds ----------------------------------------------------------------------------------
+    def round(self) -> SyncResult:
+        """One round now (none while not enrolled: a result saying so), then the new status."""
+        from models import clock
+        from models.clock_health import OfficeTime
+
+        try:
+            if not is_enrolled(self.store):
+                result = SyncResult(error=not_enrolled_error())
+            else:
+                if self.service is None:
+                    self.service = self._make_service(self.store)
+                before = clock.now()  # the handshake, the first thing in a round, is about now
+                result = self.service.run_once()
+                self.rounds += 1
+                skew = getattr(self.service, "clock_skew", None)
+                if result.ok and isinstance(skew, (int, float)):
+                    # Carried on the monotonic clock: a wall-clock jump after this round is
+                    # still measured against the office (a failed round may hold an old skew).
+                    self.office_time = OfficeTime.from_skew(float(skew), before)
+        except Exception as exc:  # run_once should not raise; the loop must not die of it
+            _log.exception("sync round failed outside the service")
+            result = SyncResult(
+                error=SyncError(
+                    "上报出错，已记入日志，稍后重试。",
+                    f"sync failed ({type(exc).__name__}, logged); retrying later.",
+                    code=CRASHED,
                 )
-            else:  # only records made while the clock was not set: their age is unknown
-                parts.append(f"{pending} waiting" if en else f"{pending} 条待上传")
-            level = "warn"
-        elif result is not None and result.ok:
-            parts.append("synced" if en else "已同步")
-        if self.clock_skew is not None and abs(self.clock_skew) > CLOCK_WARN_S:
-            parts.append("clock wrong" if en else "时钟不准")
-            level = "warn"
-        gate = self.store.gate_state()
-        stale_h = self.store.policy().list_stale_hours
-        if gate.lists_updated_at is not None and self.store.trusted_now() - gate.lists_updated_at > stale_h * 3600:
-            parts.append("lists stale" if en else "名单过期")
-            level = "warn"
-        if not parts:
-            parts.append("not synced yet" if en else "尚未同步")
-        return (", " if en else "，").join(parts), level
+            )
+        if result.ok:
+            self.backoff.reset()
+        self.publish(result.lists_updated)
+        return result
+
+    def publish(self, lists_changed=()) -> SyncStatus | None:
+        """Read the status now and hand it to `on_status`."""
+        try:
+            status = read_status(
+                self.store, self.service, office_time=self.office_time, rounds=self.rounds, lists_changed=lists_changed
+            )
+        except Exception:  # a status that cannot be read must not stop the rounds
+            _log.exception("sync status could not be read")
+            return None
+        self.status = status
+        if self.on_status is not None:
+            self.on_status(status)
+        return status
+
+    def next_delay(self, result: SyncResult) -> float:
+        if result.ok:
+            return self.gather if result.remaining else self.interval
+        assert result.error is not None
+        if not result.error.retryable:
+            return self.interval
+        return min(self.interval * 5, self.backoff.next_delay(result.error.retry_after))
+
+    def run(
+        self,
+        *,
+        until_sent: bool = False,
+        once: bool = False,
+        deadline: float | None = None,
+        on_retry: Callable[[SyncResult, float], Any] | None = None,
+    ) -> SyncResult | None:
+        """Rounds until `stop()`; with `until_sent`, until nothing is left to send or a failure
+        needs a person; with `once`, one round. `deadline` (time.monotonic()) ends the waiting
+        between rounds. `on_retry(result, delay)` is told before waiting after a failed round.
+        Returns the last round's result (None if stopped before the first)."""
+        result: SyncResult | None = None
+        delay = self.first_delay
+        self.publish()
+        while not self._stop.is_set():
+            if deadline is not None:
+                delay = min(delay, max(0.0, deadline - time.monotonic()))
+            if delay > 0:
+                woke = self._wake.wait(delay)
+                if self._stop.is_set():
+                    break
+                # Woken by new records: let the rest of a burst of scans commit first.
+                if woke and self.gather and self._stop.wait(self.gather):
+                    break
+                self._wake.clear()
+            result = self.round()
+            if once:
+                break
+            if until_sent and _nothing_to_retry(result):
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            delay = self.next_delay(result)
+            if on_retry is not None and result.error is not None:
+                on_retry(result, delay)
+        return result
+
+
+def _nothing_to_retry(result: SyncResult) -> bool:
+    """All sent, or a failure only a person can fix: a loop that runs until sent ends here."""
+    if result.error is None:
+        return result.remaining == 0
+    return not result.error.retryable

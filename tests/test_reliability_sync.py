@@ -1,7 +1,7 @@
 """kill -9 while the real sync pusher is mid-batch (issue 7: "the same while a sync is mid-batch").
 
 A real office runs as its own process (`kakou office serve`, SQLite, loopback). A forked kiosk
-child runs the desk's real `SyncService.run_forever` in a thread - small batches, the office
+child runs the desk's real sync loop (`SyncLoop` around `SyncService`) in a thread - small batches, the office
 holding each push transaction open a moment, so a push is usually in flight - while the main
 thread records passages as fast as it can. The child is killed at random moments, many of
 them while a push is on the wire or being committed at the office.
@@ -26,7 +26,7 @@ import pytest
 
 from models.facts import record_passage
 from models.store import DB_FILE, KioskStore
-from sync.kiosk import SyncService, enroll
+from sync.kiosk import SyncLoop, SyncService, enroll
 from sync.office.db import OFFICE_DB_FILE
 from tests.sync.helpers import check_invariant, free_port, serve_office, sync_until_quiet
 from tests.test_reliability import PERSON_ALLOWED, _check_after_kill, _file_state, _run_and_kill
@@ -74,7 +74,7 @@ def _syncing_child(data_dir: Path, out_fd: int, _sync_like: bool) -> None:
 
     def worker():
         try:
-            service.run_forever(threading.Event(), interval=0.01)
+            SyncLoop(store, make_service=lambda _store: service, interval=0.01).run()
         except BaseException as exc:  # the parent fails the test on any "error" line
             os.write(out_fd, f"error in sync worker {type(exc).__name__}: {exc}\n".encode())
 

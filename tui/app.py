@@ -4,9 +4,19 @@ Start-up is the first thing a volunteer sees, so this module imports Textual onl
 (SQLModel, SQLAlchemy, argon2, PyNaCl) is opened in the database thread after the first
 frame ("正在打开 opening..." shows meanwhile).
 
-All database work runs on one single-thread executor (`DutyApp.db`): writes are serialised in
-the order the volunteer made them, reads see every earlier write, and the UI thread never
-waits on SQLite. The scan line keeps taking keys while a write commits.
+All database work runs on one single-thread executor (`DutyApp.db`, its thread named
+"kakou-db"): writes are serialised in the order the volunteer made them, reads see every
+earlier write, and the UI thread never touches SQLite (tests/tui/test_db_thread.py holds the
+desk to it). The scan line keeps taking keys while a write commits. Two threads use the store
+on their own by design, with their own connections (SQLite's locking and a busy timeout make
+them take turns with the database thread): the sync loop ("kakou-sync", sync.kiosk.SyncLoop,
+so a slow office never holds up a scan) and the integrity check at start-up (it reads the
+whole file). The policy the screens use is read there once and kept (`DutyApp.policy`),
+read again when a sync round brings new lists.
+
+The sync loop tells the desk how sync stands with a `SyncStatusChanged` message; the app
+keeps it in the reactive `sync_status`, which the status bar watches (words:
+tui/sync_words.py). The volunteer on duty and the clock warning are reactives too.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ from typing import TYPE_CHECKING, Any, cast
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
 
 from tui import logs
 from tui.settings import KioskSettings, load_settings
@@ -43,8 +55,23 @@ SYNC_AFTER_RECORDS_SECONDS = 5.0
 CLOCK_CHECK_SECONDS = 1.0
 
 
+class SyncStatusChanged(Message):
+    """Posted by the sync loop's thread after each round: `status` is a sync.kiosk.SyncStatus."""
+
+    def __init__(self, status: Any) -> None:
+        super().__init__()
+        self.status = status
+
+
 class DutyApp(App):
     """One kiosk's duty desk. `store` is None until the database thread opened it."""
+
+    # models.volunteers.VolunteerInfo of whoever is on duty (None: nobody logged in).
+    volunteer: reactive[Any] = reactive(None, init=False, always_update=True)
+    # The last sync.kiosk.SyncStatus the sync loop sent (None until it first did).
+    sync_status: reactive[Any] = reactive(None, init=False)
+    # (short, long) words shown instead of the time while the clock looks wrong; ("", "") when right.
+    clock_warning: reactive[tuple[str, str]] = reactive(("", ""), init=False)
 
     CSS_PATH = "styles/app.tcss"
     ENABLE_COMMAND_PALETTE = False
@@ -73,26 +100,25 @@ class DutyApp(App):
         self.settings = settings or load_settings(self.data_dir)
         self.lang = lang or self.settings.lang
         self.store = None
-        self.volunteer = None  # models.volunteers.VolunteerInfo of whoever is on duty
         self.shift_started: float | None = None
         self.locked = False
         self.last_activity = time.monotonic()
         self.bells = 0  # how often the bell rang (tests and the audit of a noisy shift)
-        self.sync_override: tuple[str, str] | None = None
         self.demo = _is_demo(self.data_dir)
         self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakou-db")
         self.sync_factory = sync_service
         self.sync_interval = sync_interval
         self.sync_after_records = sync_after_records
-        self.sync_rounds = 0  # rounds the background sync ran (tests, and the handover's numbers)
-        self._sync_wake = threading.Event()
-        self._sync_stop = threading.Event()
+        self.sync_loop = None  # sync.kiosk.SyncLoop, started once the store is open
+        self.policy = None  # models.policy.Policy, read on the database thread (see current_policy)
         self.store_ready = asyncio.Event()  # set once `store` is open; db() waits for it
         self.store_damaged = False
         self.fatal_text = ""  # once set, the desk shows only this (a damaged file, say)
+        self.set_up = False  # the checkpoint is set up (read when the store opened; setup sets it)
         self.checkpoint_peek: tuple[str, str] | None = None  # (name, community) read before the store opens
         self.clock_health = None  # models.clock_health.ClockHealth of the last look at the clock
         self.office_time = None  # models.clock_health.OfficeTime from the last good sync round
+        self._shutting_down = threading.Event()  # set on unmount: nothing more is posted from threads
 
     # -- language ----------------------------------------------------------------------------
     def get_driver_class(self):
@@ -159,12 +185,14 @@ class DutyApp(App):
         try:
             self.store = await self.db_call(_open_store, self.data_dir)
             set_up = await self.db(lambda store: store.is_set_up())
+            self.policy = await self.db(_read_policy)
         except Exception as exc:  # says what and stays: nothing to lose yet
             await self._show_fatal(self.t("app.open_failed", error=self.error_text(exc)))
             return
+        self.set_up = set_up
         self.store_ready.set()
         self.run_worker(self._check_integrity, name="quick-check", group="check", thread=True, exit_on_error=False)
-        self.run_worker(self._sync_loop, name="sync", group="sync", thread=True, exit_on_error=False)
+        self._start_sync()
         if not set_up:
             from tui.screens.setup import SetupScreen
 
@@ -205,6 +233,7 @@ class DutyApp(App):
         from tui.screens.duty import DutyScreen
         from tui.screens.login import LoginScreen
 
+        self.set_up = True  # only a checkpoint that is set up has a desk
         if type(self.screen) is Screen:
             # Straight from start-up: nothing to replace (the app's blank default screen).
             await self.push_screen(DutyScreen())
@@ -235,15 +264,7 @@ class DutyApp(App):
                 await self.db(record_audit, "unlock", volunteer.id)
         except Exception as exc:
             self.notify(self.error_text(exc), severity="error", timeout=10)
-        self.volunteer = volunteer
-        self.duty_screen_changed()
-
-    def duty_screen_changed(self) -> None:
-        from tui.screens.duty import DutyScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, DutyScreen):
-                screen.refresh_status()
+        self.volunteer = volunteer  # the duty screen watches it
 
     # -- lock, quit -------------------------------------------------------------------------
     def lock(self, idle: bool = False) -> None:
@@ -285,7 +306,7 @@ class DutyApp(App):
     def action_request_quit(self) -> None:
         from tui.screens.supervisor import SupervisorPinScreen
 
-        if self.store is None or self.store_damaged or not self.store.is_set_up():
+        if self.store is None or self.store_damaged or not self.set_up:
             self.exit(0)
             return
         if any(isinstance(s, SupervisorPinScreen) for s in self.screen_stack):
@@ -309,16 +330,6 @@ class DutyApp(App):
         self.bells += 1
         super().bell()
 
-    def set_sync_state(self, text: str, level: str = "ok") -> None:
-        """Override the sync part of the status bar (the sync worker calls this through
-        `call_from_thread`). `level`: "ok", "warn" or "error"."""
-        self.sync_override = (text, level)
-        from tui.screens.duty import DutyScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, DutyScreen):
-                screen.show_sync(text, level)
-
     # -- the kiosk's clock ---------------------------------------------------------------------
     def check_clock(self) -> None:
         """Say in the status bar when the clock looks wrong (gone back, never set, far from the
@@ -336,16 +347,13 @@ class DutyApp(App):
 
     def show_clock_health(self, health) -> None:
         from tui.strings import age_text
-        from tui.widgets.status_bar import StatusBar
 
         previous = self.clock_health
         self.clock_health = health
         short = long = ""
         if not health.ok:
             short, long = self.t(f"duty.clock.{health.problem}"), self.t(f"duty.clock.{health.problem}.long")
-        for screen in self.screen_stack:
-            for bar in screen.query(StatusBar):
-                bar.set_clock_warning(short, long)
+        self.clock_warning = (short, long)  # the status bar watches it
         was = previous.problem if previous is not None else ""
         if health.problem == was:
             return
@@ -362,96 +370,69 @@ class DutyApp(App):
             self.notify(self.t("duty.clock.fixed"), timeout=5)
 
     # -- background sync ---------------------------------------------------------------------------
+    def _start_sync(self) -> None:
+        """The sync loop on its own thread: rounds on the timer and a few seconds after new
+        records, only while the kiosk is enrolled; the first round not during start-up."""
+        from sync.kiosk import SyncLoop
+
+        self.sync_loop = SyncLoop(
+            self.store,
+            make_service=self.sync_factory,
+            interval=self.sync_interval,
+            gather=self.sync_after_records,
+            first_delay=self.sync_after_records,
+            on_status=self._sync_status_from_thread,
+        )
+        self.sync_loop.start()
+
+    @property
+    def sync_rounds(self) -> int:
+        """Rounds the background sync ran (tests, and the handover's numbers)."""
+        return self.sync_loop.rounds if self.sync_loop is not None else 0
+
     def records_saved(self) -> None:
-        """A record was committed: sync soon (the sync thread waits a few seconds for more)."""
-        self._sync_wake.set()
+        """A record was committed: sync soon (the sync loop waits a few seconds for more)."""
+        if self.sync_loop is not None:
+            self.sync_loop.wake()
 
-    def _sync_loop(self) -> None:
-        """The sync thread: rounds on the timer and after new records, only while the kiosk
-        is enrolled. Sync uses its own database connections (not the desk's executor), so a
-        slow office never holds up a scan; both sides write with BEGIN IMMEDIATE and a busy
-        timeout, so they take turns instead of failing."""
-        service = None
-        delay = self.sync_after_records  # the first round after the desk is up, not during start-up
-        while not self._sync_stop.is_set():
-            woke = self._sync_wake.wait(delay) if delay else False
-            if self._sync_stop.is_set():
-                return
-            # Woken by new records: let the rest of a burst of scans commit, then send them in one round.
-            if woke and self._sync_stop.wait(self.sync_after_records):
-                return
-            self._sync_wake.clear()
-            delay = self.sync_interval
-            try:
-                if not _enrolled(self.store):
-                    continue  # the status bar keeps showing the local pending count
-                if service is None:
-                    service = self._make_sync_service()
-                from models import clock
+    def _sync_status_from_thread(self, status) -> None:
+        if not self._shutting_down.is_set():
+            self.post_message(SyncStatusChanged(status))
 
-                before = clock.now()
-                result = service.run_once()
-                self._note_office_time(service, result, before)
-                self.sync_rounds += 1
-                text, level = sync_status_text(service, self.lang)
-            except Exception as exc:  # sync trouble must never stop the desk or the thread
-                self._log_internal_error(exc)
-                text, level = self.t("sync.failed"), "error"
-                result = None
-            self._post_sync_state(text, level)
-            if result is None:
-                continue
-            if getattr(result, "lists_updated", None):
-                self._post(self._lists_changed)
-            error = getattr(result, "error", None)
-            if error is not None and getattr(error, "retryable", False):
-                backoff = getattr(service, "backoff", None)
-                if backoff is not None:
-                    delay = min(self.sync_interval * 5, backoff.next_delay(getattr(error, "retry_after", None)))
-            elif error is None and getattr(result, "remaining", 0):
-                delay = min(delay, self.sync_after_records)  # more than one round's worth waiting
+    def on_sync_status_changed(self, message: SyncStatusChanged) -> None:
+        status = message.status
+        if status.office_time is not None:
+            self.office_time = status.office_time  # the clock check judges by the office from now on
+        self.sync_status = status
+        if status.lists_changed:
+            self.run_worker(self._lists_changed(), name="reload-policy", group="db", exit_on_error=False)
 
-    def _note_office_time(self, service, result, before) -> None:
-        """After a good round, the office's time (carried on the monotonic clock, so a jump
-        after this round is still measured against it). The skew is taken at the handshake,
-        the first thing in a round: `before` stands for that moment."""
-        skew = getattr(service, "clock_skew", None)
-        if not isinstance(skew, (int, float)) or result is None or getattr(result, "error", None) is not None:
-            return  # a failed round may carry the skew of an older one
-        from models.clock_health import OfficeTime
+    async def _lists_changed(self) -> None:
+        """A pull brought new lists or policy: the store already dropped its cached gate state;
+        the policy the screens use (fever threshold, temperature rules) is read again."""
+        try:
+            self.policy = await self.db(_read_policy)
+        except Exception as exc:
+            self.notify(self.error_text(exc), severity="warning")
 
-        self.office_time = OfficeTime.from_skew(float(skew), before)
-
-    def _make_sync_service(self):
-        if self.sync_factory is not None:
-            return self.sync_factory(self.store)
-        from sync.kiosk import SyncService
-
-        return SyncService(self.store)
+    async def current_policy(self):
+        """The office's policy as last read on the database thread (read now if not yet)."""
+        if self.policy is None:
+            self.policy = await self.db(_read_policy)
+        return self.policy
 
     def _post(self, callback: Callable[..., Any], *args) -> None:
-        if self._sync_stop.is_set():
+        if self._shutting_down.is_set():
             return
         try:
             self.call_from_thread(callback, *args)
         except Exception:
             pass  # the app is closing
 
-    def _post_sync_state(self, text: str, level: str) -> None:
-        self._post(self.set_sync_state, text, level)
-
-    async def _lists_changed(self) -> None:
-        """A pull brought new lists or policy: the store already dropped its cached gate state;
-        the duty screen reloads the policy it keeps (fever threshold, temperature rules)."""
-        from tui.screens.duty import DutyScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, DutyScreen):
-                await screen.reload_policy()
-
     async def on_unmount(self) -> None:
-        self._sync_stop.set()
-        self._sync_wake.set()
+        self._shutting_down.set()
+        if self.sync_loop is not None:
+            self.sync_loop.stop()
         store = self.store
         if store is not None:
             try:
@@ -485,54 +466,8 @@ def demo_pin_hint(lang: str) -> str:
     )
 
 
-def _enrolled(store) -> bool:
-    state = store.kiosk_state()
-    return bool(state is not None and state.office_url)
-
-
-def sync_status_text(service, lang: str) -> tuple[str, str]:
-    """The sync part of the status bar, short enough for 80 columns.
-
-    Errors that need a person (not enrolled, key revoked...) are shown in sync's own words;
-    otherwise the desk says the same things as `status_text` in fewer cells: offline since,
-    records waiting and the oldest's age, and how old the lists are."""
-    from tui.strings import short_age
-
-    text, level = service.status_text(lang)
-    result = getattr(service, "last_result", None)
-    error = getattr(result, "error", None)
-    store = getattr(service, "store", None)
-    if store is None or (error is not None and not getattr(error, "retryable", True)):
-        return text, level
-    now = time.time()
-    parts = []
-    offline_since = getattr(service, "offline_since", None)
-    if offline_since is not None:
-        parts.append(t(lang, "duty.sync.offline", since=time.strftime("%H:%M", time.localtime(offline_since))))
-    elif error is not None:
-        # Reached something, but the round failed: say which kind of trouble, in few cells.
-        code = getattr(error, "code", "")
-        key = {"busy": "duty.sync.busy", "tls_untrusted": "duty.sync.tls"}.get(code, "duty.sync.trouble")
-        parts.append(t(lang, key))
-        level = "error" if code == "tls_untrusted" else "warn"
-    pending, oldest = store.pending()
-    if pending:
-        parts.append(
-            t(lang, "duty.sync.pending", count=pending, age=short_age(lang, now - oldest))
-            if oldest
-            else t(lang, "duty.sync.pending_count", count=pending)
-        )  # no record with a set clock
-    elif error is None:
-        parts.append(t(lang, "duty.sync.synced"))
-    # The office's clock skew is not repeated here: the clock part of the status bar says it
-    # (DutyApp.check_clock, models/clock_health.py), carried forward past jumps after the sync.
-    lists_at = store.gate_state().lists_updated_at
-    parts.append(
-        t(lang, "duty.sync.lists_local")
-        if lists_at is None
-        else t(lang, "duty.sync.lists_age", age=short_age(lang, now - lists_at))
-    )
-    return "  ".join(parts), level
+def _read_policy(store):
+    return store.policy()
 
 
 def _peek_checkpoint(data_dir: Path) -> tuple[str, str] | None:

@@ -19,9 +19,10 @@ from sqlalchemy import text
 from models.facts import record_passage
 from models.store import KioskStore
 from models.verdict import ALLOW, Verdict
-from sync.kiosk import SyncError, SyncService, enroll
+from sync.kiosk import Backoff, SyncError, SyncLoop, SyncService, enroll
 from tests.sync.helpers import OFFICE_BASE, check_invariant, sync_until_quiet, write_passages
 from tests.test_reliability import _file_state
+from tui.sync_words import long_words
 
 
 class RawOffice:
@@ -119,8 +120,8 @@ def test_office_that_takes_the_connection_and_never_answers(sqlite_office, tmp_p
     assert result.error.code == "offline"
     assert "没有应答" in result.error.zh and "did not answer" in result.error.en
     assert store.kiosk_state().acked_seq == 10 and result.remaining == 15
-    zh, level = service.status_text("zh")
-    en, _ = service.status_text("en")
+    zh, level = long_words(service.status(), "zh")
+    en, _ = long_words(service.status(), "en")
     assert level == "warn" and "离线" in zh and "15 条待上传" in zh
     assert "offline since" in en and "15 waiting" in en
 
@@ -144,7 +145,7 @@ def test_recording_and_status_do_not_wait_for_a_sync_stuck_in_a_push(sqlite_offi
             for _ in range(20)
         ]
         assert set(saved) <= set(_saved_seqs(store))
-        text_zh, _ = service.status_text("zh")
+        text_zh, _ = long_words(service.status(), "zh")
         assert "35 条待上传" in text_zh  # 15 + 20, none confirmed
         # The sync cannot end before `release`: so nothing above waited for it.
         assert worker.is_alive()
@@ -269,21 +270,21 @@ def test_a_local_failure_mid_round_is_a_retryable_error_and_the_loop_goes_on(
         return real_set_acked(self, epoch, hwm)
 
     monkeypatch.setattr(SyncService, "_set_acked", flaky_set_acked)
-    stop, rounds = threading.Event(), []
+    rounds = []
     real_run_once = SyncService.run_once
 
     def counting_run_once(self):
         result = real_run_once(self)
         rounds.append(result)
-        if result.ok and result.remaining == 0:
-            stop.set()
         return result
 
     monkeypatch.setattr(SyncService, "run_once", counting_run_once)
-    service.backoff.base = service.backoff.cap = 0.01
-    loop = threading.Thread(target=service.run_forever, args=(stop,), kwargs={"interval": 0.01}, daemon=True)
+    sync_loop = SyncLoop(store, make_service=lambda _store: service, interval=0.01, backoff=Backoff(0.01, 0.01))
+    loop = threading.Thread(target=sync_loop.run, kwargs={"until_sent": True}, daemon=True)
     loop.start()
     loop.join(timeout=30)
+    if loop.is_alive():
+        sync_loop.stop()
     assert not loop.is_alive(), "the loop should have drained the kiosk and stopped"
     first = rounds[0].error
     _assert_plain_retryable(first)

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from models import clock
 from models.store import KioskStore
 from sync import signing
-from sync.kiosk import Backoff, SyncService
+from sync.kiosk import Backoff, SyncLoop, SyncService
 from tests.sync.helpers import (
     ThreadedServer,
     check_invariant,
@@ -324,22 +324,17 @@ def test_many_kiosks_at_once_with_429(tmp_path):
         for i in range(10):
             http = httpx.Client(base_url=server.url, timeout=30)
             store, service = office.add_kiosk(tmp_path / f"k{i}", client=http)
-            service.backoff = Backoff(base=0.02, cap=0.2)
             service.batch_records = 200
             write_passages(store, 1000)
             kiosks.append((store, service))
         busy = []
 
-        def drain(service):
-            for _ in range(500):
-                r = service.run_once()
-                if r.ok and r.remaining == 0:
-                    return
-                if r.error is not None:
-                    busy.append(r.error.code)
-                    time.sleep(service.backoff.next_delay(r.error.retry_after))
+        def drain(store, service):
+            # The kiosk's own loop, as `kakou sync` runs it: backoff 0.02 s .. 0.2 s between tries.
+            loop = SyncLoop(store, make_service=lambda _s: service, interval=0.04, backoff=Backoff(base=0.02, cap=0.2))
+            loop.run(until_sent=True, deadline=time.monotonic() + 110, on_retry=lambda r, _d: busy.append(r.error.code))
 
-        threads = [threading.Thread(target=drain, args=(s,)) for _st, s in kiosks]
+        threads = [threading.Thread(target=drain, args=(st, s)) for st, s in kiosks]
         for th in threads:
             th.start()
         for th in threads:
@@ -397,8 +392,14 @@ def test_revoked_kiosk_key_mid_backlog(office, tmp_path):
     assert result.error.code == "kiosk_revoked" and not result.error.retryable
     assert result.remaining == 300  # kept on the kiosk, nothing lost
     assert office_count(office, store) == 500
-    text_, level = service.status_text("en")
+    from sync.kiosk import REFUSED
+    from tui.sync_words import long_words, short_words
+
+    status = service.status()
+    assert status.state == REFUSED and status.trouble == "kiosk_revoked" and status.waiting == 300
+    text_, level = long_words(status, "en")
     assert level == "error" and "revoked" in text_
+    assert short_words(status, "en") == (text_, "error")  # the desk says it in the same words
 
 
 def test_tampered_body_stores_nothing(office, tmp_path):

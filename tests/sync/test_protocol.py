@@ -164,18 +164,24 @@ def test_pass_issued_at_one_kiosk_is_trusted_at_another(office, tmp_path):
     assert "revoked" in check_token(west, token, "in").reason_codes()
 
 
-def test_status_text_tells_waiting_offline_and_synced(office, tmp_path):
+def test_status_tells_waiting_offline_and_synced(office, tmp_path):
+    from sync.kiosk import OFFLINE, SYNCED
+    from tui.sync_words import long_words
+
     store, service = office.add_kiosk(tmp_path / "k")
     write_passages(store, 7)
     office.transport.add("/v1/sync-state", "refuse")
     result = service.run_once()
     assert result.error.code == "offline" and result.remaining == 7
-    words, level = service.status_text("en")
+    status = service.status()
+    assert status.state == OFFLINE and status.waiting == 7 and status.trouble == "offline"
+    words, level = long_words(status, "en")
     assert level == "warn" and "offline since" in words and "7 waiting" in words
-    zh, _ = service.status_text("zh")
+    zh, _ = long_words(status, "zh")
     assert "7 条待上传" in zh
     sync_until_quiet(service)
-    assert service.status_text("en") == ("synced", "ok")
+    assert service.status().state == SYNCED
+    assert long_words(service.status(), "en") == ("synced", "ok")
 
 
 def test_not_enrolled_kiosk_keeps_working_offline(tmp_path):
@@ -187,7 +193,9 @@ def test_not_enrolled_kiosk_keeps_working_offline(tmp_path):
     service = SyncService(store)
     result = service.run_once()
     assert result.error.code == "not_enrolled" and result.remaining == 3
-    assert service.status_text("en")[0] == "not enrolled, working offline"
+    from tui.sync_words import long_words
+
+    assert long_words(service.status(), "en")[0] == "not enrolled, working offline"
     store.engine.dispose()
 
 

@@ -128,16 +128,14 @@ class _OfficeSync:
 
     def run_once(self):
         self.rounds += 1
+        from sync.kiosk import SyncError, SyncResult
+
         if self.online:
             self.clock_skew = self.fake_clock.wall - (time.monotonic() + self.office_offset)
-            self.last_result = types.SimpleNamespace(error=None, remaining=0, lists_updated=[])
+            self.last_result = SyncResult()
         else:
-            error = types.SimpleNamespace(code="offline", retryable=True, retry_after=None)
-            self.last_result = types.SimpleNamespace(error=error, remaining=0, lists_updated=[])
+            self.last_result = SyncResult(error=SyncError("连不上", "cannot reach", code="offline"))
         return self.last_result
-
-    def status_text(self, lang="zh"):
-        return ("已同步" if self.online else "离线"), "ok"
 
 
 async def test_an_enrolled_kiosk_judges_its_clock_by_the_office_even_while_offline(desk_dir, fake_clock):

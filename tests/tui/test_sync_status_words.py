@@ -9,14 +9,23 @@ from models import clock
 from models.facts import record_passage
 from models.verdict import ALLOW, Verdict
 from sync.kiosk import SyncError, SyncResult, SyncService
-from tui.app import sync_status_text
+from tui.sync_words import short_words
 
 
 def _service(store, error: SyncError | None, offline_since: float | None = None) -> SyncService:
+    from sqlalchemy import text
+
+    with store.writer.begin() as conn:  # what enrolment leaves behind, without an office
+        conn.execute(text("UPDATE kiosk_state SET office_url = 'http://office.test', enrolled_at = 1"))
     service = SyncService(store)
     service.last_result = SyncResult(error=error)
     service.offline_since = offline_since
     return service
+
+
+def sync_status_text(service: SyncService, lang: str) -> tuple[str, str]:
+    """The status bar's words for what the service's last round left."""
+    return short_words(service.status(), lang)
 
 
 @pytest.mark.parametrize(

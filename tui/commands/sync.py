@@ -88,36 +88,40 @@ class ProgressBar:
 def run_sync(args) -> int:
     import time
 
-    from sync.kiosk import SyncService
+    from sync.kiosk import SyncLoop, SyncService
     from tui.commands.passes import open_existing_store
+    from tui.sync_words import clock_off_words, long_words
 
     store = open_existing_store(args)
     bar = ProgressBar()
-    service = SyncService(store, progress=bar)
-    deadline = time.monotonic() + max(0.0, args.timeout)
-    while True:
-        result = service.run_once()
-        bar.end() if result.pushed else None
-        if result.ok and result.remaining == 0:
-            break
-        if args.once or time.monotonic() >= deadline or (result.error and not result.error.retryable):
-            break
-        if result.ok:
-            continue  # records written while we pushed: go again at once
-        delay = min(service.backoff.next_delay(result.error.retry_after), max(0.0, deadline - time.monotonic()))
+
+    def said_retry(result, delay: float) -> None:
         print(f"{result.error.text(args.lang)}  ({delay:.0f}s)", file=sys.stderr)
-        time.sleep(delay)
+
+    # The same loop as the duty desk's: until nothing is left to send, a failure needs a
+    # person, or the timeout; `--once`: one round.
+    loop = SyncLoop(store, make_service=lambda s: SyncService(s, progress=bar))
+    result = loop.run(
+        until_sent=True,
+        once=args.once,
+        deadline=time.monotonic() + max(0.0, args.timeout),
+        on_retry=said_retry,
+    )
+    assert result is not None  # nothing stops this loop before its first round
+    if result.pushed:
+        bar.end()
+    status = loop.status
     words = f"新上传 sent {result.pushed}, 重复 duplicates {result.duplicates}, 待传 waiting {result.remaining}"
     if result.conflicts:
         words += f", 冲突 conflicts {result.conflicts}"
     if result.lists_updated:
         words += f"; 名单更新 lists updated: {', '.join(result.lists_updated)}"
     print(words)
-    if result.clock_skew is not None and abs(result.clock_skew) > 300:
-        print(
-            f"本机时钟与街道相差 {result.clock_skew:+.0f} 秒 / kiosk clock is off by {result.clock_skew:+.0f} s",
-            file=sys.stderr,
-        )
+    if status is not None:
+        print(long_words(status, args.lang)[0])
+        clock = clock_off_words(status, args.lang)
+        if clock:
+            print(clock, file=sys.stderr)
     if result.error:
         print(str(result.error), file=sys.stderr)
         if not result.error.retryable:

@@ -21,7 +21,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
-from tui.strings import short_age
 from tui.widgets.key_bar import KeyBar, key_for, key_label
 from tui.widgets.passage_log import PassageLog
 from tui.widgets.plain import Plain
@@ -173,12 +172,7 @@ def desk_start_state(store):
     from models.lookup import open_fever_cases, recent_passages
 
     cp = store.checkpoint()
-    return cp, recent_passages(store, 8), open_fever_cases(store), store.policy()
-
-
-def sync_state(store):
-    pending, oldest = store.pending()
-    return pending, oldest, store.gate_state().lists_updated_at
+    return cp, recent_passages(store, 8), open_fever_cases(store)
 
 
 class DutyScreen(Screen):
@@ -191,7 +185,6 @@ class DutyScreen(Screen):
         self.direction = "in"
         self.waiting: WaitingPerson | None = None
         self.fevers: list[FeverWait] = []
-        self.policy = None
         self.checkpoint_name = ""
         self.busy = 0  # scans being checked; a temperature typed meanwhile waits for them
         self._prompt_shown = ""  # the words on the scan prompt now
@@ -219,7 +212,7 @@ class DutyScreen(Screen):
         self._show_ready()
         self._paint_keys()
         self.set_interval(1, self._tick)
-        self.set_interval(15, self.refresh_sync)
+        self.watch(app, "volunteer", self._volunteer_changed, init=False)
         self.refresh_status()
         if app.checkpoint_peek is not None:
             self.checkpoint_name = app.checkpoint_peek[0]
@@ -231,11 +224,10 @@ class DutyScreen(Screen):
     async def _load_start_state(self) -> None:
         app = self.app
         try:
-            cp, recent, open_cases, policy = await app.db(desk_start_state)
+            cp, recent, open_cases = await app.db(desk_start_state)
         except Exception as exc:
             self.verdict_panel.show("deny", app.error_text(exc))
             return
-        self.policy = policy
         if cp is not None:
             self.checkpoint_name = cp.name
             self.status_bar.set_checkpoint(cp.name)
@@ -249,7 +241,6 @@ class DutyScreen(Screen):
         for case_id, unit, first, started, direction in open_cases:
             self.fevers.append(FeverWait(case_id, unit, first, direction, started))
         self._paint_fevers()
-        await self.refresh_sync()
 
     @property
     def scan_line(self) -> ScanInput:
@@ -273,6 +264,14 @@ class DutyScreen(Screen):
         self._paint_keys()
         self.refresh_status()
 
+    @property
+    def policy(self):
+        """The office's policy the app keeps (None until the store is open)."""
+        return self.app.policy
+
+    def _volunteer_changed(self, _volunteer) -> None:
+        self.refresh_status()
+
     def refresh_status(self) -> None:
         volunteer = self.app.volunteer
         self.status_bar.set_volunteer(
@@ -292,42 +291,6 @@ class DutyScreen(Screen):
     def _tick(self) -> None:
         self.status_bar.tick()
         self._paint_fevers()
-
-    async def refresh_sync(self) -> None:
-        app = self.app
-        if app.sync_override is not None:
-            self.show_sync(*app.sync_override)
-            return
-        try:
-            pending, oldest, lists_at = await app.db(sync_state)
-        except Exception:
-            return
-        now = time.time()
-        if pending == 0:
-            text, level = app.t("duty.sync.synced"), "ok"
-        else:
-            text = (
-                app.t("duty.sync.pending", count=pending, age=short_age(app.lang, now - oldest))
-                if oldest
-                else app.t("duty.sync.pending_count", count=pending)
-            )  # no record with a set clock
-            level = "warn" if oldest and now - oldest > 3600 else "ok"
-        lists = (
-            app.t("duty.sync.lists_local")
-            if lists_at is None
-            else app.t("duty.sync.lists_age", age=short_age(app.lang, now - lists_at))
-        )
-        self.show_sync(f"{text}  {lists}", level)
-
-    async def reload_policy(self) -> None:
-        """New office policy arrived by sync: the next verdict and temperature use it."""
-        try:
-            self.policy = await self.app.db(lambda store: store.policy())
-        except Exception as exc:
-            self.app.notify(self.app.error_text(exc), severity="warning")
-
-    def show_sync(self, text: str, level: str) -> None:
-        self.status_bar.set_sync(text, level)
 
     # -- direction -------------------------------------------------------------------------
     def _show_direction(self) -> None:
@@ -492,7 +455,7 @@ class DutyScreen(Screen):
                 await self._save(verdict, direction, None, unit=verdict.body.unit)
             self._set_prompt(False)
             return
-        policy = self.policy or app.store.policy()
+        policy = await app.current_policy()
         needs_temp = policy.temp_required_in if direction == "in" else policy.temp_required_out
         unit = verdict.body.unit if verdict.body else ""
         if verdict.outcome == "allow" and not needs_temp:
@@ -520,7 +483,7 @@ class DutyScreen(Screen):
             self._show_verdict(person.verdict, app.t(key, temp=reading.display()))
             self.alarm()
             return
-        policy = self.policy or app.store.policy()
+        policy = await app.current_policy()
         self.waiting = None
         self._set_prompt(False)
         if reading.is_fever(policy.fever_threshold):
@@ -778,7 +741,7 @@ class DutyScreen(Screen):
                 if changes
                 else app.t("set.unchanged")
             )
-        self.run_worker(self.refresh_sync(), group="db")
+        self.status_bar.paint_sync()
 
     def action_handover(self) -> None:
         from tui.screens.handover import HandoverScreen

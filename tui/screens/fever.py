@@ -96,7 +96,7 @@ class FeverScreen(ModalScreen):
                 app.t("duty.remeasure_lo" if reading.reading == "LO" else "duty.remeasure", temp=reading.display())
             )
             return
-        if reading.is_fever(app.store.policy().fever_threshold):
+        if reading.is_fever((await app.current_policy()).fever_threshold):
             self.second = reading
             message.update(app.t("fever.still", temp=reading.display()))
             app.bell()

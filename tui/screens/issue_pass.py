@@ -28,13 +28,22 @@ if TYPE_CHECKING:
 
 
 def _issue(store, volunteer_id, kind_word, unit, name, days, plate, hours):
-    """Runs in a worker thread: sign and save the pass, and record who issued it."""
+    """Runs on the database thread: sign and save the pass, and record who issued it."""
     from models.facts import record_audit
     from models.passes import issue_pass, parse_kind
 
     issued = issue_pass(store, parse_kind(kind_word), unit, name=name, valid_days=days, plate=plate, hours=hours)
     record_audit(store, "issue_pass", volunteer_id, pass_id=issued.pass_id, unit=issued.body.unit, kind=kind_word)
     return issued
+
+
+def _print_header(store) -> str:
+    """The community's name, printed above the pass (decoration: "" when it cannot be read)."""
+    try:
+        checkpoint = store.checkpoint()
+    except Exception:
+        return ""
+    return checkpoint.community if checkpoint else ""
 
 
 class IssuePassScreen(ModalScreen):
@@ -87,6 +96,7 @@ class IssuePassScreen(ModalScreen):
         self.issued = None  # the IssuedPass once signed and saved
         self.printed = False
         self.print_error = ""
+        self.print_header = ""
 
     def t(self, key: str, **params) -> str:
         from tui.strings import t
@@ -236,14 +246,25 @@ class IssuePassScreen(ModalScreen):
             values["hours"],
         )
 
-    @work(thread=True, exclusive=True, group="issue-pass", exit_on_error=False)
-    def issue_worker(self, volunteer_id, kind, unit, name, days, plate, hours) -> None:
+    async def _on_db(self, fn, *args):
+        """`fn(store, *args)` on the desk's database thread (`DutyApp.db`); a host app without
+        one (the screen's own tests) runs it on a thread."""
+        db = getattr(self.app, "db", None)
+        if db is not None:
+            return await db(fn, *args)
+        import asyncio
+
+        return await asyncio.to_thread(fn, self.store, *args)
+
+    @work(exclusive=True, group="issue-pass", exit_on_error=False)
+    async def issue_worker(self, volunteer_id, kind, unit, name, days, plate, hours) -> None:
         try:
-            issued = _issue(self.store, volunteer_id, kind, unit, name, days, plate, hours)
+            issued = await self._on_db(_issue, volunteer_id, kind, unit, name, days, plate, hours)
         except Exception as exc:  # shown in words; the form stays as typed
-            self.app.call_from_thread(self._not_issued, exc)
+            self._not_issued(exc)
             return
-        self.app.call_from_thread(self._show_issued, issued)
+        self.print_header = await self._on_db(_print_header)
+        self._show_issued(issued)
 
     def _not_issued(self, exc: BaseException) -> None:
         # The domain's own words (models/words.py), or the error's type and message.
@@ -290,13 +311,7 @@ class IssuePassScreen(ModalScreen):
         from tui.printing.render import PassPrint
 
         issued = self.issued
-        header = ""
-        try:
-            checkpoint = self.store.checkpoint()
-            header = checkpoint.community if checkpoint else ""
-        except Exception:  # the header is decoration; never fail a print for it
-            pass
-        info = PassPrint.from_body(issued.body, issued.token, header=header)
+        info = PassPrint.from_body(issued.body, issued.token, header=self.print_header)
 
         def progress(done: int, total: int) -> None:
             self.app.call_from_thread(self._progress, done, total)

@@ -59,7 +59,7 @@ def describe(app, result: LookupResult) -> list[str]:
     from models.verdict import fmt_date
 
     t = app.t
-    full = app.settings.show_full_name(app.store.policy().show_full_name if app.store else False)
+    full = app.settings.show_full_name(app.policy.show_full_name if app.policy else False)
     show = (lambda n: n) if full else mask_name
 
     def reg_rows(hits) -> list[str]:

@@ -129,7 +129,7 @@ class RegisterScreen(ModalScreen):
         )
         message = self.query_one("#register-message", Static)
         message.update(app.t("duty.saving"))
-        policy = app.store.policy()
+        policy = await app.current_policy()
         volunteer_id = app.volunteer.id if app.volunteer else None
         try:
             fact, case = await app.db(

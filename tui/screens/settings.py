@@ -97,12 +97,24 @@ def clean_setting(name: str, raw: str, lang: str):
     raise SettingRefused(t(lang, "set.unknown"))
 
 
-def _enrol(store, office: str, code: str, supervisor_id: int) -> str:
-    """Runs off the UI thread (network, then the store): enrol, and record who did it."""
-    from models.facts import record_audit
-    from sync.kiosk import enroll
+async def _enrol(app, office: str, code: str, supervisor_id: int) -> str:
+    """Enrol, and record who did it: the store's parts on the database thread, the exchange
+    with the office (up to its timeout) on a thread of its own, so scans never wait for it."""
+    import asyncio
 
-    answer = enroll(store, office, code)
+    from sync.kiosk import enrolment_exchange, enrolment_request
+
+    body = await app.db(enrolment_request, code)
+    answer = await asyncio.to_thread(enrolment_exchange, office, body)
+    return await app.db(_enrolled, office, answer, supervisor_id)
+
+
+def _enrolled(store, office: str, answer: dict, supervisor_id: int) -> str:
+    """Runs on the database thread: keep what the office sent, and the audit line."""
+    from models.facts import record_audit
+    from sync.kiosk import apply_enrolment
+
+    apply_enrolment(store, office, answer)
     record_audit(store, "enroll", supervisor_id, via="desk", office=office, kiosk_id=answer["kiosk_id"])
     return f"{answer['community']} {answer['name']}"
 
@@ -177,11 +189,9 @@ class SettingsScreen(ModalScreen):
                 field.set_error(app.t("set.code_missing"))
                 field.input.focus()
                 return
-            import asyncio
-
             message.update(app.t("set.enrolling"))
             try:
-                name = await asyncio.to_thread(_enrol, app.store, office, code, self.supervisor.id)
+                name = await _enrol(app, office, code, self.supervisor.id)
             except Exception as exc:
                 message.update(app.error_text(exc))
                 app.bell()

@@ -1,4 +1,7 @@
-"""The status bar: checkpoint, volunteer on duty, clock, and the sync state."""
+"""The status bar: checkpoint, volunteer on duty, clock, and the sync state.
+
+It follows the app's reactive state: `sync_status` (what the sync loop last said, put in
+words by tui/sync_words.py) and `clock_warning` (DutyApp.check_clock)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from textual.widgets import Static
 
 PARTS = ("checkpoint", "volunteer", "direction", "clock", "sync")
 PART_PADDING = 2  # `#status-bar Static { padding: 0 1 }` in app.tcss
+# The sync words again, without a round: the ages in them ("最早5分钟前") move on.
+SYNC_REPAINT_SECONDS = 15
 
 
 class StatusBar(Horizontal):
@@ -44,6 +49,24 @@ class StatusBar(Horizontal):
 
     def on_mount(self) -> None:
         self.tick()
+        self.watch(self.app, "sync_status", self._sync_status_changed)
+        self.watch(self.app, "clock_warning", self._clock_warning_changed)
+        self.set_interval(SYNC_REPAINT_SECONDS, self.paint_sync)
+
+    def _sync_status_changed(self, _status) -> None:
+        self.paint_sync()
+
+    def _clock_warning_changed(self, warning: tuple[str, str]) -> None:
+        self.set_clock_warning(*warning)
+
+    def paint_sync(self) -> None:
+        """The sync part from the app's `sync_status`, in the app's language."""
+        status = getattr(self.app, "sync_status", None)
+        if status is None:
+            return
+        from tui.sync_words import short_words
+
+        self.set_sync(*short_words(status, self.app.lang))
 
     def on_resize(self) -> None:
         if self._clock_warning[0]:

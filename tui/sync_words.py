@@ -1,0 +1,107 @@
+"""The one place a sync.kiosk.SyncStatus becomes words: the status bar's short ones (they
+fit 80 columns beside the checkpoint, volunteer and clock) and `kakou sync`'s long ones.
+
+Each returns (text, level); level is "ok", "warn" or "error" (the status bar's colour)."""
+
+from __future__ import annotations
+
+import time
+
+from sync.kiosk import NOT_ENROLLED, NOT_SYNCED, OFFLINE, REFUSED, TROUBLE, SyncStatus
+from tui.strings import short_age, t
+
+# Old waiting records turn the bar's sync part yellow before the first round (after a round
+# any waiting record does): a kiosk that is offline by design says so only when it matters.
+LOCAL_WARN_AFTER_S = 3600
+# The trouble of a failed round, in a few cells; codes not named here say "sync error".
+TROUBLE_WORDS = {"busy": "duty.sync.busy", "tls_untrusted": "duty.sync.tls", "crashed": "sync.failed"}
+TROUBLE_ERRORS = ("tls_untrusted", "crashed")  # a person should look: red, not yellow
+
+
+def _clock_hm(ts: float) -> str:
+    return time.strftime("%H:%M", time.localtime(ts))
+
+
+def _problem_words(status: SyncStatus, lang: str) -> str:
+    if status.problem is not None:
+        return status.problem.text(lang)
+    return t(lang, "duty.sync.trouble")
+
+
+def short_words(status: SyncStatus | None, lang: str, now: float | None = None) -> tuple[str, str]:
+    """The sync part of the duty desk's status bar.
+
+    A failure that needs a person is said in sync's own words; otherwise: offline since, or
+    which kind of trouble the last round had; records waiting and the oldest's age; how old
+    the lists are. The clock skew is not repeated here: the clock part of the bar says it."""
+    if status is None:
+        return "", "ok"
+    now = time.time() if now is None else now
+    if status.state == REFUSED:
+        return _problem_words(status, lang), "error"
+    parts: list[str] = []
+    level = "ok"
+    local = status.state in (NOT_ENROLLED, NOT_SYNCED)  # no round to speak of: the kiosk's own count
+    if status.state == OFFLINE and status.offline_since is not None:
+        parts.append(t(lang, "duty.sync.offline", since=_clock_hm(status.offline_since)))
+        level = "warn"
+    elif status.state == TROUBLE:
+        parts.append(t(lang, TROUBLE_WORDS.get(status.trouble, "duty.sync.trouble")))
+        level = "error" if status.trouble in TROUBLE_ERRORS else "warn"
+    if status.waiting > 0:
+        if status.oldest:
+            parts.append(t(lang, "duty.sync.pending", count=status.waiting, age=short_age(lang, now - status.oldest)))
+        else:  # only records made while the clock was not set: their age is unknown
+            parts.append(t(lang, "duty.sync.pending_count", count=status.waiting))
+        if level == "ok" and (not local or (status.oldest and now - status.oldest > LOCAL_WARN_AFTER_S)):
+            level = "warn"
+    elif status.waiting == 0 and (local or status.problem is None):
+        parts.append(t(lang, "duty.sync.synced"))
+    if not local and level == "ok" and (status.clock_wrong or status.lists_stale):
+        level = "warn"
+    parts.append(
+        t(lang, "duty.sync.lists_local")
+        if status.lists_updated_at is None
+        else t(lang, "duty.sync.lists_age", age=short_age(lang, now - status.lists_updated_at))
+    )
+    return "  ".join(parts), level
+
+
+def long_words(status: SyncStatus, lang: str, now: float | None = None) -> tuple[str, str]:
+    """The sync state in a sentence (`kakou sync` prints it)."""
+    now = time.time() if now is None else now
+    if status.state == NOT_ENROLLED:
+        return t(lang, "sync.long.not_enrolled"), "warn"
+    if status.state == REFUSED:
+        return _problem_words(status, lang), "error"
+    parts: list[str] = []
+    level = "ok"
+    if status.state == OFFLINE and status.offline_since is not None:
+        parts.append(t(lang, "sync.long.offline", since=_clock_hm(status.offline_since)))
+        level = "warn"
+    elif status.state == TROUBLE:
+        parts.append(t(lang, TROUBLE_WORDS.get(status.trouble, "duty.sync.trouble")))
+        level = "error" if status.trouble in TROUBLE_ERRORS else "warn"
+    if status.waiting > 0:
+        if status.oldest:
+            minutes = int(max(0, now - status.oldest) // 60)
+            parts.append(t(lang, "sync.long.pending", count=status.waiting, minutes=minutes))
+        else:
+            parts.append(t(lang, "sync.long.pending_count", count=status.waiting))
+        level = level if level == "error" else "warn"
+    elif status.state != NOT_SYNCED and status.problem is None and status.waiting == 0:
+        parts.append(t(lang, "sync.long.synced"))
+    for wrong, key in ((status.clock_wrong, "sync.long.clock"), (status.lists_stale, "sync.long.stale")):
+        if wrong:
+            parts.append(t(lang, key))
+            level = level if level == "error" else "warn"
+    if not parts:
+        parts.append(t(lang, "sync.long.never"))
+    return t(lang, "sync.long.sep").join(parts), level
+
+
+def clock_off_words(status: SyncStatus, lang: str) -> str:
+    """One line when the kiosk's clock is far from the office's ("" when it is not)."""
+    if not status.clock_wrong or status.clock_skew is None:
+        return ""
+    return t(lang, "sync.long.clock_off", skew=status.clock_skew)
