@@ -32,6 +32,11 @@ from tui.strings import t, words
 if TYPE_CHECKING:
     from models.words import Bilingual
 
+if TYPE_CHECKING:
+    from models.clock_health import ClockHealth, OfficeTime
+    from models.store import KioskStore
+    from models.volunteers import VolunteerInfo
+
 log = logging.getLogger("kakou.desk")
 
 IDLE_CHECK_SECONDS = 5
@@ -52,7 +57,7 @@ class DutyApp(App):
     BINDINGS = [
         # A kiosk is not a laptop: Ctrl+Q asks for a supervisor PIN, Ctrl+C does nothing.
         Binding("ctrl+q", "request_quit", "quit", show=False, priority=True, id="quit"),
-        Binding("ctrl+c", "ignore", show=False, priority=True),
+        Binding("ctrl+c", "ignore", show=False, priority=True, id="ignore_ctrl_c"),
     ]
 
     def __init__(
@@ -71,8 +76,8 @@ class DutyApp(App):
         self.data_dir = Path(data_dir)
         self.settings = settings or load_settings(self.data_dir)
         self.lang = lang or self.settings.lang
-        self.store = None
-        self.volunteer = None  # models.volunteers.VolunteerInfo of whoever is on duty
+        self.store: KioskStore | None = None
+        self.volunteer: VolunteerInfo | None = None  # whoever is on duty
         self.shift_started: float | None = None
         self.locked = False
         self.last_activity = time.monotonic()
@@ -90,8 +95,8 @@ class DutyApp(App):
         self.store_damaged = False
         self.fatal_text = ""  # once set, the desk shows only this (a damaged file, say)
         self.checkpoint_peek: tuple[str, str] | None = None  # (name, community) read before the store opens
-        self.clock_health = None  # models.clock_health.ClockHealth of the last look at the clock
-        self.office_time = None  # models.clock_health.OfficeTime from the last good sync round
+        self.clock_health: ClockHealth | None = None  # the last look at the clock
+        self.office_time: OfficeTime | None = None  # from the last good sync round
 
     # -- language ----------------------------------------------------------------------------
     def get_driver_class(self):
@@ -100,8 +105,14 @@ class DutyApp(App):
 
         return survive_bad_bytes(super().get_driver_class())
 
-    def t(self, key: str, **params) -> str:
+    def t(self, key: str, **params: Any) -> str:
         return t(self.lang, key, **params)
+
+    def get_key_display(self, binding: Binding) -> str:
+        """How the key bar and the help write a key: as the keyboard prints it (F1, Ctrl+Q)."""
+        from tui.widgets.key_bar import key_label
+
+        return binding.key_display or key_label(binding.key)
 
     # -- database thread -----------------------------------------------------------------------
     async def db(self, fn: Callable[..., Any], *args, **kwargs) -> Any:

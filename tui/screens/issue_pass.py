@@ -9,6 +9,7 @@ unplugged, out of paper or silent only ever costs a reprint (F5), never the pass
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from textual import on, work
@@ -37,8 +38,20 @@ def _issue(store, volunteer_id, kind_word, unit, name, days, plate, hours):
     return issued
 
 
-class IssuePassScreen(ModalScreen):
-    """Dismisses with a dict about the issued pass, or None if Escape before issuing."""
+@dataclass(frozen=True)
+class PassIssued:
+    """A pass signed and saved by the screen (printed or not: F5 reprints from the store)."""
+
+    pass_id: str
+    unit: str
+    kind: int  # models.passes.PassKind value
+    token: str
+    printed: bool
+
+
+class IssuePassScreen(ModalScreen[PassIssued | None]):
+    """Dismisses with PassIssued, or None if Escape before issuing. Runs in any host app (it
+    gets the store and the volunteer; the kiosk settings are read if the app has them)."""
 
     VERTICAL_BREAKPOINTS = FORM_BREAKPOINTS
 
@@ -333,13 +346,13 @@ class IssuePassScreen(ModalScreen):
             return
         body = self.issued.body
         self.dismiss(
-            {
-                "pass_id": self.issued.pass_id,
-                "unit": body.unit,
-                "kind": int(body.kind),
-                "token": self.issued.token,
-                "printed": self.printed,
-            }
+            PassIssued(
+                pass_id=self.issued.pass_id,
+                unit=body.unit,
+                kind=int(body.kind),
+                token=self.issued.token,
+                printed=self.printed,
+            )
         )
 
 
