@@ -196,9 +196,9 @@ class DutyApp(App):
         from tui.screens.loading import LoadingScreen
 
         self.fatal_text = text
-        screen = self.screen
-        if not isinstance(screen, LoadingScreen):
-            screen = LoadingScreen()
+        current = self.screen
+        screen = current if isinstance(current, LoadingScreen) else LoadingScreen()
+        if screen is not current:
             await self.push_screen(screen)
         screen.failed(text)
 

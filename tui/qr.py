@@ -23,11 +23,12 @@ def qr_image(token: str, module_px: int = 6):
     size = len(matrix)
     img = Image.new("1", (size, size), 1)
     px = img.load()
+    assert px is not None  # a new in-memory image always has its pixels
     for y, row in enumerate(matrix):
         for x, dark in enumerate(row):
             if dark:
                 px[x, y] = 0
-    return img.resize((size * module_px, size * module_px), Image.NEAREST)
+    return img.resize((size * module_px, size * module_px), Image.Resampling.NEAREST)
 
 
 def write_qr_png(token: str, path: Path, module_px: int = 6) -> Path:

@@ -18,6 +18,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.widgets import Static
 
 from tui.screens.base import DeskScreen
@@ -193,6 +194,9 @@ class DutyScreen(DeskScreen[None]):
         Binding(key, action, meaning, show=False, id=binding_id) for binding_id, key, action, meaning in DESK_KEYS
     ]
 
+    # The words on the scan prompt: repainted only when they change (every scan sets them).
+    prompt_words = var("", init=False)
+
     def __init__(self) -> None:
         super().__init__()
         self.direction = "in"
@@ -201,7 +205,6 @@ class DutyScreen(DeskScreen[None]):
         self.policy = None
         self.checkpoint_name = ""
         self.busy = 0  # scans being checked; a temperature typed meanwhile waits for them
-        self._prompt_shown = ""  # the words on the scan prompt now
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -371,14 +374,13 @@ class DutyScreen(DeskScreen[None]):
 
     def _set_prompt(self, temperature: bool, text: str = "") -> None:
         app = self.app
-        prompt = self.query_one("#scan-prompt", Static)
-        words = text or (app.t("duty.temp_prompt") if temperature else "")
-        if words != self._prompt_shown:
-            # One row high in app.tcss: new words need no new layout of the screen.
-            prompt.update(words, layout=False)
-            self._prompt_shown = words
-        prompt.set_class(temperature, "temperature")
+        self.prompt_words = text or (app.t("duty.temp_prompt") if temperature else "")
+        self.query_one("#scan-prompt", Static).set_class(temperature, "temperature")
         self.scan_line.placeholder = app.t("duty.temp_placeholder" if temperature else "duty.scan_placeholder")
+
+    def watch_prompt_words(self, words: str) -> None:
+        # One row high in app.tcss: new words need no new layout of the screen.
+        self.query_one("#scan-prompt", Static).update(words, layout=False)
 
     def _holder_lines(self, verdict) -> list[str]:
         from models.passes import kind_label

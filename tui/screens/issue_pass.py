@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,6 +25,7 @@ from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_
 from tui.widgets.plain import Plain
 
 if TYPE_CHECKING:
+    from models.passes import IssuedPass
     from models.words import Bilingual
 
 
@@ -97,7 +98,7 @@ class IssuePassScreen(ModalScreen[PassIssued | None]):
         self._printer = printer
         self._paper = paper
         self._font = font
-        self.issued = None  # the IssuedPass once signed and saved
+        self.issued: IssuedPass | None = None  # once signed and saved
         self.printed = False
         self.print_error = ""
 
@@ -182,11 +183,12 @@ class IssuePassScreen(ModalScreen[PassIssued | None]):
         """Enter on the last field (what `enter_moves_on` calls)."""
         self.submit()
 
-    def check(self, f: FormField):
+    def check(self, f: FormField) -> Any:
         """The field's clean value (possibly ""), or None after saying why it was refused."""
         from models.values import ValueRejected, parse_name, parse_unit
 
         value = f.value.strip()
+        clean: Any  # text, the days (a number or ""), the hours (a pair)
         kind = _kind_by_number(field_named(self, "kind").value)
         try:
             if f.field_name == "kind":
@@ -204,12 +206,12 @@ class IssuePassScreen(ModalScreen[PassIssued | None]):
                 clean = parse_name(value)
             elif f.field_name == "days":
                 try:
-                    clean = float(value) if value else None
+                    days = float(value) if value else None
                 except ValueError:
                     raise _Refused(self.t("days_bad")) from None
-                if clean is not None and not 0 < clean <= 366:
+                if days is not None and not 0 < days <= 366:
                     raise _Refused(self.t("days_bad"))
-                clean = clean if clean is not None else ""
+                clean = days if days is not None else ""
             elif f.field_name == "plate":
                 if kind is not None and kind.info.needs_plate and not value:
                     raise _Refused(self.t("need_plate", kind=_kind_name(kind, self.lang)))
@@ -303,6 +305,8 @@ class IssuePassScreen(ModalScreen[PassIssued | None]):
         from tui.printing.render import PassPrint
 
         issued = self.issued
+        if issued is None:  # F5 before the pass was signed does not get here (action_print_pass)
+            return
         header = ""
         try:
             checkpoint = self.store.checkpoint()
