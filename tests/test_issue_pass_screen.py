@@ -6,9 +6,10 @@ import pytest
 from textual.app import App
 from textual.widgets import Input, Static
 
+from models.passtoken import PassKind
 from models.volunteers import VolunteerInfo
 from tui.printing.escpos import raster_image
-from tui.screens.issue_pass import IssuePassScreen
+from tui.screens.issue_pass import IssuePassScreen, PassIssued
 
 SUPERVISOR = VolunteerInfo(id=1, name="王秀英", role="supervisor")
 
@@ -78,7 +79,9 @@ class TestIssueAndPrint:
             await pilot.pause()
         passes = list_passes(store, "3-2-501")
         assert [p.name for p in passes] == ["王喆"]
-        assert app.result["pass_id"] == passes[0].pass_id and app.result["printed"] is True
+        assert app.result == PassIssued(
+            pass_id=passes[0].pass_id, unit="3-2-501", kind=int(PassKind.OUTING), token=passes[0].token, printed=True
+        )
         printed = decode_all(raster_image(out.read_bytes()))
         assert printed == [passes[0].token]
         assert check_token(store, printed[0], "out").allowed

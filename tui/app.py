@@ -44,6 +44,11 @@ from tui.strings import t, words
 if TYPE_CHECKING:
     from models.words import Bilingual
 
+if TYPE_CHECKING:
+    from models.clock_health import ClockHealth, OfficeTime
+    from models.store import KioskStore
+    from sync.kiosk import SyncLoop
+
 log = logging.getLogger("kakou." + __name__)
 
 IDLE_CHECK_SECONDS = 5
@@ -79,7 +84,7 @@ class DutyApp(App):
     BINDINGS = [
         # A kiosk is not a laptop: Ctrl+Q asks for a supervisor PIN, Ctrl+C does nothing.
         Binding("ctrl+q", "request_quit", "quit", show=False, priority=True, id="quit"),
-        Binding("ctrl+c", "ignore", show=False, priority=True),
+        Binding("ctrl+c", "ignore", show=False, priority=True, id="ignore_ctrl_c"),
     ]
 
     def __init__(
@@ -99,7 +104,7 @@ class DutyApp(App):
         logs.configure(self.data_dir)  # DATA_DIR/logs/kakou.log
         self.settings = settings or load_settings(self.data_dir)
         self.lang = lang or self.settings.lang
-        self.store = None
+        self.store: KioskStore | None = None
         self.shift_started: float | None = None
         self.locked = False
         self.last_activity = time.monotonic()
@@ -109,15 +114,15 @@ class DutyApp(App):
         self.sync_factory = sync_service
         self.sync_interval = sync_interval
         self.sync_after_records = sync_after_records
-        self.sync_loop = None  # sync.kiosk.SyncLoop, started once the store is open
+        self.sync_loop: SyncLoop | None = None  # sync.kiosk.SyncLoop, started once the store is open
         self.policy = None  # models.policy.Policy, read on the database thread (see current_policy)
         self.store_ready = asyncio.Event()  # set once `store` is open; db() waits for it
         self.store_damaged = False
         self.fatal_text = ""  # once set, the desk shows only this (a damaged file, say)
         self.set_up = False  # the checkpoint is set up (read when the store opened; setup sets it)
         self.checkpoint_peek: tuple[str, str] | None = None  # (name, community) read before the store opens
-        self.clock_health = None  # models.clock_health.ClockHealth of the last look at the clock
-        self.office_time = None  # models.clock_health.OfficeTime from the last good sync round
+        self.clock_health: ClockHealth | None = None  # the last look at the clock
+        self.office_time: OfficeTime | None = None  # from the last good sync round
         self._shutting_down = threading.Event()  # set on unmount: nothing more is posted from threads
 
     # -- language ----------------------------------------------------------------------------
@@ -127,8 +132,14 @@ class DutyApp(App):
 
         return survive_bad_bytes(super().get_driver_class())
 
-    def t(self, key: str, **params) -> str:
+    def t(self, key: str, **params: Any) -> str:
         return t(self.lang, key, **params)
+
+    def get_key_display(self, binding: Binding) -> str:
+        """How the key bar and the help write a key: as the keyboard prints it (F1, Ctrl+Q)."""
+        from tui.widgets.key_bar import key_label
+
+        return binding.key_display or key_label(binding.key)
 
     # -- database thread -----------------------------------------------------------------------
     async def db(self, fn: Callable[..., Any], *args, **kwargs) -> Any:
@@ -208,17 +219,20 @@ class DutyApp(App):
         from tui.screens.loading import LoadingScreen
 
         self.fatal_text = text
-        screen = self.screen
-        if not isinstance(screen, LoadingScreen):
-            screen = LoadingScreen()
+        current = self.screen
+        screen = current if isinstance(current, LoadingScreen) else LoadingScreen()
+        if screen is not current:
             await self.push_screen(screen)
         screen.failed(text)
 
     def _check_integrity(self) -> None:
         """PRAGMA quick_check, off the database thread: a damaged file stops the desk with
         plain words (records must not be added to a file that is breaking)."""
+        store = self.store
+        if store is None:  # started only once the store is open
+            return
         try:
-            self.store.check_integrity()
+            store.check_integrity()
         except Exception as exc:
             self.store_damaged = True
             self._post(self._show_fatal_from_thread, exc)

@@ -133,7 +133,7 @@ def generate_traffic(store, issued: dict, n: int, rng: random.Random) -> None:
         verdict = check_token(store, issued[code].token, direction, now=t)
         temp = None
         needs_temp = direction == "in" or store.policy().temp_required_out
-        if verdict.allowed and needs_temp:
+        if verdict.allowed and needs_temp and verdict.body is not None:  # allowed: always a pass
             if rng.random() < 0.02:
                 first = parse_temperature(f"{rng.randint(373, 385)}")
                 case = open_fever_case(

@@ -10,7 +10,8 @@ def make_qr(token: str):
     from qrcode.util import MODE_NUMBER, QRData
 
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=4, box_size=1)
-    qr.add_data(QRData(token, mode=MODE_NUMBER))
+    # types-qrcode declares MODE_NUMBER an int while QRData's overloads want Literal[1].
+    qr.add_data(QRData(token, mode=MODE_NUMBER))  # type: ignore[call-overload]
     qr.make(fit=True)
     return qr
 
@@ -23,11 +24,12 @@ def qr_image(token: str, module_px: int = 6):
     size = len(matrix)
     img = Image.new("1", (size, size), 1)
     px = img.load()
+    assert px is not None  # a new in-memory image always has its pixels
     for y, row in enumerate(matrix):
         for x, dark in enumerate(row):
             if dark:
                 px[x, y] = 0
-    return img.resize((size * module_px, size * module_px), Image.NEAREST)
+    return img.resize((size * module_px, size * module_px), Image.Resampling.NEAREST)
 
 
 def write_qr_png(token: str, path: Path, module_px: int = 6) -> Path:

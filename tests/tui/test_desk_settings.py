@@ -18,6 +18,17 @@ async def open_settings(pilot, pin: str = "8888"):
     await pilot.pause(0.2)
 
 
+async def settings_open(pilot):
+    """The settings form is up and mounted: its first field has the focus (pushed is not enough:
+    on a loaded machine its on_mount could move the focus after a test set a field)."""
+    await wait_for(
+        pilot,
+        lambda: (
+            on_screen(pilot, "SettingsScreen")() and any(w.has_focus for w in pilot.app.screen.query("#input-lang"))
+        ),
+    )
+
+
 async def set_field(pilot, name: str, value: str):
     field = pilot.app.screen.query_one(f"#input-{name}")
     field.focus()
@@ -33,7 +44,7 @@ class TestSettingsScreen:
         async with app.run_test(size=(80, 24)) as pilot:
             await log_in(pilot)
             await open_settings(pilot)
-            await wait_for(pilot, on_screen(pilot, "SettingsScreen"))
+            await settings_open(pilot)
             await set_field(pilot, "lang", "en")
             await set_field(pilot, "idle_lock_minutes", "5")
             await set_field(pilot, "paper", "80")
@@ -69,7 +80,7 @@ class TestSettingsScreen:
         async with app.run_test(size=(80, 24)) as pilot:
             await log_in(pilot)
             await open_settings(pilot)
-            await wait_for(pilot, on_screen(pilot, "SettingsScreen"))
+            await settings_open(pilot)
             await set_field(pilot, name, value)
             await pilot.press("enter")
             await pilot.pause(0.1)
@@ -103,7 +114,7 @@ class TestEnrolFromTheDesk:
             async with app.run_test(size=(80, 24)) as pilot:
                 await log_in(pilot)
                 await open_settings(pilot)
-                await wait_for(pilot, on_screen(pilot, "SettingsScreen"))
+                await settings_open(pilot)
                 await set_field(pilot, "office", "ftp://nowhere")
                 await pilot.press("enter")
                 assert "http://" in screen_text(app)  # refused on its field, says what it wants

@@ -186,7 +186,7 @@ def run_verify(args) -> int:
         from tui.strings import t
 
         print(f"{t('zh', f'duty.{verdict.outcome}')} {t('en', f'duty.{verdict.outcome}')}")  # the desk's words
-        if "unit" in d:
+        if verdict.body is not None:  # the pass decoded: what it says
             print(f"  单元 unit:   {d['unit']}")
             print(f"  姓名 name:   {d['name'] or '-'}")
             name = verdict.body.kind.info.name

@@ -121,7 +121,8 @@ def render_page(passes: Sequence[PassPrint], font: FontChoice, layout: SheetLayo
     page = Image.new("1", layout.page, 1)
     cw, ch = layout.cell
     for slot, info in enumerate(passes):
-        page.paste(render_tile(info, (cw - 4, ch - 4), font), tuple(v + 2 for v in layout.cell_origin(slot)))
+        x, y = layout.cell_origin(slot)
+        page.paste(render_tile(info, (cw - 4, ch - 4), font), (x + 2, y + 2))
     _cut_marks(ImageDraw.Draw(page), layout)
     return page
 

@@ -25,7 +25,8 @@ def _new_qr(token: str, mask_pattern: int):
     qr = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_Q, border=0, box_size=1, mask_pattern=mask_pattern
     )
-    qr.add_data(QRData(token, mode=MODE_NUMBER))
+    # types-qrcode declares MODE_NUMBER an int while QRData's overloads want Literal[1].
+    qr.add_data(QRData(token, mode=MODE_NUMBER))  # type: ignore[call-overload]
     qr.make(fit=True)
     return qr
 

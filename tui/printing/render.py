@@ -16,8 +16,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.printing import PrintError
+
+if TYPE_CHECKING:
+    from PIL.ImageFont import FreeTypeFont
 
 PAPER_DOTS = {"58": 384, "80": 576}
 PRINTER_DPI = 203
@@ -149,7 +153,7 @@ def _find_cjk_font(setting: str | None) -> FontChoice:
 
 
 @functools.lru_cache(maxsize=64)
-def load_font(choice: FontChoice, size: int):
+def load_font(choice: FontChoice, size: int) -> FreeTypeFont:
     from PIL import ImageFont
 
     try:
@@ -310,7 +314,7 @@ def qr_bitmap(matrix: list[list[bool]], module_dots: int, border: int):
     inner = [b"\xff" * border + bytes(0 if dark else 255 for dark in row) + b"\xff" * border for row in matrix]
     data = quiet * border + b"".join(inner) + quiet * border
     small = Image.frombytes("L", (size, size), data).convert("1")
-    return small.resize((size * module_dots, size * module_dots), Image.NEAREST)
+    return small.resize((size * module_dots, size * module_dots), Image.Resampling.NEAREST)
 
 
 def fit_qr(modules: int, width: int) -> tuple[int, int]:
@@ -326,7 +330,7 @@ def fit_qr(modules: int, width: int) -> tuple[int, int]:
     )
 
 
-def _fitted_font(choice: FontChoice, text: str, size: int, max_width: int):
+def _fitted_font(choice: FontChoice, text: str, size: int, max_width: int) -> FreeTypeFont:
     font = load_font(choice, size)
     while size > 12 and font.getlength(text) > max_width:
         size -= 2
@@ -349,18 +353,19 @@ def render_pass(
     if module_dots is None:
         dots, border = fit_qr(n, width)
     else:
-        dots, border = module_dots, next((b for b in QUIET_MODULES if (n + 2 * b) * module_dots <= width), None)
-        if border is None:
+        fits = next((b for b in QUIET_MODULES if (n + 2 * b) * module_dots <= width), None)
+        if fits is None:
             raise PrintError(
                 f"{module_dots} 点一格的二维码放不下",
                 f"a QR at {module_dots} dots a module does not fit",
                 code="too_wide",
             )
+        dots, border = module_dots, fits
     qr = qr_bitmap(matrix, dots, border)
 
     margin = max(8, width // 48)
     usable = width - 2 * margin
-    blocks: list[tuple[str, object]] = []  # (text, font), drawn centred, in order
+    blocks: list[tuple[str, FreeTypeFont]] = []  # (text, font), drawn centred, in order
     if info.header:
         blocks.append((info.header, _fitted_font(font, info.header, width // 14, usable)))
     blocks.append((info.kind_name, _fitted_font(font, info.kind_name, width // 8, usable)))

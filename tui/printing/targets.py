@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 from tui.printing import PrintError
@@ -92,7 +93,8 @@ def parse_target(text: str) -> Target:
     if not sep or scheme not in SCHEMES:
         raise _bad_target(text, "不认识的种类", "unknown kind")
     rest, _, query = rest.partition("?")
-    options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    # Text from the query string, then numbers and flags where a scheme needs them.
+    options: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
     if not rest:
         raise _bad_target(text, "缺少地址", "nothing after the colon")
     if scheme == "escpos-usb":
@@ -190,10 +192,12 @@ _GONE = {errno.ENODEV, errno.EIO, errno.ENXIO, errno.EPIPE, errno.ECONNRESET, er
 _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
 
 
-def _os_error(exc: OSError, target: Target, sent: int = 0) -> PrintError:
+def _os_error(exc: Exception, target: Target, sent: int = 0) -> PrintError:
     """What a failed device or socket means for the person at the desk, and what to do.
+    `exc` is an OSError or one that carries an errno like it (pyusb's USBError).
     `sent`: bytes the printer had already taken (part of a pass may have come out)."""
     where = target.where
+    code = getattr(exc, "errno", None)
     if isinstance(exc, FileNotFoundError):
         zh, en = f"找不到打印机 {where}：没插好或路径不对", f"printer {where} not found: unplugged or wrong path"
     elif isinstance(exc, PermissionError):
@@ -201,7 +205,7 @@ def _os_error(exc: OSError, target: Target, sent: int = 0) -> PrintError:
             f"没有权限使用打印机 {where}：请让管理员把本账户加入 lp 组",
             f"no permission to use the printer {where}: ask an admin to add this account to the lp group",
         )
-    elif isinstance(exc, (ConnectionRefusedError, socket.gaierror)) or exc.errno in _UNREACHABLE:
+    elif isinstance(exc, (ConnectionRefusedError, socket.gaierror)) or code in _UNREACHABLE:
         zh, en = (
             f"连不上网络打印机 {where}：请检查地址、网线和打印机电源",
             (f"cannot reach the network printer {where}: check the address, network cable and printer power"),
@@ -211,24 +215,25 @@ def _os_error(exc: OSError, target: Target, sent: int = 0) -> PrintError:
             f"打印机 {where} 没有响应：请检查电源和纸",
             f"the printer {where} does not answer: check power and paper",
         )
-    elif exc.errno in _GONE and sent:
+    elif code in _GONE and sent:
         zh, en = (
             f"打印到一半，打印机 {where} 断开了：请检查连线、电源和纸（撕掉打了一半的纸条）",
             f"the printer {where} went away in the middle of the pass: check the cable, power and paper "
             "(tear off the half-printed slip)",
         )
-    elif exc.errno in _GONE:
+    elif code in _GONE:
         zh, en = (
             f"打印机 {where} 断开了或缺纸：请检查连线、电源和纸",
             (f"the printer {where} went away or is out of paper: check the cable, power and paper"),
         )
-    elif exc.errno == errno.ENOSPC:
+    elif code == errno.ENOSPC:
         zh, en = (
             f"磁盘已满，写不了 {where}：请清理空间或换打印目标",
             f"disk full, cannot write {where}: free some space or print elsewhere",
         )
     else:
-        zh, en = f"打印失败（{where}）：{exc.strerror or exc}", f"printing failed ({where}): {exc.strerror or exc}"
+        why = getattr(exc, "strerror", None) or exc
+        zh, en = f"打印失败（{where}）：{why}", f"printing failed ({where}): {why}"
     return PrintError(zh + "，然后重印", en + ", then reprint", code="printer")
 
 

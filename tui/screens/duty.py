@@ -12,21 +12,29 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.reactive import var
 from textual.widgets import Static
 
-from tui.widgets.key_bar import KeyBar, key_for, key_label
+from tui.screens.base import DeskScreen
+from tui.widgets.key_bar import KeyBar, bound_keys, key_label
 from tui.widgets.passage_log import PassageLog
 from tui.widgets.plain import Plain
 from tui.widgets.scan_input import ScanInput
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.verdict_panel import VerdictPanel
+
+if TYPE_CHECKING:
+    from models.volunteers import VolunteerInfo
+    from tui.screens.fever import FeverOutcome
+    from tui.screens.handover import HandedOver
+    from tui.screens.register import RegistrationPrefill, RegistrationResult
+    from tui.screens.settings import SettingsResult
 
 # binding id, default key, action, meaning (string key). Sites remap by id in their settings.
 DESK_KEYS: tuple[tuple[str, str, str, str], ...] = (
@@ -175,10 +183,13 @@ def desk_start_state(store):
     return cp, recent_passages(store, 8), open_fever_cases(store)
 
 
-class DutyScreen(Screen):
+class DutyScreen(DeskScreen[None]):
     BINDINGS = [
         Binding(key, action, meaning, show=False, id=binding_id) for binding_id, key, action, meaning in DESK_KEYS
     ]
+
+    # The words on the scan prompt: repainted only when they change (every scan sets them).
+    prompt_words = var("", init=False)
 
     def __init__(self) -> None:
         super().__init__()
@@ -187,7 +198,6 @@ class DutyScreen(Screen):
         self.fevers: list[FeverWait] = []
         self.checkpoint_name = ""
         self.busy = 0  # scans being checked; a temperature typed meanwhile waits for them
-        self._prompt_shown = ""  # the words on the scan prompt now
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -280,13 +290,19 @@ class DutyScreen(Screen):
         if self.checkpoint_name:
             self.status_bar.set_checkpoint(self.checkpoint_name)
 
-    def _paint_keys(self) -> None:
+    def desk_keys(self) -> list[tuple[str, str, str]]:
+        """(binding id, key as shown, meaning) of every desk key and the app's quit, as bound now
+        (a site's keymap applied)."""
         app = self.app
-        meanings = {bid: meaning for bid, _k, _a, meaning in DESK_KEYS}
-        defaults = {bid: key for bid, key, _a, _m in DESK_KEYS}
-        self.query_one("#key-bar", KeyBar).set_keys(
-            [(key_label(key_for(app, bid, defaults[bid])), app.t(meanings[bid])) for bid in KEY_BAR_IDS]
-        )
+        bound = bound_keys(self)
+        keys = [(bid, bound.get(bid) or key_label(key), app.t(meaning)) for bid, key, _a, meaning in DESK_KEYS]
+        keys.append(("quit", bound.get("quit") or key_label("ctrl+q"), app.t("key.quit")))
+        return keys
+
+    def _paint_keys(self) -> None:
+        keys = {bid: (key, meaning) for bid, key, meaning in self.desk_keys()}
+        self.query_one("#key-bar", KeyBar).set_keys([keys[bid] for bid in KEY_BAR_IDS])
+        self.query_one("#direction-key", Static).update(f"{keys['direction'][0]} {keys['direction'][1]}")
 
     def _tick(self) -> None:
         self.status_bar.tick()
@@ -297,9 +313,6 @@ class DutyScreen(Screen):
         app = self.app
         badge = self.query_one("#direction-badge")
         self.query_one("#direction-word", Static).update(app.t(f"duty.dir.{self.direction}_big"))
-        self.query_one("#direction-key", Static).update(
-            key_label(key_for(app, "direction", "f4")) + " " + app.t("key.direction")
-        )
         badge.set_class(self.direction == "out", "out")
         self.status_bar.set_direction(app.t(f"duty.dir.{self.direction}"), self.direction)
 
@@ -324,14 +337,13 @@ class DutyScreen(Screen):
 
     def _set_prompt(self, temperature: bool, text: str = "") -> None:
         app = self.app
-        prompt = self.query_one("#scan-prompt", Static)
-        words = text or (app.t("duty.temp_prompt") if temperature else "")
-        if words != self._prompt_shown:
-            # One row high in app.tcss: new words need no new layout of the screen.
-            prompt.update(words, layout=False)
-            self._prompt_shown = words
-        prompt.set_class(temperature, "temperature")
+        self.prompt_words = text or (app.t("duty.temp_prompt") if temperature else "")
+        self.query_one("#scan-prompt", Static).set_class(temperature, "temperature")
         self.scan_line.placeholder = app.t("duty.temp_placeholder" if temperature else "duty.scan_placeholder")
+
+    def watch_prompt_words(self, words: str) -> None:
+        # One row high in app.tcss: new words need no new layout of the screen.
+        self.query_one("#scan-prompt", Static).update(words, layout=False)
 
     def _holder_lines(self, verdict) -> list[str]:
         from models.passes import kind_label
@@ -572,36 +584,40 @@ class DutyScreen(Screen):
             self.alarm()
             return
         self._show_ready()
-        if result.register_with:
+        if result.register_with is not None:
             # Never seen before: go straight to the registration with what was scanned.
-            self.open_register(**result.register_with)
+            self.open_register(result.register_with)
             return
         self.app.push_screen(LookupScreen(result), callback=self._lookup_closed)
 
-    def _lookup_closed(self, register_with) -> None:
-        if register_with:
-            self.open_register(**register_with)
+    def _lookup_closed(self, register_with: RegistrationPrefill | None) -> None:
+        if register_with is not None:
+            self.open_register(register_with)
 
     # -- actions (function keys) ----------------------------------------------------------------
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
-        self.app.push_screen(HelpScreen())
+        self.app.push_screen(HelpScreen([(key, meaning) for _bid, key, meaning in self.desk_keys()]))
 
     def action_register(self) -> None:
         self.open_register()
 
-    def open_register(self, **prefill) -> None:
-        from tui.screens.register import RegisterScreen
+    def open_register(self, prefill: RegistrationPrefill | None = None) -> None:
+        from tui.screens.register import RegisterScreen, RegistrationPrefill
 
-        self.app.push_screen(RegisterScreen(direction=self.direction, **prefill), callback=self._registered)
+        p = prefill or RegistrationPrefill()
+        self.app.push_screen(
+            RegisterScreen(direction=self.direction, id_number=p.id_number, phone=p.phone, unit=p.unit),
+            callback=self._registered,
+        )
 
-    async def _registered(self, result) -> None:
-        if not result:
+    async def _registered(self, result: RegistrationResult | None) -> None:
+        if result is None:
             return
         app = self.app
         app.records_saved()
-        kind_label, unit, fever = result["kind_label"], result["unit"], result.get("fever")
+        kind_label, unit, fever = result.kind_label, result.unit, result.fever
         self.log_widget.add(
             app.t("duty.log_registration", time=time.strftime("%H:%M"), kind=kind_label, unit=unit or "-")
         )
@@ -619,10 +635,10 @@ class DutyScreen(Screen):
         )
         from models.kinds import REGISTRATION_KINDS
 
-        offers = REGISTRATION_KINDS[result["kind"]].offers_pass
+        offers = REGISTRATION_KINDS[result.kind].offers_pass
         if offers is not None:
             # The pass (a returnee's entry slip) opens with what the form already knows: no name typed twice.
-            self.offer_issue_pass(unit=unit, kind=offers.code, name=result.get("name") or None, needs_supervisor=False)
+            self.offer_issue_pass(unit=unit, kind=offers.code, name=result.name or None, needs_supervisor=False)
 
     def action_cancel_person(self) -> None:
         app = self.app
@@ -660,12 +676,12 @@ class DutyScreen(Screen):
         wait = min(self.fevers, key=lambda f: f.started)
         self.app.push_screen(FeverScreen(wait, minutes), callback=self._rechecked)
 
-    def _rechecked(self, result) -> None:
-        if not result:
+    def _rechecked(self, result: FeverOutcome | None) -> None:
+        if result is None:
             return
         app = self.app
         app.records_saved()
-        wait, outcome, reading_text = result
+        wait, outcome, reading_text = result.wait, result.outcome, result.reading
         self.fevers = [f for f in self.fevers if f.case_id != wait.case_id]
         self._paint_fevers()
         from models.kinds import FEVER_OUTCOMES
@@ -702,7 +718,7 @@ class DutyScreen(Screen):
             self.verdict_panel.show("info", app.t("duty.not_available"))
             return
 
-        def open_screen(supervisor) -> None:
+        def open_screen(supervisor: VolunteerInfo | None) -> None:
             if supervisor is None:
                 return
             app.push_screen(IssuePassScreen(app.store, supervisor, app.lang, unit=unit, kind=kind, name=name))
@@ -720,15 +736,16 @@ class DutyScreen(Screen):
 
         app = self.app
 
-        def open_settings(supervisor) -> None:
+        def open_settings(supervisor: VolunteerInfo | None) -> None:
             if supervisor is not None:
                 app.push_screen(SettingsScreen(supervisor), callback=self._settings_closed)
 
         app.push_screen(SupervisorPinScreen("settings"), callback=open_settings)
 
-    def _settings_closed(self, changes) -> None:
-        if changes is None:
+    def _settings_closed(self, result: SettingsResult | None) -> None:
+        if result is None:
             return
+        changes = result.changes
         app = self.app
         # A new language or key meaning shows at once, on every part of the duty screen.
         self.scan_line.placeholder = app.t("duty.scan_placeholder")
@@ -737,7 +754,7 @@ class DutyScreen(Screen):
         self.refresh_status()
         if self.waiting is None:
             self._show_ready(
-                app.t("set.saved", items=", ".join(name for name, _o, _n in changes))
+                app.t("set.saved", items=", ".join(change.name for change in changes))
                 if changes
                 else app.t("set.unchanged")
             )
@@ -750,10 +767,10 @@ class DutyScreen(Screen):
             return
         self.app.push_screen(HandoverScreen(), callback=self._handed_over)
 
-    def _handed_over(self, done) -> None:
+    def _handed_over(self, done: HandedOver | None) -> None:
         from tui.screens.login import LoginScreen
 
-        if not done:
+        if done is None:
             return
         app = self.app
         self.waiting = None

@@ -7,16 +7,22 @@ chooses: fever clinic (发热门诊) or sent home. The outcome is a record of it
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from tui.screens.base import DeskModal
 from tui.strings import words
 from tui.widgets.plain import Plain
+
+if TYPE_CHECKING:
+    from models.values import Temperature
+    from tui.screens.duty import FeverWait
 
 
 def _close_case(store, wait, outcome, reading, volunteer_id):
@@ -33,8 +39,17 @@ def _close_case(store, wait, outcome, reading, volunteer_id):
     return fact
 
 
-class FeverScreen(ModalScreen):
-    """Dismisses with (wait, outcome, reading shown) once the outcome is saved, else None."""
+@dataclass(frozen=True)
+class FeverOutcome:
+    """A recheck whose outcome is saved."""
+
+    wait: FeverWait  # the case that was waiting
+    outcome: str  # models.facts.FEVER_OUTCOMES key: allowed, clinic, home
+    reading: str  # the second reading as shown
+
+
+class FeverScreen(DeskModal[FeverOutcome | None]):
+    """Dismisses with the FeverOutcome once the outcome is saved, else None (Escape)."""
 
     BINDINGS = [
         Binding("escape", "back", "back", show=False, id="back"),
@@ -42,11 +57,11 @@ class FeverScreen(ModalScreen):
         Binding("f7", "home", "home", show=False, id="fever_home"),
     ]
 
-    def __init__(self, wait, recheck_minutes: int):
+    def __init__(self, wait: FeverWait, recheck_minutes: int):
         super().__init__()
         self.wait = wait
         self.recheck_minutes = recheck_minutes
-        self.second = None  # the second reading, once it says fever
+        self.second: Temperature | None = None  # the second reading, once it says fever
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -112,7 +127,7 @@ class FeverScreen(ModalScreen):
         if self.second is not None:
             await self._decide("home", self.second)
 
-    async def _decide(self, outcome: str, reading) -> None:
+    async def _decide(self, outcome: str, reading: Temperature) -> None:
         app = self.app
         volunteer_id = app.volunteer.id if app.volunteer else None
         try:
@@ -121,7 +136,7 @@ class FeverScreen(ModalScreen):
             self.query_one("#fever-message", Static).update(app.t("duty.not_saved", error=app.error_text(exc)))
             app.bell()
             return
-        self.dismiss((self.wait, outcome, reading.display()))
+        self.dismiss(FeverOutcome(self.wait, outcome, reading.display()))
 
     def action_back(self) -> None:
         self.dismiss(None)

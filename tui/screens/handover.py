@@ -4,18 +4,23 @@ volunteer logs in. The summary is kept in the shift record exactly as it was sho
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from tui.screens.base import DeskScreen
 from tui.widgets.plain import Plain
 
+if TYPE_CHECKING:
+    from tui.app import DutyApp
 
-def summary_lines(app, s: dict, volunteer_name: str) -> list[str]:
+
+def summary_lines(app: DutyApp, s: dict[str, Any], volunteer_name: str) -> list[str]:
     from models.kinds import registration_label
     from models.reasons import reason_label
 
@@ -47,14 +52,27 @@ def summary_lines(app, s: dict, volunteer_name: str) -> list[str]:
     return lines
 
 
-def _hand_over(store, volunteer_id: int, note: str, summary: dict):
+def _hand_over(store, volunteer_id: int, note: str, summary: dict[str, Any]):
     from models.facts import record_shift
     from models.shift import summary_for_record
 
     return record_shift(store, volunteer_id, "off", note, summary_for_record(summary))
 
 
-class HandoverScreen(Screen):
+@dataclass(frozen=True)
+class HandedOver:
+    """The shift is closed: who handed over and the note left for the next volunteer."""
+
+    volunteer_name: str
+    note: str
+
+
+class HandoverScreen(DeskScreen[HandedOver | None]):
+    """Dismisses with HandedOver once the shift record is saved (the duty screen then opens
+    the login for the next volunteer), or None (Escape: the shift goes on)."""
+
+    summary: dict[str, Any] | None = None  # the numbers shown, once read
+
     BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
 
     def compose(self) -> ComposeResult:
@@ -85,17 +103,19 @@ class HandoverScreen(Screen):
     @on(Input.Submitted, "#handover-note")
     async def hand_over(self, event: Input.Submitted) -> None:
         app = self.app
-        if getattr(self, "summary", None) is None or app.volunteer is None:
+        volunteer = app.volunteer
+        if self.summary is None or volunteer is None:
             return
+        note = event.value.strip()
         try:
-            await app.db(_hand_over, app.volunteer.id, event.value.strip(), self.summary)
+            await app.db(_hand_over, volunteer.id, note, self.summary)
         except Exception as exc:
             self.query_one("#handover-message", Static).update(app.t("duty.not_saved", error=app.error_text(exc)))
             app.bell()
             return
         app.volunteer = None
         app.shift_started = None
-        self.dismiss(True)  # the duty screen opens the login for the next volunteer
+        self.dismiss(HandedOver(volunteer.name, note))
 
     def action_back(self) -> None:
-        self.dismiss(False)
+        self.dismiss(None)

@@ -1,30 +1,32 @@
-"""Help: every key of the duty desk and what it does (read from the live keymap)."""
+"""Help: every key of the duty desk and what it does (the keys as bound now, remapped or not)."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 
-from tui.widgets.key_bar import key_for, key_label
+from tui.screens.base import DeskModal
 from tui.widgets.plain import Plain
 
 
-class HelpScreen(ModalScreen):
+class HelpScreen(DeskModal[None]):
+    """`keys`: (key as shown, meaning) of every key of the screen it explains, read from that
+    screen's bindings (see `tui.widgets.key_bar.bound_keys`): a help screen is modal, its own
+    bindings are not the desk's."""
+
     BINDINGS = [
         Binding("escape", "close", "back", show=False, id="back"),
-        Binding("f1", "close", "close", show=False),
+        Binding("f1", "close", "close", show=False, id="help_close"),
     ]
 
-    def compose(self) -> ComposeResult:
-        from tui.screens.duty import DESK_KEYS
+    def __init__(self, keys: list[tuple[str, str]]):
+        super().__init__()
+        self.keys = keys
 
+    def compose(self) -> ComposeResult:
         app = self.app
-        lines = []
-        for binding_id, default, _action, meaning in DESK_KEYS:
-            lines.append(f"{key_label(key_for(app, binding_id, default)):>7}  {app.t(meaning)}")
-        lines.append(f"{key_label(key_for(app, 'quit', 'ctrl+q')):>7}  {app.t('key.quit')}")
+        lines = [f"{key:>7}  {meaning}" for key, meaning in self.keys]
         with Vertical(classes="dialog", id="help-dialog"):
             yield Plain(app.t("help.title"), classes="dialog-title")
             yield Plain("\n".join(lines), id="help-keys")

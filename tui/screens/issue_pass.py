@@ -9,7 +9,8 @@ unplugged, out of paper or silent only ever costs a reprint (F5), never the pass
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,6 +25,7 @@ from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_
 from tui.widgets.plain import Plain
 
 if TYPE_CHECKING:
+    from models.passes import IssuedPass
     from models.words import Bilingual
 
 
@@ -46,8 +48,20 @@ def _print_header(store) -> str:
     return checkpoint.community if checkpoint else ""
 
 
-class IssuePassScreen(ModalScreen):
-    """Dismisses with a dict about the issued pass, or None if Escape before issuing."""
+@dataclass(frozen=True)
+class PassIssued:
+    """A pass signed and saved by the screen (printed or not: F5 reprints from the store)."""
+
+    pass_id: str
+    unit: str
+    kind: int  # models.passes.PassKind value
+    token: str
+    printed: bool
+
+
+class IssuePassScreen(ModalScreen[PassIssued | None]):
+    """Dismisses with PassIssued, or None if Escape before issuing. Runs in any host app (it
+    gets the store and the volunteer; the kiosk settings are read if the app has them)."""
 
     VERTICAL_BREAKPOINTS = FORM_BREAKPOINTS
 
@@ -93,7 +107,7 @@ class IssuePassScreen(ModalScreen):
         self._printer = printer
         self._paper = paper
         self._font = font
-        self.issued = None  # the IssuedPass once signed and saved
+        self.issued: IssuedPass | None = None  # once signed and saved
         self.printed = False
         self.print_error = ""
         self.print_header = ""
@@ -179,11 +193,12 @@ class IssuePassScreen(ModalScreen):
         """Enter on the last field (what `enter_moves_on` calls)."""
         self.submit()
 
-    def check(self, f: FormField):
+    def check(self, f: FormField) -> Any:
         """The field's clean value (possibly ""), or None after saying why it was refused."""
         from models.values import ValueRejected, parse_name, parse_unit
 
         value = f.value.strip()
+        clean: Any  # text, the days (a number or ""), the hours (a pair)
         kind = _kind_by_number(field_named(self, "kind").value)
         try:
             if f.field_name == "kind":
@@ -201,12 +216,12 @@ class IssuePassScreen(ModalScreen):
                 clean = parse_name(value)
             elif f.field_name == "days":
                 try:
-                    clean = float(value) if value else None
+                    days = float(value) if value else None
                 except ValueError:
                     raise _Refused(self.t("days_bad")) from None
-                if clean is not None and not 0 < clean <= 366:
+                if days is not None and not 0 < days <= 366:
                     raise _Refused(self.t("days_bad"))
-                clean = clean if clean is not None else ""
+                clean = days if days is not None else ""
             elif f.field_name == "plate":
                 if kind is not None and kind.info.needs_plate and not value:
                     raise _Refused(self.t("need_plate", kind=_kind_name(kind, self.lang)))
@@ -311,6 +326,8 @@ class IssuePassScreen(ModalScreen):
         from tui.printing.render import PassPrint
 
         issued = self.issued
+        if issued is None:  # F5 before the pass was signed does not get here (action_print_pass)
+            return
         info = PassPrint.from_body(issued.body, issued.token, header=self.print_header)
 
         def progress(done: int, total: int) -> None:
@@ -348,13 +365,13 @@ class IssuePassScreen(ModalScreen):
             return
         body = self.issued.body
         self.dismiss(
-            {
-                "pass_id": self.issued.pass_id,
-                "unit": body.unit,
-                "kind": int(body.kind),
-                "token": self.issued.token,
-                "printed": self.printed,
-            }
+            PassIssued(
+                pass_id=self.issued.pass_id,
+                unit=body.unit,
+                kind=int(body.kind),
+                token=self.issued.token,
+                printed=self.printed,
+            )
         )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.screen import Screen
 from textual.widgets import Static
 
+from tui.screens.base import DeskScreen
 from tui.widgets.plain import Plain
 
 
-class LoadingScreen(Screen):
+class LoadingScreen(DeskScreen[None]):
     def compose(self) -> ComposeResult:
         yield Plain(self.app.t("app.opening"), id="loading-message")
 

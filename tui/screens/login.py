@@ -7,14 +7,18 @@ plug does not reset it); while locked out the screen counts the seconds down.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from tui.screens.base import DeskScreen
 from tui.widgets.plain import Plain
+
+if TYPE_CHECKING:
+    from models.volunteers import VolunteerInfo  # noqa: F401 (in the quoted base class: not imported at run time)
 
 
 def _login_context(store):
@@ -25,7 +29,7 @@ def _login_context(store):
     return cp, last_handover_note(store), locked_for(store)
 
 
-class LoginScreen(Screen):
+class LoginScreen(DeskScreen["VolunteerInfo"]):
     """Dismisses with the VolunteerInfo of whoever typed a right PIN."""
 
     def __init__(self, locked: bool = False, message: str = ""):

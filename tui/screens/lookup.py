@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 
+from tui.screens.base import DeskModal
+from tui.screens.register import RegistrationPrefill
 from tui.widgets.plain import Plain
+
+if TYPE_CHECKING:
+    from tui.app import DutyApp
 
 
 @dataclass
 class LookupResult:
     kind: str  # id | phone | unit | name
     query: str  # what to show as the subject (masked for ID numbers and phones)
-    data: Any = None
-    register_with: dict | None = None  # not seen before: open the registration with this
-    offer_register: dict = field(default_factory=dict)  # seen before: F2 registers again
+    data: Any = None  # the hits: RegistrationHit list (id, phone), Household (unit), NameResults (name)
+    register_with: RegistrationPrefill | None = None  # not seen before: open the registration with this
+    offer_register: RegistrationPrefill | None = None  # seen before: F2 registers again
 
 
 def run_lookup(store, kind: str, text: str) -> LookupResult:
@@ -33,14 +37,14 @@ def run_lookup(store, kind: str, text: str) -> LookupResult:
         id_number = parse_id_number(text)
         hits = lookup.by_id_number(store, id_number)
         if not hits:
-            return LookupResult(kind, mask_id(id_number), register_with={"id_number": id_number})
-        return LookupResult(kind, mask_id(id_number), hits, offer_register={"id_number": id_number})
+            return LookupResult(kind, mask_id(id_number), register_with=RegistrationPrefill(id_number=id_number))
+        return LookupResult(kind, mask_id(id_number), hits, offer_register=RegistrationPrefill(id_number=id_number))
     if kind == "phone":
         phone = parse_phone(text)
         hits = lookup.by_phone(store, phone)
         if not hits:
-            return LookupResult(kind, mask_phone(phone), register_with={"phone": phone})
-        return LookupResult(kind, mask_phone(phone), hits, offer_register={"phone": phone})
+            return LookupResult(kind, mask_phone(phone), register_with=RegistrationPrefill(phone=phone))
+        return LookupResult(kind, mask_phone(phone), hits, offer_register=RegistrationPrefill(phone=phone))
     if kind == "unit":
         unit = str(parse_unit(text))
         return LookupResult(kind, unit, lookup.household(store, unit))
@@ -51,7 +55,7 @@ def _day(ts: float) -> str:
     return time.strftime("%m-%d %H:%M", time.localtime(ts))
 
 
-def describe(app, result: LookupResult) -> list[str]:
+def describe(app: DutyApp, result: LookupResult) -> list[str]:
     """The result as lines in the desk's language (names masked unless the site shows them)."""
     from models.kinds import registration_label
     from models.passes import kind_label
@@ -128,8 +132,9 @@ def describe(app, result: LookupResult) -> list[str]:
     return [t("look.name", name=result.query), *pass_rows(found.passes), *reg_rows(found.registrations)]
 
 
-class LookupScreen(ModalScreen):
-    """Dismisses with a registration prefill (F2) or None (Escape)."""
+class LookupScreen(DeskModal[RegistrationPrefill | None]):
+    """Dismisses with a registration prefill (F2, for someone seen before) or None (Escape;
+    F2 where there is nothing to register again)."""
 
     BINDINGS = [
         Binding("escape", "back", "back", show=False, id="back"),
@@ -154,4 +159,4 @@ class LookupScreen(ModalScreen):
         self.dismiss(None)
 
     def action_register(self) -> None:
-        self.dismiss(self.result.offer_register or {})
+        self.dismiss(self.result.offer_register)

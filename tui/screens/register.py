@@ -7,15 +7,21 @@ keyed hash and the sealed copy are stored (models.facts.record_registration).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from tui.screens.base import DeskModal
 from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
 from tui.widgets.plain import Plain
+
+if TYPE_CHECKING:
+    from tui.screens.duty import FeverWait
 
 FIELDS = (
     ("kind", "reg.kind"),
@@ -60,8 +66,30 @@ def _save_registration(store, reg, temperature, volunteer_id, direction, thresho
     return fact, case
 
 
-class RegisterScreen(ModalScreen):
-    """Dismisses with a dict describing what was saved, or None (Escape: nothing saved)."""
+@dataclass(frozen=True)
+class RegistrationResult:
+    """What a saved registration tells the duty screen (its log line, the verdict panel, the
+    entry slip offered to a returnee, the fever wait)."""
+
+    kind: str  # models.facts.REGISTRATION_KINDS key
+    kind_label: str  # in the desk's language
+    unit: str
+    name: str
+    record_id: str
+    fever: FeverWait | None = None  # the reading was a fever: the person waits for the recheck
+
+
+@dataclass(frozen=True)
+class RegistrationPrefill:
+    """What the registration form starts with (from a scan or a look-up)."""
+
+    id_number: str = ""
+    phone: str = ""
+    unit: str = ""
+
+
+class RegisterScreen(DeskModal[RegistrationResult | None]):
+    """Dismisses with the RegistrationResult of what was saved, or None (Escape: nothing saved)."""
 
     VERTICAL_BREAKPOINTS = FORM_BREAKPOINTS
 
@@ -152,14 +180,14 @@ class RegisterScreen(ModalScreen):
                 registration_id=fact.record_id,
             )
         self.dismiss(
-            {
-                "kind": reg.kind,
-                "kind_label": registration_label(reg.kind, app.lang),
-                "unit": reg.to_unit,
-                "name": reg.name,
-                "record_id": fact.record_id,
-                "fever": fever,
-            }
+            RegistrationResult(
+                kind=reg.kind,
+                kind_label=registration_label(reg.kind, app.lang),
+                unit=reg.to_unit,
+                name=reg.name,
+                record_id=fact.record_id,
+                fever=fever,
+            )
         )
 
     def action_back(self) -> None:

@@ -8,18 +8,22 @@ file and each change is an audit record tied to the supervisor who made it.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from tui.screens.base import DeskModal
 from tui.settings import NAME_DISPLAYS, PAPER_WIDTHS, KioskSettings
 from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, fields_of
 from tui.widgets.plain import Plain
+
+if TYPE_CHECKING:
+    from models.volunteers import VolunteerInfo
 
 # field name, label key: the order on screen
 FIELDS = (
@@ -119,25 +123,41 @@ def _enrolled(store, office: str, answer: dict, supervisor_id: int) -> str:
     return f"{answer['community']} {answer['name']}"
 
 
-def _save_and_audit(store, data_dir, new: KioskSettings, changes: list[tuple[str, str, str]], supervisor_id: int):
+@dataclass(frozen=True)
+class SettingChange:
+    """One setting changed (as shown: "10" minutes, "zh"); `enrolment` when the kiosk enrolled."""
+
+    name: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class SettingsResult:
+    """What the supervisor saved; no changes when Enter went through the form unchanged."""
+
+    changes: tuple[SettingChange, ...] = ()
+
+
+def _save_and_audit(store, data_dir, new: KioskSettings, changes: list[SettingChange], supervisor_id: int) -> None:
     """Runs on the database thread: the file first (what the desk reads next start), then one
     audit record per change."""
     from models.facts import record_audit
     from tui.settings import save_settings
 
     save_settings(data_dir, new)
-    for name, old, value in changes:
-        record_audit(store, "settings_changed", supervisor_id, setting=name, old=old, new=value)
+    for change in changes:
+        record_audit(store, "settings_changed", supervisor_id, setting=change.name, old=change.old, new=change.new)
 
 
-class SettingsScreen(ModalScreen):
-    """Dismisses with the list of (setting, old, new) changes saved, or None (Escape)."""
+class SettingsScreen(DeskModal[SettingsResult | None]):
+    """Dismisses with the SettingsResult of what was saved, or None (Escape)."""
 
     VERTICAL_BREAKPOINTS = FORM_BREAKPOINTS
 
     BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
 
-    def __init__(self, supervisor):
+    def __init__(self, supervisor: VolunteerInfo):
         super().__init__()
         self.supervisor = supervisor
 
@@ -155,7 +175,7 @@ class SettingsScreen(ModalScreen):
     def on_mount(self) -> None:
         fields_of(self)[0].input.focus()
 
-    def check(self, f: FormField):
+    def check(self, f: FormField) -> Any:
         try:
             clean = clean_setting(f.field_name, f.value, self.app.lang)
         except SettingRefused as exc:
@@ -178,10 +198,11 @@ class SettingsScreen(ModalScreen):
         old = app.settings
         new = replace(old, error="", **values)
         changes = [
-            (name, shown_value(old, name), shown_value(new, name))
+            SettingChange(name, shown_value(old, name), shown_value(new, name))
             for name, _label in FIELDS
             if shown_value(old, name) != shown_value(new, name)
         ]
+        enrolment: SettingChange | None = None
         message = self.query_one("#settings-message", Static)
         if office:
             if not code:
@@ -196,18 +217,16 @@ class SettingsScreen(ModalScreen):
                 message.update(app.error_text(exc))
                 app.bell()
                 return
-            changes.append(("enrolment", "", name))
+            enrolment = SettingChange("enrolment", "", name)
             message.update(app.t("set.enrolled", name=name))
             app.records_saved()  # wakes the sync thread, which now finds the kiosk enrolled
-        if not changes:
-            self.dismiss([])
+        if not changes and enrolment is None:
+            self.dismiss(SettingsResult())
             return
         message.update(app.t("duty.saving"))
-        if [c for c in changes if c[0] != "enrolment"]:
+        if changes:
             try:
-                await app.db(
-                    _save_and_audit, app.data_dir, new, [c for c in changes if c[0] != "enrolment"], self.supervisor.id
-                )
+                await app.db(_save_and_audit, app.data_dir, new, changes, self.supervisor.id)
             except Exception as exc:
                 message.update(app.t("duty.not_saved", error=app.error_text(exc)))
                 app.bell()
@@ -215,7 +234,7 @@ class SettingsScreen(ModalScreen):
         app.settings = new
         app.lang = new.lang
         app.records_saved()
-        self.dismiss(changes)
+        self.dismiss(SettingsResult(tuple(changes) + ((enrolment,) if enrolment else ())))
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from tui.screens.base import DeskScreen
 from tui.strings import words
 from tui.widgets.form import FORM_BREAKPOINTS, FormField, checked_values, enter_moves_on, field_named, fields_of
 from tui.widgets.plain import Plain
@@ -33,7 +33,7 @@ def _set_up(store, checkpoint: str, community: str, street: str, supervisor: str
     return who
 
 
-class SetupScreen(Screen):
+class SetupScreen(DeskScreen[None]):
     VERTICAL_BREAKPOINTS = FORM_BREAKPOINTS
 
     def compose(self) -> ComposeResult:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from tui.screens.base import DeskModal
 from tui.widgets.plain import Plain
+
+if TYPE_CHECKING:
+    from models.volunteers import VolunteerInfo  # noqa: F401 (in the quoted base class: not imported at run time)
 
 PURPOSES = {"quit": "sup.quit", "issue_pass": "sup.issue", "settings": "sup.settings"}
 
 
-class SupervisorPinScreen(ModalScreen):
+class SupervisorPinScreen(DeskModal["VolunteerInfo | None"]):
     """Dismisses with the supervisor's VolunteerInfo, or None on Escape."""
 
     BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]

@@ -6,8 +6,12 @@ focus and says why right under it. The owner screen validates and saves.
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import DOMQuery
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from tui.widgets.plain import Plain
@@ -15,6 +19,21 @@ from tui.widgets.plain import Plain
 # On a short screen (800x480 is 24 rows) a form's inputs drop their 3-row box for one
 # highlighted row, so a whole form fits without scrolling; app.tcss has the `-short` rules.
 FORM_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+
+
+class HasFields(Protocol):
+    """A screen (any DOM node) holding FormFields."""
+
+    def query(self, selector: type[FormField]) -> DOMQuery[FormField]: ...
+
+
+class FormScreen(HasFields, Protocol):
+    """What a screen with a form has: `check(field)` gives the field's clean value or None after
+    showing why it was refused; `save()` is Enter on the last field."""
+
+    def check(self, f: FormField) -> Any: ...
+
+    async def save(self) -> None: ...
 
 
 class FormField(Vertical):
@@ -55,24 +74,24 @@ class FormField(Vertical):
         self.set_class(bool(text), "has-error")
 
 
-def fields_of(screen) -> list[FormField]:
+def fields_of(screen: HasFields) -> list[FormField]:
     return list(screen.query(FormField))
 
 
-def field_named(screen, name: str) -> FormField:
+def field_named(screen: Widget, name: str) -> FormField:
     return screen.query_one(f"#field-{name}", FormField)
 
 
-def next_field(screen, current: FormField) -> FormField | None:
+def next_field(screen: HasFields, current: FormField) -> FormField | None:
     fields = fields_of(screen)
     i = fields.index(current)
     return fields[i + 1] if i + 1 < len(fields) else None
 
 
-def checked_values(screen) -> dict | None:
+def checked_values(screen: FormScreen) -> dict[str, Any] | None:
     """Every field's clean value by name, or None once a field is refused (it then shows why
     and has the focus). `screen.check(field)` gives a value or None, as for `enter_moves_on`."""
-    values = {}
+    values: dict[str, Any] = {}
     for f in fields_of(screen):
         clean = screen.check(f)
         if clean is None:
@@ -81,7 +100,7 @@ def checked_values(screen) -> dict | None:
     return values
 
 
-async def enter_moves_on(screen, event) -> None:
+async def enter_moves_on(screen: FormScreen, event: Input.Submitted) -> None:
     """A form's Enter: check the field, move to the next one; Enter on the last field saves.
 
     `screen` has `check(field) -> value or None` (None after showing why) and `save()`."""

@@ -12,16 +12,20 @@ from __future__ import annotations
 from collections import deque
 
 from rich.text import Text
+from textual.reactive import var
 from textual.widgets import Static
 
 MAX_LINES = 50  # more than any screen shows
 
 
 class PassageLog(Static):
+    # Fever countdowns, always on top. Set every second by the duty screen's tick: the log is
+    # repainted only when a countdown's words changed (a `var`: no layout, no repaint by itself).
+    pinned: var[list[str]] = var(list, init=False)
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.entries: deque[tuple[str, str]] = deque(maxlen=MAX_LINES)  # (style, text), newest first
-        self.pinned: list[str] = []  # fever countdowns, always on top
 
     def on_mount(self) -> None:
         self._paint()
@@ -34,9 +38,10 @@ class PassageLog(Static):
         self._paint()
 
     def set_pinned(self, lines: list[str]) -> None:
-        if lines != self.pinned:
-            self.pinned = list(lines)
-            self._paint()
+        self.pinned = list(lines)
+
+    def watch_pinned(self) -> None:
+        self._paint()
 
     def visible_lines(self) -> list[tuple[str, str]]:
         """(style, text) of the rows painted now, top first."""

@@ -66,7 +66,7 @@ class StatusBar(Horizontal):
             return
         from tui.sync_words import short_words
 
-        self.set_sync(*short_words(status, self.app.lang))
+        self.set_sync(*short_words(status, getattr(self.app, "lang", "zh")))
 
     def on_resize(self) -> None:
         if self._clock_warning[0]:

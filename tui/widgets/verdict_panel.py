@@ -13,62 +13,76 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.css.query import NoMatches
+from textual.reactive import var
 from textual.widgets import Static
 
 STATES = ("idle", "allow", "deny", "refer", "fever", "info")
 
 
 class VerdictPanel(Vertical):
+    """What the panel shows is three reactive values; a watcher repaints only the part whose
+    value changed (a new verdict with the same headline repaints the body alone).
+
+    They are `var`s: no layout and no repaint of the panel itself. Both parts have a fixed
+    size in app.tcss, so a new text needs no new layout of the screen either (a layout
+    repaints every widget: it was most of a scan's screen time)."""
+
+    state = var("idle")  # one of STATES: the panel's colour (class verdict-<state>)
+    headline = var("")  # the big word
+    details: var[Text] = var(Text)  # the reason, the holder, and the status line in bold
+
     def __init__(self, *, id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=classes)
-        self.state = "idle"
-        self.headline = ""
         self.lines: list[str] = []
         self.status_line = ""
-        self._painted: tuple[str, Text | None] = ("", None)  # what the two parts show now
 
     def compose(self) -> ComposeResult:
         yield Static("", id="verdict-header", markup=False)
         yield Static("", id="verdict-body", markup=False)
 
     def on_mount(self) -> None:
-        self._paint()
+        # show() may come before the panel's own children exist (the screen's first paint):
+        # the watchers skipped the parts then, so paint them now.
+        self.set_class(True, f"verdict-{self.state}")
+        self.watch_headline(self.headline)
+        self.watch_details(self.details)
 
     def show(self, state: str, headline: str, lines: list[str] | None = None, status: str = "") -> None:
         """`headline` is the big word; `lines` the reason and the holder; `status` the last
         line (what the volunteer should do now, or "saved")."""
-        self.state = state
-        self.headline = headline
         self.lines = list(lines or [])
         self.status_line = status
-        self._paint()
+        details = Text()
+        for i, line in enumerate(self.lines):
+            details.append(("\n" if i else "") + line)
+        if status:
+            details.append(("\n" if self.lines else "") + status, style="bold")
+        self.state = state
+        self.headline = headline
+        self.details = details
 
     def set_status(self, status: str) -> None:
         self.show(self.state, self.headline, self.lines, status)
 
-    def _paint(self) -> None:
-        # show() may come before the panel's own children exist (the screen's first paint);
-        # on_mount paints again then.
+    def watch_state(self, old: str, new: str) -> None:
+        self.remove_class(f"verdict-{old}")
+        self.add_class(f"verdict-{new}")
+
+    def watch_headline(self, headline: str) -> None:
+        part = self._part("#verdict-header")
+        if part is not None:
+            part.update(headline, layout=False)
+
+    def watch_details(self, details: Text) -> None:
+        part = self._part("#verdict-body")
+        if part is not None:
+            part.update(details, layout=False)
+
+    def _part(self, selector: str) -> Static | None:
         try:
-            header = self.query_one("#verdict-header", Static)
-            body_widget = self.query_one("#verdict-body", Static)
+            return self.query_one(selector, Static)
         except NoMatches:
-            return
-        for name in STATES:
-            self.set_class(self.state == name, f"verdict-{name}")
-        body = Text()
-        for i, line in enumerate(self.lines):
-            body.append(("\n" if i else "") + line)
-        if self.status_line:
-            body.append(("\n" if self.lines else "") + self.status_line, style="bold")
-        # Both parts have a fixed size in app.tcss, so a new text needs no new layout of the
-        # screen (a layout repaints every widget: it was most of a scan's screen time). A
-        # part whose text did not change is not repainted at all.
-        if self.headline != self._painted[0]:
-            header.update(self.headline, layout=False)
-        if body != self._painted[1]:
-            body_widget.update(body, layout=False)
-        self._painted = (self.headline, body)
+            return None
 
     @property
     def text(self) -> str:
