@@ -26,10 +26,10 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import text
 
@@ -38,6 +38,13 @@ from models.errors import KakouError
 from models.tables import STATE_ROW_ID
 from sync import signing
 from sync.schemas import LIST_NAMES, EnrollResponse, KnownResult, PushResult, SyncState
+
+if TYPE_CHECKING:  # httpx is imported when the network is first used; the store only for its type
+    import httpx
+    from pydantic import BaseModel
+    from sqlalchemy.engine import Connection
+
+    from models.store import KioskStore
 
 _log = logging.getLogger("kakou.sync")
 
@@ -109,7 +116,7 @@ class SyncResult:
 # -- enrolment --------------------------------------------------------------------------------
 
 
-def office_root_key(store) -> bytes | None:
+def office_root_key(store: KioskStore) -> bytes | None:
     path = Path(store.data_dir) / key_files.KEY_DIR / OFFICE_ROOT_PUBLIC
     if not path.exists():
         return None
@@ -153,7 +160,7 @@ def _write_lookup_key(path: Path, key_hex: str) -> None:
     os.replace(tmp, path)
 
 
-def _http(base_url: str, client=None, timeout: float = HTTP_TIMEOUT_S):
+def _http(base_url: str, client: httpx.Client | None = None, timeout: float = HTTP_TIMEOUT_S) -> httpx.Client:
     import httpx
 
     if client is not None:
@@ -161,7 +168,7 @@ def _http(base_url: str, client=None, timeout: float = HTTP_TIMEOUT_S):
     return httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
 
 
-def _problem_text(response) -> tuple[str, str, str]:
+def _problem_text(response: httpx.Response) -> tuple[str, str, str]:
     try:
         body = response.json()
     except ValueError:  # not JSON: a proxy's HTML error page, say
@@ -171,7 +178,7 @@ def _problem_text(response) -> tuple[str, str, str]:
     return str(body.get("code", "")), str(body.get("zh", "")), str(body.get("en", ""))
 
 
-def bad_answer(response, why: str) -> SyncError:
+def bad_answer(response: httpx.Response, why: str) -> SyncError:
     return SyncError(
         "街道服务器的回答看不懂（可能是中间的网络设备或服务器出了问题），记录已保存在本机，稍后自动重试；"
         "一直如此请联系街道办。",
@@ -181,7 +188,7 @@ def bad_answer(response, why: str) -> SyncError:
     )
 
 
-def _answer(response, model=None) -> Any:
+def _answer(response: httpx.Response, model: type[BaseModel] | None = None) -> dict[str, Any]:
     """The office's JSON answer, checked against the protocol's shape (`model`) or at least
     to be a JSON object. A proxy's error page, a captive portal's login page, a half-started
     office can all answer 200 with something else: that must be a plain, retryable SyncError,
@@ -197,10 +204,11 @@ def _answer(response, model=None) -> Any:
             raise bad_answer(response, f"not a {model.__name__}") from exc
     elif not isinstance(data, dict):
         raise bad_answer(response, "not a JSON object")
-    return data
+    # A JSON object either way: every protocol model is one (model_validate refuses anything else).
+    return cast("dict[str, Any]", data)
 
 
-def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
+def enroll(store: KioskStore, office_url: str, code: str, *, client: httpx.Client | None = None) -> dict[str, Any]:
     """Enrol this kiosk with the street office using a one-time code.
 
     Three steps, so a caller with one database thread (the desk) can run the two that touch
@@ -212,7 +220,7 @@ def enroll(store, office_url: str, code: str, *, client=None) -> dict[str, Any]:
     return answer
 
 
-def enrolment_request(store, code: str) -> bytes:
+def enrolment_request(store: KioskStore, code: str) -> bytes:
     """The enrolment request's body; refuses a kiosk that is already enrolled."""
     state = store.kiosk_state()
     if state.enrolled_at:
@@ -227,7 +235,7 @@ def enrolment_request(store, code: str) -> bytes:
     ).encode()
 
 
-def enrolment_exchange(office_url: str, body: bytes, *, client=None) -> dict[str, Any]:
+def enrolment_exchange(office_url: str, body: bytes, *, client: httpx.Client | None = None) -> dict[str, Any]:
     """Send the request, check the answer and its lists' signatures; touches no store."""
     import httpx
 
@@ -254,7 +262,7 @@ def enrolment_exchange(office_url: str, body: bytes, *, client=None) -> dict[str
     return answer
 
 
-def apply_enrolment(store, office_url: str, answer: dict[str, Any]) -> None:
+def apply_enrolment(store: KioskStore, office_url: str, answer: dict[str, Any]) -> None:
     """Pin the office's keys and apply its first lists (an answer `enrolment_exchange` checked)."""
     root = bytes.fromhex(answer["office_root_key"])
     keys_dir = Path(store.data_dir) / key_files.KEY_DIR
@@ -273,7 +281,7 @@ def apply_enrolment(store, office_url: str, answer: dict[str, Any]) -> None:
     store.invalidate()
 
 
-def is_enrolled(store) -> bool:
+def is_enrolled(store: KioskStore) -> bool:
     state = store.kiosk_state()
     return bool(state is not None and state.enrolled_at)
 
@@ -287,7 +295,7 @@ def not_enrolled_error() -> SyncError:
     )
 
 
-def _trust_office_root(conn, root: bytes) -> None:
+def _trust_office_root(conn: Connection, root: bytes) -> None:
     from models.passtoken import kid_for
 
     conn.execute(
@@ -318,11 +326,11 @@ def _check_document(doc: dict[str, Any], root: bytes) -> None:
         )
 
 
-def _local_versions(conn) -> dict[str, int]:
+def _local_versions(conn: Connection) -> dict[str, int]:
     return {n: int(v) for n, v in conn.execute(text("SELECT name, version FROM list_version")).all()}
 
 
-def _apply_documents(conn, store, docs: list[dict[str, Any]]) -> list[str]:
+def _apply_documents(conn: Connection, store: KioskStore, docs: list[dict[str, Any]]) -> list[str]:
     """Apply verified list documents inside the caller's write transaction."""
     held = _local_versions(conn)
     applied = []
@@ -489,9 +497,9 @@ class SyncService:
 
     def __init__(
         self,
-        store,
+        store: KioskStore,
         *,
-        client=None,
+        client: httpx.Client | None = None,
         batch_records: int = BATCH_RECORDS,
         progress: Callable[[int, int], None] | None = None,
         timeout: float = HTTP_TIMEOUT_S,
@@ -508,9 +516,11 @@ class SyncService:
         self.clock_skew: float | None = None
 
     # -- http ----------------------------------------------------------------------------------
-    def _http(self):
+    def _http(self) -> httpx.Client:
         if self._client is None:
             state = self.store.kiosk_state()
+            if state.office_url is None:  # enrolment sets it with enrolled_at, and rounds run only enrolled
+                raise not_enrolled_error()
             self._client = _http(state.office_url, timeout=self.timeout)
         return self._client
 
@@ -520,10 +530,10 @@ class SyncService:
         path: str,
         *,
         body: bytes | None = None,
-        params: dict | None = None,
+        params: Mapping[str, object] | None = None,
         gzip_body: bool = False,
         epoch: int | None = None,
-    ):
+    ) -> httpx.Response:
         import httpx
 
         state = self.store.kiosk_state()
@@ -861,7 +871,14 @@ class SyncStatus:
         return self.clock_skew is not None and abs(self.clock_skew) > CLOCK_WARN_S
 
 
-def read_status(store, service=None, *, office_time=None, rounds: int = 0, lists_changed=()) -> SyncStatus:
+def read_status(
+    store: KioskStore,
+    service: SyncService | None = None,
+    *,
+    office_time: Any = None,
+    rounds: int = 0,
+    lists_changed: Iterable[str] = (),
+) -> SyncStatus:
     """The status from the store's counts now and what `service`'s last round left (None: no
     service yet). Reads the store on the calling thread."""
     now = time.time()
@@ -926,7 +943,7 @@ class SyncLoop:
 
     def __init__(
         self,
-        store,
+        store: KioskStore,
         *,
         make_service: Callable[[Any], Any] | None = None,
         interval: float = 60.0,
@@ -1013,7 +1030,7 @@ class SyncLoop:
         self.publish(result.lists_updated)
         return result
 
-    def publish(self, lists_changed=()) -> SyncStatus | None:
+    def publish(self, lists_changed: Iterable[str] = ()) -> SyncStatus | None:
         """Read the status now and hand it to `on_status`."""
         try:
             status = read_status(

@@ -19,20 +19,28 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import BigInteger, Float, Integer, select, text
+from sqlalchemy import BigInteger, Column, Float, Integer, Table, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from sync.office import lists as office_lists
 from sync.office import tables as t
 from sync.office.tables import REASONS_KEY_CHARS, day_count
+from sync.schemas import Anchor as PushAnchor
 from sync.schemas import OutboxItem, PushBatch
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy.dialects.postgresql import Insert as PgInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 try:  # orjson reads a payload in a third of json's time
     import orjson
 except ImportError:  # pragma: no cover - orjson is a core dependency
-    orjson = None
+    orjson = None  # type: ignore[assignment]  # mypy cannot type an optional import as "module or None"
 
 
 def _read_payload(text_: str) -> Any:
@@ -52,12 +60,14 @@ FUTURE_SLACK_S = 300.0
 HWM_WALK_CHUNK = 5000
 
 
-def dialect_insert(conn: Connection, table):
+def dialect_insert(conn: Connection, table: Table) -> PgInsert | SqliteInsert:
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 @dataclass
@@ -99,10 +109,12 @@ def _local_day(ts: float) -> str:
 
 
 EXTRACTED = ("direction", "verdict", "reasons", "detail", "ref")
-_NOTHING_EXTRACTED = (None, None, None, None, None)
+# The extracted fields, in the order of EXTRACTED.
+Extracted = tuple[str | None, str | None, str | None, str | None, str | None]
+_NOTHING_EXTRACTED: Extracted = (None, None, None, None, None)
 
 
-def _passage(get) -> tuple:
+def _passage(get: Callable[..., Any]) -> Extracted:
     reasons = get("reasons", "[]")
     return (
         str(get("direction"))[:3],
@@ -113,13 +125,13 @@ def _passage(get) -> tuple:
     )
 
 
-def _pass_ref(get) -> tuple:
+def _pass_ref(get: Callable[..., Any]) -> Extracted:
     return None, None, None, None, str(get("pass_id"))[:36]
 
 
 # Per record kind, what the day report groups by: the registration's kind (models/kinds.py) and
 # the fever outcome are the `detail` the office report counts per kind. Other kinds: nothing.
-_EXTRACTORS: dict[str, Callable[[Callable[..., Any]], tuple]] = {
+_EXTRACTORS: dict[str, Callable[[Callable[..., Any]], Extracted]] = {
     "passage": _passage,
     "fever_case": lambda get: (str(get("direction"))[:3], None, None, None, None),
     "fever_outcome": lambda get: (None, None, None, str(get("outcome"))[:32], str(get("case_id"))[:36]),
@@ -129,7 +141,7 @@ _EXTRACTORS: dict[str, Callable[[Callable[..., Any]], tuple]] = {
 }
 
 
-def _extract(kind: str, payload: dict[str, Any]) -> tuple:
+def _extract(kind: str, payload: dict[str, Any]) -> Extracted:
     """The few payload fields the day report groups by, in the order of EXTRACTED."""
     extractor = _EXTRACTORS.get(kind)
     return _NOTHING_EXTRACTED if extractor is None else extractor(payload.get)
@@ -197,14 +209,16 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
 
 # The day counts' key columns, in the primary key's order (day, kiosk_id, kind, direction, ...).
 DAY_COUNT_KEY = [c.name for c in day_count.primary_key.columns]
+# One day-count group's key, in the order of DAY_COUNT_KEY.
+DayKey = tuple[str, str, str, str, str, str, str]
 
 
-def _day_groups(rows: Iterable[dict[str, Any]]) -> list[tuple[tuple, int]]:
+def _day_groups(rows: Iterable[dict[str, Any]]) -> list[tuple[DayKey, int]]:
     """The stored records' day-count groups, sorted: two transactions that touch the same
     counters lock them in the same order. A batch makes a handful of groups."""
-    groups: dict[tuple, int] = {}
+    groups: dict[DayKey, int] = {}
     for r in rows:
-        key = (
+        key: DayKey = (
             r["day"],
             r["kiosk_id"],
             r["kind"],
@@ -241,6 +255,11 @@ PG_ARRAY_TYPES = {
 }
 
 
+def _pg_driver(conn: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a PostgreSQL Connection (SQLAlchemy types it as any DBAPI's, or None)."""
+    return cast("psycopg.Connection[Any]", conn.connection.driver_connection)
+
+
 def _copy_fresh(conn: Connection, rows: list[dict[str, Any]], *, savepoint_open: bool = False) -> bool:
     """PostgreSQL: COPY the batch in a savepoint, betting that every record is new (true for
     nearly every batch: retries and replays are the exception). True when it won; on any
@@ -251,7 +270,7 @@ def _copy_fresh(conn: Connection, rows: list[dict[str, Any]], *, savepoint_open:
     first statement, one round trip less)."""
     import psycopg.errors
 
-    cur = conn.connection.driver_connection.cursor()
+    cur = _pg_driver(conn).cursor()
     try:
         if not savepoint_open:
             cur.execute("SAVEPOINT office_copy")
@@ -270,7 +289,7 @@ def _copy_fresh(conn: Connection, rows: list[dict[str, Any]], *, savepoint_open:
         cur.close()
 
 
-def _pg_type(column) -> str:
+def _pg_type(column: Column[Any]) -> str:
     if isinstance(column.type, BigInteger):
         return "int8"
     if isinstance(column.type, Integer):
@@ -311,7 +330,7 @@ def insert_records(conn: Connection, rows: list[dict[str, Any]], *, savepoint_op
     if not fresh:
         return set()
     placeholders = ", ".join("?" for _ in RECORD_COLUMNS)
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = cast("sqlite3.Connection", conn.connection.driver_connection).cursor()
     try:
         cursor.executemany(
             f"INSERT INTO office_record ({', '.join(RECORD_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
@@ -476,10 +495,12 @@ SELECT (SELECT hwm FROM walk), (SELECT count(*) FROM seen),
 """
 
 
-def _open_batch_pg(conn: Connection, kiosk_id: str, epoch: int, a, received_at: float, *, savepoint: bool) -> int:
+def _open_batch_pg(
+    conn: Connection, kiosk_id: str, epoch: int, a: PushAnchor, received_at: float, *, savepoint: bool
+) -> int:
     """PG_OPEN_BATCH, pipelined with the transaction's BEGIN and (when records follow) the
     COPY's savepoint: one round trip instead of three. Returns the mark."""
-    dconn = conn.connection.driver_connection
+    dconn = _pg_driver(conn)
     cur = dconn.cursor()
     try:
         with dconn.pipeline():
@@ -489,7 +510,8 @@ def _open_batch_pg(conn: Connection, kiosk_id: str, epoch: int, a, received_at: 
             )
             if savepoint:
                 dconn.execute("SAVEPOINT office_copy")
-        return int(cur.fetchone()[0])
+        # fetchone() is typed "or None"; INSERT ... ON CONFLICT DO UPDATE ... RETURNING always gives its row.
+        return int(cast("tuple[Any, ...]", cur.fetchone())[0])
     finally:
         cur.close()
 
@@ -523,10 +545,11 @@ def _close_batch_pg(
     for i, column in enumerate(DAY_COUNT_KEY):
         params[f"c_{column}"] = [key[i] for key, _n in groups]
     params["c_n"] = [n for _key, n in groups]
-    cur = conn.connection.driver_connection.cursor()
+    cur = _pg_driver(conn).cursor()
     try:
         cur.execute(PG_CLOSE_BATCH, params)
-        walked, seen, names, versions = cur.fetchone()
+        # fetchone() is typed "or None"; a SELECT of scalar subqueries with no FROM always gives one row.
+        walked, seen, names, versions = cast("tuple[Any, ...]", cur.fetchone())
     finally:
         cur.close()
     if walked - hwm == HWM_WALK_CHUNK:  # a whole chunk held above: walk on (rare)
@@ -535,7 +558,12 @@ def _close_batch_pg(
 
 
 def ingest(
-    engine: Engine, kiosk_id: str, batch: PushBatch, *, before_commit=None, public_key: str | None = None
+    engine: Engine,
+    kiosk_id: str,
+    batch: PushBatch,
+    *,
+    before_commit: Callable[[], object] | None = None,
+    public_key: str | None = None,
 ) -> dict[str, Any]:
     """Store one batch (see the module's words). `public_key`: the key (hex) the push's
     signature was checked with, perhaps from a cache. The kiosk's row must still hold it and
@@ -677,7 +705,7 @@ def sync_state(
             )
         }
         row = conn.execute(select(t.kiosk.c.max_epoch, t.kiosk.c.status).where(t.kiosk.c.kiosk_id == kiosk_id)).one()
-        values = {"last_seen": now}
+        values: dict[str, Any] = {"last_seen": now}
         if wall is not None:
             values["clock_skew"] = wall - now
         if list_versions is not None:

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import time
 from collections import Counter
 from typing import Any
@@ -92,7 +93,7 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
             "expected": int(k.backlog or 0),
             "reported": bool(k.last_seen and k.last_seen >= start),
         }
-    denials: dict[str, Counter] = {kid: Counter() for kid in rows}
+    denials: dict[str, Counter[str]] = {kid: Counter() for kid in rows}
     for kiosk_id, kind, direction, verdict, reasons, detail, n in groups:
         row = rows.get(kiosk_id)
         if row is None:
@@ -125,7 +126,7 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
         key: sum(r[key] for r in out_rows)
         for key in ("in", "out", "turned_back", "fevers", *FEVER_COLUMNS, "registrations", "expected", "records")
     }
-    all_denials: Counter = Counter()
+    all_denials: Counter[str] = Counter()
     for r in out_rows:
         all_denials.update(r["denials"])
     totals["denials"] = dict(sorted(all_denials.items()))
@@ -151,8 +152,6 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
 def recount_days(engine: Engine, day: dt.date | None = None) -> int:
     """Rebuild the day counts from the records (one day, or all): after records were changed
     by hand or written around the ingest (a bulk load). Returns the number of records counted."""
-    from sync.office.ingest import REASONS_KEY_CHARS
-
     where, params = ("WHERE day = :d", {"d": day.isoformat()}) if day else ("", {})
     with engine.begin() as conn:
         conn.execute(text(f"DELETE FROM office_day_count {where}"), params)
@@ -160,12 +159,13 @@ def recount_days(engine: Engine, day: dt.date | None = None) -> int:
             text(
                 "INSERT INTO office_day_count (day, kiosk_id, kind, direction, verdict, reasons, detail, n)"
                 " SELECT day, kiosk_id, kind, coalesce(direction, ''), coalesce(verdict, ''),"
-                f" substr(coalesce(reasons, ''), 1, {REASONS_KEY_CHARS}), coalesce(detail, ''), count(*)"
+                f" substr(coalesce(reasons, ''), 1, {t.REASONS_KEY_CHARS}), coalesce(detail, ''), count(*)"
                 f" FROM office_record {where} GROUP BY 1, 2, 3, 4, 5, 6, 7"
             ),
             params,
         )
-        return int(conn.execute(text(f"SELECT coalesce(sum(n), 0) FROM office_day_count {where}"), params).scalar())
+        # scalar_one(): an aggregate always yields one row, and coalesce() keeps it from being NULL.
+        return int(conn.execute(text(f"SELECT coalesce(sum(n), 0) FROM office_day_count {where}"), params).scalar_one())
 
 
 # The report's words (models/words.py). In Chinese the clerk's sheets carry the English too;
@@ -226,10 +226,16 @@ def table_rows(report: dict[str, Any], lang: str) -> list[list[str]]:
 def format_table(report: dict[str, Any], lang: str = "zh") -> str:
     head = [en if lang == "en" else zh for _k, zh, en in COLUMNS]
     body = table_rows(report, lang)
+
     # CJK characters take two cells in a terminal.
-    width = lambda s: sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)  # noqa: E731
+    def width(s: str) -> int:
+        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
+
     widths = [max(width(r[i]) for r in [head, *body]) for i in range(len(head))]
-    pad = lambda s, w: s + " " * (w - width(s))  # noqa: E731
+
+    def pad(s: str, w: int) -> str:
+        return s + " " * (w - width(s))
+
     lines = [
         _W["title"].text(lang).format(date=report["date"]),
         "  ".join(pad(h, w) for h, w in zip(head, widths, strict=False)),
@@ -260,12 +266,14 @@ def format_csv(report: dict[str, Any], lang: str = "zh") -> str:
     return buf.getvalue()
 
 
-def write_xlsx(report: dict[str, Any], path, lang: str = "zh") -> None:
+def write_xlsx(report: dict[str, Any], path: str | os.PathLike[str], lang: str = "zh") -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
     wb = Workbook()
     ws = wb.active
+    # The stubs allow None (a workbook whose sheets were all removed); a new Workbook always has one.
+    assert ws is not None
     ws.title = report["date"]
     ws.append(header(lang))
     for cell in ws[1]:
