@@ -389,8 +389,11 @@ class DutyApp(App):
         records, only while the kiosk is enrolled; the first round not during start-up."""
         from sync.kiosk import SyncLoop
 
+        store = self.store
+        if store is None:  # started only once the store is open (open_desk)
+            return
         self.sync_loop = SyncLoop(
-            self.store,
+            store,
             make_service=self.sync_factory,
             interval=self.sync_interval,
             gather=self.sync_after_records,
