@@ -28,6 +28,17 @@ def _problem_words(status: SyncStatus, lang: str) -> str:
     return t(lang, "duty.sync.trouble")
 
 
+def _round_part(status: SyncStatus, lang: str, offline_key: str) -> tuple[str, str] | None:
+    """What the last round ran into (offline since, or the kind of trouble) and its level; None
+    when it ran into nothing. Shared by the short and the long words."""
+    if status.state == OFFLINE and status.offline_since is not None:
+        return t(lang, offline_key, since=_clock_hm(status.offline_since)), "warn"
+    if status.state == TROUBLE:
+        level = "error" if status.trouble in TROUBLE_ERRORS else "warn"
+        return t(lang, TROUBLE_WORDS.get(status.trouble, "duty.sync.trouble")), level
+    return None
+
+
 def short_words(status: SyncStatus | None, lang: str, now: float | None = None) -> tuple[str, str]:
     """The sync part of the duty desk's status bar.
 
@@ -42,12 +53,10 @@ def short_words(status: SyncStatus | None, lang: str, now: float | None = None) 
     parts: list[str] = []
     level = "ok"
     local = status.state in (NOT_ENROLLED, NOT_SYNCED)  # no round to speak of: the kiosk's own count
-    if status.state == OFFLINE and status.offline_since is not None:
-        parts.append(t(lang, "duty.sync.offline", since=_clock_hm(status.offline_since)))
-        level = "warn"
-    elif status.state == TROUBLE:
-        parts.append(t(lang, TROUBLE_WORDS.get(status.trouble, "duty.sync.trouble")))
-        level = "error" if status.trouble in TROUBLE_ERRORS else "warn"
+    round_part = _round_part(status, lang, "duty.sync.offline")
+    if round_part is not None:
+        parts.append(round_part[0])
+        level = round_part[1]
     if status.waiting > 0:
         if status.oldest:
             parts.append(t(lang, "duty.sync.pending", count=status.waiting, age=short_age(lang, now - status.oldest)))
@@ -76,12 +85,10 @@ def long_words(status: SyncStatus, lang: str, now: float | None = None) -> tuple
         return _problem_words(status, lang), "error"
     parts: list[str] = []
     level = "ok"
-    if status.state == OFFLINE and status.offline_since is not None:
-        parts.append(t(lang, "sync.long.offline", since=_clock_hm(status.offline_since)))
-        level = "warn"
-    elif status.state == TROUBLE:
-        parts.append(t(lang, TROUBLE_WORDS.get(status.trouble, "duty.sync.trouble")))
-        level = "error" if status.trouble in TROUBLE_ERRORS else "warn"
+    round_part = _round_part(status, lang, "sync.long.offline")
+    if round_part is not None:
+        parts.append(round_part[0])
+        level = round_part[1]
     if status.waiting > 0:
         if status.oldest:
             minutes = int(max(0, now - status.oldest) // 60)

@@ -74,3 +74,17 @@ def test_records_made_while_the_clock_read_1970_give_no_nonsense_age(store, monk
     record_passage(store, "in", Verdict(ALLOW, ()))  # clock right again: that one's age counts
     count, oldest = store.pending()
     assert count == 2 and oldest is not None
+
+
+@pytest.mark.parametrize("words", ["short", "long"])
+def test_offline_alone_is_yellow_even_with_nothing_waiting_and_fresh_lists(words):
+    """A kiosk that lost the office, with nothing waiting and lists just pulled, is still not
+    green: the volunteer should know new revocations cannot arrive."""
+    from sync.kiosk import OFFLINE, SyncStatus
+    from tui.sync_words import long_words
+
+    now = 1_800_000_000.0
+    status = SyncStatus(state=OFFLINE, trouble="offline", offline_since=now - 600, lists_updated_at=now - 60, at=now)
+    say = short_words if words == "short" else long_words
+    text, level = say(status, "en", now=now)
+    assert "offline" in text and level == "warn"
