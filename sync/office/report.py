@@ -257,13 +257,40 @@ def format_table(report: dict[str, Any], lang: str = "zh") -> str:
     return "\n".join(lines)
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (or, for tab and CR, strips
+# them and reads what follows). Text a kiosk sent (an unknown reason code is shown as it came) must
+# never become a live formula in the clerk's sheet: =HYPERLINK(...) would leak or mislead.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _looks_like_formula(value: str) -> bool:
+    # A lone "-" is the report's "nothing" mark, and no spreadsheet reads it as a formula.
+    return value.startswith(_FORMULA_START) and value != "-"
+
+
+def sheet_text(value: str) -> str:
+    """A CSV cell that every spreadsheet shows as the text it is: a leading apostrophe (the
+    convention Excel and LibreOffice hide) before anything that would start a formula."""
+    return "'" + value if _looks_like_formula(value) else value
+
+
 def format_csv(report: dict[str, Any], lang: str = "zh") -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(header(lang))
+    w.writerow([sheet_text(h) for h in header(lang)])
     for r in table_rows(report, lang):
-        w.writerow(r)
+        w.writerow([sheet_text(c) for c in r])
     return buf.getvalue()
+
+
+def _cells_as_text(sheet: Any) -> None:
+    """XLSX keeps the text exactly: a string cell (never a formula) with Excel's quote prefix,
+    so editing the cell does not turn it into one either."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and _looks_like_formula(cell.value):
+                cell.data_type = "s"
+                cell.quotePrefix = True
 
 
 def write_xlsx(report: dict[str, Any], path: str | os.PathLike[str], lang: str = "zh") -> None:
@@ -300,4 +327,6 @@ def write_xlsx(report: dict[str, Any], path: str | os.PathLike[str], lang: str =
     silent.append(_W["silent_head"].text(lang).split("|"))
     for s in report["not_reported"]:
         silent.append([s["checkpoint"], s["community"], _fmt_time(s["last_sync"])])
+    for sheet in wb.worksheets:
+        _cells_as_text(sheet)
     wb.save(path)
