@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from models.errors import StoreError
+from models.files import private_dir
 
 BUSY_TIMEOUT_MS = 5000
 PRAGMAS = (
@@ -48,7 +49,7 @@ def open_engine(db_path: Path | str, *, migrate: bool = True, check: bool = True
     """Open (creating if needed) the kiosk database, checked and migrated to the newest schema."""
     db_path = Path(db_path)
     try:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(db_path.parent)  # the data dir: owner-only, like everything in it
     except OSError as exc:
         raise StoreError(
             f"无法创建数据目录 {db_path.parent}：{exc.strerror}",
@@ -59,6 +60,9 @@ def open_engine(db_path: Path | str, *, migrate: bool = True, check: bool = True
         f"sqlite:///{db_path}",
         # Python's sqlite3 must not open transactions behind our back; we BEGIN ourselves.
         connect_args={"isolation_level": None, "check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        # An error's text (logged with its traceback) must not carry the statement's parameters:
+        # they are names, phones and ID numbers.
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")

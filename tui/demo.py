@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.files import private_dir, write_private
+
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂芬建国华玉梅志红春生海燕德福荣淑珍"
 
@@ -81,14 +83,14 @@ def seed_demo(data_dir: Path, traffic: int = 0, seed: int = 2022, progress=None)
             conn.execute(insert(Unit).values(code=code, building=u.building, entrance=u.entrance, room=u.room))
 
     passes_dir = data_dir / "demo-passes"
-    passes_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(passes_dir)  # every file in it is a bearer token
     start = time.time() - 26 * 3600  # issued before the demo traffic, which spans the last 24 h
     issued = {}
     for i, code in enumerate(units):
         reading = clock.Reading(start + i * 0.01, 0, clock.boot_id())
         p = issue_pass(store, PassKind.RESIDENT, code, _name(rng), valid_days=60, valid_from=start, reading=reading)
         issued[code] = p
-        (passes_dir / f"{code}.txt").write_text(p.token + "\n", encoding="ascii")
+        write_private(passes_dir / f"{code}.txt", p.token + "\n")
         write_qr_png(p.token, passes_dir / f"{code}.png", module_px=4)
         if progress:
             progress(i + 1, len(units))
@@ -97,7 +99,7 @@ def seed_demo(data_dir: Path, traffic: int = 0, seed: int = 2022, progress=None)
     store.add_list_entry("watch", unit_code=WATCH_UNIT, note="独居老人 elderly living alone")
     if traffic:
         generate_traffic(store, issued, traffic, rng)
-    (data_dir / DEMO_MARKER).write_text("kakou demo\n", encoding="ascii")
+    write_private(data_dir / DEMO_MARKER, "kakou demo\n")
     store.close()
     return DemoResult(data_dir, len(units), passes_dir, pins, traffic)
 

@@ -33,5 +33,11 @@ def qr_image(token: str, module_px: int = 6):
 
 
 def write_qr_png(token: str, path: Path, module_px: int = 6) -> Path:
-    qr_image(token, module_px).save(path)
-    return path
+    """The pass's QR code as a PNG file, owner-only: the picture is the pass (a bearer token)."""
+    import io
+
+    from models.files import write_private
+
+    buf = io.BytesIO()
+    qr_image(token, module_px).save(buf, format="PNG")
+    return write_private(path, buf.getvalue())

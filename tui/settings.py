@@ -24,6 +24,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from models.files import private_dir, write_private
+
 SETTINGS_FILE = "kiosk-settings.toml"
 NAME_DISPLAYS = ("policy", "masked", "full")
 PAPER_WIDTHS = ("58", "80")
@@ -111,8 +113,5 @@ def save_settings(data_dir: Path, settings: KioskSettings) -> Path:
         lines.append("[keys]")
         for binding_id, keys in sorted(settings.keys.items()):
             lines.append(f"{binding_id} = {_toml_string(keys)}")
-    tmp = path.with_suffix(".tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    private_dir(path.parent)
+    return write_private(path, "\n".join(lines) + "\n")

@@ -57,6 +57,7 @@ def open_office_engine(
             connect_args={"isolation_level": None, "check_same_thread": False, "timeout": 30},
             pool_size=pool_size,
             max_overflow=pool_size,
+            hide_parameters=True,  # logged errors must not carry names or sealed records
         )
         from models.engine import apply_pragmas
 
@@ -77,7 +78,9 @@ def open_office_engine(
                 "PostgreSQL needs psycopg: pip install 'kakou[postgres]'",
                 code="no_driver",
             ) from exc
-        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        engine = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
+        )
     if migrate:
         try:
             upgrade(engine)
