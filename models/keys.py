@@ -44,14 +44,36 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def read_private(path: Path) -> bytes:
-    check_private(path)
-    return path.read_bytes()
+    try:
+        check_private(path)
+        return path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(
+            f"密钥文件 {path} 无法读取（{exc.strerror}）。请从备份恢复这个文件，或联系管理员重新登记本机。",
+            f"key file {path} cannot be read ({exc.strerror}). Restore it from a backup, or ask your supervisor"
+            " to re-enrol this kiosk.",
+            code="key_unreadable",
+        ) from exc
 
 
-def load_or_create_secret(data_dir: Path, name: str, size: int = 32) -> bytes:
-    """A random secret kept in `data_dir/keys/name` (hex), made on first use."""
+def missing_key_error(path: Path) -> KeyFileError:
+    return KeyFileError(
+        f"本机的签发密钥 {path} 不见了。没有它，本机签发过的通行证和上报都无法核对；不会自动生成新密钥。"
+        "请从备份恢复这个文件；没有备份时请联系街道办：注销本机后重新登记，再补发本机签发的通行证。",
+        f"this kiosk's signing key {path} is missing. Without it nothing this kiosk issued or sent can be checked;"
+        " a new key is NOT made automatically. Restore the file from a backup; without one, ask the street office"
+        " to revoke this kiosk, enrol it again, and reissue the passes it issued.",
+        code="key_missing",
+    )
+
+
+def load_or_create_secret(data_dir: Path, name: str, size: int = 32, *, create: bool = True) -> bytes:
+    """A random secret kept in `data_dir/keys/name` (hex), made on first use when `create`; a
+    missing file is refused in words when not (a key must never be silently replaced)."""
     path = Path(data_dir) / KEY_DIR / name
     if not path.exists():
+        if not create:
+            raise missing_key_error(path)
         write_private(path, os.urandom(size).hex().encode("ascii"))
     raw = read_private(path).strip()
     try:
@@ -66,8 +88,9 @@ def load_or_create_secret(data_dir: Path, name: str, size: int = 32) -> bytes:
     return secret
 
 
-def load_signing_key(data_dir: Path) -> SigningKey:
-    """This kiosk's Ed25519 issuing key (created at setup)."""
+def load_signing_key(data_dir: Path, *, create: bool = False) -> SigningKey:
+    """This kiosk's Ed25519 issuing key. Made only with the kiosk's file (`create`, a new data
+    dir): later a missing key is an error, never a new key that no gate trusts."""
     from nacl.signing import SigningKey
 
-    return SigningKey(load_or_create_secret(data_dir, KIOSK_SIGNING_KEY))
+    return SigningKey(load_or_create_secret(data_dir, KIOSK_SIGNING_KEY, create=create))

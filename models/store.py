@@ -103,6 +103,10 @@ class KioskStore:
         with self.writer.begin() as conn:
             row = conn.execute(select(col(KioskState.hlc_last)).where(col(KioskState.id) == STATE_ROW_ID)).first()
             if row is None:
+                # A new kiosk file: its signing key is made now, before the row that says the
+                # kiosk exists (a power cut between the two leaves a key and no row, which the
+                # next open takes up). Afterwards a missing key is refused, never replaced.
+                self._signing_key = keys.load_signing_key(self.data_dir, create=True)
                 conn.execute(
                     insert(KioskState).values(
                         id=STATE_ROW_ID,

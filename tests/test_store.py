@@ -182,3 +182,49 @@ def test_nul_characters_never_reach_the_outbox(store):
         payload = conn.exec_driver_sql("SELECT payload FROM outbox WHERE record_id = ?", (fact.record_id,)).scalar()
         row = conn.exec_driver_sql("SELECT from_place, reason FROM registration").one()
     assert "\\u0000" not in payload and tuple(row) == ("武汉", "探亲")
+
+
+def test_a_deleted_signing_key_is_refused_in_words_never_replaced(tmp_path):
+    """Issue 13: a new key would issue passes no gate trusts, and sync would blame tampering."""
+    from models.store import KioskStore
+
+    s = KioskStore.open(tmp_path / "k")
+    issue_pass(s, PassKind.RESIDENT, "3-2-501")
+    s.close()
+    key = tmp_path / "k" / "keys" / "kiosk-signing.key"
+    key.unlink()
+    with pytest.raises(KeyFileError) as e:
+        KioskStore.open(tmp_path / "k")
+    assert e.value.code == "key_missing"
+    assert "备份" in e.value.zh and "backup" in e.value.en and "re" in e.value.en
+    assert not key.exists()  # nothing was made in its place
+
+
+def test_an_unreadable_signing_key_is_refused_in_words(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from models.store import KioskStore
+
+    KioskStore.open(tmp_path / "k").close()
+    real = Path.read_bytes
+
+    def denied(self):
+        if self.name == "kiosk-signing.key":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(KeyFileError) as e:
+        KioskStore.open(tmp_path / "k")
+    assert e.value.code == "key_unreadable" and "Permission denied" in e.value.en
+
+
+def test_the_kakou_command_says_the_key_is_missing_and_exits_with_an_error(tmp_path, capsys):
+    from models.store import KioskStore
+    from tui.cli import main
+
+    KioskStore.open(tmp_path / "k").close()
+    (tmp_path / "k" / "keys" / "kiosk-signing.key").unlink()
+    assert main(["report", "--data-dir", str(tmp_path / "k")]) == 2  # EXIT_ERROR, never 70
+    err = capsys.readouterr().err
+    assert "签发密钥" in err and "Traceback" not in err

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from models import keys as key_files
+from models.errors import KeyFileError
 
 ROOT_SIGNING_KEY = "office-root.key"
 SEALING_KEY = "office-sealing.key"
@@ -25,14 +26,31 @@ def load_lookup_key(office_dir: Path) -> bytes:
     return key_files.load_or_create_secret(Path(office_dir), LOOKUP_KEY)
 
 
+def missing_office_key(path: Path) -> KeyFileError:
+    return KeyFileError(
+        f"街道办的密钥 {path} 不见了，不会自动生成新密钥（新密钥会让所有卡口拒收名单）。请从备份恢复这个文件。",
+        f"the office's key {path} is missing; a new one is NOT made (every kiosk would refuse the lists as"
+        " forged). Restore the file from a backup.",
+        code="key_missing",
+    )
+
+
 class OfficeKeys:
     def __init__(self, office_dir: Path):
         from nacl.public import PrivateKey
         from nacl.signing import SigningKey
 
         office_dir = Path(office_dir)
-        self.root = SigningKey(key_files.load_or_create_secret(office_dir, ROOT_SIGNING_KEY))
-        self.sealing = PrivateKey(key_files.load_or_create_secret(office_dir, SEALING_KEY))
+        # The root and sealing keys are made together, with a new office. After that a missing one
+        # is refused in words, never replaced: a new root key would make every kiosk refuse the
+        # lists as forged, and a new sealing key could not open what kiosks sealed.
+        folder = office_dir / key_files.KEY_DIR
+        new = not (folder / ROOT_SIGNING_KEY).exists() and not (folder / SEALING_KEY).exists()
+        for name in (ROOT_SIGNING_KEY, SEALING_KEY):
+            if not new and not (folder / name).exists():
+                raise missing_office_key(folder / name)
+        self.root = SigningKey(key_files.load_or_create_secret(office_dir, ROOT_SIGNING_KEY, create=new))
+        self.sealing = PrivateKey(key_files.load_or_create_secret(office_dir, SEALING_KEY, create=new))
         self.lookup = load_lookup_key(office_dir)
 
     @property

@@ -503,3 +503,20 @@ class TestKeyFiles:
         assert code == 2 and f"chmod 600 {sealing}" in err and "Traceback" not in err
         os.chmod(sealing, 0o600)
         assert OfficeKeys(office_dir).sealing_public == sqlite_office.app.state.office.keys.sealing_public
+
+
+def test_a_deleted_office_root_key_is_refused_never_replaced(sqlite_office):
+    """Issue 13: a new root key would make every enrolled kiosk refuse the lists as forged."""
+    from models.errors import KeyFileError
+    from sync.office.keys import OfficeKeys
+
+    root = sqlite_office.office_dir / "keys" / "office-root.key"
+    before = root.read_bytes()
+    root.unlink()
+    with pytest.raises(KeyFileError) as exc:
+        OfficeKeys(sqlite_office.office_dir)
+    assert exc.value.code == "key_missing" and "备份" in exc.value.zh and "backup" in exc.value.en
+    assert not root.exists()
+    root.write_bytes(before)
+    os.chmod(root, 0o600)
+    assert bytes(OfficeKeys(sqlite_office.office_dir).root.verify_key)  # restored from the backup: works
