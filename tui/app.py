@@ -525,6 +525,12 @@ def _warm_up(store) -> None:
 
 
 def run_app(data_dir: Path, lang: str | None = None) -> int:
-    app = DutyApp(Path(data_dir), lang=lang)
-    result = app.run()
-    return int(result or app.return_code or 0)
+    from tui.desk_lock import hold_desk_lock
+
+    lock = hold_desk_lock(Path(data_dir))  # DeskBusy: the command prints its words, exit 2
+    try:
+        app = DutyApp(Path(data_dir), lang=lang)
+        result = app.run()
+        return int(result or app.return_code or 0)
+    finally:
+        lock.close()
