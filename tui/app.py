@@ -82,8 +82,10 @@ class DutyApp(App):
     ENABLE_COMMAND_PALETTE = False
     TITLE = "kakou"
     BINDINGS = [
-        # A kiosk is not a laptop: Ctrl+Q asks for a supervisor PIN, Ctrl+C does nothing.
-        Binding("ctrl+q", "request_quit", "quit", show=False, priority=True, id="quit"),
+        # A kiosk is not a laptop: Ctrl+Q asks for a supervisor PIN, Ctrl+C does nothing. Ctrl+Q is
+        # not a priority binding: the scan line sees it first and drops it inside a scan (a code
+        # holding the byte 0x11 must not open the PIN dialog in front of the queue).
+        Binding("ctrl+q", "request_quit", "quit", show=False, id="quit"),
         Binding("ctrl+c", "ignore", show=False, priority=True, id="ignore_ctrl_c"),
     ]
 

@@ -43,6 +43,26 @@ def no_cursor_blink(monkeypatch):
     monkeypatch.setattr(Input, "cursor_blink", False)
 
 
+@pytest.fixture(autouse=True)
+def keys_by_hand_wait_out_the_scan_line_hold(monkeypatch):
+    """`pilot.press` is a hand on the keyboard: after a key that is not text, wait as a hand
+    would, longer than the scan line holds a binding's key on an empty line (ScanInput.HOLD_S)
+    to see whether a scan follows. The desk runs in the tests exactly as it does at the gate."""
+    from textual.pilot import Pilot
+
+    from tui.widgets.scan_input import TERMINATORS, ScanInput
+
+    original = Pilot.press
+
+    async def press(self, *keys: str) -> None:
+        for key in keys:
+            await original(self, key)
+            if not (len(key) == 1 or key in TERMINATORS or key in ("space", "backspace")):
+                await self.pause(ScanInput.HOLD_S + 0.05)
+
+    monkeypatch.setattr(Pilot, "press", press)
+
+
 def token_of(data_dir: Path, unit: str) -> str:
     return (data_dir / "demo-passes" / f"{unit}.txt").read_text().strip()
 

@@ -64,6 +64,8 @@ class TestRegistration:
     async def _open_form(self, pilot):
         await pilot.press("f2")
         await wait_for(pilot, on_screen(pilot, "RegisterScreen"))
+        # The form takes keys once its first field has the focus (a loaded machine is slow to get there).
+        await wait_for(pilot, lambda: getattr(pilot.app.focused, "id", "") == "input-kind")
         return pilot.app.screen
 
     async def _fill(self, pilot, values: list[str]):

@@ -56,6 +56,49 @@ class TestKeysInsideABurst:
 
             assert db_rows(desk_dir, "SELECT temp_raw FROM passage ORDER BY device_time DESC LIMIT 1")[0][0] == "365"
 
+    async def test_an_escape_sequence_at_the_start_of_a_scan_presses_no_key(self, desk_dir):
+        """A code that BEGINS with ESC [ 2 0 ~ (F9: the handover) or ESC (cancel): on an empty line
+        the key is held, and the scan right behind it drops it."""
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await log_in(pilot)
+            for first in (("f9", None), ("escape", "\x1b"), ("f4", None)):
+                post_keys(app, [first, *text_keys(token_of(desk_dir, "3-2-501")), ("enter", "\r")])
+                await settle(pilot)
+                await pilot.pause(0.2)  # longer than the hold: a held key would have been let through
+                assert type(app.screen).__name__ == "DutyScreen", f"{first[0]} opened {type(app.screen).__name__}"
+                assert app.screen.direction == "in", "F4 at the start of a scan must not turn the gate round"
+                assert app.screen.waiting is not None and app.screen.waiting.unit == "3-2-501"
+                post_keys(app, [*text_keys("365"), ("enter", "\r")])
+                await settle(pilot)
+                assert app.screen.waiting is None
+
+    async def test_a_code_of_nothing_but_an_escape_sequence_presses_no_key(self, desk_dir):
+        """A self-made QR holding only ESC [ 2 0 ~ : the scanner's own Enter follows it."""
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await log_in(pilot)
+            post_keys(app, [("f9", None), ("enter", "\r")])
+            await settle(pilot)
+            await pilot.pause(0.2)
+            assert type(app.screen).__name__ == "DutyScreen"
+
+    async def test_ctrl_q_inside_a_scan_does_not_open_the_pin_dialog(self, desk_dir):
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await log_in(pilot)
+            token = token_of(desk_dir, "3-2-501")
+            post_keys(app, [*text_keys(token[:9]), ("ctrl+q", "\x11"), *text_keys(token[9:]), ("enter", "\r")])
+            await settle(pilot)
+            await pilot.pause(0.2)
+            assert type(app.screen).__name__ == "DutyScreen", "Ctrl+Q inside a scan opened the PIN dialog"
+            assert app.screen.waiting is not None and app.screen.waiting.unit == "3-2-501"
+            # By hand it still asks for the supervisor's PIN.
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen.waiting is None)
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "SupervisorPinScreen")
+
 
 class TestKeysByHand:
     async def test_a_function_key_after_a_pause_still_works_with_text_on_the_line(self, desk_dir):
@@ -172,6 +215,18 @@ class TestThroughATerminal:
         os.write(term.master, token[:half].encode() + b"\x1b[20~" + token[half:].encode() + b"\r")
         term.wait_for(en["duty.temp_prompt"][:20], timeout=60, since=mark)
         # Then a temperature, saved: had F9 been pressed, the handover screen would have the keys.
+        term.type("365\r")
+        term.wait_for(en["duty.saved"], timeout=60, since=mark)
+        assert en["hand.title"] not in term.screen_text[mark:]
+
+    def test_an_escape_sequence_at_the_start_of_a_scan_presses_no_function_key(self, desk_in_a_terminal, desk_dir):
+        from tui.strings import STRINGS
+
+        en = STRINGS["en"]
+        term = desk_in_a_terminal
+        mark = term.mark()
+        os.write(term.master, b"\x1b[20~" + token_of(desk_dir, "3-2-501").encode() + b"\r")
+        term.wait_for(en["duty.temp_prompt"][:20], timeout=60, since=mark)
         term.type("365\r")
         term.wait_for(en["duty.saved"], timeout=60, since=mark)
         assert en["hand.title"] not in term.screen_text[mark:]

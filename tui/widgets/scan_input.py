@@ -18,8 +18,11 @@ text (fixed in CSS), so no key ever lays the screen out.
 Inside a burst, a key that is neither text nor a terminator nor Backspace (a scanner set up to
 send control characters turns `ESC [ 2 0 ~` in a QR code into "f9") is dropped: it must not
 press a function key, end the shift or cancel the person in front. "Inside a burst" means the
-line holds typed text and the previous key of it came less than BURST_GAP ago, faster than any
-hand (arrow keys and F-keys typed by hand work as usual).
+previous key came less than BURST_GAP ago, faster than any hand (arrow keys and F-keys typed by
+hand work as usual). A code can also START with such a sequence, before any text: so a key that
+would press a binding on an empty line is held for HOLD_S first, and dropped if any other key
+follows within that time (the rest of a scan); alone, it goes on to the bindings, HOLD_S late.
+Ctrl+Q too (the app's quit binding is not a priority binding, so it comes here first).
 
 Printable keys are inserted NFKC-normalised (full-width digits from an active Chinese IME
 become ASCII digits).
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -91,6 +95,12 @@ class ScanInput(Widget, can_focus=True):
     """
     COMPONENT_CLASSES = {"scan-input--cursor", "scan-input--placeholder"}
 
+    # A scanner's next key comes 5-15 ms after the last key of an escape sequence (slow ones are
+    # set to 30-50 ms); a hand goes from a function key to another key in 150 ms or more. 80 ms
+    # tells the two apart and is not felt as a delay.
+    HOLD_S: ClassVar[float] = 0.08
+    """How long a key that would press a binding waits on an empty line (0: not at all)."""
+
     placeholder: reactive[str] = reactive("", init=False)
     """Shown, dimmed, while the line is empty."""
 
@@ -123,7 +133,9 @@ class ScanInput(Widget, can_focus=True):
         self._cursor = len(self._value)
         self._repaint_asked = False  # refresh() called and render() not run since
         self._scroll = 0  # cells of the text left of the view (long text scrolls sideways)
-        self._burst_at = -1.0  # time of the last text key of the text on the line
+        self._burst_at = -1.0  # time of the last key of a burst (a scan coming in)
+        self._held: events.Key | None = None  # a binding's key on an empty line, waiting (HOLD_S)
+        self._replaying: str | None = None  # the held key, sent on to the bindings
 
     # -- the text ------------------------------------------------------------------------------
     @property
@@ -188,8 +200,28 @@ class ScanInput(Widget, can_focus=True):
         # Printable keys are text here (the key bar and bindings must not count on them).
         return character is not None and character.isprintable()
 
+    def _hold(self, event: events.Key) -> None:
+        self._held = event
+        self.set_timer(self.HOLD_S, lambda: self._release(event))
+
+    def _release(self, event: events.Key) -> None:
+        """Nothing came after the held key: it was pressed by hand. Send it on, once."""
+        if self._held is not event:
+            return  # dropped meanwhile (another key followed: it was part of a scan)
+        self._held = None
+        self._replaying = event.key
+        self.app.post_message(events.Key(event.key, event.character))
+
     def on_key(self, event: events.Key) -> None:
         key = event.key
+        if self._replaying is not None and key == self._replaying:
+            self._replaying = None
+            return  # a held key, released: on to the screen's and the app's bindings
+        if self._held is not None:
+            # A key right after the held one: that one began a scan (an escape sequence at the
+            # start of a code). Drop it, and treat what follows as the burst it is.
+            self._held = None
+            self._burst_at = event.time
         if key in TERMINATORS:
             # Stopped here: Tab must not move the focus, Enter must not reach a binding.
             event.stop()
@@ -208,15 +240,22 @@ class ScanInput(Widget, can_focus=True):
             event.prevent_default()
             self._edit(key)
             return
-        if self.value and event.time - self._burst_at < BURST_GAP:
+        if event.time - self._burst_at < BURST_GAP:
             # Part of a scan that is still coming in (an escape sequence in the code): drop it.
             event.stop()
             event.prevent_default()
+            self._burst_at = event.time
             return
         if key in _EDITING:
             event.stop()
             event.prevent_default()
             self._edit(key)
+            return
+        if not self.value and self.HOLD_S > 0:
+            # Maybe the start of a scan: wait HOLD_S for what follows (see the module's words).
+            event.stop()
+            event.prevent_default()
+            self._hold(event)
         # Anything else (F-keys, Escape, ...) goes on to the screen's bindings.
 
     def on_paste(self, event: events.Paste) -> None:
