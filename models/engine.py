@@ -138,11 +138,53 @@ def _store_error(db_path: Path, exc: sqlite3.DatabaseError) -> StoreError:
             f"disk full, cannot write {db_path}. Free some space and retry; saved records are kept.",
             code="disk_full",
         )
+    return damaged_error(message, db_path)
+
+
+def damaged_error(detail: str, db_path: Path | str | None = None) -> StoreError:
+    """The one set of words for a damaged kiosk file, wherever the damage shows (the start-up
+    check, a read, a command, the background check)."""
+    where_zh = f"：{db_path}" if db_path else ""
+    where_en = f": {db_path}" if db_path else ""
     return StoreError(
-        f"数据库文件无法使用（{message}）：{db_path}。请联系管理员，不要删除该文件。",
-        f"the database file cannot be used ({message}): {db_path}. Call your supervisor; do not delete the file.",
+        f"数据库文件已损坏（{detail}）{where_zh}。请联系管理员，不要删除该文件，也不要再往里写记录。",
+        f"the database file is damaged ({detail}){where_en}. Call your supervisor; do not delete the file, and"
+        " do not record into it.",
         code="store_damaged",
     )
+
+
+def as_damage(exc: BaseException, db_path: Path | str | None = None) -> StoreError | None:
+    """The damaged-file words for an error that came out of the kiosk's database where nothing
+    turned it into words yet (a damaged schema: "no such column"; a damaged text value that is no
+    longer UTF-8), or None for anything else. A busy or locked file is not damage."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StoreError):
+            return current
+        if isinstance(current, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+            return None  # a rule of the schema or a mistake in the code, not a damaged file
+        if isinstance(current, sqlite3.DatabaseError):
+            text_ = str(current)
+            if "locked" in text_ or "busy" in text_:
+                return None
+            return damaged_error(text_[:120], db_path)
+        if isinstance(current, UnicodeDecodeError) and _raised_by_sqlite(current):
+            return damaged_error("text is not UTF-8", db_path)
+        current = current.__cause__ or current.__context__ or getattr(current, "orig", None)
+    return None
+
+
+def _raised_by_sqlite(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if "sqlalchemy" in name or "sqlite3" in name or name.endswith("engine.py"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def quick_check(engine: Engine) -> None:
@@ -150,12 +192,7 @@ def quick_check(engine: Engine) -> None:
         rows = conn.exec_driver_sql("PRAGMA quick_check").fetchall()
         conn.rollback()
     if [r[0] for r in rows] != ["ok"]:
-        detail = "; ".join(str(r[0]) for r in rows[:3])
-        raise StoreError(
-            f"数据库自检未通过（{detail}）。请联系管理员。",
-            f"database self-check failed ({detail}). Call your supervisor.",
-            code="store_damaged",
-        )
+        raise damaged_error("; ".join(str(r[0]) for r in rows[:3]))
 
 
 def head_revision() -> str:

@@ -200,7 +200,7 @@ class TestDeferredCheck:
         code = main(["pass", "revoke", "0" * 32, "--reason", "x", "--data-dir", str(tmp_path)])
         err = capsys.readouterr().err
         assert checks == [1] and code == EXIT_ERROR
-        assert "数据库自检未通过" in err and "internal error" not in err
+        assert "数据库文件已损坏" in err and "internal error" not in err
 
     def test_check_integrity_passes_on_a_sound_file(self, tmp_path):
         store = KioskStore.open(tmp_path, check=False)

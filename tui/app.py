@@ -163,6 +163,13 @@ class DutyApp(App):
         if getattr(exc, "zh", None) and getattr(exc, "en", None):
             logs.shown_error(log, exc, "duty desk")
             return words(self.lang, cast("Bilingual", exc))
+        from models.engine import as_damage
+
+        damage = as_damage(exc, self.data_dir / "kakou.db")
+        if damage is not None:  # out of the database with no words yet: a damaged file
+            log.error("duty desk: the database is damaged", exc_info=exc)
+            self.store_damaged = True
+            return words(self.lang, damage)
         self._log_internal_error(exc)
         return self.t("app.internal_error", error=type(exc).__name__)
 
@@ -504,7 +511,7 @@ def _peek_checkpoint(data_dir: Path) -> tuple[str, str] | None:
             row = conn.execute("SELECT name, community FROM checkpoint ORDER BY id LIMIT 1").fetchone()
         finally:
             conn.close()
-    except sqlite3.Error:
+    except (sqlite3.Error, UnicodeDecodeError):  # a damaged file: opening the store says so in words
         return None
     return (str(row[0]), str(row[1])) if row else None
 

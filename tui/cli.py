@@ -77,6 +77,16 @@ def log_dir_of(args: argparse.Namespace) -> Path:
         return Path.home()
 
 
+def _db_of(args: argparse.Namespace) -> Path | None:
+    from models.store import DB_FILE
+
+    data_dir = getattr(args, "data_dir", None)
+    try:
+        return resolve_data_dir(data_dir) / DB_FILE
+    except Exception:  # pragma: no cover - only for the words
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -100,8 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as exc:  # one clear line, never a traceback
+        from models.engine import as_damage
         from models.errors import KakouError
 
+        damage = None if isinstance(exc, KakouError) else as_damage(exc, _db_of(args))
+        if damage is not None:
+            # Out of the database where nothing put it into words (a damaged schema or text).
+            log.error("kakou %s: the database is damaged", args.command, exc_info=exc)
+            print(str(damage), file=sys.stderr)
+            return EXIT_ERROR
         logs.shown_error(log, exc, f"kakou {args.command}")
         if isinstance(exc, KakouError):
             print(str(exc), file=sys.stderr)
