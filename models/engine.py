@@ -187,12 +187,24 @@ def _raised_by_sqlite(exc: BaseException) -> bool:
     return False
 
 
-def quick_check(engine: Engine) -> None:
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql("PRAGMA quick_check").fetchall()
-        conn.rollback()
+def quick_check(engine: Engine, pragma: str = "quick_check") -> None:
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(f"PRAGMA {pragma}").fetchall()
+            conn.rollback()
+    except Exception as exc:
+        damage = as_damage(exc)
+        if damage is None:
+            raise
+        raise damage from exc
     if [r[0] for r in rows] != ["ok"]:
         raise damaged_error("; ".join(str(r[0]) for r in rows[:3]))
+
+
+def integrity_check(engine: Engine) -> None:
+    """SQLite's full check (indexes against their tables too): slower than quick_check, for a
+    background thread."""
+    quick_check(engine, "integrity_check")
 
 
 def head_revision() -> str:

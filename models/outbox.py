@@ -126,3 +126,20 @@ def pending_count(conn: Connection) -> tuple[int, float | None]:
         {"plausible": PLAUSIBLE_SINCE},
     ).one()
     return int(row[0]), row[1]
+
+
+def damaged_records(conn: Connection, start: float | None = None, end: float | None = None) -> list[tuple[int, int]]:
+    """(epoch, seq) of the records whose payload no longer matches the hash written with it
+    (a damaged SD card changes bytes that SQLite's own checks do not see), between `start` and
+    `end` (wall times) or all of them. The payload is read as bytes: damaged text may no longer
+    be UTF-8."""
+    where, params = "", {}
+    if start is not None and end is not None:
+        where, params = " WHERE wall_time >= :s AND wall_time < :e", {"s": start, "e": end}
+    rows = conn.execute(text(f"SELECT epoch, seq, CAST(payload AS BLOB), payload_hash FROM outbox{where}"), params)
+    bad = []
+    for epoch, seq, payload, digest in rows:
+        raw = payload if isinstance(payload, bytes) else str(payload).encode("utf-8", "surrogateescape")
+        if hashlib.sha256(raw).hexdigest() != digest:
+            bad.append((int(epoch), int(seq)))
+    return bad

@@ -88,11 +88,19 @@ class KioskStore:
         return store
 
     def check_integrity(self) -> None:
-        """PRAGMA quick_check on its own connection (safe from a worker thread while the desk
-        records); raises StoreError(code="store_damaged") with a plain message."""
-        from models.engine import quick_check
+        """The whole file, on its own connection (safe from a worker thread while the desk
+        records; a read never blocks the writer in WAL mode): SQLite's full integrity_check, then
+        every outbox record against the hash written with it. StoreError(code="store_damaged")
+        with the plain words when either fails."""
+        from models.engine import damaged_error, integrity_check
+        from models.outbox import damaged_records
 
-        quick_check(self.engine)
+        integrity_check(self.engine)
+        with self.engine.connect() as conn:
+            bad = damaged_records(conn)
+            conn.rollback()
+        if bad:
+            raise damaged_error(f"{len(bad)} records do not match their hash", self.data_dir / DB_FILE)
 
     def close(self) -> None:
         from models.engine import checkpoint_and_close

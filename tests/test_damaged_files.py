@@ -124,3 +124,61 @@ async def test_the_desk_on_a_schema_whose_error_is_not_utf8_says_so(clean_kiosk,
         await wait_for(pilot, lambda: bool(app.fatal_text), timeout=30)
         assert "database file is damaged" in app.fatal_text
         assert app.return_code is None
+
+
+def _change_a_payload(kiosk):
+    """One byte of a committed record changed, its hash not: what quick_check cannot see."""
+    import sqlite3
+
+    conn = sqlite3.connect(kiosk / "kakou.db")
+    seq = conn.execute("SELECT max(seq) FROM outbox").fetchone()[0]
+    conn.execute("UPDATE outbox SET payload = substr(payload, 1, 5) || 'x' || substr(payload, 7) WHERE seq = ?", (seq,))
+    conn.commit()
+    assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    conn.close()
+
+
+def test_a_record_that_no_longer_matches_its_hash_is_found_by_the_check_and_the_report(
+    clean_kiosk, tmp_path, monkeypatch, capsys
+):
+    from models.errors import StoreError
+    from models.store import KioskStore
+
+    kiosk = tmp_path / "kiosk"
+    shutil.copytree(clean_kiosk, kiosk)
+    _change_a_payload(kiosk)
+    store = KioskStore.open(kiosk)  # quick_check passes: the damage is inside a record
+    with pytest.raises(StoreError) as damaged:
+        store.check_integrity()
+    assert damaged.value.code == "store_damaged" and "1 records do not match their hash" in damaged.value.en
+    store.close()
+
+    code, out, _err = run(monkeypatch, capsys, "report", "--data-dir", str(kiosk))
+    assert code == 0 and "本日有 1 条记录的存档已损坏" in out
+    code, out, _err = run(monkeypatch, capsys, "report", "--json", "--data-dir", str(kiosk))
+    assert '"damaged_records": 1' in out
+
+
+async def test_the_desk_stops_on_a_record_that_no_longer_matches_its_hash(clean_kiosk, tmp_path):
+    from tests.tui.conftest import wait_for
+    from tui.app import DutyApp
+
+    kiosk = tmp_path / "kiosk"
+    shutil.copytree(clean_kiosk, kiosk)
+    _change_a_payload(kiosk)
+    app = DutyApp(kiosk, lang="en")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: bool(app.fatal_text), timeout=30)
+        assert "do not match their hash" in app.fatal_text and app.store_damaged
+
+
+def test_a_clean_kiosk_passes_the_full_check(clean_kiosk, tmp_path, monkeypatch, capsys):
+    from models.store import KioskStore
+
+    kiosk = tmp_path / "kiosk"
+    shutil.copytree(clean_kiosk, kiosk)
+    store = KioskStore.open(kiosk)
+    store.check_integrity()
+    store.close()
+    code, out, _err = run(monkeypatch, capsys, "report", "--data-dir", str(kiosk))
+    assert code == 0 and "损坏" not in out
