@@ -6,7 +6,6 @@ for the whole kiosk and is kept in the database: pulling the plug does not reset
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, overload
 
@@ -115,15 +114,17 @@ def lock_seconds(failures: int) -> float:
 
 
 def locked_for(store: KioskStore, now: float | None = None) -> float:
-    """Seconds left before another PIN may be tried (0 when not locked)."""
-    now = time.time() if now is None else now
+    """Seconds left before another PIN may be tried (0 when not locked), never more than the
+    longest lockout: a lock set before the clock fell back to 1970 (a power cut without an RTC)
+    must not read "56 years". `now` is the trusted time, not the bare wall clock."""
+    now = store.trusted_now() if now is None else now
     state = store.kiosk_state()
-    return max(0.0, state.pin_locked_until - now)
+    return max(0.0, min(float(MAX_LOCK_SECONDS), state.pin_locked_until - now))
 
 
 def login(store: KioskStore, pin: str, now: float | None = None) -> VolunteerInfo:
     """The volunteer whose PIN this is; raises PinError (wrong, or locked with seconds left)."""
-    now = time.time() if now is None else now
+    now = store.trusted_now() if now is None else now
     left = locked_for(store, now)
     if left > 0:
         raise PinError(

@@ -228,3 +228,19 @@ def test_the_kakou_command_says_the_key_is_missing_and_exits_with_an_error(tmp_p
     assert main(["report", "--data-dir", str(tmp_path / "k")]) == 2  # EXIT_ERROR, never 70
     err = capsys.readouterr().err
     assert "签发密钥" in err and "Traceback" not in err
+
+
+def test_a_lockout_set_before_the_clock_fell_to_1970_is_never_longer_than_the_maximum(store):
+    """Issue 14: a kiosk locked out, then its clock at 1970 after a power cut, said "try again in
+    1795999305 s" (56 years)."""
+    volunteers.add_volunteer(store, "王秀英", "8888", "supervisor")
+    now = 1_764_000_000.0  # 2025
+    for _ in range(volunteers.FREE_ATTEMPTS):
+        with pytest.raises(volunteers.PinError):
+            volunteers.login(store, "0000", now=now)
+    assert 0 < volunteers.locked_for(store, now=now) <= volunteers.BASE_LOCK_SECONDS
+    assert volunteers.locked_for(store, now=0.0) <= volunteers.MAX_LOCK_SECONDS  # the clock reads 1970
+    with pytest.raises(volunteers.PinError) as e:
+        volunteers.login(store, "8888", now=0.0)
+    seconds = int("".join(ch for ch in e.value.en if ch.isdigit()))
+    assert seconds <= volunteers.MAX_LOCK_SECONDS + 1

@@ -57,3 +57,19 @@ def test_the_lock_of_a_killed_desk_is_gone_with_it(tmp_path):
         except DeskBusy:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+async def test_scans_at_the_lock_screen_count_as_no_wrong_pin(desk_dir):
+    """Issue 14: three scans at the idle lock screen locked the kiosk for everyone."""
+    from tests.tui.conftest import db_rows, log_in, on_screen, screen_text, token_of, type_keys, wait_for
+    from tui.app import DutyApp
+
+    app = DutyApp(desk_dir, lang="en")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, on_screen(pilot, "LoginScreen"))
+        for scanned in (token_of(desk_dir, "3-2-501"), "11010519491231002X", "13800138000", "365"):
+            await type_keys(pilot, scanned + "\r")
+            await pilot.pause(0.1)
+            assert "type your PIN first" in screen_text(app)
+        assert db_rows(desk_dir, "SELECT pin_failures FROM kiosk_state")[0][0] == 0
+        await log_in(pilot)  # and the right PIN still opens the desk at once

@@ -16,6 +16,7 @@ from textual.widgets import Input, Static
 
 from tui.screens.base import DeskScreen
 from tui.widgets.plain import Plain
+from tui.widgets.scan_input import MAX_SCAN_CHARS
 
 if TYPE_CHECKING:
     from models.volunteers import VolunteerInfo  # noqa: F401 (in the quoted base class: not imported at run time)
@@ -27,6 +28,13 @@ def _login_context(store):
 
     cp = store.checkpoint()
     return cp, last_handover_note(store), locked_for(store)
+
+
+def _could_be_a_pin(text: str) -> bool:
+    from models.volunteers import MAX_PIN, MIN_PIN
+
+    text = text.strip()
+    return text.isascii() and text.isdigit() and MIN_PIN <= len(text) <= MAX_PIN
 
 
 class LoginScreen(DeskScreen["VolunteerInfo"]):
@@ -48,7 +56,9 @@ class LoginScreen(DeskScreen["VolunteerInfo"]):
             )
             yield Plain("", id="login-note")
             yield Plain(app.t("login.prompt"))
-            yield Input(password=True, id="login-pin", max_length=8)
+            # No PIN-sized limit: a scan must arrive whole to be told apart from a PIN (cut to 8
+            # digits, a pass looked like a wrong PIN and three of them locked the kiosk).
+            yield Input(password=True, id="login-pin", max_length=MAX_SCAN_CHARS)
             yield Plain(self.initial_message, id="login-message", classes="field-error")
             if app.demo:
                 from tui.app import demo_pin_hint
@@ -75,13 +85,13 @@ class LoginScreen(DeskScreen["VolunteerInfo"]):
         if note and not self.locked:
             self.query_one("#login-note", Static).update(self.app.t("login.handover_note", note=note[0]))
         if left > 0:
-            self.locked_until = time.time() + left
+            self.locked_until = time.monotonic() + left  # counted down on the monotonic clock
             self._tick()
 
     def _tick(self) -> None:
         if not self.locked_until:
             return
-        left = self.locked_until - time.time()
+        left = self.locked_until - time.monotonic()
         message = self.query_one("#login-message", Static)
         if left <= 0:
             self.locked_until = 0.0
@@ -99,7 +109,12 @@ class LoginScreen(DeskScreen["VolunteerInfo"]):
         pin_input.value = ""
         if not pin.strip():
             return
-        if self.locked_until and self.locked_until > time.time():
+        if not _could_be_a_pin(pin):
+            # A pass, an ID card or a temperature scanned at the lock screen is no wrong PIN:
+            # three scans must not lock the kiosk for everyone.
+            message.update(self.app.t("login.not_a_pin"))
+            return
+        if self.locked_until and self.locked_until > time.monotonic():
             self._tick()
             return
         message.update(self.app.t("login.checking"))
@@ -110,7 +125,7 @@ class LoginScreen(DeskScreen["VolunteerInfo"]):
             self.app.bell()
             if getattr(exc, "code", "") == "pin_locked":
                 left = await self.app.db(locked_for)
-                self.locked_until = time.time() + left
+                self.locked_until = time.monotonic() + left
             await self._audit_failure()
             return
         self.dismiss(who)
