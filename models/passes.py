@@ -23,6 +23,7 @@ from models.values import ValueRejected, parse_name, parse_unit
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from models.policy import Policy
     from models.store import KioskStore
 
 
@@ -62,6 +63,25 @@ def build_body(
     scope: int = 0,
     valid_from: float | None = None,
 ) -> PassBody:
+    start = valid_from if valid_from is not None else store.trusted_now()
+    public = bytes(store.signing_key.verify_key)
+    return make_body(public, store.policy(), kind, unit, name, valid_days, plate, hours, scope, start)
+
+
+def make_body(
+    public_key: bytes,
+    policy: Policy,
+    kind: PassKind,
+    unit: str,
+    name: str = "",
+    valid_days: float | None = None,
+    plate: str = "",
+    hours: tuple[int, int] = (0, 24),
+    scope: int = 0,
+    valid_from: float = 0.0,
+) -> PassBody:
+    """The body of a pass the holder of `public_key` signs (a kiosk's or the office's), checked
+    against `policy`: the kind's maximum validity is refused here as the verifier would deny it."""
     try:
         unit_code = str(parse_unit(unit))
         name = parse_name(name)
@@ -72,13 +92,18 @@ def build_body(
         called = kind.info.name
         raise PassError(f"{called.zh}需要车牌号", f"a {called.en.lower()} needs a plate number", code="plate")
     days = kind.info.default_days if valid_days is None else valid_days
-    if not 0 < days <= 366:
-        raise PassError("有效天数须在 1-366 之间", "valid days must be 1-366", code="valid_days")
-    start = int(valid_from if valid_from is not None else store.trusted_now())
-    public = bytes(store.signing_key.verify_key)
+    limit = policy.max_days_for(kind)
+    if not 0 < days <= limit:
+        called = kind.info.name
+        raise PassError(
+            f"{called.zh}的有效天数须在 1-{limit} 之间（街道政策）",
+            f"a {called.en.lower()} is valid 1-{limit} days (the office's policy)",
+            code="valid_days",
+        )
+    start = int(valid_from)
     try:
         body = PassBody(
-            kid=kid_for(public),
+            kid=kid_for(public_key),
             pass_id=new_pass_id(),
             kind=kind,
             scope=scope,

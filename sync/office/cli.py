@@ -268,6 +268,9 @@ def run_add_checkpoint(args: argparse.Namespace) -> int:
         return 0
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(info["expires_at"]))
     print(f"卡口 checkpoint: {info['community']} {info['name']}  (id {info['kiosk_id']})")
+    print(f"卡口编号 checkpoint number: {info['checkpoint_number']}  (全街道唯一 / unique on this street)")
+    if info["new_community"]:
+        print(f"新社区 new community: {info['community']}  (第一次出现这个名字 / first checkpoint with this name)")
     print(f"登记码 enrolment code: {info['code']}   (一次有效，{until} 前 / one use, before {until})")
     print(f"在卡口上运行 on the kiosk: kakou enroll --office URL --code {info['code']}")
     if sys.stdout.isatty():
