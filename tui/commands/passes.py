@@ -206,21 +206,10 @@ PAPER_ENV = "KAKOU_PAPER"
 
 
 def parse_hours(text: str | None) -> tuple[int, int]:
-    """ "8-18" -> (8, 18); "22-6" wraps past midnight; None -> all day."""
-    from models.passes import PassError
+    """ "8-18" -> (8, 18); "22-6" wraps past midnight; None -> all day (models.passes.parse_hours)."""
+    from models.passes import parse_hours as parse
 
-    if not text:
-        return (0, 24)
-    start, sep, end = text.replace("：", ":").replace(":00", "").partition("-")
-    try:
-        hours = (int(start), int(end))
-    except ValueError:
-        hours = (-1, -1)
-    if not sep or not (0 <= hours[0] <= 23 and 0 <= hours[1] <= 24) or hours[0] == hours[1]:
-        raise PassError(
-            f"时段写法不对：{text}（例如 8-18）", f"hours {text!r} not understood (e.g. 8-18)", code="hours"
-        )
-    return hours
+    return parse(text)
 
 
 def _header(store) -> str:
