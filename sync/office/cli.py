@@ -82,7 +82,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     )
     ip.add_argument("--plate", default="", help="number plate (vehicle passes)")
     ip.add_argument("--hours", default=None, help="daily hours, e.g. 8-18")
-    where = ip.add_mutually_exclusive_group(required=True)
+    where = ip.add_mutually_exclusive_group()  # neither: the words say why (both languages)
     where.add_argument("--street-wide", action="store_true", help="valid at every checkpoint of the street")
     where.add_argument("--checkpoint", default=None, help="valid at this checkpoint only (its number or name)")
     ip.add_argument("--json", action="store_true")

@@ -62,7 +62,12 @@ def register(sub, common) -> None:
     )
     i.add_argument("--plate", default="", help=f"number plate ({plate_kinds} passes)")
     i.add_argument("--hours", default=None, metavar="FROM-TO", help=f"daily hours, e.g. 8-18 or 22-6 ({hours_kinds})")
-    i.add_argument("--scope", type=int, default=0, help="only valid at this checkpoint number (0: any)")
+    i.add_argument(
+        "--scope",
+        type=int,
+        default=0,
+        help="only valid at this checkpoint number (the office's, printed by kakou enroll; 0: any gate of this community)",
+    )
     i.set_defaults(func=run_issue)
 
     b = psub.add_parser(
@@ -82,7 +87,12 @@ def register(sub, common) -> None:
     b.add_argument("--per-person", action="store_true", help="one pass per named person instead of per household")
     b.add_argument("--valid-days", type=float, default=None, help="days the passes are valid")
     b.add_argument("--hours", default=None, metavar="FROM-TO", help="daily hours, e.g. 8-18")
-    b.add_argument("--scope", type=int, default=0, help="only valid at this checkpoint number (0: any)")
+    b.add_argument(
+        "--scope",
+        type=int,
+        default=0,
+        help="only valid at this checkpoint number (the office's, printed by kakou enroll; 0: any gate of this community)",
+    )
     b.add_argument("--font", default=None, help="CJK font file (default: $KAKOU_FONT, else a system font)")
     b.add_argument("--workers", type=int, default=None, help="processes drawing pages (default: CPU count)")
     b.set_defaults(func=run_batch)
