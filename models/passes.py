@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from models.policy import Policy
     from models.store import KioskStore
+    from models.verdict import GateState
 
 
 class PassError(KakouError):
@@ -81,7 +82,29 @@ def build_body(
 ) -> PassBody:
     start = valid_from if valid_from is not None else store.trusted_now()
     public = bytes(store.signing_key.verify_key)
+    if scope:
+        _check_scope(store.gate_state(), scope)
     return make_body(public, store.policy(), kind, unit, name, valid_days, plate, hours, scope, start)
+
+
+def _check_scope(gate: GateState, scope: int) -> None:
+    """An enrolled kiosk scopes a pass to a gate of its own community (the office's numbers, from
+    the trust list): a pass scoped to any other number would open no gate at all."""
+    if gate.community_id is None:
+        return  # not enrolled: the numbers are this kiosk's own business
+    ours = {gate.checkpoint_number} | {
+        entry.checkpoint
+        for entries in gate.trust.values()
+        for entry in entries
+        if entry.community_id == gate.community_id and entry.checkpoint
+    }
+    if scope not in ours:
+        numbers = ", ".join(str(n) for n in sorted(ours))
+        raise PassError(
+            f"卡口编号 {scope} 不是本社区的卡口（本社区的卡口：{numbers}；0 为本社区所有卡口）",
+            f"checkpoint {scope} is not a gate of this community (its gates: {numbers}; 0 for all of them)",
+            code="scope",
+        )
 
 
 def make_body(

@@ -285,6 +285,7 @@ class KioskStore:
                         key.issuer,
                         key.community_id,
                         key.community or "",
+                        key.checkpoint,
                     )
                 )
             revoked = dict(conn.exec(_select(Revocation.pass_id, Revocation.reason)).all())

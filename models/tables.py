@@ -281,3 +281,4 @@ class TrustedKey(SQLModel, table=True):
     # open only that community's gates. NULL for the office's key (street-wide) and before enrolment.
     community_id: int | None = None
     community: str | None = None
+    checkpoint: int | None = None  # that kiosk's checkpoint number (the office's): a pass's scope names it

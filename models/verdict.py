@@ -68,6 +68,7 @@ class TrustEntry:
     issuer: str = "kiosk"  # kiosk | office: only the office's key signs passes for the whole street
     community_id: int | None = None  # the office's id of the community whose kiosk holds this key
     community: str = ""  # that community's name, shown when its pass is refused elsewhere
+    checkpoint: int | None = None  # that kiosk's checkpoint number, office-wide
 
 
 @dataclass

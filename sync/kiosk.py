@@ -346,7 +346,13 @@ def _community_of(value: Mapping[str, Any]) -> dict[str, Any]:
     """The community a trust item names (None for the office's key and an office without them)."""
     cid = value.get("community_id")
     ok = isinstance(cid, int) and not isinstance(cid, bool)
-    return {"ci": cid if ok else None, "cn": str(value.get("community") or "") if ok else None}
+    number = value.get("checkpoint")
+    number_ok = ok and isinstance(number, int) and not isinstance(number, bool) and 0 < number <= 0xFFFF
+    return {
+        "ci": cid if ok else None,
+        "cn": str(value.get("community") or "") if ok else None,
+        "cp": number if number_ok else None,
+    }
 
 
 def _apply_own_identity(conn: Connection, own: str, value: Mapping[str, Any]) -> None:
@@ -356,11 +362,10 @@ def _apply_own_identity(conn: Connection, own: str, value: Mapping[str, Any]) ->
     if community["ci"] is None:
         return  # an office that does not assign communities: keep what this kiosk has
     conn.execute(
-        text("UPDATE trusted_key SET community_id = :ci, community = :cn WHERE public_key = :p"),
+        text("UPDATE trusted_key SET community_id = :ci, community = :cn, checkpoint = :cp WHERE public_key = :p"),
         {**community, "p": own},
     )
-    number = value.get("checkpoint")
-    values = {**community, "n": number if isinstance(number, int) and 0 < number <= 0xFFFF else None}
+    values = {**community, "n": community["cp"]}
     cp = conn.execute(text("SELECT id FROM checkpoint ORDER BY id LIMIT 1")).scalar()
     if cp is None:
         return
@@ -460,10 +465,10 @@ def _apply_documents(conn: Connection, store: KioskStore, docs: list[dict[str, A
                     conn.execute(
                         text(
                             "INSERT INTO trusted_key (public_key, kid, label, issuer, not_after, revoked_after, source,"
-                            " community_id, community)"
-                            " VALUES (:p, :k, :l, :i, :na, :ra, 'office', :ci, :cn) ON CONFLICT(public_key) DO UPDATE SET"
-                            " kid = :k, label = :l, issuer = :i, not_after = :na, revoked_after = :ra,"
-                            " community_id = :ci, community = :cn"
+                            " community_id, community, checkpoint)"
+                            " VALUES (:p, :k, :l, :i, :na, :ra, 'office', :ci, :cn, :cp) ON CONFLICT(public_key)"
+                            " DO UPDATE SET kid = :k, label = :l, issuer = :i, not_after = :na, revoked_after = :ra,"
+                            " community_id = :ci, community = :cn, checkpoint = :cp"
                         ),
                         {
                             "p": it["key"],

@@ -191,3 +191,15 @@ def test_the_office_sets_the_maximum_and_every_kiosk_applies_it(street, gates):
     with pytest.raises(PassError) as refused:
         issue_pass(gates["a_east"], PassKind.RESIDENT, "3-2-501", valid_days=60)
     assert "1-30" in refused.value.zh and "1-30" in refused.value.en
+
+
+def test_a_kiosk_scopes_passes_to_its_own_communitys_gates_only(gates):
+    from models.passes import PassError
+
+    west = gates["a_west"].checkpoint().number
+    north = gates["b_north"].checkpoint().number
+    issued = issue_pass(gates["a_east"], PassKind.RESIDENT, "3-2-501", scope=west)  # a gate of A: fine
+    assert check_token(gates["a_west"], issued.token, "in").allowed
+    with pytest.raises(PassError) as refused:
+        issue_pass(gates["a_east"], PassKind.RESIDENT, "3-2-501", scope=north)  # B's gate: would open nothing
+    assert f"卡口编号 {north} 不是本社区的卡口" in refused.value.zh and f"checkpoint {north}" in refused.value.en

@@ -22,6 +22,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("trusted_key", sa.Column("community_id", sa.Integer(), nullable=True))
     op.add_column("trusted_key", sa.Column("community", AutoString(), nullable=True))
+    op.add_column("trusted_key", sa.Column("checkpoint", sa.Integer(), nullable=True))
     op.add_column("checkpoint", sa.Column("community_id", sa.Integer(), nullable=True))
 
 
@@ -29,5 +30,6 @@ def downgrade() -> None:
     with op.batch_alter_table("checkpoint") as batch_op:
         batch_op.drop_column("community_id")
     with op.batch_alter_table("trusted_key") as batch_op:
+        batch_op.drop_column("checkpoint")
         batch_op.drop_column("community")
         batch_op.drop_column("community_id")
