@@ -214,6 +214,8 @@ def test_the_clerks_commands(tmp_path, capsys):
     assert code == 0
     code, out, _ = _run(capsys, "office", "audit", "--action", "issue_pass", "--json", *od)
     assert len(json.loads(out)) == 3
+    code, out, _ = _run(capsys, "office", "status", *od)
+    assert code == 0 and "光明社区 北门 #3" in out and "光明社区 南门 #4" in out
 
 
 # -- an office from before checkpoints had an identity ---------------------------------------------
