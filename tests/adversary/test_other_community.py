@@ -203,3 +203,26 @@ def test_a_kiosk_scopes_passes_to_its_own_communitys_gates_only(gates):
     with pytest.raises(PassError) as refused:
         issue_pass(gates["a_east"], PassKind.RESIDENT, "3-2-501", scope=north)  # B's gate: would open nothing
     assert f"卡口编号 {north} 不是本社区的卡口" in refused.value.zh and f"checkpoint {north}" in refused.value.en
+
+
+def test_a_revoked_kiosks_trust_entry_still_names_its_community(street, gates):
+    """Revoking a kiosk rewrites its trust entry: where its passes were valid must stay in it (an
+    entry without a community would be "another community" everywhere, and its name lost)."""
+    import json
+
+    from sqlalchemy import text
+
+    from sync.office.enrol import revoke_kiosk
+
+    key = bytes(gates["a_east"].signing_key.verify_key).hex()
+    revoke_kiosk(street.engine, "东门卡口")
+    with street.engine.connect() as conn:
+        value = json.loads(
+            conn.execute(
+                text("SELECT value FROM office_list_item WHERE list_name = 'trust' AND item_key = :k"), {"k": key}
+            ).scalar_one()
+        )
+        conn.rollback()
+    assert value["revoked_after"] is not None
+    assert (value["community"], value["checkpoint"]) == (A, gates["a_east"].checkpoint().number)
+    assert value["community_id"] == gates["a_west"].gate_state().community_id
