@@ -208,9 +208,13 @@ def integrity_check(engine: Engine) -> None:
 
 
 def head_revision() -> str:
-    """The newest migration id, read from the file names (cheap: no Alembic import)."""
-    names = sorted(p.stem for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
-    return names[-1].split("_", 1)[0]
+    """The newest migration id, read from the newest file (cheap: no Alembic import). Files are
+    numbered in order; the id is the file's `revision = "..."` line (`0003`, `0004_pass_binding`)."""
+    import re
+
+    newest = sorted((MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))[-1]
+    found = re.search(r'^revision = "([^"]+)"', newest.read_text("utf-8"), re.MULTILINE)
+    return found.group(1) if found else newest.stem.split("_", 1)[0]
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -37,6 +37,10 @@ class PassKindInfo(NamedTuple):
     needs_plate: bool = False  # refused without a number plate
     outing_quota: bool = False  # going out counts against the household's outing quota (policy)
     daily_hours: bool = False  # usually issued with daily hours (the help says so; any kind may carry them)
+    # The longest validity (valid_to - valid_from) a pass of this kind may have unless the office's
+    # policy says otherwise (Policy.max_days): the issuing form refuses more and every verifier
+    # denies more, so a pass signed "valid until 2106" opens no gate.
+    max_days: int = 366
 
 
 class PassKind(IntEnum):
@@ -59,8 +63,11 @@ class PassKind(IntEnum):
     OUTING = 2, PassKindInfo(Words("出入证", "Household outing pass"), Words("出入", "outing"), 30, outing_quota=True)
     WORK = 3, PassKindInfo(Words("复工证明", "Work pass"), Words("复工", "work"), 30, daily_hours=True)
     VEHICLE = 4, PassKindInfo(Words("车辆通行证", "Vehicle pass"), Words("车辆", "vehicle"), 30, needs_plate=True)
-    VISITOR = 5, PassKindInfo(Words("临时访客证", "Visitor pass"), Words("访客", "visitor"), 1, daily_hours=True)
-    RETURNEE = 6, PassKindInfo(Words("入住条", "Returnee entry slip"), Words("入住条", "returnee"), 14)
+    VISITOR = (
+        5,
+        PassKindInfo(Words("临时访客证", "Visitor pass"), Words("访客", "visitor"), 1, daily_hours=True, max_days=1),
+    )
+    RETURNEE = 6, PassKindInfo(Words("入住条", "Returnee entry slip"), Words("入住条", "returnee"), 14, max_days=30)
 
     @property
     def code(self) -> str:

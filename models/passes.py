@@ -23,7 +23,9 @@ from models.values import ValueRejected, parse_name, parse_unit
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from models.policy import Policy
     from models.store import KioskStore
+    from models.verdict import GateState
 
 
 class PassError(KakouError):
@@ -38,6 +40,22 @@ def parse_kind(word: str) -> PassKind:
             f"没有这种通行证：{word}（可选：{names}）", f"unknown pass kind {word!r} (one of: {names})", code="kind"
         )
     return kind
+
+
+def parse_hours(text: str | None) -> tuple[int, int]:
+    """ "8-18" -> (8, 18); "22-6" wraps past midnight; None -> all day."""
+    if not text:
+        return (0, 24)
+    start, sep, end = text.replace("：", ":").replace(":00", "").partition("-")
+    try:
+        hours = (int(start), int(end))
+    except ValueError:
+        hours = (-1, -1)
+    if not sep or not (0 <= hours[0] <= 23 and 0 <= hours[1] <= 24) or hours[0] == hours[1]:
+        raise PassError(
+            f"时段写法不对：{text}（例如 8-18）", f"hours {text!r} not understood (e.g. 8-18)", code="hours"
+        )
+    return hours
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,47 @@ def build_body(
     scope: int = 0,
     valid_from: float | None = None,
 ) -> PassBody:
+    start = valid_from if valid_from is not None else store.trusted_now()
+    public = bytes(store.signing_key.verify_key)
+    if scope:
+        _check_scope(store.gate_state(), scope)
+    return make_body(public, store.policy(), kind, unit, name, valid_days, plate, hours, scope, start)
+
+
+def _check_scope(gate: GateState, scope: int) -> None:
+    """An enrolled kiosk scopes a pass to a gate of its own community (the office's numbers, from
+    the trust list): a pass scoped to any other number would open no gate at all."""
+    if gate.community_id is None:
+        return  # not enrolled: the numbers are this kiosk's own business
+    ours = {gate.checkpoint_number} | {
+        entry.checkpoint
+        for entries in gate.trust.values()
+        for entry in entries
+        if entry.community_id == gate.community_id and entry.checkpoint
+    }
+    if scope not in ours:
+        numbers = ", ".join(str(n) for n in sorted(ours))
+        raise PassError(
+            f"卡口编号 {scope} 不是本社区的卡口（本社区的卡口：{numbers}；0 为本社区所有卡口）",
+            f"checkpoint {scope} is not a gate of this community (its gates: {numbers}; 0 for all of them)",
+            code="scope",
+        )
+
+
+def make_body(
+    public_key: bytes,
+    policy: Policy,
+    kind: PassKind,
+    unit: str,
+    name: str = "",
+    valid_days: float | None = None,
+    plate: str = "",
+    hours: tuple[int, int] = (0, 24),
+    scope: int = 0,
+    valid_from: float = 0.0,
+) -> PassBody:
+    """The body of a pass the holder of `public_key` signs (a kiosk's or the office's), checked
+    against `policy`: the kind's maximum validity is refused here as the verifier would deny it."""
     try:
         unit_code = str(parse_unit(unit))
         name = parse_name(name)
@@ -72,13 +131,18 @@ def build_body(
         called = kind.info.name
         raise PassError(f"{called.zh}需要车牌号", f"a {called.en.lower()} needs a plate number", code="plate")
     days = kind.info.default_days if valid_days is None else valid_days
-    if not 0 < days <= 366:
-        raise PassError("有效天数须在 1-366 之间", "valid days must be 1-366", code="valid_days")
-    start = int(valid_from if valid_from is not None else store.trusted_now())
-    public = bytes(store.signing_key.verify_key)
+    limit = policy.max_days_for(kind)
+    if not 0 < days <= limit:
+        called = kind.info.name
+        raise PassError(
+            f"{called.zh}的有效天数须在 1-{limit} 之间（街道政策）",
+            f"a {called.en.lower()} is valid 1-{limit} days (the office's policy)",
+            code="valid_days",
+        )
+    start = int(valid_from)
     try:
         body = PassBody(
-            kid=kid_for(public),
+            kid=kid_for(public_key),
             pass_id=new_pass_id(),
             kind=kind,
             scope=scope,

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from models.kinds import PassKind, pass_kind_by_code
+
+# The office may allow up to ten years for a kind; past that a pass is a key that never expires.
+MAX_DAYS_CEILING = 3660
+MAX_DAYS = "max_days"
+
+
+def default_max_days() -> dict[str, int]:
+    """The longest validity of each pass kind by default (models/kinds.py, `max_days`)."""
+    return {kind.code: kind.info.max_days for kind in PassKind}
 
 
 @dataclass(frozen=True)
@@ -19,6 +30,9 @@ class Policy:
     list_stale_hours: float = 24.0  # lists older than this turn verdicts amber
     retention_days: int = 28  # personal data of synced records is purged after this
     show_full_name: bool = False  # verdict shows 张*明 unless the site wants the full name
+    # The longest validity per pass kind, in days, by kind code ({"resident": 366, "visitor": 1,
+    # ...}); every verifier denies a pass valid for longer. Set one kind with max_days.visitor=2.
+    max_days: Mapping[str, int] = field(default_factory=default_max_days)
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Policy:
@@ -32,6 +46,32 @@ class Policy:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def max_days_for(self, kind: PassKind) -> int:
+        """The longest validity, in days, a pass of this kind may have under this policy."""
+        return int(self.max_days.get(PassKind(kind).code, PassKind(kind).info.max_days))
+
+
+def coerce_max_days(value: Any, base: Mapping[str, int] | None = None) -> dict[str, int]:
+    """{kind code: whole days} over `base` (the defaults): each kind known, each 1..MAX_DAYS_CEILING."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{MAX_DAYS}: expected {{kind: days}}, got {value!r}")
+    clean = dict(default_max_days() if base is None else base)
+    for word, days in value.items():
+        kind = pass_kind_by_code(str(word))
+        if kind is None:
+            raise ValueError(f"{MAX_DAYS}: unknown pass kind {word!r} (one of: {', '.join(k.code for k in PassKind)})")
+        if isinstance(days, str):
+            try:
+                days = json.loads(days.strip())
+            except ValueError:
+                pass
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or int(days) != days:
+            raise ValueError(f"{MAX_DAYS}.{kind.code}: expected a whole number of days, got {days!r}")
+        if not 1 <= days <= MAX_DAYS_CEILING:
+            raise ValueError(f"{MAX_DAYS}.{kind.code}: expected 1..{MAX_DAYS_CEILING} days, got {days!r}")
+        clean[kind.code] = int(days)
+    return clean
+
 
 def coerce(key: str, value: Any) -> Any:
     """Turn a value typed by an office clerk (`37.5`, `true`, `3`) into the field's type."""
@@ -42,6 +82,8 @@ def coerce(key: str, value: Any) -> Any:
             value = json.loads(text)
         except ValueError:
             value = text
+    if key == MAX_DAYS:
+        return coerce_max_days(value)
     if isinstance(default, bool):
         if isinstance(value, str):
             lowered = value.lower()

@@ -64,6 +64,13 @@ REASONS: dict[str, ReasonInfo] = {
         "签发设备已注销",
         "issuing kiosk revoked",
     ),
+    "other_community": _r(
+        DENY,
+        "本小区以外的通行证（{community}签发）",
+        "pass of another community (issued by {community})",
+        "本小区以外的通行证",
+        "pass of another community",
+    ),
     "issuer_expired": _r(
         DENY, "签发密钥已过期", "the issuing key has expired", "签发密钥已过期", "issuing key expired"
     ),
@@ -71,6 +78,13 @@ REASONS: dict[str, ReasonInfo] = {
     "revoked": _r(DENY, "通行证已作废：{reason}", "pass revoked: {reason}", "通行证已作废", "pass revoked"),
     "expired": _r(DENY, "通行证已于 {date} 过期", "pass expired on {date}", "通行证已过期", "pass expired"),
     "not_yet_valid": _r(DENY, "通行证 {date} 起生效", "pass valid from {date}", "通行证未生效", "pass not yet valid"),
+    "too_long_valid": _r(
+        DENY,
+        "有效期超过此类通行证的上限 {days} 天",
+        "valid for longer than this kind's maximum of {days} days",
+        "有效期超过上限",
+        "valid for too long",
+    ),
     "wrong_checkpoint": _r(
         DENY, "此证不能在本卡口使用", "pass is not for this checkpoint", "非本卡口通行证", "not for this checkpoint"
     ),

@@ -272,11 +272,21 @@ class KioskStore:
 
     def _load_gate_state(self) -> GateState:
         with self.session() as conn:
-            cp = conn.exec(_select(Checkpoint.number).order_by(col(Checkpoint.id))).first()
+            cp_row = conn.exec(_select(Checkpoint.number, Checkpoint.community_id).order_by(col(Checkpoint.id))).first()
+            cp, community_id = cp_row if cp_row else (None, None)
             trust: dict[int, list[TrustEntry]] = {}
             for key in conn.exec(_select(TrustedKey)):
                 trust.setdefault(key.kid, []).append(
-                    TrustEntry(bytes.fromhex(key.public_key), key.label, key.not_after, key.revoked_after)
+                    TrustEntry(
+                        bytes.fromhex(key.public_key),
+                        key.label,
+                        key.not_after,
+                        key.revoked_after,
+                        key.issuer,
+                        key.community_id,
+                        key.community or "",
+                        key.checkpoint,
+                    )
                 )
             revoked = dict(conn.exec(_select(Revocation.pass_id, Revocation.reason)).all())
             q_units: dict[str, float | None] = {}
@@ -300,6 +310,7 @@ class KioskStore:
             enrolled = conn.exec(_select(KioskState.enrolled_at)).first()
         return GateState(
             checkpoint_number=cp if cp else 1,
+            community_id=community_id if enrolled else None,
             trust=trust,
             revoked=revoked,
             quarantine_units=q_units,

@@ -66,7 +66,8 @@ class Checkpoint(SQLModel, table=True):
     name: str  # 东门卡口
     community: str  # 幸福里社区
     street: str = ""  # 新华街道
-    number: int = 1  # scope number printed in passes (u16)
+    number: int = 1  # scope number printed in passes (u16); once enrolled, the office's (unique) number
+    community_id: int | None = None  # the office's id of this community, from enrolment (None: not enrolled)
 
 
 class Volunteer(SQLModel, table=True):
@@ -276,3 +277,8 @@ class TrustedKey(SQLModel, table=True):
     not_after: int | None = None  # passes valid beyond this are refused
     revoked_after: int | None = None  # passes starting after this are refused (stolen kiosk)
     source: str = Field(default="local", max_length=16)  # local | office
+    # The community of the kiosk that holds this key (from the office's trust list): its passes
+    # open only that community's gates. NULL for the office's key (street-wide) and before enrolment.
+    community_id: int | None = None
+    community: str | None = None
+    checkpoint: int | None = None  # that kiosk's checkpoint number (the office's): a pass's scope names it

@@ -27,6 +27,7 @@ __all__ = [
     "Reason",
     "TrustEntry",
     "Verdict",
+    "community_reason",
     "decide_pass",
     "decide_person",
     "decide_token",
@@ -35,6 +36,7 @@ __all__ = [
     "list_reasons",
     "outcome_of",
     "quota_reason",
+    "validity_reason",
 ]
 
 
@@ -63,6 +65,10 @@ class TrustEntry:
     label: str = ""
     not_after: int | None = None
     revoked_after: int | None = None
+    issuer: str = "kiosk"  # kiosk | office: only the office's key signs passes for the whole street
+    community_id: int | None = None  # the office's id of the community whose kiosk holds this key
+    community: str = ""  # that community's name, shown when its pass is refused elsewhere
+    checkpoint: int | None = None  # that kiosk's checkpoint number, office-wide
 
 
 @dataclass
@@ -70,6 +76,9 @@ class GateState:
     """The local lists the verdict needs, loaded once and kept in memory (set look-ups)."""
 
     checkpoint_number: int = 1
+    # This kiosk's community as the office assigned it at enrolment; None when not enrolled (the
+    # kiosk trusts its own key only, so there is no other community to tell apart).
+    community_id: int | None = None
     trust: Mapping[int, Sequence[TrustEntry]] = field(default_factory=dict)  # by kid
     revoked: Mapping[str, str] = field(default_factory=dict)  # pass id hex -> reason
     quarantine_units: Mapping[str, float | None] = field(default_factory=dict)  # unit -> until
@@ -170,6 +179,21 @@ def hours_reason(body: PassBody, now: float) -> Reason | None:
     return Reason("outside_hours", {"hours": f"{body.hour_from:02d}:00-{(body.hour_to or 24):02d}:00"})
 
 
+def community_reason(issuer: TrustEntry, state: GateState) -> Reason | None:
+    """A pass opens the gates of its issuer's community; one the office signed opens every gate."""
+    if state.community_id is None or issuer.issuer == "office" or issuer.community_id == state.community_id:
+        return None
+    return Reason("other_community", {"community": issuer.community or issuer.label or "?"})
+
+
+def validity_reason(body: PassBody, policy: Policy) -> Reason | None:
+    """No pass is valid for longer than the office's maximum for its kind (not even a well-signed one)."""
+    days = policy.max_days_for(body.kind)
+    if body.valid_to - body.valid_from > days * 86400:
+        return Reason("too_long_valid", {"days": days})
+    return None
+
+
 def decide_pass(
     decoded: DecodedPass,
     direction: str,
@@ -193,6 +217,9 @@ def decide_pass(
         reasons.append(Reason("issuer_revoked"))
     if issuer.not_after is not None and body.valid_to > issuer.not_after:
         reasons.append(Reason("issuer_expired"))
+    for binding in (community_reason(issuer, state), validity_reason(body, policy)):
+        if binding is not None:
+            reasons.append(binding)
     revoked = state.revoked.get(body.pass_id_hex)
     if revoked is not None:
         reasons.append(Reason("revoked", {"reason": revoked or "-"}))

@@ -277,6 +277,22 @@ def apply_enrolment(store: KioskStore, office_url: str, answer: dict[str, Any]) 
             {"k": answer["kiosk_id"], "u": office_url.rstrip("/"), "t": time.time(), "id": STATE_ROW_ID},
         )
         _trust_office_root(conn, root)
+        if conn.execute(text("SELECT count(*) FROM checkpoint")).scalar() == 0:
+            # Enrolled before it was set up: the office's name for it.
+            conn.execute(
+                text("INSERT INTO checkpoint (name, community, street, number) VALUES (:n, :c, '', 1)"),
+                {"n": answer.get("name") or "", "c": answer.get("community") or ""},
+            )
+        own = bytes(store.signing_key.verify_key).hex()
+        _apply_own_identity(
+            conn,
+            own,
+            {
+                "community_id": answer.get("community_id"),
+                "community": answer.get("community"),
+                "checkpoint": answer.get("checkpoint_number"),
+            },
+        )
         _apply_documents(conn, store, answer["lists"])
     store.invalidate()
 
@@ -324,6 +340,42 @@ def _check_document(doc: dict[str, Any], root: bytes) -> None:
         raise SyncError(
             "名单内容不完整，已拒绝，稍后重试。", "list content incomplete; refused, will retry.", code="list_hash"
         )
+
+
+def _community_of(value: Mapping[str, Any]) -> dict[str, Any]:
+    """The community a trust item names (None for the office's key and an office without them)."""
+    cid = value.get("community_id")
+    ok = isinstance(cid, int) and not isinstance(cid, bool)
+    number = value.get("checkpoint")
+    number_ok = ok and isinstance(number, int) and not isinstance(number, bool) and 0 < number <= 0xFFFF
+    return {
+        "ci": cid if ok else None,
+        "cn": str(value.get("community") or "") if ok else None,
+        "cp": number if number_ok else None,
+    }
+
+
+def _apply_own_identity(conn: Connection, own: str, value: Mapping[str, Any]) -> None:
+    """This kiosk's community and checkpoint number, as the office assigned them (enrolment, or
+    the trust list of an office that assigned them after this kiosk enrolled)."""
+    community = _community_of(value)
+    if community["ci"] is None:
+        return  # an office that does not assign communities: keep what this kiosk has
+    conn.execute(
+        text("UPDATE trusted_key SET community_id = :ci, community = :cn, checkpoint = :cp WHERE public_key = :p"),
+        {**community, "p": own},
+    )
+    values = {**community, "n": community["cp"]}
+    cp = conn.execute(text("SELECT id FROM checkpoint ORDER BY id LIMIT 1")).scalar()
+    if cp is None:
+        return
+    conn.execute(
+        text(
+            "UPDATE checkpoint SET community_id = :ci, community = CASE WHEN :cn = '' THEN community ELSE :cn END,"
+            " number = COALESCE(:n, number) WHERE id = :id"
+        ),
+        {**values, "id": cp},
+    )
 
 
 def _local_versions(conn: Connection) -> dict[str, int]:
@@ -408,12 +460,15 @@ def _apply_documents(conn: Connection, store: KioskStore, docs: list[dict[str, A
                         text("UPDATE trusted_key SET revoked_after = :r WHERE public_key = :p"),
                         {"r": v.get("revoked_after"), "p": own},
                     )
+                    _apply_own_identity(conn, own, v)
                 else:
                     conn.execute(
                         text(
-                            "INSERT INTO trusted_key (public_key, kid, label, issuer, not_after, revoked_after, source)"
-                            " VALUES (:p, :k, :l, :i, :na, :ra, 'office') ON CONFLICT(public_key) DO UPDATE SET"
-                            " kid = :k, label = :l, issuer = :i, not_after = :na, revoked_after = :ra"
+                            "INSERT INTO trusted_key (public_key, kid, label, issuer, not_after, revoked_after, source,"
+                            " community_id, community, checkpoint)"
+                            " VALUES (:p, :k, :l, :i, :na, :ra, 'office', :ci, :cn, :cp) ON CONFLICT(public_key)"
+                            " DO UPDATE SET kid = :k, label = :l, issuer = :i, not_after = :na, revoked_after = :ra,"
+                            " community_id = :ci, community = :cn, checkpoint = :cp"
                         ),
                         {
                             "p": it["key"],
@@ -422,6 +477,7 @@ def _apply_documents(conn: Connection, store: KioskStore, docs: list[dict[str, A
                             "i": str(v.get("issuer", "kiosk")),
                             "na": v.get("not_after"),
                             "ra": v.get("revoked_after"),
+                            **_community_of(v),
                         },
                     )
         elif name == "policy":

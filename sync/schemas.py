@@ -132,6 +132,11 @@ class EnrollResponse(BaseModel):
     # The community lookup key (hex): the kiosk hashes ID numbers with it, so the office's
     # person lists can name people by hash alone. Empty from an office that has none.
     lookup_key: str = ""
+    # The checkpoint's identity, assigned by the office: its number is unique office-wide (a
+    # pass scoped to a gate names it), and its community's passes open only its gates. None from
+    # an office that assigns neither.
+    checkpoint_number: int | None = Field(default=None, ge=1, le=0xFFFF)
+    community_id: int | None = None
     server_time: float
     lists: list[ListDocument]
 

@@ -12,15 +12,18 @@ import hashlib
 import secrets
 import time
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from models.errors import KakouError
 from sync.office import audit
 from sync.office import tables as t
+
+if TYPE_CHECKING:
+    from models.policy import Policy
 
 TOKEN_PREFIX = "kakou-admin-"
 MAX_TOKEN_LENGTH = 128
@@ -214,15 +217,20 @@ def set_policy(
     """Set policy fields kiosks apply (values as typed: `37.5`, `true`, `3`); returns (version, values)."""
     import math
 
-    from models.policy import Policy, coerce
+    from models.policy import MAX_DAYS, Policy, coerce, coerce_max_days
     from sync.office import lists as office_lists
 
     known = Policy().as_dict()
     if not settings:
         raise AdminError("请给出至少一项设置 KEY=VALUE", "give at least one setting KEY=VALUE", code="usage")
     values = {}
+    per_kind: dict[str, object] = {}  # max_days.visitor=1: one kind's maximum, over what is set
     for raw_key, raw_value in settings.items():
         key = str(raw_key).strip().replace("-", "_")
+        head, dot, kind_word = key.partition(".")
+        if dot and head == MAX_DAYS:
+            per_kind[kind_word] = raw_value
+            continue
         if key not in known:
             raise AdminError(
                 f"不认识的设置：{str(raw_key)[:40]}（可用：{', '.join(known)}）",
@@ -237,9 +245,31 @@ def set_policy(
             raise AdminError(f"设置值不对：{str(exc)[:100]}", f"bad value: {str(exc)[:100]}", code="usage") from None
         values[key] = value
     with engine.begin() as conn:
+        if per_kind:
+            base = values.get(MAX_DAYS) or office_policy(conn).max_days
+            try:
+                values[MAX_DAYS] = coerce_max_days(per_kind, base)
+            except ValueError as exc:
+                raise AdminError(
+                    f"设置值不对：{str(exc)[:100]}", f"bad value: {str(exc)[:100]}", code="usage"
+                ) from None
         version = office_lists.set_items(conn, "policy", values)
         audit.record(conn, by or audit.cli_actor(), "policy_set", via=via, values=values, version=version)
     return version, values
+
+
+def office_policy(conn: Connection) -> Policy:
+    """The policy the office publishes (what its kiosks apply), read in the caller's transaction."""
+    import json
+
+    from models.policy import Policy
+
+    rows = conn.execute(
+        select(t.list_item.c.item_key, t.list_item.c.value).where(
+            t.list_item.c.list_name == "policy", t.list_item.c.deleted.is_(False)
+        )
+    ).all()
+    return Policy.from_settings({key: json.loads(value) for key, value in rows})
 
 
 # -- admin API messages --------------------------------------------------------------------------

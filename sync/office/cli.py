@@ -65,6 +65,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     a.add_argument("--qr", type=Path, default=None, metavar="PNG", help="also write the code as a QR image")
     a.set_defaults(func=run_add_checkpoint)
 
+    from models.kinds import PassKind
+
+    ip = osub.add_parser(
+        "issue-pass",
+        parents=[parent],
+        help="issue a pass signed by the office: for the whole street, or one checkpoint",
+        description="A kiosk's pass opens its own community's gates only; a pass the office signs opens "
+        "every checkpoint of the street (--street-wide) or the one checkpoint named (--checkpoint).",
+    )
+    ip.add_argument("kind", help="one of: " + ", ".join(k.code for k in PassKind))
+    ip.add_argument("unit", help="the holder's unit, e.g. 3-2-501")
+    ip.add_argument("--name", default="")
+    ip.add_argument(
+        "--valid-days", type=float, default=None, help="days (default by kind; at most the policy's max_days)"
+    )
+    ip.add_argument("--plate", default="", help="number plate (vehicle passes)")
+    ip.add_argument("--hours", default=None, help="daily hours, e.g. 8-18")
+    where = ip.add_mutually_exclusive_group()  # neither: the words say why (both languages)
+    where.add_argument("--street-wide", action="store_true", help="valid at every checkpoint of the street")
+    where.add_argument("--checkpoint", default=None, help="valid at this checkpoint only (its number or name)")
+    ip.add_argument("--json", action="store_true")
+    ip.add_argument("--qr", type=Path, default=None, metavar="PNG", help="also write the pass as a QR image")
+    ip.set_defaults(func=run_issue_pass)
+
     r = osub.add_parser("revoke", parents=[parent], help="revoke a pass at every checkpoint")
     r.add_argument("pass_id", help="the pass id (32 hex digits)")
     r.add_argument("--reason", required=True)
@@ -268,10 +292,59 @@ def run_add_checkpoint(args: argparse.Namespace) -> int:
         return 0
     until = time.strftime("%Y-%m-%d %H:%M", time.localtime(info["expires_at"]))
     print(f"卡口 checkpoint: {info['community']} {info['name']}  (id {info['kiosk_id']})")
+    print(f"卡口编号 checkpoint number: {info['checkpoint_number']}  (全街道唯一 / unique on this street)")
+    if info["new_community"]:
+        print(f"新社区 new community: {info['community']}  (第一次出现这个名字 / first checkpoint with this name)")
     print(f"登记码 enrolment code: {info['code']}   (一次有效，{until} 前 / one use, before {until})")
     print(f"在卡口上运行 on the kiosk: kakou enroll --office URL --code {info['code']}")
     if sys.stdout.isatty():
         print(_ascii_qr(info["code"]))
+    return 0
+
+
+def run_issue_pass(args: argparse.Namespace) -> int:
+    import time
+
+    from models.passes import parse_hours
+    from sync.office.keys import OfficeKeys
+    from sync.office.passes import issue_office_pass
+
+    engine = open_office(args)
+    issued = issue_office_pass(
+        engine,
+        OfficeKeys(office_dir(args)),
+        args.kind,
+        args.unit,
+        name=args.name,
+        valid_days=args.valid_days,
+        plate=args.plate,
+        hours=parse_hours(args.hours),
+        street_wide=args.street_wide,
+        checkpoint=args.checkpoint,
+    )
+    if args.qr:
+        import qrcode
+
+        qrcode.make(issued.token, error_correction=qrcode.constants.ERROR_CORRECT_Q).save(args.qr)
+    body = issued.body
+    if args.json:
+        info = {
+            "token": issued.token,
+            "pass_id": issued.pass_id,
+            "kind": body.kind.code,
+            "unit": body.unit,
+            "scope": body.scope,
+            "valid_from": body.valid_from,
+            "valid_to": body.valid_to,
+        }
+        print(json.dumps(info, ensure_ascii=False))
+        return 0
+    until = time.strftime("%Y-%m-%d %H:%M", time.localtime(body.valid_to))
+    where = "全街道所有卡口 every checkpoint of the street" if body.scope == 0 else f"{issued.where} (#{body.scope})"
+    print(f"街道办签发 issued by the office: {body.kind.label('zh')} {body.kind.label('en')}  {body.unit} {body.name}")
+    print(f"有效 valid at: {where};  至 until {until}")
+    print(f"编号 pass id: {issued.pass_id}")
+    print(issued.token)
     return 0
 
 

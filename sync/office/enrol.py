@@ -13,8 +13,9 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import IntegrityError
 
 from models.errors import KakouError
 from sync.office import lists as office_lists
@@ -42,33 +43,76 @@ def format_code(raw: str) -> str:
 
 
 def add_checkpoint(engine: Engine, name: str, community: str, ttl_s: float = CODE_TTL_S) -> dict[str, Any]:
+    """A new checkpoint of `community` (made when first named) with the next checkpoint number,
+    unique office-wide and never reused, and its one-use enrolment code."""
     name, community = name.strip(), community.strip()
     if not name or not community:
         raise EnrolError("请填写卡口名称和所属社区", "give the checkpoint's name and its community", code="usage")
     kiosk_id = str(uuid.uuid4())
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     now = time.time()
-    with engine.begin() as conn:
-        conn.execute(
-            t.kiosk.insert().values(
-                kiosk_id=kiosk_id,
-                name=name,
-                community=community,
-                status="pending",
-                created_at=now,
-                backlog=0,
-                list_versions="{}",
-                max_epoch=1,
-            )
-        )
-        conn.execute(t.enrol_code.insert().values(code_hash=code_hash(raw), kiosk_id=kiosk_id, expires_at=now + ttl_s))
+    for attempt in range(NUMBER_TRIES):
+        try:
+            with engine.begin() as conn:
+                community_id, new_community = _community(conn, community, now)
+                number = _next_number(conn)
+                conn.execute(
+                    t.kiosk.insert().values(
+                        kiosk_id=kiosk_id,
+                        name=name,
+                        community=community,
+                        community_id=community_id,
+                        checkpoint_number=number,
+                        status="pending",
+                        created_at=now,
+                        backlog=0,
+                        list_versions="{}",
+                        max_epoch=1,
+                    )
+                )
+                conn.execute(
+                    t.enrol_code.insert().values(code_hash=code_hash(raw), kiosk_id=kiosk_id, expires_at=now + ttl_s)
+                )
+            break
+        except IntegrityError:
+            # Another clerk took the same number (or made the same community) at the same moment.
+            if attempt == NUMBER_TRIES - 1:
+                raise
     return {
         "kiosk_id": kiosk_id,
         "name": name,
         "community": community,
+        "community_id": community_id,
+        "new_community": new_community,
+        "checkpoint_number": number,
         "code": format_code(raw),
         "expires_at": now + ttl_s,
     }
+
+
+NUMBER_TRIES = 5
+MAX_CHECKPOINT_NUMBER = 0xFFFF  # a pass's scope is a u16; 0 means "any checkpoint"
+
+
+def _community(conn: Connection, name: str, now: float) -> tuple[int, bool]:
+    """The id of the community of this name, made when first named; and whether it is new."""
+    found = conn.execute(select(t.community.c.community_id).where(t.community.c.name == name)).scalar()
+    if found is not None:
+        return int(found), False
+    conn.execute(t.community.insert().values(name=name, created_at=now))
+    return int(conn.execute(select(t.community.c.community_id).where(t.community.c.name == name)).scalar_one()), True
+
+
+def _next_number(conn: Connection) -> int:
+    highest = conn.execute(select(func.max(t.kiosk.c.checkpoint_number))).scalar()
+    number = int(highest or 0) + 1
+    if number > MAX_CHECKPOINT_NUMBER:
+        raise EnrolError(
+            f"卡口编号已用完（最多 {MAX_CHECKPOINT_NUMBER} 个）",
+            f"no checkpoint numbers left (at most {MAX_CHECKPOINT_NUMBER})",
+            code="numbers_used",
+        )
+    return number
 
 
 def enrol(engine: Engine, code: str, public_key_hex: str) -> dict[str, Any]:
@@ -101,9 +145,19 @@ def enrol(engine: Engine, code: str, public_key_hex: str) -> dict[str, Any]:
             .where(t.kiosk.c.kiosk_id == row.kiosk_id)
             .values(public_key=public_key_hex, kid=kid_for(public), status="active", enrolled_at=now, last_seen=now)
         )
-        info = conn.execute(select(t.kiosk.c.name, t.kiosk.c.community).where(t.kiosk.c.kiosk_id == row.kiosk_id)).one()
+        info = conn.execute(
+            select(t.kiosk.c.name, t.kiosk.c.community, t.kiosk.c.community_id, t.kiosk.c.checkpoint_number).where(
+                t.kiosk.c.kiosk_id == row.kiosk_id
+            )
+        ).one()
         office_lists.trust_key(conn, public_key_hex, f"{info.community} {info.name}", "kiosk")
-    return {"kiosk_id": row.kiosk_id, "name": info.name, "community": info.community}
+    return {
+        "kiosk_id": row.kiosk_id,
+        "name": info.name,
+        "community": info.community,
+        "community_id": info.community_id,
+        "checkpoint_number": info.checkpoint_number,
+    }
 
 
 def find_kiosk(engine: Engine, name_or_id: str) -> Row[Any]:

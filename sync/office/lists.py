@@ -212,6 +212,20 @@ def trust_key(conn: Connection, public_key_hex: str, label: str, issuer: str, re
                 "issuer": issuer,
                 "not_after": None,
                 "revoked_after": revoked_after,
+                **(kiosk_identity(conn, public_key_hex) if issuer == "kiosk" else {}),
             }
         },
     )
+
+
+def kiosk_identity(conn: Connection, public_key_hex: str) -> dict[str, Any]:
+    """What a kiosk key's trust entry says of where its passes are valid: its community (id and
+    name) and its checkpoint number. Every entry for that key carries them (enrolment, revocation)."""
+    row = conn.execute(
+        select(t.kiosk.c.community_id, t.community.c.name, t.kiosk.c.checkpoint_number)
+        .select_from(t.kiosk.outerjoin(t.community, t.community.c.community_id == t.kiosk.c.community_id))
+        .where(t.kiosk.c.public_key == public_key_hex)
+    ).first()
+    if row is None or row.community_id is None:
+        return {}
+    return {"community_id": int(row.community_id), "community": row.name, "checkpoint": row.checkpoint_number}

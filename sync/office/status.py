@@ -45,6 +45,7 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
             {
                 "kiosk_id": k.kiosk_id,
                 "checkpoint": k.name,
+                "checkpoint_number": k.checkpoint_number,
                 "community": k.community,
                 "status": k.status,
                 "last_seen": k.last_seen,
@@ -73,8 +74,9 @@ def format_status(status: dict[str, Any]) -> str:
         seen = time.strftime("%m-%d %H:%M", time.localtime(k["last_seen"])) if k["last_seen"] else "-"
         skew = f"{k['clock_skew']:+.0f}s" if k["clock_skew"] is not None else "-"
         lists = "ok" if not k["lists_behind"] else "behind: " + ",".join(k["lists_behind"])
+        number = f" #{k['checkpoint_number']}" if k.get("checkpoint_number") else ""
         lines.append(
-            f"{k['community']} {k['checkpoint']} | {k['status']} | {seen} | {k['backlog']} | {skew} | {lists}"
+            f"{k['community']} {k['checkpoint']}{number} | {k['status']} | {seen} | {k['backlog']} | {skew} | {lists}"
             f" | {k['conflicts']} | {k['gaps']}"
         )
     return "\n".join(lines)

@@ -47,6 +47,21 @@ kiosk = Table(
     Column("clock_skew", Float),  # kiosk wall clock minus office clock at the last contact, seconds
     Column("list_versions", Text, nullable=False, server_default="{}"),
     Column("max_epoch", Integer, nullable=False, server_default="1"),
+    # The checkpoint's identity (migration 0011_checkpoint_identity): its community, and its
+    # number, unique office-wide and never reused (a pass scoped to a gate names it: u16).
+    Column("community_id", Integer),
+    Column("checkpoint_number", Integer),
+    UniqueConstraint("checkpoint_number", name="uq_office_kiosk_checkpoint_number"),
+)
+
+# The communities of the street, one row per name a checkpoint was added with: a kiosk's passes
+# open the gates of its own community only (the office's own passes open every gate).
+community = Table(
+    "office_community",
+    metadata,
+    Column("community_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
 )
 
 enrol_code = Table(

@@ -62,7 +62,12 @@ def register(sub, common) -> None:
     )
     i.add_argument("--plate", default="", help=f"number plate ({plate_kinds} passes)")
     i.add_argument("--hours", default=None, metavar="FROM-TO", help=f"daily hours, e.g. 8-18 or 22-6 ({hours_kinds})")
-    i.add_argument("--scope", type=int, default=0, help="only valid at this checkpoint number (0: any)")
+    i.add_argument(
+        "--scope",
+        type=int,
+        default=0,
+        help="only valid at this checkpoint number (the office's, printed by kakou enroll; 0: any gate of this community)",
+    )
     i.set_defaults(func=run_issue)
 
     b = psub.add_parser(
@@ -82,7 +87,12 @@ def register(sub, common) -> None:
     b.add_argument("--per-person", action="store_true", help="one pass per named person instead of per household")
     b.add_argument("--valid-days", type=float, default=None, help="days the passes are valid")
     b.add_argument("--hours", default=None, metavar="FROM-TO", help="daily hours, e.g. 8-18")
-    b.add_argument("--scope", type=int, default=0, help="only valid at this checkpoint number (0: any)")
+    b.add_argument(
+        "--scope",
+        type=int,
+        default=0,
+        help="only valid at this checkpoint number (the office's, printed by kakou enroll; 0: any gate of this community)",
+    )
     b.add_argument("--font", default=None, help="CJK font file (default: $KAKOU_FONT, else a system font)")
     b.add_argument("--workers", type=int, default=None, help="processes drawing pages (default: CPU count)")
     b.set_defaults(func=run_batch)
@@ -206,21 +216,10 @@ PAPER_ENV = "KAKOU_PAPER"
 
 
 def parse_hours(text: str | None) -> tuple[int, int]:
-    """ "8-18" -> (8, 18); "22-6" wraps past midnight; None -> all day."""
-    from models.passes import PassError
+    """ "8-18" -> (8, 18); "22-6" wraps past midnight; None -> all day (models.passes.parse_hours)."""
+    from models.passes import parse_hours as parse
 
-    if not text:
-        return (0, 24)
-    start, sep, end = text.replace("：", ":").replace(":00", "").partition("-")
-    try:
-        hours = (int(start), int(end))
-    except ValueError:
-        hours = (-1, -1)
-    if not sep or not (0 <= hours[0] <= 23 and 0 <= hours[1] <= 24) or hours[0] == hours[1]:
-        raise PassError(
-            f"时段写法不对：{text}（例如 8-18）", f"hours {text!r} not understood (e.g. 8-18)", code="hours"
-        )
-    return hours
+    return parse(text)
 
 
 def _header(store) -> str:

@@ -58,6 +58,10 @@ def run_enroll(args) -> int:
     record_audit(store, "enroll", who.id, via="cli", office=office, kiosk_id=answer["kiosk_id"])
     lists = ", ".join(f"{d['name']} v{d['version']}" for d in answer["lists"])
     print(f"已登记 enrolled: {answer['community']} {answer['name']}  (id {answer['kiosk_id']})")
+    if answer.get("checkpoint_number"):
+        print(
+            f"卡口编号 checkpoint number: {answer['checkpoint_number']}  (通行证 --scope 用这个号 / a pass's --scope)"
+        )
     print(f"街道办公钥已固定 office key pinned; 名单 lists: {lists}")
     return 0
 
