@@ -74,6 +74,7 @@ def client_address(host: str | None) -> str:
 class _Bucket:
     tokens: float
     at: float
+    warned: bool = False  # its refusal is logged once until it has a try again (no log flood)
 
 
 class AddressBuckets:
@@ -108,9 +109,12 @@ class AddressBuckets:
             bucket = self._refilled((kind, address), now)
             if bucket.tokens >= 1:
                 bucket.tokens -= 1
+                bucket.warned = False
                 return
             wait = math.ceil((1 - bucket.tokens) / self.rate)
-        log.warning("too many %s tries from %s: refused for %d s", kind, address, wait)
+            warn, bucket.warned = not bucket.warned, True
+        if warn:
+            log.warning("too many %s tries from %s: refused until it waits %d s (logged once)", kind, address, wait)
         raise ApiProblem(TOO_MANY[kind], headers={"Retry-After": str(wait)}, minutes=_minutes(wait))
 
     def give_back(self, kind: str, address: str) -> None:

@@ -77,9 +77,11 @@ def test_wrong_enrolment_codes_are_limited_per_address_and_logged(office_with, c
     with caplog.at_level(logging.WARNING, logger="kakou"):
         for i in range(10):
             assert _enrol(guesser, _far(i)).json()["code"] == "bad_code"
-        _assert_429(_enrol(guesser, _far(99)))
+        for i in range(20):
+            _assert_429(_enrol(guesser, _far(100 + i)))
         _assert_429(_enrol(guesser, good))  # not even the right code is looked at from there now
-    assert sum("203.0.113.7" in r.getMessage() for r in caplog.records) >= 11  # every failure, with the address
+    # every failure is logged with the address, and the refusals after them once (no log flood)
+    assert sum("203.0.113.7" in r.getMessage() for r in caplog.records) == 11
     assert _enrol(clerk, good).status_code == 200  # another address is not held back
 
 
@@ -132,5 +134,5 @@ def test_wrong_admin_tokens_are_limited_per_address_and_logged(office_with, capl
             wrong = guesser.get("/v1/admin/status", headers={"Authorization": f"Bearer guess-{i}"})
             assert wrong.status_code == 401 and wrong.json()["code"] == "admin_token"
         _assert_429(guesser.get("/v1/admin/status", headers={"Authorization": f"Bearer {token}"}))
-    assert sum("203.0.113.7" in r.getMessage() for r in caplog.records) >= 11
+    assert sum("203.0.113.7" in r.getMessage() for r in caplog.records) == 11
     assert admin.get("/v1/admin/status", headers={"Authorization": f"Bearer {token}"}).status_code == 200
