@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from sync.office import routes
+from sync.office.docs import add_docs
 from sync.office.handlers import add_problem_handlers
 from sync.office.openapi import document_bodies
 from sync.office.settings import OfficeSettings
@@ -68,7 +69,7 @@ def create_app(
         title="kakou street office",
         version="1",
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # `docs.add_docs`: from the package, and only when turned on
         redoc_url=None,
         responses=PROBLEM_RESPONSES,
         lifespan=lifespan,
@@ -78,6 +79,8 @@ def create_app(
     for router in routes.ROUTERS:
         app.include_router(router)
     document_bodies(app)
+    if settings.docs:
+        add_docs(app, "/v1/openapi.json")
     return app
 
 

@@ -3,11 +3,12 @@ they are all read, inflated within a limit, and parsed into a message or a clean
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from sync.office import problems
 from sync.office.problems import ApiProblem, ProblemType
@@ -16,16 +17,25 @@ from sync.schemas import MAX_BODY_BYTES, MAX_INFLATED_BYTES
 M = TypeVar("M", bound=BaseModel)
 
 
-async def read_body(request: Request) -> bytes:
+async def read_body(request: Request, *, timeout: float | None = None) -> bytes:
+    """The body as sent, at most MAX_BODY_BYTES (413), all of it within `timeout` seconds (408,
+    and the connection is closed): a client that sends a few bytes and then nothing, or one byte
+    a second, is let go instead of being waited for."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+    if length and length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise ApiProblem(problems.TOO_LARGE)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiProblem(problems.TOO_LARGE)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise ApiProblem(problems.TOO_LARGE)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiProblem(problems.BODY_TIMEOUT, headers={"Connection": "close"}, seconds=f"{timeout:g}") from None
+    except ClientDisconnect:  # hung up mid-body: an answer nobody reads, and no traceback in the log
+        raise ApiProblem(problems.DAMAGED) from None
     return b"".join(chunks)
 
 

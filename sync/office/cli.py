@@ -56,6 +56,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         help="serve https with this certificate (chain) file; kiosks enrol over https only",
     )
     s.add_argument("--tls-key", type=Path, default=None, metavar="PEM", help="the certificate's private key")
+    s.add_argument(
+        "--docs",
+        action="store_true",
+        help="serve the API docs page at /v1/docs (from the package, never from the internet; default off)",
+    )
     s.set_defaults(func=run_serve)
 
     a = osub.add_parser("add-checkpoint", parents=[parent], help="register a checkpoint, print its enrolment code")
@@ -194,7 +199,11 @@ def settings(args: argparse.Namespace) -> OfficeSettings:
     else the defaults (the platform's user data dir, SQLite in it)."""
     from sync.office.settings import OfficeSettings
 
-    return OfficeSettings.from_values(office_dir=args.office_dir, database_url=args.database_url or None)
+    return OfficeSettings.from_values(
+        office_dir=args.office_dir,
+        database_url=args.database_url or None,
+        docs=getattr(args, "docs", False) or None,  # `serve --docs`; else $KAKOU_OFFICE_DOCS, else off
+    )
 
 
 def office_dir(args: argparse.Namespace) -> Path:
@@ -225,7 +234,8 @@ def run_serve(args: argparse.Namespace) -> int:
     OfficeKeys(given.office_dir)  # make the keys now, not racing in several workers
     os.environ.update(given.as_environ())  # each worker's `app_from_env` reads the same settings
     scheme = "https" if tls else "http"
-    print(f"街道服务器 office server: {scheme}://{args.host}:{args.port}/v1  (API docs /v1/docs)", file=sys.stderr)
+    docs = "  (API docs /v1/docs)" if given.docs else ""
+    print(f"街道服务器 office server: {scheme}://{args.host}:{args.port}/v1{docs}", file=sys.stderr)
     uvicorn.run(
         "sync.office.app:app_from_env",
         factory=True,

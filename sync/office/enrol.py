@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from models.errors import KakouError
 from sync.office import lists as office_lists
 from sync.office import tables as t
+from sync.office.tries import half_hashes
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
@@ -70,8 +71,15 @@ def add_checkpoint(engine: Engine, name: str, community: str, ttl_s: float = COD
                         max_epoch=1,
                     )
                 )
+                head, tail = half_hashes(raw)  # near misses count against this code (`tries`)
                 conn.execute(
-                    t.enrol_code.insert().values(code_hash=code_hash(raw), kiosk_id=kiosk_id, expires_at=now + ttl_s)
+                    t.enrol_code.insert().values(
+                        code_hash=code_hash(raw),
+                        kiosk_id=kiosk_id,
+                        expires_at=now + ttl_s,
+                        head_hash=head,
+                        tail_hash=tail,
+                    )
                 )
             break
         except IntegrityError:
@@ -135,6 +143,12 @@ def enrol(engine: Engine, code: str, public_key_hex: str) -> dict[str, Any]:
                 "登记码不对、已用过或已过期。请向街道办要一个新的登记码。",
                 "the enrolment code is wrong, used or expired. Ask the street office for a new one.",
                 code="bad_code",
+            )
+        if row.locked_at is not None:
+            raise EnrolError(
+                "这个登记码因多次输错已锁定。请向街道办要一个新的登记码。",
+                "this enrolment code is locked after too many wrong tries. Ask the street office for a new one.",
+                code="code_locked",
             )
         taken = conn.execute(select(t.kiosk.c.kiosk_id).where(t.kiosk.c.public_key == public_key_hex)).first()
         if taken is not None:

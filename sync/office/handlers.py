@@ -71,3 +71,10 @@ def add_problem_handlers(app: FastAPI) -> None:
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
         log.warning("office database error: %s", exc)
         return answer(request, problems.DB_ERROR)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The last resort (Starlette's ServerErrorMiddleware calls it): a bug, never a plain-text
+        # 500 with the server's insides. The traceback goes to the office's log, with the address.
+        log.error("unexpected error answering %s %s", request.method, request.url.path, exc_info=exc)
+        return answer(request, problems.INTERNAL)

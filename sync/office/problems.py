@@ -92,9 +92,23 @@ EPOCH_MISMATCH = ProblemType(
     "epoch_mismatch", 400, "批次与签名的轮次不一致。", "the batch's epoch differs from the signed one."
 )
 
+BODY_TIMEOUT = ProblemType(
+    "body_timeout",
+    408,
+    "上传的数据在 {seconds} 秒内没有传完，连接已断开。本机会重新发送。",
+    "the body did not arrive within {seconds} s; the connection is closed. The kiosk will send it again.",
+)
+
 # -- capacity and the database -----------------------------------------------------------------
 BUSY = ProblemType(
     "busy", 429, "街道服务器正忙，稍后自动重试。", "the office is busy; the kiosk will retry.", retry=True
+)
+BUSY_KIOSK = ProblemType(
+    "busy",
+    429,
+    "这台设备已有上传正在处理，稍后自动重试。",
+    "this kiosk already has pushes in progress; the kiosk will retry.",
+    retry=True,
 )
 DB_UNAVAILABLE = ProblemType(
     "db_unavailable",
@@ -113,6 +127,12 @@ METHOD_NOT_ALLOWED = ProblemType(
     "method_not_allowed", 405, "这个地址不接受这种请求方法。", "this address does not accept this method."
 )
 BAD_REQUEST = ProblemType("bad_request", 400, "请求不对。", "bad request.")
+INTERNAL = ProblemType(
+    "internal",
+    500,
+    "街道服务器出了意外的错误，已记入日志。请告诉街道办。",
+    "the office hit an unexpected error; it is in the office's log. Tell the street office.",
+)
 UNKNOWN_LIST = ProblemType("unknown_list", 404, "没有这个名单：{name}", "no such list: {name}")
 
 # -- the admin API -----------------------------------------------------------------------------
@@ -124,8 +144,34 @@ ADMIN_TOKEN = ProblemType(
     challenge="Bearer",
 )
 
+# -- guessing codes and tokens (`tries`): Retry-After says when the next try is answered ---------
+TOO_MANY_ENROL_TRIES = ProblemType(
+    "too_many_tries",
+    429,
+    "登记码输错太多次，请 {minutes} 分钟后再试。",
+    "too many wrong enrolment codes from here; try again in {minutes} min.",
+    retry=True,
+)
+TOO_MANY_ADMIN_TRIES = ProblemType(
+    "too_many_tries",
+    429,
+    "管理员令牌错误太多次，请 {minutes} 分钟后再试。",
+    "too many wrong admin tokens from here; try again in {minutes} min.",
+    retry=True,
+)
+ENROL_BUDGET_SPENT = ProblemType(
+    "too_many_tries",
+    429,
+    "街道办这一小时收到的错误登记码太多，登记暂停，请 {minutes} 分钟后再试。",
+    "the office got too many wrong enrolment codes this hour; enrolment is paused, try again in {minutes} min.",
+    retry=True,
+)
+
 # -- domain errors: their words come from the domain, their status from here -------------------
 BAD_CODE = ProblemType("bad_code", 403, "登记码不对、已用过或已过期。", "the enrolment code is wrong, used or expired.")
+CODE_LOCKED = ProblemType(
+    "code_locked", 403, "这个登记码因多次输错已锁定。", "this enrolment code is locked after too many wrong tries."
+)
 ALREADY_ENROLLED = ProblemType("already_enrolled", 403, "这台设备已经登记过了。", "this kiosk is already enrolled.")
 NOT_LISTED = ProblemType("not_listed", 404, "名单上没有这一项。", "no such entry on the list.")
 DOMAIN_ERROR = ProblemType("error", 400, "请求不能办理。", "the request cannot be done.")  # any other code
@@ -166,7 +212,7 @@ LOOKUP_REFUSALS = {
 CATALOGUE: tuple[ProblemType, ...] = tuple(v for v in list(globals().values()) if isinstance(v, ProblemType))
 
 # The domain codes whose status is not DOMAIN_ERROR's 400.
-_DOMAIN = {p.code: p for p in (BAD_CODE, ALREADY_ENROLLED, NOT_LISTED, *LOOKUP_REFUSALS.values())}
+_DOMAIN = {p.code: p for p in (BAD_CODE, CODE_LOCKED, ALREADY_ENROLLED, NOT_LISTED, *LOOKUP_REFUSALS.values())}
 
 
 def for_domain(code: str) -> ProblemType:
@@ -176,4 +222,6 @@ def for_domain(code: str) -> ProblemType:
 
 def for_http_status(status: int) -> ProblemType:
     """The entry for Starlette's own refusals (no such path, wrong method, ...)."""
-    return {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}.get(status, BAD_REQUEST)
+    return {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED, 413: TOO_LARGE, 429: BUSY}.get(
+        status, INTERNAL if status >= 500 else BAD_REQUEST
+    )

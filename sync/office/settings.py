@@ -36,7 +36,23 @@ class OfficeSettings(BaseSettings):
     database_url: str | None = None  # KAKOU_OFFICE_DATABASE_URL; unset: SQLite in the office dir
     # Pushes in flight at once per worker process; one more is answered 429 with Retry-After.
     max_inflight: int = Field(default=16, ge=1)
+    # Of those, how many one kiosk may hold (a kiosk pushes one batch at a time; a rogue kiosk
+    # with its real key must not take every slot).
+    max_inflight_per_kiosk: int = Field(default=2, ge=1)
+    # Seconds a request's whole body may take to arrive (408 after, the connection closed). A
+    # push holds no upload slot while its body arrives; this bounds what a slow client holds.
+    body_timeout: float = Field(default=30.0, gt=0, le=3600)
     retry_after: int = Field(default=2, ge=0)  # seconds, in every 429 and 503 answer
+    # Guessing enrolment codes and admin tokens (`sync.office.tries`): failed tries per client
+    # address, refilled over tries_window seconds (per worker process); wrong enrolment codes
+    # an hour office-wide (in the database); near misses that lock a code.
+    tries_per_address: int = Field(default=10, ge=1)
+    tries_window: float = Field(default=600.0, gt=0)
+    enrol_wrong_per_hour: int = Field(default=100, ge=1)
+    code_wrong_tries: int = Field(default=5, ge=1)
+    # The API docs page at /v1/docs (Swagger UI, served from the package: `sync.office.docs`).
+    # Off unless asked for (`kakou office serve --docs`, KAKOU_OFFICE_DOCS=1).
+    docs: bool = False
     migrate: bool = True  # bring the database schema up to date at start (workers: already done)
     # Test hook: seconds to wait inside the push transaction, before COMMIT, so a fault test can
     # kill the server mid-transaction. Unset in real use.
@@ -72,7 +88,14 @@ class OfficeSettings(BaseSettings):
         env = {
             ENV_OFFICE_DIR: str(self.office_dir),
             f"{ENV_PREFIX}MAX_INFLIGHT": str(self.max_inflight),
+            f"{ENV_PREFIX}MAX_INFLIGHT_PER_KIOSK": str(self.max_inflight_per_kiosk),
+            f"{ENV_PREFIX}BODY_TIMEOUT": str(self.body_timeout),
             f"{ENV_PREFIX}RETRY_AFTER": str(self.retry_after),
+            f"{ENV_PREFIX}DOCS": "1" if self.docs else "0",
+            f"{ENV_PREFIX}TRIES_PER_ADDRESS": str(self.tries_per_address),
+            f"{ENV_PREFIX}TRIES_WINDOW": str(self.tries_window),
+            f"{ENV_PREFIX}ENROL_WRONG_PER_HOUR": str(self.enrol_wrong_per_hour),
+            f"{ENV_PREFIX}CODE_WRONG_TRIES": str(self.code_wrong_tries),
         }
         if self.database_url:
             env[ENV_DATABASE_URL] = self.database_url

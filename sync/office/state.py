@@ -4,7 +4,7 @@ memory, and the upload slots."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fastapi import Request
 from sqlalchemy import select
@@ -19,8 +19,41 @@ from sync.office.db import open_office_engine
 from sync.office.keys import OfficeKeys
 from sync.office.problems import ApiProblem
 from sync.office.settings import OfficeSettings
+from sync.office.tries import AddressBuckets
 
 KEY_CACHE_SIZE = 10_000
+EPOCH_MAX = 2**31 - 1  # the office stores epochs as INTEGER (schemas.PushBatch.epoch has the same bound)
+SIGNATURE_HEX = 128  # an Ed25519 signature, in hex
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A request's signature headers, checked for form before the body is read; `public_key`
+    once the kiosk is known (`Office.claim`), `from_memory` when it came from the key cache."""
+
+    kiosk_id: str
+    epoch: int
+    request_id: str
+    signature: str
+    public_key: bytes = b""
+    from_memory: bool = False
+
+
+def signature_headers(request: Request) -> Claim:
+    """The four signature headers, well formed, or a 401 problem. The epoch is a decimal number
+    the office can store (1 ... 2^31-1): a larger one is refused here, never reaches the database."""
+    h = request.headers
+    kiosk_id, epoch_text = h.get(signing.H_KIOSK, ""), h.get(signing.H_EPOCH, "")
+    request_id, signature = h.get(signing.H_REQUEST, ""), h.get(signing.H_SIGNATURE, "")
+    if not (kiosk_id and epoch_text and request_id and signature) or len(kiosk_id) > 64 or len(request_id) > 64:
+        raise ApiProblem(problems.UNSIGNED)
+    if not (
+        epoch_text.isascii() and epoch_text.isdigit() and len(epoch_text) <= 10 and 1 <= int(epoch_text) <= EPOCH_MAX
+    ):
+        raise ApiProblem(problems.SIGNATURE_HEADERS)
+    if len(signature) != SIGNATURE_HEX or not all(c in "0123456789abcdefABCDEF" for c in signature):
+        raise ApiProblem(problems.SIGNATURE_HEADERS)
+    return Claim(kiosk_id, int(epoch_text), request_id, signature)
 
 
 @dataclass(frozen=True)
@@ -49,6 +82,11 @@ class Office:
         # kiosk id -> public key, for pushes (see `authenticate`); per worker process.
         self._keys: dict[str, bytes] = {}
         self._keys_lock = threading.Lock()
+        # kiosk id -> upload slots it holds now (see `acquire`)
+        self._kiosk_slots: dict[str, int] = {}
+        self._slots_lock = threading.Lock()
+        # failed tries of enrolment codes and admin tokens per client address (`tries`)
+        self.tries = AddressBuckets(settings.tries_per_address, settings.tries_window)
 
     def close(self) -> None:
         if self.owns_engine:
@@ -86,28 +124,45 @@ class Office:
         transaction checks that the kiosk's row still holds that key and is not revoked
         (`ingest`'s public_key), so a revocation by any process is refused at once. Every
         other route reads the kiosk's row (in a worker thread, never on the event loop)."""
-        h = request.headers
-        kiosk_id, epoch_text = h.get(signing.H_KIOSK, ""), h.get(signing.H_EPOCH, "")
-        request_id, signature = h.get(signing.H_REQUEST, ""), h.get(signing.H_SIGNATURE, "")
-        if not (kiosk_id and epoch_text and request_id and signature) or len(kiosk_id) > 64 or len(request_id) > 64:
-            raise ApiProblem(problems.UNSIGNED)
-        try:
-            epoch = int(epoch_text)
-        except ValueError:
-            raise ApiProblem(problems.SIGNATURE_HEADERS) from None
-        public = self._keys.get(kiosk_id) if cached else None
-        if public is not None and not signing.verify_request(public, kiosk_id, epoch, request_id, body, signature):
-            public = None  # not with the remembered key: decide on the database's
+        claim = await self.claim(request, cached=cached)
+        return await self.verify(claim, body)
+
+    async def claim(self, request: Request, *, cached: bool = False) -> Claim:
+        """The signature headers, well formed, of a known kiosk that is not revoked: what can be
+        checked before the body is read (a push reads its body only after this)."""
+        claim = signature_headers(request)
+        public = self._keys.get(claim.kiosk_id) if cached else None
         if public is None:
-            public = await run_in_threadpool(self.kiosk_key, kiosk_id)
-            if not signing.verify_request(public, kiosk_id, epoch, request_id, body, signature):
+            public = await run_in_threadpool(self.kiosk_key, claim.kiosk_id)
+            return replace(claim, public_key=public)
+        return replace(claim, public_key=public, from_memory=True)
+
+    async def verify(self, claim: Claim, body: bytes) -> SignedKiosk:
+        """The claim's signature over `body`; a key from memory that does not verify is read again."""
+        public = claim.public_key
+        if not signing.verify_request(public, claim.kiosk_id, claim.epoch, claim.request_id, body, claim.signature):
+            if not claim.from_memory:
                 raise ApiProblem(problems.BAD_SIGNATURE)
-        return SignedKiosk(kiosk_id, epoch, public, body)
+            public = await run_in_threadpool(self.kiosk_key, claim.kiosk_id)  # decide on the database's key
+            if not signing.verify_request(public, claim.kiosk_id, claim.epoch, claim.request_id, body, claim.signature):
+                raise ApiProblem(problems.BAD_SIGNATURE)
+        return SignedKiosk(claim.kiosk_id, claim.epoch, public, body)
 
-    def acquire(self) -> None:
-        """Take an upload slot or answer 429 at once (never queue: see the app's docstring)."""
-        if not self.inflight.acquire(blocking=False):
-            raise ApiProblem(problems.BUSY)
+    def acquire(self, kiosk_id: str) -> None:
+        """Take an upload slot or answer 429 at once (never queue: see the app's docstring): one
+        of the office's, and one of the few a single kiosk may hold, so one kiosk (a rogue one)
+        cannot take them all."""
+        with self._slots_lock:
+            held = self._kiosk_slots.get(kiosk_id, 0)
+            if held >= self.settings.max_inflight_per_kiosk:
+                raise ApiProblem(problems.BUSY_KIOSK)
+            if not self.inflight.acquire(blocking=False):
+                raise ApiProblem(problems.BUSY)
+            self._kiosk_slots[kiosk_id] = held + 1
 
-    def release(self) -> None:
-        self.inflight.release()
+    def release(self, kiosk_id: str) -> None:
+        with self._slots_lock:
+            held = self._kiosk_slots.pop(kiosk_id, 0) - 1
+            if held > 0:
+                self._kiosk_slots[kiosk_id] = held
+            self.inflight.release()

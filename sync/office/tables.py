@@ -71,6 +71,23 @@ enrol_code = Table(
     Column("kiosk_id", String(36), nullable=False, index=True),
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float),
+    # Migration 0014_enrol_tries (`sync.office.tries`): the hashes of the code's two halves, so a
+    # wrong try that gets one half right (a near miss: typed wrong, or half guessed) counts
+    # against this code, and the code is locked after a few of them.
+    Column("head_hash", String(64), index=True),
+    Column("tail_hash", String(64), index=True),
+    Column("wrong_tries", Integer, nullable=False, server_default="0"),
+    Column("locked_at", Float),
+)
+
+# Office-wide budgets that every worker process shares (`sync.office.tries`): one row per
+# budget, the tries counted in the window that started at `window_start`.
+throttle = Table(
+    "office_throttle",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("window_start", Float, nullable=False, server_default="0"),
+    Column("tries", Integer, nullable=False, server_default="0"),
 )
 
 # The contiguous mark per (kiosk, epoch): every seq up to `hwm` is stored. The row is also the

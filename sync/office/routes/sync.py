@@ -19,7 +19,7 @@ from sync.office.bodies import inflate, parse
 from sync.office.deps import OfficeDep, PushKiosk, SignedGet, SignedPost
 from sync.office.openapi import json_body
 from sync.office.problems import ApiProblem
-from sync.schemas import LIST_NAMES, KnownQuery, KnownResult, PushBatch, PushResult, SyncState
+from sync.schemas import BIGINT_MAX, LIST_NAMES, KnownQuery, KnownResult, PushBatch, PushResult, SyncState
 
 router = APIRouter(prefix="/v1")
 
@@ -34,10 +34,15 @@ async def sync_state(
 ) -> Any:
     if wall is not None and not math.isfinite(wall):
         wall = None  # "nan" and "inf" parse as floats but are no clock reading
+    seq_text = tip.partition(":")[0]
+    if not seq_text.isascii():
+        tip = ""  # "²" is a digit to str.isdigit but no number to int(): no tip, as any other non-number
+    elif seq_text.isdigit() and int(seq_text) > BIGINT_MAX:  # no seq is that large: never ask the database
+        raise ApiProblem(problems.MALFORMED_REQUEST, detail="tip: seq out of range")
     versions = {}
     for part in lists.split(",")[:16]:
         name, _, version = part.partition(":")
-        if name in LIST_NAMES and version.isdigit():
+        if name in LIST_NAMES and version.isascii() and version.isdigit() and int(version) <= BIGINT_MAX:
             versions[name] = int(version)
     return await run_in_threadpool(
         office_ingest.sync_state,
