@@ -8,6 +8,11 @@ duplicate. When the office holds seqs this kiosk no longer has (its file was res
 backup, or the power cut took its last commits), the kiosk moves its unconfirmed records to a
 new epoch instead of reusing seq numbers.
 
+Every answer the kiosk acts on is the office's, for this very request: `SyncService._send`
+checks the office's signature over the request, status and body (sync/signing.py) with the root
+key pinned at enrolment and refuses anything else ("unsigned_answer", retried). So the marks
+move, the epoch changes and a list looks fresh only on the office's signed word.
+
 Pull applies every changed list in one local transaction after checking the office's
 signature with the root key pinned at enrolment; an older version than the one held is
 refused (no rollback).
@@ -185,6 +190,18 @@ def bad_answer(response: httpx.Response, why: str) -> SyncError:
         f"the office's answer could not be read ({response.status_code}, {why}; a proxy or server fault?);"
         " records are kept here and sent later. If this keeps happening, call the street office.",
         code="bad_answer",
+    )
+
+
+def unsigned_answer(response: httpx.Response) -> SyncError:
+    """An answer the office did not sign for this request: refused, whatever it says."""
+    return SyncError(
+        "街道服务器的回答没有街道办的签名，已拒绝（可能有人在网络中间冒充街道服务器）。"
+        "记录都保存在本机，稍后自动重试；一直如此请联系街道办。",
+        f"the office's answer ({response.status_code}) is not signed by the office for this request"
+        " (someone on the network may be posing as the office); refused. Records are kept here and"
+        " retried later. If this keeps happening, call the street office.",
+        code="unsigned_answer",
     )
 
 
@@ -570,6 +587,12 @@ class SyncService:
         self.last_success: float | None = None
         self.offline_since: float | None = None
         self.clock_skew: float | None = None
+        # Request stamps (sync/office/replay.py): the last one sent, the lowest the office said it
+        # would take, and the office's time from its last signed answer (ms, time.monotonic()).
+        self._stamp = 0
+        self._stamp_floor = 0
+        self._office_clock: tuple[int, float] | None = None
+        self._root: bytes | None = None
 
     # -- http ----------------------------------------------------------------------------------
     def _http(self) -> httpx.Client:
@@ -579,6 +602,34 @@ class SyncService:
                 raise not_enrolled_error()
             self._client = _http(state.office_url, timeout=self.timeout)
         return self._client
+
+    def _next_stamp(self) -> int:
+        """Above every stamp sent, and at the office's time as this kiosk estimates it: from the
+        office's last signed answer on the monotonic clock, else this kiosk's own wall clock
+        (wrong after a boot without RTC: the office then says which stamp it takes)."""
+        if self._office_clock is not None:
+            office_ms, at = self._office_clock
+            estimate = office_ms + int((time.monotonic() - at) * 1000)
+        else:
+            estimate = int(time.time() * 1000)
+        self._stamp = max(self._stamp + 1, self._stamp_floor, estimate, 0)
+        return self._stamp
+
+    def new_request_id(self) -> str:
+        """A request id with this kiosk's next stamp (for a request made by hand: tools, tests)."""
+        return signing.request_id_for(self._next_stamp())
+
+    def _office_root(self) -> bytes:
+        if self._root is None:
+            self._root = office_root_key(self.store)
+        if self._root is None:
+            raise SyncError(
+                "本机没有街道办的公钥，请重新登记。",
+                "the office's root key is missing; enrol again.",
+                code="no_root_key",
+                retryable=False,
+            )
+        return self._root
 
     def _send(
         self,
@@ -590,29 +641,83 @@ class SyncService:
         gzip_body: bool = False,
         epoch: int | None = None,
     ) -> httpx.Response:
+        """One signed request and the office's answer to it, signed for it with the pinned root
+        key (`signing.verify_answer`), or a SyncError: nothing unsigned is ever acted on. A
+        request the office refuses as stale (a stamp it took a newer one of: see
+        sync/office/replay.py) goes once more with the stamp the office named."""
         import httpx
 
         state = self.store.kiosk_state()
         epoch = state.epoch if epoch is None else epoch
-        request_id = uuid.uuid4().hex
-        headers = {}
+        root = self._office_root()
+        base: dict[str, str] = {}
         if method == "GET":
             target = path + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
             signed = signing.get_body("GET", target)
         else:
+            target = path
             if gzip_body:
                 body = gzip.compress(body or b"", compresslevel=1, mtime=0)  # CPU matters more than bytes on a Pi
-                headers["Content-Encoding"] = "gzip"
-            headers["Content-Type"] = "application/json"
+                base["Content-Encoding"] = "gzip"
+            base["Content-Type"] = "application/json"
             signed = body or b""
-        headers.update(signing.sign_request(self.store.signing_key, state.kiosk_id, epoch, request_id, signed))
-        try:
-            if method == "GET":
-                response = self._http().get(target, headers=headers)
-            else:
-                response = self._http().post(path, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise offline_error(exc) from exc
+        for attempt in range(2):
+            request_id = self.new_request_id()
+            headers = dict(base)
+            headers.update(signing.sign_request(self.store.signing_key, state.kiosk_id, epoch, request_id, signed))
+            try:
+                if method == "GET":
+                    response = self._http().get(target, headers=headers)
+                else:
+                    response = self._http().post(path, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise offline_error(exc) from exc
+            office_ms = signing.verify_answer(
+                root,
+                response.headers.get(signing.H_ANSWER, ""),
+                headers[signing.H_SIGNATURE],
+                method,
+                target,
+                response.status_code,
+                response.headers.get("Retry-After", ""),
+                response.content,
+            )
+            if office_ms is None:
+                return self._unsigned(response)
+            self._office_clock = (office_ms, time.monotonic())
+            if response.status_code == 409 and attempt == 0:
+                code, _zh, _en = _problem_text(response)
+                if code == "stale_request":
+                    try:
+                        self._stamp_floor = max(self._stamp_floor, int(response.json().get("next_stamp", 0)))
+                    except (ValueError, TypeError, AttributeError):
+                        pass
+                    continue
+            break
+        return self._signed(response)
+
+    def _unsigned(self, response: httpx.Response) -> httpx.Response:
+        """An answer without the office's signature for this request. What an overloaded or
+        fallen-over office (or a proxy in front of it) says is only "not now": retried as
+        before, in sync's own words (never the answer's), with nothing done. Anything else is
+        refused: a "304", a "hwm", a "revoked" from someone in the middle is not acted on."""
+        if response.status_code == 429 or response.status_code >= 500:
+            if response.status_code in (429, 503):
+                raise SyncError(
+                    "街道服务器正忙，稍后自动重试。",
+                    "the office is busy; retrying later.",
+                    code="busy",
+                    retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                )
+            raise SyncError(
+                f"街道服务器暂时出错（{response.status_code}），记录已保存在本机，稍后自动重试。",
+                f"the office (or a proxy on the way) failed ({response.status_code}); records are kept here and retried later.",
+                code=f"http_{response.status_code}",
+            )
+        raise unsigned_answer(response)
+
+    def _signed(self, response: httpx.Response) -> httpx.Response:
+        """The office's own answer (its signature checked): a problem becomes its words."""
         if response.status_code in (429, 503):
             raise SyncError(
                 "街道服务器正忙，稍后自动重试。",
@@ -626,9 +731,8 @@ class SyncService:
             code, zh, en = _problem_text(response)
             permanent = response.status_code in (401, 403)
             if response.status_code >= 500 and not (zh and en):
-                # No words from the office itself: a proxy's error page, or a server that fell over.
                 zh = f"街道服务器暂时出错（{response.status_code}），记录已保存在本机，稍后自动重试。"
-                en = f"the office (or a proxy on the way) failed ({response.status_code}); records are kept here and retried later."
+                en = f"the office failed ({response.status_code}); records are kept here and retried later."
             raise SyncError(
                 zh or f"街道服务器拒绝了请求（{response.status_code}）",
                 en or f"the office refused the request ({response.status_code})",
@@ -802,23 +906,24 @@ class SyncService:
         # Records written while we pushed are sent on the next round (timer / new records).
 
     def pull(self, result: SyncResult, server: dict[str, Any]) -> None:
-        root = office_root_key(self.store)
-        if root is None:
-            raise SyncError(
-                "本机没有街道办的公钥，请重新登记。",
-                "the office's root key is missing; enrol again.",
-                code="no_root_key",
-                retryable=False,
-            )
+        """Fetch the lists whose version changed. A list's age is the age of the office's last
+        signed word that this kiosk holds its newest version: a signed document applied, a signed
+        304, or the signed handshake (or push answer) naming the version held. Nothing else -
+        an answered round, an unsigned 304 - makes a list look fresh."""
+        root = self._office_root()
         with self.store.engine.connect() as conn:
             held = _local_versions(conn)
             conn.rollback()
         docs = []
+        current = []  # lists the office said (signed) are at the version held here
         for name in LIST_NAMES:
             if int(server["list_versions"].get(name, 0)) == held.get(name, 0) and name in held:
+                current.append(name)
                 continue
             response = self._send("GET", f"/v1/lists/{name}", params={"since": held.get(name, 0)})
             if response.status_code == 304:
+                if name in held:
+                    current.append(name)
                 continue
             doc = _answer(response)  # its shape is vouched for by the office's signature
             _check_document(doc, root)
@@ -826,8 +931,10 @@ class SyncService:
         with self.store.writer.begin() as conn:
             if docs:
                 result.lists_updated = _apply_documents(conn, self.store, docs)
-            # Hearing from the office refreshes every list's age, changed or not.
-            conn.execute(text("UPDATE list_version SET updated_at = :t"), {"t": time.time()})
+            for name in current:
+                conn.execute(
+                    text("UPDATE list_version SET updated_at = :t WHERE name = :n"), {"t": time.time(), "n": name}
+                )
         self.store.invalidate()
         if docs:
             self.handshake()  # tell the office which versions are now in use

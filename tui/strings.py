@@ -87,6 +87,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "duty.sync.busy": "服务器忙",
         "duty.sync.trouble": "上报出错",
         "duty.sync.tls": "证书不可信",
+        "duty.sync.unsigned": "回答未签名",
         # The clock part of the status bar when the kiosk's clock looks wrong (models/clock_health.py):
         # short words at 80 columns, the long ones where the line still fits, and a notice.
         "duty.clock.behind": "时钟慢了",
@@ -355,6 +356,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "duty.sync.busy": "office busy",
         "duty.sync.trouble": "sync error",
         "duty.sync.tls": "cert untrusted",
+        "duty.sync.unsigned": "unsigned answer",
         "duty.clock.behind": "clock behind",
         "duty.clock.unset": "clock not set",
         "duty.clock.office": "clock wrong",

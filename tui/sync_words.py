@@ -14,8 +14,14 @@ from tui.strings import short_age, t
 # any waiting record does): a kiosk that is offline by design says so only when it matters.
 LOCAL_WARN_AFTER_S = 3600
 # The trouble of a failed round, in a few cells; codes not named here say "sync error".
-TROUBLE_WORDS = {"busy": "duty.sync.busy", "tls_untrusted": "duty.sync.tls", "crashed": "sync.failed"}
-TROUBLE_ERRORS = ("tls_untrusted", "crashed")  # a person should look: red, not yellow
+TROUBLE_WORDS = {
+    "busy": "duty.sync.busy",
+    "tls_untrusted": "duty.sync.tls",
+    "crashed": "sync.failed",
+    "unsigned_answer": "duty.sync.unsigned",
+}
+# A person should look: red, not yellow (an unsigned answer: someone may be posing as the office).
+TROUBLE_ERRORS = ("tls_untrusted", "crashed", "unsigned_answer")
 
 
 def _clock_hm(ts: float) -> str:

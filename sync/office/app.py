@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from sync.office import routes
+from sync.office import answers, routes
 from sync.office.docs import add_docs
 from sync.office.handlers import add_problem_handlers
 from sync.office.openapi import document_bodies
@@ -76,6 +76,7 @@ def create_app(
     )
     app.state.office = Office(settings, engine)
     add_problem_handlers(app)
+    answers.install(app)  # every answer to a signed request is signed (after the handlers: its own wins)
     for router in routes.ROUTERS:
         app.include_router(router)
     document_bodies(app)

@@ -25,6 +25,7 @@ from sqlalchemy import BigInteger, Column, Float, Integer, Table, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from sync.office import lists as office_lists
+from sync.office import replay
 from sync.office import tables as t
 from sync.office.tables import REASONS_KEY_CHARS, day_count
 from sync.schemas import Anchor as PushAnchor
@@ -564,16 +565,19 @@ def ingest(
     *,
     before_commit: Callable[[], object] | None = None,
     public_key: str | None = None,
+    stamp: int | None = None,
 ) -> dict[str, Any]:
     """Store one batch (see the module's words). `public_key`: the key (hex) the push's
     signature was checked with, perhaps from a cache. The kiosk's row must still hold it and
     not be revoked when the batch commits - checked in this transaction, so a revocation made
     by any process refuses the very next push (KioskRefused, nothing stored). None: only the
-    revocation is checked."""
+    revocation is checked. `stamp`: the request's, taken in this transaction (a replay stores
+    nothing: `replay.claim`)."""
     received_at = time.time()
     epoch = batch.epoch
     a = batch.anchor
     with engine.begin() as conn:
+        replay.claim(conn, kiosk_id, stamp, now=received_at)
         pg = conn.dialect.name == "postgresql"
         if pg:
             hwm = _open_batch_pg(conn, kiosk_id, epoch, a, received_at, savepoint=bool(batch.records))
@@ -693,11 +697,14 @@ def sync_state(
     list_versions: dict[str, int] | None = None,
     tip: str = "",
     epoch: int = 0,
+    stamp: int | None = None,
 ) -> dict[str, Any]:
     """What the office holds of this kiosk. `tip` is the kiosk's newest "seq:record_id" in
-    `epoch`: tip_ok is False when the office holds a different record at that seq."""
+    `epoch`: tip_ok is False when the office holds a different record at that seq. `stamp`:
+    the request's, taken in this transaction (a replay notes nothing: `replay.claim`)."""
     now = time.time()
     with engine.begin() as conn:
+        replay.claim(conn, kiosk_id, stamp, now=now)
         epochs = {
             str(e): int(h)
             for e, h in conn.execute(

@@ -60,6 +60,22 @@ KIOSK_CHANGED = ProblemType(
     "this kiosk's enrolment changed just now; the kiosk will retry.",
     retry=True,
 )
+# A signed request the office already took a newer one of (a replay, or one that arrived late):
+# refused with nothing done (sync/office/replay.py); the answer names the stamp it would take.
+STALE_REQUEST = ProblemType(
+    "stale_request",
+    409,
+    "这个请求已经处理过或来得太晚（可能是重放），未办理；本机会换新的请求重试。",
+    "this request was already taken or came after a newer one (a replay?); nothing was done. "
+    "The kiosk retries with a new one.",
+)
+REQUEST_AHEAD = ProblemType(
+    "stale_request",
+    409,
+    "请求的次序号超前于街道服务器的时间太多，未办理；本机会按服务器时间重试。",
+    "the request's stamp is too far ahead of the office's clock; nothing was done. "
+    "The kiosk retries by the office's time.",
+)
 
 # -- the body ----------------------------------------------------------------------------------
 TOO_LARGE = ProblemType(

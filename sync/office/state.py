@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sync import signing
 from sync.office import lists as office_lists
-from sync.office import problems
+from sync.office import problems, replay
 from sync.office import tables as t
 from sync.office.db import open_office_engine
 from sync.office.keys import OfficeKeys
@@ -64,6 +64,7 @@ class SignedKiosk:
     epoch: int
     public_key: bytes
     body: bytes  # the bytes the signature covers (a POST's body as sent, still gzipped)
+    stamp: int | None = None  # the request id's stamp, taken once by the route's work (replay.claim)
 
 
 class Office:
@@ -146,7 +147,7 @@ class Office:
             public = await run_in_threadpool(self.kiosk_key, claim.kiosk_id)  # decide on the database's key
             if not signing.verify_request(public, claim.kiosk_id, claim.epoch, claim.request_id, body, claim.signature):
                 raise ApiProblem(problems.BAD_SIGNATURE)
-        return SignedKiosk(claim.kiosk_id, claim.epoch, public, body)
+        return SignedKiosk(claim.kiosk_id, claim.epoch, public, body, replay.stamp_of(claim.request_id))
 
     def acquire(self, kiosk_id: str) -> None:
         """Take an upload slot or answer 429 at once (never queue: see the app's docstring): one

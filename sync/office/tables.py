@@ -51,6 +51,8 @@ kiosk = Table(
     # number, unique office-wide and never reused (a pass scoped to a gate names it: u16).
     Column("community_id", Integer),
     Column("checkpoint_number", Integer),
+    # The last request stamp the office took from this kiosk (sync/office/replay.py); NULL: none yet.
+    Column("last_stamp", BigInteger),
     UniqueConstraint("checkpoint_number", name="uq_office_kiosk_checkpoint_number"),
 )
 

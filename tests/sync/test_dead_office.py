@@ -165,10 +165,14 @@ GARBAGE = {
     # another service on the office's port
     "not HTTP at all": (b"SSH-2.0-OpenSSH_9.6\r\n", "offline"),
     # a captive portal (hotel or shop WiFi) answering every address with its login page
-    "200 with an HTML page": (_http("200 OK", "text/html; charset=utf-8", CAPTIVE_PORTAL), "bad_answer"),
-    "200 with JSON of another shape": (_http("200 OK", "application/json", b'{"status": "ok"}'), "bad_answer"),
-    "200 with a JSON list": (_http("200 OK", "application/json", b"[1, 2, 3]"), "bad_answer"),
-    "200 with a body that is not UTF-8": (_http("200 OK", "application/json", b"\xff\xfe\x00garbage"), "bad_answer"),
+    # (none of them signed by the office: refused as such, whatever they say)
+    "200 with an HTML page": (_http("200 OK", "text/html; charset=utf-8", CAPTIVE_PORTAL), "unsigned_answer"),
+    "200 with JSON of another shape": (_http("200 OK", "application/json", b'{"status": "ok"}'), "unsigned_answer"),
+    "200 with a JSON list": (_http("200 OK", "application/json", b"[1, 2, 3]"), "unsigned_answer"),
+    "200 with a body that is not UTF-8": (
+        _http("200 OK", "application/json", b"\xff\xfe\x00garbage"),
+        "unsigned_answer",
+    ),
     "200 with a broken gzip body": (
         _http("200 OK", "application/json", b"not gzip", "Content-Encoding: gzip\r\n"),
         "offline",
@@ -189,8 +193,8 @@ def test_garbage_from_the_office_is_a_plain_retryable_error(sqlite_office, tmp_p
         assert raw.requests >= 1
     _assert_plain_retryable(result.error)
     assert result.error.code == code
-    if code == "bad_answer":
-        assert "看不懂" in result.error.zh and "could not be read" in result.error.en
+    if code == "unsigned_answer":
+        assert "没有街道办的签名" in result.error.zh and "not signed by the office" in result.error.en
     if code.startswith("http_5"):
         assert "暂时出错" in result.error.zh and f"failed ({code[5:]})" in result.error.en
     assert store.kiosk_state().acked_seq == 10 and result.remaining == 15
@@ -202,14 +206,20 @@ def test_garbage_from_the_office_is_a_plain_retryable_error(sqlite_office, tmp_p
 
 
 PUSH_ANSWERS = {
-    "captive portal page, office never saw the batch": (200, "text/html", CAPTIVE_PORTAL, False, "bad_answer"),
-    "JSON of another shape after the office stored it": (200, "application/json", b'{"ok": true}', True, "bad_answer"),
+    "captive portal page, office never saw the batch": (200, "text/html", CAPTIVE_PORTAL, False, "unsigned_answer"),
+    "JSON of another shape after the office stored it": (
+        200,
+        "application/json",
+        b'{"ok": true}',
+        True,
+        "unsigned_answer",
+    ),
     "right keys, wrong types, after the office stored it": (
         200,
         "application/json",
         b'{"batch_id": "x", "epoch": 1, "hwm": "all", "statuses": "stored", "list_versions": {}, "server_time": 0}',
         True,
-        "bad_answer",
+        "unsigned_answer",
     ),
     "proxy 502 page after the office stored it": (502, "text/html", PROXY_502, True, "http_502"),
 }

@@ -51,10 +51,15 @@ def signed_push(service: SyncService, records: list[dict], epoch: int | None = N
     }
     body = gzip.compress(json.dumps(doc).encode())
     headers = signing.sign_request(
-        service.store.signing_key, state.kiosk_id, epoch or state.epoch, uuid.uuid4().hex, body
+        service.store.signing_key, state.kiosk_id, epoch or state.epoch, service.new_request_id(), body
     )
     headers.update({"Content-Encoding": "gzip", "Content-Type": "application/json"})
     return body, headers
+
+
+def _who(store) -> tuple[str, int]:
+    state = store.kiosk_state()
+    return state.kiosk_id, state.epoch
 
 
 def test_response_lost_after_commit(office, tmp_path):
@@ -173,8 +178,8 @@ def test_week_old_batch_replayed_and_altered(office, tmp_path):
     sync_until_quiet(service)
     before = office_count(office, store)
     replay = office.client.post("/v1/push", content=body, headers=headers)
-    assert replay.status_code == 200
-    assert set(replay.json()["statuses"]) == {"duplicate"}
+    # A request is taken once (sync/office/replay.py): the replay is refused with nothing done.
+    assert replay.status_code == 409 and replay.json()["code"] == "stale_request"
     doc = json.loads(gzip.decompress(body))
     doc["records"][0]["payload"] = doc["records"][0]["payload"].replace('"in"', '"out"')
     altered = office.client.post("/v1/push", content=gzip.compress(json.dumps(doc).encode()), headers=headers)
@@ -218,11 +223,23 @@ def test_two_concurrent_pushes_of_the_same_records(office, tmp_path):
             barrier = threading.Barrier(2)
             answers = []
 
+            # Two requests of the same records (each with its own request id, as two processes
+            # of the kiosk would send them).
+            again = dict(
+                headers, **signing.sign_request(store.signing_key, *_who(store), service.new_request_id(), body)
+            )
+
             def send(barrier=barrier, answers=answers, body=body, headers=headers):
                 barrier.wait()
-                answers.append(httpx.post(server.url + "/v1/push", content=body, headers=headers, timeout=30))
+                answer = httpx.post(server.url + "/v1/push", content=body, headers=headers, timeout=30)
+                if answer.status_code == 409 and answer.json()["code"] == "stale_request":
+                    # The later stamp was taken first: the kiosk sends once more with a new one.
+                    fresh = signing.request_id_for(answer.json()["next_stamp"] + 10)
+                    headers = dict(headers, **signing.sign_request(store.signing_key, *_who(store), fresh, body))
+                    answer = httpx.post(server.url + "/v1/push", content=body, headers=headers, timeout=30)
+                answers.append(answer)
 
-            threads = [threading.Thread(target=send) for _ in range(2)]
+            threads = [threading.Thread(target=send), threading.Thread(target=send, kwargs={"headers": again})]
             for th in threads:
                 th.start()
             for th in threads:

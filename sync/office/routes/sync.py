@@ -52,6 +52,7 @@ async def sync_state(
         list_versions=versions if lists else None,
         tip=tip,
         epoch=kiosk.epoch,
+        stamp=kiosk.stamp,
     )
 
 
@@ -69,6 +70,7 @@ async def push(request: Request, office: OfficeDep, kiosk: PushKiosk) -> Any:
             batch,
             before_commit=hook,
             public_key=kiosk.public_key.hex(),
+            stamp=kiosk.stamp,
         )
     except office_ingest.KioskRefused:
         # Revoked since its key was remembered (here or by another process): the database's
