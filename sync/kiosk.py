@@ -688,10 +688,13 @@ class SyncService:
             if response.status_code == 409 and attempt == 0:
                 code, _zh, _en = _problem_text(response)
                 if code == "stale_request":
+                    # The office did not take that stamp and says (signed) which it would: go by
+                    # that and its time, not by the stamp it refused (too far ahead, perhaps).
                     try:
                         self._stamp_floor = max(self._stamp_floor, int(response.json().get("next_stamp", 0)))
                     except (ValueError, TypeError, AttributeError):
                         pass
+                    self._stamp = 0
                     continue
             break
         return self._signed(response)
