@@ -203,7 +203,7 @@ def test_a_kiosk_with_a_wrong_clock_and_no_estimate_still_pushes(office, recorde
     office's signed refusal names the stamp it would take, and the kiosk goes on with it."""
     import time as real_time
 
-    store, service, recorder = recorded
+    store, service, _recorder = recorded
     write_passages(store, 10)
     assert service.run_once().ok  # the office took stamps at today's time
     fake = types.SimpleNamespace(
