@@ -1,7 +1,8 @@
 """The street office's HTTP API (FastAPI), under /v1.
 
-Every request but enrolment and health is signed by the kiosk (see `sync.signing`); every
-error is a JSON `Problem` with a code and the same words in Chinese and English (`problems`).
+Every request but enrolment and health is signed by the kiosk (see `sync.signing`), the ones
+that change something are taken once (`replay`), and every answer to a signed request is signed
+by the office (`answers`). Every error is a JSON `Problem` with a code and the same words in Chinese and English (`problems`).
 Pushes are answered only after their transaction committed. When too many pushes are in flight
 the office answers 429 with Retry-After instead of queueing without bound (thousands of kiosks
 reconnect at once after a street-wide power cut).

@@ -132,7 +132,9 @@ class Workload:
                     "records": records,
                 }
                 body = gzip.compress(json.dumps(doc).encode(), compresslevel=1)
-                headers = signing.sign_request(key, kid, 1, uuid.uuid4().hex, body)
+                # A stamped request id, rising per kiosk, as the kiosk sends it (sync/office/replay.py).
+                request_id = signing.request_id_for(int(now * 1000) + start)
+                headers = signing.sign_request(key, kid, 1, request_id, body)
                 headers.update({"Content-Encoding": "gzip", "Content-Type": "application/json"})
                 requests.append((body, headers))
                 for r in records:

@@ -9,6 +9,9 @@
   kiosks at once into `kakou office serve --workers 2` on PostgreSQL; baseline: COPY of the
   same rows into the same table in the same run (ratio = ingest / raw; aim above 0.5). The
   harness is bench_office's, which also sweeps 1 / 10 / 100 kiosks on SQLite and PostgreSQL.
+- sync.answer_signature: what signing one answer at the office and checking it on the kiosk
+  costs (a push acknowledgement of 500 records), in microseconds; compare with a batch's share
+  of sync.drain_100k (the drain sends 500 records a batch).
 - sync.office_report_pg: the day report for 1,000 checkpoints x 2,000 passages - target < 2 s.
 
 PostgreSQL parts need KAKOU_TEST_DATABASE_URL (else reported as skipped). One JSON object per line.
@@ -140,6 +143,36 @@ def bench_report(sizes):
     office_report(sizes, "", name="sync.office_report_pg")
 
 
+def bench_answer_signature(sizes):
+    import json
+
+    from nacl.signing import SigningKey
+
+    from sync import signing
+
+    key = SigningKey.generate()
+    public = bytes(key.verify_key)
+    body = json.dumps(
+        {
+            "batch_id": "ab" * 16,
+            "epoch": 1,
+            "hwm": 100_000,
+            "statuses": ["stored"] * 500,
+            "flagged": 0,
+            "list_versions": {"policy": 3, "quarantine": 12, "revoked": 40, "trust": 9, "watch": 2},
+            "server_time": time.time(),
+        }
+    ).encode()
+    request_signature = "cd" * 64
+    n = 2000
+    t = time.perf_counter()
+    for i in range(n):
+        header = signing.sign_answer(key, request_signature, "POST", "/v1/push", 200, 1_800_000_000_000 + i, "", body)
+        assert signing.verify_answer(public, header, request_signature, "POST", "/v1/push", 200, "", body) is not None
+    each = (time.perf_counter() - t) / n
+    emit("sync.answer_signature", each * 1e6, "us", target="<1000", sizes={"answers": n, "body_bytes": len(body)})
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -149,6 +182,7 @@ def main(argv=None) -> int:
     for name, fn in (
         ("sync.drain", bench_drain),
         ("sync.office_ingest", bench_ingest),
+        ("sync.answer_signature", bench_answer_signature),
         ("sync.office_report", bench_report),
     ):
         if args.only and args.only not in name:
