@@ -36,7 +36,7 @@ log = logging.getLogger("kakou." + __name__)
 
 # Every route may answer these; the body is always a `Problem`.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem} for status in (400, 401, 403, 413, 422, 429, 503)
+    status: {"model": Problem} for status in (400, 401, 403, 409, 413, 422, 429, 503)
 }
 
 

@@ -318,3 +318,42 @@ def test_the_office_signs_its_problems_too(office, mitm, tmp_path):
     with pytest.raises(SyncError) as caught:
         service._send("POST", "/v1/push", body=body.encode(), epoch=store.kiosk_state().epoch)
     assert caught.value.code == "epoch_mismatch"
+
+
+# -- the signature itself ------------------------------------------------------------------------------------
+
+ANSWER = {
+    "request_signature": "ab" * 64,
+    "method": "GET",
+    "target": "/v1/lists/revoked?since=4",
+    "status": 304,
+    "retry_after": "",
+    "body": b"",
+}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"request_signature": "ac" * 64},  # another request
+        {"method": "POST"},
+        {"target": "/v1/lists/quarantine?since=4"},
+        {"status": 200},
+        {"retry_after": "300"},
+        {"body": b'{"hwm": 9}'},
+    ],
+    ids=lambda c: next(iter(c)),
+)
+def test_an_answer_signature_covers_every_part_of_the_answer_and_its_request(change):
+    from nacl.signing import SigningKey
+
+    from sync import signing
+
+    key = SigningKey.generate()
+    header = signing.sign_answer(key, office_ms=1_796_000_000_000, **ANSWER)
+    public = bytes(key.verify_key)
+    assert signing.verify_answer(public, header, **ANSWER) == 1_796_000_000_000
+    assert signing.verify_answer(public, header, **(ANSWER | change)) is None
+    later = header.replace("1796000000000.", "1796000000001.", 1)  # the office's time is signed too
+    assert signing.verify_answer(public, later, **ANSWER) is None
+    assert signing.verify_answer(bytes(SigningKey.generate().verify_key), header, **ANSWER) is None
