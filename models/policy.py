@@ -33,6 +33,7 @@ class Policy:
     # The longest validity per pass kind, in days, by kind code ({"resident": 366, "visitor": 1,
     # ...}); every verifier denies a pass valid for longer. Set one kind with max_days.visitor=2.
     max_days: Mapping[str, int] = field(default_factory=default_max_days)
+    revocations_per_day: int = 100  # the office publishes at most this many of one kiosk's revocations a day
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Policy:

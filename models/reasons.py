@@ -59,8 +59,8 @@ REASONS: dict[str, ReasonInfo] = {
     ),
     "issuer_revoked": _r(
         DENY,
-        "签发此证的设备已被注销",
-        "the kiosk that issued this pass was revoked",
+        "签发设备已注销，街道无此证的签发记录，请补办",
+        "issuing kiosk revoked, the office has no record of this pass: get it reissued",
         "签发设备已注销",
         "issuing kiosk revoked",
     ),

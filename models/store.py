@@ -61,6 +61,17 @@ class CheckpointInfo:
     number: int
 
 
+def vouched_set(stored: str | None) -> frozenset[str] | None:
+    """A revoked key's vouched pass ids as stored (JSON list); a damaged list vouches for nothing."""
+    if stored is None:
+        return None
+    try:
+        ids = json.loads(stored)
+    except ValueError:
+        return frozenset()
+    return frozenset(str(i) for i in ids) if isinstance(ids, list) else frozenset()
+
+
 class KioskStore:
     """One kiosk's data: the SQLite file, its keys, and cached lists/policy."""
 
@@ -286,6 +297,7 @@ class KioskStore:
                         key.community_id,
                         key.community or "",
                         key.checkpoint,
+                        vouched=vouched_set(key.vouched),
                     )
                 )
             revoked = dict(conn.exec(_select(Revocation.pass_id, Revocation.reason)).all())

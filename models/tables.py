@@ -282,3 +282,6 @@ class TrustedKey(SQLModel, table=True):
     community_id: int | None = None
     community: str | None = None
     checkpoint: int | None = None  # that kiosk's checkpoint number (the office's): a pass's scope names it
+    # A revoked kiosk's key: the JSON list of pass ids the office saw it issue before the
+    # revocation; only those stay valid (None: an office that sends no list, revoked_after rules).
+    vouched: str | None = None

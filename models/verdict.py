@@ -33,6 +33,7 @@ __all__ = [
     "decide_token",
     "fmt_date",
     "hours_reason",
+    "issuer_revoked",
     "list_reasons",
     "outcome_of",
     "quota_reason",
@@ -69,6 +70,9 @@ class TrustEntry:
     community_id: int | None = None  # the office's id of the community whose kiosk holds this key
     community: str = ""  # that community's name, shown when its pass is refused elsewhere
     checkpoint: int | None = None  # that kiosk's checkpoint number, office-wide
+    # Once the key is revoked: the pass ids the office saw this kiosk issue before (None: the
+    # office sent no list, and passes starting before `revoked_after` stay valid).
+    vouched: frozenset[str] | None = None
 
 
 @dataclass
@@ -194,6 +198,17 @@ def validity_reason(body: PassBody, policy: Policy) -> Reason | None:
     return None
 
 
+def issuer_revoked(issuer: TrustEntry, body: PassBody) -> bool:
+    """A revoked kiosk mints nothing: only the passes the office saw it issue before the
+    revocation (its `vouched` set) stay valid. `valid_from` alone proves nothing: whoever
+    holds the stolen key chooses it; it decides only when the office sent no list."""
+    if issuer.revoked_after is None:
+        return False
+    if issuer.vouched is not None:
+        return body.pass_id_hex not in issuer.vouched
+    return body.valid_from >= issuer.revoked_after
+
+
 def decide_pass(
     decoded: DecodedPass,
     direction: str,
@@ -213,7 +228,7 @@ def decide_pass(
         return Verdict(DENY, (Reason("bad_signature"),), body, decoded)
     issuer = next(c for c in candidates if c.public_key == key)
     reasons: list[Reason] = []
-    if issuer.revoked_after is not None and body.valid_from >= issuer.revoked_after:
+    if issuer_revoked(issuer, body):
         reasons.append(Reason("issuer_revoked"))
     if issuer.not_after is not None and body.valid_to > issuer.not_after:
         reasons.append(Reason("issuer_expired"))

@@ -399,6 +399,17 @@ def _local_versions(conn: Connection) -> dict[str, int]:
     return {n: int(v) for n, v in conn.execute(text("SELECT name, version FROM list_version")).all()}
 
 
+def _vouched_json(item: Mapping[str, Any]) -> str | None:
+    """A revoked key's vouched pass ids as the kiosk keeps them (JSON list); None when the office
+    sent none. Something that is not a list of ids vouches for nothing."""
+    vouched = item.get("vouched")
+    if vouched is None:
+        return None
+    if not isinstance(vouched, list):
+        return "[]"
+    return json.dumps(sorted(str(p) for p in vouched))
+
+
 def _apply_documents(conn: Connection, store: KioskStore, docs: list[dict[str, Any]]) -> list[str]:
     """Apply verified list documents inside the caller's write transaction."""
     held = _local_versions(conn)
@@ -474,18 +485,18 @@ def _apply_documents(conn: Connection, store: KioskStore, docs: list[dict[str, A
                     )
                 elif it["key"] == own:
                     conn.execute(
-                        text("UPDATE trusted_key SET revoked_after = :r WHERE public_key = :p"),
-                        {"r": v.get("revoked_after"), "p": own},
+                        text("UPDATE trusted_key SET revoked_after = :r, vouched = :vp WHERE public_key = :p"),
+                        {"r": v.get("revoked_after"), "vp": _vouched_json(v), "p": own},
                     )
                     _apply_own_identity(conn, own, v)
                 else:
                     conn.execute(
                         text(
                             "INSERT INTO trusted_key (public_key, kid, label, issuer, not_after, revoked_after, source,"
-                            " community_id, community, checkpoint)"
-                            " VALUES (:p, :k, :l, :i, :na, :ra, 'office', :ci, :cn, :cp) ON CONFLICT(public_key)"
+                            " community_id, community, checkpoint, vouched)"
+                            " VALUES (:p, :k, :l, :i, :na, :ra, 'office', :ci, :cn, :cp, :vp) ON CONFLICT(public_key)"
                             " DO UPDATE SET kid = :k, label = :l, issuer = :i, not_after = :na, revoked_after = :ra,"
-                            " community_id = :ci, community = :cn, checkpoint = :cp"
+                            " community_id = :ci, community = :cn, checkpoint = :cp, vouched = :vp"
                         ),
                         {
                             "p": it["key"],
@@ -495,6 +506,7 @@ def _apply_documents(conn: Connection, store: KioskStore, docs: list[dict[str, A
                             "na": v.get("not_after"),
                             "ra": v.get("revoked_after"),
                             **_community_of(v),
+                            "vp": _vouched_json(v),
                         },
                     )
         elif name == "policy":

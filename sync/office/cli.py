@@ -99,9 +99,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     r.add_argument("--reason", required=True)
     r.set_defaults(func=run_revoke)
 
-    rk = osub.add_parser("revoke-kiosk", parents=[parent], help="revoke a kiosk (stolen, retired): its key is refused")
+    rk = osub.add_parser(
+        "revoke-kiosk",
+        parents=[parent],
+        help="revoke a kiosk (stolen, retired): its key is refused; only passes it synced before stay valid",
+    )
     rk.add_argument("checkpoint", help="checkpoint name or kiosk id")
+    rk.add_argument(
+        "--since",
+        default=None,
+        metavar="'YYYY-MM-DD HH:MM'",
+        help="when it went missing: passes it synced before stay valid, what it revoked from then on is withdrawn"
+        " (default: now; may be run again on a revoked kiosk)",
+    )
     rk.set_defaults(func=run_revoke_kiosk)
+
+    rv = osub.add_parser("revocations", help="kiosks' revocations held for review (list, approve, reject)")
+    rvsub = rv.add_subparsers(dest="revocations_action", metavar="list|approve|reject")
+    rv.set_defaults(func=lambda args: _usage(rv))
+    rvl = rvsub.add_parser("list", parents=[parent], help="held revocations (--all: every status)")
+    rvl.add_argument("--kiosk", default=None, help="only this checkpoint (name or kiosk id)")
+    rvl.add_argument("--all", action="store_true", help="also published, refused, rejected and withdrawn ones")
+    rvl.add_argument("--limit", type=int, default=200)
+    rvl.add_argument("--json", action="store_true")
+    rvl.set_defaults(func=run_revocations_list)
+    for action, words in (("approve", "publish held revocations"), ("reject", "drop held revocations")):
+        rva = rvsub.add_parser(action, parents=[parent], help=f"{words} (audited)")
+        rva.add_argument("ids", nargs="*", metavar="ID", help="record id or pass id")
+        rva.add_argument("--kiosk", default=None, help="every held revocation of this checkpoint")
+        rva.set_defaults(func=run_revocations_decide, approve=action == "approve")
 
     for list_name, words in (("quarantine", "home-quarantine list (may not go out)"), ("watch", "watch list")):
         q = osub.add_parser(list_name, help=f"the {words}")
@@ -367,14 +393,75 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 
 def run_revoke_kiosk(args: argparse.Namespace) -> int:
+    import time
+
     from sync.office import audit
-    from sync.office.enrol import revoke_kiosk
+    from sync.office.enrol import revoke_kiosk_detail
+    from sync.office.vouch import parse_since
 
     engine = open_office(args)
-    kiosk_id = revoke_kiosk(engine, args.checkpoint)
+    since = parse_since(args.since) if args.since else None
+    done = revoke_kiosk_detail(engine, args.checkpoint, since=since)
     with engine.begin() as conn:
-        audit.record(conn, audit.cli_actor(), "revoke_kiosk", checkpoint=args.checkpoint, kiosk_id=kiosk_id)
-    print(f"已注销设备 kiosk revoked: {kiosk_id}")
+        audit.record(
+            conn,
+            audit.cli_actor(),
+            "revoke_kiosk",
+            checkpoint=args.checkpoint,
+            kiosk_id=done.kiosk_id,
+            since=done.since,
+            vouched=done.vouched,
+            withdrawn=done.withdrawn,
+        )
+    at = time.strftime("%Y-%m-%d %H:%M", time.localtime(done.since))
+    print(f"已注销设备 kiosk revoked: {done.kiosk_id}")
+    print(f"{at} 前同步到街道的 {done.vouched} 张通行证仍有效；其余由它签发的通行证一律无效。")
+    print(f"the {done.vouched} passes it synced before {at} stay valid; every other pass it signed is denied.")
+    print("它签发了但没有同步到街道的通行证无法核实，请由社区负责人为持证人补办。")
+    print("passes it issued but never synced cannot be vouched for: the supervisor reissues them.")
+    print(f"撤回它在 {at} 之后作废的 {done.withdrawn} 条 / withdrew {done.withdrawn} revocations it sent from {at} on.")
+    return 0
+
+
+def _kiosk_id(engine: Engine, name_or_id: str | None) -> str | None:
+    from sync.office.enrol import find_kiosk
+
+    return str(find_kiosk(engine, name_or_id).kiosk_id) if name_or_id else None
+
+
+def run_revocations_list(args: argparse.Namespace) -> int:
+    import time
+
+    from sync.office.vouch import WHY_WORDS, list_revocations
+
+    engine = open_office(args)
+    rows = list_revocations(engine, kiosk_id=_kiosk_id(engine, args.kiosk), all_statuses=args.all, limit=args.limit)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("没有待审核的作废 / no revocations held for review")
+        return 0
+    print("收到 received | 卡口 checkpoint | 通行证 pass | 状态 status | 原因 why | 作废理由 reason | 记录 record")
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["received_at"]))
+        why = " / ".join(WHY_WORDS[r["why"]]) if r["why"] in WHY_WORDS else "-"
+        print(
+            f"{when} | {r['checkpoint'] or r['kiosk_id']} | {r['pass_id']} | {r['status']} | {why}"
+            f" | {r['reason'] or '-'} | {r['record_id']}"
+        )
+    return 0
+
+
+def run_revocations_decide(args: argparse.Namespace) -> int:
+    from sync.office.vouch import decide
+
+    engine = open_office(args)
+    n, version = decide(engine, args.ids, args.approve, kiosk_id=_kiosk_id(engine, args.kiosk))
+    if args.approve:
+        print(f"已发布 published {n}; 作废名单 revoked list v{version}")
+    else:
+        print(f"已驳回 rejected {n} (不发布 not published)")
     return 0
 
 

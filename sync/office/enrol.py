@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from models.errors import KakouError
 from sync.office import lists as office_lists
 from sync.office import tables as t
+from sync.office import vouch
 from sync.office.tries import half_hashes
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -189,14 +190,20 @@ def find_kiosk(engine: Engine, name_or_id: str) -> Row[Any]:
     return rows[0]
 
 
-def revoke_kiosk(engine: Engine, name_or_id: str) -> str:
-    """A stolen or retired kiosk: its pushes are refused and passes it issues from now on too."""
+def revoke_kiosk(engine: Engine, name_or_id: str, *, since: float | None = None, by: str | None = None) -> str:
+    """A stolen or retired kiosk: its pushes are refused, and of the passes its key signed only
+    those the office received from it before `since` stay valid; what it revoked from `since`
+    on is withdrawn (sync/office/vouch.py; default: the moment of the revocation)."""
+    return revoke_kiosk_detail(engine, name_or_id, since=since, by=by).kiosk_id
+
+
+def revoke_kiosk_detail(
+    engine: Engine, name_or_id: str, *, since: float | None = None, by: str | None = None
+) -> vouch.KioskRevocation:
+    from sync.office import audit
+
     row = find_kiosk(engine, name_or_id)
-    now = time.time()
     with engine.begin() as conn:
-        conn.execute(
-            t.kiosk.update().where(t.kiosk.c.kiosk_id == row.kiosk_id).values(status="revoked", revoked_at=now)
-        )
-        if row.public_key:
-            office_lists.trust_key(conn, row.public_key, f"{row.community} {row.name}", "kiosk", revoked_after=int(now))
-    return str(row.kiosk_id)
+        # Read again under the write lock: a push committing meanwhile may add passes to vouch for.
+        row = conn.execute(select(t.kiosk).where(t.kiosk.c.kiosk_id == row.kiosk_id).with_for_update()).one()
+        return vouch.revoke_kiosk(conn, row, since, by or audit.cli_actor())

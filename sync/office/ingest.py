@@ -439,6 +439,20 @@ def _stored_hashes(conn: Connection, record_ids: list[str]) -> dict[str, str]:
     return out
 
 
+PASS_KINDS = ("pass_issued", "pass_revoked")
+
+
+def _vet_passes(
+    conn: Connection, kiosk_id: str, rows: list[dict[str, Any]], received_at: float
+) -> dict[str, dict[str, Any]]:
+    """Note the passes this batch says were issued, then vet its revocations; returns the revoked
+    list's items to publish."""
+    from sync.office import vouch
+
+    vouch.note_issued(conn, kiosk_id, rows, received_at)
+    return vouch.vet_revocations(conn, kiosk_id, rows, received_at)
+
+
 class KioskRefused(Exception):
     """The kiosk's row no longer takes this push: revoked (perhaps by another process, e.g.
     `kakou office revoke-kiosk`) or holding another key than the one the signature was
@@ -635,21 +649,12 @@ def ingest(
             fresh = [q for q in quarantined if (q["record_id"], q["payload_hash"]) not in seen]
             if fresh:
                 conn.execute(t.conflict.insert(), fresh)
-        # A pass a kiosk revoked is revoked at every gate: it joins the office's list.
-        revoked = {}
-        for r in stored_rows:
-            if r["kind"] == "pass_revoked" and r["ref"]:
-                try:
-                    p = json.loads(r["payload"])
-                    revoked[r["ref"]] = {
-                        "pass_id": r["ref"],
-                        "reason": str(p.get("reason", "")),
-                        "expires": p.get("expires"),
-                    }
-                except ValueError:
-                    pass
-        if revoked:
-            office_lists.set_items(conn, "revoked", revoked)
+        # A pass a kiosk revoked is revoked at every gate, once the office vetted it (its own
+        # community's pass, known to the office, within the kiosk's daily rate: sync/office/vouch.py).
+        if any(r["kind"] in PASS_KINDS for r in stored_rows):
+            revoked = _vet_passes(conn, kiosk_id, stored_rows, received_at)
+            if revoked:
+                office_lists.set_items(conn, "revoked", revoked)
         if pg:
             hwm, taken, list_versions = _close_batch_pg(
                 conn, kiosk_id, batch, hwm, stored_rows, received_at, public_key

@@ -198,24 +198,29 @@ def remove_entry(
     return version
 
 
-def trust_key(conn: Connection, public_key_hex: str, label: str, issuer: str, revoked_after: int | None = None) -> int:
+def trust_key(
+    conn: Connection,
+    public_key_hex: str,
+    label: str,
+    issuer: str,
+    revoked_after: int | None = None,
+    vouched: list[str] | None = None,
+) -> int:
+    """`vouched`: a revoked kiosk's key - the pass ids it issued that stay valid (sync/office/vouch.py)."""
     from models.passtoken import kid_for
 
-    return set_items(
-        conn,
-        "trust",
-        {
-            public_key_hex: {
-                "public_key": public_key_hex,
-                "kid": kid_for(bytes.fromhex(public_key_hex)),
-                "label": label,
-                "issuer": issuer,
-                "not_after": None,
-                "revoked_after": revoked_after,
-                **(kiosk_identity(conn, public_key_hex) if issuer == "kiosk" else {}),
-            }
-        },
-    )
+    value: dict[str, Any] = {
+        "public_key": public_key_hex,
+        "kid": kid_for(bytes.fromhex(public_key_hex)),
+        "label": label,
+        "issuer": issuer,
+        "not_after": None,
+        "revoked_after": revoked_after,
+        **(kiosk_identity(conn, public_key_hex) if issuer == "kiosk" else {}),
+    }
+    if vouched is not None:
+        value["vouched"] = vouched
+    return set_items(conn, "trust", {public_key_hex: value})
 
 
 def kiosk_identity(conn: Connection, public_key_hex: str) -> dict[str, Any]:

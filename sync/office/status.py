@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from sync.office import lists as office_lists
 from sync.office import tables as t
+from sync.office import vouch
 
 
 def kiosk_status(engine: Engine) -> dict[str, Any]:
@@ -34,6 +35,7 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
         flagged: dict[str, int] = dict(
             conn.execute(text("SELECT kiosk_id, count(*) FROM office_record WHERE flags <> '' GROUP BY kiosk_id")).all()
         )
+        revocations = vouch.counts_by_kiosk(conn)
         conn.rollback()
     gaps: dict[str, int] = {}
     for kiosk_id, epoch, n, top in above:
@@ -61,6 +63,9 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
                 "conflicts": int(conflicts.get(k.kiosk_id, 0)),
                 "gaps": gaps.get(k.kiosk_id, 0),
                 "flagged": int(flagged.get(k.kiosk_id, 0)),
+                # Its revocations the office did not publish: held for the clerk, refused (another community's).
+                "revocations_held": revocations.get(k.kiosk_id, {}).get("held", 0),
+                "revocations_refused": revocations.get(k.kiosk_id, {}).get("refused", 0),
             }
         )
     return {"office_list_versions": office_versions, "kiosks": out, "generated_at": time.time()}
@@ -79,4 +84,10 @@ def format_status(status: dict[str, Any]) -> str:
             f"{k['community']} {k['checkpoint']}{number} | {k['status']} | {seen} | {k['backlog']} | {skew} | {lists}"
             f" | {k['conflicts']} | {k['gaps']}"
         )
+        if k["revocations_held"] or k["revocations_refused"]:
+            lines.append(
+                f"  作废待审核 {k['revocations_held']}，已拒绝(非本社区) {k['revocations_refused']}"
+                f" / revocations held {k['revocations_held']}, refused (other community) {k['revocations_refused']}"
+                " - kakou office revocations list"
+            )
     return "\n".join(lines)

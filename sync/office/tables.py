@@ -236,3 +236,36 @@ day_count = Table(
     Column("detail", String(32), primary_key=True, server_default=""),
     Column("n", BigInteger, nullable=False),
 )
+
+# Every pass a kiosk issued and synced (its `pass_issued` records): which kiosk, and when the
+# office first heard of it. The office vouches for these alone once that kiosk is revoked, and
+# knows from them whose community a revoked pass belongs to (sync/office/vouch.py).
+office_pass = Table(
+    "office_pass",
+    metadata,
+    Column("pass_id", String(36), primary_key=True),
+    Column("kiosk_id", String(36), nullable=False, index=True),
+    Column("record_id", String(36), nullable=False),
+    Column("valid_to", BigInteger),
+    Column("received_at", Float, nullable=False),
+)
+
+# Every revocation a kiosk pushed (its `pass_revoked` records) and what the office made of it:
+# published in the revoked list, held for the clerk (a pass the office never saw issued, or past
+# the kiosk's daily rate), refused (another community's pass), rejected by the clerk, or
+# withdrawn because the kiosk was revoked after it sent it.
+revocation = Table(
+    "office_revocation",
+    metadata,
+    Column("record_id", String(36), primary_key=True),
+    Column("kiosk_id", String(36), nullable=False),
+    Column("pass_id", String(36), nullable=False, index=True),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("expires", BigInteger),
+    Column("received_at", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # published | held | refused | rejected | withdrawn
+    Column("why", String(16), nullable=False, server_default=""),  # unknown_pass | rate | other_community
+    Column("decided_by", String(64)),
+    Column("decided_at", Float),
+)
+Index("ix_office_revocation_kiosk_status", revocation.c.kiosk_id, revocation.c.status, revocation.c.received_at)
