@@ -43,9 +43,7 @@ def _revoked_trust_item(office, store) -> dict:
     return json.loads(value)
 
 
-def test_a_stolen_kiosks_backdated_pass_is_denied_at_another_gate_while_its_synced_pass_stays_valid(
-    office, tmp_path
-):
+def test_a_stolen_kiosks_backdated_pass_is_denied_at_another_gate_while_its_synced_pass_stays_valid(office, tmp_path):
     from sync.office.enrol import revoke_kiosk
 
     east, east_sync = office.add_kiosk(tmp_path / "east", "东门卡口")
@@ -54,7 +52,9 @@ def test_a_stolen_kiosks_backdated_pass_is_denied_at_another_gate_while_its_sync
     sync_until_quiet(east_sync)  # the office holds its pass_issued record
 
     # Stolen: the thief mints a resident pass dated a month back, and never lets the kiosk sync.
-    forged = issue_pass(east, PassKind.RESIDENT, "5-1-101", name="贼", valid_days=366, valid_from=time.time() - 30 * DAY)
+    forged = issue_pass(
+        east, PassKind.RESIDENT, "5-1-101", name="贼", valid_days=366, valid_from=time.time() - 30 * DAY
+    )
     revoke_kiosk(office.engine, "东门卡口")
     sync_until_quiet(north_sync)
 
