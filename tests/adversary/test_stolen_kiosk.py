@@ -143,3 +143,40 @@ def test_the_clerks_command_takes_the_theft_time_and_says_what_it_did(office, tm
         detail = conn.execute(text("SELECT detail FROM office_audit WHERE action = 'revoke_kiosk'")).scalar()
         conn.rollback()
     assert json.loads(detail)["vouched"] == 1
+
+
+def test_the_gate_rule_a_revoked_key_vouches_only_for_the_listed_pass_ids_whatever_their_dates():
+    from nacl.signing import SigningKey
+
+    from models.passtoken import PassBody, kid_for, new_pass_id, sign_pass
+    from models.policy import Policy
+    from models.verdict import GateState, TrustEntry, decide_token
+
+    key = SigningKey(b"\x07" * 32)
+    public = bytes(key.verify_key)
+    now = time.time()
+
+    def backdated() -> tuple[str, str]:
+        body = PassBody(
+            kid=kid_for(public),
+            pass_id=new_pass_id(),
+            kind=PassKind.RESIDENT,
+            scope=0,
+            valid_from=int(now - 30 * DAY),
+            valid_to=int(now + 300 * DAY),
+            unit="3-2-501",
+            name="张三",
+        )
+        return sign_pass(body, key), body.pass_id_hex
+
+    minted, _ = backdated()
+    listed, listed_id = backdated()
+    revoked = TrustEntry(public, "东门卡口", revoked_after=int(now - DAY), vouched=frozenset({listed_id}))
+    state = GateState(trust={kid_for(public): [revoked]})
+    assert decide_token(minted, "in", now, state, Policy()).reason_codes() == ["issuer_revoked"]
+    assert decide_token(listed, "in", now, state, Policy()).outcome == "allow"
+    # An empty list (a kiosk that never synced a pass) vouches for nothing.
+    nothing = TrustEntry(public, revoked_after=int(now - DAY), vouched=frozenset())
+    assert decide_token(listed, "in", now, GateState(trust={kid_for(public): [nothing]}), Policy()).reason_codes() == [
+        "issuer_revoked"
+    ]
