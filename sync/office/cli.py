@@ -123,7 +123,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     rvl.add_argument("--limit", type=int, default=200)
     rvl.add_argument("--json", action="store_true")
     rvl.set_defaults(func=run_revocations_list)
-    for action, words in (("approve", "publish held revocations"), ("reject", "drop held revocations")):
+    for action, words in (
+        ("approve", "publish held revocations"),
+        ("reject", "drop held revocations, or acknowledge refused ones"),
+    ):
         rva = rvsub.add_parser(action, parents=[parent], help=f"{words} (audited)")
         rva.add_argument("ids", nargs="*", metavar="ID", help="record id or pass id")
         rva.add_argument("--kiosk", default=None, help="every held revocation of this checkpoint")

@@ -204,6 +204,9 @@ def revoke_kiosk_detail(
 
     row = find_kiosk(engine, name_or_id)
     with engine.begin() as conn:
-        # Read again under the write lock: a push committing meanwhile may add passes to vouch for.
+        # Locks in the ingest's order (the revoked list, then the kiosk's row), so a push of this
+        # kiosk's revocations at the same moment waits instead of deadlocking (PostgreSQL). The row
+        # is read again under its lock: a push committed meanwhile may add passes to vouch for.
+        conn.execute(select(t.office_list.c.version).where(t.office_list.c.name == "revoked").with_for_update())
         row = conn.execute(select(t.kiosk).where(t.kiosk.c.kiosk_id == row.kiosk_id).with_for_update()).one()
         return vouch.revoke_kiosk(conn, row, since, by or audit.cli_actor())

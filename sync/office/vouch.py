@@ -357,8 +357,8 @@ def decide(
     by: str | None = None,
     via: str = "cli",
 ) -> tuple[int, int]:
-    """Approve (publish) or reject held revocations, named by record id or pass id, or all held
-    ones of one kiosk; audited. Returns (how many, the revoked list's version)."""
+    """Approve (publish) or reject held revocations (reject also takes refused ones), named by
+    record id or pass id, or all of one kiosk; audited. Returns (how many, the revoked list's version)."""
     clean = sorted({i.strip().lower() for i in ids if i.strip()})
     if not clean and not kiosk_id:
         raise RevocationError(
@@ -367,7 +367,9 @@ def decide(
     actor = by or audit.cli_actor()
     now = time.time()
     with engine.begin() as conn:
-        q = select(t.revocation).where(t.revocation.c.status == "held")
+        # Rejecting a refused one (another community's pass) acknowledges it: it leaves `status`.
+        # Only held ones can be approved: the community rule has no exceptions.
+        q = select(t.revocation).where(t.revocation.c.status.in_(("held",) if approve else ("held", "refused")))
         if clean:
             q = q.where(t.revocation.c.record_id.in_(clean) | t.revocation.c.pass_id.in_(clean))
         if kiosk_id:

@@ -106,6 +106,13 @@ def test_a_rogue_kiosk_cannot_revoke_another_communitys_pass_and_the_attempt_is_
     assert (outcome, admin) == ("refused", "kiosk:光明社区 南门卡口")
     code, out = _run(capsys, office, "office", "status")
     assert code == 0 and "refused (other community) 1" in out
+    # The clerk cannot publish it, only acknowledge it (then status no longer calls it out).
+    code, out = _run(capsys, office, "office", "revocations", "approve", resident.pass_id)
+    assert code == 2 and "no held revocations match" in out
+    code, out = _run(capsys, office, "office", "revocations", "reject", "--kiosk", "南门卡口")
+    assert code == 0 and "rejected 1" in out
+    assert "refused (other community)" not in _run(capsys, office, "office", "status")[1]
+    assert check_token(west, resident.token, "in").outcome == "allow"
 
 
 def test_a_supervisor_may_revoke_a_pass_another_kiosk_of_the_same_community_issued(office, tmp_path):
