@@ -73,7 +73,7 @@ enrol_code = Table(
     Column("kiosk_id", String(36), nullable=False, index=True),
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float),
-    # Migration 0014_enrol_tries (`sync.office.tries`): the hashes of the code's two halves, so a
+    # Migration 0012_enrol_tries (`sync.office.tries`): the hashes of the code's two halves, so a
     # wrong try that gets one half right (a near miss: typed wrong, or half guessed) counts
     # against this code, and the code is locked after a few of them.
     Column("head_hash", String(64), index=True),

@@ -1,4 +1,4 @@
-"""0012_vouched_revocations: an office that already holds kiosks' pass records learns from them
+"""0014_vouched_revocations: an office that already holds kiosks' pass records learns from them
 which kiosk issued each pass and which revocations it published (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_an_office_with_pass_records_fills_what_it_vouches_for(tmp_path, office_
     engine = open_office_engine(tmp_path / "office", office_url)  # migrates to the head
     try:
         with engine.connect() as conn:
-            assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0012_vouched_revocations"
+            assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0014_vouched_revocations"
             passes = conn.execute(
                 text("SELECT pass_id, kiosk_id, record_id, valid_to, received_at FROM office_pass ORDER BY pass_id")
             ).all()

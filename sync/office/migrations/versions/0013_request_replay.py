@@ -6,14 +6,14 @@ NULL for every kiosk already enrolled: a kiosk's first stamped request is taken 
 stamp, and from then on only higher ones.
 
 Revision ID: 0013_request_replay
-Revises: 0014_enrol_tries
+Revises: 0012_enrol_tries
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_request_replay"
-down_revision = "0014_enrol_tries"
+down_revision = "0012_enrol_tries"
 branch_labels = None
 depends_on = None
 

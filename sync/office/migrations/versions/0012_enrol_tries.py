@@ -5,14 +5,14 @@ none: they expire within 72 hours and are simply not lockable by near misses), a
 misses and the time the code was locked; `office_throttle` holds budgets every worker process
 shares (see sync/office/tries.py). Written for both SQLite and PostgreSQL.
 
-Revision ID: 0014_enrol_tries
+Revision ID: 0012_enrol_tries
 Revises: 0011_checkpoint_identity
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_enrol_tries"
+revision = "0012_enrol_tries"
 down_revision = "0011_checkpoint_identity"
 branch_labels = None
 depends_on = None

@@ -6,7 +6,7 @@ published every one of them until now. A kiosk revoked before this release keeps
 item (passes starting before the revocation stay valid) until the clerk runs
 `kakou office revoke-kiosk` for it again, which publishes the passes it vouches for.
 
-Revision ID: 0012_vouched_revocations
+Revision ID: 0014_vouched_revocations
 Revises: 0013_request_replay
 """
 
@@ -15,7 +15,7 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_vouched_revocations"
+revision = "0014_vouched_revocations"
 down_revision = "0013_request_replay"
 branch_labels = None
 depends_on = None
