@@ -24,7 +24,6 @@ from models.retention import purge
 from models.values import parse_temperature
 from sync.kiosk import SYNCED, TROUBLE
 from sync.office import admin as office_admin
-from tests.sync.conftest import BACKENDS, make_office
 from tests.sync.helpers import OFFICE_BASE, write_passages
 
 Rewrite = Callable[[httpx.Request, httpx.Response | None], httpx.Response | None]
@@ -61,16 +60,6 @@ class Mitm(httpx.BaseTransport):
 
 def _json(request: httpx.Request, status: int, doc: dict, headers: dict | None = None) -> httpx.Response:
     return httpx.Response(status, json=doc, headers=headers or {}, request=request)
-
-
-@pytest.fixture(params=BACKENDS)
-def office(request, tmp_path):
-    handle, _schema = make_office(tmp_path, request.param)
-    yield handle
-    handle.client.close()
-    for store in handle.kiosks:
-        store.engine.dispose()
-    handle.engine.dispose()
 
 
 @pytest.fixture

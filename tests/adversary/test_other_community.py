@@ -18,22 +18,14 @@ from models.passes import issue_pass
 from models.passtoken import PassBody, kid_for, new_pass_id, sign_pass
 from models.store import KioskStore
 from sync.kiosk import SyncService, enroll
-from tests.sync.conftest import BACKENDS, make_office
 from tests.sync.helpers import OFFICE_BASE
 
 A, B = "幸福里社区", "光明社区"
 
 
-@pytest.fixture(params=BACKENDS)
-def street(request, tmp_path):
-    handle, schema = make_office(tmp_path, request.param)
-    yield handle
-    handle.client.close()
-    for store in handle.kiosks:
-        store.engine.dispose()
-    handle.engine.dispose()
-    if schema is not None:
-        schema.drop()
+@pytest.fixture
+def street(office):
+    return office
 
 
 def gate(street, tmp_path, name: str, community: str) -> tuple[KioskStore, SyncService]:

@@ -21,7 +21,6 @@ from sqlalchemy import text
 from sync import signing
 from sync.kiosk import SyncService
 from sync.office.app import create_app
-from tests.sync.conftest import BACKENDS, make_office
 from tests.sync.helpers import OFFICE_BASE, new_client, office_records, write_passages
 
 
@@ -41,16 +40,6 @@ class Recorder(httpx.BaseTransport):
 
     def last(self, path: str) -> tuple[str, str, dict[str, str], bytes]:
         return next(r for r in reversed(self.requests) if httpx.URL(r[1]).path == path)
-
-
-@pytest.fixture(params=BACKENDS)
-def office(request, tmp_path):
-    handle, _schema = make_office(tmp_path, request.param)
-    yield handle
-    handle.client.close()
-    for store in handle.kiosks:
-        store.engine.dispose()
-    handle.engine.dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import uuid
 
-import pytest
 from sqlalchemy import text
 
 from models import clock
@@ -17,20 +16,7 @@ from models.kinds import PassKind
 from models.outbox import append_fact
 from models.passes import issue_pass, revoke_pass
 from models.store import KioskStore
-from tests.sync.conftest import BACKENDS, make_office
 from tests.sync.helpers import OFFICE_BASE, office_records, sync_until_quiet
-
-
-@pytest.fixture(params=BACKENDS)
-def office(request, tmp_path):
-    handle, schema = make_office(tmp_path, request.param)
-    yield handle
-    handle.client.close()
-    for store in handle.kiosks:
-        store.engine.dispose()
-    handle.engine.dispose()
-    if schema is not None:
-        schema.drop()
 
 
 def _kiosk(office, data_dir, name: str, community: str):

@@ -9,28 +9,14 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 from sqlalchemy import text
 
 from models.gate import check_token
 from models.kinds import PassKind
 from models.passes import issue_pass, revoke_pass
-from tests.sync.conftest import BACKENDS, make_office
 from tests.sync.helpers import sync_until_quiet
 
 DAY = 86400
-
-
-@pytest.fixture(params=BACKENDS)
-def office(request, tmp_path):
-    handle, schema = make_office(tmp_path, request.param)
-    yield handle
-    handle.client.close()
-    for store in handle.kiosks:
-        store.engine.dispose()
-    handle.engine.dispose()
-    if schema is not None:
-        schema.drop()
 
 
 def _revoked_trust_item(office, store) -> dict:

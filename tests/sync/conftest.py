@@ -26,16 +26,24 @@ def make_office(tmp_path, backend: str, **kwargs):
     return handle, schema
 
 
+def open_office(tmp_path, backend: str, **kwargs):
+    """An office in-process on `backend` for one test: yields its handle, then closes its client,
+    its kiosks' and its own engine, and drops its PostgreSQL schema."""
+    handle, schema = make_office(tmp_path, backend, **kwargs)
+    try:
+        yield handle
+    finally:
+        handle.client.close()
+        for store in handle.kiosks:
+            store.engine.dispose()
+        handle.engine.dispose()
+        if schema is not None:
+            schema.drop()
+
+
 @pytest.fixture(params=BACKENDS)
 def office(request, tmp_path):
-    handle, schema = make_office(tmp_path, request.param)
-    yield handle
-    handle.client.close()
-    for store in handle.kiosks:
-        store.engine.dispose()
-    handle.engine.dispose()
-    if schema is not None:
-        schema.drop()
+    yield from open_office(tmp_path, request.param)
 
 
 @pytest.fixture
