@@ -85,3 +85,38 @@ def test_purge_command_needs_a_supervisor_and_typed_confirmation(store, monkeypa
     monkeypatch.setattr("sys.stdin", io.StringIO("8888\nPURGE ALL\n"))
     assert main(["purge", "--all", "--pin-stdin", "--data-dir", str(store.data_dir)]) == 0
     assert "registrations 1" in capsys.readouterr().out
+
+
+def test_purge_all_without_its_confirmation_line_says_so(store, monkeypatch, capsys):
+    """Issue 14: `echo 8888 | kakou purge --all` (no confirmation line) was an internal error."""
+    import io
+
+    from models.volunteers import add_volunteer
+    from tui.cli import main
+
+    add_volunteer(store, "王秀英", "8888", "supervisor")
+    first = register(store, "张三")
+    store.set_acked(first.seq)
+    monkeypatch.setattr("sys.stdin", io.StringIO("8888\n"))
+    assert main(["purge", "--all", "--data-dir", str(store.data_dir)]) == 1
+    captured = capsys.readouterr()
+    assert "not confirmed, nothing purged" in captured.err and "internal error" not in captured.err
+
+
+def test_an_empty_standard_input_is_no_wrong_pin(store, monkeypatch, capsys):
+    """Issue 14: a supervisor command run with nothing on standard input counted a wrong PIN."""
+    import io
+
+    from models.volunteers import add_volunteer
+    from tui.cli import main
+
+    add_volunteer(store, "王秀英", "8888", "supervisor")
+    for argv in (
+        ["purge"],
+        ["pass", "issue", "--kind", "resident", "--unit", "3-2-501"],
+        ["enroll", "--office", "https://office.example.cn", "--code", "N6WS-MDRE"],
+    ):
+        monkeypatch.setattr("sys.stdin", io.StringIO(""))
+        assert main([*argv, "--data-dir", str(store.data_dir)]) == 2
+        assert "no PIN was given" in capsys.readouterr().err
+    assert store.kiosk_state().pin_failures == 0

@@ -33,6 +33,13 @@ def require_supervisor(store, action: str):
             code="no_supervisor",
         )
     pin = read_pin()
+    if not pin:
+        # An empty or closed standard input is no try at a PIN: it must not count towards the lockout.
+        raise KakouError(
+            "没有读到 PIN：请在终端输入，或用管道给出（echo PIN | kakou ...）",
+            "no PIN was given: type it at the terminal, or pipe it in (echo PIN | kakou ...)",
+            code="no_pin",
+        )
     try:
         who = login(store, pin)
     except PinError:

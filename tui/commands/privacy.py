@@ -23,33 +23,35 @@ def register(sub, common) -> None:
     p.set_defaults(func=run_purge)
 
 
-def _ask(prompt: str, secret: bool, from_stdin: bool) -> str:
-    if from_stdin:
-        line = sys.stdin.readline()
-        return line.strip()
-    if secret:
-        import getpass
-
-        return getpass.getpass(prompt)
-    return input(prompt)
+def _confirmation() -> str:
+    """The confirmation line: typed at the terminal, or the next line of standard input (after the
+    PIN's). Nothing there (an empty or closed standard input) is no confirmation."""
+    if sys.stdin is None:
+        return ""
+    if sys.stdin.isatty():
+        try:
+            return input("> ").strip()
+        except EOFError:
+            return ""
+    return sys.stdin.readline().strip()
 
 
 def run_purge(args) -> int:
-    from models.errors import KakouError
     from models.retention import purge
-    from models.volunteers import login
+    from tui.commands.auth import require_supervisor
     from tui.commands.passes import open_existing_store
 
     store = open_existing_store(args)
-    volunteer = login(store, _ask("管理员 PIN / supervisor PIN: ", True, args.pin_stdin))
-    if not volunteer.is_supervisor:
-        raise KakouError("清除个人信息需要管理员 PIN", "purging personal data needs a supervisor PIN", code="role")
+    # The PIN as every supervisor command reads it: the terminal, or the first line of a pipe
+    # (--pin-stdin is kept for the scripts that pass it; a pipe is read either way).
+    volunteer = require_supervisor(store, "purge")
     if args.all:
         print(
             f"将清除所有已上报记录中的个人信息。请输入「{CONFIRM_WORDS[0]}」确认 / "
-            f"This purges personal data of ALL synced records. Type {CONFIRM_WORDS[1]!r} to confirm:"
+            f"This purges personal data of ALL synced records. Type {CONFIRM_WORDS[1]!r} to confirm:",
+            flush=True,
         )
-        if _ask("> ", False, args.pin_stdin) not in CONFIRM_WORDS:
+        if _confirmation() not in CONFIRM_WORDS:
             print("未确认，没有清除任何数据 / not confirmed, nothing purged", file=sys.stderr)
             return 1
     result = purge(store, everything=args.all, volunteer_id=volunteer.id)
