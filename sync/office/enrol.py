@@ -44,6 +44,24 @@ def format_code(raw: str) -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
+def _refuse_duplicate(conn: Connection, name: str, community: str) -> None:
+    """Two checkpoints of one name in one community cannot be told apart in the report (a clerk
+    who typed add-checkpoint twice). A revoked one's name may be used again: its replacement."""
+    row = conn.execute(
+        select(t.kiosk.c.checkpoint_number).where(
+            t.kiosk.c.name == name, t.kiosk.c.community == community, t.kiosk.c.status != "revoked"
+        )
+    ).first()
+    if row is not None:
+        raise EnrolError(
+            f"{community} 已有卡口「{name}」（编号 {row.checkpoint_number}）。换一个名称；要给它新的登记码，"
+            f"请先注销旧的（kakou office revoke-kiosk）",
+            f"{community} already has a checkpoint {name!r} (number {row.checkpoint_number}). Choose another name;"
+            " to give it a new enrolment code, revoke the old one first (kakou office revoke-kiosk)",
+            code="duplicate",
+        )
+
+
 def add_checkpoint(engine: Engine, name: str, community: str, ttl_s: float = CODE_TTL_S) -> dict[str, Any]:
     """A new checkpoint of `community` (made when first named) with the next checkpoint number,
     unique office-wide and never reused, and its one-use enrolment code."""
@@ -56,6 +74,7 @@ def add_checkpoint(engine: Engine, name: str, community: str, ttl_s: float = COD
     for attempt in range(NUMBER_TRIES):
         try:
             with engine.begin() as conn:
+                _refuse_duplicate(conn, name, community)
                 community_id, new_community = _community(conn, community, now)
                 number = _next_number(conn)
                 conn.execute(

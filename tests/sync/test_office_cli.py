@@ -98,3 +98,17 @@ def test_bad_input_to_office_commands_is_explained(tmp_path, capsys):
     assert code == 2 and "--out" in err
     code, _, err = _run(capsys, "office", "report", "--database-url", "mysql://x", *od)
     assert code == 2 and "postgresql://" in err
+
+
+def test_add_checkpoint_refuses_a_name_its_community_already_has(tmp_path, capsys):
+    """Issue 14: a clerk who typed add-checkpoint twice got two 东门卡口 the report cannot tell apart."""
+    od = ["--office-dir", str(tmp_path / "office")]
+    code, out, _ = _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", "--json", *od)
+    assert code == 0
+    first = json.loads(out)
+    code, _, err = _run(capsys, "office", "add-checkpoint", " 东门卡口 ", "--community", "幸福里社区", *od)
+    assert code == 2 and "已有卡口「东门卡口」" in err and "already has a checkpoint" in err
+    # Another community may have its own 东门卡口; and once the old one is revoked, its replacement.
+    assert _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "光明社区", *od)[0] == 0
+    assert _run(capsys, "office", "revoke-kiosk", first["kiosk_id"], *od)[0] == 0
+    assert _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", *od)[0] == 0
