@@ -230,3 +230,36 @@ class TestThroughATerminal:
         term.type("365\r")
         term.wait_for(en["duty.saved"], timeout=60, since=mark)
         assert en["hand.title"] not in term.screen_text[mark:]
+
+
+class TestFormsKeepKeyOrder:
+    """Issue 14: the recheck dialog and the registration form turned `3 8 6 ⌫ 5` into 38.6."""
+
+    async def test_backspace_inside_a_burst_in_the_recheck_dialog(self, desk_dir):
+        from tests.tui.conftest import on_screen
+
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await log_in(pilot)
+            await scan(pilot, token_of(desk_dir, "3-2-501"))
+            await scan(pilot, "385")
+            await pilot.press("f5")
+            await wait_for(pilot, on_screen(pilot, "FeverScreen"))
+            post_keys(app, [("3", "3"), ("6", "6"), ("6", "6"), ("backspace", "\x08"), ("5", "5")])
+            await settle(pilot)
+            assert app.screen.query_one("#fever-reading").value == "365"
+
+    async def test_backspace_inside_a_burst_in_the_registration_form(self, desk_dir):
+        from tests.tui.conftest import on_screen
+
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await log_in(pilot)
+            await pilot.press("f2")
+            await wait_for(pilot, on_screen(pilot, "RegisterScreen"))
+            await wait_for(pilot, lambda: getattr(app.focused, "id", "") == "input-kind")
+            field = app.focused
+            field.value = ""
+            post_keys(app, [("3", "3"), ("8", "8"), ("6", "6"), ("backspace", "\x08"), ("5", "5")])
+            await settle(pilot)
+            assert field.value == "385"

@@ -18,6 +18,7 @@ from textual.widgets import Input, Static
 
 from tui.screens.base import DeskModal
 from tui.strings import words
+from tui.widgets.key_order_input import KeyOrderInput
 from tui.widgets.plain import Plain
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class FeverScreen(DeskModal[FeverOutcome | None]):
             )
             yield Plain("", id="fever-timer")
             yield Plain(app.t("fever.prompt"))
-            yield Input(id="fever-reading", max_length=12)
+            yield KeyOrderInput(id="fever-reading", max_length=12)
             yield Plain("", id="fever-message", classes="field-error")
 
     def on_mount(self) -> None:

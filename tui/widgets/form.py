@@ -14,6 +14,7 @@ from textual.css.query import DOMQuery
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from tui.widgets.key_order_input import KeyOrderInput
 from tui.widgets.plain import Plain
 
 # On a short screen (800x480 is 24 rows) a form's inputs drop their 3-row box for one
@@ -48,7 +49,7 @@ class FormField(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
             yield Plain(self.label, classes="form-label")
-            yield Input(
+            yield KeyOrderInput(
                 value=self.initial,
                 password=self.password,
                 max_length=self.max_length,
