@@ -154,6 +154,20 @@ class TestLog:
             await log_in(pilot)
             assert app.screen.query_one("#passage-log").entries[0][1] == live
 
+    async def test_after_a_restart_a_waiting_fever_shows_its_reading_not_the_keys(self, desk_dir):
+        """Issue 14: after a restart the fever waiting for its recheck showed "380度"."""
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await log_in(pilot)
+            await scan(pilot, token_of(desk_dir, "3-2-501"))
+            await scan(pilot, "380度")
+            assert app.screen.fevers[0].first == "38.0"
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await log_in(pilot)
+            assert [f.first for f in app.screen.fevers] == ["38.0"]
+            assert "380度" not in screen_text(app)
+
 
 class TestVerdictPanel:
     async def test_each_change_shows_and_going_back_shows_the_first_again(self, desk_dir):

@@ -249,7 +249,8 @@ class DutyScreen(DeskScreen[None]):
                 )
             )
         for case_id, unit, first, started, direction in open_cases:
-            self.fevers.append(FeverWait(case_id, unit, first, direction, started))
+            # The reading as it was shown when it was taken ("38.0", not the keys "380度").
+            self.fevers.append(FeverWait(case_id, unit, shown_temperature(first), direction, started))
         self._paint_fevers()
 
     @property
