@@ -25,10 +25,16 @@ def shift_summary(store: KioskStore, start: float, end: float | None = None) -> 
         body = counts_between(conn, start, end)
         conn.rollback()
     pending, oldest = store.pending()
+    from models.lookup import open_fever_cases
+
+    # Everyone still waiting for a recheck is handed over, whichever shift took their first
+    # reading (the counts above are this shift's only).
+    waiting = [unit or "?" for _case, unit, _first, _at, _direction in open_fever_cases(store, since=end - 86400)]
     return {
         "start": start,
         "end": end,
         **body,
+        "waiting_recheck": waiting,
         "registrations_total": sum(body["registrations"].values()),
         "unsynced": pending,
         "oldest_unsynced": oldest,

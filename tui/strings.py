@@ -251,6 +251,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "hand.denials_none": "禁止原因：无",
         "hand.regs": "登记 {total} 人：{items}",
         "hand.unsynced": "待上报记录 {count} 条",
+        "hand.waiting": "仍在等复测，请接班人继续：{units}",
         "hand.note": "给下一班的留言 (可不填)，回车完成交接",
         "hand.done": "交接完成。下一位值守人员请登录",
         # -- supervisor PIN, quit
@@ -509,6 +510,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "hand.denials_none": "Denials: none",
         "hand.regs": "Registrations {total}: {items}",
         "hand.unsynced": "Records waiting for sync: {count}",
+        "hand.waiting": "Still waiting for a recheck, over to the next volunteer: {units}",
         "hand.note": "Note for the next volunteer (optional), Enter hands over",
         "hand.done": "Handed over. Next volunteer, please log in",
         "sup.title": "Supervisor needed",

@@ -177,6 +177,25 @@ class TestLogin:
 
 
 class TestHandover:
+    async def test_a_fever_waiting_from_an_earlier_shift_is_handed_over(self, desk_dir):
+        """Issue 14: the handover said "waiting 0" while someone from the last shift waited outside."""
+        app = DutyApp(desk_dir, lang="en")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await log_in(pilot)
+            await scan(pilot, token_of(desk_dir, "5-1-102"))
+            await scan(pilot, "388")  # waits for the recheck; then this shift ends
+            await pilot.press("f9")
+            await wait_for(pilot, lambda: "Shift" in screen_text(app))
+            assert "waiting 1" in screen_text(app)
+            await type_keys(pilot, "\r")
+            await wait_for(pilot, on_screen(pilot, "LoginScreen"))
+            await log_in(pilot, "5678")  # the next volunteer's shift: no fever of its own yet
+            await pilot.press("f9")
+            await wait_for(pilot, lambda: "Shift" in screen_text(app))
+            text = screen_text(app)
+            assert "Fevers 0:" in text and "waiting 1" in text, text
+            assert "Still waiting for a recheck" in text and "5-1-102" in text
+
     async def test_summary_numbers_equal_the_records(self, desk_dir):
         app = DutyApp(desk_dir, lang="en")
         async with app.run_test(size=(100, 30)) as pilot:

@@ -38,9 +38,11 @@ def summary_lines(app: DutyApp, s: dict[str, Any], volunteer_name: str) -> list[
             allowed=o.get("allowed", 0),
             clinic=o.get("clinic", 0),
             home=o.get("home", 0),
-            pending=f["pending"],
+            pending=len(s.get("waiting_recheck", ())),
         )
     )
+    if s.get("waiting_recheck"):
+        lines.append(t("hand.waiting", units=t("list.comma").join(s["waiting_recheck"])))
     if s["denials_by_reason"]:
         labels = [f"{reason_label(code, app.lang)} {n}" for code, n in s["denials_by_reason"].items()]
         lines.append(t("hand.denials", items=t("list.semicolon").join(labels)))
