@@ -74,6 +74,33 @@ def coerce_max_days(value: Any, base: Mapping[str, int] | None = None) -> dict[s
     return clean
 
 
+# What a clerk may set each number to, with its unit: a value outside is refused where it is typed
+# (`fever_threshold=375` switched fever detection off: 39.5 became a green ALLOW).
+RANGES: dict[str, tuple[float, float, str]] = {
+    "fever_threshold": (37.0, 38.5, "°C"),
+    "recheck_minutes": (1, 60, "min"),
+    "outing_quota": (0, 50, "outings"),
+    "outing_window_days": (1, 60, "days"),
+    "list_stale_hours": (1, 24 * 30, "h"),
+    "retention_days": (1, 3650, "days"),
+    "revocations_per_day": (0, 100_000, "a day"),
+}
+
+
+def in_range(key: str, value: Any) -> Any:
+    """A value a clerk typed, checked against its range (ValueError with the range and unit).
+    Only where values are typed: a kiosk applies what its office sent, whatever an older office
+    once accepted, rather than refuse the whole policy."""
+    if key not in RANGES:
+        return value
+    low, high, unit = RANGES[key]
+    if key == "fever_threshold" and not low <= value <= high and float(value).is_integer() and 100 <= value <= 999:
+        value = value / 10  # "375" read the way the desk reads a thermometer: 37.5
+    if not low <= value <= high:
+        raise ValueError(f"{key} must be {low:g}-{high:g} {unit}, got {value:g}")
+    return value
+
+
 def coerce(key: str, value: Any) -> Any:
     """Turn a value typed by an office clerk (`37.5`, `true`, `3`) into the field's type."""
     default = getattr(Policy(), key)

@@ -217,7 +217,7 @@ def set_policy(
     """Set policy fields kiosks apply (values as typed: `37.5`, `true`, `3`); returns (version, values)."""
     import math
 
-    from models.policy import MAX_DAYS, Policy, coerce, coerce_max_days
+    from models.policy import MAX_DAYS, Policy, coerce, coerce_max_days, in_range
     from sync.office import lists as office_lists
 
     known = Policy().as_dict()
@@ -241,6 +241,7 @@ def set_policy(
             value = coerce(key, raw_value)
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{key}: expected a finite number")
+            value = in_range(key, value)
         except (ValueError, TypeError, OverflowError) as exc:
             raise AdminError(f"设置值不对：{str(exc)[:100]}", f"bad value: {str(exc)[:100]}", code="usage") from None
         values[key] = value

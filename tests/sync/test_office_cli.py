@@ -112,3 +112,22 @@ def test_add_checkpoint_refuses_a_name_its_community_already_has(tmp_path, capsy
     assert _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "光明社区", *od)[0] == 0
     assert _run(capsys, "office", "revoke-kiosk", first["kiosk_id"], *od)[0] == 0
     assert _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", *od)[0] == 0
+
+
+def test_policy_values_are_range_checked_where_they_are_typed(tmp_path, capsys):
+    """Issue 14: fever_threshold=375 was accepted and switched fever detection off (39.5 a green
+    ALLOW); so were -5 and recheck_minutes=0."""
+    from sync.office.admin import office_policy
+    from sync.office.db import open_office_engine
+
+    od = ["--office-dir", str(tmp_path / "office")]
+    for bad in ("fever_threshold=39.5", "fever_threshold=-5", "fever_threshold=395", "recheck_minutes=0"):
+        code, _, err = _run(capsys, "office", "policy", "set", bad, *od)
+        assert code == 2 and "must be" in err, (bad, err)
+    # "375" is read as the desk reads a thermometer, 37.5: in range, so taken.
+    assert _run(capsys, "office", "policy", "set", "fever_threshold=375", "recheck_minutes=5", *od)[0] == 0
+    engine = open_office_engine(tmp_path / "office")
+    with engine.begin() as conn:
+        policy = office_policy(conn)
+    engine.dispose()
+    assert (policy.fever_threshold, policy.recheck_minutes) == (37.5, 5)

@@ -153,6 +153,11 @@ class TestAdminTokens:
         # Refusals say what is wrong, in words.
         body = _assert_problem(http.post("/v1/admin/policy", json={"settings": {"fever": 1}}, headers=auth), 400)
         assert "unknown setting" in body["en"]
+        # Range-checked on the admin API as on the command line (issue 14).
+        body = _assert_problem(
+            http.post("/v1/admin/policy", json={"settings": {"fever_threshold": 39.5}}, headers=auth), 400
+        )
+        assert "fever_threshold must be 37-38.5" in body["en"]
         _assert_problem(
             http.post("/v1/admin/policy", content=b'{"settings": {"fever_threshold": 1e400}}', headers=auth), 400
         )
