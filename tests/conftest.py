@@ -50,3 +50,32 @@ def postgres_url() -> str:
     from tests.postgres import postgres_url as url
 
     return url()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def office_url(request, tmp_path):
+    """None (SQLite in tmp_path) or the URL of a throw-away PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield None
+        return
+    from tests.sync.helpers import PgSchema
+
+    schema = PgSchema(request.getfixturevalue("postgres_url"))
+    yield schema.url
+    schema.drop()
+
+
+def office_at_revision(office_dir: Path, url: str | None, revision: str):
+    """An office database migrated only as far as `revision` (an office of an older release)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from sync.office.db import MIGRATIONS_DIR, open_office_engine
+
+    engine = open_office_engine(office_dir, url, migrate=False)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return engine

@@ -75,19 +75,6 @@ def _config(location: Path) -> Config:
     return cfg
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def office_url(request, tmp_path):
-    """None (SQLite in tmp_path) or the URL of a throw-away PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield None
-        return
-    from tests.sync.helpers import PgSchema
-
-    schema = PgSchema(request.getfixturevalue("postgres_url"))
-    yield schema.url
-    schema.drop()
-
-
 # -- one metadata: a fresh database is exactly the declared tables ---------------------------------
 
 

@@ -18,6 +18,7 @@ from models.passes import PassError, issue_pass
 from models.passtoken import PassBody, decode_token, kid_for, new_pass_id, sign_pass
 from models.policy import Policy, coerce
 from models.verdict import GateState, TrustEntry, decide_pass
+from tests.conftest import office_at_revision
 
 NOW = 1_700_000_000
 A, B = 7, 9  # the office's ids of two communities
@@ -221,30 +222,11 @@ def test_the_clerks_commands(tmp_path, capsys):
 # -- an office from before checkpoints had an identity ---------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def office_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield None
-        return
-    from tests.sync.helpers import PgSchema
-
-    schema = PgSchema(request.getfixturevalue("postgres_url"))
-    yield schema.url
-    schema.drop()
-
-
 def test_an_office_upgraded_numbers_its_checkpoints_and_republishes_their_communities(tmp_path, office_url):
-    from alembic import command
-    from alembic.config import Config
 
-    from sync.office.db import MIGRATIONS_DIR, open_office_engine
+    from sync.office.db import open_office_engine
 
-    engine = open_office_engine(tmp_path / "office", office_url, migrate=False)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0010_office_count_triggers")
+    engine = office_at_revision(tmp_path / "office", office_url, "0010_office_count_triggers")
     keys = {}
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO office_list (name, version, updated_at) VALUES ('trust', 2, 0)"))

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
-from sync.office.db import MIGRATIONS_DIR, VERSION_TABLE, open_office_engine
-from tests.sync.conftest import BACKENDS
+from sync.office.db import VERSION_TABLE, open_office_engine
+from tests.conftest import office_at_revision
 
 ROWS = [  # kind, record id, kiosk, pass id, received_at, payload
     ("pass_issued", "r1", "k1", "a" * 32, 10.0, {"pass_id": "a" * 32, "valid_to": 2000000000}),
@@ -22,26 +19,9 @@ ROWS = [  # kind, record id, kiosk, pass id, received_at, payload
 ]
 
 
-@pytest.fixture(params=BACKENDS)
-def office_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield None
-        return
-    from tests.postgres import postgres_url
-    from tests.sync.helpers import PgSchema
-
-    schema = PgSchema(postgres_url())
-    yield schema.url
-    schema.drop()
-
-
 def test_an_office_with_pass_records_fills_what_it_vouches_for(tmp_path, office_url):
-    engine = open_office_engine(tmp_path / "office", office_url, migrate=False)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = office_at_revision(tmp_path / "office", office_url, "0010_office_count_triggers")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0010_office_count_triggers")
         for seq, (kind, record_id, kiosk, ref, received, payload) in enumerate(ROWS, 1):
             conn.execute(
                 text(
