@@ -28,10 +28,13 @@ def test_a_second_desk_on_the_same_data_dir_is_refused_in_words(tmp_path, capsys
     assert stat.S_IMODE((tmp_path / "k" / "desk.lock").stat().st_mode) == 0o600
 
 
-def test_another_data_dir_is_not_locked(tmp_path):
+def test_another_data_dir_is_not_locked_and_a_closed_desk_frees_its_own(tmp_path):
     first = hold_desk_lock(tmp_path / "a")
-    second = hold_desk_lock(tmp_path / "b")
+    second = hold_desk_lock(tmp_path / "b")  # another kiosk file on the same machine: its own lock
+    with pytest.raises(DeskBusy):
+        hold_desk_lock(tmp_path / "a")  # while "a" is held, only "a" is refused
     first.close()
+    hold_desk_lock(tmp_path / "a").close()  # closed: the next desk on "a" starts
     second.close()
 
 
