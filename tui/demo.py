@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,8 +117,12 @@ def generate_traffic(store, issued: dict, n: int, rng: random.Random) -> None:
     times = sorted(now - rng.uniform(0, 24 * 3600) for _ in range(n))
     codes = list(issued)
     volunteer = 2
+    # The traffic did not happen on this boot: a monotonic reading of this boot would let the office
+    # date it by this boot's anchor (all of it at the moment of boot). Its own boot, with the
+    # monotonic clock running alongside the wall clock, is what a kiosk that ran all day would send.
+    demo_boot = f"demo-{uuid.UUID(int=rng.getrandbits(128))}"
     for t in times:
-        reading = clock.Reading(t, 0, clock.boot_id())
+        reading = clock.Reading(t, int((t - times[0]) * 1e9), demo_boot)
         direction = rng.choice(("in", "out"))
         if rng.random() < 0.05:
             kind = rng.choice(list(REGISTRATION_KINDS))
@@ -147,7 +152,7 @@ def generate_traffic(store, issued: dict, n: int, rng: random.Random) -> None:
                     unit_code=verdict.body.unit,
                     reading=reading,
                 )
-                later = clock.Reading(t + 180, 0, clock.boot_id())
+                later = clock.Reading(t + 180, reading.mono_ns + 180 * 10**9, demo_boot)
                 second = parse_temperature(f"{rng.choice((366, 368, 375, 381))}")
                 if second.is_fever(store.policy().fever_threshold):
                     close_fever_case(
