@@ -11,7 +11,9 @@ raw operation underneath measured in the same run, because the machines are nois
 - `kakou --help` vs starting the bare interpreter;
 - kiosk start to the duty screen in a real pseudo-terminal, then 10,000 passages driven through
   it key by key (--quick: 100; --desk-passages N): scan-to-verdict and scan-to-saved p50/p99, CPU
-  per passage, and RSS after the first tenth vs at the end (no growth);
+  per passage, and RSS after the first tenth vs at the end (no growth); then the same desk under a
+  Pi-class CPU limit (30 % of one core, 10 ms period: tests/bench/cpu_limit.py), as `kiosk.pi_desk_*`
+  with the unlimited figure as baseline (1000 passages, --quick 100);
 - memory of a process holding the store with N passages vs the same process before opening it.
 
 Sizes: 10k / 100k / 1M stored passages with 100k passes and 10k revocations (--quick: 1k /
@@ -48,6 +50,7 @@ FULL = {
     "commits": 1000,
     "help_runs": 9,
     "desk_passages": 10_000,
+    "pi_desk_passages": 1000,
 }
 QUICK = {
     "passages": (1_000, 10_000, 100_000),
@@ -57,6 +60,7 @@ QUICK = {
     "commits": 250,
     "help_runs": 5,
     "desk_passages": 100,
+    "pi_desk_passages": 100,
 }
 
 SUPERVISOR_PIN = "8888"
@@ -385,7 +389,7 @@ ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x
 class Terminal:
     """A program on the other side of a pty, 100x30 cells like the kiosk's screen."""
 
-    def __init__(self, argv: list[str], env: dict, cols: int = 100, rows: int = 30):
+    def __init__(self, argv: list[str], env: dict, cols: int = 100, rows: int = 30, preexec=None):
         import fcntl
         import struct
         import termios
@@ -393,7 +397,15 @@ class Terminal:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True, close_fds=True
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=preexec,
         )
         os.close(slave)
         self.master = master
@@ -454,14 +466,49 @@ class Terminal:
         self.forget()
 
 
-def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> None:
+# Targets per mode (issue 17): "full" is this machine as it is, "pi" the desk under a Pi-class
+# CPU limit (tests/bench/cpu_limit.py). A measurement with no target in a mode is still printed.
+DESK_TARGETS = {
+    "full": {
+        "start_to_login": "<1",
+        "scan_to_verdict.p99": "<=30",
+        "cpu_per_passage": "<=10",
+    },
+    "pi": {
+        "start_to_login": "<=1",
+        "login_to_duty": "<=0.5",
+        "scan_to_verdict.p99": "<=100",
+        "scan_to_saved.p99": "<=150",
+    },
+}
+
+
+def bench_desk(
+    fx, desk_passages: int, work: Path, cold_start: bool = False, limit=None, baselines: dict | None = None
+) -> dict:
+    """The desk in a pty; with `limit` (a CpuLimit) inside its cgroup, names `kiosk.pi_desk_*`
+    and each line's baseline the same figure without the limit from this run (`baselines`).
+    Returns this mode's figures by short name."""
     import importlib.util
 
-    sizes = {"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations}
+    mode = "full" if limit is None else "pi"
+    prefix = "kiosk.desk_" if limit is None else "kiosk.pi_desk_"
+    figures: dict = {}
+    sizes = {"passages": fx.passages, "passes": fx.passes, "revocations": fx.revocations, "cpu": "as it is"}
+    if limit is not None:
+        sizes["cpu"] = limit.label
+
+    def out(short: str, value, unit: str, **extra) -> None:
+        figures[short] = value
+        base = (baselines or {}).get(short) if limit is not None else extra.pop("baseline", None)
+        extra.pop("baseline", None)
+        target = DESK_TARGETS[mode].get(short, extra.pop("target", None))
+        emit(prefix + short, value, unit, baseline=base, target=target, **extra)
+
     if importlib.util.find_spec("tui.app") is None:
         reason = "tui.app (the duty desk) is not built yet"
-        skip("kiosk.desk_start_to_login", "s", reason, target="<1", sizes=sizes)
-        return
+        skip(prefix + "start_to_login", "s", reason, target="<1", sizes=sizes)
+        return figures
     from tests.bench.fixtures import copy_of, ensure_volunteer
     from tui.strings import STRINGS
 
@@ -477,20 +524,20 @@ def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> 
     )
     env.pop("TEXTUAL", None)
     argv = [KAKOU, "kiosk", "--lang", "en", "--data-dir", str(data_dir)]
-    term = Terminal(argv, env)
+    term = Terminal(argv, env, preexec=None if limit is None else limit.preexec)
     try:
         login_prompt = en["login.prompt"]
         ready_text = en["duty.ready"]
         t_login = term.wait_for(login_prompt, timeout=60)
-        emit("kiosk.desk_start_to_login", t_login, "s", target="<1", sizes=sizes)
+        out("start_to_login", t_login, "s", sizes=sizes)
         mark = term.mark()
         t0 = time.perf_counter()
         term.type(SUPERVISOR_PIN + "\r")
         term.wait_for(ready_text, timeout=30, since=mark)
-        emit("kiosk.desk_login_to_duty", time.perf_counter() - t0, "s", sizes=sizes, note="includes argon2id PIN check")
+        out("login_to_duty", time.perf_counter() - t0, "s", sizes=sizes, note="includes argon2id PIN check")
         time.sleep(0.5)
         rss_ready, _ = term.rss()
-        emit("kiosk.desk_rss_ready", rss_ready, "MiB", sizes=sizes)
+        out("rss_ready", rss_ready, "MiB", sizes=sizes)
 
         # Drive passages through the duty screen: scan (every key, as a scanner types it),
         # temperature, saved. RSS is taken after the first tenth (1k of 10k: caches warm,
@@ -523,13 +570,13 @@ def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> 
         rss_after, _ = term.rss()
         run = dict(sizes, scans=desk_passages)
         note = "through the pty, every key typed: scanner burst + Enter until the verdict is shown"
-        emit("kiosk.desk_scan_to_verdict.p50", percentile(verdict_times, 50) * 1000, "ms", sizes=run, note=note)
-        emit("kiosk.desk_scan_to_verdict.p99", percentile(verdict_times, 99) * 1000, "ms", sizes=run, note=note)
+        out("scan_to_verdict.p50", percentile(verdict_times, 50) * 1000, "ms", sizes=run, note=note)
+        out("scan_to_verdict.p99", percentile(verdict_times, 99) * 1000, "ms", sizes=run, note=note)
         note = "through the pty: scan + temperature 365 Enter until saved is shown"
-        emit("kiosk.desk_scan_to_saved.p50", percentile(scan_times, 50) * 1000, "ms", sizes=run, note=note)
-        emit("kiosk.desk_scan_to_saved.p99", percentile(scan_times, 99) * 1000, "ms", sizes=run, note=note)
-        emit(
-            "kiosk.desk_cpu_per_passage",
+        out("scan_to_saved.p50", percentile(scan_times, 50) * 1000, "ms", sizes=run, note=note)
+        out("scan_to_saved.p99", percentile(scan_times, 99) * 1000, "ms", sizes=run, note=note)
+        out(
+            "cpu_per_passage",
             cpu_ms,
             "ms",
             sizes=run,
@@ -537,7 +584,7 @@ def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> 
             note="CPU of the desk process per passage (user+system): steadier than wall time on a busy machine",
         )
         emit(
-            "kiosk.desk_rss_after_passages",
+            prefix + "rss_after_passages",
             rss_after,
             "MiB",
             baseline=rss_tenth,
@@ -547,10 +594,26 @@ def bench_desk(fx, desk_passages: int, work: Path, cold_start: bool = False) -> 
             rss_ready=round(rss_ready, 1),
         )
     except (TimeoutError, RuntimeError) as exc:
-        skip("kiosk.desk", "s", f"the duty desk did not behave as expected: {exc}", sizes=sizes)
+        skip(prefix.rstrip("_"), "s", f"the duty desk did not behave as expected: {exc}", sizes=sizes)
     finally:
         term.close()
         shutil.rmtree(data_dir, ignore_errors=True)
+    return figures
+
+
+def bench_pi_desk(fx, desk_passages: int, work: Path, full: dict) -> None:
+    """The same desk run under a Pi-class CPU limit, its figures beside the unlimited ones."""
+    from tests.bench.cpu_limit import CpuLimit, CpuLimitUnavailable
+
+    try:
+        limit = CpuLimit(f"kakou-bench-pi-{os.getpid()}")
+    except CpuLimitUnavailable as exc:
+        skip("kiosk.pi_desk", "s", f"no Pi-class CPU limit here: {exc}", target="<=1")
+        return
+    try:
+        bench_desk(fx, desk_passages, work, cold_start=True, limit=limit, baselines=full)
+    finally:
+        limit.close()
 
 
 # -- main -------------------------------------------------------------------------------------------
@@ -603,8 +666,10 @@ def main(argv: list[str] | None = None) -> int:
                 bench_open(fx, cold=False)
                 if n == cfg["passages"][-1]:
                     bench_open(fx, cold=True)
-            if n == cfg["passages"][-1] and wanted("kiosk.desk"):
-                bench_desk(fx, cfg["desk_passages"], work, cold_start=True)
+            if n == cfg["passages"][-1] and wanted("kiosk.desk", "kiosk.pi_desk"):
+                full = bench_desk(fx, cfg["desk_passages"], work, cold_start=True) if wanted("kiosk.desk") else {}
+                if wanted("kiosk.pi_desk"):
+                    bench_pi_desk(fx, cfg["pi_desk_passages"], work, full)
     return 0
 
 
