@@ -63,9 +63,7 @@ class TestSealedPersonalData:
             await pilot.press("escape")
             await settle(pilot)
             rows = db_rows(desk_dir, "SELECT id_masked, phone_masked FROM registration ORDER BY rowid DESC LIMIT 2")
-            assert sorted(rows) == sorted(
-                [("110105********002X", "138****5678"), ("440524********0014", "159****4321")]
-            )
+            assert rows == [("*" * 18, "*" * 11)] * 2  # no digit of either shown
         # The app has closed (WAL checkpointed or not): search everything it left behind.
         needles = [n for person in PEOPLE for n in person]
         assert files_holding(desk_dir, needles) == {}
