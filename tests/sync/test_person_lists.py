@@ -15,7 +15,6 @@ from sqlalchemy import select, text
 from models import keys as key_files
 from models.facts import RegistrationInput, record_registration
 from models.gate import check_person
-from models.privacy import lookup_hash
 from models.store import KioskStore
 from tests.sync.helpers import OFFICE_BASE, sync_until_quiet
 from tests.sync.test_security import _bearer, _office_args, _run, files_holding
