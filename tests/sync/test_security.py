@@ -375,8 +375,8 @@ class TestSealedLookup:
         gives that key to the office at enrolment and destroys it; the hashes are remade under
         the community key in the same step, so the person is still "registered before"."""
         from models import lookup
-        from models.privacy import HANDOVER_KEY
         from models.store import KioskStore
+        from sync.office.lists import person_hash
 
         store = KioskStore.open(tmp_path / "kiosk")
         store.set_up("卡口1", "幸福里社区")
@@ -384,21 +384,23 @@ class TestSealedLookup:
             store, RegistrationInput("visitor", name="王小明", id_number=PERSON_A[0], phone=PERSON_B[1])
         )
         assert len(lookup.by_id_number(store, PERSON_A[0])) == 1
-        handover_file = tmp_path / "kiosk" / "keys" / HANDOVER_KEY
-        assert handover_file.exists()
+        handover_files = set((tmp_path / "kiosk" / "keys").iterdir())
         store.engine.dispose()
         store, service = office.add_kiosk(tmp_path / "kiosk")
-        assert not handover_file.exists()  # handed over, then destroyed
+        # Still "registered before" under the community key, by ID number and by phone.
+        assert [h.record_id for h in lookup.by_id_number(store, PERSON_A[0])] == [early.record_id]
+        assert [h.record_id for h in lookup.by_phone(store, PERSON_B[1])] == [early.record_id]
         # The office's person hash of the same number is what the kiosk now holds for the early record.
-        from sync.office.lists import person_hash
-
         with store.engine.connect() as conn:
             id_hash = conn.exec_driver_sql(
                 "SELECT id_hash FROM registration WHERE record_id = ?", (early.record_id,)
             ).scalar()
         assert id_hash == person_hash(office.app.state.office.keys.lookup, PERSON_A[0])
-        assert [h.record_id for h in lookup.by_id_number(store, PERSON_A[0])] == [early.record_id]
-        assert [h.record_id for h in lookup.by_phone(store, PERSON_B[1])] == [early.record_id]
+        # The hand-over key was given to the office and is gone from the kiosk.
+        from models.privacy import HANDOVER_KEY
+
+        assert tmp_path / "kiosk" / "keys" / HANDOVER_KEY in handover_files
+        assert not (tmp_path / "kiosk" / "keys" / HANDOVER_KEY).exists()
         sync_until_quiet(service)
         assert _payload(office, early.record_id)["id_sealed"]
         opened = sealed.lookup(
