@@ -162,3 +162,20 @@ class TestAudit:
         assert ("login", li) in [(a, v) for a, v, _d in actions]
         assert ("supervisor_refused", li) in [(a, v) for a, v, _d in actions]
         assert ("quit", wang) in [(a, v) for a, v, _d in actions]
+
+
+class TestNotEnrolledNotice:
+    async def test_the_duty_screen_says_full_numbers_are_not_sealed_to_the_office_until_enrolment(self, desk_dir):
+        """Before enrolment a registration's full numbers are sealed to a key still on the
+        kiosk (models/privacy.py HANDOVER_KEY): the volunteer is told, until the kiosk enrols."""
+        from sync.kiosk import SYNCED, SyncStatus
+        from tui.app import SyncStatusChanged
+
+        # The loop's own status (not enrolled) comes once at start; no timer round overwrites ours.
+        app = DutyApp(desk_dir, lang="zh", sync_interval=3600, sync_after_records=3600)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            await wait_for(pilot, lambda: "完整号码暂存本机，尚未交街道办封存" in screen_text(app))
+            app.post_message(SyncStatusChanged(SyncStatus(SYNCED)))  # as after enrolment and a round
+            await wait_for(pilot, lambda: "尚未交街道办封存" not in screen_text(app))
+            assert "请扫码" in screen_text(app)
