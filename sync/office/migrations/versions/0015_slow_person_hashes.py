@@ -46,8 +46,11 @@ def upgrade() -> None:
             sa.text("SELECT item_key, value FROM office_list_item WHERE list_name = :n AND item_key LIKE 'person:%'"),
             {"n": name},
         ).all()
-        old = [(key, value, HMAC_KEY.fullmatch(key)) for key, value in rows]
-        old = [(key, value, m) for key, value, m in old if m is not None]
+        old = []
+        for key, value in rows:
+            m = HMAC_KEY.fullmatch(key)
+            if m is not None:  # already strong, or not a person entry of ours: left as it is
+                old.append((key, value, m.group(1)))
         if not old:
             continue
         version = int(
@@ -58,8 +61,8 @@ def upgrade() -> None:
             sa.text("UPDATE office_list SET version = :v, updated_at = :t WHERE name = :n"),
             {"v": version, "t": time.time(), "n": name},
         )
-        for key, value, m in old:
-            strong = strengthen(bytes.fromhex(m.group(1)), cost)
+        for key, value, hmac_hex in old:
+            strong = strengthen(bytes.fromhex(hmac_hex), cost)
             try:
                 body = json.loads(value)
             except ValueError:
