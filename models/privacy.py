@@ -124,7 +124,11 @@ def costs_in(stored: Iterable[str | None]) -> set[LookupCost]:
     found = set()
     for s in stored:
         c = cost_of(s)
-        if c and MIN_TIME_COST <= c.time_cost <= MAX_TIME_COST and c.memory_kib <= MAX_MEMORY_MIB * 1024:
+        if (
+            c
+            and MIN_TIME_COST <= c.time_cost <= MAX_TIME_COST
+            and MIN_MEMORY_MIB * 1024 <= c.memory_kib <= MAX_MEMORY_MIB * 1024
+        ):
             found.add(c)
     return found
 
