@@ -1,8 +1,9 @@
 """Quarantine and watch lists by person carry a keyed hash, never the full ID number.
 
 The office hands its community lookup key to each kiosk at enrolment; a person listed by ID
-number travels as `lookup_hash(key, "id", number)` plus the masked number, so the list a
-stolen kiosk holds (and the tombstones the office keeps forever) leak no number.
+number travels as `lookup_hash(key, "id", number)` alone (argon2id over the keyed HMAC, no masked
+number), so the list a stolen kiosk holds (and the tombstones the office keeps forever) leak no
+number short of a CPU-year's work per person (tests/test_recovery_cost.py).
 """
 
 from __future__ import annotations
