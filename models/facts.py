@@ -132,9 +132,11 @@ def record_registration(
 
     if reg.kind not in REGISTRATION_KINDS:
         raise ValueError(f"unknown registration kind {reg.kind!r}")
-    office_key = store.office_sealing_key()
-    id_p = protect_id(store.lookup_key, office_key, reg.id_number) if reg.id_number else None
-    phone_p = protect_phone(store.lookup_key, office_key, reg.phone) if reg.phone else None
+    # Sealed to the office once enrolled, else to this kiosk's hand-over key (models/privacy.py).
+    sealing_key = store.registration_sealing_key() if (reg.id_number or reg.phone) else None
+    cost = store.lookup_cost()
+    id_p = protect_id(store.lookup_key, sealing_key, reg.id_number, cost) if reg.id_number else None
+    phone_p = protect_phone(store.lookup_key, sealing_key, reg.phone, cost) if reg.phone else None
     row = {
         "kind": reg.kind,
         "name": reg.name,

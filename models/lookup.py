@@ -1,7 +1,9 @@
 """Look-ups the duty desk makes from the scan line: by ID number, phone, unit or name.
 
 Everything here reads; nothing writes. ID numbers and phones are never stored in full, so
-a look-up hashes the typed value with the kiosk's look-up key and matches the stored hash.
+a look-up hashes the typed value with the kiosk's look-up key (argon2id over HMAC,
+models/privacy.py: one slow hash per parameter set in the store, usually one) and matches the
+stored hash.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from models.privacy import lookup_hash
+from models.privacy import lookup_hashes
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -80,22 +82,28 @@ def _registrations(conn: Connection, where: str, params: dict[str, Any]) -> list
     return [RegistrationHit(*r) for r in rows]
 
 
-def by_id_number(store: KioskStore, id_number: str) -> list[RegistrationHit]:
-    """Earlier registrations of this (validated) ID number, newest first."""
-    digest = lookup_hash(store.lookup_key, "id", id_number)
+def person_hashes(store: KioskStore, kind: str, value: str) -> list[str]:
+    """The look-up hashes of a validated ID number ("id") or phone ("phone"), current parameters
+    first: what registrations and the office's person lists are matched on."""
+    return lookup_hashes(store.lookup_key, kind, value, store.lookup_costs())
+
+
+def _by_hash(store: KioskStore, column: str, hashes: list[str]) -> list[RegistrationHit]:
+    names = {f"h{i}": h for i, h in enumerate(hashes)}
     with store.engine.connect() as conn:
-        hits = _registrations(conn, "id_hash = :h", {"h": digest})
+        hits = _registrations(conn, f"{column} IN ({', '.join(':' + n for n in names)})", names)
         conn.rollback()
     return hits
+
+
+def by_id_number(store: KioskStore, id_number: str) -> list[RegistrationHit]:
+    """Earlier registrations of this (validated) ID number, newest first."""
+    return _by_hash(store, "id_hash", person_hashes(store, "id", id_number))
 
 
 def by_phone(store: KioskStore, phone: str) -> list[RegistrationHit]:
     """Earlier registrations with this (validated, 11-digit) phone, newest first."""
-    digest = lookup_hash(store.lookup_key, "phone", phone)
-    with store.engine.connect() as conn:
-        hits = _registrations(conn, "phone_hash = :h", {"h": digest})
-        conn.rollback()
-    return hits
+    return _by_hash(store, "phone_hash", person_hashes(store, "phone", phone))
 
 
 def _passes(conn: Connection, where: str, params: dict[str, Any]) -> list[PassHit]:

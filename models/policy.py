@@ -34,6 +34,11 @@ class Policy:
     # ...}); every verifier denies a pass valid for longer. Set one kind with max_days.visitor=2.
     max_days: Mapping[str, int] = field(default_factory=default_max_days)
     revocations_per_day: int = 100  # the office publishes at most this many of one kiosk's revocations a day
+    # The look-up hash of ID numbers and phones (argon2id, models/privacy.py): passes and MiB of
+    # memory per hash. The smallest allowed still make recovering a phone from a stolen kiosk cost
+    # more than a CPU-year; the largest keep a scan's look-up well under a second on a Pi.
+    lookup_time_cost: int = 2
+    lookup_memory_mib: int = 16
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Policy:
@@ -84,6 +89,9 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "list_stale_hours": (1, 24 * 30, "h"),
     "retention_days": (1, 3650, "days"),
     "revocations_per_day": (0, 100_000, "a day"),
+    # models/privacy.py MIN_/MAX_TIME_COST and MIN_/MAX_MEMORY_MIB: the kiosk clamps to the same
+    "lookup_time_cost": (2, 4, "passes"),
+    "lookup_memory_mib": (16, 64, "MiB"),
 }
 
 

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from nacl.signing import SigningKey
     from sqlmodel import Session
 
+    from models.privacy import LookupCost
+
 DB_FILE = "kakou.db"
 ENV_DATA_DIR = "KAKOU_DATA_DIR"
 
@@ -84,6 +86,7 @@ class KioskStore:
         self._policy: Policy | None = None
         self._signing_key: SigningKey | None = None
         self._lookup_key: bytes | None = None
+        self._lookup_costs: list[LookupCost] | None = None
         self._hlc_ms = 0
 
     # -- opening ---------------------------------------------------------------------------
@@ -145,6 +148,28 @@ class KioskStore:
         # The kiosk's own issuing key is made at setup and trusted from the start (a kiosk
         # not yet enrolled trusts its own key only).
         self.trust_own_key()
+        self.destroy_spent_handover_key()
+
+    def destroy_spent_handover_key(self) -> bool:
+        """Once enrolled, the hand-over key has been given to the office and must not stay here:
+        with it, whoever copies the data dir opens every registration sealed before enrolment.
+        Enrolment removes it after its transaction commits; this catches a power cut in between."""
+        from models.privacy import HANDOVER_KEY
+
+        path = self.data_dir / keys.KEY_DIR / HANDOVER_KEY
+        if not path.exists():
+            return False
+        with self.engine.connect() as conn:
+            enrolled = conn.execute(
+                select(col(KioskState.enrolled_at)).where(col(KioskState.id) == STATE_ROW_ID)
+            ).scalar()
+            conn.rollback()
+        if not enrolled:
+            return False
+        from models.privacy import destroy_key_file
+
+        destroy_key_file(path)
+        return True
 
     # -- keys --------------------------------------------------------------------------------
     @property
@@ -164,6 +189,63 @@ class KioskStore:
         replaced the lookup key with the office's community key)."""
         self._signing_key = None
         self._lookup_key = None
+
+    def lookup_cost(self) -> LookupCost:
+        """The parameters of new look-up hashes (the office's policy, within the kiosk's floor)."""
+        from models.privacy import LookupCost
+
+        return LookupCost.from_policy(self.policy())
+
+    def lookup_costs(self) -> list[LookupCost]:
+        """Every parameter set a look-up must try: the current one first, then any other found
+        on stored registrations or list entries (made before the office changed its policy;
+        retention purges them). Cached until the next `invalidate`."""
+        from models.privacy import costs_in
+
+        with self._lock:
+            if self._lookup_costs is not None:
+                return self._lookup_costs
+        current = self.lookup_cost()
+        with self.engine.connect() as conn:
+            # One hash per parameter tag ("t2m16384:") of each column: what the tags are is all we need.
+            tags = conn.execute(
+                text(
+                    " UNION ".join(
+                        f"SELECT min({c}) FROM {t} WHERE {c} IS NOT NULL GROUP BY substr({c}, 1, instr({c}, ':'))"
+                        for t, c in (
+                            ("registration", "id_hash"),
+                            ("registration", "phone_hash"),
+                            ("list_entry", "person_hash"),
+                        )
+                    )
+                )
+            ).scalars()
+            found = costs_in(tags)
+            conn.rollback()
+        costs = [current, *sorted(found - {current})]
+        with self._lock:
+            self._lookup_costs = costs
+        return costs
+
+    def registration_sealing_key(self) -> bytes:
+        """Where a registration's full numbers are sealed: the office's key once enrolled; before,
+        this kiosk's hand-over key (made now if need be), which enrolment hands to the office and
+        then destroys (`sync.kiosk.apply_enrolment`)."""
+        office = self.office_sealing_key()
+        if office is not None:
+            return office
+        from models.privacy import HANDOVER_KEY, handover_public
+
+        return handover_public(keys.load_or_create_secret(self.data_dir, HANDOVER_KEY))
+
+    def handover_key(self) -> bytes | None:
+        """The private hand-over key, while it exists (before enrolment, or a power cut after it)."""
+        from models.privacy import HANDOVER_KEY
+
+        path = self.data_dir / keys.KEY_DIR / HANDOVER_KEY
+        if not path.exists():
+            return None
+        return keys.load_or_create_secret(self.data_dir, HANDOVER_KEY, create=False)
 
     def office_sealing_key(self) -> bytes | None:
         """The office's public sealing key, known once the kiosk is enrolled."""
@@ -280,6 +362,7 @@ class KioskStore:
         with self._lock:
             self._gate = None
             self._policy = None
+            self._lookup_costs = None
 
     def _load_gate_state(self) -> GateState:
         with self.session() as conn:

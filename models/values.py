@@ -448,21 +448,26 @@ def parse_name(raw: str) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _mask_middle(value: str, keep_head: int, keep_tail: int) -> str:
-    """Keep head and tail, star the middle; too short to keep both -> all stars."""
-    if len(value) <= keep_head + keep_tail:
-        return "*" * len(value)
-    return value[:keep_head] + "*" * (len(value) - keep_head - keep_tail) + value[-keep_tail:]
+def _mask_all(value: str) -> str:
+    """Every character starred, the length kept (so a volunteer sees a number was given).
+
+    No digit is shown: every visible digit divides a thief's work. With the look-up hash's
+    key on the kiosk, the masked form is all that stands between a copied data dir and the
+    number, and the arithmetic (models/privacy.py) leaves no room for any: the last four of
+    an ID number leave 1.3e8 candidates (hours of CPU at the desk's hash cost), the last four
+    of a phone 5e5 (seconds). A volunteer tells two people apart by the name mask, the unit
+    and the time, which are shown beside it."""
+    return "*" * len(value)
 
 
 def mask_id(id_number: str) -> str:
-    """ "110105********002X": first 6, stars, last 4 (never shows more on odd input)."""
-    return _mask_middle(id_number, 6, 4)
+    """ "******************": no digit shown, on screen, in the records and in every list."""
+    return _mask_all(id_number)
 
 
 def mask_phone(phone: str) -> str:
-    """ "138****5678": first 3, stars, last 4."""
-    return _mask_middle(phone, 3, 4)
+    """ "***********": no digit shown."""
+    return _mask_all(phone)
 
 
 _NAME_SEPARATORS = frozenset(" ·•‧・.-'")

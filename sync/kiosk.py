@@ -247,9 +247,11 @@ def enrolment_request(store: KioskStore, code: str) -> bytes:
             code="already_enrolled",
             retryable=False,
         )
-    return json.dumps(
-        {"code": code, "public_key": bytes(store.signing_key.verify_key).hex(), "kiosk_uuid": state.kiosk_id}
-    ).encode()
+    body = {"code": code, "public_key": bytes(store.signing_key.verify_key).hex(), "kiosk_uuid": state.kiosk_id}
+    handover = store.handover_key()
+    if handover is not None:
+        body["handover_key"] = handover.hex()  # the office opens pre-enrolment registrations with it
+    return json.dumps(body).encode()
 
 
 def enrolment_exchange(office_url: str, body: bytes, *, client: httpx.Client | None = None) -> dict[str, Any]:
@@ -285,9 +287,14 @@ def apply_enrolment(store: KioskStore, office_url: str, answer: dict[str, Any]) 
     keys_dir = Path(store.data_dir) / key_files.KEY_DIR
     _write_public(keys_dir / OFFICE_ROOT_PUBLIC, answer["office_root_key"])
     _write_public(keys_dir / key_files.OFFICE_SEALING_PUBLIC, answer["office_sealing_key"])
+    handover = store.handover_key()
+    rekeyed: dict[str, tuple[str | None, str | None]] = {}
     if answer.get("lookup_key"):
         _write_lookup_key(keys_dir / key_files.LOOKUP_KEY, answer["lookup_key"])
         store.reset_keys()
+        if handover is not None:
+            # The slow hashes first, outside the write transaction (tens of ms each).
+            rekeyed = _rekeyed_registrations(store, handover, answer, {})
     with store.writer.begin() as conn:
         conn.execute(
             text("UPDATE kiosk_state SET kiosk_id = :k, office_url = :u, enrolled_at = :t WHERE id = :id"),
@@ -311,7 +318,64 @@ def apply_enrolment(store: KioskStore, office_url: str, answer: dict[str, Any]) 
             },
         )
         _apply_documents(conn, store, answer["lists"])
+        if handover is not None and answer.get("lookup_key"):
+            # Registrations made since the hashes above (the desk stays open) are done here.
+            rekeyed = _rekeyed_registrations(store, handover, answer, rekeyed, conn)
+            for record_id, (id_hash, phone_hash) in rekeyed.items():
+                conn.execute(
+                    text("UPDATE registration SET id_hash = :i, phone_hash = :p WHERE record_id = :r"),
+                    {"i": id_hash, "p": phone_hash, "r": record_id},
+                )
     store.invalidate()
+    store.destroy_spent_handover_key()  # given to the office: it must not stay on the kiosk
+
+
+def _rekeyed_registrations(
+    store: KioskStore,
+    handover: bytes,
+    answer: Mapping[str, Any],
+    done: dict[str, tuple[str | None, str | None]],
+    conn: Connection | None = None,
+) -> dict[str, tuple[str | None, str | None]]:
+    """The look-up hashes of the registrations made before enrolment, remade under the
+    community key the office handed over (and its policy's parameters), from their sealed copies
+    opened with the hand-over key: so a returning person is still "登记过 N 次" and matches the
+    office's lists. Records already in `done` are skipped; a copy that does not open is left as
+    it was (its old hash matches nothing any more, as before this existed)."""
+    from nacl.exceptions import CryptoError
+
+    from models.policy import Policy
+    from models.privacy import LookupCost, lookup_hash, payload_sealed, unseal
+
+    policy_doc = next((d for d in answer["lists"] if d.get("name") == "policy"), None)
+    values = {it["key"]: it["value"] for it in (policy_doc or {}).get("items", []) if not it.get("deleted")}
+    try:
+        cost = LookupCost.from_policy(Policy.from_settings(values))
+    except (ValueError, TypeError):
+        cost = LookupCost()
+    key = store.lookup_key
+    query = text("SELECT record_id, payload FROM outbox WHERE kind = 'registration'")
+    if conn is None:
+        with store.engine.connect() as reader:
+            rows = reader.execute(query).all()
+            reader.rollback()
+    else:
+        rows = conn.execute(query).all()
+    out = dict(done)
+    for record_id, payload in rows:
+        if record_id in out:
+            continue
+        try:
+            sealed = payload_sealed(json.loads(payload))
+            opened = {kind: unseal(handover, box) for kind, box in sealed.items()}
+        except (CryptoError, ValueError, TypeError, AttributeError):  # damaged or not ours: nothing to rehash from
+            continue
+        if opened:
+            out[record_id] = (
+                lookup_hash(key, "id", opened["id"], cost) if "id" in opened else None,
+                lookup_hash(key, "phone", opened["phone"], cost) if "phone" in opened else None,
+            )
+    return out
 
 
 def is_enrolled(store: KioskStore) -> bool:
@@ -453,9 +517,15 @@ def _apply_documents(conn: Connection, store: KioskStore, docs: list[dict[str, A
             for it in items:
                 v = it["value"]
                 unit = v.get("unit")
-                # The office names a person by the keyed hash under the community lookup key
+                # The office names a person by the look-up hash under the community lookup key
                 # this kiosk got at enrolment: applied as sent, the kiosk never sees the number.
+                # An old office's plain HMAC is not kept: with the key at rest beside it, it
+                # gives the number back in seconds (and it would match no look-up here anyway).
                 person = str(v["person_hash"]) if v.get("person_hash") else None
+                if person is not None:
+                    from models.privacy import cost_of
+
+                    person = person if cost_of(person) is not None else None
                 if unit is None and person is None:
                     continue  # nothing this kiosk can match (an item from an older office)
                 conn.execute(

@@ -104,6 +104,9 @@ class EnrollRequest(Strict):
     code: str = Field(max_length=32)
     public_key: str = Field(min_length=64, max_length=64)
     kiosk_uuid: str = Field(default="", max_length=64)
+    # The private X25519 key the kiosk sealed its pre-enrolment registrations to (hex), handed
+    # over so the office can open them; the kiosk destroys it once enrolled. Empty: none made.
+    handover_key: str = Field(default="", max_length=64)
 
 
 class ListItem(BaseModel):

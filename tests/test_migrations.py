@@ -33,7 +33,7 @@ from sync.office.db import VERSION_TABLE, open_office_engine
 # The office history as released before it was made linear (copies of its files, see env.py there).
 RELEASED_OFFICE = Path(__file__).parent / "fixtures" / "office_migrations_released"
 OLD_OFFICE_HEADS = {"0002_office_security", "0009_office_day_counts"}
-OFFICE_HEAD = "0014_vouched_revocations"
+OFFICE_HEAD = "0015_slow_person_hashes"
 
 
 def _sqlite_same_string_default(
@@ -344,5 +344,178 @@ def test_a_kiosk_file_with_registrations_loses_the_person_table_and_keeps_every_
             assert after == before
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
             assert schema_diff(conn, SQLModel.metadata) == []
+    finally:
+        engine.dispose()
+
+
+# -- 0006 (kiosk) and 0015 (office): the slow look-up hashes ---------------------------------------
+
+OLD_ID, OLD_PHONE = "11010519491231002X", "13812345678"
+
+
+def _old_hmac(key: bytes, kind: str, value: str) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def _payload_and_hash(conn, record_id: str) -> tuple[dict, str, str]:
+    import json
+
+    payload, digest = conn.exec_driver_sql(
+        "SELECT payload, payload_hash FROM outbox WHERE record_id = ?", (record_id,)
+    ).one()
+    return json.loads(payload), payload, digest
+
+
+def test_a_kiosk_file_at_0005_loses_its_fast_hashes_and_digits_and_keeps_what_is_unsent(tmp_path):
+    """A 0005 file as the release before left it: 6+4 masks and HMACs on the rows, in the outbox
+    payloads (one acknowledged by the office, one not) and an office person entry by HMAC."""
+    import hashlib
+    import json
+
+    from models.facts import RegistrationInput, record_registration
+    from models.outbox import damaged_records
+    from models.store import KioskStore
+
+    store = KioskStore.open(tmp_path / "k")
+    store.set_up("东门卡口", "幸福里社区")
+    key = store.lookup_key
+    sent = record_registration(store, RegistrationInput("returnee", name="李四", id_number=OLD_ID, phone=OLD_PHONE))
+    unsent = record_registration(store, RegistrationInput("visitor", name="王五", phone=OLD_PHONE))
+    store.engine.dispose()
+    db = tmp_path / "k" / "kakou.db"
+    cfg = _config(KIOSK_MIGRATIONS)
+    cfg.set_main_option("sqlalchemy.url", f"sqlite:///{db}")
+    command.downgrade(cfg, "0005_vouched_passes")
+    engine = open_engine(db, migrate=False)
+    old = {"id_masked": "110105********002X", "id_hash": _old_hmac(key, "id", OLD_ID)}
+    old_phone = {"phone_masked": "138****5678", "phone_hash": _old_hmac(key, "phone", OLD_PHONE)}
+    with engine.begin() as conn:
+        for fact, fields in ((sent, {**old, **old_phone}), (unsent, old_phone)):
+            sets = ", ".join(f"{k} = :{k}" for k in fields)
+            conn.execute(text(f"UPDATE registration SET {sets} WHERE record_id = :r"), {**fields, "r": fact.record_id})
+            body, _, _ = _payload_and_hash(conn, fact.record_id)
+            body.update(fields)
+            new = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            conn.execute(
+                text("UPDATE outbox SET payload = :p, payload_hash = :h WHERE record_id = :r"),
+                {"p": new, "h": hashlib.sha256(new.encode()).hexdigest(), "r": fact.record_id},
+            )
+        sent_seq = conn.execute(text("SELECT seq FROM outbox WHERE record_id = :r"), {"r": sent.record_id}).scalar()
+        conn.execute(text("UPDATE kiosk_state SET acked_seq = :s"), {"s": sent_seq})
+        conn.execute(
+            text(
+                "INSERT INTO list_entry (list_name, unit_code, person_hash, until, note, source)"
+                " VALUES ('quarantine', NULL, :h, NULL, '密接', 'office'), ('quarantine', '3-2-501', NULL, NULL, '', 'office')"
+            ),
+            {"h": old["id_hash"]},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO list_version (name, version, content_hash, updated_at) VALUES ('quarantine', 7, 'abc', 1)"
+                " ON CONFLICT(name) DO UPDATE SET version = 7, content_hash = 'abc'"
+            )
+        )
+        _, unsent_before, unsent_hash_before = _payload_and_hash(conn, unsent.record_id)
+    engine.dispose()
+
+    engine = open_engine(db)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head_revision()
+            rows = conn.exec_driver_sql(
+                "SELECT id_masked, id_hash, phone_masked, phone_hash FROM registration ORDER BY device_time"
+            ).all()
+            assert rows == [("*" * 18, None, "*" * 11, None), ("", None, "*" * 11, None)]
+            # Acknowledged: the same treatment, its hash remade so the integrity check still holds.
+            body, _, _ = _payload_and_hash(conn, sent.record_id)
+            assert (body["id_masked"], body["phone_masked"], body["id_hash"], body["phone_hash"]) == (
+                "*" * 18,
+                "*" * 11,
+                None,
+                None,
+            )
+            assert body["name"] == "李四" and body["id_sealed"] and body["phone_sealed"]  # the sealed copies stay
+            # Not acknowledged: exactly as made (the office may hold it already).
+            _, unsent_after, unsent_hash_after = _payload_and_hash(conn, unsent.record_id)
+            assert (unsent_after, unsent_hash_after) == (unsent_before, unsent_hash_before)
+            assert damaged_records(conn) == []
+            # The office's person entry by HMAC is gone, the unit stays, the list is fetched afresh.
+            assert conn.exec_driver_sql("SELECT unit_code, person_hash FROM list_entry").all() == [("3-2-501", None)]
+            assert conn.exec_driver_sql("SELECT version FROM list_version WHERE name = 'quarantine'").scalar() == 0
+            assert schema_diff(conn, SQLModel.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_an_office_at_0014_strengthens_its_person_entries_in_place(tmp_path, office_url):
+    import json
+
+    from models.privacy import LookupCost, lookup_hash
+    from sync.office.keys import load_lookup_key
+
+    engine = open_office_engine(tmp_path / "office", office_url, migrate=False)
+    _upgrade_with(engine, OFFICE_MIGRATIONS, "0014_vouched_revocations")
+    key = load_lookup_key(tmp_path / "office")
+    hashed = _old_hmac(key, "id", OLD_ID)
+    gone = _old_hmac(key, "id", "440524188001010014")
+    with engine.begin() as conn:
+        for name, version in (("quarantine", 4), ("watch", 2)):
+            conn.execute(
+                text("INSERT INTO office_list (name, version, updated_at) VALUES (:n, :v, 0)"),
+                {"n": name, "v": version},
+            )
+        items = [
+            (
+                "person:" + hashed,
+                {"person_hash": hashed, "masked_id": "110105********002X", "until": None, "note": "密接"},
+                3,
+                False,
+            ),
+            (
+                "person:" + gone,
+                {"person_hash": gone, "masked_id": "440524********0014", "until": None, "note": ""},
+                4,
+                True,
+            ),
+            ("unit:3-2-501", {"unit": "3-2-501", "until": None, "note": ""}, 2, False),
+        ]
+        for item_key, value, version, deleted in items:
+            conn.execute(
+                text(
+                    "INSERT INTO office_list_item (list_name, item_key, value, version, deleted)"
+                    " VALUES ('quarantine', :k, :v, :ver, :d)"
+                ),
+                {"k": item_key, "v": json.dumps(value, ensure_ascii=False), "ver": version, "d": deleted},
+            )
+    engine.dispose()
+
+    engine = open_office_engine(tmp_path / "office", office_url)
+    try:
+        with engine.connect() as conn:
+            assert _office_versions(engine) == {OFFICE_HEAD}
+            rows = {
+                k: (json.loads(v), ver, bool(d))
+                for k, v, ver, d in conn.execute(
+                    text(
+                        "SELECT item_key, value, version, deleted FROM office_list_item WHERE list_name = 'quarantine'"
+                    )
+                )
+            }
+            versions = dict(conn.execute(text("SELECT name, version FROM office_list")).all())
+            conn.rollback()
+        strong = lookup_hash(key, "id", OLD_ID, LookupCost(2, 16 * 1024))  # what a kiosk computes from the scan
+        strong_gone = lookup_hash(key, "id", "440524188001010014", LookupCost(2, 16 * 1024))
+        assert versions == {"quarantine": 5, "watch": 2}  # only the list that changed
+        assert rows == {
+            "person:" + strong: ({"person_hash": strong, "until": None, "note": "密接"}, 5, False),
+            "person:" + strong_gone: ({"person_hash": strong_gone, "until": None, "note": ""}, 5, True),
+            "unit:3-2-501": ({"unit": "3-2-501", "until": None, "note": ""}, 2, False),
+        }
+        with engine.connect() as conn:
+            assert schema_diff(conn, office_tables.metadata, VERSION_TABLE) == []
+            conn.rollback()
     finally:
         engine.dispose()

@@ -114,7 +114,11 @@ def test_the_person_hash_is_keyed_not_a_plain_hash_of_the_number(store):
         for text in (ID_NUMBER, f"id:{ID_NUMBER}", ID_NUMBER.lower())
     }
     assert stored not in plain, "anyone could recompute this hash from a guessed ID number"
-    assert stored == hmac.new(store.lookup_key, f"id:{ID_NUMBER}".encode(), hashlib.sha256).hexdigest()
+    inner = hmac.new(store.lookup_key, f"id:{ID_NUMBER}".encode(), hashlib.sha256)
+    assert stored != inner.hexdigest(), "the bare HMAC with the key at rest costs a thief a microsecond a guess"
+    from models.privacy import strengthen
+
+    assert stored == strengthen(inner.digest(), store.lookup_cost())  # argon2id over the keyed HMAC
     assert len(by_id_number(store, ID_NUMBER)) == 1  # the desk finds the person by it
     # What goes to the office carries the keyed hash too, never the number or a plain hash.
     assert ID_NUMBER not in payload and not any(h in payload for h in plain)

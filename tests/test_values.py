@@ -395,8 +395,7 @@ def test_generated_valid_id_round_trips(parts):
     assert parse_id_number(id_number) == id_number
     assert parse_id_number(id_number.lower()) == id_number
     assert parse_id_number(f" {id_number}\n") == id_number
-    masked = mask_id(id_number)
-    assert masked == id_number[:6] + "********" + id_number[-4:]
+    assert mask_id(id_number) == "*" * 18  # no digit: each shown divides a thief's work
 
 
 @given(ID_PARTS, st.data())
@@ -507,7 +506,7 @@ def test_phone_any_text_accepts_or_rejects_cleanly(raw):
         return
     assert re.fullmatch(r"1[3-9][0-9]{9}", result)
     assert parse_phone(result) == result
-    assert mask_phone(result) == result[:3] + "****" + result[-4:]
+    assert mask_phone(result) == "*" * 11
 
 
 # --------------------------------------------------------------------------------------
@@ -666,10 +665,11 @@ def test_name_any_text_accepts_or_rejects_cleanly(raw):
 @pytest.mark.parametrize(
     "id_number, masked",
     [
-        ("11010519491231002X", "110105********002X"),
-        ("440524188001010014", "440524********0014"),
-        ("123456789012345", "123456*****2345"),  # old 15-digit numbers
-        ("12345", "*****"),  # too short to keep anything
+        # No digit at all (models/privacy.py: the arithmetic of a stolen kiosk); the length stays.
+        ("11010519491231002X", "******************"),
+        ("440524188001010014", "******************"),
+        ("123456789012345", "***************"),  # old 15-digit numbers
+        ("12345", "*****"),
         ("", ""),
     ],
 )
@@ -679,7 +679,7 @@ def test_mask_id(id_number, masked):
 
 @pytest.mark.parametrize(
     "phone, masked",
-    [("13812345678", "138****5678"), ("19900001111", "199****1111"), ("1234567", "*******"), ("", "")],
+    [("13812345678", "***********"), ("19900001111", "***********"), ("1234567", "*******"), ("", "")],
 )
 def test_mask_phone(phone, masked):
     assert mask_phone(phone) == masked

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine, Row
@@ -22,6 +22,9 @@ from sync.office import lists as office_lists
 from sync.office import tables as t
 from sync.office import vouch
 from sync.office.tries import half_hashes
+
+if TYPE_CHECKING:
+    from sync.office.keys import OfficeKeys
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
@@ -143,8 +146,12 @@ def _next_number(conn: Connection) -> int:
     return number
 
 
-def enrol(engine: Engine, code: str, public_key_hex: str) -> dict[str, Any]:
-    """Bind a kiosk's public key to the checkpoint the code was made for."""
+def enrol(
+    engine: Engine, code: str, public_key_hex: str, *, handover_key_hex: str = "", office_keys: OfficeKeys | None = None
+) -> dict[str, Any]:
+    """Bind a kiosk's public key to the checkpoint the code was made for. `handover_key_hex`:
+    the key the kiosk sealed its pre-enrolment registrations to, kept sealed to the office's own
+    key (`office_keys`) so `sealed.lookup` can open those registrations."""
     from models.passtoken import kid_for
 
     try:
@@ -153,6 +160,17 @@ def enrol(engine: Engine, code: str, public_key_hex: str) -> dict[str, Any]:
             raise ValueError
     except ValueError:
         raise EnrolError("本机公钥格式不对", "the kiosk's public key is malformed", code="bad_key") from None
+    handover_sealed = None
+    if handover_key_hex:
+        try:
+            handover = bytes.fromhex(handover_key_hex)
+            if len(handover) != 32 or office_keys is None:
+                raise ValueError
+        except ValueError:
+            raise EnrolError(
+                "本机的交接密钥格式不对", "the kiosk's hand-over key is malformed", code="bad_key"
+            ) from None
+        handover_sealed = office_keys.seal_to_office(handover).hex()
     now = time.time()
     with engine.begin() as conn:
         row = conn.execute(
@@ -177,7 +195,14 @@ def enrol(engine: Engine, code: str, public_key_hex: str) -> dict[str, Any]:
         conn.execute(
             t.kiosk.update()
             .where(t.kiosk.c.kiosk_id == row.kiosk_id)
-            .values(public_key=public_key_hex, kid=kid_for(public), status="active", enrolled_at=now, last_seen=now)
+            .values(
+                public_key=public_key_hex,
+                kid=kid_for(public),
+                status="active",
+                enrolled_at=now,
+                last_seen=now,
+                handover_sealed=handover_sealed,
+            )
         )
         info = conn.execute(
             select(t.kiosk.c.name, t.kiosk.c.community, t.kiosk.c.community_id, t.kiosk.c.checkpoint_number).where(

@@ -61,6 +61,17 @@ class OfficeKeys:
     def sealing_public(self) -> bytes:
         return bytes(self.sealing.public_key)
 
+    def seal_to_office(self, secret: bytes) -> bytes:
+        """A secret kept at rest only sealed to the office's own key (a kiosk's hand-over key)."""
+        from nacl.public import SealedBox
+
+        return SealedBox(self.sealing.public_key).encrypt(secret)
+
+    def unseal_bytes(self, sealed: bytes) -> bytes:
+        from nacl.public import SealedBox
+
+        return SealedBox(self.sealing).decrypt(sealed)
+
     def unseal(self, sealed_hex: str) -> str:
         """Read a value a kiosk sealed to the office (ID number, phone)."""
         from nacl.public import SealedBox

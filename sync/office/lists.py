@@ -20,6 +20,7 @@ from sync.schemas import LIST_NAMES
 from sync.signing import items_hash, sign_list
 
 if TYPE_CHECKING:
+    from models.privacy import LookupCost
     from sync.office.keys import OfficeKeys
 
 
@@ -122,16 +123,42 @@ def document(conn: Connection, office_keys: OfficeKeys, name: str, since: int) -
 # -- the office's actions on lists ------------------------------------------------------------
 
 
-def person_hash(lookup_key: bytes, id_number: str) -> str:
-    """The keyed hash a kiosk enrolled with this office computes from the same ID number."""
+def lookup_cost(conn: Connection) -> LookupCost:
+    """The look-up hash parameters this office publishes in its policy list (defaults if unset)."""
+    from models.policy import Policy
+    from models.privacy import LookupCost
+
+    rows = conn.execute(
+        select(t.list_item.c.item_key, t.list_item.c.value).where(
+            t.list_item.c.list_name == "policy",
+            t.list_item.c.item_key.in_(["lookup_time_cost", "lookup_memory_mib"]),
+            t.list_item.c.deleted.is_(False),
+        )
+    ).all()
+    values: dict[str, Any] = {}
+    for key, value in rows:
+        try:
+            values[key] = json.loads(value)
+        except ValueError:
+            continue
+    try:
+        policy = Policy.from_settings(values)
+    except (ValueError, TypeError):
+        policy = Policy()
+    return LookupCost.from_policy(policy)
+
+
+def person_hash(lookup_key: bytes, id_number: str, cost: LookupCost | None = None) -> str:
+    """The look-up hash a kiosk enrolled with this office computes from the same ID number
+    (argon2id over HMAC, models/privacy.py), under this office's policy parameters."""
     from models.privacy import lookup_hash
 
-    return lookup_hash(lookup_key, "id", id_number)
+    return lookup_hash(lookup_key, "id", id_number, cost)
 
 
 def person_key(hashed: str) -> str:
-    # Derived from the keyed hash, never from the number itself: a plain sha256 of an ID
-    # number is undone by trying every birth date and serial (about 10^10 guesses).
+    # Derived from the look-up hash, never from the number itself: a plain sha256 of an ID
+    # number is undone by trying every birth date and serial (about 10^11 guesses).
     return "person:" + hashed
 
 
@@ -159,21 +186,16 @@ def add_entry(
     note: str = "",
     lookup_key: bytes | None = None,
 ) -> int:
-    """A person is listed by keyed hash and masked number only: the list goes to every kiosk,
-    and its tombstones stay forever, so the full number must never be in it."""
+    """A person is listed by look-up hash only: the list goes to every kiosk and its tombstones
+    stay forever, so neither the number nor any masked form of it is in it (each digit shown
+    would divide the work of recovering it from the hash and the kiosk's key)."""
     if bool(unit) == bool(id_number):
         raise ListError("请给出单元或身份证号（二选一）", "give either a unit or an ID number", code="entry")
     if unit:
         return set_items(conn, list_name, {f"unit:{unit}": {"unit": unit, "until": until, "note": note}})
-    from models.values import mask_id
-
     assert id_number  # one of the two, checked above
-    hashed = person_hash(_need_lookup_key(lookup_key), id_number)
-    return set_items(
-        conn,
-        list_name,
-        {person_key(hashed): {"person_hash": hashed, "masked_id": mask_id(id_number), "until": until, "note": note}},
-    )
+    hashed = person_hash(_need_lookup_key(lookup_key), id_number, lookup_cost(conn))
+    return set_items(conn, list_name, {person_key(hashed): {"person_hash": hashed, "until": until, "note": note}})
 
 
 def remove_entry(
@@ -185,10 +207,10 @@ def remove_entry(
     lookup_key: bytes | None = None,
 ) -> int:
     if unit:
-        key = f"unit:{unit}"
+        keys = [f"unit:{unit}"]
     else:
-        key = person_key(person_hash(_need_lookup_key(lookup_key), id_number or ""))
-    version, removed = remove_items(conn, list_name, [key])
+        keys = _person_keys(conn, list_name, _need_lookup_key(lookup_key), id_number or "")
+    version, removed = remove_items(conn, list_name, keys)
     if not removed:
         raise ListError(
             f"名单里没有这一项：{unit or '该身份证号'}",
@@ -196,6 +218,22 @@ def remove_entry(
             code="not_listed",
         )
     return version
+
+
+def _person_keys(conn: Connection, list_name: str, lookup_key: bytes, id_number: str) -> list[str]:
+    """The item keys this number may be listed under: its hash under the current parameters and
+    under each other parameter set among the list's live entries (added before a policy change)."""
+    from models.privacy import costs_in, lookup_hashes
+
+    live = conn.execute(
+        select(t.list_item.c.item_key).where(
+            t.list_item.c.list_name == list_name,
+            t.list_item.c.item_key.like("person:%"),
+            t.list_item.c.deleted.is_(False),
+        )
+    ).scalars()
+    costs = [lookup_cost(conn), *sorted(costs_in(k.removeprefix("person:") for k in live))]
+    return [person_key(h) for h in lookup_hashes(lookup_key, "id", id_number, costs)]
 
 
 def trust_key(

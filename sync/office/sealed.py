@@ -1,7 +1,8 @@
 """Personal data at the office: opening sealed numbers (always audited) and purging old ones.
 
 A registration arrives with its ID number and phone masked, hashed, and sealed to the office's
-X25519 key (`models.privacy`). The office is the only place that can open them, and it does so
+X25519 key (`models.privacy`), or, made before its kiosk enrolled, to the kiosk's hand-over key,
+which the kiosk gave the office at enrolment (kept sealed to the office's key, `office_kiosk`). The office is the only place that can open them, and it does so
 only here: each opening writes an audit row (who, when, which record, why) in the same
 transaction, and the numbers are handed back only after that row is committed.
 
@@ -83,7 +84,11 @@ def _reason(reason: str) -> str:
     return reason
 
 
-def _open_payload(payload: dict[str, Any], office_keys: OfficeKeys) -> tuple[str, dict[str, str]]:
+def _open_payload(
+    payload: dict[str, Any], office_keys: OfficeKeys, handover_sealed: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """Open what a registration sealed: to the office's key, or, for one its kiosk made before
+    enrolment, to the hand-over key that kiosk gave the office when it enrolled."""
     if payload.get("purged"):
         return "purged", {}
     sealed = {field: payload.get(key) for key, field in SEALED_FIELDS.items() if payload.get(key)}
@@ -91,13 +96,24 @@ def _open_payload(payload: dict[str, Any], office_keys: OfficeKeys) -> tuple[str
         return "nothing_sealed", {}
     from nacl.exceptions import CryptoError
 
-    opened = {}
-    try:
-        for field, value in sealed.items():
-            opened[field] = office_keys.unseal(str(value))
-    except (CryptoError, ValueError, TypeError, UnicodeDecodeError):
-        return "unreadable", {}
-    return "ok", opened
+    from models.privacy import unseal
+
+    def with_office(value: str) -> str:
+        return office_keys.unseal(value)
+
+    openers = [with_office]
+    if handover_sealed:
+        try:
+            handover = office_keys.unseal_bytes(bytes.fromhex(handover_sealed))
+            openers.append(lambda value: unseal(handover, bytes.fromhex(value)))
+        except (CryptoError, ValueError):
+            pass  # a damaged hand-over key opens nothing: the record reads as unreadable
+    for opener in openers:
+        try:
+            return "ok", {field: opener(str(value)) for field, value in sealed.items()}
+        except (CryptoError, ValueError, TypeError, UnicodeDecodeError):
+            continue
+    return "unreadable", {}
 
 
 def lookup(
@@ -121,6 +137,7 @@ def lookup(
                     t.record.c.corrected_time,
                     t.kiosk.c.name,
                     t.kiosk.c.community,
+                    t.kiosk.c.handover_sealed,
                 )
                 .select_from(t.record.outerjoin(t.kiosk, t.kiosk.c.kiosk_id == t.record.c.kiosk_id))
                 .where(t.record.c.record_id == record_id)
@@ -136,7 +153,7 @@ def lookup(
                 payload = json.loads(row.payload)
                 if not isinstance(payload, dict):
                     raise ValueError("not an object")
-                outcome, opened = _open_payload(payload, office_keys)
+                outcome, opened = _open_payload(payload, office_keys, row.handover_sealed)
             except ValueError:
                 outcome = "unreadable"
         audit_id = audit.record(

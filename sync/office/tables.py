@@ -53,6 +53,10 @@ kiosk = Table(
     Column("checkpoint_number", Integer),
     # The last request stamp the office took from this kiosk (sync/office/replay.py); NULL: none yet.
     Column("last_stamp", BigInteger),
+    # The kiosk's hand-over key (migration 0015): it sealed the registrations it made before
+    # enrolment to this X25519 key and gave it up at enrolment. Kept sealed to the office's own
+    # sealing key (hex); NULL when the kiosk registered nobody before enrolment.
+    Column("handover_sealed", Text),
     UniqueConstraint("checkpoint_number", name="uq_office_kiosk_checkpoint_number"),
 )
 

@@ -223,6 +223,7 @@ class DutyScreen(DeskScreen[None]):
         self._paint_keys()
         self.set_interval(1, self._tick)
         self.watch(app, "volunteer", self._volunteer_changed, init=False)
+        self.watch(app, "sync_status", self._sync_status_changed, init=False)
         self.refresh_status()
         if app.checkpoint_peek is not None:
             self.checkpoint_name = app.checkpoint_peek[0]
@@ -327,9 +328,25 @@ class DutyScreen(DeskScreen[None]):
         self.scan_line.focus()
 
     # -- what the volunteer sees ------------------------------------------------------------
+    def _not_enrolled(self) -> bool:
+        from sync.kiosk import NOT_ENROLLED
+
+        status = self.app.sync_status
+        return status is not None and status.state == NOT_ENROLLED
+
+    def _sync_status_changed(self, _status: object) -> None:
+        # Enrolled or not changes what the idle panel says of full numbers (models/privacy.py).
+        said = self.app.t("duty.numbers_not_sealed") in self.verdict_panel.lines
+        idle = self.verdict_panel.state == "idle" and self.waiting is None
+        if idle and said != self._not_enrolled():
+            self._show_ready(self.verdict_panel.status_line)
+
     def _show_ready(self, status: str = "") -> None:
         app = self.app
         lines = [app.t("duty.ready_hint")]
+        if self._not_enrolled():
+            # Before enrolment the full numbers are sealed to a key still on this kiosk: say so.
+            lines.append(app.t("duty.numbers_not_sealed"))
         if app.demo and not status:  # what just happened matters more than the demo hint
             lines.append(app.t("duty.demo_hint"))
             lines.append(app.t("duty.demo_path", passes=app.data_dir / "demo-passes"))

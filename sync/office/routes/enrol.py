@@ -33,7 +33,9 @@ async def enroll(request: Request, office: OfficeDep, body: RawBody) -> Any:
     await run_in_threadpool(tries.check_enrol_budget, office.engine, office.settings.enrol_wrong_per_hour)
 
     def work() -> Any:
-        info = enrol(office.engine, req.code, req.public_key)
+        info = enrol(
+            office.engine, req.code, req.public_key, handover_key_hex=req.handover_key, office_keys=office.keys
+        )
         with office.engine.begin() as conn:
             docs = [office_lists.document(conn, office.keys, name, 0) for name in LIST_NAMES]
         return {
