@@ -128,6 +128,34 @@ def pending_count(conn: Connection) -> tuple[int, float | None]:
     return int(row[0]), row[1]
 
 
+# A purged record keeps the payload_hash of what it was (the office holds that record: a re-send
+# is then a duplicate, not a conflict), so its payload is checked against a hash of its own,
+# written into the tombstone: `tombstone_hash` over the tombstone without that key.
+TOMBSTONE_HASH_KEY = "purged_hash"
+
+
+def tombstone_json(body: Mapping[str, Any]) -> str:
+    """The payload of a purged record: `body` (its personal fields already emptied, "purged": true)
+    with the hash of itself, so damage to a tombstone is still seen."""
+    plain = {k: v for k, v in body.items() if k != TOMBSTONE_HASH_KEY}
+    return canonical_json({**plain, TOMBSTONE_HASH_KEY: payload_hash(canonical_json(plain))})
+
+
+def _tombstone_intact(raw: bytes) -> bool:
+    try:
+        body = json.loads(raw)
+    except ValueError:  # not JSON, or not UTF-8 any more: damage
+        return False
+    if not isinstance(body, dict) or body.get("purged") is not True:
+        return False
+    own = body.get(TOMBSTONE_HASH_KEY)
+    if own is None:
+        # Purged by a version that wrote no hash of its own: intact when it still reads as one.
+        return raw.decode("utf-8") == canonical_json(body)
+    plain = {k: v for k, v in body.items() if k != TOMBSTONE_HASH_KEY}
+    return own == payload_hash(canonical_json(plain)) and raw.decode("utf-8") == canonical_json(body)
+
+
 def damaged_records(conn: Connection, start: float | None = None, end: float | None = None) -> list[tuple[int, int]]:
     """(epoch, seq) of the records whose payload no longer matches the hash written with it
     (a damaged SD card changes bytes that SQLite's own checks do not see), between `start` and
@@ -140,6 +168,6 @@ def damaged_records(conn: Connection, start: float | None = None, end: float | N
     bad = []
     for epoch, seq, payload, digest in rows:
         raw = payload if isinstance(payload, bytes) else str(payload).encode("utf-8", "surrogateescape")
-        if hashlib.sha256(raw).hexdigest() != digest:
+        if hashlib.sha256(raw).hexdigest() != digest and not (b'"purged":true' in raw and _tombstone_intact(raw)):
             bad.append((int(epoch), int(seq)))
     return bad

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
+from models.outbox import tombstone_json
+
 if TYPE_CHECKING:
     from models.store import KioskStore
 
@@ -95,10 +97,11 @@ def purge(
                 if k in body:
                     body[k] = None
             body["purged"] = True
-            # payload_hash stays the original: the office already holds the full record.
+            # payload_hash stays the original: the office already holds the full record. The
+            # tombstone carries a hash of its own for the damage check (models/outbox.py).
             conn.execute(
                 text("UPDATE outbox SET payload = :p WHERE record_id = :r"),
-                {"p": json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")), "r": record_id},
+                {"p": tombstone_json(body), "r": record_id},
             )
             payloads += 1
         kept = conn.execute(

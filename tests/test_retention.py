@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import pytest
+
 from models import facts
+from models.errors import StoreError
 from models.report import day_report
 from models.retention import purge
 from models.values import parse_temperature
@@ -120,3 +123,22 @@ def test_an_empty_standard_input_is_no_wrong_pin(store, monkeypatch, capsys):
         assert main([*argv, "--data-dir", str(store.data_dir)]) == 2
         assert "no PIN was given" in capsys.readouterr().err
     assert store.kiosk_state().pin_failures == 0
+
+
+def test_a_purged_record_is_not_taken_for_damage(store):
+    """The purge keeps the hash the office holds (a re-sent record is then no conflict), so the
+    payload no longer matches it: the background check must not call the file damaged for that,
+    and must still find a real change in a purged record."""
+    old = register(store, "欧阳娜娜")
+    store.set_acked(old.seq)
+    purge(store, now=time.time() + (store.policy().retention_days + 1) * 86400)
+    store.check_integrity()  # no StoreError: the purge is no damage
+
+    with store.writer.begin() as conn:
+        conn.exec_driver_sql(
+            'UPDATE outbox SET payload = replace(payload, \'"purged":true\', \'"purged":true,"x":1\')'
+            " WHERE record_id = ?",
+            (old.record_id,),
+        )
+    with pytest.raises(StoreError):
+        store.check_integrity()
