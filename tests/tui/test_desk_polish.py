@@ -108,7 +108,9 @@ class TestStatusBar:
             sync_text = str(app.screen.query_one("#status-sync").content)
             top = screen_text(app).splitlines()[0]
             assert sync_text in top, f"cut: {top!r}"
-            assert "204" in sync_text, "the pending count of the demo's 204 records shows (3 of them: its volunteers added)"
+            assert "204" in sync_text, (
+                "the pending count of the demo's 204 records shows (3 of them: its volunteers added)"
+            )
 
 
 async def test_a_fever_keeps_who_it_is_under_the_big_word(desk_dir):
