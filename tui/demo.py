@@ -69,9 +69,9 @@ def seed_demo(data_dir: Path, traffic: int = 0, seed: int = 2022, progress=None)
         )
     store.set_up("幸福里东门卡口", "幸福里社区", "新华街道", number=1)
     pins = [(SUPERVISOR[0], SUPERVISOR[1], "supervisor")]
-    add_volunteer(store, *SUPERVISOR, role="supervisor")
+    add_volunteer(store, *SUPERVISOR, role="supervisor", via="demo")
     for name, pin in VOLUNTEERS:
-        add_volunteer(store, name, pin)
+        add_volunteer(store, name, pin, via="demo")
         pins.append((name, pin, "volunteer"))
 
     units = demo_units()
