@@ -7,6 +7,7 @@ for the whole kiosk and is kept in the database: pulling the plug does not reset
 from __future__ import annotations
 
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, overload
 
@@ -17,7 +18,7 @@ from models.errors import KakouError
 from models.tables import STATE_ROW_ID, KioskState, Volunteer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from argon2 import PasswordHasher
     from sqlalchemy.engine import Connection
@@ -149,6 +150,21 @@ def _new_pin_hash(store: KioskStore, pin: str, skip: int | None) -> tuple[str, C
     return hasher.hash(pin), recheck
 
 
+@contextmanager
+def _taken_pins_audited(store: KioskStore, by: int | None, via: str, name: str) -> Iterator[None]:
+    """ "That PIN is already used" tells whoever typed it that the PIN is someone's: each such
+    refusal is an audit record under the supervisor who tried, so trying PINs one after another
+    to learn other people's shows in the audit (and at the office)."""
+    try:
+        yield
+    except PinError as exc:
+        if exc.code == "pin_taken":
+            from models.facts import record_audit
+
+            record_audit(store, "pin_taken_refused", by, via=via, name=name)
+        raise
+
+
 def _row(conn: Connection, name: str) -> Volunteer | None:
     key = _name_key(name)
     for row in conn.execute(select(Volunteer)).mappings():
@@ -182,7 +198,8 @@ def add_volunteer(
     role = check_role(role)
     name = clean_name(name)
     pin = validate_pin(pin, role)
-    pin_hash, recheck = _new_pin_hash(store, pin, skip=None)
+    with _taken_pins_audited(store, by, via, name):
+        pin_hash, recheck = _new_pin_hash(store, pin, skip=None)
     added: list[int] = []
 
     def insert_row(conn: Connection) -> None:
@@ -201,7 +218,8 @@ def add_volunteer(
     from models.facts import record_audit
 
     # The new id is not known before the insert: the record names the volunteer by name and role.
-    record_audit(store, "volunteer_added", by, inside=insert_row, via=via, name=name, role=role)
+    with _taken_pins_audited(store, by, via, name):
+        record_audit(store, "volunteer_added", by, inside=insert_row, via=via, name=name, role=role)
     return VolunteerInfo(added[0], name, role)
 
 
@@ -209,7 +227,8 @@ def set_pin(store: KioskStore, name: str, pin: str, *, by: int | None, via: str 
     """A new PIN for the volunteer of this name (the rules of their role); one audit record."""
     who = find_volunteer(store, name)
     pin = validate_pin(pin, who.role)
-    pin_hash, recheck = _new_pin_hash(store, pin, skip=who.id)
+    with _taken_pins_audited(store, by, via, who.name):
+        pin_hash, recheck = _new_pin_hash(store, pin, skip=who.id)
 
     def change(conn: Connection) -> None:
         recheck(conn)
@@ -217,7 +236,8 @@ def set_pin(store: KioskStore, name: str, pin: str, *, by: int | None, via: str 
 
     from models.facts import record_audit
 
-    record_audit(store, "volunteer_pin", by, inside=change, via=via, volunteer=who.id, name=who.name)
+    with _taken_pins_audited(store, by, via, who.name):
+        record_audit(store, "volunteer_pin", by, inside=change, via=via, volunteer=who.id, name=who.name)
     return who
 
 

@@ -45,6 +45,12 @@ def outbox_audits(store, action: str) -> int:
     return sum(1 for p in payloads if json.loads(p)["action"] == action)
 
 
+def volunteer_named(store, name: str) -> int:
+    from models.volunteers import find_volunteer
+
+    return find_volunteer(store, name).id
+
+
 def names(capsys, monkeypatch, kiosk) -> dict[str, tuple[str, bool]]:
     code, out, _ = run(capsys, monkeypatch, "volunteer", "list", "--json", "--data-dir", kiosk)
     assert code == 0
@@ -108,12 +114,15 @@ class TestAdd:
         assert code == 2 and "4-8" in err and "Traceback" not in err and out == ""
         assert "张三" not in names(capsys, monkeypatch, kiosk)
 
-    def test_someone_elses_pin_is_refused(self, capsys, monkeypatch, kiosk):
+    def test_someone_elses_pin_is_refused(self, capsys, monkeypatch, kiosk, store):
         code, _, err = run(
             capsys, monkeypatch, "volunteer", "add", "张三", "--data-dir", kiosk, stdin="888888\n1234\n1234\n"
         )
         assert code == 2 and "已被他人使用" in err and "already used" in err
         assert "张三" not in names(capsys, monkeypatch, kiosk)
+        # Trying PINs to learn someone else's shows in the audit, under the supervisor who tried.
+        [(by, detail)] = audits(store, "pin_taken_refused")
+        assert by == volunteer_named(store, "王秀英") and detail["name"] == "张三"
 
     def test_a_disabled_volunteers_pin_is_not_given_to_someone_else(self, capsys, monkeypatch, kiosk, store):
         """Else enabling them again would give two people one PIN."""
