@@ -32,6 +32,10 @@ __all__ = [
     "record_shift",
 ]
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.engine import Connection
+
     from models.store import KioskStore
 
 
@@ -42,16 +46,20 @@ def _record(
     row: dict[str, Any],
     payload_extra: dict[str, Any] | None = None,
     reading: clock.Reading | None = None,
+    inside: Callable[[Connection], None] | None = None,
 ) -> Fact:
     """Write `row` into `table` and its outbox record in one transaction.
 
-    `reading` is the moment to stamp; only the demo's generated traffic passes one."""
+    `reading` is the moment to stamp; only the demo's generated traffic passes one. `inside`
+    runs first in the same transaction (the change an audit record describes: both or neither)."""
     reading = reading or clock.now()
     row = {k: _clean(v) for k, v in row.items()}
     payload = {k: v for k, v in row.items() if not isinstance(v, bytes)}
     payload.update(payload_extra or {})
     versions = store.gate_state().versions
     with store.writer.begin() as conn:
+        if inside is not None:
+            inside(conn)
         fact = append_fact(conn, kind, payload, reading, versions)
         # The Core table with bound parameters: one cached compiled statement per table, not a new
         # ORM statement per passage (that cost ~0.5 ms of CPU per commit on the kiosk).
@@ -217,10 +225,19 @@ def record_shift(
     return _record(store, "shift", ShiftEvent, row)
 
 
-def record_audit(store: KioskStore, action: str, volunteer_id: int | None = None, **detail: Any) -> Fact:
+def record_audit(
+    store: KioskStore,
+    action: str,
+    volunteer_id: int | None = None,
+    *,
+    inside: Callable[[Connection], None] | None = None,
+    **detail: Any,
+) -> Fact:
+    """One audit record; with `inside`, the change it records is made in the same transaction
+    (`inside(conn)` may raise to refuse it, and then nothing is written)."""
     row = {
         "volunteer_id": volunteer_id,
         "action": action,
         "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
     }
-    return _record(store, "audit", AuditEvent, row)
+    return _record(store, "audit", AuditEvent, row, inside=inside)

@@ -6,7 +6,9 @@ for the whole kiosk and is kept in the database: pulling the plug does not reset
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import unicodedata
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, overload
 
 from sqlalchemy import insert, update
@@ -16,11 +18,16 @@ from models.errors import KakouError
 from models.tables import STATE_ROW_ID, KioskState, Volunteer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from argon2 import PasswordHasher
+    from sqlalchemy.engine import Connection
 
     from models.store import KioskStore
 
 MIN_PIN, MAX_PIN = 4, 8
+MIN_SUPERVISOR_PIN = 6  # a supervisor's PIN issues passes and purges data: longer than a volunteer's
+ROLES = ("volunteer", "supervisor")
 FREE_ATTEMPTS = 3  # wrong PINs before the first lockout
 BASE_LOCK_SECONDS = 30  # then 30 s, 60 s, 120 s ... up to MAX_LOCK_SECONDS
 MAX_LOCK_SECONDS = 15 * 60
@@ -43,56 +50,248 @@ class VolunteerInfo:
     id: int
     name: str
     role: str
+    active: bool = True
+    # From a login only: a supervisor whose PIN is shorter than MIN_SUPERVISOR_PIN (set before
+    # the rule). It still logs in, but authorises nothing until it is changed.
+    weak_pin: bool = False
 
     @property
     def is_supervisor(self) -> bool:
         return self.role == "supervisor"
 
 
-def validate_pin(pin: str) -> str:
+def min_pin(role: str) -> int:
+    return MIN_SUPERVISOR_PIN if role == "supervisor" else MIN_PIN
+
+
+def validate_pin(pin: str, role: str = "volunteer") -> str:
+    """The PIN as stored: ASCII digits, MIN_PIN (MIN_SUPERVISOR_PIN for a supervisor) to MAX_PIN."""
     pin = pin.strip()
-    if not pin.isdigit() or not (MIN_PIN <= len(pin) <= MAX_PIN) or not pin.isascii():
-        raise PinError(
-            f"PIN 须为 {MIN_PIN}-{MAX_PIN} 位数字", f"a PIN is {MIN_PIN}-{MAX_PIN} digits", code="pin_format"
-        )
+    low = min_pin(role)
+    if not pin.isdigit() or not (low <= len(pin) <= MAX_PIN) or not pin.isascii():
+        if role == "supervisor":
+            raise PinError(
+                f"管理员 PIN 须为 {low}-{MAX_PIN} 位数字",
+                f"a supervisor's PIN is {low}-{MAX_PIN} digits",
+                code="pin_format",
+            )
+        raise PinError(f"PIN 须为 {low}-{MAX_PIN} 位数字", f"a PIN is {low}-{MAX_PIN} digits", code="pin_format")
     return pin
 
 
-def add_volunteer(store: KioskStore, name: str, pin: str, role: str = "volunteer") -> VolunteerInfo:
-    if role not in ("volunteer", "supervisor"):
-        raise PinError("角色只能是志愿者或管理员", "role must be volunteer or supervisor", code="role")
-    pin = validate_pin(pin)
-    name = name.strip()
-    if not name:
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise PinError(
+            "角色只能是 volunteer（志愿者）或 supervisor（管理员）",
+            "the role is volunteer or supervisor",
+            code="role_unknown",
+        )
+    return role
+
+
+def clean_name(name: str) -> str:
+    """A volunteer's name as stored (parse_name's rules), never empty."""
+    from models.values import ValueRejected, parse_name
+
+    try:
+        cleaned = parse_name(name)
+    except ValueRejected as exc:
+        raise PinError(exc.zh, exc.en, code=exc.code) from None
+    if not cleaned:
         raise PinError("请填写姓名", "a name is needed", code="name")
+    return cleaned
+
+
+def _name_key(name: str) -> str:
+    # "张三", "张三 " and a full-width or differently-cased spelling are one person.
+    return unicodedata.normalize("NFKC", name).casefold().replace(" ", "")
+
+
+def name_taken_error(zh_name: str) -> PinError:
+    return PinError(
+        f"已有名叫「{zh_name}」的值守人员，请换一个名字（可加编号，如 {zh_name}2）",
+        f"there is already a volunteer called {zh_name}: choose another name (add a number, e.g. {zh_name}2)",
+        code="name_taken",
+    )
+
+
+PIN_TAKEN = (
+    "这个 PIN 已被他人使用，请换一个",
+    "that PIN is already used, choose another",
+)
+
+
+def _all_hashes(conn: Connection) -> dict[int, str]:
+    return {int(r[0]): str(r[1]) for r in conn.execute(select(Volunteer.id, Volunteer.pin_hash))}
+
+
+def _pin_used(hasher: PasswordHasher, hashes: dict[int, str], pin: str, skip: int | None) -> bool:
+    return any(_matches(hasher, h, pin) for vid, h in hashes.items() if vid != skip)
+
+
+def _new_pin_hash(store: KioskStore, pin: str, skip: int | None) -> tuple[str, Callable[[Connection], None]]:
+    """The new PIN's hash, and a check to run in the writing transaction.
+
+    A PIN is never shared: it is tried against every volunteer's hash, disabled ones too (so
+    enabling someone again can never give two people one PIN). The slow part (one argon2 try
+    per volunteer) runs before the transaction; inside it only rows that changed meanwhile
+    (another process added someone) are tried again, so two adds at once cannot share a PIN."""
     hasher = _hasher()
-    for existing in list_volunteers(store, with_hash=True):
-        if _matches(hasher, existing[1], pin):
-            raise PinError(
-                "这个 PIN 已被他人使用，请换一个", "that PIN is already used, choose another", code="pin_taken"
-            )
-    with store.writer.begin() as conn:
+    with store.engine.connect() as conn:
+        seen = _all_hashes(conn)
+    if _pin_used(hasher, seen, pin, skip):
+        raise PinError(*PIN_TAKEN, code="pin_taken")
+
+    def recheck(conn: Connection) -> None:
+        changed = {vid: h for vid, h in _all_hashes(conn).items() if seen.get(vid) != h}
+        if _pin_used(hasher, changed, pin, skip):
+            raise PinError(*PIN_TAKEN, code="pin_taken")
+
+    return hasher.hash(pin), recheck
+
+
+@contextmanager
+def _taken_pins_audited(store: KioskStore, by: int | None, via: str, name: str) -> Iterator[None]:
+    """ "That PIN is already used" tells whoever typed it that the PIN is someone's: each such
+    refusal is an audit record under the supervisor who tried, so trying PINs one after another
+    to learn other people's shows in the audit (and at the office)."""
+    try:
+        yield
+    except PinError as exc:
+        if exc.code == "pin_taken":
+            from models.facts import record_audit
+
+            record_audit(store, "pin_taken_refused", by, via=via, name=name)
+        raise
+
+
+def _row(conn: Connection, name: str) -> Volunteer | None:
+    key = _name_key(name)
+    for row in conn.execute(select(Volunteer)).mappings():
+        if _name_key(row["name"]) == key:
+            return Volunteer(**row)
+    return None
+
+
+def _info(v: Volunteer) -> VolunteerInfo:
+    return VolunteerInfo(v.id or 0, v.name, v.role, bool(v.active))
+
+
+def find_volunteer(store: KioskStore, name: str) -> VolunteerInfo:
+    """The volunteer of this name (disabled ones too); PinError "no_volunteer" if none."""
+    with store.engine.connect() as conn:
+        row = _row(conn, name)
+    if row is None:
+        shown = name.strip()[:20]
+        raise PinError(
+            f"没有名叫「{shown}」的值守人员（kakou volunteer list 列出全部）",
+            f"no volunteer called {shown} (kakou volunteer list shows them all)",
+            code="no_volunteer",
+        )
+    return _info(row)
+
+
+def add_volunteer(
+    store: KioskStore, name: str, pin: str, role: str = "volunteer", *, by: int | None = None, via: str = "desk"
+) -> VolunteerInfo:
+    """A new volunteer (or supervisor) with their own PIN; one audit record by `by`."""
+    role = check_role(role)
+    name = clean_name(name)
+    pin = validate_pin(pin, role)
+    with _taken_pins_audited(store, by, via, name):
+        pin_hash, recheck = _new_pin_hash(store, pin, skip=None)
+    added: list[int] = []
+
+    def insert_row(conn: Connection) -> None:
+        recheck(conn)
+        if _row(conn, name) is not None:
+            raise name_taken_error(name)
         result = conn.execute(
             insert(Volunteer).values(
-                name=name, role=role, pin_hash=hasher.hash(pin), active=True, failed_attempts=0, locked_until=0.0
+                name=name, role=role, pin_hash=pin_hash, active=True, failed_attempts=0, locked_until=0.0
             )
         )
         key = result.inserted_primary_key
         assert key is not None  # an INSERT of one row has one
-        vid = int(key[0])
-    return VolunteerInfo(vid, name, role)
+        added.append(int(key[0]))
+
+    from models.facts import record_audit
+
+    # The new id is not known before the insert: the record names the volunteer by name and role.
+    with _taken_pins_audited(store, by, via, name):
+        record_audit(store, "volunteer_added", by, inside=insert_row, via=via, name=name, role=role)
+    return VolunteerInfo(added[0], name, role)
+
+
+def set_pin(store: KioskStore, name: str, pin: str, *, by: int | None, via: str = "desk") -> VolunteerInfo:
+    """A new PIN for the volunteer of this name (the rules of their role); one audit record."""
+    who = find_volunteer(store, name)
+    pin = validate_pin(pin, who.role)
+    with _taken_pins_audited(store, by, via, who.name):
+        pin_hash, recheck = _new_pin_hash(store, pin, skip=who.id)
+
+    def change(conn: Connection) -> None:
+        recheck(conn)
+        conn.execute(update(Volunteer).where(col(Volunteer.id) == who.id).values(pin_hash=pin_hash))
+
+    from models.facts import record_audit
+
+    with _taken_pins_audited(store, by, via, who.name):
+        record_audit(store, "volunteer_pin", by, inside=change, via=via, volunteer=who.id, name=who.name)
+    return who
+
+
+def _active_supervisors(conn: Connection) -> int:
+    query = select(Volunteer.id).where(col(Volunteer.active) == True, col(Volunteer.role) == "supervisor")  # noqa: E712
+    return len(conn.execute(query).all())
+
+
+def set_active(store: KioskStore, name: str, active: bool, *, by: int | None, via: str = "desk") -> VolunteerInfo:
+    """Disable (they can no longer log in) or enable a volunteer; one audit record. The last
+    active supervisor is never disabled: the kiosk would have nobody to run it."""
+    who = find_volunteer(store, name)
+
+    def change(conn: Connection) -> None:
+        if not active and who.is_supervisor:
+            row = _row(conn, who.name)
+            if row is not None and row.active and _active_supervisors(conn) <= 1:
+                raise PinError(
+                    f"{who.name} 是本机最后一位管理员，不能停用：请先添加另一位管理员",
+                    f"{who.name} is this kiosk's last supervisor and cannot be disabled: add another supervisor first",
+                    code="last_supervisor",
+                )
+        conn.execute(update(Volunteer).where(col(Volunteer.id) == who.id).values(active=active))
+
+    from models.facts import record_audit
+
+    action = "volunteer_enabled" if active else "volunteer_disabled"
+    record_audit(store, action, by, inside=change, via=via, volunteer=who.id, name=who.name)
+    return VolunteerInfo(who.id, who.name, who.role, active)
+
+
+def is_active(store: KioskStore, volunteer_id: int) -> bool:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(Volunteer.active).where(col(Volunteer.id) == volunteer_id)).first()
+    return bool(row and row[0])
 
 
 @overload
-def list_volunteers(store: KioskStore, with_hash: Literal[False] = False) -> list[VolunteerInfo]: ...
-@overload
-def list_volunteers(store: KioskStore, with_hash: Literal[True]) -> list[tuple[VolunteerInfo, str]]: ...
 def list_volunteers(
-    store: KioskStore, with_hash: bool = False
+    store: KioskStore, with_hash: Literal[False] = False, *, include_disabled: bool = False
+) -> list[VolunteerInfo]: ...
+@overload
+def list_volunteers(
+    store: KioskStore, with_hash: Literal[True], *, include_disabled: bool = False
+) -> list[tuple[VolunteerInfo, str]]: ...
+def list_volunteers(
+    store: KioskStore, with_hash: bool = False, *, include_disabled: bool = False
 ) -> list[VolunteerInfo] | list[tuple[VolunteerInfo, str]]:
+    query = select(Volunteer).order_by(col(Volunteer.id))
+    if not include_disabled:
+        query = query.where(col(Volunteer.active) == True)  # noqa: E712
     with store.session() as s:
-        rows = s.exec(select(Volunteer).where(col(Volunteer.active) == True)).all()  # noqa: E712
-    infos = [VolunteerInfo(v.id or 0, v.name, v.role) for v in rows]  # rows read back: id is set
+        rows = s.exec(query).all()
+    infos = [_info(v) for v in rows]  # rows read back: id is set
     if with_hash:
         return [(info, v.pin_hash) for info, v in zip(infos, rows, strict=True)]
     return infos
@@ -133,15 +332,16 @@ def login(store: KioskStore, pin: str, now: float | None = None) -> VolunteerInf
             code="pin_locked",
         )
     hasher = _hasher()
-    for info, pin_hash in list_volunteers(store, with_hash=True):
-        if _matches(hasher, pin_hash, pin.strip()):
+    pin = pin.strip()
+    for info, pin_hash in list_volunteers(store, with_hash=True):  # active ones only: disabled cannot log in
+        if _matches(hasher, pin_hash, pin):
             with store.writer.begin() as conn:
                 conn.execute(
                     update(KioskState)
                     .where(col(KioskState.id) == STATE_ROW_ID)
                     .values(pin_failures=0, pin_locked_until=0.0)
                 )
-            return info
+            return replace(info, weak_pin=info.is_supervisor and len(pin) < MIN_SUPERVISOR_PIN)
     with store.writer.begin() as conn:
         failures = int(conn.exec_driver_sql("SELECT pin_failures FROM kiosk_state WHERE id = 1").scalar_one()) + 1
         wait = lock_seconds(failures)

@@ -44,7 +44,7 @@ def test_demo_seeds_a_checkpoint_with_passes_pins_and_lists(demo_dir, capsys):
 def test_demo_traffic_goes_through_the_same_path_and_the_report_shows_it(tmp_path, capsys):
     data = tmp_path / "d"
     code, out, _ = run(["demo", "--no-tui", "--data-dir", str(data), "--traffic", "120"], capsys)
-    assert code == 0 and "8888" in out and "1234" in out
+    assert code == 0 and "888888" in out and "1234" in out
     total = 0
     import datetime as dt
 

@@ -40,7 +40,7 @@ def damaged_copy(clean, target, seed: int):
 
 
 def run(monkeypatch, capsys, *argv):
-    monkeypatch.setattr(sys, "stdin", io.StringIO("8888\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("888888\n"))
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err

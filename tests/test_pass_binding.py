@@ -147,8 +147,8 @@ def test_kakou_pass_issue_refuses_more_than_the_maximum(store, capsys, monkeypat
     from models.volunteers import add_volunteer
     from tui.cli import main
 
-    add_volunteer(store, "王秀英", "8888", "supervisor")
-    monkeypatch.setattr("sys.stdin", io.StringIO("8888\n"))
+    add_volunteer(store, "王秀英", "888888", "supervisor")
+    monkeypatch.setattr("sys.stdin", io.StringIO("888888\n"))
     argv = ["pass", "issue", "--data-dir", str(store.data_dir), "--kind", "visitor", "--unit", "3-2-501"]
     code = main([*argv, "--valid-days", "5"])
     out, err = capsys.readouterr()
@@ -346,11 +346,11 @@ def test_kakou_enroll_takes_the_offices_checkpoint_number(tmp_path, capsys, monk
     north = json.loads(out)
     store = KioskStore.open(tmp_path / "kiosk")
     store.set_up("北门", "光明")  # number 1, like every kiosk set up by hand
-    add_volunteer(store, "王秀英", "8888", "supervisor")
+    add_volunteer(store, "王秀英", "888888", "supervisor")
     store.engine.dispose()
     app = create_app(tmp_path / "office")
     with ThreadedServer(app) as server:
-        monkeypatch.setattr("sys.stdin", io.StringIO("8888\n"))
+        monkeypatch.setattr("sys.stdin", io.StringIO("888888\n"))
         argv = ["enroll", "--office", server.url, "--code", north["code"], "--data-dir", str(tmp_path / "kiosk")]
         code, out, _ = _run(capsys, *argv)
     app.state.office.engine.dispose()

@@ -280,7 +280,7 @@ class TestAtTheDesk:
             await log_in(pilot)
             await pilot.press("f7")
             await wait_for(pilot, on_screen(pilot, "SupervisorPinScreen"))
-            await type_keys(pilot, "8888\r")
+            await type_keys(pilot, "888888\r")
             await wait_for(pilot, on_screen(pilot, "IssuePassScreen"))
             screen = app.screen
             # kind 1 (resident), unit; name, days (filled in for the kind), plate, hours as they are

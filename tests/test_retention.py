@@ -72,7 +72,7 @@ def test_purge_command_needs_a_supervisor_and_typed_confirmation(store, monkeypa
     from models.volunteers import add_volunteer
     from tui.cli import main
 
-    add_volunteer(store, "王秀英", "8888", "supervisor")
+    add_volunteer(store, "王秀英", "888888", "supervisor")
     add_volunteer(store, "李建国", "1234")
     first = register(store, "张三")
     store.set_acked(first.seq)
@@ -81,26 +81,26 @@ def test_purge_command_needs_a_supervisor_and_typed_confirmation(store, monkeypa
     assert main(["purge", "--all", "--pin-stdin", "--data-dir", str(store.data_dir)]) == 2
     assert "supervisor" in capsys.readouterr().err
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("8888\nyes\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("888888\nyes\n"))
     assert main(["purge", "--all", "--pin-stdin", "--data-dir", str(store.data_dir)]) == 1
     assert "nothing purged" in capsys.readouterr().err
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("8888\nPURGE ALL\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("888888\nPURGE ALL\n"))
     assert main(["purge", "--all", "--pin-stdin", "--data-dir", str(store.data_dir)]) == 0
     assert "registrations 1" in capsys.readouterr().out
 
 
 def test_purge_all_without_its_confirmation_line_says_so(store, monkeypatch, capsys):
-    """Issue 14: `echo 8888 | kakou purge --all` (no confirmation line) was an internal error."""
+    """Issue 14: `echo 888888 | kakou purge --all` (no confirmation line) was an internal error."""
     import io
 
     from models.volunteers import add_volunteer
     from tui.cli import main
 
-    add_volunteer(store, "王秀英", "8888", "supervisor")
+    add_volunteer(store, "王秀英", "888888", "supervisor")
     first = register(store, "张三")
     store.set_acked(first.seq)
-    monkeypatch.setattr("sys.stdin", io.StringIO("8888\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("888888\n"))
     assert main(["purge", "--all", "--data-dir", str(store.data_dir)]) == 1
     captured = capsys.readouterr()
     assert "not confirmed, nothing purged" in captured.err and "internal error" not in captured.err
@@ -113,7 +113,7 @@ def test_an_empty_standard_input_is_no_wrong_pin(store, monkeypatch, capsys):
     from models.volunteers import add_volunteer
     from tui.cli import main
 
-    add_volunteer(store, "王秀英", "8888", "supervisor")
+    add_volunteer(store, "王秀英", "888888", "supervisor")
     for argv in (
         ["purge"],
         ["pass", "issue", "--kind", "resident", "--unit", "3-2-501"],

@@ -56,8 +56,8 @@ def test_vehicle_pass_needs_a_plate_and_kinds_are_checked(store):
 
 
 def test_pin_login_and_growing_lockout(store):
-    volunteers.add_volunteer(store, "王秀英", "8888", "supervisor")
-    assert volunteers.login(store, "8888", now=1000).is_supervisor
+    volunteers.add_volunteer(store, "王秀英", "888888", "supervisor")
+    assert volunteers.login(store, "888888", now=1000).is_supervisor
     for _attempt in range(volunteers.FREE_ATTEMPTS - 1):
         with pytest.raises(volunteers.PinError) as e:
             volunteers.login(store, "0000", now=1000)
@@ -70,9 +70,9 @@ def test_pin_login_and_growing_lockout(store):
 
     reopened = KioskStore.open(store.data_dir)
     with pytest.raises(volunteers.PinError) as e:
-        volunteers.login(reopened, "8888", now=1010)
+        volunteers.login(reopened, "888888", now=1010)
     assert e.value.code == "pin_locked"
-    assert volunteers.login(reopened, "8888", now=1000 + volunteers.BASE_LOCK_SECONDS + 1).name == "王秀英"
+    assert volunteers.login(reopened, "888888", now=1000 + volunteers.BASE_LOCK_SECONDS + 1).name == "王秀英"
     # The next failure streak starts from zero after a good login.
     with pytest.raises(volunteers.PinError) as e:
         volunteers.login(reopened, "0000", now=2000)
@@ -237,7 +237,7 @@ def test_the_kakou_command_says_the_key_is_missing_and_exits_with_an_error(tmp_p
 def test_a_lockout_set_before_the_clock_fell_to_1970_is_never_longer_than_the_maximum(store):
     """Issue 14: a kiosk locked out, then its clock at 1970 after a power cut, said "try again in
     1795999305 s" (56 years)."""
-    volunteers.add_volunteer(store, "王秀英", "8888", "supervisor")
+    volunteers.add_volunteer(store, "王秀英", "888888", "supervisor")
     now = 1_764_000_000.0  # 2025
     for _ in range(volunteers.FREE_ATTEMPTS):
         with pytest.raises(volunteers.PinError):
@@ -245,6 +245,6 @@ def test_a_lockout_set_before_the_clock_fell_to_1970_is_never_longer_than_the_ma
     assert 0 < volunteers.locked_for(store, now=now) <= volunteers.BASE_LOCK_SECONDS
     assert volunteers.locked_for(store, now=0.0) <= volunteers.MAX_LOCK_SECONDS  # the clock reads 1970
     with pytest.raises(volunteers.PinError) as e:
-        volunteers.login(store, "8888", now=0.0)
+        volunteers.login(store, "888888", now=0.0)
     seconds = int("".join(ch for ch in e.value.en if ch.isdigit()))
     assert seconds <= volunteers.MAX_LOCK_SECONDS + 1

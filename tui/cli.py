@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "tui.commands.sync",
     "sync.office.cli",  # the office's commands live with the office
     "tui.commands.privacy",
+    "tui.commands.volunteers",
 )
 
 EXIT_OK, EXIT_DENY, EXIT_ERROR, EXIT_REFER = 0, 1, 2, 3

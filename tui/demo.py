@@ -17,7 +17,7 @@ from models.files import private_dir, write_private
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂芬建国华玉梅志红春生海燕德福荣淑珍"
 
-SUPERVISOR = ("王秀英", "8888")
+SUPERVISOR = ("王秀英", "888888")
 VOLUNTEERS = (("李建国", "1234"), ("陈晓", "5678"))
 DEMO_MARKER = ".kakou-demo"  # marks a data dir the demo made
 QUARANTINED_UNIT = "2-1-302"
@@ -70,9 +70,9 @@ def seed_demo(data_dir: Path, traffic: int = 0, seed: int = 2022, progress=None)
         )
     store.set_up("幸福里东门卡口", "幸福里社区", "新华街道", number=1)
     pins = [(SUPERVISOR[0], SUPERVISOR[1], "supervisor")]
-    add_volunteer(store, *SUPERVISOR, role="supervisor")
+    add_volunteer(store, *SUPERVISOR, role="supervisor", via="demo")
     for name, pin in VOLUNTEERS:
-        add_volunteer(store, name, pin)
+        add_volunteer(store, name, pin, via="demo")
         pins.append((name, pin, "volunteer"))
 
     units = demo_units()

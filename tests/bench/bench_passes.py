@@ -139,10 +139,10 @@ def bench_batch(root: Path, households: int, target_s: float) -> None:
     sign_only = time.perf_counter() - t0
     from models.volunteers import add_volunteer
 
-    add_volunteer(new_store(root / "batch"), "王秀英", "8888", "supervisor")  # batch issue asks a supervisor PIN
+    add_volunteer(new_store(root / "batch"), "王秀英", "888888", "supervisor")  # batch issue asks a supervisor PIN
     out = root / "passes.pdf"
     stdin = sys.stdin
-    sys.stdin = io.StringIO("8888\n")
+    sys.stdin = io.StringIO("888888\n")
     t0 = time.perf_counter()
     try:
         with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):

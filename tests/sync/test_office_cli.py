@@ -35,7 +35,7 @@ def test_office_day_with_two_checkpoints_one_silent(tmp_path, capsys, monkeypatc
     store.set_up("东门卡口", "幸福里社区")
     from models.volunteers import add_volunteer
 
-    add_volunteer(store, "王秀英", "8888", "supervisor")  # enrolment needs a supervisor's PIN
+    add_volunteer(store, "王秀英", "888888", "supervisor")  # enrolment needs a supervisor's PIN
     for _ in range(3):
         record_passage(store, "in", Verdict("allow", ()))
     record_passage(store, "out", Verdict("allow", ()))
@@ -47,10 +47,10 @@ def test_office_day_with_two_checkpoints_one_silent(tmp_path, capsys, monkeypatc
     app = create_app(tmp_path / "office")
     with ThreadedServer(app) as server:
         kd = ["--data-dir", str(kiosk)]
-        monkeypatch.setattr("sys.stdin", io.StringIO("8888\n"))
+        monkeypatch.setattr("sys.stdin", io.StringIO("888888\n"))
         assert _run(capsys, "enroll", "--office", server.url, "--code", east_code, *kd)[0] == 0
         code, out, _ = _run(capsys, "sync", "--once", *kd)
-        assert code == 0 and "sent 9" in out  # 8 facts + the audit record of the enrolment
+        assert code == 0 and "sent 10" in out  # 8 facts + the audit records of the supervisor added and the enrolment
         assert _run(capsys, "office", "policy", "set", "fever_threshold=37.5", *od)[0] == 0
         code, _, err = _run(capsys, "office", "policy", "set", "fever=hot", *od)
         assert code == 2 and "unknown setting" in err

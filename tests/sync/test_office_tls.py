@@ -117,7 +117,7 @@ def test_kiosk_enrols_and_syncs_over_https_with_the_streets_ca(tmp_path, certifi
     enrol_code = json.loads(out[out.index("{") :])["code"]
     store = KioskStore.open(tmp_path / "kiosk")
     store.set_up("东门卡口", "幸福里社区")
-    add_volunteer(store, "王秀英", "8888", "supervisor")
+    add_volunteer(store, "王秀英", "888888", "supervisor")
     for _ in range(5):
         record_passage(store, "in", Verdict(ALLOW, ()))
     store.engine.dispose()
@@ -130,14 +130,14 @@ def test_kiosk_enrols_and_syncs_over_https_with_the_streets_ca(tmp_path, certifi
         # Without the street's CA the kiosk refuses the office, in words, and stays unenrolled.
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)
         code, words = _kakou(
-            capsys, monkeypatch, "enroll", "--office", url, "--code", enrol_code, *kiosk, stdin="8888\n"
+            capsys, monkeypatch, "enroll", "--office", url, "--code", enrol_code, *kiosk, stdin="888888\n"
         )
         assert code != 0 and "证书不受信任" in words and "SSL_CERT_FILE" in words
         assert KioskStore.open(tmp_path / "kiosk").kiosk_state().enrolled_at is None
         # With it (as the kiosk's systemd unit sets it), enrolment and the first sync go through.
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
         code, words = _kakou(
-            capsys, monkeypatch, "enroll", "--office", url, "--code", enrol_code, *kiosk, stdin="8888\n"
+            capsys, monkeypatch, "enroll", "--office", url, "--code", enrol_code, *kiosk, stdin="888888\n"
         )
         assert code == 0, words
         code, words = _kakou(capsys, monkeypatch, "sync", "--once", *kiosk)

@@ -61,15 +61,15 @@ def test_cli_refuses_plain_http_before_asking_the_pin(tmp_path, capsys, monkeypa
 
     store = KioskStore.open(tmp_path)
     store.set_up("东门卡口", "幸福里社区")
-    add_volunteer(store, "王秀英", "8888", "supervisor")
+    add_volunteer(store, "王秀英", "888888", "supervisor")
     store.engine.dispose()
-    stdin = io.StringIO("8888\n")
+    stdin = io.StringIO("888888\n")
     monkeypatch.setattr("sys.stdin", stdin)
     code = main(["enroll", "--office", "http://10.0.0.2:8080", "--code", "ABCD-EFGH", "--data-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code != 0
     assert "https://" in err and "--allow-http" in err
-    assert stdin.read() == "8888\n"  # the PIN was never asked for
+    assert stdin.read() == "888888\n"  # the PIN was never asked for
     assert KioskStore.open(tmp_path).kiosk_state().office_url is None
 
 
@@ -83,7 +83,7 @@ def test_cli_with_allow_http_goes_on_to_the_office(tmp_path, capsys, monkeypatch
 
     store = KioskStore.open(tmp_path)
     store.set_up("东门卡口", "幸福里社区")
-    add_volunteer(store, "王秀英", "8888", "supervisor")
+    add_volunteer(store, "王秀英", "888888", "supervisor")
     store.engine.dispose()
     tried = []
 
@@ -92,7 +92,7 @@ def test_cli_with_allow_http_goes_on_to_the_office(tmp_path, capsys, monkeypatch
         raise KakouError("登记码不对", "wrong code", code="bad_code")
 
     monkeypatch.setattr(sync.kiosk, "enroll", fake_enroll)
-    monkeypatch.setattr("sys.stdin", io.StringIO("8888\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("888888\n"))
     code = main(
         [
             "enroll",

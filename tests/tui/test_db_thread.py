@@ -95,7 +95,7 @@ async def test_every_store_call_of_a_shift_runs_on_the_database_thread(desk_dir,
             # A pass issued by a supervisor (no printer set: saved, not printed).
             await pilot.press("f7")
             await wait_for(pilot, on_screen(pilot, "SupervisorPinScreen"))
-            await type_keys(pilot, "8888\r")
+            await type_keys(pilot, "888888\r")
             await wait_for(pilot, on_screen(pilot, "IssuePassScreen"))
             issue = app.screen
             for name, value in [("kind", "2"), ("unit", "3-2-501"), ("name", "王喆"), ("days", "7")]:

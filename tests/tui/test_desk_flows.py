@@ -140,7 +140,7 @@ class TestRegistration:
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
             await settle(pilot)
             # The entry slip is offered with the unit and the name already in it.
-            assert opened == [{"unit": "3-2-501", "kind": "returnee", "name": "张伟", "needs_supervisor": False}]
+            assert opened == [{"unit": "3-2-501", "kind": "returnee", "name": "张伟"}]
             assert db_rows(desk_dir, "SELECT kind, id_masked FROM registration") == [("returnee", "*" * 18)]
 
 
@@ -256,7 +256,7 @@ class TestQuit:
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
             await pilot.press("ctrl+q")
             await wait_for(pilot, on_screen(pilot, "SupervisorPinScreen"))
-            await type_keys(pilot, "8888\r")
+            await type_keys(pilot, "888888\r")
             await wait_for(pilot, lambda: not app.is_running or app._exit_renderables is not None, timeout=10)
         assert app.return_code == 0
         assert count(desk_dir, "audit_event", "action = 'quit'") == 1
@@ -272,4 +272,4 @@ class TestQuit:
                 assert "not installed" in screen_text(app)
                 return
             await wait_for(pilot, on_screen(pilot, "SupervisorPinScreen"))
-            assert "Issuing a pass needs a supervisor PIN" in screen_text(app)
+            await wait_for(pilot, lambda: "Issuing a pass needs a supervisor PIN" in screen_text(app))

@@ -153,7 +153,7 @@ class TestAudit:
             await wait_for(pilot, on_screen(pilot, "SupervisorPinScreen"))
             await type_keys(pilot, "1234\r")  # not a supervisor
             await pilot.pause(0.3)
-            await type_keys(pilot, "8888\r")
+            await type_keys(pilot, "888888\r")
             await pilot.pause(0.5)
         actions = audit_actions(desk_dir)[before:]
         names = [a for a, _v, _d in actions]

@@ -11,7 +11,7 @@ from tests.tui.conftest import db_rows, log_in, on_screen, screen_text, type_key
 from tui.app import DutyApp
 
 
-async def open_settings(pilot, pin: str = "8888"):
+async def open_settings(pilot, pin: str = "888888"):
     await pilot.press("f8")
     await wait_for(pilot, on_screen(pilot, "SupervisorPinScreen"))
     await type_keys(pilot, pin + "\r")

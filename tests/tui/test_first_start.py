@@ -26,7 +26,7 @@ async def _set_up_and_log_in(app, pilot, data_dir):
     await type_keys(pilot, "\r")  # the checkpoint's name is required
     await pilot.pause(0.1)
     assert app.screen.focused.id == "input-checkpoint"
-    for value in ("幸福里东门卡口", "幸福里社区", "", "王秀英", "8888"):
+    for value in ("幸福里东门卡口", "幸福里社区", "", "王秀英", "888888"):
         await type_keys(pilot, value + "\r")
         await pilot.pause(0.05)
     await type_keys(pilot, "8889\r")  # the PIN typed again, wrong
@@ -34,9 +34,9 @@ async def _set_up_and_log_in(app, pilot, data_dir):
     assert app.screen.focused.id == "input-pin2" and on_screen(pilot, "SetupScreen")()
     assert db_rows(data_dir, "SELECT count(*) FROM checkpoint")[0][0] == 0  # nothing saved yet
     app.screen.focused.value = ""
-    await type_keys(pilot, "8888\r")
+    await type_keys(pilot, "888888\r")
     await wait_for(pilot, on_screen(pilot, "LoginScreen"), timeout=30)
-    await type_keys(pilot, "8888\r")  # the new supervisor logs in
+    await type_keys(pilot, "888888\r")  # the new supervisor logs in
     await wait_for(pilot, on_screen(pilot, "DutyScreen"), timeout=30)
     assert "幸福里东门卡口" in screen_text(app).splitlines()[0]
     assert "王秀英" in screen_text(app).splitlines()[0]  # logged in, not "未登录"

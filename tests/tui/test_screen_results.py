@@ -159,7 +159,7 @@ async def test_the_supervisor_pin_dismisses_with_the_supervisor(desk_dir):
         results = Results()
         await app.push_screen(SupervisorPinScreen("settings"), callback=results)
         await wait_for(pilot, on_screen(pilot, "SupervisorPinScreen"))
-        await type_keys(pilot, "8888\r")
+        await type_keys(pilot, "888888\r")
         await wait_for(pilot, lambda: results.got)
         (who,) = results.got
         assert (who.name, who.is_supervisor) == ("王秀英", True)

@@ -655,8 +655,9 @@ class DutyScreen(DeskScreen[None]):
 
         offers = REGISTRATION_KINDS[result.kind].offers_pass
         if offers is not None:
-            # The pass (a returnee's entry slip) opens with what the form already knows: no name typed twice.
-            self.offer_issue_pass(unit=unit, kind=offers.code, name=result.name or None, needs_supervisor=False)
+            # The pass (a returnee's entry slip) opens with what the form already knows: no name typed
+            # twice. Behind the supervisor's PIN like every pass: its screen can issue any kind.
+            self.offer_issue_pass(unit=unit, kind=offers.code, name=result.name or None)
 
     def action_cancel_person(self) -> None:
         app = self.app
@@ -724,11 +725,10 @@ class DutyScreen(DeskScreen[None]):
         )
 
     def action_issue_pass(self) -> None:
-        self.offer_issue_pass(needs_supervisor=True)
+        self.offer_issue_pass()
 
-    def offer_issue_pass(
-        self, unit: str | None = None, kind: str | None = None, name: str | None = None, needs_supervisor: bool = True
-    ) -> None:
+    def offer_issue_pass(self, unit: str | None = None, kind: str | None = None, name: str | None = None) -> None:
+        """The one way to the pass screen: always behind the supervisor's PIN (models.permissions)."""
         app = self.app
         try:
             from tui.screens.issue_pass import IssuePassScreen
@@ -741,12 +741,9 @@ class DutyScreen(DeskScreen[None]):
                 return
             app.push_screen(IssuePassScreen(app.store, supervisor, app.lang, unit=unit, kind=kind, name=name))
 
-        if needs_supervisor:
-            from tui.screens.supervisor import SupervisorPinScreen
+        from tui.screens.supervisor import SupervisorPinScreen
 
-            app.push_screen(SupervisorPinScreen("issue_pass"), callback=open_screen)
-        else:
-            open_screen(app.volunteer)
+        app.push_screen(SupervisorPinScreen("issue_pass"), callback=open_screen)
 
     def action_settings(self) -> None:
         from tui.screens.settings import SettingsScreen

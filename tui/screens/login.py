@@ -128,6 +128,10 @@ class LoginScreen(DeskScreen["VolunteerInfo"]):
                 self.locked_until = time.monotonic() + left
             await self._audit_failure()
             return
+        if who.weak_pin:
+            # A supervisor PIN from before the 6-digit rule: it still opens the shift, but
+            # authorises nothing until it is replaced (asked at the first supervisor action).
+            self.app.notify(self.app.t("login.weak_pin", name=who.name), severity="warning", timeout=15)
         self.dismiss(who)
 
     async def _audit_failure(self) -> None:

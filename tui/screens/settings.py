@@ -155,7 +155,10 @@ class SettingsScreen(DeskModal[SettingsResult | None]):
 
     VERTICAL_BREAKPOINTS = FORM_BREAKPOINTS
 
-    BINDINGS = [Binding("escape", "back", "back", show=False, id="back")]
+    BINDINGS = [
+        Binding("escape", "back", "back", show=False, id="back"),
+        Binding("f3", "volunteers", "volunteers", show=False, id="volunteers"),
+    ]
 
     def __init__(self, supervisor: VolunteerInfo):
         super().__init__()
@@ -235,6 +238,26 @@ class SettingsScreen(DeskModal[SettingsResult | None]):
         app.lang = new.lang
         app.records_saved()
         self.dismiss(SettingsResult(tuple(changes) + ((enrolment,) if enrolment else ())))
+
+    def action_volunteers(self) -> None:
+        """The volunteer screen, behind its own supervisor PIN (models.permissions: each action
+        that needs a supervisor asks, whoever opened the settings)."""
+        from tui.screens.supervisor import SupervisorPinScreen
+        from tui.screens.volunteers import VolunteersScreen
+
+        def opened(supervisor: VolunteerInfo | None) -> None:
+            if supervisor is not None:
+                self.app.push_screen(VolunteersScreen(supervisor), callback=self._volunteers_closed)
+
+        self.app.push_screen(SupervisorPinScreen("manage_volunteers"), callback=opened)
+
+    async def _volunteers_closed(self, _result: None) -> None:
+        from tui.screens.volunteers import on_duty_disabled
+
+        if await on_duty_disabled(self.app):
+            # Whoever is on duty was just disabled: back to the duty screen, and it locks.
+            self.dismiss(None)
+            self.app.lock()
 
     def action_back(self) -> None:
         self.dismiss(None)

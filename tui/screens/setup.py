@@ -67,8 +67,12 @@ class SetupScreen(DeskScreen[None]):
             except ValueRejected as exc:
                 error = words(app.lang, exc)
         elif f.field_name == "pin":
-            if not (value.isdigit() and value.isascii() and 4 <= len(value) <= 8):
-                error = app.t("setup.pin")
+            from models.volunteers import PinError, validate_pin
+
+            try:
+                validate_pin(value, "supervisor")  # the one rule: 6-8 digits for a supervisor
+            except PinError as exc:
+                error = exc.text(app.lang)
         elif f.field_name == "pin2" and value != field_named(self, "pin").value.strip():
             error = app.t("setup.pin_mismatch")
         f.set_error(error)
