@@ -63,7 +63,16 @@ def looks_like_temperature(text: str) -> bool:
         if compact.endswith(suffix):
             compact = compact[: -len(suffix)].strip()
             break
-    return 1 <= len(compact) <= 6 and all(c in _TEMP_CHARS for c in compact) and any(c.isdigit() for c in compact)
+    if 1 <= len(compact) <= 6 and all(c in _TEMP_CHARS for c in compact) and any(c.isdigit() for c in compact):
+        return True
+    # what the value rule itself reads as a reading: "36度5", "36.5。", a thermometer's "Err" / "---"
+    from models.values import ValueRejected, parse_temperature
+
+    try:
+        parse_temperature(text)
+    except ValueRejected as exc:
+        return exc.code not in ("empty", "not_a_number")
+    return True
 
 
 def looks_like_foreign_code(text: str) -> bool:
