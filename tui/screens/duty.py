@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.widgets import Static
 
+from tui.scanner import SerialScanned
 from tui.screens.base import DeskScreen
 from tui.widgets.key_bar import KeyBar, bound_keys, key_label
 from tui.widgets.passage_log import PassageLog
@@ -416,6 +417,13 @@ class DutyScreen(DeskScreen[None]):
         message.stop()
         # Entries are handled one at a time, in the order they were typed: a temperature
         # typed while the previous scan is still being checked must apply to that scan.
+        self.entries.put_nowait(message.text)
+
+    @on(SerialScanned)
+    def serial_scanned(self, message: SerialScanned) -> None:
+        """A code from the serial scanner (tui/scanner.py, handed on by the app): the same queue,
+        so the same path, as a code typed into the scan line."""
+        message.stop()
         self.entries.put_nowait(message.text)
 
     async def _entry_loop(self) -> None:
