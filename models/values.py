@@ -23,6 +23,7 @@ __all__ = [
     "FAHRENHEIT_MAX",
     "FAHRENHEIT_MIN",
     "NAME_MAX_LEN",
+    "PASS_NAME_MAX",
     "PHONE_BLOCKS_AS_OF",
     "PHONE_MOBILE_BLOCKS",
     "TEMP_MAX",
@@ -38,9 +39,11 @@ __all__ = [
     "mask_id",
     "mask_name",
     "mask_phone",
+    "name_length",
     "normalise",
     "parse_id_number",
     "parse_name",
+    "parse_pass_name",
     "parse_phone",
     "parse_temperature",
     "parse_unit",
@@ -544,6 +547,39 @@ def parse_name(raw: str) -> str:
             "name_too_long",
             f"姓名最多 {NAME_MAX_LEN} 个字，现在有 {len(text)} 个字，请缩短后重新输入",
             f"A name can have at most {NAME_MAX_LEN} characters and this one has {len(text)}: please shorten it",
+        )
+    return text
+
+
+# The most a name on a pass can have: the pass holds at most 48 bytes of name in UTF-8
+# (models.passtoken.NAME_MAX_BYTES), and 16 characters of 3 bytes fill it. A character outside
+# the basic plane (𠈌, 4 bytes) counts as two, so a name within the limit always fits: there is
+# one limit, in characters, and never a refusal in bytes. The paper can allow fewer
+# (tui.printing.render.name_limit: the QR grows with the name).
+PASS_NAME_MAX = 16
+
+
+def name_length(name: str) -> int:
+    """A name's length as the pass limit counts it: a character outside the basic plane counts
+    as two, every other character as one."""
+    return sum(2 if ord(c) > 0xFFFF else 1 for c in name)
+
+
+def parse_pass_name(raw: str) -> str:
+    """A name for a pass: ``parse_name``, and at most PASS_NAME_MAX characters as
+    ``name_length`` counts them. Refusals: "name_chars", "name_too_long"."""
+    try:
+        text = parse_name(raw)
+    except ValueRejected as exc:
+        if exc.code != "name_too_long":
+            raise
+        text = " ".join(normalise(raw).split())  # too long for any name: say the pass's limit
+    if name_length(text) > PASS_NAME_MAX:
+        raise ValueRejected(
+            "name_too_long",
+            f"通行证上的姓名最多 {PASS_NAME_MAX} 个字（生僻字算两个字），现在有 {name_length(text)} 个字，请缩短后重新输入",
+            f"A name on a pass can have at most {PASS_NAME_MAX} characters (a rare character counts as two) "
+            f"and this one has {name_length(text)}: please shorten it",
         )
     return text
 
