@@ -20,7 +20,7 @@ from models.errors import KakouError
 from models.kinds import PassKind
 from models.passes import IssuedPass, PassError, _insert_pass, build_body
 from models.passtoken import PassBody, sign_pass
-from models.values import ValueRejected, parse_name, parse_unit
+from models.values import ValueRejected, parse_pass_name, parse_unit
 
 if TYPE_CHECKING:
     from models.store import KioskStore
@@ -183,7 +183,7 @@ def read_residents(path: Path | str, per_person: bool = False, kind: PassKind | 
         )
         try:
             unit = str(parse_unit(raw_unit))
-            names = [parse_name(n) for n in _NAME_SPLIT.split(get(cells, "name"))]
+            names = [parse_pass_name(n) for n in _NAME_SPLIT.split(get(cells, "name"))]
         except ValueRejected as exc:
             errors.append(RowError(line, exc.zh, exc.en))
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 # An HLC value packs wall milliseconds in the high bits and a 16-bit counter in the low bits,
@@ -70,3 +71,10 @@ def hlc_next(last: int, wall_ms: int) -> tuple[int, bool]:
 
 def hlc_wall_ms(hlc: int) -> int:
     return hlc >> HLC_COUNTER_BITS
+
+
+def trusted_date(trusted_now: float) -> date:
+    """The kiosk's local date at a trusted time (``KioskStore.trusted_now()``), never before
+    PLAUSIBLE_SINCE: what "today" means for a rule such as an ID number's birth date, on a kiosk
+    whose wall clock may read 1970 after a power cut."""
+    return date.fromtimestamp(max(trusted_now, PLAUSIBLE_SINCE))

@@ -18,7 +18,7 @@ from models.kinds import PassKind, pass_kind_by_code
 from models.outbox import append_fact
 from models.passtoken import PassBody, kid_for, new_pass_id, sign_pass
 from models.tables import PassRecord, Revocation
-from models.values import ValueRejected, parse_name, parse_unit
+from models.values import ValueRejected, parse_pass_name, parse_unit
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -123,7 +123,7 @@ def make_body(
     against `policy`: the kind's maximum validity is refused here as the verifier would deny it."""
     try:
         unit_code = str(parse_unit(unit))
-        name = parse_name(name)
+        name = parse_pass_name(name)
     except ValueRejected as exc:
         raise PassError(exc.zh, exc.en, code=exc.code) from None
     kind = PassKind(kind)

@@ -228,6 +228,7 @@ class TestBadTargetsAndFonts:
         monkeypatch.delenv("KAKOU_FONT", raising=False)
         monkeypatch.setattr(render, "_fc_list_zh", lambda: [])
         monkeypatch.setattr(render, "_KNOWN_FONT_FILES", ())
+        monkeypatch.setattr(render, "BUNDLED_FONT", render.BUNDLED_FONT.with_name("gone.otf"))  # a broken install
         render._find_cjk_font.cache_clear()
         try:
             with pytest.raises(FontMissing) as err:

@@ -40,8 +40,9 @@ REFUSALS = [
         parse_temperature,
         "98.6",
         "fahrenheit",
-        "读数 98.6 像是华氏度 (F)，请把体温计切换到摄氏度 (C) 后重新测量",
-        "The reading 98.6 looks like Fahrenheit (F): please switch the thermometer to Celsius (C) and measure again",
+        "读数 98.6 像是华氏度 (F)，约等于 37.0 度；请把体温计切换到摄氏度 (C) 后重新测量",
+        "The reading 98.6 looks like Fahrenheit (F), about 37.0 C: please switch the thermometer to Celsius (C)"
+        " and measure again",
     ),
     (
         parse_temperature,
@@ -53,10 +54,11 @@ REFUSALS = [
     ),
     (
         parse_temperature,
-        "42.6",
+        "43.1",
         "out_of_range",
-        "读数 42.6 度超出体温范围 (34.0 到 42.5 度)，请核对后重新测量",
-        "The reading 42.6 C is outside the body range 34.0 to 42.5 C: please check and measure again",
+        "读数 43.1 度超出体温计的显示范围 (34.0 到 43.0 度)，请核对后重新测量",
+        "The reading 43.1 C is outside what a thermometer shows for a body (34.0 to 43.0 C): please check and"
+        " measure again",
     ),
     (
         parse_id_number,

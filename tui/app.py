@@ -38,6 +38,7 @@ from textual.message import Message
 from textual.reactive import reactive
 
 from tui import logs
+from tui.scanner import ScannerState, SerialScanned
 from tui.settings import KioskSettings, load_settings
 from tui.strings import t, words
 
@@ -77,6 +78,8 @@ class DutyApp(App):
     sync_status: reactive[Any] = reactive(None, init=False)
     # (short, long) words shown instead of the time while the clock looks wrong; ("", "") when right.
     clock_warning: reactive[tuple[str, str]] = reactive(("", ""), init=False)
+    # The serial scanner (tui/scanner.py): "" none set up, "ok" there, "gone" unplugged.
+    scanner_state: reactive[str] = reactive("", init=False)
 
     CSS_PATH = "styles/app.tcss"
     ENABLE_COMMAND_PALETTE = False
@@ -196,6 +199,7 @@ class DutyApp(App):
         self.run_worker(self._open_store(), name="open-store", group="db", exit_on_error=False)
         self.set_interval(IDLE_CHECK_SECONDS, self._check_idle)
         self.set_interval(CLOCK_CHECK_SECONDS, self.check_clock)
+        self._start_scanner()
 
     async def _open_store(self) -> None:
         early = self.checkpoint_peek is not None
@@ -393,6 +397,53 @@ class DutyApp(App):
             self.notify(self.t("duty.clock.fixed"), timeout=5)
 
     # -- background sync ---------------------------------------------------------------------------
+    # -- the serial scanner (tui/scanner.py) -------------------------------------------------------
+    def _start_scanner(self) -> None:
+        """Read the `scanner` setting ($KAKOU_SCANNER wins) and, for a serial scanner, start the
+        thread worker that reads it. The keyboard path needs nothing: it is always there."""
+        import os
+
+        from tui.scanner import SCANNER_ENV, parse_scanner_setting, read_scanner
+
+        try:
+            setting = parse_scanner_setting(os.environ.get(SCANNER_ENV) or self.settings.scanner)
+        except Exception as exc:
+            self.notify(self.error_text(exc), severity="error", timeout=15)
+            return
+        if setting is None:
+            return
+        self.scanner_state = "gone"  # until the port opens
+        stop = self._shutting_down
+        self.run_worker(
+            functools.partial(
+                read_scanner,
+                setting,
+                lambda text: self.post_message(SerialScanned(text)),
+                lambda state: self.post_message(ScannerState(state, setting.port)),
+                stop,
+            ),
+            name="serial-scanner",
+            group="scanner",
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def on_serial_scanned(self, message: SerialScanned) -> None:
+        """A code from the serial scanner goes to the duty screen when it is in front and
+        someone is on duty, as a typed scan would; otherwise it is not used, and said so."""
+        from tui.screens.duty import DutyScreen
+
+        screen = self.screen
+        if isinstance(screen, DutyScreen) and self.volunteer is not None and not self.locked:
+            self.last_activity = time.monotonic()
+            screen.post_message(SerialScanned(message.text))
+        else:
+            self.notify(self.t("duty.scanner.ignored"), severity="warning", timeout=5)
+            self.bell()
+
+    def on_scanner_state(self, message: ScannerState) -> None:
+        self.scanner_state = message.state
+
     def _start_sync(self) -> None:
         """The sync loop on its own thread: rounds on the timer and a few seconds after new
         records, only while the kiosk is enrolled; the first round not during start-up."""

@@ -11,6 +11,8 @@ Example file::
     name_display = "policy"     # "policy" (the office decides), "masked" or "full"
     printer = ""                # e.g. "usb", "tcp://192.168.1.50:9100", "file:/tmp/passes"
     paper = "58"                # receipt paper width in mm: "58" or "80"
+    scanner = ""                # "" : the scanner types (keyboard); "serial:/dev/ttyACM0?baud=9600"
+                                #      (a serial QR scanner; $KAKOU_SCANNER wins, see tui/scanner.py)
 
     [keys]                      # binding id = key(s), e.g. a keyboard without F12
     lock = "f11"
@@ -38,6 +40,7 @@ class KioskSettings:
     name_display: str = "policy"
     printer: str = ""
     paper: str = "58"
+    scanner: str = ""
     keys: dict[str, str] = field(default_factory=dict)
     error: str = ""  # why the file was not (fully) used; shown once, never saved
 
@@ -85,6 +88,16 @@ def load_settings(data_dir: Path) -> KioskSettings:
         settings.paper = paper
     else:
         problems.append(f"paper={paper!r}")
+    scanner = raw.get("scanner", "")
+    try:
+        if not isinstance(scanner, str):
+            raise ValueError(scanner)
+        from tui.scanner import parse_scanner_setting
+
+        parse_scanner_setting(scanner)
+        settings.scanner = scanner
+    except Exception:
+        problems.append(f"scanner={scanner!r}")
     keys = raw.get("keys", {})
     if isinstance(keys, dict):
         settings.keys = {str(k): str(v) for k, v in keys.items() if isinstance(v, str) and v.strip()}

@@ -88,6 +88,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "duty.sync.busy": "服务器忙",
         "duty.sync.trouble": "上报出错",
         "duty.sync.tls": "证书不可信",
+        "duty.scanner.gone": "扫码枪断开",
+        "duty.scanner.ignored": "扫码枪的码没有用上：请先关掉上面的窗口或登录，再扫一次",
         "duty.sync.unsigned": "回答未签名",
         # The clock part of the status bar when the kiosk's clock looks wrong (models/clock_health.py):
         # short words at 80 columns, the long ones where the line still fits, and a notice.
@@ -378,6 +380,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "duty.sync.busy": "office busy",
         "duty.sync.trouble": "sync error",
         "duty.sync.tls": "cert untrusted",
+        "duty.scanner.gone": "scanner gone",
+        "duty.scanner.ignored": "the scanner's code was not used: close the window on top or log in, then scan again",
         "duty.sync.unsigned": "unsigned answer",
         "duty.clock.behind": "clock behind",
         "duty.clock.unset": "clock not set",

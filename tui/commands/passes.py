@@ -262,6 +262,20 @@ def _print_one(info, args) -> int:
     return 0
 
 
+def _check_printable(args) -> None:
+    """Refuse, before anything is issued, a name the paper cannot print (tui.printing.render).
+    Values the pass rules refuse are left to issue_pass, which says why in its own words."""
+    from models.values import ValueRejected, parse_pass_name, parse_unit
+    from tui.printing.render import check_printable
+
+    try:
+        unit, name = str(parse_unit(args.unit)), parse_pass_name(args.name or "")
+    except ValueRejected:
+        return
+    paper = args.paper or os.environ.get(PAPER_ENV) or "58"
+    check_printable(unit, name, (args.plate or "").strip().upper(), paper, args.font)
+
+
 def run_issue(args) -> int:
     from models.passes import issue_pass, parse_kind
     from tui.printing import print_pass  # noqa: F401  (fail early if printing cannot load)
@@ -273,6 +287,8 @@ def run_issue(args) -> int:
         from tui.printing.targets import parse_target
 
         parse_target(args.print_to)  # a typo in the target is reported before anything is issued
+    if args.print_to or os.environ.get(PRINTER_ENV):
+        _check_printable(args)  # a pass that is issued also prints on this paper
     store = open_existing_store(args)
     who = require_supervisor(store, "issue_pass")
     issued = issue_pass(

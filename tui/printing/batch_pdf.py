@@ -69,19 +69,33 @@ def render_tile(info: PassPrint, size: tuple[int, int], font: FontChoice):
         lines.append((info.header, _fit(font, info.header, 44, text_w), 0))
     lines.append((info.kind_name, _fit(font, info.kind_name, 72, text_w), 1))
     lines.append((info.unit, _fit(font, info.unit, 150, text_w), 2))
-    if info.name:
-        lines.append((info.name, _fit(font, info.name, 64, text_w), 0))
+    name_stamp = _name_stamp(info.name, font, text_w) if info.name else None
     if info.plate:
         lines.append((info.plate, _fit(font, info.plate, 64, text_w), 1))
     for line in info.detail_lines():
         lines.append((line, _fit(font, line, 36, text_w), 0))
     stamps = [_text_stamp(text, f, stroke) for text, f, stroke in lines]
+    if name_stamp is not None:  # after the unit, as on a receipt
+        stamps.insert(3 if info.header else 2, name_stamp)
     heights = [stamp.height + 18 for stamp in stamps]
     y = max(pad, (h - sum(heights)) // 2)
     for stamp, lh in zip(stamps, heights, strict=False):
         tile.paste(stamp, (x, y))
         y += lh
     return tile
+
+
+def _name_stamp(name: str, font: FontChoice, width: int):
+    """The name, each character from the first font that has it (a rare character in a name
+    comes from a fallback font, render.FontChain), made smaller until it fits."""
+    from PIL import Image, ImageDraw
+
+    from tui.printing.render import FontChain, fitted_line
+
+    line = fitted_line(name, FontChain(font), 64, width, 16)
+    stamp = Image.new("1", (max(1, int(line.width) + 1), max(1, line.height)), 1)
+    line.draw(ImageDraw.Draw(stamp), line.width / 2, 0)
+    return stamp
 
 
 @functools.lru_cache(maxsize=256)

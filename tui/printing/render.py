@@ -79,6 +79,14 @@ def paper_dots(paper: str | int) -> int:
 
 # --- fonts -----------------------------------------------------------------------------------
 
+# Shipped with kakou, so a kiosk prints after `pip install` alone: a subset of Noto Sans CJK SC
+# (GB 2312 + the 8105 of the 通用规范汉字表, 2.0 MB; OFL 1.1, fonts/OFL.txt; fonts/make_subset.py
+# says how it is made). Used when no font is set and fontconfig finds no Chinese font.
+BUNDLED_FONT = Path(__file__).with_name("fonts") / "NotoSansSC-kakou.otf"
+# How a face of a font collection (.ttc / .otc) names itself when it is the Simplified Chinese
+# one: Noto/Source Han "... SC", "CN", "GB" ..., wqy is Chinese throughout.
+_SC_MARKS = (" SC", " CN", "GB", "简", "WenQuanYi", "Zen Hei", "Micro Hei")
+
 
 @dataclass(frozen=True)
 class FontChoice:
@@ -86,13 +94,14 @@ class FontChoice:
     index: int = 0
 
 
-def _fc_list_zh() -> list[tuple[str, int, str]]:
+def _fc_list(pattern: str) -> list[tuple[str, int, str]]:
+    """(file, face index, family) of the fonts fontconfig lists for `pattern`."""
     fc_list = shutil.which("fc-list")
     if not fc_list:
         return []
     try:
         out = subprocess.run(
-            [fc_list, ":lang=zh-cn", "--format", "%{file}\t%{index}\t%{family}\n"],
+            [fc_list, pattern, "--format", "%{file}\t%{index}\t%{family}\n"],
             capture_output=True,
             text=True,
             timeout=10,
@@ -103,9 +112,44 @@ def _fc_list_zh() -> list[tuple[str, int, str]]:
     found = []
     for line in out.splitlines():
         parts = line.split("\t")
-        if len(parts) == 3 and parts[0]:
+        if len(parts) == 3 and parts[0] and (parts[1] or "0").isdigit():
             found.append((parts[0], int(parts[1] or 0), parts[2]))
     return found
+
+
+def _fc_list_zh() -> list[tuple[str, int, str]]:
+    return _fc_list(":lang=zh-cn")
+
+
+def _is_sc(family: str) -> bool:
+    return any(mark in family for mark in _SC_MARKS)
+
+
+def _sc_first(candidates: list[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
+    """The same fonts, Simplified Chinese faces first (a .ttc's JP face draws 骨 and 直 the
+    Japanese way), then by file and face."""
+    return sorted(candidates, key=lambda c: (not _is_sc(c[2]), c[0], c[1]))
+
+
+@functools.lru_cache(maxsize=32)
+def sc_face(path: str) -> int:
+    """The face of a font file to open: for a collection (.ttc / .otc) the Simplified Chinese
+    face (Noto Sans CJK's is face 2, its face 0 is Japanese), else 0."""
+    if not path.lower().endswith((".ttc", ".otc")):
+        return 0
+    from PIL import ImageFont
+
+    first_chinese = None
+    for index in range(64):
+        try:
+            family = ImageFont.truetype(path, 12, index=index).getname()[0] or ""
+        except OSError:  # past the last face (or not a font: opening it later says so)
+            break
+        if _is_sc(family):
+            return index
+        if first_chinese is None and ("TC" in family or "HK" in family):
+            first_chinese = index
+    return first_chinese or 0
 
 
 def _system_cjk_font() -> FontChoice | None:
@@ -114,20 +158,21 @@ def _system_cjk_font() -> FontChoice | None:
         for path, index, family in candidates:
             if wanted in family.split(","):
                 return FontChoice(path, index)
-    for path, index, _family in sorted(candidates):
+    for path, index, _family in _sc_first(candidates):
         if path.lower().endswith((".ttf", ".ttc", ".otf", ".otc")):
             return FontChoice(path, index)
     for path in _KNOWN_FONT_FILES:  # fontconfig itself may be missing on a minimal image
         if os.path.exists(path):
-            return FontChoice(path, 0)
+            return FontChoice(path, sc_face(path))
     return None
 
 
 def find_cjk_font(setting: str | None = None) -> FontChoice:
-    """The font to print with: the settings path if given (else $KAKOU_FONT), else a system
-    CJK font found through fontconfig.
+    """The font to print with: the settings path if given (else $KAKOU_FONT; for a .ttc its
+    Simplified Chinese face), else a system CJK font found through fontconfig, else the font
+    shipped with kakou. Characters it lacks are drawn from other fonts (`FontChain`).
 
-    Raises FontMissing saying which package to install.
+    Raises FontMissing when a font file set does not exist, or none at all is there.
     """
     return _find_cjk_font(setting or os.environ.get(FONT_ENV) or None)
 
@@ -140,14 +185,17 @@ def _find_cjk_font(setting: str | None) -> FontChoice:
                 f"设置的字体文件不存在：{setting}。请改正字体设置，或安装 {FONT_PACKAGES}",
                 f"the font file in the settings does not exist: {setting}. Fix the setting or install {FONT_PACKAGES}",
             )
-        return FontChoice(str(Path(setting).expanduser()), 0)
+        path = str(Path(setting).expanduser())
+        return FontChoice(path, sc_face(path))
     choice = _system_cjk_font()
+    if choice is None and BUNDLED_FONT.is_file():
+        choice = FontChoice(str(BUNDLED_FONT), 0)
     if choice is None:
         raise FontMissing(
-            "没有找到中文字体，无法打印。请安装：sudo apt-get install fonts-wqy-zenhei（或 fonts-noto-cjk），"
-            f"或在设置里指定字体文件（{FONT_ENV}）",
-            "no Chinese font found, cannot print. Install one: sudo apt-get install fonts-wqy-zenhei "
-            f"(or fonts-noto-cjk), or set a font file ({FONT_ENV})",
+            "没有找到中文字体，无法打印（kakou 自带的字体也不在）。请重新安装 kakou，或安装："
+            f"sudo apt-get install fonts-wqy-zenhei（或 fonts-noto-cjk），或在设置里指定字体文件（{FONT_ENV}）",
+            "no Chinese font found, cannot print (kakou's own font is missing too). Reinstall kakou, or install "
+            f"one: sudo apt-get install fonts-wqy-zenhei (or fonts-noto-cjk), or set a font file ({FONT_ENV})",
         )
     return choice
 
@@ -178,17 +226,120 @@ def _glyph_signature(font, ch: str):
     return mask.size, bytes(mask)
 
 
-def missing_glyphs(text: str, choice: FontChoice) -> str:
-    """The characters of `text` the font cannot draw, each once, in order."""
-    font = load_font(choice, 32)
-    notdef = _notdef_signatures(choice)
-    missing = []
-    for ch in dict.fromkeys(text):
-        if ch.isspace() or ch in missing:
-            continue
-        if _glyph_signature(font, ch) in notdef:
-            missing.append(ch)
-    return "".join(missing)
+@functools.lru_cache(maxsize=4096)
+def has_glyph(choice: FontChoice, ch: str) -> bool:
+    if ch.isspace():
+        return True
+    try:
+        return _glyph_signature(load_font(choice, 32), ch) not in _notdef_signatures(choice)
+    except FontMissing:
+        return False
+
+
+@functools.lru_cache(maxsize=512)
+def _installed_fonts_with(ch: str) -> tuple[FontChoice, ...]:
+    """Every installed font fontconfig says has `ch` (Simplified Chinese faces first)."""
+    found = _fc_list(f":charset={ord(ch):x}")
+    return tuple(FontChoice(path, index) for path, index, _family in _sc_first(found))
+
+
+class FontChain:
+    """The preferred font, then the shipped one, then any installed font that has the character:
+    each character is drawn with the first that has it (𠈌 from fonts-noto-cjk's Ext-B glyphs
+    while the rest of the name stays in the preferred font)."""
+
+    def __init__(self, preferred: FontChoice) -> None:
+        self.fonts = [preferred]
+        bundled = FontChoice(str(BUNDLED_FONT), 0)
+        if bundled != preferred and BUNDLED_FONT.is_file():
+            self.fonts.append(bundled)
+
+    @property
+    def preferred(self) -> FontChoice:
+        return self.fonts[0]
+
+    def font_for(self, ch: str) -> FontChoice | None:
+        for choice in self.fonts:
+            if has_glyph(choice, ch):
+                return choice
+        for choice in _installed_fonts_with(ch):
+            if choice not in self.fonts and has_glyph(choice, ch):
+                self.fonts.append(choice)
+                return choice
+        return None
+
+    def missing(self, text: str) -> str:
+        """The characters of `text` no font at all can draw, each once, in order."""
+        return "".join(ch for ch in dict.fromkeys(text) if not ch.isspace() and self.font_for(ch) is None)
+
+
+def _as_chain(font: FontChoice | FontChain) -> FontChain:
+    return font if isinstance(font, FontChain) else FontChain(font)
+
+
+def missing_glyphs(text: str, choice: FontChoice | FontChain) -> str:
+    """The characters of `text` that neither the font nor any fallback font can draw, each
+    once, in order."""
+    return _as_chain(choice).missing(text)
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text laid out in runs, each in the first font of the chain that has it."""
+
+    runs: tuple[tuple[str, FreeTypeFont], ...]
+    width: float
+    ascent: int
+    descent: int
+
+    @property
+    def height(self) -> int:
+        return self.ascent + self.descent
+
+    def draw(self, draw, centre_x: float, top: int) -> None:
+        x = centre_x - self.width / 2
+        baseline = top + self.ascent
+        for text, font in self.runs:
+            draw.text((x, baseline), text, font=font, fill=0, anchor="ls")
+            x += font.getlength(text)
+
+
+def layout_line(text: str, chain: FontChain, size: int) -> TextLine:
+    runs: list[tuple[str, FontChoice]] = []
+    for ch in text:
+        choice = chain.font_for(ch) or chain.preferred
+        if ch.isspace() and runs:
+            choice = runs[-1][1]
+        if runs and runs[-1][1] == choice:
+            runs[-1] = (runs[-1][0] + ch, choice)
+        else:
+            runs.append((ch, choice))
+    loaded = tuple((run, load_font(choice, size)) for run, choice in runs)
+    width = sum(font.getlength(run) for run, font in loaded)
+    metrics = [font.getmetrics() for _run, font in loaded] or [load_font(chain.preferred, size).getmetrics()]
+    return TextLine(loaded, width, max(m[0] for m in metrics), max(m[1] for m in metrics))
+
+
+def fitted_line(text: str, chain: FontChain, size: int, max_width: int, smallest: int = 12) -> TextLine:
+    """The line at `size`, made smaller (down to `smallest`) until it fits `max_width`."""
+    line = layout_line(text, chain, size)
+    while size > smallest and line.width > max_width:
+        size -= 2
+        line = layout_line(text, chain, size)
+    return line
+
+
+def name_lines(name: str, chain: FontChain, size: int, max_width: int, smallest: int) -> list[TextLine]:
+    """A name on one line, made smaller down to `smallest`; still too long: wrapped into two
+    lines (at a space or middle dot near the middle, else in the middle), each fitted."""
+    line = fitted_line(name, chain, size, max_width, smallest)
+    if line.width <= max_width:
+        return [line]
+    half = len(name) // 2
+    breaks = [i for i, ch in enumerate(name) if ch in " ·•・-" and 0 < i < len(name) - 1]
+    cut = min(breaks, key=lambda i: abs(i - half)) if breaks else half
+    first, second = name[:cut].rstrip(), name[cut:].lstrip(" ")
+    return [fitted_line(part, chain, size, max_width) for part in (first, second) if part]
 
 
 # --- the pass image ------------------------------------------------------------------------------
@@ -330,22 +481,16 @@ def fit_qr(modules: int, width: int) -> tuple[int, int]:
     )
 
 
-def _fitted_font(choice: FontChoice, text: str, size: int, max_width: int) -> FreeTypeFont:
-    font = load_font(choice, size)
-    while size > 12 and font.getlength(text) > max_width:
-        size -= 2
-        font = load_font(choice, size)
-    return font
-
-
 def render_pass(
-    info: PassPrint, width: int = 384, font: FontChoice | None = None, module_dots: int | None = None
+    info: PassPrint, width: int = 384, font: FontChoice | FontChain | None = None, module_dots: int | None = None
 ) -> RenderedPass:
-    """Draw the receipt: header, kind and unit large, name, plate, QR, validity, id."""
+    """Draw the receipt: header, kind and unit large, name, plate, QR, validity, id. Each
+    character comes from the first font that has it (`FontChain`); GlyphMissing only when no
+    font at all has one. A long name is made smaller, then wrapped into two lines."""
     from PIL import Image, ImageDraw
 
-    font = font or find_cjk_font()
-    gone = missing_glyphs(info.all_text(), font)
+    chain = _as_chain(font or find_cjk_font())
+    gone = chain.missing(info.all_text())
     if gone:
         raise GlyphMissing(gone)
     matrix, version = qr_matrix(info.token)
@@ -365,39 +510,104 @@ def render_pass(
 
     margin = max(8, width // 48)
     usable = width - 2 * margin
-    blocks: list[tuple[str, FreeTypeFont]] = []  # (text, font), drawn centred, in order
+    blocks: list[TextLine] = []  # drawn centred, in order
     if info.header:
-        blocks.append((info.header, _fitted_font(font, info.header, width // 14, usable)))
-    blocks.append((info.kind_name, _fitted_font(font, info.kind_name, width // 8, usable)))
-    blocks.append((info.unit, _fitted_font(font, info.unit, width // 5, usable)))
+        blocks.append(fitted_line(info.header, chain, width // 14, usable))
+    blocks.append(fitted_line(info.kind_name, chain, width // 8, usable))
+    blocks.append(fitted_line(info.unit, chain, width // 5, usable))
     if info.name:
-        blocks.append((info.name, _fitted_font(font, info.name, width // 10, usable)))
+        blocks.extend(name_lines(info.name, chain, width // 10, usable, name_smallest(width)))
     if info.plate:
-        blocks.append((info.plate, _fitted_font(font, info.plate, width // 8, usable)))
-    details = [(line, _fitted_font(font, line, width // 16, usable)) for line in info.detail_lines()]
+        blocks.append(fitted_line(info.plate, chain, width // 8, usable))
+    details = [fitted_line(line, chain, width // 16, usable) for line in info.detail_lines()]
 
     gap = max(4, width // 64)
-
-    def height_of(text: str, f) -> int:
-        _left, _top, _right, bottom = f.getbbox(text)
-        return bottom + gap
-
-    height = margin + sum(height_of(t, f) for t, f in blocks) + qr.height + gap
-    height += sum(height_of(t, f) for t, f in details) + margin
+    height = margin + sum(b.height + gap for b in blocks) + qr.height + gap
+    height += sum(d.height + gap for d in details) + margin
     img = Image.new("1", (width, height), 1)
     draw = ImageDraw.Draw(img)
     y = margin
-    for text, f in blocks:
-        draw.text((width // 2, y), text, font=f, fill=0, anchor="mt")
-        y += height_of(text, f)
+    for line in blocks:
+        line.draw(draw, width / 2, y)
+        y += line.height + gap
     qr_x = (width - qr.width) // 2
     img.paste(qr, (qr_x, y))
     placement = QrPlacement(qr_x + border * dots, y + border * dots, dots, border, version, n)
     y += qr.height + gap
-    for text, f in details:
-        draw.text((width // 2, y), text, font=f, fill=0, anchor="mt")
-        y += height_of(text, f)
+    for line in details:
+        line.draw(draw, width / 2, y)
+        y += line.height + gap
     return RenderedPass(img, placement)
+
+
+def name_smallest(width: int) -> int:
+    """The smallest size a name is printed at before it wraps (24 dots, 3 mm, on 58 mm paper)."""
+    return max(16, width // 16)
+
+
+# --- what fits on the paper ------------------------------------------------------------------
+
+
+def _token_digits(unit: str, name_bytes: int, plate: str) -> int:
+    from models.passtoken import SIGNATURE_BYTES, TOKEN_PREFIX, PassBody, PassKind, bytes_to_digits
+
+    body = PassBody(
+        kid=0, pass_id=bytes(16), kind=PassKind.RESIDENT, scope=0, valid_from=0, valid_to=1, unit=unit, plate=plate
+    )
+    size = len(body.to_bytes()) + name_bytes + SIGNATURE_BYTES
+    return len(TOKEN_PREFIX) + len(bytes_to_digits(bytes(size)))
+
+
+@functools.lru_cache(maxsize=256)
+def _qr_fits(digits: int, width: int) -> bool:
+    from tui.printing.qrfast import qr_modules
+
+    matrix, _version = qr_modules("8" * digits)
+    try:
+        fit_qr(len(matrix), width)
+    except PrintError:
+        return False
+    return True
+
+
+def name_limit(unit: str, plate: str, paper: str | int) -> int:
+    """How many characters a name on this pass can have and still print on `paper`: the
+    pass's QR grows with the name and must fit the paper at 6 dots a module. At most
+    models.values.PASS_NAME_MAX (the pass itself); counted as models.values.name_length
+    counts (a character outside the basic plane, such as 𠈌, counts as two)."""
+    from models.values import PASS_NAME_MAX
+
+    width = paper_dots(paper)
+    room = 0
+    for name_bytes in range(3, 3 * PASS_NAME_MAX + 1, 3):
+        if not _qr_fits(_token_digits(unit, name_bytes, plate), width):
+            break
+        room = name_bytes
+    return room // 3
+
+
+def check_printable(unit: str, name: str, plate: str, paper: str | int, font: str | None = None) -> None:
+    """Before a pass is issued: refuse (PrintError, in words) a name that would not print on
+    the configured paper, or characters no installed font has. The limit is in characters
+    and is the one the printer needs (`name_limit`), so a pass that is issued also prints."""
+    from models.values import name_length
+
+    limit = name_limit(unit, plate, paper)
+    mm = str(paper).strip().lower().removesuffix("mm")
+    if mm not in PAPER_DOTS:
+        mm = f"{paper_dots(paper) * 254 // (PRINTER_DPI * 10)}"  # a width set in dots, in mm
+    if name_length(name) > limit:
+        raise PrintError(
+            f"这张通行证印在 {mm} 毫米纸上，姓名最多 {limit} 个字（生僻字算两个字），现在有 {name_length(name)} 个字，"
+            "请缩短姓名" + ("或改用 80 毫米纸" if mm == "58" else ""),
+            f"on {mm} mm paper the name on this pass can have at most {limit} characters (a rare character "
+            f"counts as two) and it has {name_length(name)}: shorten it"
+            + (" or use 80 mm paper" if mm == "58" else ""),
+            code="name_too_long",
+        )
+    gone = FontChain(find_cjk_font(font)).missing(unit + name + plate)
+    if gone:
+        raise GlyphMissing(gone)
 
 
 def with_paper_margin(image, dots: int = 32):

@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.widgets import Static
 
+from tui.scanner import SerialScanned
 from tui.screens.base import DeskScreen
 from tui.widgets.key_bar import KeyBar, bound_keys, key_label
 from tui.widgets.passage_log import PassageLog
@@ -63,7 +64,16 @@ def looks_like_temperature(text: str) -> bool:
         if compact.endswith(suffix):
             compact = compact[: -len(suffix)].strip()
             break
-    return 1 <= len(compact) <= 6 and all(c in _TEMP_CHARS for c in compact) and any(c.isdigit() for c in compact)
+    if 1 <= len(compact) <= 6 and all(c in _TEMP_CHARS for c in compact) and any(c.isdigit() for c in compact):
+        return True
+    # what the value rule itself reads as a reading: "36度5", "36.5。", a thermometer's "Err" / "---"
+    from models.values import ValueRejected, parse_temperature
+
+    try:
+        parse_temperature(text)
+    except ValueRejected as exc:
+        return exc.code not in ("empty", "not_a_number")
+    return True
 
 
 def looks_like_foreign_code(text: str) -> bool:
@@ -424,6 +434,13 @@ class DutyScreen(DeskScreen[None]):
         message.stop()
         # Entries are handled one at a time, in the order they were typed: a temperature
         # typed while the previous scan is still being checked must apply to that scan.
+        self.entries.put_nowait(message.text)
+
+    @on(SerialScanned)
+    def serial_scanned(self, message: SerialScanned) -> None:
+        """A code from the serial scanner (tui/scanner.py, handed on by the app): the same queue,
+        so the same path, as a code typed into the scan line."""
+        message.stop()
         self.entries.put_nowait(message.text)
 
     async def _entry_loop(self) -> None:

@@ -195,7 +195,7 @@ class IssuePassScreen(ModalScreen[PassIssued | None]):
 
     def check(self, f: FormField) -> Any:
         """The field's clean value (possibly ""), or None after saying why it was refused."""
-        from models.values import ValueRejected, parse_name, parse_unit
+        from models.values import ValueRejected, parse_pass_name, parse_unit
 
         value = f.value.strip()
         clean: Any  # text, the days (a number or ""), the hours (a pair)
@@ -213,7 +213,7 @@ class IssuePassScreen(ModalScreen[PassIssued | None]):
                     raise _Refused(self.t("need_unit"))
                 clean = str(parse_unit(value))
             elif f.field_name == "name":
-                clean = parse_name(value)
+                clean = parse_pass_name(value)
             elif f.field_name == "days":
                 try:
                     days = float(value) if value else None
@@ -273,7 +273,13 @@ class IssuePassScreen(ModalScreen[PassIssued | None]):
 
     @work(exclusive=True, group="issue-pass", exit_on_error=False)
     async def issue_worker(self, volunteer_id, kind, unit, name, days, plate, hours) -> None:
+        import asyncio
+
+        from tui.printing.render import check_printable
+
         try:
+            # the name must print on this kiosk's paper, or the pass is not issued at all
+            await asyncio.to_thread(check_printable, unit, name, plate, self.paper, self.font)
             issued = await self._on_db(_issue, volunteer_id, kind, unit, name, days, plate, hours)
         except Exception as exc:  # shown in words; the form stays as typed
             self._not_issued(exc)

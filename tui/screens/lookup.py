@@ -31,10 +31,11 @@ def run_lookup(store, kind: str, text: str) -> LookupResult:
     """Runs on the database thread. A value that fails its rule raises ValueRejected, whose
     words ("ID check digit wrong") the duty screen shows as they are."""
     from models import lookup
+    from models.clock import trusted_date
     from models.values import mask_id, mask_phone, parse_id_number, parse_phone, parse_unit
 
     if kind == "id":
-        id_number = parse_id_number(text)
+        id_number = parse_id_number(text, today=trusted_date(store.trusted_now()))
         hits = lookup.by_id_number(store, id_number)
         if not hits:
             return LookupResult(kind, mask_id(id_number), register_with=RegistrationPrefill(id_number=id_number))

@@ -127,10 +127,19 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
     async def enter(self, event: Input.Submitted) -> None:
         await enter_moves_on(self, event)
 
+    def today(self):
+        """The kiosk's trusted date (not the bare wall clock) for the ID number's birth date."""
+        from models.clock import trusted_date
+
+        store = self.app.store
+        return trusted_date(store.trusted_now()) if store is not None else None
+
     def check(self, f: FormField):
         """The field's clean value, or None after showing why it was refused."""
         try:
-            clean = clean_field(f.field_name, f.value, field_named(self, "kind").value, self.app.lang)
+            clean = clean_field(
+                f.field_name, f.value, field_named(self, "kind").value, self.app.lang, today=self.today()
+            )
         except FieldRefused as exc:
             f.set_error(str(exc))
             f.input.focus()
@@ -198,7 +207,7 @@ class FieldRefused(Exception):
     """A form value was refused; str() is the sentence shown under the field."""
 
 
-def clean_field(name: str, raw: str, kind_number: str, lang: str):
+def clean_field(name: str, raw: str, kind_number: str, lang: str, today=None):
     """One registration field's clean value, or FieldRefused with the words to show.
 
     A pure function of what was typed (and the kind chosen, which decides what is required),
@@ -226,7 +235,7 @@ def clean_field(name: str, raw: str, kind_number: str, lang: str):
                 if kind is not None and kind.needs_id:
                     raise FieldRefused(t(lang, "reg.need_id", kind=kind.name.text(lang)))
                 return ""
-            return parse_id_number(value)
+            return parse_id_number(value, today=today)
         if name == "to_unit":
             if not value:
                 if kind is not None and kind.needs_unit:

@@ -27,6 +27,15 @@ class StatusBar(Horizontal):
     else in the short words (the sync text is never pushed off the line for it)."""
 
     DEFAULT_CSS = """
+    StatusBar #status-scanner {
+        display: none;
+        background: $error;
+        color: $text;
+        text-style: bold;
+    }
+    StatusBar #status-scanner.scanner-gone {
+        display: block;
+    }
     StatusBar #status-clock.clock-wrong {
         background: $error;
         color: $text;
@@ -45,16 +54,26 @@ class StatusBar(Horizontal):
         yield Static("", id="status-volunteer", markup=False)
         yield Static("", id="status-direction", markup=False)
         yield Static("", id="status-clock", markup=False)
+        yield Static("", id="status-scanner", markup=False)  # only while the serial scanner is gone
         yield Static("", id="status-sync", markup=False)
 
     def on_mount(self) -> None:
         self.tick()
         self.watch(self.app, "sync_status", self._sync_status_changed)
         self.watch(self.app, "clock_warning", self._clock_warning_changed)
+        self.watch(self.app, "scanner_state", self._scanner_state_changed)
         self.set_interval(SYNC_REPAINT_SECONDS, self.paint_sync)
 
     def _sync_status_changed(self, _status) -> None:
         self.paint_sync()
+
+    def _scanner_state_changed(self, state: str) -> None:
+        """The serial scanner's word (tui/scanner.py): shown while it is gone, hidden when back."""
+        from tui.strings import t
+
+        part = self.query_one("#status-scanner", Static)
+        part.update(t(getattr(self.app, "lang", "zh"), "duty.scanner.gone") if state == "gone" else "")
+        part.set_class(state == "gone", "scanner-gone")
 
     def _clock_warning_changed(self, warning: tuple[str, str]) -> None:
         self.set_clock_warning(*warning)
