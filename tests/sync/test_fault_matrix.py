@@ -90,7 +90,7 @@ def test_kiosk_killed_while_building_a_batch(office, tmp_path, monkeypatch):
     store, service = office.add_kiosk(tmp_path / "k")
     write_passages(store, 1100)
     calls = {"n": 0}
-    real_batch = SyncService._batch
+    real_batch = SyncService._read_batch
 
     def dying_batch(self, *args):
         calls["n"] += 1
@@ -98,10 +98,10 @@ def test_kiosk_killed_while_building_a_batch(office, tmp_path, monkeypatch):
             raise PowerCut()
         return real_batch(self, *args)
 
-    monkeypatch.setattr(SyncService, "_batch", dying_batch)
+    monkeypatch.setattr(SyncService, "_read_batch", dying_batch)
     with pytest.raises(PowerCut):
         service.run_once()
-    monkeypatch.setattr(SyncService, "_batch", real_batch)
+    monkeypatch.setattr(SyncService, "_read_batch", real_batch)
     store.engine.dispose()
     reopened = KioskStore.open(store.data_dir)
     office.kiosks.append(reopened)
