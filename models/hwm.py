@@ -46,12 +46,24 @@ def _parse_slot(raw: bytes) -> tuple[int, int] | None:
 
 class OutboxMark:
     """The mark file, open for the life of the store: `read()` the newest valid slot, `write()`
-    a newer mark durably (pwrite + fdatasync: ~0.2 ms, see tests/bench/bench_kiosk.py)."""
+    a newer mark durably (pwrite + fdatasync), `write_soon()` the same on the mark's own thread.
+
+    The desk's commits use `write_soon`: the passage is saved when SQLite's commit returns, and
+    a second fsync in that path would double the commit's time on an SD card (see
+    tests/bench/bench_kiosk.py, kiosk.commit_mark). The mark then lands one fsync later; marks
+    that come while one is being written are folded into the next write (only the newest
+    matters). A power cut inside that window leaves the mark one commit behind: harmless."""
+
+    IDLE_S = 2.0  # the writer thread ends after this long without a mark to write
 
     def __init__(self, data_dir: Path):
         self.path = Path(data_dir) / MARK_FILE
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        self._lock = threading.Lock()
+        self._io = threading.Lock()  # one pwrite + fdatasync at a time
+        self._cond = threading.Condition()  # guards _pending, _busy, _thread
+        self._pending: tuple[int, int] | None = None
+        self._busy = False
+        self._thread: threading.Thread | None = None
         self._slot = 0
         self.current = self.read()
 
@@ -66,7 +78,7 @@ class OutboxMark:
 
     def write(self, epoch: int, seq: int) -> None:
         """Durably note (epoch, seq) if it is newer than the mark (marks only ever rise)."""
-        with self._lock:
+        with self._io:
             if self.current is not None and (epoch, seq) <= self.current:
                 return
             os.pwrite(self._fd, _slot_bytes(epoch, seq), self._slot * SLOT)
@@ -74,16 +86,53 @@ class OutboxMark:
             self._slot = 1 - self._slot
             self.current = (epoch, seq)
 
+    def write_soon(self, epoch: int, seq: int) -> None:
+        """`write` on the mark's thread; returns at once."""
+        with self._cond:
+            if self._pending is not None and (epoch, seq) <= self._pending:
+                return
+            self._pending = (epoch, seq)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kakou-outbox-mark", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._pending is None:
+                    self._cond.wait(self.IDLE_S)
+                if self._pending is None:
+                    self._thread = None
+                    self._cond.notify_all()
+                    return
+                mark, self._pending, self._busy = self._pending, None, True
+            try:
+                self.write(*mark)
+            except OSError:
+                pass  # a mark that lags only weakens the next check; the record itself is saved
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every mark handed to `write_soon` is on disk."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
     def reset(self, epoch: int, seq: int) -> None:
         """Write (epoch, seq) into both slots, lower than the mark or not: after a loss was
         recorded the mark says where the kiosk is now (an older, higher slot must not win)."""
-        with self._lock:
+        self.flush()
+        with self._io:
             for slot in (0, 1):
                 os.pwrite(self._fd, _slot_bytes(epoch, seq), slot * SLOT)
             os.fdatasync(self._fd)
             self.current = (epoch, seq)
 
     def close(self) -> None:
+        self.flush()
         try:
             os.close(self._fd)
         except OSError:

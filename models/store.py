@@ -172,7 +172,7 @@ class KioskStore:
         try:
             row = dbapi_conn.execute("SELECT epoch, last_seq FROM kiosk_state WHERE id = 1").fetchone()
             if row is not None:
-                self.mark.write(int(row[0]), int(row[1]))
+                self.mark.write_soon(int(row[0]), int(row[1]))
         except Exception:  # the record is saved; a mark that lags only weakens the next check
             _log.exception("the outbox mark could not be written")
 

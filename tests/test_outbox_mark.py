@@ -34,7 +34,9 @@ def fold_wal(store: KioskStore) -> None:
 
 def damaged_wal_copy(store: KioskStore, target, *, frame_at: float = 0.5):
     """The kiosk's data dir as a power cut would leave it (the -wal file not yet folded back),
-    with one byte flipped in a committed frame `frame_at` of the way through the -wal file."""
+    with one byte flipped in a committed frame `frame_at` of the way through the -wal file.
+    The cut comes after the mark's write landed (it lands one fsync after the commit)."""
+    store.mark.flush()
     src = store.data_dir
     target.mkdir()
     for f in src.iterdir():
@@ -108,6 +110,7 @@ def test_a_clean_reopen_and_a_rolled_back_write_report_nothing_lost(kiosk):
         with kiosk.writer.begin() as conn:
             append_fact(conn, "passage", {"n": 1}, clock.now())
             raise RuntimeError("the desk's write failed")  # rolled back: seq 9 was never committed
+    kiosk.mark.flush()
     assert kiosk.mark.current == (1, 8)
     kiosk.engine.dispose()
     store = KioskStore.open(kiosk.data_dir)
