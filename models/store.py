@@ -100,6 +100,7 @@ class KioskStore:
         self._signing_key: SigningKey | None = None
         self._lookup_key: bytes | None = None
         self._hlc_ms = 0
+        self._opened_tip = (1, 0)
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -134,7 +135,7 @@ class KioskStore:
                 f"cannot open the record mark file in {self.data_dir}: {exc.strerror}",
                 code="mark_unreadable",
             ) from exc
-        db = self._file_tip()
+        db = self._opened_tip  # read by _ensure_state: the file's tip as opened
         lost = compare(db, self.mark.current)
         if lost:
             assert self.mark.current is not None  # compare finds nothing without a mark
@@ -151,8 +152,8 @@ class KioskStore:
                     )
             _log.error("records missing from the kiosk file: %s (mark %s, file %s)", lost, self.mark.current, db)
             self.mark.reset(*self._file_tip())
-        elif self.mark.current != db:
-            self.mark.reset(*db)  # a new mark, or one commit behind (a cut between commit and mark)
+        # A mark behind the file (new, or a cut between a commit and its mark) is left as it is:
+        # the next commit moves it, and the open does not pay an fsync for it.
         event.listen(self.engine, "begin", _note_writer)
         event.listen(self.engine.pool, "checkin", self._after_write)
 
@@ -215,7 +216,12 @@ class KioskStore:
 
     def _ensure_state(self) -> None:
         with self.writer.begin() as conn:
-            row = conn.execute(select(col(KioskState.hlc_last)).where(col(KioskState.id) == STATE_ROW_ID)).first()
+            row = conn.execute(
+                select(col(KioskState.hlc_last), col(KioskState.epoch), col(KioskState.last_seq)).where(
+                    col(KioskState.id) == STATE_ROW_ID
+                )
+            ).first()
+            self._opened_tip = (int(row[1]), int(row[2])) if row is not None else (1, 0)
             if row is None:
                 # A new kiosk file: its signing key is made now, before the row that says the
                 # kiosk exists (a power cut between the two leaves a key and no row, which the

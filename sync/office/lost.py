@@ -53,8 +53,10 @@ def lost_words(entry: dict[str, Any]) -> Words | None:
     if entry["refused"]:
         held = sum(h for *_r, h in entry["refused"])
         spans = ", ".join(_span(e, a, b) for e, a, b, _h in entry["refused"][:8])
-        zh.append(f"设备声称丢失的记录中有 {held} 条街道办已收到，声明不予采信，记录保留（{spans}）")
-        en.append(f"the kiosk claimed {held} records lost that the office holds: not taken, the records stay ({spans})")
+        zh.append(f"设备报告丢失的记录中有 {held} 条街道办已收到：记录保留，不计为丢失（{spans}）")
+        en.append(
+            f"{held} records the kiosk reported lost are held by the office: they stay, not counted lost ({spans})"
+        )
     if not zh:
         return None
     return Words("；".join(zh), "; ".join(en))

@@ -184,7 +184,7 @@ def test_a_rogue_kiosk_cannot_call_records_the_office_holds_lost(office, tmp_pat
     assert (1, 11, 14, "missing", "lost", 0) in office_lost(office.engine, kiosk_id)
     (row,) = kiosk_status(office.engine)["kiosks"]
     assert row["lost"] == 4 and [1, 1, 10, 10] in row["lost_refused"]
-    assert "not taken, the records stay" in format_status(kiosk_status(office.engine))
+    assert "held by the office: they stay, not counted lost" in format_status(kiosk_status(office.engine))
     # Claims outside the rules are refused whole (422): a later epoch than the batch's, a reversed
     # or an endless range.
     for bad in (
