@@ -42,7 +42,7 @@ from models import keys as key_files
 from models.errors import KakouError
 from models.tables import STATE_ROW_ID
 from sync import signing
-from sync.schemas import LIST_NAMES, MAX_LOST_CLAIMS, EnrollResponse, KnownResult, PushResult, SyncState
+from sync.schemas import LIST_NAMES, MAX_LOST_CLAIMS, MAX_LOST_SPAN, EnrollResponse, KnownResult, PushResult, SyncState
 
 if TYPE_CHECKING:  # httpx is imported when the network is first used; the store only for its type
     import httpx
@@ -885,7 +885,13 @@ class SyncService:
         with self.store.engine.connect() as conn:
             ranges = lost_ranges(conn, unreported=True)
             conn.rollback()
-        return ranges[:MAX_LOST_CLAIMS]
+        claims, span = [], 0
+        for r in ranges[:MAX_LOST_CLAIMS]:  # what one batch may carry (sync/schemas.py); the rest go next
+            span += r.count
+            if span > MAX_LOST_SPAN:
+                break
+            claims.append(r)
+        return claims
 
     def _claims_taken(self, claims: list[LostRange], epoch: int, hwm: int) -> None:
         """The office's signed answer took the batch's claims: those of an earlier epoch are

@@ -60,7 +60,7 @@ class OutboxItem(Strict):
 
 
 MAX_LOST_CLAIMS = 100  # lost ranges one batch may name
-MAX_LOST_SPAN = 100_000  # seqs one lost range may cover (a kiosk records a few thousand a day)
+MAX_LOST_SPAN = 100_000  # seqs the lost ranges of one batch may cover (a kiosk records a few thousand a day)
 
 
 class LostClaim(Strict):
@@ -95,6 +95,9 @@ class PushBatch(Strict):
     def _lost_in_known_epochs(self) -> PushBatch:
         if any(c.epoch > self.epoch for c in self.lost):
             raise ValueError("a lost range names an epoch after the batch's")
+        # The office reads the seqs it holds in each range: bounded per batch, not per claim.
+        if sum(c.last - c.first + 1 for c in self.lost) > MAX_LOST_SPAN:
+            raise ValueError(f"the lost ranges of one batch cover at most {MAX_LOST_SPAN} seqs")
         return self
 
 

@@ -194,4 +194,7 @@ def test_a_rogue_kiosk_cannot_call_records_the_office_holds_lost(office, tmp_pat
         {"epoch": 1, "first": 20, "last": 21, "reason": "whatever"},
     ):
         assert _claim(service, [bad]).status_code == 422, bad
+    # Many ranges that each fit but together would make the office read millions of seqs.
+    many = [{"epoch": 1, "first": 1 + i * 90_000, "last": (i + 1) * 90_000, "reason": "missing"} for i in range(3)]
+    assert _claim(service, many).status_code == 422
     assert office_records(office.engine, kiosk_id) == before
