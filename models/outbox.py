@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from models.clock import HLC_COUNTER_MASK, Reading, hlc_next, hlc_wall_ms
+from models.hwm import LostRange
 from models.tables import STATE_ROW_ID
 
 
@@ -141,6 +142,11 @@ def tombstone_json(body: Mapping[str, Any]) -> str:
     return canonical_json({**plain, TOMBSTONE_HASH_KEY: payload_hash(canonical_json(plain))})
 
 
+def _purged_intact(payload: bytes | str) -> bool:
+    raw = payload if isinstance(payload, bytes) else str(payload).encode("utf-8", "surrogateescape")
+    return b'"purged":true' in raw and _tombstone_intact(raw)
+
+
 def _tombstone_intact(raw: bytes) -> bool:
     try:
         body = json.loads(raw)
@@ -167,7 +173,47 @@ def damaged_records(conn: Connection, start: float | None = None, end: float | N
     rows = conn.execute(text(f"SELECT epoch, seq, CAST(payload AS BLOB), payload_hash FROM outbox{where}"), params)
     bad = []
     for epoch, seq, payload, digest in rows:
-        raw = payload if isinstance(payload, bytes) else str(payload).encode("utf-8", "surrogateescape")
-        if hashlib.sha256(raw).hexdigest() != digest and not (b'"purged":true' in raw and _tombstone_intact(raw)):
+        if not hash_matches(payload, digest) and not _purged_intact(payload):
             bad.append((int(epoch), int(seq)))
     return bad
+
+
+def hash_matches(payload: bytes | str, digest: str) -> bool:
+    """Whether a payload (as read: bytes, since damaged text may no longer be UTF-8) still
+    matches the hash written with it."""
+    raw = payload if isinstance(payload, bytes) else str(payload).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(raw).hexdigest() == digest
+
+
+def lost_ranges(conn: Connection, *, unreported: bool = False) -> list[LostRange]:
+    """The records this kiosk lost (models/hwm.py), oldest first."""
+    where = " WHERE reported_at IS NULL" if unreported else ""
+    rows = conn.execute(
+        text(f"SELECT epoch, first_seq, last_seq, reason, found_at, reported_at FROM outbox_lost{where} ORDER BY id")
+    )
+    return [
+        LostRange(int(e), int(a), int(b), str(r), float(f), None if t is None else float(t))
+        for e, a, b, r, f, t in rows
+    ]
+
+
+def note_lost(conn: Connection, epoch: int, first: int, last: int, reason: str, now: float) -> None:
+    """Keep one lost range (once: the same range found again is the same problem)."""
+    conn.execute(
+        text(
+            "INSERT INTO outbox_lost (epoch, first_seq, last_seq, reason, found_at) VALUES (:e, :a, :b, :r, :t)"
+            " ON CONFLICT (epoch, first_seq, reason) DO NOTHING"
+        ),
+        {"e": epoch, "a": first, "b": last, "r": reason, "t": now},
+    )
+
+
+def note_reported(conn: Connection, ranges: list[LostRange], now: float) -> None:
+    for r in ranges:
+        conn.execute(
+            text(
+                "UPDATE outbox_lost SET reported_at = :t WHERE epoch = :e AND first_seq = :a AND reason = :r"
+                " AND reported_at IS NULL"
+            ),
+            {"t": now, "e": r.epoch, "a": r.first, "r": r.reason},
+        )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from models.hwm import LostRange, lost_words
 from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS, registration_label
 from models.reasons import reason_label
 from models.words import Words
@@ -95,6 +96,7 @@ def day_report(store: KioskStore, day: dt.date | None = None) -> dict[str, Any]:
         damaged = len(damaged_records(conn, start, end))
         conn.rollback()
     pending, oldest = store.pending()
+    lost = store.lost_ranges()
     cp = store.checkpoint()
     total = body["passages"]["in"] + body["passages"]["out"] + body["turned_back"]
     return {
@@ -106,6 +108,17 @@ def day_report(store: KioskStore, day: dt.date | None = None) -> dict[str, Any]:
         "unsynced": pending,
         "oldest_unsynced": oldest,
         "damaged_records": damaged,
+        # Records this kiosk committed and lost (whatever their day: their times went with them).
+        "lost_records": [
+            {
+                "epoch": r.epoch,
+                "first": r.first,
+                "last": r.last,
+                "reason": r.reason,
+                "reported": r.reported_at is not None,
+            }
+            for r in lost
+        ],
         # A zero report is a report: it says zero, it does not stay silent.
         "zero_report": total == 0 and body["fevers"]["cases"] == 0 and sum(body["registrations"].values()) == 0,
     }
@@ -154,4 +167,12 @@ def format_report(r: dict[str, Any], lang: str = "zh") -> str:
     lines.append(w["unsynced"].format(count=r["unsynced"]))
     if r.get("damaged_records"):
         lines.append(w["damaged"].format(count=r["damaged_records"]))
+    lost = lost_words(
+        [
+            LostRange(x["epoch"], x["first"], x["last"], x["reason"], 0.0, 1.0 if x["reported"] else None)
+            for x in r.get("lost_records", [])
+        ]
+    )
+    if lost is not None:
+        lines.append(lost.text(lang))
     return "\n".join(lines)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -15,13 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 from sqlmodel import select as _select
 
 from models import keys
 from models.clock import PLAUSIBLE_SINCE, hlc_wall_ms
 from models.engine import open_engine, writer
+from models.errors import StoreError
+from models.hwm import LostRange, OutboxMark
 from models.policy import Policy
 from models.tables import (
     STATE_ROW_ID,
@@ -34,6 +37,7 @@ from models.tables import (
     TrustedKey,
 )
 from models.verdict import GateState, TrustEntry
+from models.words import Words
 
 if TYPE_CHECKING:
     from nacl.signing import SigningKey
@@ -42,6 +46,15 @@ if TYPE_CHECKING:
     from models.privacy import LookupCost
 
 DB_FILE = "kakou.db"
+_WROTE = "kakou_wrote"  # on a pooled connection's info: a write transaction ran on it
+_log = logging.getLogger("kakou.models.store")
+
+
+def _note_writer(conn: Connection) -> None:
+    if conn.get_execution_options().get("immediate"):
+        conn.info[_WROTE] = True
+
+
 ENV_DATA_DIR = "KAKOU_DATA_DIR"
 
 
@@ -77,6 +90,8 @@ def vouched_set(stored: str | None) -> frozenset[str] | None:
 class KioskStore:
     """One kiosk's data: the SQLite file, its keys, and cached lists/policy."""
 
+    mark: OutboxMark  # the outbox's mark outside the file, opened by `open` (models/hwm.py)
+
     def __init__(self, data_dir: Path, engine: Engine):
         self.data_dir = data_dir
         self.engine = engine
@@ -88,6 +103,7 @@ class KioskStore:
         self._lookup_key: bytes | None = None
         self._lookup_costs: list[LookupCost] | None = None
         self._hlc_ms = 0
+        self._opened_tip = (1, 0)
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -99,7 +115,84 @@ class KioskStore:
         engine = open_engine(data_dir / DB_FILE, check=check)
         store = cls(data_dir, engine)
         store._ensure_state()
+        store._check_mark()
         return store
+
+    # -- the outbox's mark outside the file (models/hwm.py) ------------------------------------
+    def _check_mark(self) -> None:
+        """Compare the file's newest (epoch, seq) with the mark kept outside it. Records the
+        mark says were committed and the file no longer holds are kept as lost (outbox_lost:
+        the words, and the office is told at the next push), and the numbering goes on after
+        the mark's, so no `seq` is ever handed out twice. Then every write transaction moves
+        the mark (`_after_write`)."""
+        from sqlalchemy import event
+
+        from models.hwm import compare
+        from models.outbox import note_lost
+
+        try:
+            self.mark = OutboxMark(self.data_dir)
+        except OSError as exc:
+            raise StoreError(
+                f"无法打开记录编号文件 {self.data_dir}：{exc.strerror}",
+                f"cannot open the record mark file in {self.data_dir}: {exc.strerror}",
+                code="mark_unreadable",
+            ) from exc
+        db = self._opened_tip  # read by _ensure_state: the file's tip as opened
+        lost = compare(db, self.mark.current)
+        if lost:
+            assert self.mark.current is not None  # compare finds nothing without a mark
+            mark_epoch, mark_seq = self.mark.current
+            now = time.time()
+            with self.writer.begin() as conn:
+                for epoch, first, last in lost:
+                    note_lost(conn, epoch, first, last, "missing", now)
+                if mark_epoch == db[0]:
+                    # The next record takes the number after the last one ever committed.
+                    conn.execute(
+                        text("UPDATE kiosk_state SET last_seq = :m WHERE id = :id AND last_seq < :m"),
+                        {"m": mark_seq, "id": STATE_ROW_ID},
+                    )
+            _log.error("records missing from the kiosk file: %s (mark %s, file %s)", lost, self.mark.current, db)
+            self.mark.reset(*self._file_tip())
+        # A mark behind the file (new, or a cut between a commit and its mark) is left as it is:
+        # the next commit moves it, and the open does not pay an fsync for it.
+        event.listen(self.engine, "begin", _note_writer)
+        event.listen(self.engine.pool, "checkin", self._after_write)
+
+    def _file_tip(self) -> tuple[int, int]:
+        with self.engine.connect() as conn:
+            epoch, last = conn.execute(
+                text("SELECT epoch, last_seq FROM kiosk_state WHERE id = :id"), {"id": STATE_ROW_ID}
+            ).one()
+            conn.rollback()
+        return int(epoch), int(last)
+
+    def _after_write(self, dbapi_conn: Any, record: Any) -> None:
+        """Pool check-in after a write transaction ended: the mark takes what the file now holds
+        as committed (read back, so a failed or rolled-back commit never moves it)."""
+        if not record.info.pop(_WROTE, False) or dbapi_conn is None:
+            return
+        try:
+            row = dbapi_conn.execute("SELECT epoch, last_seq FROM kiosk_state WHERE id = 1").fetchone()
+            if row is not None:
+                self.mark.write_soon(int(row[0]), int(row[1]))
+        except Exception:  # the record is saved; a mark that lags only weakens the next check
+            _log.exception("the outbox mark could not be written")
+
+    def lost_ranges(self) -> list[LostRange]:
+        from models.outbox import lost_ranges
+
+        with self.engine.connect() as conn:
+            ranges = lost_ranges(conn)
+            conn.rollback()
+        return ranges
+
+    def lost_notice(self) -> Words | None:
+        """The words for records this kiosk lost (None: none): the duty screen, every command."""
+        from models.hwm import lost_words
+
+        return lost_words(self.lost_ranges())
 
     def check_integrity(self) -> None:
         """The whole file, on its own connection (safe from a worker thread while the desk
@@ -120,10 +213,18 @@ class KioskStore:
         from models.engine import checkpoint_and_close
 
         checkpoint_and_close(self.engine)
+        mark = getattr(self, "mark", None)
+        if mark is not None:
+            mark.close()
 
     def _ensure_state(self) -> None:
         with self.writer.begin() as conn:
-            row = conn.execute(select(col(KioskState.hlc_last)).where(col(KioskState.id) == STATE_ROW_ID)).first()
+            row = conn.execute(
+                select(col(KioskState.hlc_last), col(KioskState.epoch), col(KioskState.last_seq)).where(
+                    col(KioskState.id) == STATE_ROW_ID
+                )
+            ).first()
+            self._opened_tip = (int(row[1]), int(row[2])) if row is not None else (1, 0)
             if row is None:
                 # A new kiosk file: its signing key is made now, before the row that says the
                 # kiosk exists (a power cut between the two leaves a key and no row, which the

@@ -253,6 +253,23 @@ class ShiftEvent(SQLModel, table=True):
     device_time: float = Field(index=True)
 
 
+class OutboxLost(SQLModel, table=True):
+    """Records this kiosk committed and cannot send (models/hwm.py): `missing` from the file
+    (the mark outside it says they were committed) or `damaged` (their payload no longer
+    matches its hash). Kept as the problem record; the office is told in the next push."""
+
+    __tablename__ = "outbox_lost"
+    __table_args__ = (UniqueConstraint("epoch", "first_seq", "reason", name="uq_outbox_lost_range"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    epoch: int
+    first_seq: int
+    last_seq: int
+    reason: str = Field(max_length=16)  # missing | damaged
+    found_at: float
+    reported_at: float | None = None  # when the office's signed answer took the claim
+
+
 class AuditEvent(SQLModel, table=True):
     """Who did what: logins, failed logins, pass issue/revoke, settings, purge."""
 

@@ -42,13 +42,14 @@ from models import keys as key_files
 from models.errors import KakouError
 from models.tables import STATE_ROW_ID
 from sync import signing
-from sync.schemas import LIST_NAMES, EnrollResponse, KnownResult, PushResult, SyncState
+from sync.schemas import LIST_NAMES, MAX_LOST_CLAIMS, MAX_LOST_SPAN, EnrollResponse, KnownResult, PushResult, SyncState
 
 if TYPE_CHECKING:  # httpx is imported when the network is first used; the store only for its type
     import httpx
     from pydantic import BaseModel
     from sqlalchemy.engine import Connection
 
+    from models.hwm import LostRange
     from models.store import KioskStore
 
 _log = logging.getLogger("kakou.sync")
@@ -110,6 +111,8 @@ class SyncResult:
     remaining: int = 0  # records still waiting here
     lists_updated: list[str] = field(default_factory=list)
     epoch_bumped: bool = False
+    damaged: int = 0  # records held back: their payload no longer matches its hash (the office is told)
+    lost_reported: int = 0  # seqs the office took as lost from this round's claims
     clock_skew: float | None = None  # kiosk clock minus office clock, seconds
     error: SyncError | None = None
 
@@ -905,11 +908,23 @@ class SyncService:
         return new
 
     def _batch(self, epoch: int, after: int, limit: int) -> list[dict[str, Any]]:
+        """The records of the next batch that are fit to send (see `_read_batch`)."""
+        return self._read_batch(epoch, after, limit)[0]
+
+    def _read_batch(self, epoch: int, after: int, limit: int) -> tuple[list[dict[str, Any]], int, list[int]]:
+        """Up to `limit` outbox records after seq `after`: (those fit to send, the last seq read,
+        the seqs held back). Each payload is checked against its hash just before it goes: a
+        record that no longer matches (a damaged SD card) is not sent as if it were fine; it is
+        kept as a damaged lost record (outbox_lost) and the office is told instead. The payload is
+        read as bytes: damaged text may no longer be UTF-8."""
+        from models.outbox import hash_matches, note_lost
+
         with self.store.engine.connect() as conn:
             rows = (
                 conn.execute(
                     text(
-                        "SELECT record_id, seq, kind, payload, payload_hash, wall_time, hlc, boot_id, mono_ns, clock_flag, versions"
+                        "SELECT record_id, seq, kind, CAST(payload AS BLOB) AS payload, payload_hash, wall_time, hlc,"
+                        " boot_id, mono_ns, clock_flag, versions"
                         " FROM outbox WHERE epoch = :e AND seq > :a ORDER BY seq LIMIT :n"
                     ),
                     {"e": epoch, "a": after, "n": limit},
@@ -918,7 +933,46 @@ class SyncService:
                 .all()
             )
             conn.rollback()
-        return [dict(r) for r in rows]
+        records, damaged = [], []
+        for r in rows:
+            raw = r["payload"]
+            payload = raw.decode("utf-8") if hash_matches(raw, r["payload_hash"]) else None
+            if payload is None:
+                damaged.append(int(r["seq"]))
+                continue
+            records.append(dict(r, payload=payload))
+        if damaged:
+            now = time.time()
+            with self.store.writer.begin() as conn:
+                for seq in damaged:
+                    note_lost(conn, epoch, seq, seq, "damaged", now)
+            _log.error("outbox records no longer match their hash, held back: epoch %s seqs %s", epoch, damaged)
+        return records, (int(rows[-1]["seq"]) if rows else after), damaged
+
+    def _claims(self) -> list[LostRange]:
+        from models.outbox import lost_ranges
+
+        with self.store.engine.connect() as conn:
+            ranges = lost_ranges(conn, unreported=True)
+            conn.rollback()
+        claims, span = [], 0
+        for r in ranges[:MAX_LOST_CLAIMS]:  # what one batch may carry (sync/schemas.py); the rest go next
+            span += r.count
+            if span > MAX_LOST_SPAN:
+                break
+            claims.append(r)
+        return claims
+
+    def _claims_taken(self, claims: list[LostRange], epoch: int, hwm: int) -> None:
+        """The office's signed answer took the batch's claims: those of an earlier epoch are
+        told; one of this epoch once the office's mark has walked past it (until then it goes
+        with every batch, so the batch that fills the seqs below it also steps over it)."""
+        from models.outbox import note_reported
+
+        done = [c for c in claims if c.epoch != epoch or hwm >= c.last]
+        if done:
+            with self.store.writer.begin() as conn:
+                note_reported(conn, done, time.time())
 
     def push(self, result: SyncResult, server: dict[str, Any]) -> None:
         from models.clock import now as clock_now
@@ -941,9 +995,13 @@ class SyncService:
         sent = 0
         limit = self.batch_records
         pending, _oldest = self.store.pending()
+        claims = self._claims()
         for _round in range(1_000_000):
-            records = self._batch(epoch, cursor, limit)
-            if not records:
+            records, read_to, damaged = self._read_batch(epoch, cursor, limit)
+            result.damaged += len(damaged)
+            if damaged:
+                claims = self._claims()
+            if not records and not claims:
                 break
             reading = clock_now()
             doc = {
@@ -953,9 +1011,10 @@ class SyncService:
                 # Counted once per round (a count over a 100k outbox is not free); records in
                 # seq order, so the batch's first is the oldest still waiting.
                 "backlog": max(0, pending - sent - len(records)),
-                "oldest_pending": records[0]["wall_time"],
+                "oldest_pending": records[0]["wall_time"] if records else None,
                 "list_versions": dict(self.store.gate_state().versions),
                 "records": records,
+                "lost": [{"epoch": c.epoch, "first": c.first, "last": c.last, "reason": c.reason} for c in claims],
             }
             body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             response = self._send("POST", "/v1/push", body=body, gzip_body=True, epoch=epoch)
@@ -979,14 +1038,18 @@ class SyncService:
                 result.epoch_bumped = True
                 return self.push(result, self.handshake())
             self._set_acked(epoch, int(answer["hwm"]))
+            if claims:
+                self._claims_taken(claims, epoch, int(answer["hwm"]))
+                result.lost_reported += int(answer.get("lost", 0))
+                claims = self._claims()
             # The push itself may change lists (a pass this kiosk revoked joins the office's
             # list): the pull after it goes by the versions after this batch, not the handshake's.
             server["list_versions"] = dict(answer["list_versions"])
-            cursor = records[-1]["seq"]
-            sent += len(records)
+            cursor = read_to
+            sent += len(records) + len(damaged)
             if self.progress:
                 self.progress(min(sent, total), total)
-            if len(records) < limit:
+            if len(records) + len(damaged) < limit:
                 break
         # Records written while we pushed are sent on the next round (timer / new records).
 
@@ -1111,6 +1174,8 @@ class SyncStatus:
     clock_skew: float | None = None  # kiosk minus office at the last handshake, seconds
     office_time: Any = None  # models.clock_health.OfficeTime from the last good round (the desk's clock check)
     lists_changed: tuple[str, ...] = ()  # lists the round that made this status brought
+    # Records this kiosk committed and cannot send (missing from its file, or damaged): models/hwm.py.
+    lost: tuple[LostRange, ...] = ()
     rounds: int = 0  # rounds run by the loop that made this status
     at: float = 0.0  # when this status was read
 
@@ -1136,6 +1201,10 @@ def read_status(
         waiting, oldest = store.pending()
     except KakouError:
         waiting, oldest = -1, None  # busy just now: the next status counts again
+    try:
+        lost = tuple(store.lost_ranges())
+    except KakouError:
+        lost = ()
     lists_at = store.gate_state().lists_updated_at
     stale = lists_at is not None and store.trusted_now() - lists_at > store.policy().list_stale_hours * 3600
     offline_since = getattr(service, "offline_since", None)
@@ -1164,6 +1233,7 @@ def read_status(
         clock_skew=getattr(service, "clock_skew", None),
         office_time=office_time,
         lists_changed=tuple(lists_changed),
+        lost=lost,
         rounds=rounds,
         at=now,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 LIST_NAMES = ("trust", "revoked", "quarantine", "watch", "policy")
 MAX_BATCH_RECORDS = 2000  # the office refuses bigger batches (the kiosk sends about 500)
@@ -59,6 +59,27 @@ class OutboxItem(Strict):
     versions: str = "{}"
 
 
+MAX_LOST_CLAIMS = 100  # lost ranges one batch may name
+MAX_LOST_SPAN = 100_000  # seqs the lost ranges of one batch may cover (a kiosk records a few thousand a day)
+
+
+class LostClaim(Strict):
+    """Records the kiosk committed and can no longer send (models/hwm.py): `missing` from its
+    file, or `damaged` (the payload no longer matches its hash). The office keeps the claim as a
+    problem record and counts only the seqs it does not hold as lost (sync/office/ingest.py)."""
+
+    epoch: int = Field(ge=1, le=INT_MAX)
+    first: int = Field(ge=1, le=BIGINT_MAX)
+    last: int = Field(ge=1, le=BIGINT_MAX)
+    reason: Literal["missing", "damaged"]
+
+    @model_validator(mode="after")
+    def _a_range(self) -> LostClaim:
+        if self.last < self.first or self.last - self.first >= MAX_LOST_SPAN:
+            raise ValueError(f"a lost range runs from first to last, at most {MAX_LOST_SPAN} seqs")
+        return self
+
+
 class PushBatch(Strict):
     batch_id: str = Field(max_length=64)
     epoch: int = Field(ge=1, le=INT_MAX)
@@ -67,6 +88,17 @@ class PushBatch(Strict):
     oldest_pending: float | None = None
     list_versions: dict[str, int] = Field(default_factory=dict)
     records: list[OutboxItem] = Field(max_length=MAX_BATCH_RECORDS)
+    # Records the kiosk lost, for epochs up to this batch's (an office before this field ignores it).
+    lost: list[LostClaim] = Field(default_factory=list, max_length=MAX_LOST_CLAIMS)
+
+    @model_validator(mode="after")
+    def _lost_in_known_epochs(self) -> PushBatch:
+        if any(c.epoch > self.epoch for c in self.lost):
+            raise ValueError("a lost range names an epoch after the batch's")
+        # The office reads the seqs it holds in each range: bounded per batch, not per claim.
+        if sum(c.last - c.first + 1 for c in self.lost) > MAX_LOST_SPAN:
+            raise ValueError(f"the lost ranges of one batch cover at most {MAX_LOST_SPAN} seqs")
+        return self
 
 
 RecordStatus = Literal["stored", "duplicate", "conflict", "seq_taken"]
@@ -78,6 +110,7 @@ class PushResult(BaseModel):
     hwm: int  # highest contiguous seq the office holds for (kiosk, epoch), after COMMIT
     statuses: list[RecordStatus]
     flagged: int = 0  # stored, but with a flag (bad hash, unreadable payload, clock)
+    lost: int = 0  # seqs of the batch's lost claims the office now counts as lost (it holds the others)
     list_versions: dict[str, int]
     server_time: float
 

@@ -124,6 +124,7 @@ class DutyApp(App):
         self.store_ready = asyncio.Event()  # set once `store` is open; db() waits for it
         self.store_damaged = False
         self.fatal_text = ""  # once set, the desk shows only this (a damaged file, say)
+        self.lost_text = ""  # records the kiosk file lost (models/hwm.py), in the desk's language
         self.set_up = False  # the checkpoint is set up (read when the store opened; setup sets it)
         self.checkpoint_peek: tuple[str, str] | None = None  # (name, community) read before the store opens
         self.clock_health: ClockHealth | None = None  # the last look at the clock
@@ -215,6 +216,16 @@ class DutyApp(App):
             return
         self.set_up = set_up
         self.store_ready.set()
+        try:
+            lost = await self.db(lambda store: store.lost_notice())
+        except Exception as exc:
+            self._log_internal_error(exc)
+            lost = None
+        if lost is not None:
+            # Records the file lost (models/hwm.py): said once in full here; the status bar's
+            # sync part keeps saying it (tui/sync_words.py) while the desk goes on.
+            self.lost_text = lost.text(self.lang)
+            self.notify(self.lost_text, severity="error", timeout=60)
         self.run_worker(self._check_integrity, name="quick-check", group="check", thread=True, exit_on_error=False)
         self._start_sync()
         if not set_up:

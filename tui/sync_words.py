@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from models.hwm import lost_words
 from sync.kiosk import NOT_ENROLLED, NOT_SYNCED, OFFLINE, REFUSED, TROUBLE, SyncStatus
 from tui.strings import short_age, t
 
@@ -74,6 +75,9 @@ def short_words(status: SyncStatus | None, lang: str, now: float | None = None) 
         parts.append(t(lang, "duty.sync.synced"))
     if not local and level == "ok" and (status.clock_wrong or status.lists_stale):
         level = "warn"
+    if status.lost:  # records lost or damaged: a person must look (models/hwm.py has the sentence)
+        parts.insert(0, t(lang, "duty.sync.lost", count=sum(r.count for r in status.lost)))
+        level = "error"
     parts.append(
         t(lang, "duty.sync.lists_local")
         if status.lists_updated_at is None
@@ -110,6 +114,9 @@ def long_words(status: SyncStatus, lang: str, now: float | None = None) -> tuple
             level = level if level == "error" else "warn"
     if not parts:
         parts.append(t(lang, "sync.long.never"))
+    lost = lost_words(list(status.lost))
+    if lost is not None:
+        return t(lang, "sync.long.sep").join(parts) + "\n" + lost.text(lang), "error"
     return t(lang, "sync.long.sep").join(parts), level
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import BigInteger, Column, Float, Integer, Table, select, text
+from sqlalchemy import BigInteger, Column, Float, Integer, Table, func, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from sync.office import lists as office_lists
@@ -29,7 +29,7 @@ from sync.office import replay
 from sync.office import tables as t
 from sync.office.tables import REASONS_KEY_CHARS, day_count
 from sync.schemas import Anchor as PushAnchor
-from sync.schemas import OutboxItem, PushBatch
+from sync.schemas import LostClaim, OutboxItem, PushBatch
 
 if TYPE_CHECKING:
     import sqlite3
@@ -361,14 +361,48 @@ def lock_epoch(conn: Connection, kiosk_id: str, epoch: int) -> int:
     return int(conn.execute(stmt.returning(t.kiosk_epoch.c.hwm)).scalar_one())
 
 
-def advance_hwm(conn: Connection, kiosk_id: str, epoch: int, hwm: int, stored_seqs: Iterable[int] = ()) -> int:
+def advance_hwm(
+    conn: Connection, kiosk_id: str, epoch: int, hwm: int, stored_seqs: Iterable[int] = (), *, lost: bool = False
+) -> int:
     """Walk the stored seqs above the mark while they are contiguous (batches may arrive out of order).
 
     `stored_seqs` are seqs this transaction just inserted (so certainly in the table): the walk
     through them needs no query, and the query then only looks beyond them - usually finding
-    nothing, instead of reading back the whole batch."""
+    nothing, instead of reading back the whole batch. `lost`: the walk also steps over the
+    ranges the kiosk said it lost (office_lost_range), for a batch that names some."""
     start = hwm
     known = set(stored_seqs)
+    while True:
+        hwm = _walk_records(conn, kiosk_id, epoch, hwm, known)
+        beyond = _lost_end(conn, kiosk_id, epoch, hwm) if lost else None
+        if beyond is None:
+            break
+        hwm = beyond
+    if hwm != start:
+        conn.execute(
+            t.kiosk_epoch.update()
+            .where(t.kiosk_epoch.c.kiosk_id == kiosk_id, t.kiosk_epoch.c.epoch == epoch)
+            .values(hwm=hwm)
+        )
+    return hwm
+
+
+def _lost_end(conn: Connection, kiosk_id: str, epoch: int, hwm: int) -> int | None:
+    """The end of the lost range that holds seq hwm + 1, or None."""
+    lr = t.lost_range.c
+    end = conn.execute(
+        select(func.max(lr.last_seq)).where(
+            lr.kiosk_id == kiosk_id,
+            lr.epoch == epoch,
+            lr.status == "lost",
+            lr.first_seq <= hwm + 1,
+            lr.last_seq > hwm,
+        )
+    ).scalar()
+    return int(end) if end is not None else None
+
+
+def _walk_records(conn: Connection, kiosk_id: str, epoch: int, hwm: int, known: set[int]) -> int:
     while hwm + 1 in known:
         hwm += 1
     while True:
@@ -390,13 +424,68 @@ def advance_hwm(conn: Connection, kiosk_id: str, epoch: int, hwm: int, stored_se
             if len(seqs) == HWM_WALK_CHUNK:
                 continue
         break
-    if hwm != start:
-        conn.execute(
-            t.kiosk_epoch.update()
-            .where(t.kiosk_epoch.c.kiosk_id == kiosk_id, t.kiosk_epoch.c.epoch == epoch)
-            .values(hwm=hwm)
-        )
     return hwm
+
+
+def _runs(seqs: list[int], first: int, last: int) -> tuple[list[tuple[int, int]], int]:
+    """The runs of [first, last] not in `seqs` (sorted, all inside), and how many are."""
+    gaps, at = [], first
+    for seq in seqs:
+        if seq > at:
+            gaps.append((at, seq - 1))
+        at = seq + 1
+    if at <= last:
+        gaps.append((at, last))
+    return gaps, len(seqs)
+
+
+def record_lost(conn: Connection, kiosk_id: str, claims: list[LostClaim], received_at: float) -> tuple[int, set[int]]:
+    """Keep a batch's lost claims (the problem record): the seqs the office does not hold as
+    "lost", minus those already kept; a claim over held seqs is kept as "refused" with how many
+    it holds, and those records stay as they are. Returns (seqs newly counted lost, epochs named)."""
+    lr = t.lost_range.c
+    counted = 0
+    epochs: set[int] = set()
+    for claim in claims:
+        epochs.add(claim.epoch)
+        in_claim = (
+            t.record.c.kiosk_id == kiosk_id,
+            t.record.c.epoch == claim.epoch,
+            t.record.c.seq >= claim.first,
+            t.record.c.seq <= claim.last,
+        )
+        held = [
+            int(s) for s in conn.execute(select(t.record.c.seq).where(*in_claim).order_by(t.record.c.seq)).scalars()
+        ]
+        kept = conn.execute(
+            select(lr.first_seq, lr.last_seq, lr.status).where(
+                lr.kiosk_id == kiosk_id, lr.epoch == claim.epoch, lr.first_seq <= claim.last, lr.last_seq >= claim.first
+            )
+        ).all()
+        gaps, n_held = _runs(held, claim.first, claim.last)
+        rows = []
+        for a, b in gaps:
+            # What an earlier copy of the claim already counted is not counted twice.
+            for ka, kb, status in sorted(kept):
+                if status != "lost" or kb < a or ka > b:
+                    continue
+                if ka > a:
+                    rows.append((a, ka - 1))
+                a = max(a, kb + 1)
+                if a > b:
+                    break
+            if a <= b:
+                rows.append((a, b))
+        base = {"kiosk_id": kiosk_id, "epoch": claim.epoch, "reason": claim.reason, "received_at": received_at}
+        values = [base | {"first_seq": a, "last_seq": b, "status": "lost", "held": 0} for a, b in rows]
+        if n_held and (claim.first, claim.last, "refused") not in {(ka, kb, st) for ka, kb, st in kept}:
+            values.append(
+                base | {"first_seq": claim.first, "last_seq": claim.last, "status": "refused", "held": n_held}
+            )
+        if values:
+            conn.execute(t.lost_range.insert(), values)
+        counted += sum(b - a + 1 for a, b in rows)
+    return counted, epochs
 
 
 def _anchors(
@@ -655,12 +744,17 @@ def ingest(
             revoked = _vet_passes(conn, kiosk_id, stored_rows, received_at)
             if revoked:
                 office_lists.set_items(conn, "revoked", revoked)
+        lost_count, lost_epochs = record_lost(conn, kiosk_id, batch.lost, received_at) if batch.lost else (0, set())
+        for other in sorted(lost_epochs - {epoch}):
+            advance_hwm(conn, kiosk_id, other, lock_epoch(conn, kiosk_id, other), lost=True)
         if pg:
             hwm, taken, list_versions = _close_batch_pg(
                 conn, kiosk_id, batch, hwm, stored_rows, received_at, public_key
             )
+            if epoch in lost_epochs:
+                hwm = advance_hwm(conn, kiosk_id, epoch, hwm, lost=True)
         else:
-            hwm = advance_hwm(conn, kiosk_id, epoch, hwm, (r["seq"] for r in stored_rows))
+            hwm = advance_hwm(conn, kiosk_id, epoch, hwm, (r["seq"] for r in stored_rows), lost=epoch in lost_epochs)
             seen_stmt = t.kiosk.update().where(t.kiosk.c.kiosk_id == kiosk_id, t.kiosk.c.status != "revoked")
             if public_key is not None:
                 seen_stmt = seen_stmt.where(t.kiosk.c.public_key == public_key)
@@ -689,6 +783,7 @@ def ingest(
         "hwm": hwm,
         "statuses": statuses,
         "flagged": sum(1 for r in stored_rows if r["flags"]),
+        "lost": lost_count,
         "list_versions": list_versions,
         "server_time": time.time(),
     }

@@ -23,6 +23,7 @@ from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS
 from models.reasons import reason_label
 from models.words import Words
 from sync.office import tables as t
+from sync.office.lost import lost_by_kiosk, lost_words
 
 # One column per fever outcome of models/kinds.py (a new outcome is a new column).
 FEVER_COLUMNS = [f"fever_{code}" for code in FEVER_OUTCOMES]
@@ -72,6 +73,7 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
             ),
             {"d": day_text},
         ).all()
+        lost = lost_by_kiosk(conn, start, start + 86400)  # the claims the office received that day
         conn.rollback()
     rows: dict[str, dict[str, Any]] = {}
     for k in kiosks:
@@ -145,6 +147,12 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
         "checkpoints": out_rows,
         "totals": totals,
         "not_reported": silent,
+        # Records kiosks said that day they lost (sync/office/lost.py): not a silent gap.
+        "lost": [
+            {"kiosk_id": kid, "checkpoint": rows[kid]["checkpoint"], "community": rows[kid]["community"], **entry}
+            for kid, entry in lost.items()
+            if kid in rows
+        ],
         "generated_at": time.time(),
     }
 
@@ -186,6 +194,8 @@ _W = {
     "silent_sheet": _both("未报告 not reported"),
     "silent_head": _both("卡口 checkpoint|社区 community|最后同步 last sync"),
     "semicolon": Words("；", "; "),
+    "lost_sheet": _both("丢失记录 lost records"),
+    "lost_head": _both("卡口 checkpoint|社区 community|丢失 lost|说明 detail"),
 }
 
 
@@ -254,6 +264,10 @@ def format_table(report: dict[str, Any], lang: str = "zh") -> str:
     else:
         lines.append("")
         lines.append(_W["all_reported"].text(lang))
+    for entry in report.get("lost", []):
+        words = lost_words(entry)
+        if words is not None:
+            lines.append(f"{entry['community']} {entry['checkpoint']}: {words.text(lang)}")
     return "\n".join(lines)
 
 
@@ -327,6 +341,14 @@ def write_xlsx(report: dict[str, Any], path: str | os.PathLike[str], lang: str =
     silent.append(_W["silent_head"].text(lang).split("|"))
     for s in report["not_reported"]:
         silent.append([s["checkpoint"], s["community"], _fmt_time(s["last_sync"])])
+    if report.get("lost"):
+        lost_sheet = wb.create_sheet(_W["lost_sheet"].text(lang))
+        lost_sheet.append(_W["lost_head"].text(lang).split("|"))
+        for entry in report["lost"]:
+            words = lost_words(entry)
+            lost_sheet.append(
+                [entry["checkpoint"], entry["community"], entry["lost"], words.text(lang) if words else ""]
+            )
     for sheet in wb.worksheets:
         _cells_as_text(sheet)
     wb.save(path)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sync.office import lists as office_lists
 from sync.office import tables as t
 from sync.office import vouch
+from sync.office.lost import lost_by_kiosk, lost_words
 
 
 def kiosk_status(engine: Engine) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
             conn.execute(text("SELECT kiosk_id, count(*) FROM office_record WHERE flags <> '' GROUP BY kiosk_id")).all()
         )
         revocations = vouch.counts_by_kiosk(conn)
+        lost = lost_by_kiosk(conn)
         conn.rollback()
     gaps: dict[str, int] = {}
     for kiosk_id, epoch, n, top in above:
@@ -66,6 +68,11 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
                 # Its revocations the office did not publish: held for the clerk, refused (another community's).
                 "revocations_held": revocations.get(k.kiosk_id, {}).get("held", 0),
                 "revocations_refused": revocations.get(k.kiosk_id, {}).get("refused", 0),
+                # Records the kiosk said it lost (its file lost them, or they are damaged) and its
+                # claims the office did not take (it holds those records): sync/office/lost.py.
+                "lost": lost.get(k.kiosk_id, {}).get("lost", 0),
+                "lost_ranges": [list(r) for r in lost.get(k.kiosk_id, {}).get("ranges", [])],
+                "lost_refused": [list(r) for r in lost.get(k.kiosk_id, {}).get("refused", [])],
             }
         )
     return {"office_list_versions": office_versions, "kiosks": out, "generated_at": time.time()}
@@ -84,6 +91,11 @@ def format_status(status: dict[str, Any]) -> str:
             f"{k['community']} {k['checkpoint']}{number} | {k['status']} | {seen} | {k['backlog']} | {skew} | {lists}"
             f" | {k['conflicts']} | {k['gaps']}"
         )
+        lost = lost_words(
+            {"lost": k.get("lost", 0), "ranges": k.get("lost_ranges", []), "refused": k.get("lost_refused", [])}
+        )
+        if lost is not None:
+            lines.append(f"  {lost.zh} / {lost.en}")
         if k["revocations_held"] or k["revocations_refused"]:
             lines.append(
                 f"  作废待审核 {k['revocations_held']}，已拒绝(非本社区) {k['revocations_refused']}"

@@ -164,6 +164,25 @@ conflict = Table(
     Column("received_at", Float, nullable=False),
 )
 
+# Records a kiosk said it lost (its file lost them, or they no longer match their hash: the kiosk's
+# models/hwm.py), as the problem record. Rows of status "lost" cover only seqs the office does not
+# hold (the contiguous mark walks past them); a claim over seqs the office holds is kept as
+# "refused" with how many it holds (those records stay): a kiosk cannot unsay what it sent.
+lost_range = Table(
+    "office_lost_range",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kiosk_id", String(36), nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("reason", String(16), nullable=False),  # missing | damaged (as the kiosk said)
+    Column("status", String(16), nullable=False),  # lost | refused
+    Column("held", BigInteger, nullable=False, server_default="0"),  # refused: seqs of the claim the office holds
+    Column("received_at", Float, nullable=False),
+    Index("ix_office_lost_range_kiosk_epoch", "kiosk_id", "epoch", "first_seq"),
+)
+
 # The office's lists: one version counter per list, bumped in the transaction that changes it.
 office_list = Table(
     "office_list",

@@ -151,7 +151,13 @@ def open_existing_store(args, *, check: bool = True):
             f"no checkpoint in {data_dir}. Run kakou demo or kakou kiosk first, or give --data-dir.",
             code="no_store",
         )
-    return KioskStore.open(data_dir, check=check)
+    store = KioskStore.open(data_dir, check=check)
+    notice = store.lost_notice()
+    if notice is not None:  # every command says it, as the duty screen does (models/hwm.py)
+        import sys
+
+        print(f"警告 WARNING: {notice.zh}\n{notice.en}", file=sys.stderr)
+    return store
 
 
 def verdict_dict(verdict, lang: str = "zh") -> dict:

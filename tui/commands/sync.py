@@ -118,6 +118,8 @@ def run_sync(args) -> int:
     words = f"新上传 sent {result.pushed}, 重复 duplicates {result.duplicates}, 待传 waiting {result.remaining}"
     if result.conflicts:
         words += f", 冲突 conflicts {result.conflicts}"
+    if result.damaged:  # not sent as if fine: the office was told they are damaged (models/hwm.py)
+        words += f", 已损坏未上传 damaged, not sent {result.damaged}"
     if result.lists_updated:
         words += f"; 名单更新 lists updated: {', '.join(result.lists_updated)}"
     print(words)
