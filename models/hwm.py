@@ -172,7 +172,7 @@ class LostRange:
 
 def _ranges_text(ranges: list[LostRange], sep: str) -> str:
     shown = [f"{r.epoch}:{r.first}" + (f"-{r.last}" if r.last != r.first else "") for r in ranges[:5]]
-    return sep.join(shown) + (" …" if len(ranges) > 5 else "")
+    return sep.join(shown) + (" ..." if len(ranges) > 5 else "")
 
 
 def lost_words(ranges: list[LostRange]) -> Words | None:
