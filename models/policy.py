@@ -34,6 +34,15 @@ class Policy:
     # ...}); every verifier denies a pass valid for longer. Set one kind with max_days.visitor=2.
     max_days: Mapping[str, int] = field(default_factory=default_max_days)
     revocations_per_day: int = 100  # the office publishes at most this many of one kiosk's revocations a day
+    # One gate per compound: a pass that goes the same way twice is amber (check by hand); true
+    # turns it red (a site whose gate is the only way in or out).
+    deny_repeat_direction: bool = False
+    # A visitor or courier to a home-quarantined household: amber (check by hand), or refused.
+    refuse_quarantine_visits: bool = False
+    # The handover and the report name visitors still inside after this hour and households
+    # with someone out after the curfew (0: no curfew). Local hours, 0..24.
+    visiting_until_hour: int = 22
+    curfew_hour: int = 22
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Policy:
@@ -84,6 +93,8 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "list_stale_hours": (1, 24 * 30, "h"),
     "retention_days": (1, 3650, "days"),
     "revocations_per_day": (0, 100_000, "a day"),
+    "visiting_until_hour": (0, 24, "h"),
+    "curfew_hour": (0, 24, "h"),
 }
 
 
