@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from models.words import Words
 
-__all__ = ["ALLOW", "DENY", "NOTE", "REASONS", "REFER", "ReasonInfo", "reason_label"]
+__all__ = ["ALLOW", "DENY", "NOTE", "OVERRIDE_REASONS", "REASONS", "REFER", "ReasonInfo", "reason_label"]
 
 ALLOW, DENY, REFER, NOTE = "allow", "deny", "refer", "note"
 
@@ -210,6 +210,14 @@ REASONS: dict[str, ReasonInfo] = {
     "turned_back": _r(NOTE, "人工劝返", "turned back by the volunteer", "人工劝返", "turned back by the volunteer"),
     # -- counted by the reports for a record that carries no reason
     "unknown": _r(NOTE, "原因未记录", "no reason recorded", "原因未记录", "no reason recorded"),
+}
+
+
+# Why a supervisor let someone through that the rules would not (the override's short list;
+# anything else is typed). Stored by code with the words, in the override's audit record.
+OVERRIDE_REASONS: dict[str, Words] = {
+    "forgot_pass": Words("住户忘带通行证", "resident forgot the pass"),
+    "cold_reading": Words("额温偏低（34 度左右）无法测准", "forehead reads too low (about 34) to measure"),
 }
 
 

@@ -195,3 +195,96 @@ class TestRegistrationLists:
         home = issue_pass(store, PassKind.RESIDENT, "2-1-302")
         v = check_token(store, home.token, "in")
         assert v.allowed and v.reason_codes() == ["quarantined_home"]
+
+
+class TestWhoIsInside:
+    def test_visitors_inside_after_hours_and_households_out_after_curfew(self, store):
+        from models.report import day_report, format_report, who_is_out_of_place
+
+        store.set_policy(visiting_until_hour=20, curfew_hour=22)
+        day = time.mktime((2030, 3, 3, 0, 0, 0, 0, 0, -1))
+        visitor = issue_pass(store, PassKind.VISITOR, "4-1-101", valid_days=1, valid_from=day)
+        left = issue_pass(store, PassKind.VISITOR, "4-1-102", valid_days=1, valid_from=day)
+        resident = issue_pass(store, PassKind.RESIDENT, "3-2-501", valid_from=day - DAY)
+        home = issue_pass(store, PassKind.RESIDENT, "3-2-502", valid_from=day - DAY)
+        for p, moves in ((visitor, ["in"]), (left, ["in", "out"]), (resident, ["out"]), (home, ["out", "in"])):
+            for k, direction in enumerate(moves):
+                t = day + 10 * 3600 + k * 3600
+                record_passage(store, direction, check_token(store, p.token, direction, now=t), reading=at(t))
+        assert who_is_out_of_place(store, day + 19 * 3600)["visitors_inside"] == []  # still visiting hours
+        late = who_is_out_of_place(store, day + 23 * 3600)
+        assert late["visitors_inside"] == ["4-1-101"] and late["out_past_curfew"] == ["3-2-501"]
+        assert who_is_out_of_place(store, day + 21 * 3600)["out_past_curfew"] == []  # before the curfew
+        import datetime as dt
+
+        report = day_report(store, dt.date(2030, 3, 3))
+        assert report["visitors_inside"] == ["4-1-101"] and report["out_past_curfew"] == ["3-2-501"]
+        text = format_report(report)
+        assert "访客超时未离开：4-1-101" in text and "宵禁后仍有人在外的住户：3-2-501" in text
+
+
+class TestOverrideRecord:
+    def test_both_names_an_audit_record_and_the_count(self, store):
+        from models.facts import record_override
+        from models.report import day_report, format_report
+        from models.volunteers import add_volunteer
+
+        add_volunteer(store, "王秀英", "888888", "supervisor")
+        add_volunteer(store, "李建国", "1234")
+        ids = {name: vid for vid, name in store.engine.connect().exec_driver_sql("SELECT id, name FROM volunteer")}
+        p = issue_pass(store, PassKind.RESIDENT, "3-2-501")
+        revoke_pass(store, p.pass_id, "遗失 lost")
+        denied = check_token(store, p.token, "in")
+        fact = record_override(
+            store, "in", denied, ids["李建国"], ids["王秀英"], "  住户忘带通行证 ", reason_code="forgot_pass"
+        )
+        with store.engine.connect() as conn:
+            row = conn.exec_driver_sql("SELECT verdict, reasons, volunteer_id FROM passage").one()
+            audit = conn.exec_driver_sql("SELECT volunteer_id, detail FROM audit_event WHERE action='override'").one()
+            payload = conn.exec_driver_sql("SELECT payload FROM outbox WHERE record_id = ?", (fact.record_id,)).one()
+        assert tuple(row) == ("allow", '["revoked", "overridden"]', ids["李建国"])
+        import json
+
+        detail = json.loads(audit[1])
+        assert audit[0] == ids["王秀英"] and detail["on_duty"] == ids["李建国"] and detail["passage"] == fact.record_id
+        assert detail["reason"] == "住户忘带通行证" and detail["was"] == "deny"
+        sent = json.loads(payload[0])["override"]
+        assert sent["supervisor_id"] == ids["王秀英"] and sent["volunteer_id"] == ids["李建国"]
+        report = day_report(store)
+        assert report["overridden"] == 1 and report["passages"]["in"] == 1
+        assert "主管人工放行 1 人次" in format_report(report)
+
+    def test_an_override_needs_a_reason(self, store):
+        from models.errors import KakouError
+        from models.facts import record_override
+
+        with pytest.raises(KakouError) as err:
+            record_override(store, "in", None, 1, 2, "   ", unit_code="3-2-501")
+        assert "原因" in err.value.zh
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM passage").scalar() == 0
+
+
+class TestChangesUnderTheDesk:
+    def test_a_revocation_by_another_store_is_seen_by_reload_if_changed(self, store):
+        from models.store import KioskStore
+
+        p = issue_pass(store, PassKind.RESIDENT, "3-2-501")
+        assert check_token(store, p.token, "in").allowed  # the lists are in memory now
+        assert store.reload_if_changed() is False
+        other = KioskStore.open(store.data_dir, check=False)
+        revoke_pass(other, p.pass_id, "遗失 lost")
+        other.add_list_entry("quarantine", unit_code="2-1-302")
+        other.engine.dispose()
+        assert store.reload_if_changed() is True
+        assert check_token(store, p.token, "in").reason_codes() == ["revoked"]
+        assert store.reload_if_changed() is False
+
+    def test_a_policy_set_by_another_store_is_seen(self, store):
+        from models.store import KioskStore
+
+        assert store.policy().fever_threshold == 37.3
+        other = KioskStore.open(store.data_dir, check=False)
+        other.set_policy(fever_threshold="37.8")
+        other.engine.dispose()
+        assert store.reload_if_changed() is True and store.policy().fever_threshold == 37.8

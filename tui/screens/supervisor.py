@@ -16,7 +16,7 @@ from tui.widgets.plain import Plain
 if TYPE_CHECKING:
     from models.volunteers import VolunteerInfo  # noqa: F401 (in the quoted base class: not imported at run time)
 
-PURPOSES = {"quit": "sup.quit", "issue_pass": "sup.issue", "settings": "sup.settings"}
+PURPOSES = {"quit": "sup.quit", "issue_pass": "sup.issue", "settings": "sup.settings", "override": "sup.override"}
 
 
 class SupervisorPinScreen(DeskModal["VolunteerInfo | None"]):
