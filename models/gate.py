@@ -32,13 +32,14 @@ def household_outings(store: KioskStore, unit: str, now: float, window_days: int
 
 
 _LAST_DIRECTION = text(
-    "SELECT direction FROM passage WHERE pass_id = :pass_id AND verdict = 'allow' ORDER BY device_time DESC LIMIT 1"
+    "SELECT direction FROM passage WHERE pass_id = :pass_id AND verdict = 'allow' ORDER BY rowid DESC LIMIT 1"
 )
 
 
 def last_direction(store: KioskStore, pass_id: str) -> str | None:
     """Which way this pass last went through this gate, allowed ("in", "out"; None: never).
-    One index read (ix_passage_pass_time)."""
+    The last one written, not the latest device time: a clock that fell back to 1970 after a
+    power cut must not make an older passage look newer. (ix_passage_pass_time finds the rows.)"""
     with store.engine.connect() as conn:
         row = conn.execute(_LAST_DIRECTION, {"pass_id": pass_id}).first()
         conn.rollback()

@@ -288,3 +288,14 @@ class TestChangesUnderTheDesk:
         other.set_policy(fever_threshold="37.8")
         other.engine.dispose()
         assert store.reload_if_changed() is True and store.policy().fever_threshold == 37.8
+
+
+def test_where_a_pass_is_follows_the_order_written_not_a_clock_that_fell_back(store):
+    # A kiosk without an RTC reads 1970 after a power cut: its next passage has an older device
+    # time than the one before, but it is still the last one.
+    p = issue_pass(store, PassKind.RESIDENT, "3-2-501", valid_from=store.trusted_now() - DAY)
+    now = store.trusted_now()
+    record_passage(store, "out", check_token(store, p.token, "out", now=now), reading=at(now))
+    record_passage(store, "in", check_token(store, p.token, "in", now=now), reading=at(5.0))
+    assert check_token(store, p.token, "out", now=now + 60).reason_codes() == []
+    assert check_token(store, p.token, "in", now=now + 60).reason_codes() == ["already_in"]

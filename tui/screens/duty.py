@@ -651,6 +651,11 @@ class DutyScreen(DeskScreen[None]):
         kind_label, unit, fever = result.kind_label, result.unit, result.fever
         verdict = result.verdict
         reasons = [verdict.reason_text(app.lang)] if verdict is not None and verdict.reasons else []
+        if verdict is not None and verdict.outcome == "refer":
+            from models.verdict import Reason
+
+            # Saved after the volunteer's check: say so, not only "check by hand".
+            reasons = [f"{reasons[0]} → {Reason('checked_by_hand').text(app.lang)}"]
         if result.refused:
             self.alarm()
             self.log_widget.add(self._log_text(time.time(), self.direction, unit, "deny", ""), "red")
