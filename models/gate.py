@@ -31,18 +31,20 @@ def household_outings(store: KioskStore, unit: str, now: float, window_days: int
     return [r[0] for r in rows]
 
 
-_LAST_DIRECTION = text(
-    "SELECT direction FROM passage WHERE pass_id = :pass_id AND verdict = 'allow' ORDER BY rowid DESC LIMIT 1"
-)
+_LAST_DIRECTION = "SELECT direction FROM passage WHERE pass_id = ? AND verdict = 'allow' ORDER BY rowid DESC LIMIT 1"
 
 
 def last_direction(store: KioskStore, pass_id: str) -> str | None:
     """Which way this pass last went through this gate, allowed ("in", "out"; None: never).
     The last one written, not the latest device time: a clock that fell back to 1970 after a
     power cut must not make an older passage look newer. (ix_passage_pass_time finds the rows.)"""
-    with store.engine.connect() as conn:
-        row = conn.execute(_LAST_DIRECTION, {"pass_id": pass_id}).first()
-        conn.rollback()
+    # On every scan: the driver's own cursor, a quarter of the cost of a SQLAlchemy round
+    # (0.07 against 0.3 ms on the 100k-passage benchmark file).
+    raw = store.engine.raw_connection()
+    try:
+        row = raw.cursor().execute(_LAST_DIRECTION, (pass_id,)).fetchone()
+    finally:
+        raw.close()
     return str(row[0]) if row is not None else None
 
 
