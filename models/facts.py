@@ -27,6 +27,7 @@ __all__ = [
     "close_fever_case",
     "open_fever_case",
     "record_audit",
+    "record_override",
     "record_passage",
     "record_registration",
     "record_shift",
@@ -99,6 +100,7 @@ def record_passage(
     outcome: str | None = None,
     extra_reasons: list[str] | None = None,
     reading: clock.Reading | None = None,
+    payload_extra: dict[str, Any] | None = None,
 ) -> Fact:
     if direction not in ("in", "out"):
         raise ValueError("direction must be 'in' or 'out'")
@@ -115,7 +117,7 @@ def record_passage(
         "volunteer_id": volunteer_id,
         **_temp(temperature),
     }
-    return _record(store, "passage", Passage, row, reading=reading)
+    return _record(store, "passage", Passage, row, payload_extra, reading=reading)
 
 
 @dataclass(frozen=True)
@@ -241,3 +243,54 @@ def record_audit(
         "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
     }
     return _record(store, "audit", AuditEvent, row, inside=inside)
+
+
+def record_override(
+    store: KioskStore,
+    direction: str,
+    verdict: Verdict | None,
+    volunteer_id: int | None,
+    supervisor_id: int,
+    reason: str,
+    *,
+    unit_code: str | None = None,
+    reason_code: str = "",
+) -> Fact:
+    """A supervisor let someone through that the rules did not (forgot the pass, a forehead that
+    reads 34): the passage, allowed and marked "overridden", names the volunteer on duty and the
+    supervisor, and an audit record says who, why and for which passage. Returns the passage."""
+    reason = " ".join(reason.split())
+    if not reason:
+        from models.errors import KakouError
+
+        raise KakouError("请写明放行原因", "give the reason for the override", code="reason")
+    if verdict is None:
+        from models.verdict import Verdict as _Verdict
+
+        verdict = _Verdict("deny", ())
+    override = {"supervisor_id": supervisor_id, "volunteer_id": volunteer_id, "reason": reason, "code": reason_code}
+    fact = record_passage(
+        store,
+        direction,
+        verdict,
+        None,
+        volunteer_id,
+        subject="pass" if verdict.body is not None else "person",
+        unit_code=unit_code,
+        outcome="allow",
+        extra_reasons=["overridden"],
+        payload_extra={"override": override},
+    )
+    record_audit(
+        store,
+        "override",
+        supervisor_id,
+        passage=fact.record_id,
+        on_duty=volunteer_id,
+        reason=reason,
+        code=reason_code,
+        was=verdict.outcome,
+        reasons=verdict.reason_codes(),
+        unit=verdict.body.unit if verdict.body is not None else unit_code,
+    )
+    return fact

@@ -41,6 +41,7 @@ class PassKindInfo(NamedTuple):
     # policy says otherwise (Policy.max_days): the issuing form refuses more and every verifier
     # denies more, so a pass signed "valid until 2106" opens no gate.
     max_days: int = 366
+    guest: bool = False  # not of the household: expected to leave by the visiting hours (the handover names them)
 
 
 class PassKind(IntEnum):
@@ -65,7 +66,9 @@ class PassKind(IntEnum):
     VEHICLE = 4, PassKindInfo(Words("车辆通行证", "Vehicle pass"), Words("车辆", "vehicle"), 30, needs_plate=True)
     VISITOR = (
         5,
-        PassKindInfo(Words("临时访客证", "Visitor pass"), Words("访客", "visitor"), 1, daily_hours=True, max_days=1),
+        PassKindInfo(
+            Words("临时访客证", "Visitor pass"), Words("访客", "visitor"), 1, daily_hours=True, max_days=1, guest=True
+        ),
     )
     RETURNEE = 6, PassKindInfo(Words("入住条", "Returnee entry slip"), Words("入住条", "returnee"), 14, max_days=30)
 

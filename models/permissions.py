@@ -34,6 +34,7 @@ ACTIONS: dict[str, tuple[str, Words]] = {
     "volunteer_pin": (SUPERVISOR, Words("设置 PIN", "set a PIN")),
     "volunteer_disable": (SUPERVISOR, Words("停用值守人员", "disable a volunteer")),
     "volunteer_enable": (SUPERVISOR, Words("启用值守人员", "enable a volunteer")),
+    "override": (SUPERVISOR, Words("规则以外放行", "let someone through past the rules")),
 }
 
 

@@ -39,6 +39,15 @@ class Policy:
     # more than a CPU-year; the largest keep a scan's look-up well under a second on a Pi.
     lookup_time_cost: int = 2
     lookup_memory_mib: int = 16
+    # One gate per compound: a pass that goes the same way twice is amber (check by hand); true
+    # turns it red (a site whose gate is the only way in or out).
+    deny_repeat_direction: bool = False
+    # A visitor or courier to a home-quarantined household: amber (check by hand), or refused.
+    refuse_quarantine_visits: bool = False
+    # The handover and the report name visitors still inside after this hour and households
+    # with someone out after the curfew (0: no curfew). Local hours, 0..24.
+    visiting_until_hour: int = 22
+    curfew_hour: int = 22
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Policy:
@@ -92,6 +101,8 @@ RANGES: dict[str, tuple[float, float, str]] = {
     # models/privacy.py MIN_/MAX_TIME_COST and MIN_/MAX_MEMORY_MIB: the kiosk clamps to the same
     "lookup_time_cost": (2, 4, "passes"),
     "lookup_memory_mib": (16, 64, "MiB"),
+    "visiting_until_hour": (0, 24, "h"),
+    "curfew_hour": (0, 24, "h"),
 }
 
 

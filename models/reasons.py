@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from models.words import Words
 
-__all__ = ["ALLOW", "DENY", "NOTE", "REASONS", "REFER", "ReasonInfo", "reason_label"]
+__all__ = ["ALLOW", "DENY", "NOTE", "OVERRIDE_REASONS", "REASONS", "REFER", "ReasonInfo", "reason_label"]
 
 ALLOW, DENY, REFER, NOTE = "allow", "deny", "refer", "note"
 
@@ -47,10 +47,13 @@ REASONS: dict[str, ReasonInfo] = {
         "pass version unknown",
     ),
     # -- the signature and its issuer
+    # Red, and its words say so: changing one digit of a real pass's key id turns any forgery
+    # into "unknown issuer" (tests/test_forged_passes.py), so it cannot be a softer amber. A
+    # pass of a checkpoint enrolled since the last pull is let in once the lists are pulled.
     "unknown_issuer": _r(
         DENY,
-        "签发单位不在信任名单，请核查",
-        "issuer not trusted here, check by hand",
+        "签发单位不在信任名单，不予通行（新卡口的证请先同步名单）",
+        "issuer not trusted here: refused (a new checkpoint's pass? sync the lists)",
         "签发单位不在信任名单",
         "issuer not trusted",
     ),
@@ -91,6 +94,56 @@ REASONS: dict[str, ReasonInfo] = {
     "outside_hours": _r(
         DENY, "不在允许时段 {hours}", "outside the allowed hours {hours}", "不在允许时段", "outside the allowed hours"
     ),
+    # -- going out: nobody is kept inside by a pass that lapsed (only the quarantine list stops
+    # someone going out); the exit is allowed and recorded with what was wrong
+    "left_after_hours": _r(
+        NOTE, "超时离开（允许时段 {hours}）", "left after hours (allowed {hours})", "超时离开", "left after hours"
+    ),
+    "left_expired": _r(
+        NOTE,
+        "通行证已过期（{date}），准予离开",
+        "pass expired ({date}): let out",
+        "通行证已过期（离开）",
+        "pass expired (let out)",
+    ),
+    # A revoked pass is often a lost one: whoever holds it may not be its owner. Going out it is
+    # checked by hand (who is it? is their household quarantined?), not a red wall.
+    "revoked_exit": _r(
+        REFER,
+        "通行证已作废：{reason}，请核对身份后放行",
+        "pass revoked: {reason}; check who it is by hand",
+        "已作废通行证外出",
+        "revoked pass going out",
+    ),
+    # -- one gate per compound: the same pass twice the same way is two people or a copy
+    "already_out": _r(
+        REFER,
+        "已在外：此证上次已外出未返回，疑似一证多用，请核查",
+        "already out: this pass went out and has not come back, check by hand",
+        "已在外",
+        "already out",
+    ),
+    "already_in": _r(
+        REFER,
+        "已在内：此证上次已进入未外出，疑似一证多用，请核查",
+        "already in: this pass came in and has not gone out, check by hand",
+        "已在内",
+        "already in",
+    ),
+    "twice_out": _r(
+        DENY,
+        "已在外：此证上次已外出未返回，不能再次外出",
+        "already out: this pass went out and has not come back",
+        "已在外（拒绝）",
+        "already out (refused)",
+    ),
+    "twice_in": _r(
+        DENY,
+        "已在内：此证上次已进入未外出，不能再次进入",
+        "already in: this pass came in and has not gone out",
+        "已在内（拒绝）",
+        "already in (refused)",
+    ),
     "outing_quota": _r(
         DENY,
         "本户外出次数已用完，下次可外出：{date}",
@@ -116,6 +169,28 @@ REASONS: dict[str, ReasonInfo] = {
         "居家隔离户进入",
         "home-quarantined household in",
     ),
+    # -- a registration (visitor, courier, ...) to a household on the lists
+    "quarantine_visit": _r(
+        REFER,
+        "探访居家隔离户，请核查",
+        "visiting a home-quarantined household, check by hand",
+        "探访居家隔离户",
+        "visit to a home-quarantined household",
+    ),
+    "quarantine_visit_refused": _r(
+        DENY,
+        "居家隔离户，谢绝探访",
+        "home-quarantined household: no visitors",
+        "居家隔离户谢绝探访",
+        "home-quarantined household, no visitors",
+    ),
+    "quarantined_person": _r(
+        REFER,
+        "登记人在居家隔离名单上，请核查",
+        "this person is on the home-quarantine list, check by hand",
+        "登记人在隔离名单",
+        "person on the quarantine list",
+    ),
     "watch": _r(NOTE, "重点关注：{note}", "watch list: {note}", "重点关注", "watch list"),
     # -- added by the volunteer at the desk (recorded with the verdict's own reasons)
     "checked_by_hand": _r(
@@ -125,9 +200,24 @@ REASONS: dict[str, ReasonInfo] = {
         "人工核查后放行",
         "let through after a check by hand",
     ),
+    "overridden": _r(
+        NOTE,
+        "值班主管人工放行",
+        "let through by the supervisor's override",
+        "主管人工放行",
+        "supervisor override",
+    ),
     "turned_back": _r(NOTE, "人工劝返", "turned back by the volunteer", "人工劝返", "turned back by the volunteer"),
     # -- counted by the reports for a record that carries no reason
     "unknown": _r(NOTE, "原因未记录", "no reason recorded", "原因未记录", "no reason recorded"),
+}
+
+
+# Why a supervisor let someone through that the rules would not (the override's short list;
+# anything else is typed). Stored by code with the words, in the override's audit record.
+OVERRIDE_REASONS: dict[str, Words] = {
+    "forgot_pass": Words("住户忘带通行证", "resident forgot the pass"),
+    "cold_reading": Words("额温偏低（34 度左右）无法测准", "forehead reads too low (about 34) to measure"),
 }
 
 

@@ -53,6 +53,7 @@ def counts_between(conn: Connection, start: float, end: float) -> dict[str, Any]
 
     passages = {"in": 0, "out": 0}
     turned_back = 0
+    overridden = 0
     denials: Counter[str] = Counter()
     for direction, verdict, reasons, n in q(
         "SELECT direction, verdict, reasons, count(*) FROM passage WHERE device_time >= :s AND device_time < :e"
@@ -60,6 +61,8 @@ def counts_between(conn: Connection, start: float, end: float) -> dict[str, Any]
     ):
         if verdict == "allow":
             passages[direction] += n
+            if "overridden" in (json.loads(reasons) or ()):
+                overridden += n
         else:
             turned_back += n
             for code in json.loads(reasons) or ["unknown"]:
@@ -79,9 +82,49 @@ def counts_between(conn: Connection, start: float, end: float) -> dict[str, Any]
     return {
         "passages": passages,
         "turned_back": turned_back,
+        "overridden": overridden,
         "denials_by_reason": dict(sorted(denials.items())),
         "fevers": {"cases": cases, "outcomes": outcomes, "pending": cases - sum(outcomes.values())},
         "registrations": registrations,
+    }
+
+
+# The last allowed passage of each pass seen in the last two days (SQLite takes the bare columns
+# from the row of max()): where each card is now, by this gate's records.
+_WHERE_PASSES_ARE = text(
+    "SELECT pass_id, pass_kind, unit_code, direction, max(device_time) FROM passage"
+    " WHERE verdict = 'allow' AND pass_id IS NOT NULL AND device_time > :since AND device_time <= :now"
+    " GROUP BY pass_id"
+)
+
+
+def _hour_passed(now: float, hour: int) -> bool:
+    """Local `hour` (0..24) has passed today at `now`; 0 or 24 never passes (no limit)."""
+    if hour <= 0 or hour >= 24:
+        return False
+    lt = time.localtime(now)
+    return lt.tm_hour + lt.tm_min / 60 >= hour
+
+
+def who_is_out_of_place(store: KioskStore, now: float | None = None) -> dict[str, Any]:
+    """Visitors (by their pass) still inside after the visiting hours, and households with
+    someone (a resident, outing or work pass) still out after the curfew - from the last
+    passage of each pass at this gate. Units only, never names. Empty before those hours."""
+    from models.kinds import PassKind
+
+    now = store.trusted_now() if now is None else now
+    policy = store.policy()
+    with store.engine.connect() as conn:
+        rows = conn.execute(_WHERE_PASSES_ARE, {"since": now - 2 * 86400, "now": now}).all()
+        conn.rollback()
+    guests = {int(k) for k in PassKind if k.info.guest}
+    visitors = sorted({unit or "?" for _p, kind, unit, direction, _t in rows if kind in guests and direction == "in"})
+    out = sorted({unit or "?" for _p, kind, unit, direction, _t in rows if kind not in guests and direction == "out"})
+    return {
+        "visitors_inside": visitors if _hour_passed(now, policy.visiting_until_hour) else [],
+        "out_past_curfew": out if _hour_passed(now, policy.curfew_hour) else [],
+        "visiting_until_hour": policy.visiting_until_hour,
+        "curfew_hour": policy.curfew_hour,
     }
 
 
@@ -98,6 +141,9 @@ def day_report(store: KioskStore, day: dt.date | None = None) -> dict[str, Any]:
     pending, oldest = store.pending()
     lost = store.lost_ranges()
     cp = store.checkpoint()
+    # Today's report says who is still in (or out) now; another day's, as that day ended.
+    now = store.trusted_now()
+    places = who_is_out_of_place(store, now if start <= now < end else end - 1)
     total = body["passages"]["in"] + body["passages"]["out"] + body["turned_back"]
     return {
         "date": day.isoformat(),
@@ -105,6 +151,8 @@ def day_report(store: KioskStore, day: dt.date | None = None) -> dict[str, Any]:
         "community": cp.community if cp else "",
         "street": cp.street if cp else "",
         **body,
+        "visitors_inside": places["visitors_inside"],
+        "out_past_curfew": places["out_past_curfew"],
         "unsynced": pending,
         "oldest_unsynced": oldest,
         "damaged_records": damaged,
@@ -137,6 +185,9 @@ _W = {
         "发热 {cases} 例（{outcomes}，待复测 {pending}）", "Fevers {cases} ({outcomes}, awaiting recheck {pending})"
     ),
     "denials": Words("禁止原因：{items}", "Denials: {items}"),
+    "overridden": Words("主管人工放行 {count} 人次", "Supervisor overrides: {count}"),
+    "visitors_inside": Words("访客超时未离开：{units}", "Visitors still inside after visiting hours: {units}"),
+    "out_past_curfew": Words("宵禁后仍有人在外的住户：{units}", "Households with someone out after curfew: {units}"),
     "none": Words("无", "none"),
     "registrations": Words("登记：{items}", "Registrations: {items}"),
     "unsynced": Words("未上报记录 {count} 条", "Records not yet synced: {count}"),
@@ -162,6 +213,12 @@ def format_report(r: dict[str, Any], lang: str = "zh") -> str:
     lines.append(w["fevers"].format(cases=f["cases"], outcomes=outcomes, pending=f["pending"]))
     denials = w["semicolon"].join(f"{reason_label(code, lang)} {n}" for code, n in r["denials_by_reason"].items())
     lines.append(w["denials"].format(items=denials or w["none"]))
+    if r.get("overridden"):
+        lines.append(w["overridden"].format(count=r["overridden"]))
+    if r.get("visitors_inside"):
+        lines.append(w["visitors_inside"].format(units=w["comma"].join(r["visitors_inside"])))
+    if r.get("out_past_curfew"):
+        lines.append(w["out_past_curfew"].format(units=w["comma"].join(r["out_past_curfew"])))
     regs = w["comma"].join(f"{registration_label(k, lang)} {v}" for k, v in r["registrations"].items())
     lines.append(w["registrations"].format(items=regs))
     lines.append(w["unsynced"].format(count=r["unsynced"]))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from models.report import counts_between
+from models.report import counts_between, who_is_out_of_place
 
 if TYPE_CHECKING:
     from models.store import KioskStore
@@ -30,11 +30,17 @@ def shift_summary(store: KioskStore, start: float, end: float | None = None) -> 
     # Everyone still waiting for a recheck is handed over, whichever shift took their first
     # reading (the counts above are this shift's only).
     waiting = [unit or "?" for _case, unit, _first, _at, _direction in open_fever_cases(store, since=end - 86400)]
+    # Who is still in (or out) now, whichever shift let them through.
+    places = who_is_out_of_place(store)
     return {
         "start": start,
         "end": end,
         **body,
         "waiting_recheck": waiting,
+        "visitors_inside": places["visitors_inside"],
+        "out_past_curfew": places["out_past_curfew"],
+        "visiting_until_hour": places["visiting_until_hour"],
+        "curfew_hour": places["curfew_hour"],
         "registrations_total": sum(body["registrations"].values()),
         "unsynced": pending,
         "oldest_unsynced": oldest,

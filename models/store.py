@@ -87,6 +87,21 @@ def vouched_set(stored: str | None) -> frozenset[str] | None:
     return frozenset(str(i) for i in ids) if isinstance(ids, list) else frozenset()
 
 
+_LISTS_STAMP = text(
+    "SELECT"
+    " (SELECT count(*) || ':' || coalesce(max(revoked_at), 0) FROM revocation),"
+    " (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(coalesce(until, 0)), 0)"
+    "  || ':' || coalesce(sum(length(note)), 0) FROM list_entry),"
+    " (SELECT coalesce(group_concat(key || '=' || value, ';'), '') FROM policy),"
+    " (SELECT coalesce(group_concat(name || '=' || version || '@' || updated_at, ';'), '') FROM list_version),"
+    " (SELECT count(*) || ':' || coalesce(sum(coalesce(revoked_after, 0)), 0) || ':'"
+    "  || coalesce(sum(coalesce(not_after, 0)), 0) || ':' || coalesce(sum(length(coalesce(vouched, ''))), 0)"
+    "  FROM trusted_key),"
+    " (SELECT coalesce(group_concat(number || ':' || coalesce(community_id, ''), ';'), '') FROM checkpoint),"
+    " (SELECT coalesce(enrolled_at, 0) FROM kiosk_state)"
+)
+
+
 class KioskStore:
     """One kiosk's data: the SQLite file, its keys, and cached lists/policy."""
 
@@ -98,6 +113,7 @@ class KioskStore:
         self.writer = writer(engine)  # transactions that write: BEGIN IMMEDIATE
         self._lock = threading.Lock()
         self._gate: GateState | None = None
+        self._gate_stamp: tuple[Any, ...] | None = None
         self._policy: Policy | None = None
         self._signing_key: SigningKey | None = None
         self._lookup_key: bytes | None = None
@@ -434,6 +450,7 @@ class KioskStore:
     # -- policy and lists ----------------------------------------------------------------------
     def policy(self) -> Policy:
         if self._policy is None:
+            self._take_stamp()
             with self.engine.connect() as conn:
                 rows = conn.execute(select(col(PolicySetting.key), col(PolicySetting.value))).all()
                 conn.rollback()
@@ -456,6 +473,7 @@ class KioskStore:
     def gate_state(self) -> GateState:
         with self._lock:
             if self._gate is None:
+                self._take_stamp()
                 self._gate = self._load_gate_state()
             return self._gate
 
@@ -464,6 +482,33 @@ class KioskStore:
             self._gate = None
             self._policy = None
             self._lookup_costs = None
+            self._gate_stamp = None
+
+    def _take_stamp(self) -> None:
+        # Before the first of the cached copies is read: a change committed while they load
+        # differs from it, and shows at the next look.
+        if self._gate_stamp is None:
+            self._gate_stamp = self.lists_stamp()
+
+    def lists_stamp(self) -> tuple[Any, ...]:
+        """A cheap fingerprint of what the gate state and policy are read from (revocations, the
+        lists, policy, trusted keys, the checkpoint): another process that changes any of them
+        (`kakou pass revoke`, `kakou sync`, a list pulled by the command line) changes it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_LISTS_STAMP).one()
+            conn.rollback()
+        return tuple(row)
+
+    def reload_if_changed(self) -> bool:
+        """Drop the cached gate state and policy if another process changed what they are read
+        from since they were loaded (the open desk calls this every few seconds). True if so."""
+        loaded = self._gate_stamp
+        if loaded is None:
+            return False
+        if self.lists_stamp() == loaded:
+            return False
+        self.invalidate()
+        return True
 
     def _load_gate_state(self) -> GateState:
         with self.session() as conn:

@@ -37,6 +37,7 @@ __all__ = [
     "list_reasons",
     "outcome_of",
     "quota_reason",
+    "repeat_reason",
     "validity_reason",
 ]
 
@@ -176,11 +177,23 @@ def quota_reason(body: PassBody, direction: str, now: float, outings: Sequence[f
     return Reason("outing_quota", {"date": fmt_date(next_allowed)})
 
 
-def hours_reason(body: PassBody, now: float) -> Reason | None:
-    """Any pass may carry daily hours (a window may wrap past midnight)."""
+def hours_reason(body: PassBody, now: float, direction: str = "in") -> Reason | None:
+    """Any pass may carry daily hours (a window may wrap past midnight). Going out after them
+    is allowed with a note: the hours say when one may come and go, they keep nobody inside."""
     if body.all_day or body.hour_allowed(time.localtime(now).tm_hour):
         return None
-    return Reason("outside_hours", {"hours": f"{body.hour_from:02d}:00-{(body.hour_to or 24):02d}:00"})
+    hours = f"{body.hour_from:02d}:00-{(body.hour_to or 24):02d}:00"
+    return Reason("left_after_hours" if direction == "out" else "outside_hours", {"hours": hours})
+
+
+def repeat_reason(last_direction: str | None, direction: str, policy: Policy) -> Reason | None:
+    """One gate per compound: the pass's last allowed passage went the same way (out twice
+    without coming back in, or in twice) - the same card used by two people, or a photo of it."""
+    if last_direction != direction:
+        return None
+    if direction == "out":
+        return Reason("twice_out" if policy.deny_repeat_direction else "already_out")
+    return Reason("twice_in" if policy.deny_repeat_direction else "already_in")
 
 
 def community_reason(issuer: TrustEntry, state: GateState) -> Reason | None:
@@ -216,7 +229,9 @@ def decide_pass(
     state: GateState,
     policy: Policy,
     outings: Sequence[float] = (),
+    last_direction: str | None = None,
 ) -> Verdict:
+    """`last_direction`: which way this pass last went through this gate (allowed), if known."""
     body = decoded.body
     from models.passtoken import verify_pass
 
@@ -237,14 +252,21 @@ def decide_pass(
             reasons.append(binding)
     revoked = state.revoked.get(body.pass_id_hex)
     if revoked is not None:
-        reasons.append(Reason("revoked", {"reason": revoked or "-"}))
+        # Going out, a revoked (often lost) pass is checked by hand: who holds it? It keeps nobody in.
+        code = "revoked_exit" if direction == "out" else "revoked"
+        reasons.append(Reason(code, {"reason": revoked or "-"}))
     if now >= body.valid_to:
-        reasons.append(Reason("expired", {"date": fmt_date(body.valid_to)}))
+        code = "left_expired" if direction == "out" else "expired"
+        reasons.append(Reason(code, {"date": fmt_date(body.valid_to)}))
     elif now < body.valid_from:
         reasons.append(Reason("not_yet_valid", {"date": fmt_date(body.valid_from)}))
     if body.scope not in (0, state.checkpoint_number):
         reasons.append(Reason("wrong_checkpoint"))
-    for extra in (hours_reason(body, now), quota_reason(body, direction, now, outings, policy)):
+    for extra in (
+        hours_reason(body, now, direction),
+        quota_reason(body, direction, now, outings, policy),
+        repeat_reason(last_direction, direction, policy),
+    ):
         if extra is not None:
             reasons.append(extra)
     reasons.extend(list_reasons(body.unit, None, direction, now, state, policy))
@@ -258,6 +280,7 @@ def decide_token(
     state: GateState,
     policy: Policy,
     outings: Sequence[float] = (),
+    last_direction: str | None = None,
 ) -> Verdict:
     """Decode and decide a scanned pass. A token that does not decode is denied with why."""
     try:
@@ -265,7 +288,7 @@ def decide_token(
     except TokenError as exc:
         code = exc.code if exc.code in REASONS else "damaged"
         return Verdict(DENY, (Reason(code),))
-    return decide_pass(decoded, direction, now, state, policy, outings)
+    return decide_pass(decoded, direction, now, state, policy, outings, last_direction)
 
 
 def decide_person(
@@ -275,7 +298,26 @@ def decide_person(
     now: float,
     state: GateState,
     policy: Policy,
+    visitor: bool = False,
 ) -> Verdict:
-    """A person without a pass (looked up by ID number or phone): only the lists apply."""
+    """A person without a pass (looked up by ID number or phone): only the lists apply.
+
+    `visitor`: someone registered at the gate to visit `unit` (a visitor, a courier, a worker),
+    not one of its household. Coming in to a home-quarantined household is then amber (check
+    by hand) or refused by the policy, and a person on the quarantine list is checked by hand:
+    they should be at home, not at the gate."""
     reasons = list_reasons(unit, person_hash, direction, now, state, policy)
+    if visitor and direction == "in":
+        checked: list[Reason] = []
+        for reason in reasons:
+            if reason.code != "quarantined_home":
+                checked.append(reason)
+                continue
+            if _in_list(state.quarantine_units, unit, now):
+                checked.append(
+                    Reason("quarantine_visit_refused" if policy.refuse_quarantine_visits else "quarantine_visit")
+                )
+            if _in_list(state.quarantine_persons, person_hash, now):
+                checked.append(Reason("quarantined_person"))
+        reasons = checked
     return Verdict(outcome_of(reasons), tuple(reasons))

@@ -193,6 +193,7 @@ def _office_report(lang: str = "zh"):
         "in": 1,
         "out": 1,
         "turned_back": 2,
+        "overridden": 1,
         "fevers": len(FEVER_OUTCOMES),
         **{f"fever_{k}": 1 for k in FEVER_OUTCOMES},
         "registrations": len(REGISTRATION_KINDS),

@@ -35,8 +35,11 @@ class TestOutingQuota:
         return issue_pass(store, PassKind.OUTING, "3-2-501", valid_days=30, valid_from=T0 - DAY)
 
     def go_out(self, store, token, t):
+        """Out, and (when let out) back in a little later: one gate, so an outing comes back."""
         verdict = check_token(store, token, "out", now=t)
         record_passage(store, "out", verdict, reading=at(t))
+        if verdict.allowed:
+            record_passage(store, "in", check_token(store, token, "in", now=t + 30), reading=at(t + 30))
         return verdict
 
     def test_one_outing_per_two_days(self, store, outing):
@@ -48,7 +51,7 @@ class TestOutingQuota:
         assert check_token(store, outing.token, "out", now=T0 + 2 * DAY).allowed
 
     def test_coming_back_in_is_never_limited(self, store, outing):
-        self.go_out(store, outing.token, T0)
+        record_passage(store, "out", check_token(store, outing.token, "out", now=T0), reading=at(T0))
         assert check_token(store, outing.token, "in", now=T0 + 600).allowed
 
     def test_denied_attempts_do_not_use_the_quota(self, store, outing):
@@ -82,7 +85,10 @@ class TestHours:
     def test_work_pass_hours(self, store):
         p = issue_pass(store, PassKind.WORK, "2-2-201", valid_days=30, hours=(8, 18), valid_from=T0 - DAY)
         day = local(2030, 3, 3, 0)
-        assert check_token(store, p.token, "out", now=day + 7 * 3600 + 3599).reason_codes() == ["outside_hours"]
+        assert check_token(store, p.token, "in", now=day + 7 * 3600 + 3599).reason_codes() == ["outside_hours"]
+        # Going out after the hours is let out with a note: the hours keep nobody inside.
+        early = check_token(store, p.token, "out", now=day + 7 * 3600 + 3599)
+        assert early.allowed and early.reason_codes() == ["left_after_hours"]
         assert check_token(store, p.token, "out", now=day + 8 * 3600).allowed
         assert check_token(store, p.token, "in", now=day + 17 * 3600 + 3599).allowed
         late = check_token(store, p.token, "in", now=day + 18 * 3600)
@@ -94,7 +100,8 @@ class TestHours:
         assert check_token(store, p.token, "out", now=day + 23 * 3600).allowed
         assert check_token(store, p.token, "in", now=day + 5 * 3600 + 3599).allowed
         assert not check_token(store, p.token, "in", now=day + 6 * 3600).allowed
-        assert not check_token(store, p.token, "out", now=day + 21 * 3600 + 3599).allowed
+        assert not check_token(store, p.token, "in", now=day + 21 * 3600 + 3599).allowed
+        assert check_token(store, p.token, "out", now=day + 21 * 3600 + 3599).reason_codes() == ["left_after_hours"]
 
     def test_visitor_pass_expires_after_its_day(self, store):
         p = issue_pass(store, PassKind.VISITOR, "4-1-101", valid_days=1, hours=(9, 17), valid_from=T0)

@@ -390,9 +390,10 @@ class TestClockJumps:
         for wall, backwards in phases:
             for i in range(4):
                 fake.wall = wall + i * 0.5
-                verdict = check_token(store, resident.token, "in")
+                direction = ("in", "out")[i % 2]  # one gate: in, out, in, out (in twice would be CHECK)
+                verdict = check_token(store, resident.token, direction)
                 verdicts.append((wall, verdict.outcome))
-                record_passage(store, "in", verdict, subject="pass")
+                record_passage(store, direction, verdict, subject="pass")
                 expected_flags.append("backwards" if backwards else "")
                 walls.append(fake.wall)
 

@@ -125,7 +125,7 @@ def test_day_report_counts_match_the_records_and_zero_is_explicit(store):
     empty = day_report(store, dt.date.today())
     assert empty["zero_report"] is True and empty["passages"] == {"in": 0, "out": 0}
     p = issue_pass(store, PassKind.RESIDENT, "3-2-501")
-    for direction in ("in", "in", "out"):
+    for direction in ("in", "out", "in"):  # one gate: in twice without going out would be CHECK
         facts.record_passage(store, direction, check_token(store, p.token, direction), parse_temperature("365"))
     store.add_list_entry("quarantine", unit_code="3-2-501")
     facts.record_passage(store, "out", check_token(store, p.token, "out"))

@@ -144,8 +144,10 @@ def test_revoked_issuing_kiosk_denies_passes_issued_after_the_cutoff(key):
 def test_work_pass_outside_its_hours(key):
     lt = time.localtime(NOW)
     token = make_token(key, kind=PassKind.WORK, hour_from=(lt.tm_hour + 1) % 24, hour_to=(lt.tm_hour + 2) % 24 or 24)
-    v = decide_token(token, "out", NOW, state_for(key), Policy())
+    v = decide_token(token, "in", NOW, state_for(key), Policy())
     assert v.outcome == DENY and codes(v) == ["outside_hours"]
+    out = decide_token(token, "out", NOW, state_for(key), Policy())
+    assert out.outcome == ALLOW and codes(out) == ["left_after_hours"]
     inside = make_token(key, kind=PassKind.WORK, hour_from=lt.tm_hour, hour_to=lt.tm_hour + 1)
     assert decide_token(inside, "out", NOW, state_for(key), Policy()).outcome == ALLOW
 

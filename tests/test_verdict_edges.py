@@ -158,8 +158,11 @@ def test_reasons_read_in_either_language():
     assert v.reason_text("zh") == "通行证已作废：丢失；此证不能在本卡口使用"
     assert v.reason_text("en") == "pass revoked: 丢失; pass is not for this checkpoint"
     assert v.reason_text() == v.reason_text("zh")
-    assert Reason("unknown_issuer").text("en") == "issuer not trusted here, check by hand"
-    assert Reason("unknown_issuer").text() == "签发单位不在信任名单，请核查"
+    assert (
+        Reason("unknown_issuer").text("en")
+        == "issuer not trusted here: refused (a new checkpoint's pass? sync the lists)"
+    )
+    assert Reason("unknown_issuer").text() == "签发单位不在信任名单，不予通行（新卡口的证请先同步名单）"
 
 
 def test_a_reason_recorded_without_its_details_still_has_words():

@@ -33,6 +33,7 @@ COLUMNS = [
     ("in", "进", "in"),
     ("out", "出", "out"),
     ("turned_back", "劝返", "turned back"),
+    ("overridden", "主管放行", "overrides"),
     ("fevers", "发热", "fevers"),
     *((f"fever_{code}", o.column.zh, o.column.en) for code, o in FEVER_OUTCOMES.items()),
     ("registrations", "登记", "registrations"),
@@ -85,6 +86,7 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
             "in": 0,
             "out": 0,
             "turned_back": 0,
+            "overridden": 0,
             "fevers": 0,
             **dict.fromkeys(FEVER_COLUMNS, 0),
             "registrations": 0,
@@ -105,6 +107,8 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
         if kind == "passage":
             if verdict == "allow" and direction in ("in", "out"):
                 row[direction] += n
+                if '"overridden"' in (reasons or ""):  # a supervisor's override (models/facts.py)
+                    row["overridden"] += n
             else:
                 row["turned_back"] += n
                 try:
@@ -126,7 +130,17 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
     out_rows = list(rows.values())
     totals: dict[str, Any] = {
         key: sum(r[key] for r in out_rows)
-        for key in ("in", "out", "turned_back", "fevers", *FEVER_COLUMNS, "registrations", "expected", "records")
+        for key in (
+            "in",
+            "out",
+            "turned_back",
+            "overridden",
+            "fevers",
+            *FEVER_COLUMNS,
+            "registrations",
+            "expected",
+            "records",
+        )
     }
     all_denials: Counter[str] = Counter()
     for r in out_rows:

@@ -73,7 +73,7 @@ def test_office_day_with_two_checkpoints_one_silent(tmp_path, capsys, monkeypatc
         rows = list(sheet.iter_rows(values_only=True))
         assert rows[0][0].endswith("checkpoint") and any(r[0] == "东门卡口" and r[2] == 3 for r in rows)
         code, out, _ = _run(capsys, "office", "report", "--format", "csv", *od)
-        assert out.splitlines()[1].startswith("东门卡口,幸福里社区,3,1,1,1")
+        assert out.splitlines()[1].startswith("东门卡口,幸福里社区,3,1,1,0,1")
         code, out, _ = _run(capsys, "office", "status", "--json", *od)
         status = {k["checkpoint"]: k for k in json.loads(out)["kiosks"]}
         assert status["东门卡口"]["backlog"] == 0 and status["东门卡口"]["lists_behind"] == []

@@ -43,6 +43,7 @@ DESK_KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("register", "f2", "register", "key.register"),
     ("direction", "f4", "toggle_direction", "key.direction"),
     ("recheck", "f5", "recheck", "key.recheck"),
+    ("override", "f6", "override", "key.override"),
     ("issue_pass", "f7", "issue_pass", "key.issue_pass"),
     ("settings", "f8", "settings", "key.settings"),
     ("handover", "f9", "handover", "key.handover"),
@@ -53,6 +54,15 @@ DESK_KEYS: tuple[tuple[str, str, str, str], ...] = (
 KEY_BAR_IDS = ("help", "register", "direction", "recheck", "handover", "lock")
 
 _TEMP_CHARS = frozenset("0123456789.,。 ")
+
+# How often the open desk looks whether another process (`kakou pass revoke`, `kakou sync`, a
+# list pulled on the command line) changed the lists or the policy: one small query.
+LISTS_CHECK_SECONDS = 2.0
+
+
+def reload_if_changed(store) -> Any:
+    """The policy read again if the lists or policy changed under the desk (None: unchanged)."""
+    return store.policy() if store.reload_if_changed() else None
 
 
 def looks_like_temperature(text: str) -> bool:
@@ -208,6 +218,8 @@ class DutyScreen(DeskScreen[None]):
         self.fevers: list[FeverWait] = []
         self.checkpoint_name = ""
         self.busy = 0  # scans being checked; a temperature typed meanwhile waits for them
+        # The last pass refused on screen (verdict, direction, unit): what an override lets through.
+        self.last_refused: tuple[Any, str, str] | None = None
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -232,6 +244,7 @@ class DutyScreen(DeskScreen[None]):
         self._show_ready()
         self._paint_keys()
         self.set_interval(1, self._tick)
+        self.set_interval(LISTS_CHECK_SECONDS, self._check_lists)
         self.watch(app, "volunteer", self._volunteer_changed, init=False)
         self.watch(app, "sync_status", self._sync_status_changed, init=False)
         self.refresh_status()
@@ -315,6 +328,21 @@ class DutyScreen(DeskScreen[None]):
         keys = {bid: (key, meaning) for bid, key, meaning in self.desk_keys()}
         self.query_one("#key-bar", KeyBar).set_keys([keys[bid] for bid in KEY_BAR_IDS])
         self.query_one("#direction-key", Static).update(f"{keys['direction'][0]} {keys['direction'][1]}")
+
+    def _check_lists(self) -> None:
+        if self.app.store is not None:
+            self.run_worker(
+                self._reload_lists(), name="lists-check", group="lists", exclusive=True, exit_on_error=False
+            )
+
+    async def _reload_lists(self) -> None:
+        try:
+            policy = await self.app.db(reload_if_changed)
+        except Exception as exc:  # a look at the lists must never stop the desk
+            self.app.error_text(exc)
+            return
+        if policy is not None:
+            self.app.policy = policy
 
     def _tick(self) -> None:
         self.status_bar.tick()
@@ -487,6 +515,7 @@ class DutyScreen(DeskScreen[None]):
     async def _check_pass(self, token: str) -> None:
         app = self.app
         direction = self.direction
+        self.last_refused = None
         try:
             verdict = await app.db(check_scan, token, direction)
         except Exception as exc:
@@ -497,6 +526,7 @@ class DutyScreen(DeskScreen[None]):
             self._show_verdict(verdict)
             self.alarm()
             if verdict.body is not None:
+                self.last_refused = (verdict, direction, verdict.body.unit)
                 # A decoded pass that was turned back is a fact the office counts; a scan
                 # that did not decode is just a bad read (scan again), not a passage.
                 await self._save(verdict, direction, None, unit=verdict.body.unit)
@@ -653,6 +683,20 @@ class DutyScreen(DeskScreen[None]):
         app = self.app
         app.records_saved()
         kind_label, unit, fever = result.kind_label, result.unit, result.fever
+        verdict = result.verdict
+        reasons = [verdict.reason_text(app.lang)] if verdict is not None and verdict.reasons else []
+        if verdict is not None and verdict.outcome == "refer":
+            from models.verdict import Reason
+
+            # Saved after the volunteer's check: say so, not only "check by hand".
+            reasons = [f"{reasons[0]} → {Reason('checked_by_hand').text(app.lang)}"]
+        if result.refused:
+            self.alarm()
+            self.log_widget.add(self._log_text(time.time(), self.direction, unit, "deny", ""), "red")
+            self.verdict_panel.show(
+                "deny", app.t("duty.big.deny"), [app.t("reg.refused", reason=verdict.reason_text(app.lang))]
+            )
+            return
         self.log_widget.add(
             app.t("duty.log_registration", time=time.strftime("%H:%M"), kind=kind_label, unit=unit or "-")
         )
@@ -666,7 +710,7 @@ class DutyScreen(DeskScreen[None]):
         self.verdict_panel.show(
             "allow",
             f"{app.t('duty.symbol.allow')} {app.t('duty.saved')}",
-            [app.t("reg.saved", kind=kind_label, unit=unit or "-")],
+            [*reasons, app.t("reg.saved", kind=kind_label, unit=unit or "-")],
         )
         from models.kinds import REGISTRATION_KINDS
 
@@ -811,3 +855,71 @@ class DutyScreen(DeskScreen[None]):
 
     def action_lock(self) -> None:
         self.app.lock()
+
+    # -- the supervisor's override ------------------------------------------------------------
+    def override_target(self):
+        """Who an override is for: the person waiting (a CHECK, or a reading that will not come),
+        else the pass just refused on screen, else someone without a pass."""
+        from tui.screens.override import OverrideTarget
+
+        if self.waiting is not None:
+            return OverrideTarget(self.waiting.verdict, self.waiting.direction, self.waiting.unit)
+        if self.last_refused is not None:
+            verdict, direction, unit = self.last_refused
+            return OverrideTarget(verdict, direction, unit)
+        return OverrideTarget(None, self.direction, "")
+
+    def action_override(self) -> None:
+        from tui.screens.override import OverrideScreen
+        from tui.screens.supervisor import SupervisorPinScreen
+
+        app = self.app
+        if app.volunteer is None:
+            return
+        target = self.override_target()
+        on_duty = app.volunteer
+
+        def with_supervisor(supervisor: VolunteerInfo | None) -> None:
+            if supervisor is None:
+                return
+
+            async def chosen(choice) -> None:
+                await self._overridden(target, on_duty, supervisor, choice)
+
+            app.push_screen(OverrideScreen(target, supervisor.name, on_duty.name), callback=chosen)
+
+        app.push_screen(SupervisorPinScreen("override"), callback=with_supervisor)
+
+    async def _overridden(self, target, on_duty, supervisor, choice) -> None:
+        from models.facts import record_override
+
+        app = self.app
+        if choice is None:
+            return
+        try:
+            fact = await app.db(
+                record_override,
+                target.direction,
+                target.verdict,
+                on_duty.id,
+                supervisor.id,
+                choice.reason,
+                unit_code=choice.unit or None,
+                reason_code=choice.code,
+            )
+        except Exception as exc:
+            self.verdict_panel.set_status(app.t("duty.not_saved", error=app.error_text(exc)))
+            self.alarm()
+            return
+        app.records_saved()
+        if self.waiting is not None and target.verdict is self.waiting.verdict:
+            self.waiting = None
+        self.last_refused = None
+        self._set_prompt(False)
+        self.verdict_panel.show(
+            "allow",
+            app.t("duty.big.allow"),
+            [app.t("ovr.saved", supervisor=supervisor.name, reason=choice.reason)],
+            app.t("duty.saved"),
+        )
+        self.log_widget.add(self._log_text(fact.wall_time, target.direction, choice.unit, "allow", ""))

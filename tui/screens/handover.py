@@ -43,6 +43,14 @@ def summary_lines(app: DutyApp, s: dict[str, Any], volunteer_name: str) -> list[
     )
     if s.get("waiting_recheck"):
         lines.append(t("hand.waiting", units=t("list.comma").join(s["waiting_recheck"])))
+    if s.get("overridden"):
+        lines.append(t("hand.overridden", count=s["overridden"]))
+    if s.get("visitors_inside"):
+        units = t("list.comma").join(s["visitors_inside"])
+        lines.append(t("hand.visitors_inside", hour=s.get("visiting_until_hour", "-"), units=units))
+    if s.get("out_past_curfew"):
+        units = t("list.comma").join(s["out_past_curfew"])
+        lines.append(t("hand.out_past_curfew", hour=s.get("curfew_hour", "-"), units=units))
     if s["denials_by_reason"]:
         labels = [f"{reason_label(code, app.lang)} {n}" for code, n in s["denials_by_reason"].items()]
         lines.append(t("hand.denials", items=t("list.semicolon").join(labels)))

@@ -8,7 +8,7 @@ keyed hash and the sealed copy are stored (models.facts.record_registration).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -53,11 +53,43 @@ def field_label(lang: str, key: str) -> str:
     return t(lang, key)
 
 
-def _save_registration(store, reg, temperature, volunteer_id, direction, threshold):
-    """The registration and, for a fever reading, its fever case (two facts, in order)."""
-    from models.facts import open_fever_case, record_registration
+def _check_registration(store, reg, direction):
+    """What the office's lists say about this registration (models.gate.check_registration)."""
+    from models.gate import check_registration
+
+    return check_registration(store, reg.to_unit or None, reg.id_number, direction)
+
+
+def _refuse_registration(store, reg, verdict, temperature, volunteer_id, direction):
+    """Refused by the lists and the policy: not registered in, but the turned-back passage is
+    recorded with its reason (the office counts it)."""
+    from models.facts import record_passage
+
+    return record_passage(
+        store, direction, verdict, temperature, volunteer_id, subject="registration", unit_code=reg.to_unit or None
+    )
+
+
+def _save_registration(store, reg, temperature, volunteer_id, direction, threshold, verdict=None):
+    """The registration and, for a fever reading, its fever case (two facts, in order). A
+    verdict with reasons (a watched unit, a quarantined household checked by hand) is recorded
+    with it as the registration's passage, so the reasons are counted and reach the office."""
+    from models.facts import open_fever_case, record_passage, record_registration
 
     fact = record_registration(store, reg, temperature, volunteer_id)
+    if verdict is not None and verdict.reasons:
+        checked = ["checked_by_hand"] if verdict.outcome == "refer" else None
+        record_passage(
+            store,
+            direction,
+            verdict,
+            temperature,
+            volunteer_id,
+            subject="registration",
+            unit_code=reg.to_unit or None,
+            outcome="allow",
+            extra_reasons=checked,
+        )
     case = None
     if temperature is not None and temperature.is_fever(threshold):
         case = open_fever_case(
@@ -77,6 +109,8 @@ class RegistrationResult:
     name: str
     record_id: str
     fever: FeverWait | None = None  # the reading was a fever: the person waits for the recheck
+    verdict: Any = None  # models.verdict.Verdict of the lists (its reasons are shown with "saved")
+    refused: bool = False  # the lists and policy refused them: nothing registered, the refusal recorded
 
 
 @dataclass(frozen=True)
@@ -98,6 +132,8 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
     def __init__(self, direction: str = "in", kind: str = "", id_number: str = "", phone: str = "", unit: str = ""):
         super().__init__()
         self.direction = direction
+        # The (unit, ID number) whose amber verdict the volunteer has seen: Enter again saves it.
+        self.checked: tuple[str, str] | None = None
         # The kind starts at the first of the table (the most common: a visitor) unless given.
         self.prefill = {"kind": kind_number(kind) or "1", "id_number": id_number, "phone": phone, "to_unit": unit}
 
@@ -169,8 +205,46 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
         policy = await app.current_policy()
         volunteer_id = app.volunteer.id if app.volunteer else None
         try:
+            verdict = await app.db(_check_registration, reg, self.direction)
+        except Exception as exc:
+            message.update(app.t("duty.not_saved", error=app.error_text(exc)))
+            app.bell()
+            return
+        if verdict.outcome == "deny":
+            try:
+                await app.db(_refuse_registration, reg, verdict, values["temperature"], volunteer_id, self.direction)
+            except Exception as exc:
+                message.update(app.t("duty.not_saved", error=app.error_text(exc)))
+                app.bell()
+                return
+            self.dismiss(
+                RegistrationResult(
+                    kind=reg.kind,
+                    kind_label=registration_label(reg.kind, app.lang),
+                    unit=reg.to_unit,
+                    name=reg.name,
+                    record_id="",
+                    verdict=verdict,
+                    refused=True,
+                )
+            )
+            return
+        if verdict.outcome == "refer" and self.checked != (reg.to_unit, reg.id_number):
+            # Amber: the reason stays on the form until the volunteer has checked and says so
+            # with Enter again (a new unit or ID number is checked anew).
+            self.checked = (reg.to_unit, reg.id_number)
+            message.update(app.t("reg.check", reason=verdict.reason_text(app.lang)))
+            app.bell()
+            return
+        try:
             fact, case = await app.db(
-                _save_registration, reg, values["temperature"], volunteer_id, self.direction, policy.fever_threshold
+                _save_registration,
+                reg,
+                values["temperature"],
+                volunteer_id,
+                self.direction,
+                policy.fever_threshold,
+                verdict,
             )
         except Exception as exc:
             message.update(app.t("duty.not_saved", error=app.error_text(exc)))
@@ -196,6 +270,7 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
                 name=reg.name,
                 record_id=fact.record_id,
                 fever=fever,
+                verdict=verdict if verdict.reasons else None,
             )
         )
 

@@ -30,6 +30,7 @@ PURPOSES = {
     "issue_pass": "sup.issue",
     "settings": "sup.settings",
     "manage_volunteers": "sup.volunteers",
+    "override": "sup.override",
 }
 
 
