@@ -27,6 +27,7 @@ def test_office_day_with_two_checkpoints_one_silent(tmp_path, capsys, monkeypatc
     from sync.office.app import create_app
 
     od = ["--office-dir", str(tmp_path / "office")]
+    assert _run(capsys, "office", "init", *od)[0] == 0  # office commands never make an office
     code, out, _ = _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", "--json", *od)
     east_code = json.loads(out)["code"]
     _run(capsys, "office", "add-checkpoint", "西门卡口", "--community", "幸福里社区", *od)
@@ -90,6 +91,7 @@ def test_office_day_with_two_checkpoints_one_silent(tmp_path, capsys, monkeypatc
 
 def test_bad_input_to_office_commands_is_explained(tmp_path, capsys):
     od = ["--office-dir", str(tmp_path / "office")]
+    assert _run(capsys, "office", "init", *od)[0] == 0  # office commands never make an office
     code, _, err = _run(capsys, "office", "revoke", "xyz", "--reason", "lost", *od)
     assert code == 2 and "32 hex" in err
     code, _, err = _run(capsys, "office", "quarantine", "add", "--unit", "not a unit!", *od)
@@ -103,6 +105,7 @@ def test_bad_input_to_office_commands_is_explained(tmp_path, capsys):
 def test_add_checkpoint_refuses_a_name_its_community_already_has(tmp_path, capsys):
     """Issue 14: a clerk who typed add-checkpoint twice got two 东门卡口 the report cannot tell apart."""
     od = ["--office-dir", str(tmp_path / "office")]
+    assert _run(capsys, "office", "init", *od)[0] == 0  # office commands never make an office
     code, out, _ = _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", "--json", *od)
     assert code == 0
     first = json.loads(out)
@@ -121,6 +124,7 @@ def test_policy_values_are_range_checked_where_they_are_typed(tmp_path, capsys):
     from sync.office.db import open_office_engine
 
     od = ["--office-dir", str(tmp_path / "office")]
+    assert _run(capsys, "office", "init", *od)[0] == 0  # office commands never make an office
     for bad in ("fever_threshold=39.5", "fever_threshold=-5", "fever_threshold=395", "recheck_minutes=0"):
         code, _, err = _run(capsys, "office", "policy", "set", bad, *od)
         assert code == 2 and "must be" in err, (bad, err)
@@ -131,3 +135,91 @@ def test_policy_values_are_range_checked_where_they_are_typed(tmp_path, capsys):
         policy = office_policy(conn)
     engine.dispose()
     assert (policy.fever_threshold, policy.recheck_minutes) == (37.5, 5)
+
+
+def test_a_mistyped_office_dir_is_refused_and_makes_no_office(tmp_path, capsys, monkeypatch):
+    """Issue 14: an office command with a mistyped (or missing) --office-dir made a new empty office
+    and reported "every checkpoint reported"."""
+    from sync.office.db import open_office_engine
+
+    od = ["--office-dir", str(tmp_path / "office")]
+    open_office_engine(tmp_path / "office").dispose()  # the real office (as serve or init leave it)
+    assert _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", *od)[0] == 0
+    typo = tmp_path / "offcie"
+    for argv in (
+        ("report",),
+        ("status",),
+        ("add-checkpoint", "西门卡口", "--community", "幸福里社区"),
+        ("revoke", "ab" * 16, "--reason", "lost"),
+        ("issue-pass", "resident", "3-2-501", "--street-wide"),
+        ("quarantine", "add", "--unit", "3-2-501"),
+        ("policy", "show"),
+        ("audit",),
+        ("retention",),
+    ):
+        code, out, err = _run(capsys, "office", *argv, "--office-dir", str(typo))
+        assert code == 2 and "every checkpoint reported" not in out, (argv, out)
+        assert "没有街道办" in err and "no office in" in err and "kakou office init" in err, (argv, err)
+        assert "Traceback" not in err
+        assert not typo.exists(), argv  # nothing made: no directory, no database, no keys
+    # No --office-dir at all: the default dir (here an empty one) is refused the same way.
+    monkeypatch.setenv("KAKOU_OFFICE_DIR", str(tmp_path / "default"))
+    code, _, err = _run(capsys, "office", "report")
+    assert code == 2 and str(tmp_path / "default") in err and not (tmp_path / "default").exists()
+    # An empty database file (a half-made office) is no office either, and is not made one.
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "office.db").write_bytes(b"")
+    for _ in range(2):
+        code, _, err = _run(capsys, "office", "status", "--office-dir", str(tmp_path / "empty"))
+        assert code == 2 and "no office in" in err
+    # The real office is untouched and still reports its checkpoint.
+    code, out, _ = _run(capsys, "office", "report", *od)
+    assert code == 0 and "东门卡口" in out
+
+
+def test_office_init_makes_a_new_office_once(tmp_path, capsys):
+    od = ["--office-dir", str(tmp_path / "office")]
+    code, out, _ = _run(capsys, "office", "init", *od)
+    assert code == 0 and "new office created" in out and "add-checkpoint" in out
+    root = (tmp_path / "office" / "keys" / "office-root.key").read_bytes()
+    assert _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", *od)[0] == 0
+    code, out, _ = _run(capsys, "office", "init", *od)  # again: the same office, keys and checkpoints kept
+    assert code == 0 and "already here" in out
+    assert (tmp_path / "office" / "keys" / "office-root.key").read_bytes() == root
+    assert "东门卡口" in _run(capsys, "office", "status", *od)[1]
+
+
+def test_an_office_with_no_checkpoints_says_so(tmp_path, capsys):
+    """Issue 14: an office without a single checkpoint said "every checkpoint reported"."""
+    from sync.office.db import open_office_engine
+
+    od = ["--office-dir", str(tmp_path / "office")]
+    open_office_engine(tmp_path / "office").dispose()  # a new office, as init or serve leave it
+    for lang, words in (("zh", "还没有卡口"), ("en", "no checkpoints yet")):
+        code, out, _ = _run(capsys, "office", "report", "--lang", lang, *od)
+        assert code == 0 and words in out and "every checkpoint reported" not in out, out
+    code, out, _ = _run(capsys, "office", "status", *od)
+    assert code == 0 and "还没有卡口" in out and "no checkpoints yet" in out
+    # With a checkpoint that reported nothing today, the report calls it silent instead.
+    assert _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", *od)[0] == 0
+    code, out, _ = _run(capsys, "office", "report", *od)
+    assert "NOT REPORTED (1)" in out and "no checkpoints yet" not in out
+
+
+def test_new_keys_are_never_made_for_a_database_with_enrolled_kiosks(office, tmp_path, capsys):
+    """A wrong --office-dir beside the right --database-url: the kiosks pinned the office's root
+    key, so new keys in the wrong dir would sign lists and passes every gate refuses."""
+    from tests.sync.helpers import sync_until_quiet
+
+    _store, service = office.add_kiosk(tmp_path / "k")
+    sync_until_quiet(service)
+    url = office.database_url or f"sqlite:///{office.office_dir / 'office.db'}"
+    wrong = ["--office-dir", str(tmp_path / "wrong"), "--database-url", url]
+    code, _, err = _run(capsys, "office", "init", *wrong)
+    assert code == 2 and "enrolled kiosks" in err and "No new keys" in err
+    assert not (tmp_path / "wrong" / "keys" / "office-root.key").exists()
+    code, _, err = _run(capsys, "office", "issue-pass", "resident", "3-2-501", "--street-wide", *wrong)
+    assert code == 2 and "holds no office keys" in err
+    assert not (tmp_path / "wrong" / "keys" / "office-root.key").exists()
+    # The report needs no keys: the right database reports from anywhere.
+    assert _run(capsys, "office", "report", *wrong)[0] == 0
