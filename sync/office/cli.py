@@ -107,7 +107,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     ip.set_defaults(func=run_issue_pass)
 
     r = osub.add_parser("revoke", parents=[parent], help="revoke a pass at every checkpoint")
-    r.add_argument("pass_id", help="the pass id (32 hex digits)")
+    r.add_argument(
+        "pass_id",
+        help="the pass: the 编号 printed on it (8 characters), a longer prefix, its full id, or the scanned pass;"
+        " only passes the office knows (it issued, or a kiosk synced)",
+    )
     r.add_argument("--reason", required=True)
     r.set_defaults(func=run_revoke)
 
@@ -474,10 +478,10 @@ def run_issue_pass(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    from sync.office.admin import revoke_pass
+    from sync.office.admin import revoke_known_pass
 
-    version = revoke_pass(open_office(args), args.pass_id, args.reason)
-    print(f"已作废 revoked {args.pass_id.strip().lower()}; 作废名单 revoked list v{version}")
+    version, pass_id = revoke_known_pass(open_office(args), args.pass_id, args.reason)
+    print(f"已作废 revoked {pass_id}; 作废名单 revoked list v{version}")
     return 0
 
 

@@ -223,3 +223,83 @@ def test_new_keys_are_never_made_for_a_database_with_enrolled_kiosks(office, tmp
     assert not (tmp_path / "wrong" / "keys" / "office-root.key").exists()
     # The report needs no keys: the right database reports from anywhere.
     assert _run(capsys, "office", "report", *wrong)[0] == 0
+
+
+def test_office_revoke_takes_the_printed_number_and_refuses_passes_it_never_saw(office, tmp_path, capsys):
+    """Issue 14: `kakou office revoke` said "revoked" for an id it never saw, and refused the
+    short 编号 printed on the pass."""
+    from sqlalchemy import insert
+
+    from models.kinds import PassKind
+    from models.passes import issue_pass
+    from sync.office import tables as t
+    from sync.office.lists import versions
+    from tests.sync.helpers import sync_until_quiet
+    from tui.printing.render import PassPrint
+
+    store, service = office.add_kiosk(tmp_path / "k", name="东门卡口")
+    lost = issue_pass(store, PassKind.RESIDENT, "3-2-501", name="王芳")
+    scanned = issue_pass(store, PassKind.RESIDENT, "3-2-502")
+    unsynced = issue_pass(store, PassKind.RESIDENT, "3-2-503")
+    sync_until_quiet(service)
+    with office.engine.begin() as conn:  # as if the last one had not reached the office yet
+        conn.execute(t.office_pass.delete().where(t.office_pass.c.pass_id == unsynced.pass_id))
+    od = ["--office-dir", str(office.office_dir)]
+    if office.database_url:
+        od += ["--database-url", office.database_url]
+
+    def revoked_version() -> int:
+        with office.engine.connect() as conn:
+            return versions(conn)["revoked"]
+
+    before = revoked_version()
+    # Unknown: a full id it never saw, a kiosk's pass not synced yet, a made-up 编号. Nothing published.
+    for unknown in ("ab" * 16, unsynced.pass_id, unsynced.pass_id[:8], "0badc0de"):
+        code, out, err = _run(capsys, "office", "revoke", unknown, "--reason", "遗失 lost", *od)
+        assert code == 2 and "已作废" not in out and "knows no pass" in err and "kakou pass revoke" in err, unknown
+    code, _, err = _run(capsys, "office", "revoke", "abc", "--reason", "lost", *od)
+    assert code == 2 and "at least the 8 characters" in err
+    assert revoked_version() == before
+
+    # The 编号 printed on the pass is enough.
+    printed = PassPrint.from_body(lost.body, lost.token).short_id
+    assert f"编号 {printed}" in PassPrint.from_body(lost.body, lost.token).detail_lines()
+    code, out, _ = _run(capsys, "office", "revoke", printed.upper(), "--reason", "遗失 lost", *od)
+    assert code == 0 and f"已作废 revoked {lost.pass_id}" in out
+    assert revoked_version() == before + 1
+    code, _, err = _run(capsys, "office", "revoke", lost.pass_id, "--reason", "again", *od)
+    assert code == 2 and "already revoked (遗失 lost)" in err
+    # So is the pass itself, scanned into the terminal.
+    code, out, _ = _run(capsys, "office", "revoke", scanned.token, "--reason", "补办", *od)
+    assert code == 0 and scanned.pass_id in out
+
+    # A pass the office issued itself, by its printed number.
+    code, out, _ = _run(capsys, "office", "issue-pass", "resident", "9-9-909", "--street-wide", "--json", *od)
+    own = json.loads(out)["pass_id"]
+    code, out, _ = _run(capsys, "office", "revoke", f"编号 {own[:8]}", "--reason", "迁出 moved", *od)
+    assert code == 0 and own in out
+
+    # Two known passes share the first 8 characters: the prefix is refused, the candidates named.
+    twins = ["feedface" + "0" * 24, "feedface" + "1" * 24]
+    with office.engine.begin() as conn:
+        kiosk_id = store.kiosk_state().kiosk_id
+        for n, pid in enumerate(twins):
+            conn.execute(
+                insert(t.office_pass).values(pass_id=pid, kiosk_id=kiosk_id, record_id=f"r{n}", received_at=1.0)
+            )
+    version = revoked_version()
+    code, _, err = _run(capsys, "office", "revoke", "feedface", "--reason", "lost", *od)
+    assert code == 2 and "more than one pass" in err and all(pid in err for pid in twins) and "东门卡口" in err
+    assert revoked_version() == version
+    assert _run(capsys, "office", "revoke", "feedface1", "--reason", "lost", *od)[0] == 0
+
+    # The admin API refuses the same way.
+    from sync.office import admin as office_admin
+
+    token = office_admin.add_admin(office.engine, "张主任")
+    answer = office.client.post(
+        "/v1/admin/revoke",
+        json={"pass_id": "cd" * 16, "reason": "lost"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 400 and answer.json()["code"] == "unknown_pass"
