@@ -303,3 +303,29 @@ def test_office_revoke_takes_the_printed_number_and_refuses_passes_it_never_saw(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert answer.status_code == 400 and answer.json()["code"] == "unknown_pass"
+
+
+def test_enrolment_that_cannot_reach_the_office_promises_no_upload(tmp_path, capsys, monkeypatch):
+    """Issue 14: with the office out of reach, `kakou enroll` said "records are kept here and sent
+    when online" (联网后自动上传): nothing is ever sent by a kiosk that is not enrolled."""
+    from models.store import KioskStore
+    from models.volunteers import add_volunteer
+    from sync.kiosk import is_enrolled
+    from tests.sync.helpers import free_port
+
+    store = KioskStore.open(tmp_path / "kiosk")
+    store.set_up("东门卡口", "幸福里社区")
+    add_volunteer(store, "王秀英", "8888", "supervisor")
+    store.engine.dispose()
+    monkeypatch.setattr("sys.stdin", io.StringIO("8888\n"))
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    code, _out, err = _run(
+        capsys, "enroll", "--office", nobody, "--code", "K7QX-M3PA", "--data-dir", str(tmp_path / "kiosk")
+    )
+    assert code != 0 and "Traceback" not in err
+    assert "没有登记" in err and "NOT enrolled" in err and "enrol again" in err
+    for promise in ("联网后自动上传", "稍后自动重试", "sent when online", "sent later", "retrying"):
+        assert promise not in err, promise
+    reopened = KioskStore.open(tmp_path / "kiosk")
+    assert not is_enrolled(reopened)
+    reopened.engine.dispose()
