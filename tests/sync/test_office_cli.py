@@ -329,3 +329,54 @@ def test_enrolment_that_cannot_reach_the_office_promises_no_upload(tmp_path, cap
     reopened = KioskStore.open(tmp_path / "kiosk")
     assert not is_enrolled(reopened)
     reopened.engine.dispose()
+
+
+def test_reasons_are_labelled_in_every_report_and_their_codes_kept_in_json(office, tmp_path, capsys):
+    """Issue 14: "通行证已于 1", "名单已 1", turned_back, bad_signature:1 in the kiosk's and the office's
+    reports. Real records, through the sync: every reason is its label from models/reasons.py in the
+    report's language (text, CSV, XLSX), and the JSON keeps the codes."""
+    from openpyxl import load_workbook
+
+    from models.facts import record_passage
+    from models.reasons import reason_label
+    from models.verdict import Reason, Verdict
+    from tests.sync.helpers import sync_until_quiet
+
+    store, service = office.add_kiosk(tmp_path / "k")
+    given = {
+        "expired": Reason("expired", {"date": "2022-03-15"}),
+        "list_stale": Reason("list_stale", {"hours": 30}),
+        "bad_signature": Reason("bad_signature"),
+        "revoked": Reason("revoked", {"reason": "遗失 lost"}),
+    }
+    for reason in given.values():
+        record_passage(store, "in", Verdict("deny", (reason,)))
+    record_passage(store, "out", Verdict("refer", (given["list_stale"],)), extra_reasons=["turned_back"])
+    sync_until_quiet(service)
+    codes = {*given, "turned_back"}
+    kd = ["--data-dir", str(store.data_dir)]
+    od = ["--office-dir", str(office.office_dir)] + (
+        ["--database-url", office.database_url] if office.database_url else []
+    )
+    xlsx = tmp_path / "day.xlsx"
+    for lang in ("zh", "en"):
+        code, kiosk_text, _ = _run(capsys, "report", "--lang", lang, *kd)
+        assert code == 0
+        code, table, _ = _run(capsys, "office", "report", "--lang", lang, *od)
+        assert code == 0
+        code, sheet, _ = _run(capsys, "office", "report", "--format", "csv", "--lang", lang, *od)
+        assert code == 0
+        assert _run(capsys, "office", "report", "--format", "xlsx", "--out", str(xlsx), "--lang", lang, *od)[0] == 0
+        cells = " | ".join(str(c) for row in load_workbook(xlsx).active.iter_rows(values_only=True) for c in row)
+        for text in (kiosk_text, table, sheet, cells):
+            for code_ in codes:
+                n = 2 if code_ == "list_stale" else 1
+                assert f"{reason_label(code_, lang)} {n}" in text, (lang, code_, text)
+                assert f"{code_}:" not in text
+                # No raw code: in Chinese none at all; in English labels are words ("pass expired").
+                assert (code_ not in text) if lang == "zh" else ("_" not in code_ or code_ not in text), code_
+            assert "{" not in text and "通行证已于" not in text and "名单已 " not in text
+    code, out, _ = _run(capsys, "report", "--json", *kd)
+    assert code == 0 and set(json.loads(out)["denials_by_reason"]) == codes
+    code, out, _ = _run(capsys, "office", "report", "--format", "json", *od)
+    assert code == 0 and set(json.loads(out)["totals"]["denials"]) == codes
