@@ -80,7 +80,13 @@ def _short_variants(status: SyncStatus | None, lang: str, now: float | None) -> 
         first.append(round_part[0])
         level = round_part[1]
     waiting_long = waiting_short = ""
-    if status.waiting > 0:
+    if status.state == NOT_ENROLLED and status.waiting > 0:
+        # Nothing is sent before an enrolment: the records are kept here, not "waiting to be sent".
+        waiting_long = t(lang, "duty.sync.kept_here", count=status.waiting)
+        waiting_short = t(lang, "duty.sync.kept_here_short", count=status.waiting)
+        if status.oldest and now - status.oldest > LOCAL_WARN_AFTER_S:
+            level = "warn"
+    elif status.waiting > 0:
         waiting_short = t(lang, "duty.sync.pending_count", count=status.waiting)
         # Only records made while the clock was not set: their age is unknown.
         waiting_long = (
