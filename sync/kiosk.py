@@ -103,6 +103,28 @@ def offline_error(exc: Exception) -> SyncError:
     )
 
 
+def enrol_offline_error(exc: Exception) -> SyncError:
+    """`offline_error` for an enrolment: the kiosk is not enrolled, so nothing it records will be
+    sent until someone enrols it again; the words must not promise an upload or a retry."""
+    why = offline_error(exc)
+    if why.code == "tls_untrusted":
+        return SyncError(
+            "街道服务器的证书不受信任（或地址的 http/https 写错了），本机没有登记。"
+            "请技术人员检查地址和证书（SSL_CERT_FILE）后再登记一次。",
+            "the office's certificate is not trusted (or http/https is wrong in the address): this kiosk is NOT"
+            " enrolled. A technician should check the address and the CA file (SSL_CERT_FILE), then enrol again.",
+            code="tls_untrusted",
+            retryable=False,
+        )
+    return SyncError(
+        "连不上街道服务器，本机没有登记。请检查地址和网络后再登记一次；在登记之前，记录只保存在本机，不会上报。",
+        f"cannot reach the office ({type(exc).__name__}): this kiosk is NOT enrolled. Check the address and the"
+        " network, then enrol again; until it is enrolled its records stay on this kiosk and are not sent.",
+        code="offline",
+        retryable=False,
+    )
+
+
 @dataclass
 class SyncResult:
     pushed: int = 0  # records the office newly stored
@@ -265,7 +287,7 @@ def enrolment_exchange(office_url: str, body: bytes, *, client: httpx.Client | N
     try:
         response = http.post("/v1/enroll", content=body, headers={"Content-Type": "application/json"})
     except httpx.HTTPError as exc:
-        raise offline_error(exc) from exc
+        raise enrol_offline_error(exc) from exc
     if response.status_code != 200:
         code_, zh, en = _problem_text(response)
         raise SyncError(

@@ -188,6 +188,7 @@ def _run(capsys, *argv) -> tuple[int, str, str]:
 def test_the_clerks_commands(tmp_path, capsys):
     """add-checkpoint numbers each gate once; issue-pass must be told where; policy sets one kind."""
     od = ["--office-dir", str(tmp_path / "office")]
+    assert _run(capsys, "office", "init", *od)[0] == 0  # office commands never make an office
     numbers = []
     for name, community in (("东门", "幸福里社区"), ("西门", "幸福里社区"), ("北门", "光明社区")):
         code, out, _ = _run(capsys, "office", "add-checkpoint", name, "--community", community, "--json", *od)
@@ -340,6 +341,7 @@ def test_kakou_enroll_takes_the_offices_checkpoint_number(tmp_path, capsys, monk
     from tests.sync.helpers import ThreadedServer
 
     od = ["--office-dir", str(tmp_path / "office")]
+    assert _run(capsys, "office", "init", *od)[0] == 0  # office commands never make an office
     for name in ("东门", "西门"):
         _run(capsys, "office", "add-checkpoint", name, "--community", "幸福里社区", *od)
     code, out, _ = _run(capsys, "office", "add-checkpoint", "北门", "--community", "光明社区", "--json", *od)

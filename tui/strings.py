@@ -85,6 +85,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "duty.sync.pending": "待上报{count} 最早{age}前",
         "duty.sync.pending_count": "待上报{count}",
         "duty.sync.lost": "记录丢失/损坏{count}",
+        # Not enrolled: nothing is sent, so no "to be sent" (待上报) either.
+        "duty.sync.kept_here": "未登记 本机存{count}条",
+        "duty.sync.kept_here_short": "本机存{count}条",
         "duty.sync.lists_local": "名单:本机",
         "duty.sync.offline": "离线{since}起",
         "duty.sync.busy": "服务器忙",
@@ -395,6 +398,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "duty.sync.pending": "{count} unsent {age}",
         "duty.sync.pending_count": "{count} unsent",
         "duty.sync.lost": "{count} records lost",
+        "duty.sync.kept_here": "not enrolled, {count} kept here",
+        "duty.sync.kept_here_short": "{count} kept here",
         "duty.sync.lists_local": "lists local",
         "duty.sync.offline": "offline {since}",
         "duty.sync.busy": "office busy",

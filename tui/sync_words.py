@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+from rich.cells import cell_len
+
 from models.hwm import lost_words
 from sync.kiosk import NOT_ENROLLED, NOT_SYNCED, OFFLINE, REFUSED, TROUBLE, SyncStatus
 from tui.strings import short_age, t
@@ -46,44 +48,79 @@ def _round_part(status: SyncStatus, lang: str, offline_key: str) -> tuple[str, s
     return None
 
 
-def short_words(status: SyncStatus | None, lang: str, now: float | None = None) -> tuple[str, str]:
+def short_words(
+    status: SyncStatus | None, lang: str, now: float | None = None, width: int | None = None
+) -> tuple[str, str]:
     """The sync part of the duty desk's status bar.
 
     A failure that needs a person is said in sync's own words; otherwise: offline since, or
     which kind of trouble the last round had; records waiting and the oldest's age; how old
-    the lists are. The clock skew is not repeated here: the clock part of the bar says it."""
+    the lists are. The clock skew is not repeated here: the clock part of the bar says it.
+
+    `width`: the cells the bar has left for it (80 columns, offline, beside a long checkpoint
+    name). What matters least gives way first: the oldest record's age, then the lists' age
+    while they are fresh; the first part (offline, trouble, or the waiting count) stays."""
+    variants, level = _short_variants(status, lang, now)
+    if width is not None:
+        return next((text for text in variants if cell_len(text) <= width), variants[-1]), level
+    return variants[0], level
+
+
+def _short_variants(status: SyncStatus | None, lang: str, now: float | None) -> tuple[list[str], str]:
+    """The status bar's sync words, longest first (see `short_words`), and their level."""
     if status is None:
-        return "", "ok"
+        return [""], "ok"
     now = time.time() if now is None else now
     if status.state == REFUSED:
-        return _problem_words(status, lang), "error"
-    parts: list[str] = []
+        return [_problem_words(status, lang)], "error"
+    first: list[str] = []
     level = "ok"
     local = status.state in (NOT_ENROLLED, NOT_SYNCED)  # no round to speak of: the kiosk's own count
     round_part = _round_part(status, lang, "duty.sync.offline")
     if round_part is not None:
-        parts.append(round_part[0])
+        first.append(round_part[0])
         level = round_part[1]
-    if status.waiting > 0:
-        if status.oldest:
-            parts.append(t(lang, "duty.sync.pending", count=status.waiting, age=short_age(lang, now - status.oldest)))
-        else:  # only records made while the clock was not set: their age is unknown
-            parts.append(t(lang, "duty.sync.pending_count", count=status.waiting))
+    waiting_long = waiting_short = ""
+    if status.state == NOT_ENROLLED and status.waiting > 0:
+        # Nothing is sent before an enrolment: the records are kept here, not "waiting to be sent".
+        waiting_long = t(lang, "duty.sync.kept_here", count=status.waiting)
+        waiting_short = t(lang, "duty.sync.kept_here_short", count=status.waiting)
+        if status.oldest and now - status.oldest > LOCAL_WARN_AFTER_S:
+            level = "warn"
+    elif status.waiting > 0:
+        waiting_short = t(lang, "duty.sync.pending_count", count=status.waiting)
+        # Only records made while the clock was not set: their age is unknown.
+        waiting_long = (
+            t(lang, "duty.sync.pending", count=status.waiting, age=short_age(lang, now - status.oldest))
+            if status.oldest
+            else waiting_short
+        )
         if level == "ok" and (not local or (status.oldest and now - status.oldest > LOCAL_WARN_AFTER_S)):
             level = "warn"
     elif status.waiting == 0 and (local or status.problem is None):
-        parts.append(t(lang, "duty.sync.synced"))
+        waiting_long = waiting_short = t(lang, "duty.sync.synced")
     if not local and level == "ok" and (status.clock_wrong or status.lists_stale):
         level = "warn"
     if status.lost:  # records lost or damaged: a person must look (models/hwm.py has the sentence)
-        parts.insert(0, t(lang, "duty.sync.lost", count=sum(r.count for r in status.lost)))
+        first.insert(0, t(lang, "duty.sync.lost", count=sum(r.count for r in status.lost)))
         level = "error"
-    parts.append(
+    lists = (
         t(lang, "duty.sync.lists_local")
         if status.lists_updated_at is None
         else t(lang, "duty.sync.lists_age", age=short_age(lang, now - status.lists_updated_at))
     )
-    return "  ".join(parts), level
+    keep_lists = bool(status.lists_stale)  # stale lists are news; fresh ones give way
+
+    def join(*parts: str) -> str:
+        return "  ".join(p for p in parts if p)
+
+    variants = [
+        join(*first, waiting_long, lists),
+        join(*first, waiting_short, lists),
+        join(*first, waiting_short, lists if keep_lists else ""),
+        join(*first) or waiting_short or lists,
+    ]
+    return variants, level
 
 
 def long_words(status: SyncStatus, lang: str, now: float | None = None) -> tuple[str, str]:

@@ -9,6 +9,7 @@ database never holds anything that works as a credential.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 import unicodedata
@@ -131,23 +132,51 @@ def list_admins(engine: Engine) -> list[dict[str, Any]]:
 
 
 def revoke_pass(engine: Engine, pass_id: str, reason: str, *, by: str | None = None, via: str = "cli") -> int:
-    """Revoke a pass at every checkpoint; returns the revoked list's new version."""
-    from sync.office import lists as office_lists
+    """Revoke a pass at every checkpoint; returns the revoked list's new version. See `revoke_known_pass`."""
+    return revoke_known_pass(engine, pass_id, reason, by=by, via=via)[0]
 
-    clean = (pass_id or "").strip().lower()
-    if len(clean) != 32 or any(c not in "0123456789abcdef" for c in clean):
-        raise AdminError(
-            f"通行证编号应为 32 位十六进制：{pass_id[:40]}", f"a pass id is 32 hex digits: {pass_id[:40]}", code="usage"
-        )
+
+def revoke_known_pass(
+    engine: Engine, pass_id: str, reason: str, *, by: str | None = None, via: str = "cli"
+) -> tuple[int, str]:
+    """Revoke a pass the office knows (`known_passes.find_known_pass`: its full id, the 编号
+    printed on it, a unique prefix, or the scanned pass) at every checkpoint; returns the revoked
+    list's new version and the full pass id. An id the office never saw, or a prefix of several,
+    is refused in words: nothing is published for a typo."""
+    from sync.office import lists as office_lists
+    from sync.office.known_passes import find_known_pass
+
     reason = " ".join((reason or "").split())[:200]
     if not reason:
         raise AdminError("请写明作废原因", "give a reason", code="usage")
     with engine.begin() as conn:
-        version = office_lists.revoke_pass(conn, clean, reason)
+        known = find_known_pass(conn, pass_id)
+        listed = conn.execute(
+            select(t.list_item.c.value).where(
+                t.list_item.c.list_name == "revoked",
+                t.list_item.c.item_key == known.pass_id,
+                t.list_item.c.deleted.is_(False),
+            )
+        ).scalar()
+        if listed is not None:
+            was = json.loads(listed).get("reason") or "-"
+            raise AdminError(
+                f"通行证 {known.pass_id} 已经作废（{was}）",
+                f"pass {known.pass_id} is already revoked ({was})",
+                code="already_revoked",
+            )
+        version = office_lists.revoke_pass(conn, known.pass_id, reason, known.valid_to)
         audit.record(
-            conn, by or audit.cli_actor(), "revoke_pass", reason=reason, via=via, pass_id=clean, version=version
+            conn,
+            by or audit.cli_actor(),
+            "revoke_pass",
+            reason=reason,
+            via=via,
+            pass_id=known.pass_id,
+            version=version,
+            issuer=known.issuer,
         )
-    return version
+    return version, known.pass_id
 
 
 def until_day(value: str | None) -> float | None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
+    from sync.office.keys import OfficeKeys
     from sync.office.settings import OfficeSettings
 
 
@@ -44,7 +45,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     osub = p.add_subparsers(dest="office_command", metavar="ACTION")
     p.set_defaults(func=lambda args: _usage(p))
 
-    s = osub.add_parser("serve", parents=[parent], help="run the office server (HTTP API under /v1)")
+    i = osub.add_parser(
+        "init",
+        parents=[parent],
+        help="create a new, empty office in the office dir (keys and database); other commands never make one",
+    )
+    i.set_defaults(func=run_init)
+
+    s = osub.add_parser(
+        "serve",
+        parents=[parent],
+        help="run the office server (HTTP API under /v1); creates the office if none is there",
+    )
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8080)
     s.add_argument("--workers", type=int, default=1, help="worker processes (share one PostgreSQL)")
@@ -95,7 +107,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     ip.set_defaults(func=run_issue_pass)
 
     r = osub.add_parser("revoke", parents=[parent], help="revoke a pass at every checkpoint")
-    r.add_argument("pass_id", help="the pass id (32 hex digits)")
+    r.add_argument(
+        "pass_id",
+        help="the pass: the 编号 printed on it (8 characters), a longer prefix, its full id, or the scanned pass;"
+        " only passes the office knows (it issued, or a kiosk synced)",
+    )
     r.add_argument("--reason", required=True)
     r.set_defaults(func=run_revoke)
 
@@ -239,28 +255,103 @@ def office_dir(args: argparse.Namespace) -> Path:
     return settings(args).office_dir
 
 
-def open_office(args: argparse.Namespace) -> Engine:
+def open_office(args: argparse.Namespace, *, create: bool = False) -> Engine:
+    """The office the flags name. It must be there already: a mistyped or missing --office-dir is
+    refused in words (`no_office_error`), never a new empty office. `init` and `serve` create."""
     from sync.office import lists as office_lists
     from sync.office.db import open_office_engine
 
     given = settings(args)
-    engine = open_office_engine(given.office_dir, given.database_url)
+    engine = open_office_engine(given.office_dir, given.database_url, create=create)
     with engine.begin() as conn:
         office_lists.ensure_lists(conn)
     return engine
+
+
+def office_keys(args: argparse.Namespace) -> OfficeKeys:
+    """The office's keys, which must be in the office dir: a command never makes new ones (a pass
+    signed with a new root key, or a list entry hashed with a new lookup key, is one no kiosk
+    knows). `init` and `serve` make them with a new office."""
+    from models.errors import KeyFileError
+    from sync.office.keys import OfficeKeys, has_keys
+
+    folder = office_dir(args)
+    if not has_keys(folder):
+        raise KeyFileError(
+            f"{folder} 里没有街道办的密钥（--office-dir 写错了？）。新街道办请先运行 kakou office init"
+            " --office-dir 目录；原有的街道办请从备份恢复 keys/ 目录。不会生成新密钥。",
+            f"{folder} holds no office keys (a mistyped --office-dir?). For a new office run kakou office init"
+            " --office-dir DIR first; for an existing one restore keys/ from a backup. No new keys are made.",
+            code="key_missing",
+        )
+    return OfficeKeys(folder)
+
+
+def _create_office(args: argparse.Namespace) -> tuple[Engine, bool]:
+    """Open the office, creating its database and keys where there are none; True when it was new.
+
+    Keys are never made for a database that already has kiosks enrolled: they pinned the old root
+    key, so a new one (a wrong --office-dir next to the right --database-url) would make every
+    kiosk refuse the lists as forged."""
+    from sqlalchemy import func, select
+
+    from models.errors import KakouError
+    from sync.office import tables as t
+    from sync.office.db import office_exists, open_office_engine
+    from sync.office.keys import OfficeKeys, has_keys
+
+    given = settings(args)
+    probe = open_office_engine(given.office_dir, given.database_url, migrate=False)
+    try:
+        had_office = office_exists(probe)
+    finally:
+        probe.dispose()
+    engine = open_office(args, create=True)
+    had_keys = has_keys(given.office_dir)
+    if not had_keys:
+        with engine.connect() as conn:
+            enrolled = conn.execute(
+                select(func.count()).select_from(t.kiosk).where(t.kiosk.c.public_key.is_not(None))
+            ).scalar_one()
+            conn.rollback()
+        if enrolled:
+            engine.dispose()
+            raise KakouError(
+                f"这个数据库已有 {enrolled} 台登记过的卡口，但 {given.office_dir} 里没有街道办的密钥："
+                "--office-dir 写错了？请用原来的目录，或从备份恢复 keys/ 目录。不会生成新密钥。",
+                f"this database has {enrolled} enrolled kiosks but {given.office_dir} holds no office keys: a "
+                "mistyped --office-dir? Use the office's own dir, or restore keys/ from a backup. No new keys made.",
+                code="key_missing",
+            )
+        OfficeKeys(given.office_dir)
+    return engine, not (had_office and had_keys)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    engine, new = _create_office(args)
+    engine.dispose()
+    where = office_dir(args)
+    if not new:
+        print(f"这里已有街道办，未改动 / an office is already here, nothing changed: {where}")
+        return 0
+    print(f"已新建街道办 new office created: {where}")
+    print("下一步 next: kakou office add-checkpoint 名称 NAME --community 社区 COMMUNITY --office-dir " + str(where))
+    print("然后 then:   kakou office serve --office-dir " + str(where))
+    return 0
 
 
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sync.office import logs as office_logs
-    from sync.office.keys import OfficeKeys
 
     tls = _tls_files(args)  # checked before anything starts: a typo is one line, not a traceback
     given = settings(args)
-    engine = open_office(args)  # migrate once, before the workers start
+    # Migrate once and make the keys now, before the workers start (not racing in several).
+    engine, new = _create_office(args)
     engine.dispose()
-    OfficeKeys(given.office_dir)  # make the keys now, not racing in several workers
+    if new:  # said out loud: a mistyped --office-dir must not quietly serve an empty street
+        print(f"已新建街道办 new office created: {given.office_dir}", file=sys.stderr)
     os.environ.update(given.as_environ())  # each worker's `app_from_env` reads the same settings
     scheme = "https" if tls else "http"
     docs = "  (API docs /v1/docs)" if given.docs else ""
@@ -345,13 +436,12 @@ def run_issue_pass(args: argparse.Namespace) -> int:
     import time
 
     from models.passes import parse_hours
-    from sync.office.keys import OfficeKeys
     from sync.office.passes import issue_office_pass
 
     engine = open_office(args)
     issued = issue_office_pass(
         engine,
-        OfficeKeys(office_dir(args)),
+        office_keys(args),
         args.kind,
         args.unit,
         name=args.name,
@@ -388,10 +478,10 @@ def run_issue_pass(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    from sync.office.admin import revoke_pass
+    from sync.office.admin import revoke_known_pass
 
-    version = revoke_pass(open_office(args), args.pass_id, args.reason)
-    print(f"已作废 revoked {args.pass_id.strip().lower()}; 作废名单 revoked list v{version}")
+    version, pass_id = revoke_known_pass(open_office(args), args.pass_id, args.reason)
+    print(f"已作废 revoked {pass_id}; 作废名单 revoked list v{version}")
     return 0
 
 
@@ -470,17 +560,17 @@ def run_revocations_decide(args: argparse.Namespace) -> int:
 
 def run_list_entry(args: argparse.Namespace) -> int:
     from sync.office.admin import list_entry, until_day
-    from sync.office.keys import load_lookup_key
 
+    engine = open_office(args)
     version, who = list_entry(
-        open_office(args),
+        engine,
         args.list_name,
         args.action,
         unit=args.unit,
         id_number=args.id_number,
         until=until_day(getattr(args, "until", None)),
         note=getattr(args, "note", ""),
-        lookup_key=load_lookup_key(office_dir(args)),
+        lookup_key=office_keys(args).lookup,
     )
     print(f"{'已加入' if args.action == 'add' else '已移出'} {args.list_name}: {who}; v{version}")
     return 0
@@ -595,11 +685,10 @@ def run_lookup(args: argparse.Namespace) -> int:
     from models.errors import KakouError
     from sync.office import sealed
     from sync.office.admin import require_active
-    from sync.office.keys import OfficeKeys
 
     engine = open_office(args)
     admin = require_active(engine, args.admin)
-    keys = OfficeKeys(office_dir(args))
+    keys = office_keys(args)
     try:
         result = sealed.lookup(engine, keys, args.record_id, admin=admin, reason=args.reason, via="cli")
     except sealed.SealedLookupError as exc:

@@ -28,6 +28,36 @@ class OfficeDatabaseError(KakouError):
     code = "office_db"
 
 
+def no_office_error(office_dir: Path, database_url: str | None) -> OfficeDatabaseError:
+    """A command that found no office where it was told to look: never make one there (a mistyped
+    `--office-dir` would report an empty street as "every checkpoint reported")."""
+    where_zh = f"数据库 {_safe_url(database_url)}" if database_url else f"目录 {office_dir}"
+    where_en = f"the database {_safe_url(database_url)}" if database_url else f"{office_dir}"
+    return OfficeDatabaseError(
+        f"{where_zh} 里没有街道办（--office-dir 或 $KAKOU_OFFICE_DIR 写错了？）。"
+        f"新建一个街道办：kakou office init --office-dir 目录（kakou office serve 也会新建）。",
+        f"no office in {where_en} (a mistyped --office-dir or $KAKOU_OFFICE_DIR?). "
+        "To create one: kakou office init --office-dir DIR (kakou office serve creates one too).",
+        code="no_office",
+    )
+
+
+def _sqlite_file(url: str) -> Path:
+    from sqlalchemy.engine import make_url
+
+    return Path(make_url(url).database or "")
+
+
+def _safe_url(database_url: str | None) -> str:
+    """The database address without its password, for words a clerk reads."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(normalise_url(database_url, Path("."))).render_as_string(hide_password=True)
+    except Exception:  # an address that does not parse is named by its scheme only
+        return (database_url or "").split("://", 1)[0] + "://..."
+
+
 def normalise_url(database_url: str | None, office_dir: Path) -> str:
     if not database_url:
         return f"sqlite:///{Path(office_dir) / OFFICE_DB_FILE}"
@@ -43,10 +73,22 @@ def normalise_url(database_url: str | None, office_dir: Path) -> str:
 
 
 def open_office_engine(
-    office_dir: Path, database_url: str | None = None, *, migrate: bool = True, pool_size: int = 8
+    office_dir: Path,
+    database_url: str | None = None,
+    *,
+    migrate: bool = True,
+    pool_size: int = 8,
+    create: bool = True,
 ) -> Engine:
+    """The office's engine, its schema brought up to date (`migrate`).
+
+    `create=False`: the office must already be there (its database has the office's version
+    table); otherwise `no_office_error`, and nothing is made: no directory, no file, no table.
+    Only `kakou office init` and `serve` (and tests) create an office."""
     office_dir = Path(office_dir)
     url = normalise_url(database_url, office_dir)
+    if not create and url.startswith("sqlite") and not _sqlite_file(url).is_file():
+        raise no_office_error(office_dir, database_url)  # connecting would make the file
     if url.startswith("sqlite"):
         office_dir.mkdir(parents=True, exist_ok=True)
         from models.engine import make_private
@@ -81,6 +123,15 @@ def open_office_engine(
         engine = create_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
         )
+    if not create:
+        try:
+            found = office_exists(engine)
+        except Exception as exc:
+            engine.dispose()
+            raise _open_error(exc) from exc
+        if not found:
+            engine.dispose()
+            raise no_office_error(office_dir, database_url)
     if migrate:
         try:
             upgrade(engine)
@@ -88,13 +139,28 @@ def open_office_engine(
             engine.dispose()
             if isinstance(exc, KakouError):
                 raise
-            raise OfficeDatabaseError(
-                f"无法打开街道数据库（{type(exc).__name__}: {str(exc).splitlines()[0][:200]}）。请检查地址和权限。",
-                f"cannot open the office database ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
-                "Check the address and permissions.",
-                code="database_open",
-            ) from exc
+            raise _open_error(exc) from exc
     return engine
+
+
+def _open_error(exc: Exception) -> OfficeDatabaseError:
+    first = (str(exc).splitlines() or [""])[0][:200]
+    return OfficeDatabaseError(
+        f"无法打开街道数据库（{type(exc).__name__}: {first}）。请检查地址和权限。",
+        f"cannot open the office database ({type(exc).__name__}: {first}). Check the address and permissions.",
+        code="database_open",
+    )
+
+
+def office_exists(engine: Engine) -> bool:
+    """Whether this database holds an office: its version table, which the first migration
+    writes (an empty SQLite file or an empty PostgreSQL database holds none)."""
+    from sqlalchemy import inspect
+
+    with reader(engine).connect() as conn:
+        found = inspect(conn).has_table(VERSION_TABLE)
+        conn.rollback()
+    return bool(found)
 
 
 def reader(engine: Engine) -> Engine:

@@ -26,6 +26,12 @@ def load_lookup_key(office_dir: Path) -> bytes:
     return key_files.load_or_create_secret(Path(office_dir), LOOKUP_KEY)
 
 
+def has_keys(office_dir: Path) -> bool:
+    """Whether the office dir holds the office's keys (its root signing key): made with a new
+    office (`kakou office init` or `serve`), never by another command."""
+    return (Path(office_dir) / key_files.KEY_DIR / ROOT_SIGNING_KEY).is_file()
+
+
 def missing_office_key(path: Path) -> KeyFileError:
     return KeyFileError(
         f"街道办的密钥 {path} 不见了，不会自动生成新密钥（新密钥会让所有卡口拒收名单）。请从备份恢复这个文件。",

@@ -205,12 +205,18 @@ _W = {
     "not_reported": Words("未报告 NOT REPORTED ({n}):", "NOT REPORTED ({n}):"),
     "silent_row": _both("  {community} {checkpoint}  最后同步 last sync: {last}"),
     "all_reported": _both("全部卡口已报告 / every checkpoint reported"),
+    "no_checkpoints": _both(
+        "街道办还没有卡口 / the office has no checkpoints yet: kakou office add-checkpoint NAME --community COMMUNITY"
+    ),
     "silent_sheet": _both("未报告 not reported"),
     "silent_head": _both("卡口 checkpoint|社区 community|最后同步 last sync"),
     "semicolon": Words("；", "; "),
     "lost_sheet": _both("丢失记录 lost records"),
     "lost_head": _both("卡口 checkpoint|社区 community|丢失 lost|说明 detail"),
 }
+
+
+NO_CHECKPOINTS = _W["no_checkpoints"]  # the status says it too
 
 
 def _fmt_time(ts: float | None) -> str:
@@ -266,7 +272,10 @@ def format_table(report: dict[str, Any], lang: str = "zh") -> str:
     ]
     lines += ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=False)) for r in body]
     silent = report["not_reported"]
-    if silent:
+    if not report["checkpoints"]:  # nobody to report is not "every checkpoint reported"
+        lines.append("")
+        lines.append(NO_CHECKPOINTS.text(lang))
+    elif silent:
         lines.append("")
         lines.append(_W["not_reported"].text(lang).format(n=len(silent)))
         for s in silent:

@@ -82,6 +82,10 @@ def format_status(status: dict[str, Any]) -> str:
     lines = [
         "卡口 checkpoint | 状态 status | 最后联系 last seen | 待传 backlog | 时钟偏差 skew | 名单 lists | 冲突 conflicts | 缺号 gaps"
     ]
+    if not status["kiosks"]:
+        from sync.office.report import NO_CHECKPOINTS
+
+        lines.append(NO_CHECKPOINTS.zh)
     for k in status["kiosks"]:
         seen = time.strftime("%m-%d %H:%M", time.localtime(k["last_seen"])) if k["last_seen"] else "-"
         skew = f"{k['clock_skew']:+.0f}s" if k["clock_skew"] is not None else "-"

@@ -29,6 +29,15 @@ from tests.sync.helpers import OFFICE_BASE, write_passages
 Rewrite = Callable[[httpx.Request, httpx.Response | None], httpx.Response | None]
 
 
+def _revoke(office, pass_id: str) -> None:
+    """Put a pass on the office's revoked list (the admin commands revoke only passes the office
+    knows; these tests are about the list reaching the kiosk, whatever pass it names)."""
+    from sync.office import lists as office_lists
+
+    with office.engine.begin() as conn:
+        office_lists.revoke_pass(conn, pass_id, "lost")
+
+
 class Mitm(httpx.BaseTransport):
     """Forwards to the office; `rewrite(request, answer)` for requests whose path starts with one
     of `paths` may return another answer (its `forward=False` requests never reach the office:
@@ -119,7 +128,7 @@ def test_a_forged_304_to_every_list_pull_is_refused_and_the_lists_stay_stale(off
     assert service.run_once().ok
     revoked_before = dict(_list_ages(store))
     # The office revokes a pass and quarantines a unit; the kiosk has not heard from it for two days.
-    office_admin.revoke_pass(office.engine, "ab" * 16, "lost")
+    _revoke(office, "ab" * 16)
     office_admin.list_entry(office.engine, "quarantine", "add", unit="3-2-501")
     _age_lists(store, 48)
     ages = _list_ages(store)
@@ -146,7 +155,7 @@ def test_a_forged_handshake_naming_the_held_versions_refreshes_no_list(office, m
     transport, client = mitm
     store, service = office.add_kiosk(tmp_path / "k", client=client)
     assert service.run_once().ok
-    office_admin.revoke_pass(office.engine, "cd" * 16, "lost")
+    _revoke(office, "cd" * 16)
     _age_lists(store, 48)
     ages = _list_ages(store)
     held = store.gate_state().versions
@@ -167,14 +176,14 @@ def test_a_signed_304_for_another_request_is_refused(office, mitm, tmp_path):
     played back to a later pull, is no answer to it."""
     transport, client = mitm
     store, service = office.add_kiosk(tmp_path / "k", client=client)
-    office_admin.revoke_pass(office.engine, "12" * 16, "lost")
+    _revoke(office, "12" * 16)
     assert service.run_once().ok
     # A genuine signed 304 for the revoked list, as a man in the middle would capture it.
     held = store.gate_state().versions
     service._send("GET", "/v1/lists/revoked", params={"since": held["revoked"]})
     captured = next(a for r, a in reversed(transport.seen) if r.url.path == "/v1/lists/revoked")
     assert captured.status_code == 304
-    office_admin.revoke_pass(office.engine, "ef" * 16, "lost")
+    _revoke(office, "ef" * 16)
     _age_lists(store, 48)
     ages = _list_ages(store)
     transport.on("/v1/lists/revoked", lambda req, _a: httpx.Response(304, headers=dict(captured.headers), request=req))

@@ -136,6 +136,8 @@ def test_office_command_reads_the_office_dir_from_the_environment(tmp_path, monk
 
     monkeypatch.setenv("KAKOU_OFFICE_DIR", str(tmp_path / "env-office"))
     monkeypatch.delenv("KAKOU_OFFICE_DATABASE_URL", raising=False)
+    assert main(["office", "init"]) == 0  # in the dir the environment names; other commands never make one
+    capsys.readouterr()
     assert main(["office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "东门卡口"
     assert (tmp_path / "env-office" / "office.db").is_file()

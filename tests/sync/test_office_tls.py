@@ -102,6 +102,7 @@ def test_kiosk_enrols_and_syncs_over_https_with_the_streets_ca(tmp_path, certifi
 
     cert, key = certificate
     office_dir = tmp_path / "office"
+    assert _kakou(capsys, monkeypatch, "office", "init", "--office-dir", str(office_dir))[0] == 0
     code, out = _kakou(
         capsys,
         monkeypatch,

@@ -141,9 +141,15 @@ class TestAdminTokens:
         record_passage(store, "in", Verdict("allow", ()))
         sync_until_quiet(service)
 
-        pass_id = uuid.uuid4().hex
+        from sync.office.passes import issue_office_pass
+
+        # Only a pass the office knows is revoked (issue 14): one it issued, named by its full id.
+        pass_id = issue_office_pass(
+            office.engine, office.app.state.office.keys, "resident", "3-2-501", street_wide=True
+        ).pass_id
         response = http.post("/v1/admin/revoke", json={"pass_id": pass_id.upper(), "reason": "丢失"}, headers=auth)
         assert response.status_code == 200 and response.json()["list"] == "revoked"
+        assert response.json()["who"] == pass_id
         response = http.post("/v1/admin/quarantine/add", json={"unit": "3-2-501", "until": "2030-01-01"}, headers=auth)
         assert response.status_code == 200 and response.json()["who"] == "3-2-501"
         response = http.post("/v1/admin/quarantine/add", json={"id_number": PERSON_A[0]}, headers=auth)

@@ -20,6 +20,7 @@ def test_server_killed_mid_transaction(tmp_path):
 
     office_dir = tmp_path / "office"
     port = free_port()
+    assert main(["office", "init", "--office-dir", str(office_dir)]) == 0  # office commands never make one
     assert (
         main(
             [

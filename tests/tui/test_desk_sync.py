@@ -105,7 +105,9 @@ class TestSyncWithAFakeOffice:
                 0
             ][0]
             # The saved passage wakes the loop, which counts again (no round: not enrolled).
-            await wait_for(pilot, lambda: f"待上报{pending}" in screen_text(app).splitlines()[0])
+            # Not "待上报" (to be sent): nothing is sent before an enrolment (issue 14).
+            await wait_for(pilot, lambda: f"未登记 本机存{pending}条" in screen_text(app).splitlines()[0])
+            assert "待上报" not in screen_text(app).splitlines()[0]
             assert app.sync_rounds == 0
 
 

@@ -88,3 +88,17 @@ def test_offline_alone_is_yellow_even_with_nothing_waiting_and_fresh_lists(words
     say = short_words if words == "short" else long_words
     text, level = say(status, "en", now=now)
     assert "offline" in text and level == "warn"
+
+
+def test_a_kiosk_not_enrolled_promises_no_upload(store):
+    """Issue 14: before enrolment nothing is sent, so the bar does not say 待上报 / unsent (to be
+    sent): the records are kept here."""
+    from sync.kiosk import NOT_ENROLLED, SyncService
+
+    record_passage(store, "in", Verdict(ALLOW, ()))
+    status = SyncService(store).status()
+    assert status.state == NOT_ENROLLED
+    zh, _ = short_words(status, "zh")
+    en, _ = short_words(status, "en")
+    assert "未登记 本机存1条" in zh and "待上报" not in zh and "上报" not in zh
+    assert "not enrolled, 1 kept here" in en and "unsent" not in en

@@ -85,11 +85,20 @@ class StatusBar(Horizontal):
             return
         from tui.sync_words import short_words
 
-        self.set_sync(*short_words(status, getattr(self.app, "lang", "zh")))
+        self.set_sync(*short_words(status, getattr(self.app, "lang", "zh"), width=self._sync_width()))
+
+    def _sync_width(self) -> int | None:
+        """The cells left for the sync text beside the other parts (None before the first layout)."""
+        width = self.size.width
+        if not width:
+            return None
+        others = sum(cell_len(text) + PART_PADDING for name, text in self._texts.items() if name != "sync")
+        return max(0, width - others - PART_PADDING)
 
     def on_resize(self) -> None:
         if self._clock_warning[0]:
             self._paint_clock()
+        self.paint_sync()
 
     def _set(self, name: str, text: str) -> Static:
         old = self._texts[name]
@@ -108,14 +117,17 @@ class StatusBar(Horizontal):
     def set_checkpoint(self, text: str) -> None:
         self._set("checkpoint", text)
         self._refit()
+        self.paint_sync()  # the sync text gets the cells the others leave
 
     def set_volunteer(self, text: str) -> None:
         self._set("volunteer", text)
         self._refit()
+        self.paint_sync()  # the sync text gets the cells the others leave
 
     def set_direction(self, text: str, direction: str) -> None:
         self._set("direction", text).set_class(direction == "out", "out")
         self._refit()
+        self.paint_sync()  # the sync text gets the cells the others leave
 
     def set_sync(self, text: str, level: str = "ok") -> None:
         part = self._set("sync", text)

@@ -49,17 +49,47 @@ class VerdictPanel(Vertical):
 
     def show(self, state: str, headline: str, lines: list[str] | None = None, status: str = "") -> None:
         """`headline` is the big word; `lines` the reason and the holder; `status` the last
-        line (what the volunteer should do now, or "saved")."""
+        line (what the volunteer should do now, or "saved"): always on screen, see `fit_details`."""
         self.lines = list(lines or [])
         self.status_line = status
-        details = Text()
-        for i, line in enumerate(self.lines):
-            details.append(("\n" if i else "") + line)
-        if status:
-            details.append(("\n" if self.lines else "") + status, style="bold")
         self.state = state
         self.headline = headline
-        self.details = details
+        self.details = self.fit_details()
+
+    def fit_details(self) -> Text:
+        """The body's text, fitted to the body's cells: the status line is never pushed off the
+        bottom (at 80x24 a reason that wraps left "已保存" unseen). The last lines give way first
+        (the validity line, then the holder's), and a line cut short ends in "…"."""
+        body = self._part("#verdict-body")
+        width, height = (body.content_size.width, body.content_size.height) if body is not None else (0, 0)
+        lines = self.lines
+        if width > 0 and height > 0:
+            console = self.app.console
+            rows = lambda text: len(Text(text).wrap(console, width))  # noqa: E731
+            budget = height - (min(height, rows(self.status_line)) if self.status_line else 0)
+            fitted: list[str] = []
+            for line in lines:
+                need = rows(line)
+                if need > budget:
+                    if budget > 0:
+                        cut = Text(line)
+                        cut.truncate(budget * width - 1)
+                        while cut.plain and rows(cut.plain + "…") > budget:
+                            cut.right_crop(1)
+                        fitted.append(cut.plain + "…")
+                    break
+                fitted.append(line)
+                budget -= need
+            lines = fitted
+        details = Text()
+        for i, line in enumerate(lines):
+            details.append(("\n" if i else "") + line)
+        if self.status_line:
+            details.append(("\n" if lines else "") + self.status_line, style="bold")
+        return details
+
+    def on_resize(self) -> None:
+        self.details = self.fit_details()
 
     def set_status(self, status: str) -> None:
         self.show(self.state, self.headline, self.lines, status)

@@ -27,8 +27,10 @@ async def admin_revoke(
     engine: EngineDep,
     req: Annotated[office_admin.RevokeRequest, admin_json(office_admin.RevokeRequest)],
 ) -> Any:
-    version = await run_in_threadpool(office_admin.revoke_pass, engine, req.pass_id, req.reason, by=admin, via="http")
-    return {"list": "revoked", "version": version, "who": req.pass_id.strip().lower()}
+    version, pass_id = await run_in_threadpool(
+        office_admin.revoke_known_pass, engine, req.pass_id, req.reason, by=admin, via="http"
+    )
+    return {"list": "revoked", "version": version, "who": pass_id}
 
 
 def _list_route(list_name: str, action: str) -> None:
