@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, text
 
 from models.passtoken import PassKind, TokenError, decode_token
-from models.verdict import DENY, Reason, Verdict, decide_pass, decide_person
+from models.verdict import DENY, Reason, Verdict, decide_pass, decide_person, list_reasons
 
 if TYPE_CHECKING:
     from models.store import KioskStore
@@ -77,10 +77,28 @@ def check_person(
     return decide_person(unit, person_hash, direction, now, store.gate_state(), store.policy(), visitor)
 
 
+def listed_person_hash(store: KioskStore, id_number: str) -> str | None:
+    """The look-up hash under which the office's person lists know this (validated) ID number:
+    of its hashes under every parameter set in use (models/lookup.py person_hashes), the one a
+    list holds, else the current one. None for no ID number."""
+    from models.lookup import person_hashes
+
+    if not id_number:
+        return None
+    hashes = person_hashes(store, "id", id_number)
+    state = store.gate_state()
+    listed = [h for h in hashes if h in state.quarantine_persons or h in state.watch_persons]
+    return (listed or hashes)[0]
+
+
+def person_list_reasons(store: KioskStore, id_number: str, direction: str) -> tuple[Reason, ...]:
+    """What the quarantine and watch lists say of this person (by ID number), nothing else."""
+    person_hash = listed_person_hash(store, id_number)
+    reasons = list_reasons(None, person_hash, direction, store.trusted_now(), store.gate_state(), store.policy())
+    return tuple(r for r in reasons if r.code != "list_stale")
+
+
 def check_registration(store: KioskStore, unit: str | None, id_number: str, direction: str) -> Verdict:
     """What the lists say about someone registering at the gate (by the unit they visit and
     their ID number's keyed hash, as the office's person lists hold it)."""
-    from models.privacy import lookup_hash
-
-    person_hash = lookup_hash(store.lookup_key, "id", id_number) if id_number else None
-    return check_person(store, unit or None, person_hash, direction, visitor=True)
+    return check_person(store, unit or None, listed_person_hash(store, id_number), direction, visitor=True)

@@ -185,6 +185,22 @@ class TestRegistrationLists:
         assert v.outcome == "refer" and v.reason_codes() == ["quarantined_person"]
         assert check_registration(store, "3-2-501", "110105194912310037", "in").reason_codes() == []
 
+    def test_a_person_listed_under_the_office_s_stronger_hash_is_still_found(self, store):
+        """The office hashes its person lists with its policy's cost; a kiosk whose registrations
+        were made at the default cost must still find the person (every cost in use is tried)."""
+        from models.gate import person_list_reasons
+        from models.privacy import LookupCost
+
+        id_number = "11010519491231002X"
+        store.set_policy(lookup_time_cost=3, lookup_memory_mib=32)
+        strong = lookup_hash(store.lookup_key, "id", id_number, LookupCost(3, 32 * 1024))
+        assert strong != lookup_hash(store.lookup_key, "id", id_number)
+        store.add_list_entry("quarantine", person_hash=strong)
+        v = check_registration(store, "3-2-501", id_number, "in")
+        assert v.outcome == "refer" and v.reason_codes() == ["quarantined_person"]
+        assert [r.code for r in person_list_reasons(store, id_number, "out")] == ["quarantined"]
+        assert person_list_reasons(store, "110105198001010016", "out") == ()
+
     def test_watch_listed_unit_is_shown_with_its_note(self, store):
         store.add_list_entry("watch", unit_code="5-1-101", note="独居老人")
         v = check_registration(store, "5-1-101", "", "in")

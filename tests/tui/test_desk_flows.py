@@ -125,6 +125,27 @@ class TestRegistration:
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
             assert count(desk_dir, "registration") == 0
 
+    async def test_a_scanned_id_on_the_quarantine_list_is_said_before_anything_else(self, desk_dir):
+        """The office's person lists hold only hashes: a scanned ID number is matched against them
+        at the desk, and the look-up says so (it used to open an empty registration form)."""
+        from models.lookup import person_hashes
+        from models.store import KioskStore
+
+        store = KioskStore.open(desk_dir)
+        store.add_list_entry("quarantine", person_hash=person_hashes(store, "id", "11010519491231002X")[0])
+        store.engine.dispose()
+        app = DutyApp(desk_dir, lang="zh")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            await scan(pilot, "11010519491231002X")
+            await wait_for(pilot, on_screen(pilot, "LookupScreen"))
+            text = screen_text(app)
+            assert "名单：居家隔离" in text and "没有登记过" in text
+            await pilot.press("escape")
+            await wait_for(pilot, on_screen(pilot, "DutyScreen"))
+            await scan(pilot, "110105198001010016")  # not listed, never seen: straight to the form
+            await wait_for(pilot, on_screen(pilot, "RegisterScreen"))
+
     async def test_a_returnee_is_offered_the_entry_slip(self, desk_dir, monkeypatch):
         opened = []
         from tui.screens import duty

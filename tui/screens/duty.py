@@ -643,7 +643,7 @@ class DutyScreen(DeskScreen[None]):
         app = self.app
         self.verdict_panel.show("info", app.t("duty.searching"))
         try:
-            result = await app.db(run_lookup, kind, text)
+            result = await app.db(run_lookup, kind, text, self.direction)
         except Exception as exc:
             self.verdict_panel.show("deny", f"{app.t('duty.symbol.deny')} {app.error_text(exc)}")
             self.alarm()

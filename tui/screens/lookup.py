@@ -25,9 +25,10 @@ class LookupResult:
     data: Any = None  # the hits: RegistrationHit list (id, phone), Household (unit), NameResults (name)
     register_with: RegistrationPrefill | None = None  # not seen before: open the registration with this
     offer_register: RegistrationPrefill | None = None  # seen before: F2 registers again
+    listed: tuple = ()  # what the office's person lists say of this ID number (models.verdict.Reason)
 
 
-def run_lookup(store, kind: str, text: str) -> LookupResult:
+def run_lookup(store, kind: str, text: str, direction: str = "in") -> LookupResult:
     """Runs on the database thread. A value that fails its rule raises ValueRejected, whose
     words ("ID check digit wrong") the duty screen shows as they are."""
     from models import lookup
@@ -35,11 +36,17 @@ def run_lookup(store, kind: str, text: str) -> LookupResult:
     from models.values import mask_id, mask_phone, parse_id_number, parse_phone, parse_unit
 
     if kind == "id":
+        from models.gate import person_list_reasons
+
         id_number = parse_id_number(text, today=trusted_date(store.trusted_now()))
         hits = lookup.by_id_number(store, id_number)
-        if not hits:
+        listed = person_list_reasons(store, id_number, direction)
+        if not hits and not listed:
             return LookupResult(kind, mask_id(id_number), register_with=RegistrationPrefill(id_number=id_number))
-        return LookupResult(kind, mask_id(id_number), hits, offer_register=RegistrationPrefill(id_number=id_number))
+        # Someone on the quarantine or watch list is shown first, registered before or not.
+        return LookupResult(
+            kind, mask_id(id_number), hits, offer_register=RegistrationPrefill(id_number=id_number), listed=listed
+        )
     if kind == "phone":
         phone = parse_phone(text)
         hits = lookup.by_phone(store, phone)
@@ -96,9 +103,11 @@ def describe(app: DutyApp, result: LookupResult) -> list[str]:
         ]
 
     if result.kind in ("id", "phone"):
+        listed = [t("look.listed", words=r.text(app.lang)) for r in result.listed]
         if not result.data:
-            return [t(f"look.{result.kind}_none", masked=result.query)]
-        return [t(f"look.{result.kind}_found", masked=result.query, count=len(result.data)), *reg_rows(result.data)]
+            return [*listed, t(f"look.{result.kind}_none", masked=result.query)]
+        found = t(f"look.{result.kind}_found", masked=result.query, count=len(result.data))
+        return [*listed, found, *reg_rows(result.data)]
     if result.kind == "unit":
         h = result.data
         lines = [t("look.household", unit=h.unit_code) if h.known else t("look.household_unknown", unit=h.unit_code)]
