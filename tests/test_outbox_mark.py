@@ -144,7 +144,7 @@ def test_the_mark_survives_a_torn_write_one_commit_behind(tmp_path):
 def run(monkeypatch, capsys, *argv):
     from tui.cli import main
 
-    monkeypatch.setattr(sys, "stdin", io.StringIO("8888\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("888888\n"))
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err

@@ -315,9 +315,9 @@ def test_enrolment_that_cannot_reach_the_office_promises_no_upload(tmp_path, cap
 
     store = KioskStore.open(tmp_path / "kiosk")
     store.set_up("东门卡口", "幸福里社区")
-    add_volunteer(store, "王秀英", "8888", "supervisor")
+    add_volunteer(store, "王秀英", "888888", "supervisor")
     store.engine.dispose()
-    monkeypatch.setattr("sys.stdin", io.StringIO("8888\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("888888\n"))
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     code, _out, err = _run(
         capsys, "enroll", "--office", nobody, "--code", "K7QX-M3PA", "--data-dir", str(tmp_path / "kiosk")
