@@ -50,3 +50,16 @@ def test_no_url_fails_when_postgres_is_required():
 def test_without_the_requirement_a_missing_server_is_a_skip_with_the_reason():
     run = _pytest(PG_TESTS[0], KAKOU_TEST_DATABASE_URL=NO_SERVER)
     assert run.returncode == 0 and "1 skipped" in run.stdout and "unreachable" in run.stdout, run.stdout[-2000:]
+
+
+# The replica tests start their own primary and standby from PostgreSQL's server programs.
+REPLICA_TEST = (
+    "tests/sync/test_read_replica.py::test_the_replica_is_tried_again_later_and_less_often_while_it_stays_away"
+)
+
+
+def test_missing_server_programs_fail_the_replica_tests_when_postgres_is_required(tmp_path):
+    run = _pytest(REPLICA_TEST, KAKOU_TEST_PG_BIN=str(tmp_path), KAKOU_REQUIRE_POSTGRES="1")
+    assert _failed(run) and "server programs" in run.stdout, run.stdout[-2000:]
+    run = _pytest(REPLICA_TEST, KAKOU_TEST_PG_BIN=str(tmp_path))
+    assert run.returncode == 0 and "1 skipped" in run.stdout and "server programs" in run.stdout, run.stdout[-2000:]

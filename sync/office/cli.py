@@ -12,15 +12,18 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
     from sqlalchemy.engine import Engine
 
     from sync.office.keys import OfficeKeys
     from sync.office.settings import OfficeSettings
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -41,6 +44,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
         help="postgresql://user@host/db to use PostgreSQL (default: SQLite in the office dir)",
     )
 
+    # Only for the server and the commands that only read (report, status): sync/office/replica.py.
+    read_url = argparse.ArgumentParser(add_help=False)
+    read_url.add_argument(
+        "--read-database-url",
+        default=None,
+        metavar="URL",
+        help="postgresql://... of a streaming replica of --database-url: reports, status and exports read"
+        " there (how far behind it is is said; reads fall back to the primary when it is away)"
+        " (default: $KAKOU_OFFICE_READ_DATABASE_URL, else every read on the primary)",
+    )
+
     p = sub.add_parser("office", help="the street office: server, checkpoints, lists, reports")
     osub = p.add_subparsers(dest="office_command", metavar="ACTION")
     p.set_defaults(func=lambda args: _usage(p))
@@ -54,7 +68,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
 
     s = osub.add_parser(
         "serve",
-        parents=[parent],
+        parents=[parent, read_url],
         help="run the office server (HTTP API under /v1); creates the office if none is there",
     )
     s.add_argument("--host", default="127.0.0.1")
@@ -175,7 +189,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     pshow = psub.add_parser("show", parents=[parent], help="show the policy and the lists' versions")
     pshow.set_defaults(func=run_policy_show)
 
-    rep = osub.add_parser("report", parents=[parent], help="the day report of every checkpoint")
+    rep = osub.add_parser("report", parents=[parent, read_url], help="the day report of every checkpoint")
     rep.add_argument("--date", default=None, metavar="YYYY-MM-DD")
     rep.add_argument("--format", choices=("table", "json", "csv", "xlsx"), default="table")
     rep.add_argument("--out", type=Path, default=None, help="write to this file (required for xlsx)")
@@ -183,7 +197,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     rep.set_defaults(func=run_report)
 
     st = osub.add_parser(
-        "status", parents=[parent], help="each kiosk: last seen, backlog, clock, lists, conflicts, gaps"
+        "status", parents=[parent, read_url], help="each kiosk: last seen, backlog, clock, lists, conflicts, gaps"
     )
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=run_status)
@@ -247,6 +261,7 @@ def settings(args: argparse.Namespace) -> OfficeSettings:
     return OfficeSettings.from_values(
         office_dir=args.office_dir,
         database_url=args.database_url or None,
+        read_database_url=getattr(args, "read_database_url", None) or None,
         docs=getattr(args, "docs", False) or None,  # `serve --docs`; else $KAKOU_OFFICE_DOCS, else off
     )
 
@@ -266,6 +281,31 @@ def open_office(args: argparse.Namespace, *, create: bool = False) -> Engine:
     with engine.begin() as conn:
         office_lists.ensure_lists(conn)
     return engine
+
+
+def read_office(args: argparse.Namespace, work: Callable[[Engine], T]) -> tuple[T, dict[str, Any]]:
+    """`work(engine)` for a command that only reads: on the replica --read-database-url names when it
+    answers, else on the primary; with where it ran (`read_from`). A URL that is not a replica of
+    this office is refused in words; a replica that does not answer is said, and the primary reads."""
+    from sync.office.replica import ReadEngines
+
+    given = settings(args)
+    engine = open_office(args)
+    reads = ReadEngines(
+        engine,
+        given.read_database_url,
+        retry=given.read_retry,
+        retry_max=given.read_retry_max,
+        connect_timeout=given.read_connect_timeout,
+        max_lag=given.read_max_lag,
+    )
+    try:
+        reads.check()
+        result, source = reads.run(work)
+    finally:
+        reads.close()
+        engine.dispose()
+    return result, source.as_dict()
 
 
 def office_keys(args: argparse.Namespace) -> OfficeKeys:
@@ -349,9 +389,14 @@ def run_serve(args: argparse.Namespace) -> int:
     given = settings(args)
     # Migrate once and make the keys now, before the workers start (not racing in several).
     engine, new = _create_office(args)
-    engine.dispose()
+    try:
+        replica = _check_replica(engine, given)
+    finally:
+        engine.dispose()
     if new:  # said out loud: a mistyped --office-dir must not quietly serve an empty street
         print(f"已新建街道办 new office created: {given.office_dir}", file=sys.stderr)
+    if replica:
+        print(replica, file=sys.stderr)
     os.environ.update(given.as_environ())  # each worker's `app_from_env` reads the same settings
     scheme = "https" if tls else "http"
     docs = "  (API docs /v1/docs)" if given.docs else ""
@@ -370,6 +415,23 @@ def run_serve(args: argparse.Namespace) -> int:
         ssl_keyfile=str(tls[1]) if tls else None,
     )
     return 0
+
+
+def _check_replica(engine: Engine, given: OfficeSettings) -> str | None:
+    """Before the server starts: a --read-database-url that is not a replica of this office is
+    refused; one that does not answer is said (the office starts and reads from the primary)."""
+    from sync.office.db import safe_url
+    from sync.office.replica import ReadEngines, read_words
+
+    if not given.read_database_url:
+        return None
+    reads = ReadEngines(engine, given.read_database_url, connect_timeout=given.read_connect_timeout, max_lag=0)
+    try:
+        words = read_words(reads.check().as_dict())
+    finally:
+        reads.close()
+    where = safe_url(given.read_database_url)
+    return f"读库 read database: {where}" + (f"（{words.zh}）" if words else "")
 
 
 def _tls_files(args: argparse.Namespace) -> tuple[Path, Path] | None:
@@ -616,12 +678,17 @@ def run_report(args: argparse.Namespace) -> int:
     from models.errors import KakouError
     from models.report import parse_day
     from sync.office import report as office_report
+    from sync.office.replica import read_words
 
     day = parse_day(args.date)
-    rep = office_report.day_report(open_office(args), day)
+    if args.format == "xlsx" and args.out is None:
+        raise KakouError("xlsx 格式需要 --out 文件名", "xlsx needs --out FILE", code="usage")
+    rep, read_from = read_office(args, lambda engine: office_report.day_report(engine, day))
+    rep["read_from"] = read_from
+    replica = read_words(read_from)
+    if replica is not None and (args.out or args.format != "table"):  # the table says it itself
+        print(replica.text(args.lang), file=sys.stderr)
     if args.format == "xlsx":
-        if args.out is None:
-            raise KakouError("xlsx 格式需要 --out 文件名", "xlsx needs --out FILE", code="usage")
         office_report.write_xlsx(rep, args.out, args.lang)
         print(f"已写入 written: {args.out}")
         return 0
@@ -642,7 +709,8 @@ def run_report(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     from sync.office.status import format_status, kiosk_status
 
-    status = kiosk_status(open_office(args))
+    status, read_from = read_office(args, kiosk_status)
+    status["read_from"] = read_from
     print(json.dumps(status, ensure_ascii=False, indent=2) if args.json else format_status(status))
     return 0
 

@@ -31,8 +31,8 @@ class OfficeDatabaseError(KakouError):
 def no_office_error(office_dir: Path, database_url: str | None) -> OfficeDatabaseError:
     """A command that found no office where it was told to look: never make one there (a mistyped
     `--office-dir` would report an empty street as "every checkpoint reported")."""
-    where_zh = f"数据库 {_safe_url(database_url)}" if database_url else f"目录 {office_dir}"
-    where_en = f"the database {_safe_url(database_url)}" if database_url else f"{office_dir}"
+    where_zh = f"数据库 {safe_url(database_url)}" if database_url else f"目录 {office_dir}"
+    where_en = f"the database {safe_url(database_url)}" if database_url else f"{office_dir}"
     return OfficeDatabaseError(
         f"{where_zh} 里没有街道办（--office-dir 或 $KAKOU_OFFICE_DIR 写错了？）。"
         f"新建一个街道办：kakou office init --office-dir 目录（kakou office serve 也会新建）。",
@@ -48,7 +48,7 @@ def _sqlite_file(url: str) -> Path:
     return Path(make_url(url).database or "")
 
 
-def _safe_url(database_url: str | None) -> str:
+def safe_url(database_url: str | None) -> str:
     """The database address without its password, for words a clerk reads."""
     from sqlalchemy.engine import make_url
 

@@ -17,12 +17,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from sync import signing
 from sync.office import admin as office_admin
 from sync.office import problems, tries
 from sync.office.bodies import parse_admin, read_body, signed_target
 from sync.office.problems import ApiProblem
+from sync.office.replica import ReadSource
 from sync.office.settings import OfficeSettings
 from sync.office.state import Office, SignedKiosk
 
@@ -43,6 +45,28 @@ async def get_engine(office: OfficeDep) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+# -- reads that need not see the newest commit (sync/office/replica.py) -------------------------
+# A page, report or export reads through `office.reads.run(work)` (in a worker thread): `work(engine)`
+# runs on the replica when one is set and answers, else on the primary (also when the replica
+# fails during the read), and returns where it ran: put `source.as_dict()` in the answer as
+# `read_from` (how far behind the replica is, or why the primary answered). Never write there.
+
+
+def read_engine(office: Office) -> Engine:
+    """The engine for one read that need not see the newest commit: the replica's when it is set
+    and usable, else the primary's. Blocking (it may connect): call it in a worker thread. Prefer
+    `office.reads.run(work)`, which also falls back when the replica fails mid-read."""
+    return office.reads.source().engine
+
+
+async def get_read_source(office: OfficeDep) -> ReadSource:
+    return await run_in_threadpool(office.reads.source)
+
+
+# `source: ReadDep` in a route: where its reads go (`source.engine`) and what to say (`source.as_dict()`).
+ReadDep = Annotated[ReadSource, Depends(get_read_source)]
 
 
 async def get_settings(office: OfficeDep) -> OfficeSettings:

@@ -24,6 +24,7 @@ from models.reasons import reason_label
 from models.words import Words
 from sync.office import tables as t
 from sync.office.lost import lost_by_kiosk, lost_words
+from sync.office.replica import read_words
 
 # One column per fever outcome of models/kinds.py (a new outcome is a new column).
 FEVER_COLUMNS = [f"fever_{code}" for code in FEVER_OUTCOMES]
@@ -266,10 +267,11 @@ def format_table(report: dict[str, Any], lang: str = "zh") -> str:
     def pad(s: str, w: int) -> str:
         return s + " " * (w - width(s))
 
-    lines = [
-        _W["title"].text(lang).format(date=report["date"]),
-        "  ".join(pad(h, w) for h, w in zip(head, widths, strict=False)),
-    ]
+    lines = [_W["title"].text(lang).format(date=report["date"])]
+    replica = read_words(report.get("read_from"))  # read from a replica: how far behind, or why not
+    if replica is not None:
+        lines.append(replica.text(lang))
+    lines.append("  ".join(pad(h, w) for h, w in zip(head, widths, strict=False)))
     lines += ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=False)) for r in body]
     silent = report["not_reported"]
     if not report["checkpoints"]:  # nobody to report is not "every checkpoint reported"

@@ -18,6 +18,7 @@ from models.errors import KakouError
 ENV_PREFIX = "KAKOU_OFFICE_"
 ENV_OFFICE_DIR = "KAKOU_OFFICE_DIR"
 ENV_DATABASE_URL = "KAKOU_OFFICE_DATABASE_URL"
+ENV_READ_DATABASE_URL = "KAKOU_OFFICE_READ_DATABASE_URL"
 
 
 def default_office_dir() -> Path:
@@ -34,6 +35,18 @@ class OfficeSettings(BaseSettings):
         default_factory=default_office_dir, validation_alias=AliasChoices("office_dir", ENV_OFFICE_DIR)
     )
     database_url: str | None = None  # KAKOU_OFFICE_DATABASE_URL; unset: SQLite in the office dir
+    # KAKOU_OFFICE_READ_DATABASE_URL: a PostgreSQL streaming replica of database_url for the reads
+    # that need not see the newest commit (reports, status, the console's pages, exports):
+    # `sync.office.replica`. Unset: every read goes to the primary.
+    read_database_url: str | None = None
+    # A replica that did not answer is left alone this many seconds (doubling while it stays
+    # away, up to read_retry_max) before a read tries it again: until then reads go to the
+    # primary at once, so a dead replica does not cost every request a connect timeout.
+    read_retry: float = Field(default=5.0, gt=0, le=3600)
+    read_retry_max: float = Field(default=60.0, gt=0, le=86400)
+    read_connect_timeout: int = Field(default=2, ge=1, le=60)  # seconds (libpq's least is 2)
+    # A replica further behind than this (seconds) is not read from: the primary is. 0: no limit.
+    read_max_lag: float = Field(default=300.0, ge=0)
     # Pushes in flight at once per worker process; one more is answered 429 with Retry-After.
     max_inflight: int = Field(default=16, ge=1)
     # Of those, how many one kiosk may hold (a kiosk pushes one batch at a time; a rogue kiosk
@@ -63,7 +76,7 @@ class OfficeSettings(BaseSettings):
     def _expand(cls, value: Path) -> Path:
         return Path(value).expanduser()
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -96,7 +109,13 @@ class OfficeSettings(BaseSettings):
             f"{ENV_PREFIX}TRIES_WINDOW": str(self.tries_window),
             f"{ENV_PREFIX}ENROL_WRONG_PER_HOUR": str(self.enrol_wrong_per_hour),
             f"{ENV_PREFIX}CODE_WRONG_TRIES": str(self.code_wrong_tries),
+            f"{ENV_PREFIX}READ_RETRY": str(self.read_retry),
+            f"{ENV_PREFIX}READ_RETRY_MAX": str(self.read_retry_max),
+            f"{ENV_PREFIX}READ_CONNECT_TIMEOUT": str(self.read_connect_timeout),
+            f"{ENV_PREFIX}READ_MAX_LAG": str(self.read_max_lag),
         }
         if self.database_url:
             env[ENV_DATABASE_URL] = self.database_url
+        if self.read_database_url:
+            env[ENV_READ_DATABASE_URL] = self.read_database_url
         return env

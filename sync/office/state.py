@@ -1,5 +1,5 @@
-"""What the office's routes share (`app.state.office`): the engine, the keys, the kiosks' keys in
-memory, and the upload slots."""
+"""What the office's routes share (`app.state.office`): the engine, the read engines (a replica's,
+`reads`), the keys, the kiosks' keys in memory, and the upload slots."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sync.office import tables as t
 from sync.office.db import open_office_engine
 from sync.office.keys import OfficeKeys
 from sync.office.problems import ApiProblem
+from sync.office.replica import ReadEngines
 from sync.office.settings import OfficeSettings
 from sync.office.tries import AddressBuckets
 
@@ -77,6 +78,21 @@ class Office:
         if settings.migrate:
             with self.engine.begin() as conn:
                 office_lists.ensure_lists(conn)
+        # Reads that need not see the newest commit (reports, status, the console, exports):
+        # on the replica when one is set and answers (`sync.office.replica`), else the primary.
+        try:
+            self.reads = ReadEngines(
+                self.engine,
+                settings.read_database_url,
+                retry=settings.read_retry,
+                retry_max=settings.read_retry_max,
+                connect_timeout=settings.read_connect_timeout,
+                max_lag=settings.read_max_lag,
+            )
+        except Exception:
+            if self.owns_engine:
+                self.engine.dispose()
+            raise
         self.inflight = threading.BoundedSemaphore(settings.max_inflight)
         self.retry_after = settings.retry_after
         self.commit_delay = settings.test_commit_delay
@@ -90,6 +106,7 @@ class Office:
         self.tries = AddressBuckets(settings.tries_per_address, settings.tries_window)
 
     def close(self) -> None:
+        self.reads.close()
         if self.owns_engine:
             self.engine.dispose()
 

@@ -13,6 +13,7 @@ from sync.office import lists as office_lists
 from sync.office import tables as t
 from sync.office import vouch
 from sync.office.lost import lost_by_kiosk, lost_words
+from sync.office.replica import read_words
 
 
 def kiosk_status(engine: Engine) -> dict[str, Any]:
@@ -79,9 +80,13 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
 
 
 def format_status(status: dict[str, Any]) -> str:
-    lines = [
+    lines = []
+    replica = read_words(status.get("read_from"))  # read from a replica: how far behind, or why not
+    if replica is not None:
+        lines.append(replica.zh)
+    lines.append(
         "卡口 checkpoint | 状态 status | 最后联系 last seen | 待传 backlog | 时钟偏差 skew | 名单 lists | 冲突 conflicts | 缺号 gaps"
-    ]
+    )
     if not status["kiosks"]:
         from sync.office.report import NO_CHECKPOINTS
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from sync.office.deps import Admin, EngineDep
+from sync.office.deps import Admin, OfficeDep
 
 router = APIRouter(prefix="/v1")
 
@@ -19,7 +19,8 @@ def health() -> dict[str, Any]:
 
 
 @router.get("/admin/status", response_model=dict[str, Any], tags=["admin"])
-async def admin_status(admin: Admin, engine: EngineDep) -> Any:
+async def admin_status(admin: Admin, office: OfficeDep) -> Any:
     from sync.office.status import kiosk_status
 
-    return await run_in_threadpool(kiosk_status, engine)
+    status, source = await run_in_threadpool(office.reads.run, kiosk_status)
+    return {**status, "read_from": source.as_dict()}
