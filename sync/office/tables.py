@@ -269,3 +269,30 @@ revocation = Table(
     Column("decided_at", Float),
 )
 Index("ix_office_revocation_kiosk_status", revocation.c.kiosk_id, revocation.c.status, revocation.c.received_at)
+
+# The console's accounts (`kakou office user add`, sync/office/users.py): a clerk of the street,
+# of one community, or one who only reads. Only the argon2id hash of the password is kept. A
+# disabled account keeps its row, so the audit trail still names a real person.
+user = Table(
+    "office_user",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # street | community | viewer
+    Column("community", Text),  # the community a `community` account sees; NULL for the others
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("password_at", Float, nullable=False),  # sessions begun before it are over
+    Column("disabled_at", Float),
+)
+
+# The console's sessions: the sha256 of the cookie's token (the cookie itself is never stored),
+# the account, its CSRF token, and when it was last used (the idle timeout).
+session = Table(
+    "office_session",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_name", String(64), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+)
