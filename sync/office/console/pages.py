@@ -1,0 +1,301 @@
+"""The console's pages: login and logout, Today, Gates. Server-rendered (Jinja2), htmx for the
+parts that change in place (the Today table every 30 s, the enrolment's code, a revocation).
+
+Every page reads through the same functions as the office's commands: `console.today` (from
+`report.day_report` and `status.kiosk_status`), `enrol.add_checkpoint` (as `kakou office
+add-checkpoint`), `enrol.revoke_kiosk_detail` (as `kakou office revoke-kiosk`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from models.errors import KakouError
+from models.reasons import reason_label
+from sync.office import audit, users
+from sync.office.console import auth
+from sync.office.console import today as today_rows
+from sync.office.console.auth import Changer, PageSession
+from sync.office.console.words import W
+from sync.office.deps import OfficeDep
+from sync.office.problems import ApiProblem
+from sync.office.users import Session
+
+log = logging.getLogger("kakou." + __name__)
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+STATIC_URL = "/static"
+ASSET_VERSION = "1"  # bump when static/ changes: browsers keep the old files otherwise
+
+# Never framed, never a script or style from elsewhere, nothing cached: the pages hold personal data.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+def _hm(ts: float | None) -> str:
+    return time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+TEMPLATES.env.filters["hm"] = _hm
+TEMPLATES.env.filters["pct"] = _pct
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    session: Session | None = None,
+) -> HTMLResponse:
+    lang = auth.lang_of(request)
+    session = session or getattr(request.state, "session", None)
+    ctx = {
+        "lang": lang,
+        "t": lambda key, **kw: W[key].text(lang).format(**kw) if kw else W[key].text(lang),
+        "words": lambda bilingual: bilingual.en if lang == "en" else bilingual.zh,
+        "reason": lambda code: reason_label(code, lang),
+        "session": session,
+        "account": session.account if session else None,
+        "csrf": session.csrf if session else "",
+        "static": lambda name: f"{STATIC_URL}/{name}?v={ASSET_VERSION}",
+        "path": request.url.path,
+        "htmx": request.headers.get("HX-Request") == "true",
+        **(context or {}),
+    }
+    response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status, headers=SECURITY_HEADERS)
+    asked = request.query_params.get("lang")
+    if asked in ("zh", "en"):
+        response.set_cookie(
+            auth.LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax", secure=auth.secure(request), httponly=True
+        )
+    return response
+
+
+# -- login, logout -----------------------------------------------------------------------------
+
+
+def _login_form(request: Request, *, error: str = "", status: int = 200, name: str = "", nxt: str = "/") -> Response:
+    token = auth.new_login_token()
+    response = render(
+        request, "login.html", {"login_token": token, "error": error, "name": name, "next": nxt}, status=status
+    )
+    response.set_cookie(auth.LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=auth.secure(request))
+    return response
+
+
+def _local(path: str) -> str:
+    # Only a path of this office: "//evil.example" and "https://..." would send the clerk away.
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str = "/") -> Response:
+    words = ""
+    if request.query_params.get("timed_out"):
+        words = "timed_out"
+    elif request.query_params.get("bye"):
+        words = "logged_out"
+    return _login_form(request, error=words, nxt=_local(next))
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    office: OfficeDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    cookie = request.cookies.get(auth.LOGIN_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
+        return _login_form(request, error="csrf", status=403, name=name, nxt=_local(next))
+    address = auth.login_address(request)
+    key = name.strip()
+    try:
+        auth.take_login_try(office, address, key)
+    except ApiProblem as exc:
+        return _too_many(request, exc, name, _local(next))
+    account = await run_in_threadpool(users.check_login, office.engine, name, password)
+    if account is None:
+        log.warning("console login refused for %r from %s", key[:64], address)
+        return _login_form(request, error="bad_login", status=401, name=name, nxt=_local(next))
+    auth.give_back_login(office, address, key)
+    token, _session = await run_in_threadpool(users.start_session, office.engine, account)
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(
+        auth.SESSION_COOKIE, token, httponly=True, samesite="strict", secure=auth.secure(request), path="/"
+    )
+    response.delete_cookie(auth.LOGIN_COOKIE)
+    log.info("console login: %s (%s) from %s", account.name, account.role, address)
+    return response
+
+
+def _too_many(request: Request, exc: ApiProblem, name: str, nxt: str) -> Response:
+    token = auth.new_login_token()
+    message = exc.en if auth.lang_of(request) == "en" else exc.zh
+    response = render(
+        request, "login.html", {"login_token": token, "message": message, "name": name, "next": nxt}, status=429
+    )
+    response.set_cookie(auth.LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=auth.secure(request))
+    for k, v in exc.headers.items():
+        response.headers[k] = v
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, office: OfficeDep, session: PageSession) -> Response:
+    await auth.check_csrf(request, session.csrf)  # a page elsewhere cannot log the clerk out either
+    await run_in_threadpool(users.end_session, office.engine, request.cookies.get(auth.SESSION_COOKIE, ""))
+    response = RedirectResponse("/login?bye=1", status_code=303)
+    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    return response
+
+
+# -- Today -------------------------------------------------------------------------------------
+
+
+def _day(value: str | None) -> tuple[dt.date, KakouError | None]:
+    from models.report import parse_day
+
+    try:
+        return parse_day(value), None
+    except KakouError as exc:
+        return dt.date.today(), exc
+
+
+@router.get("/")
+async def today_page(request: Request, office: OfficeDep, session: PageSession, day: str | None = None) -> Response:
+    when, error = _day(day)
+    data = await run_in_threadpool(today_rows.today, office.engine, when, session.account)
+    return render(request, "today.html", {"today": data, "error": error, "day": when.isoformat()})
+
+
+@router.get("/today/rows")
+async def today_partial(request: Request, office: OfficeDep, session: PageSession, day: str | None = None) -> Response:
+    when, _error = _day(day)
+    data = await run_in_threadpool(today_rows.today, office.engine, when, session.account)
+    return render(request, "today_rows.html", {"today": data, "day": when.isoformat()})
+
+
+# -- Gates -------------------------------------------------------------------------------------
+
+
+def _gates(office: Any, session: Session) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from sync.office import tables as t
+    from sync.office.status import kiosk_status
+
+    kiosks = [k for k in kiosk_status(office.engine)["kiosks"] if session.account.sees(k["community"])]
+    with office.engine.execution_options(immediate=False).connect() as conn:
+        communities = [r.name for r in conn.execute(select(t.community.c.name).order_by(t.community.c.name))]
+        conn.rollback()
+    return {"kiosks": kiosks, "communities": [c for c in communities if session.account.sees(c)]}
+
+
+@router.get("/gates")
+async def gates_page(request: Request, office: OfficeDep, session: PageSession) -> Response:
+    data = await run_in_threadpool(_gates, office, session)
+    return render(request, "gates.html", data)
+
+
+def _qr_svg(text: str) -> str:
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    svg = image.to_string(encoding="unicode")
+    return str(svg).split("?>", 1)[-1]  # the XML declaration does not belong inside HTML
+
+
+@router.post("/gates/enrol")
+async def enrol_gate(
+    request: Request,
+    office: OfficeDep,
+    session: Changer,
+    name: Annotated[str, Form(max_length=100)] = "",
+    community: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    from sync.office.enrol import add_checkpoint
+
+    account = session.account
+    if account.role == "community":
+        community = account.community or ""  # a community clerk enrols gates of its own community only
+    actor = f"console:{account.name}"
+
+    def work() -> dict[str, Any]:
+        info = add_checkpoint(office.engine, name, community)
+        with office.engine.begin() as conn:
+            audit.record(
+                conn,
+                actor,
+                "add_checkpoint",
+                via="console",
+                checkpoint=info["name"],
+                community=info["community"],
+                kiosk_id=info["kiosk_id"],
+            )
+        return info
+
+    try:
+        info = await run_in_threadpool(work)
+    except KakouError as exc:
+        return render(request, "enrolled.html", {"problem": exc}, status=400)
+    return render(request, "enrolled.html", {"info": info, "qr": _qr_svg(info["code"])})
+
+
+@router.post("/gates/{kiosk_id}/revoke")
+async def revoke_gate(request: Request, office: OfficeDep, session: Changer, kiosk_id: str) -> Response:
+    from sync.office.enrol import find_kiosk, revoke_kiosk_detail
+
+    account = session.account
+    actor = f"console:{account.name}"
+
+    def work() -> Any:
+        row = find_kiosk(office.engine, kiosk_id)
+        if row.kiosk_id != kiosk_id or not account.sees(row.community):
+            raise auth.Refused("not_yours", 404)  # another community's gate is not even named
+        done = revoke_kiosk_detail(office.engine, kiosk_id, by=actor)
+        with office.engine.begin() as conn:
+            audit.record(
+                conn,
+                actor,
+                "revoke_kiosk",
+                via="console",
+                checkpoint=row.name,
+                kiosk_id=done.kiosk_id,
+                since=done.since,
+                vouched=done.vouched,
+                withdrawn=done.withdrawn,
+            )
+        return row, done
+
+    try:
+        row, done = await run_in_threadpool(work)
+    except KakouError as exc:
+        return render(request, "revoked.html", {"problem": exc}, status=404)
+    office.forget(done.kiosk_id)  # this process's key cache: its next request is refused at once
+    return render(request, "revoked.html", {"row": row, "done": done})
