@@ -111,12 +111,20 @@ def login_address(request: Request) -> str:
     return tries.client_address(request.client.host if request.client else None)
 
 
+def _account_key(name: str) -> str:
+    # The name as `users.check_login` reads it: "ｚｈａｎｇ" and "zhang " are one account's tries.
+    try:
+        return "account:" + users.normalise_name(name)
+    except users.UserError:
+        return "account:?"
+
+
 def take_login_try(office: Office, address: str, name: str) -> None:
     """One login try for this address and one for this account name (ApiProblem 429 when
     either is used up): many addresses guessing one clerk's password are held too."""
     office.tries.take("login", address)
     try:
-        office.tries.take("login", "account:" + name[:64])
+        office.tries.take("login", _account_key(name))
     except Exception:
         office.tries.give_back("login", address)
         raise
@@ -124,4 +132,4 @@ def take_login_try(office: Office, address: str, name: str) -> None:
 
 def give_back_login(office: Office, address: str, name: str) -> None:
     office.tries.give_back("login", address)
-    office.tries.give_back("login", "account:" + name[:64])
+    office.tries.give_back("login", _account_key(name))
