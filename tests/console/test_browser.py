@@ -140,3 +140,24 @@ def test_a_community_account_cannot_see_another_community(browser, served):
     text = page.locator("main").inner_text()
     assert "北门卡口" in text and "东门卡口" not in text and "卡口1" not in text
     _shot(page, "7-today-community")
+
+
+def test_quarantine_a_unit_and_a_post_without_the_token_is_refused(browser, served):
+    _handle, url = served
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    _log_in(page, url, "张敏")
+    page.click("nav >> text=名单")
+    page.wait_for_url(url + "/lists")
+    form = page.locator("#list-quarantine form.bar")
+    form.locator("input[name=unit]").fill("7-1-101")
+    form.locator("input[name=note]").fill("密接")
+    form.locator("button").click()
+    page.locator("main .msg.ok").wait_for()  # htmx swapped the new page's <main> in
+    assert "7-1-101" in page.locator("main .msg.ok").inner_text()
+    assert "7-1-101" in page.locator("#list-quarantine tbody").inner_text()  # the table shows it at once
+    _shot(page, "8-lists-added")
+    # the same browser, its session cookie sent, but no CSRF token: refused, nothing added
+    refused = page.request.post(url + "/lists/watch/add", form={"unit": "7-1-102"})
+    assert refused.status == 403
+    page.reload()
+    assert "7-1-101" in page.content() and "7-1-102" not in page.content()

@@ -299,3 +299,116 @@ async def revoke_gate(request: Request, office: OfficeDep, session: Changer, kio
         return render(request, "revoked.html", {"problem": exc}, status=404)
     office.forget(done.kiosk_id)  # this process's key cache: its next request is refused at once
     return render(request, "revoked.html", {"row": row, "done": done})
+
+
+# -- Lists -------------------------------------------------------------------------------------
+
+LIST_NAMES = ("quarantine", "watch")
+
+
+def _lists(office: Any) -> dict[str, Any]:
+    import json
+
+    from sqlalchemy import select
+
+    from sync.office import lists as office_lists
+    from sync.office import tables as t
+    from sync.office.status import kiosk_status
+
+    with office.engine.execution_options(immediate=False).connect() as conn:
+        versions = office_lists.versions(conn)
+        rows = conn.execute(
+            select(t.list_item.c.list_name, t.list_item.c.item_key, t.list_item.c.value)
+            .where(t.list_item.c.list_name.in_(LIST_NAMES), t.list_item.c.deleted.is_(False))
+            .order_by(t.list_item.c.list_name, t.list_item.c.item_key)
+        ).all()
+        conn.rollback()
+    items: dict[str, list[dict[str, Any]]] = {name: [] for name in LIST_NAMES}
+    for name, key, value in rows:
+        entry = json.loads(value or "{}")
+        items[name].append({"key": key, **entry})
+    # Which gates have each list's newest version (they take it at their next pull).
+    active = [k for k in kiosk_status(office.engine)["kiosks"] if k["status"] == "active"]
+    have = {
+        name: sum(1 for k in active if k["list_versions"].get(name, 0) >= versions.get(name, 0))
+        for name in (*LIST_NAMES, "revoked")
+    }
+    return {"items": items, "versions": versions, "have": have, "active": len(active)}
+
+
+@router.get("/lists")
+async def lists_page(request: Request, office: OfficeDep, session: PageSession) -> Response:
+    data = await run_in_threadpool(_lists, office)
+    return render(request, "lists.html", data)
+
+
+async def _lists_after(request: Request, office: Any, said: dict[str, Any], *, status: int = 200) -> Response:
+    """The Lists page again, with what was done or why not on top (htmx swaps its <main> in)."""
+    data = await run_in_threadpool(_lists, office)
+    return render(request, "lists.html", {**data, **said}, status=status)
+
+
+def _street(session: Session) -> None:
+    # The lists are the street's: every gate of every community takes them.
+    if session.account.role != "street":
+        raise auth.Refused("street_only")
+
+
+@router.post("/lists/{list_name}/{action}")
+async def change_list(
+    request: Request,
+    office: OfficeDep,
+    session: Changer,
+    list_name: str,
+    action: str,
+    unit: Annotated[str, Form(max_length=40)] = "",
+    id_number: Annotated[str, Form(max_length=40)] = "",
+    until: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    from sync.office.admin import list_entry, until_day
+
+    _street(session)
+    if list_name not in LIST_NAMES or action not in ("add", "remove"):
+        raise auth.Refused("not_found", 404)
+    actor = f"console:{session.account.name}"
+
+    def work() -> tuple[int, str]:
+        return list_entry(
+            office.engine,
+            list_name,
+            action,
+            unit=unit.strip() or None,
+            id_number=id_number.strip() or None,
+            until=until_day(until) if action == "add" else None,
+            note=note,
+            by=actor,
+            via="console",
+            lookup_key=office.keys.lookup,
+        )
+
+    try:
+        _version, who = await run_in_threadpool(work)
+    except KakouError as exc:
+        return await _lists_after(request, office, {"problem": exc}, status=400)
+    return await _lists_after(request, office, {"done": W["list_" + action].text(auth.lang_of(request)), "who": who})
+
+
+@router.post("/lists/revoke")
+async def revoke_pass(
+    request: Request,
+    office: OfficeDep,
+    session: Changer,
+    pass_id: Annotated[str, Form(max_length=64)] = "",
+    reason: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    from sync.office.admin import revoke_pass as office_revoke
+
+    _street(session)
+    actor = f"console:{session.account.name}"
+    try:
+        await run_in_threadpool(lambda: office_revoke(office.engine, pass_id, reason, by=actor, via="console"))
+    except KakouError as exc:
+        return await _lists_after(request, office, {"problem": exc}, status=400)
+    who = pass_id.strip().lower()
+    return await _lists_after(request, office, {"done": W["pass_revoked"].text(auth.lang_of(request)), "who": who})
