@@ -209,7 +209,7 @@ def _gates(office: Any, session: Session) -> dict[str, Any]:
     from sync.office import tables as t
     from sync.office.status import kiosk_status
 
-    kiosks = [k for k in kiosk_status(office.engine)["kiosks"] if session.account.sees(k["community"])]
+    kiosks = [k for k in kiosk_status(office.engine, counts=False)["kiosks"] if session.account.sees(k["community"])]
     with office.engine.execution_options(immediate=False).connect() as conn:
         communities = [r.name for r in conn.execute(select(t.community.c.name).order_by(t.community.c.name))]
         conn.rollback()
@@ -328,7 +328,7 @@ def _lists(office: Any) -> dict[str, Any]:
         entry = json.loads(value or "{}")
         items[name].append({"key": key, **entry})
     # Which gates have each list's newest version (they take it at their next pull).
-    active = [k for k in kiosk_status(office.engine)["kiosks"] if k["status"] == "active"]
+    active = [k for k in kiosk_status(office.engine, counts=False)["kiosks"] if k["status"] == "active"]
     have = {
         name: sum(1 for k in active if k["list_versions"].get(name, 0) >= versions.get(name, 0))
         for name in (*LIST_NAMES, "revoked")

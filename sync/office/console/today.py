@@ -62,7 +62,7 @@ def today(
     """The day's rows the account may see (silent first), and its completeness figures."""
     now = time.time() if now is None else now
     report = day_report(engine, day)
-    status = {k["kiosk_id"]: k for k in kiosk_status(engine)["kiosks"]}
+    status = {k["kiosk_id"]: k for k in kiosk_status(engine, counts=False)["kiosks"]}
     rows = []
     for r in report["checkpoints"]:
         if not account.sees(r["community"]):
