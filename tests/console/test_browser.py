@@ -161,3 +161,7 @@ def test_quarantine_a_unit_and_a_post_without_the_token_is_refused(browser, serv
     assert refused.status == 403
     page.reload()
     assert "7-1-101" in page.content() and "7-1-102" not in page.content()
+    page.click("nav >> text=审计")
+    page.wait_for_url(url + "/audit")
+    assert "quarantine_add" in page.content() and "console:张敏" in page.content()
+    _shot(page, "9-audit")

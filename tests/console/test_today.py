@@ -55,3 +55,21 @@ def test_today_puts_the_silent_first_and_counts_completeness(tmp_path):
         # three hours of silence (past the two allowed, or past midnight) make the gate that reported a late one
         later = today(handle.engine, dt.date.today(), Account("s", "street"), now=time.time() + 3 * HOUR)
         assert later["counts"]["late"] == 1 and later["rows"][-1]["state"] == "late"
+
+
+def test_the_kiosks_own_rows_without_the_record_counts_are_the_full_statuss_rows(tmp_path):
+    from sync.office.status import kiosk_status
+    from tests.sync.conftest import open_office
+    from tests.sync.helpers import write_passages
+
+    for handle in open_office(tmp_path, "sqlite"):
+        store, service = handle.add_kiosk(tmp_path / "k1")
+        write_passages(store, 3)
+        service.run_once()
+        full, rows = kiosk_status(handle.engine), kiosk_status(handle.engine, counts=False)
+        counted = ("conflicts", "gaps", "flagged", "revocations_held", "revocations_refused")
+        assert [{k: v for k, v in r.items() if k not in counted} for r in full["kiosks"]] == [
+            {k: v for k, v in r.items() if k not in counted} for r in rows["kiosks"]
+        ]
+        assert full["kiosks"][0]["hwm"] == 3 and full["kiosks"][0]["gaps"] == 0
+        assert all(rows["kiosks"][0][k] is None for k in counted)  # not counted: not a false zero

@@ -412,3 +412,19 @@ async def revoke_pass(
         return await _lists_after(request, office, {"problem": exc}, status=400)
     who = pass_id.strip().lower()
     return await _lists_after(request, office, {"done": W["pass_revoked"].text(auth.lang_of(request)), "who": who})
+
+
+# -- Audit -------------------------------------------------------------------------------------
+
+AUDIT_PAGE = 200
+
+
+@router.get("/audit")
+async def audit_page(request: Request, office: OfficeDep, session: PageSession, action: str | None = None) -> Response:
+    # The trail names every community's clerks and what they opened: the street's to read
+    # (and its viewers'), not one community's.
+    if session.account.role == "community":
+        raise auth.Refused("audit_street_only")
+    action = (action or "").strip()[:32] or None
+    rows = await run_in_threadpool(lambda: audit.recent(office.engine, limit=AUDIT_PAGE, action=action))
+    return render(request, "audit.html", {"rows": rows, "action": action or ""})

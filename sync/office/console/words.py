@@ -93,4 +93,16 @@ W: dict[str, Words] = {
     ),
     "not_found": Words("没有这个页面。", "No such page."),
     "next_pull": Words("卡口下次同步时生效。", "Gates apply it at their next pull."),
+    "audit": Words("审计", "Audit"),
+    "audit_street_only": Words(
+        "审计记录只对街道账号和只读账号开放。", "The audit trail is for street and viewer accounts only."
+    ),
+    "at": Words("时间", "Time"),
+    "actor": Words("操作人", "By"),
+    "action": Words("操作", "Action"),
+    "via": Words("途径", "Via"),
+    "outcome": Words("结果", "Outcome"),
+    "detail": Words("内容", "Detail"),
+    "filter": Words("筛选", "Filter"),
+    "no_audit": Words("没有审计记录。", "No audit records."),
 }
