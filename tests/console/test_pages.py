@@ -311,3 +311,14 @@ def test_a_revoked_kiosk_is_refused_at_its_next_push_and_the_revocation_is_audit
     assert result.pushed == 0
     rows = audit.recent(console_office.engine, limit=5, action="revoke_kiosk")
     assert rows and rows[0]["admin"] == "console:张敏" and rows[0]["via"] == "console"
+
+
+def test_a_bad_form_or_a_missing_page_gets_words_on_a_page_and_the_api_keeps_its_json(console_office):
+    c, csrf = logged_in(console_office.app, "张敏")
+    long = c.post("/gates/enrol", data={"csrf": csrf, "name": "门" * 500, "community": "幸福里社区"})
+    assert long.status_code == 422 and "text/html" in long.headers["content-type"] and "太长" in long.text
+    missing = c.get("/no-such-page")
+    assert missing.status_code == 404 and "没有这个页面" in missing.text
+    api = c.get("/v1/no-such-thing")
+    assert api.status_code == 404 and api.headers["content-type"].startswith("application/json")
+    assert c.post("/v1/enroll", content=b"{").headers["content-type"].startswith("application/json")

@@ -9,16 +9,24 @@ Who may see what: `auth`; the accounts: `sync.office.users`; the pages: `pages`.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from sync.office.console import auth, pages
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+
+async def _answer(result: Response | Awaitable[Response]) -> Response:
+    return await result if inspect.isawaitable(result) else result
 
 
 def install(app: FastAPI) -> None:
@@ -37,6 +45,23 @@ def install(app: FastAPI) -> None:
         if exc.timed_out:
             response.delete_cookie(auth.SESSION_COOKIE, path="/")
         return response
+
+    # A form field too long (or a path that is no page) on a console page: words on a page, not
+    # the API's JSON problem, which every /v1 path keeps (the handlers of `handlers.py`).
+    api_validation = app.exception_handlers[RequestValidationError]
+    api_http = app.exception_handlers[StarletteHTTPException]
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_form(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/v1"):
+            return await _answer(api_validation(request, exc))
+        return pages.render(request, "refused.html", {"key": "bad_form"}, status=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _no_page(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/v1") or not isinstance(exc, StarletteHTTPException):
+            return await _answer(api_http(request, exc))
+        return pages.render(request, "refused.html", {"key": "not_found"}, status=exc.status_code)
 
     @app.exception_handler(auth.Refused)
     async def _refused(request: Request, exc: auth.Refused) -> Response:

@@ -105,4 +105,7 @@ W: dict[str, Words] = {
     "detail": Words("内容", "Detail"),
     "filter": Words("筛选", "Filter"),
     "no_audit": Words("没有审计记录。", "No audit records."),
+    "bad_form": Words(
+        "填写的内容太长或格式不对，请检查后再试。", "Something typed is too long or malformed: check and try again."
+    ),
 }
