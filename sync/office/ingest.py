@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import BigInteger, Column, Float, Integer, Table, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from sync.office import alerts, replay
 from sync.office import lists as office_lists
-from sync.office import replay
 from sync.office import tables as t
 from sync.office.tables import REASONS_KEY_CHARS, day_count
 from sync.schemas import Anchor as PushAnchor
@@ -655,6 +655,9 @@ def ingest(
             revoked = _vet_passes(conn, kiosk_id, stored_rows, received_at)
             if revoked:
                 office_lists.set_items(conn, "revoked", revoked)
+        alerts.record_batch(
+            conn, kiosk_id, stored_rows, conflicts=quarantined, skew=a.wall - received_at, now=received_at
+        )
         if pg:
             hwm, taken, list_versions = _close_batch_pg(
                 conn, kiosk_id, batch, hwm, stored_rows, received_at, public_key

@@ -296,3 +296,23 @@ session = Table(
     Column("created_at", Float, nullable=False),
     Column("last_seen", Float, nullable=False),
 )
+
+# What the office must be told at once (sync/office/alerts.py): made as records arrive (ingest)
+# and by the sweep (a silent gate, a fever not rechecked). `key` makes each alert once however
+# often the same record or the same silence is seen. Acknowledged by a clerk: who, when, a note.
+alert = Table(
+    "office_alert",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(128), nullable=False, unique=True),
+    Column("at", Float, nullable=False),  # when it happened (the record's corrected time, or the sweep's)
+    Column("made_at", Float, nullable=False),  # when the office made it
+    Column("kiosk_id", String(36), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),  # see alerts.KINDS
+    Column("reason", String(32), nullable=False, server_default=""),  # a models.reasons code, or ''
+    Column("record_id", String(36)),
+    Column("detail", Text, nullable=False, server_default="{}"),  # JSON
+    Column("ack_by", String(64)),
+    Column("ack_at", Float),
+    Column("ack_note", Text),
+)
