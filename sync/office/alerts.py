@@ -240,9 +240,16 @@ def _scoped(account: Account) -> Any:
 
 
 def latest(
-    engine: Engine, account: Account, *, after: int = 0, limit: int = 200, open_only: bool = False
+    engine: Engine,
+    account: Account,
+    *,
+    after: int = 0,
+    limit: int = 200,
+    open_only: bool = False,
+    only: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The alerts this account may see, newest first; `after`: only those with a larger id."""
+    """The alerts this account may see, newest first; `after`: only those with a larger id;
+    `only`: that one alert (if the account may see it)."""
     q = (
         select(t.alert, t.kiosk.c.name.label("gate"), t.kiosk.c.community)
         .join(t.kiosk, t.kiosk.c.kiosk_id == t.alert.c.kiosk_id)
@@ -255,6 +262,8 @@ def latest(
         q = q.where(scope)
     if open_only:
         q = q.where(t.alert.c.ack_at.is_(None))
+    if only is not None:
+        q = q.where(t.alert.c.id == only)
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
         conn.rollback()

@@ -34,7 +34,7 @@ log = logging.getLogger("kakou." + __name__)
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 STATIC_URL = "/static"
-ASSET_VERSION = "1"  # bump when static/ changes: browsers keep the old files otherwise
+ASSET_VERSION = "2"  # bump when static/ changes: browsers keep the old files otherwise
 
 # Never framed, never a script or style from elsewhere, nothing cached: the pages hold personal data.
 SECURITY_HEADERS = {
@@ -69,9 +69,21 @@ def render(
     status: int = 200,
     session: Session | None = None,
 ) -> HTMLResponse:
+    ctx = {**page_context(request, session), **(context or {})}
+    response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status, headers=SECURITY_HEADERS)
+    asked = request.query_params.get("lang")
+    if asked in ("zh", "en"):
+        response.set_cookie(
+            auth.LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax", secure=auth.secure(request), httponly=True
+        )
+    return response
+
+
+def page_context(request: Request, session: Session | None = None) -> dict[str, Any]:
+    """What every template is given: the words in the page's language, the account, its token."""
     lang = auth.lang_of(request)
     session = session or getattr(request.state, "session", None)
-    ctx = {
+    return {
         "lang": lang,
         "t": lambda key, **kw: W[key].text(lang).format(**kw) if kw else W[key].text(lang),
         "words": lambda bilingual: bilingual.en if lang == "en" else bilingual.zh,
@@ -82,15 +94,8 @@ def render(
         "static": lambda name: f"{STATIC_URL}/{name}?v={ASSET_VERSION}",
         "path": request.url.path,
         "htmx": request.headers.get("HX-Request") == "true",
-        **(context or {}),
+        "request": request,
     }
-    response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status, headers=SECURITY_HEADERS)
-    asked = request.query_params.get("lang")
-    if asked in ("zh", "en"):
-        response.set_cookie(
-            auth.LANG_COOKIE, asked, max_age=365 * 86400, samesite="lax", secure=auth.secure(request), httponly=True
-        )
-    return response
 
 
 # -- login, logout -----------------------------------------------------------------------------
@@ -428,3 +433,124 @@ async def audit_page(request: Request, office: OfficeDep, session: PageSession, 
     action = (action or "").strip()[:32] or None
     rows = await run_in_threadpool(lambda: audit.recent(office.engine, limit=AUDIT_PAGE, action=action))
     return render(request, "audit.html", {"rows": rows, "action": action or ""})
+
+
+# -- Alerts ------------------------------------------------------------------------------------
+
+ALERT_PAGE = 200
+STREAM_LIFETIME_S = 300.0  # then the browser reconnects (Last-Event-ID): the session is checked again
+KEEPALIVE_S = 15.0
+SWEEP_EVERY_S = 30.0
+_last_sweep = [0.0]
+
+
+def _sweep_due(office: Any) -> None:
+    """The sweep (silent gates, fevers not rechecked), at most every SWEEP_EVERY_S per process,
+    run by whichever page or stream asks first."""
+    from sync.office import alerts
+
+    now = time.time()
+    if now - _last_sweep[0] < SWEEP_EVERY_S:
+        return
+    _last_sweep[0] = now
+    alerts.sweep(office.engine, now=now)
+
+
+def _alert_ctx(request: Request, session: Session) -> dict[str, Any]:
+    from sync.office import alerts
+
+    lang = auth.lang_of(request)
+    return {
+        "what": lambda a: alerts.what(a["kind"], a["reason"], lang),
+        "can_ack": session.account.can_change,
+    }
+
+
+def _alerts(office: Any, session: Session, after: int = 0) -> list[dict[str, Any]]:
+    from sync.office import alerts
+
+    _sweep_due(office)
+    return alerts.latest(office.engine, session.account, after=after, limit=ALERT_PAGE)
+
+
+@router.get("/alerts")
+async def alerts_page(request: Request, office: OfficeDep, session: PageSession) -> Response:
+    rows = await run_in_threadpool(_alerts, office, session)
+    newest = rows[0]["id"] if rows else 0
+    return render(request, "alerts.html", {"rows": rows, "newest": newest, **_alert_ctx(request, session)})
+
+
+@router.get("/alerts/rows")
+async def alerts_rows(request: Request, office: OfficeDep, session: PageSession, after: int = 0) -> Response:
+    """The polling fallback: the alerts newer than `after`, as table rows (newest first)."""
+    rows = await run_in_threadpool(_alerts, office, session, max(after, 0))
+    return render(request, "alert_rows.html", {"rows": rows, **_alert_ctx(request, session)})
+
+
+def _last_event_id(request: Request, after: int) -> int:
+    raw = request.headers.get("Last-Event-ID", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else max(after, 0)
+
+
+@router.get("/alerts/stream")
+async def alerts_stream(request: Request, office: OfficeDep, session: PageSession, after: int = 0) -> Response:
+    """Server-sent events: every alert newer than the last one this page has (Last-Event-ID on a
+    reconnect, else `after`), then each new one as it is made, as a table row. Ends after
+    STREAM_LIFETIME_S (the browser reconnects and the session is checked again)."""
+    from fastapi.responses import StreamingResponse
+
+    from sync.office.console import live
+
+    last = _last_event_id(request, after)
+    live.listen(office.engine)
+    ctx = _alert_ctx(request, session)
+    template = TEMPLATES.get_template("alert_rows.html")
+    base = page_context(request, session)
+
+    async def events() -> Any:
+        nonlocal last
+        started = quiet_since = time.monotonic()
+        yield "retry: 2000\n\n"
+        while time.monotonic() - started < STREAM_LIFETIME_S:
+            if await request.is_disconnected():
+                return
+            rows = await run_in_threadpool(_alerts, office, session, last)
+            for row in reversed(rows):  # oldest first: the page puts each on top
+                html = template.render({**base, **ctx, "rows": [row]})
+                yield live.sse(row["id"], html.strip())
+                last = max(last, row["id"])
+                quiet_since = time.monotonic()
+            if time.monotonic() - quiet_since > KEEPALIVE_S:
+                yield ": keepalive\n\n"
+                quiet_since = time.monotonic()
+            await live.BELL.wait(live.POLL_S)
+
+    headers = {**SECURITY_HEADERS, "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+@router.post("/alerts/{alert_id}/ack")
+async def acknowledge_alert(
+    request: Request,
+    office: OfficeDep,
+    session: Changer,
+    alert_id: int,
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    from sync.office import alerts
+
+    try:
+        await run_in_threadpool(alerts.acknowledge, office.engine, alert_id, session.account, note)
+    except KakouError as exc:
+        if exc.code == "no_such_alert":
+            raise auth.Refused("not_found", 404) from exc
+        rows = await run_in_threadpool(_one_alert, office, session, alert_id)
+        return render(request, "alert_rows.html", {"rows": rows, "problem": exc, **_alert_ctx(request, session)})
+    rows = await run_in_threadpool(_one_alert, office, session, alert_id)
+    return render(request, "alert_rows.html", {"rows": rows, **_alert_ctx(request, session)})
+
+
+def _one_alert(office: Any, session: Session, alert_id: int) -> list[dict[str, Any]]:
+    from sync.office import alerts
+
+    return alerts.latest(office.engine, session.account, only=alert_id)

@@ -108,4 +108,15 @@ W: dict[str, Words] = {
     "bad_form": Words(
         "填写的内容太长或格式不对，请检查后再试。", "Something typed is too long or malformed: check and try again."
     ),
+    "alerts": Words("警报", "Alerts"),
+    "gate": Words("卡口", "Gate"),
+    "what": Words("发生了什么", "What happened"),
+    "ack": Words("确认", "Acknowledged"),
+    "acknowledge": Words("确认", "Acknowledge"),
+    "ack_note": Words("处理说明", "what was done"),
+    "acked_by": Words("已确认", "acknowledged by"),
+    "open": Words("未确认", "open"),
+    "no_alerts": Words("没有警报。", "No alerts."),
+    "live_on": Words("实时更新中", "Live"),
+    "live_polling": Words("每几秒刷新一次", "Refreshing every few seconds"),
 }
