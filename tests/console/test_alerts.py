@@ -176,3 +176,39 @@ def test_the_lost_range_hook_makes_one_alert(console_office, tmp_path):
         assert alerts.record_lost(conn, kiosk_id, 1, 5, 9) == 0
     (lost,) = alerts.latest(console_office.engine, STREET)
     assert lost["kind"] == "lost" and lost["detail"] == {"epoch": 1, "first": 5, "last": 9}
+
+
+def test_on_postgresql_an_alert_made_by_another_process_rings_this_ones_bell(tmp_path):
+    """LISTEN/NOTIFY: the NOTIFY is sent in the alert's transaction (here another engine, as
+    another office process would have) and wakes this process's streams when it commits."""
+    import asyncio
+
+    from sqlalchemy import create_engine
+
+    from sync.office.console import live
+    from tests.console.conftest import add_accounts
+    from tests.sync.conftest import open_office
+
+    for handle in open_office(tmp_path, "postgres"):
+        add_accounts(handle.engine)
+        other = create_engine(handle.engine.url)
+        with other.connect() as conn:
+            kiosk_id = conn.execute(select(t.kiosk.c.kiosk_id).where(t.kiosk.c.name == "东门卡口")).scalar_one()
+
+        async def scenario(engine, other, kiosk_id) -> tuple[bool, bool]:
+            live.listen(engine)
+            await live.BELL.wait(3.0)  # the listener rings once when it has connected
+            quiet = await live.BELL.wait(0.3)
+
+            def make() -> None:
+                with other.begin() as conn:
+                    alerts.record_lost(conn, kiosk_id, 1, 1, 2)
+
+            waiting = asyncio.create_task(live.BELL.wait(5.0))
+            await asyncio.sleep(0.1)
+            await asyncio.to_thread(make)
+            return quiet, await waiting
+
+        quiet, rang = asyncio.run(scenario(handle.engine, other, kiosk_id))
+        other.dispose()
+        assert (quiet, rang) == (False, True)
