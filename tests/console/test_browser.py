@@ -165,3 +165,35 @@ def test_quarantine_a_unit_and_a_post_without_the_token_is_refused(browser, serv
     page.wait_for_url(url + "/audit")
     assert "quarantine_add" in page.content() and "console:张敏" in page.content()
     _shot(page, "9-audit")
+
+
+def test_an_alert_appears_while_the_page_is_open_and_is_acknowledged(browser, served, tmp_path):
+    """A kiosk pushes a quarantined unit trying to go out: the open Alerts page shows it without a
+    reload (server-sent events), and the clerk acknowledges it with a note."""
+    from sync.kiosk import SyncService
+    from tests.console.test_alerts import passage
+
+    handle, url = served
+    store = handle.kiosks[0]
+    service = SyncService(store, client=handle.client)
+    page = browser.new_page()
+    _log_in(page, url, "李社区")
+    page.goto(url + "/alerts")
+    page.wait_for_function("document.getElementById('live-state').textContent === '实时更新中'")
+    assert page.locator("tr.alert").count() == 0
+    passage(store, "out", "deny", ["quarantined"], unit_code="3-2-502")
+    assert service.run_once().pushed == 1
+    row = page.locator("tr.alert.open")
+    row.wait_for(timeout=5000)
+    assert "居家隔离户外出" in row.inner_text() and "卡口1" in row.inner_text()
+    _shot(page, "10-alert-live")
+    row.locator("input[name=note]").fill("已电话通知楼长")
+    row.locator("button[type=submit]").click()
+    page.locator("tr.alert.acked").wait_for(timeout=5000)
+    acked = page.locator("tr.alert.acked").inner_text()
+    assert "李社区" in acked and "已电话通知楼长" in acked
+    assert page.locator("tr.alert.open").count() == 0
+    _shot(page, "11-alert-acknowledged")
+    # after a reload the page says the same (it was stored, not only drawn)
+    page.reload()
+    assert "已电话通知楼长" in page.locator("tr.alert.acked").inner_text()
