@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, select, text
 
 from models.errors import KakouError
-from models.reasons import REASONS, reason_label
+from models.reasons import REASONS, alert_kind, reason_label
 from models.words import Words
 from sync.office import audit
 from sync.office import tables as t
@@ -67,10 +67,6 @@ KINDS: dict[str, Words] = {
     "conflict": Words("记录冲突", "a conflicting record"),
     "lost": Words("记录丢失", "records lost"),
 }
-
-# The passage reasons that make a `bad_pass` alert: the pass is not one this street honours.
-BAD_PASS_REASONS = ("revoked", "bad_signature", "other_community", "issuer_revoked", "unknown_issuer")
-QUARANTINE_REASONS = ("quarantined",)
 
 
 def what(kind: str, reason: str, lang: str = "zh") -> str:
@@ -117,14 +113,10 @@ def derive(
     for r in rows:
         if r.get("kind") != "passage":
             continue
-        codes = _codes(r.get("reasons"))
-        rid = r["record_id"]
-        if r.get("direction") == "out" and any(c in QUARANTINE_REASONS for c in codes):
-            add(f"record:{rid}", r["corrected_time"], "quarantined_out", "quarantined", rid, verdict=r.get("verdict"))
-            continue
-        bad = next((c for c in codes if c in BAD_PASS_REASONS), None)
-        if bad is not None:
-            add(f"record:{rid}", r["corrected_time"], "bad_pass", bad, rid, direction=r.get("direction"))
+        found = alert_kind(r.get("direction"), _codes(r.get("reasons")))
+        if found is not None:
+            rid = r["record_id"]
+            add(f"record:{rid}", r["corrected_time"], found[0], found[1], rid, direction=r.get("direction"))
     for c in conflicts:
         add(f"conflict:{c['record_id']}:{c['payload_hash']}", now, "conflict", "", c["record_id"], why=c["reason"])
     if skew is not None and abs(skew) > CLOCK_SKEW_S:

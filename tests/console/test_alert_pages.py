@@ -126,6 +126,6 @@ def test_the_page_has_no_inline_script(console_office):
     c, _ = logged_in(console_office.app, "张敏")
     page = c.get("/alerts").text
     assert re.findall(r"<script[^>]*>", page) == [
-        '<script src="/static/htmx.min.js?v=2" defer>',
-        '<script src="/static/alerts.js?v=2" defer>',
+        '<script src="/static/htmx.min.js?v=3" defer>',
+        '<script src="/static/alerts.js?v=3" defer>',
     ]

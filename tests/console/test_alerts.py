@@ -212,3 +212,16 @@ def test_on_postgresql_an_alert_made_by_another_process_rings_this_ones_bell(tmp
         quiet, rang = asyncio.run(scenario(handle.engine, other, kiosk_id))
         other.dispose()
         assert (quiet, rang) == (False, True)
+
+
+def test_what_makes_an_alert_is_one_rule_for_the_desk_and_the_office():
+    from models.reasons import REASONS, alert_kind
+
+    assert alert_kind("out", ["quarantined"]) == ("quarantined_out", "quarantined")
+    assert alert_kind("in", ["quarantined"]) is None  # quarantined only stops going out
+    assert alert_kind("in", ["quarantined_home"]) is None
+    assert alert_kind("in", ["watch", "other_community"]) == ("bad_pass", "other_community")
+    assert alert_kind("out", ["expired"]) is None and alert_kind("out", []) is None
+    from models.reasons import ALERT_PASS_REASONS, ALERT_QUARANTINE_REASONS
+
+    assert set(REASONS) >= ALERT_PASS_REASONS | ALERT_QUARANTINE_REASONS  # every code is in the one table

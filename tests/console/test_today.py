@@ -73,3 +73,38 @@ def test_the_kiosks_own_rows_without_the_record_counts_are_the_full_statuss_rows
         ]
         assert full["kiosks"][0]["hwm"] == 3 and full["kiosks"][0]["gaps"] == 0
         assert all(rows["kiosks"][0][k] is None for k in counted)  # not counted: not a false zero
+
+
+def test_a_gate_that_is_offline_now_is_shown_as_blind(tmp_path):
+    from sync.office.console.today import BLIND_AFTER_S, blind
+    from tests.console.conftest import add_accounts
+    from tests.sync.conftest import open_office
+    from tests.sync.helpers import write_passages
+
+    assert blind({"status": "active", "last_seen": NOON - 60}, NOON) is False
+    assert blind({"status": "active", "last_seen": NOON - BLIND_AFTER_S - 1}, NOON) is True
+    assert blind({"status": "active", "last_seen": None}, NOON) is True
+    assert blind({"status": "pending", "last_seen": None}, NOON) is False  # not a gate yet
+    assert blind({"status": "revoked", "last_seen": NOON - 99999}, NOON) is False
+    for handle in open_office(tmp_path, "sqlite"):
+        add_accounts(handle.engine)
+        store, service = handle.add_kiosk(tmp_path / "k1")
+        write_passages(store, 1)
+        service.run_once()
+        street = Account("s", "street")
+        (row,) = [r for r in today(handle.engine, dt.date.today(), street)["rows"] if r["checkpoint"] == "卡口1"]
+        assert row["blind"] is False
+        later = today(handle.engine, dt.date.today(), street, now=time.time() + BLIND_AFTER_S + 60)
+        (row,) = [r for r in later["rows"] if r["checkpoint"] == "卡口1"]
+        assert row["blind"] is True
+        from tests.console.helpers import logged_in
+
+        c, _ = logged_in(handle.app, "张敏")
+        assert "离线·盲区" not in c.get("/").text
+        from sqlalchemy import update
+
+        from sync.office import tables as t
+
+        with handle.engine.begin() as conn:
+            conn.execute(update(t.kiosk).where(t.kiosk.c.name == "卡口1").values(last_seen=time.time() - 3600))
+        assert "离线·盲区" in c.get("/").text

@@ -31,6 +31,9 @@ from sync.office.users import Account
 STATES = ("silent", "late", "zero", "reported")
 DEFAULT_LATE_AFTER_S = 2 * 3600.0
 CLOCK_SKEW_WARN_S = 120.0
+# An enrolled gate not in touch for this long is offline: its alerts cannot reach the office
+# (a kiosk that is online syncs every minute, and backs off to at most five).
+BLIND_AFTER_S = 600.0
 
 
 def _day_end(day: dt.date) -> float:
@@ -49,6 +52,14 @@ def checkpoint_state(row: dict[str, Any], day: dt.date, now: float, late_after: 
     if late or row.get("backlog", 0) > 0:
         return "late"
     return "zero" if row["records"] == 0 else "reported"
+
+
+def blind(kiosk: dict[str, Any], now: float) -> bool:
+    """Is this enrolled gate offline now, so that the office would not hear its alerts?"""
+    if kiosk.get("status") != "active":
+        return False
+    last_seen = kiosk.get("last_seen")
+    return last_seen is None or now - last_seen > BLIND_AFTER_S
 
 
 def today(
@@ -78,6 +89,7 @@ def today(
             "clock_wrong": s.get("clock_skew") is not None and abs(s["clock_skew"]) > CLOCK_SKEW_WARN_S,
             "lists_behind": s.get("lists_behind", []),
             "fevers_pending": max(0, r["fevers"] - outcomes),
+            "blind": blind(s, now),
         }
         row["state"] = checkpoint_state(row, day, now, late_after)
         rows.append(row)

@@ -119,4 +119,8 @@ W: dict[str, Words] = {
     "no_alerts": Words("没有警报。", "No alerts."),
     "live_on": Words("实时更新中", "Live"),
     "live_polling": Words("每几秒刷新一次", "Refreshing every few seconds"),
+    "blind": Words("离线·盲区", "offline: blind"),
+    "blind_title": Words(
+        "这个卡口现在没有联网：它的警报到不了街道。", "This gate is offline now: its alerts cannot reach the office."
+    ),
 }
