@@ -111,9 +111,10 @@ def derive(
         )
 
     for r in rows:
-        if r.get("kind") != "passage":
+        reasons = r.get("reasons")
+        if r.get("kind") != "passage" or not reasons or reasons == "[]":  # nearly every passage: no JSON read
             continue
-        found = alert_kind(r.get("direction"), _codes(r.get("reasons")))
+        found = alert_kind(r.get("direction"), _codes(reasons))
         if found is not None:
             rid = r["record_id"]
             add(f"record:{rid}", r["corrected_time"], found[0], found[1], rid, direction=r.get("direction"))
