@@ -14,7 +14,19 @@ from typing import NamedTuple
 
 from models.words import Words
 
-__all__ = ["ALLOW", "DENY", "NOTE", "OVERRIDE_REASONS", "REASONS", "REFER", "ReasonInfo", "reason_label"]
+__all__ = [
+    "ALERT_PASS_REASONS",
+    "ALERT_QUARANTINE_REASONS",
+    "ALLOW",
+    "DENY",
+    "NOTE",
+    "OVERRIDE_REASONS",
+    "REASONS",
+    "REFER",
+    "ReasonInfo",
+    "alert_kind",
+    "reason_label",
+]
 
 ALLOW, DENY, REFER, NOTE = "allow", "deny", "refer", "note"
 
@@ -226,3 +238,24 @@ def reason_label(code: str, lang: str = "zh") -> str:
     kiosk's) is shown as it is, never dropped."""
     info = REASONS.get(code)
     return info.label.text(lang) if info is not None else code
+
+
+# The passages the street office must hear of at once (its alerts, sync/office/alerts.py; the
+# desk sends such a record without waiting for the rest of a burst, sync/kiosk.py SyncLoop.wake):
+# someone of a quarantined household, or on the person list, trying to go out, and a pass this
+# street does not honour (revoked, forged, another community's, an untrusted issuer's).
+ALERT_QUARANTINE_REASONS = frozenset({"quarantined"})
+ALERT_PASS_REASONS = frozenset({"revoked", "bad_signature", "other_community", "issuer_revoked", "unknown_issuer"})
+
+
+def alert_kind(direction: str | None, codes: list[str]) -> tuple[str, str] | None:
+    """The alert a passage makes, as (kind, reason code), or None: `quarantined_out` for a
+    quarantined person going out, `bad_pass` for a pass the street does not honour."""
+    if direction == "out":
+        for code in codes:
+            if code in ALERT_QUARANTINE_REASONS:
+                return "quarantined_out", code
+    for code in codes:
+        if code in ALERT_PASS_REASONS:
+            return "bad_pass", code
+    return None

@@ -1305,15 +1305,19 @@ class SyncLoop:
         self.status: SyncStatus | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._urgent = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- control (any thread) -----------------------------------------------------------------
-    def wake(self) -> None:
-        """New records: a round soon (after `gather`)."""
+    def wake(self, urgent: bool = False) -> None:
+        """New records: a round soon (after `gather`; `urgent`, an alert-worthy record: at once)."""
+        if urgent:
+            self._urgent.set()
         self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()
+        self._urgent.set()
         self._wake.set()
 
     @property
@@ -1414,10 +1418,14 @@ class SyncLoop:
                 woke = self._wake.wait(delay)
                 if self._stop.is_set():
                     break
-                # Woken by new records: let the rest of a burst of scans commit first.
-                if woke and self.gather and self._stop.wait(self.gather):
-                    break
+                # Woken by new records: let the rest of a burst of scans commit first, unless
+                # one of them is alert-worthy (or comes during the wait).
+                if woke and self.gather:
+                    self._urgent.wait(self.gather)
+                    if self._stop.is_set():
+                        break
                 self._wake.clear()
+                self._urgent.clear()
             result = self.round()
             if once:
                 break

@@ -478,10 +478,11 @@ class DutyApp(App):
         """Rounds the background sync ran (tests, and the handover's numbers)."""
         return self.sync_loop.rounds if self.sync_loop is not None else 0
 
-    def records_saved(self) -> None:
-        """A record was committed: sync soon (the sync loop waits a few seconds for more)."""
+    def records_saved(self, urgent: bool = False) -> None:
+        """A record was committed: sync soon (the sync loop waits a few seconds for more);
+        `urgent` (an alert-worthy record, models.reasons.alert_kind): at once."""
         if self.sync_loop is not None:
-            self.sync_loop.wake()
+            self.sync_loop.wake(urgent=urgent)
 
     def _sync_status_from_thread(self, status) -> None:
         if not self._shutting_down.is_set():

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from sync.office import answers, routes
+from sync.office import answers, console, routes
 from sync.office.docs import add_docs
 from sync.office.handlers import add_problem_handlers
 from sync.office.openapi import document_bodies
@@ -80,6 +80,7 @@ def create_app(
     answers.install(app)  # every answer to a signed request is signed (after the handlers: its own wins)
     for router in routes.ROUTERS:
         app.include_router(router)
+    console.install(app)  # the browser's pages at / (sync/office/console), outside /v1
     document_bodies(app)
     if settings.docs:
         add_docs(app, "/v1/openapi.json")

@@ -242,6 +242,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     pu.add_argument("--json", action="store_true")
     pu.set_defaults(func=run_purge)
 
+    from sync.office import users_cli
+
+    users_cli.register(osub, parent)
+
     rt = osub.add_parser("retention", parents=[parent], help="show or set how many days the office keeps personal data")
     rt.add_argument("days", nargs="?", type=int, default=None)
     rt.set_defaults(func=run_retention)

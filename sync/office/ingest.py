@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import BigInteger, Column, Float, Integer, Table, func, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from sync.office import alerts, replay
 from sync.office import lists as office_lists
-from sync.office import replay
 from sync.office import tables as t
 from sync.office.tables import REASONS_KEY_CHARS, day_count
 from sync.schemas import Anchor as PushAnchor
@@ -484,6 +484,8 @@ def record_lost(conn: Connection, kiosk_id: str, claims: list[LostClaim], receiv
             )
         if values:
             conn.execute(t.lost_range.insert(), values)
+        for a, b in rows:  # each range newly counted lost is an alert at the office (sync/office/alerts.py)
+            alerts.record_lost(conn, kiosk_id, claim.epoch, a, b, now=received_at)
         counted += sum(b - a + 1 for a, b in rows)
     return counted, epochs
 
@@ -747,6 +749,9 @@ def ingest(
         lost_count, lost_epochs = record_lost(conn, kiosk_id, batch.lost, received_at) if batch.lost else (0, set())
         for other in sorted(lost_epochs - {epoch}):
             advance_hwm(conn, kiosk_id, other, lock_epoch(conn, kiosk_id, other), lost=True)
+        alerts.record_batch(
+            conn, kiosk_id, stored_rows, conflicts=quarantined, skew=a.wall - received_at, now=received_at
+        )
         if pg:
             hwm, taken, list_versions = _close_batch_pg(
                 conn, kiosk_id, batch, hwm, stored_rows, received_at, public_key

@@ -168,6 +168,13 @@ TOO_MANY_ENROL_TRIES = ProblemType(
     "too many wrong enrolment codes from here; try again in {minutes} min.",
     retry=True,
 )
+TOO_MANY_LOGIN_TRIES = ProblemType(
+    "too_many_tries",
+    429,
+    "登录失败太多次，请 {minutes} 分钟后再试。",
+    "too many failed logins; try again in {minutes} min.",
+    retry=True,
+)
 TOO_MANY_ADMIN_TRIES = ProblemType(
     "too_many_tries",
     429,

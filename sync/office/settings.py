@@ -66,6 +66,8 @@ class OfficeSettings(BaseSettings):
     # The API docs page at /v1/docs (Swagger UI, served from the package: `sync.office.docs`).
     # Off unless asked for (`kakou office serve --docs`, KAKOU_OFFICE_DOCS=1).
     docs: bool = False
+    # The console (sync/office/console): a session unused for this many minutes is over.
+    console_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     migrate: bool = True  # bring the database schema up to date at start (workers: already done)
     # Test hook: seconds to wait inside the push transaction, before COMMIT, so a fault test can
     # kill the server mid-transaction. Unset in real use.
@@ -113,6 +115,7 @@ class OfficeSettings(BaseSettings):
             f"{ENV_PREFIX}READ_RETRY_MAX": str(self.read_retry_max),
             f"{ENV_PREFIX}READ_CONNECT_TIMEOUT": str(self.read_connect_timeout),
             f"{ENV_PREFIX}READ_MAX_LAG": str(self.read_max_lag),
+            f"{ENV_PREFIX}CONSOLE_IDLE_MINUTES": str(self.console_idle_minutes),
         }
         if self.database_url:
             env[ENV_DATABASE_URL] = self.database_url

@@ -16,17 +16,27 @@ from sync.office.lost import lost_by_kiosk, lost_words
 from sync.office.replica import read_words
 
 
-def kiosk_status(engine: Engine) -> dict[str, Any]:
+def kiosk_status(engine: Engine, *, counts: bool = True) -> dict[str, Any]:
+    """Every kiosk as the office sees it. `counts=False`: without the conflicts, gaps, flagged
+    records and revocations (None), which scan the records; the console's Today page needs only
+    the kiosk's own row (last seen, backlog, skew, lists behind) and must stay fast at millions."""
     with engine.execution_options(immediate=False).connect() as conn:
         office_versions = office_lists.versions(conn)
         kiosks = conn.execute(select(t.kiosk).order_by(t.kiosk.c.community, t.kiosk.c.name)).all()
-        conflicts: dict[str, int] = dict(
-            conn.execute(text("SELECT kiosk_id, count(*) FROM office_conflict GROUP BY kiosk_id")).all()
-        )
         marks = {
             (k, e): h
             for k, e, h in conn.execute(select(t.kiosk_epoch.c.kiosk_id, t.kiosk_epoch.c.epoch, t.kiosk_epoch.c.hwm))
         }
+        if not counts:
+            conn.rollback()
+            return {
+                "office_list_versions": office_versions,
+                "kiosks": [_kiosk_row(k, marks, office_versions) for k in kiosks],
+                "generated_at": time.time(),
+            }
+        conflicts: dict[str, int] = dict(
+            conn.execute(text("SELECT kiosk_id, count(*) FROM office_conflict GROUP BY kiosk_id")).all()
+        )
         # Stored records above the contiguous mark, per kiosk and epoch: the holes below them are gaps.
         above = conn.execute(
             text(
@@ -45,24 +55,9 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
         gaps[kiosk_id] = gaps.get(kiosk_id, 0) + int(top) - int(marks.get((kiosk_id, epoch), 0)) - int(n)
     out = []
     for k in kiosks:
-        versions = json.loads(k.list_versions or "{}")
-        out.append(
+        row = _kiosk_row(k, marks, office_versions)
+        row.update(
             {
-                "kiosk_id": k.kiosk_id,
-                "checkpoint": k.name,
-                "checkpoint_number": k.checkpoint_number,
-                "community": k.community,
-                "status": k.status,
-                "last_seen": k.last_seen,
-                "backlog": k.backlog,
-                "oldest_pending": k.oldest_pending,
-                "clock_skew": k.clock_skew,
-                "epoch": k.max_epoch,
-                "hwm": max([h for (kid, e), h in marks.items() if kid == k.kiosk_id and e == k.max_epoch] or [0]),
-                "list_versions": versions,
-                "lists_behind": sorted(
-                    n for n, v in office_versions.items() if k.status == "active" and versions.get(n, 0) < v
-                ),
                 "conflicts": int(conflicts.get(k.kiosk_id, 0)),
                 "gaps": gaps.get(k.kiosk_id, 0),
                 "flagged": int(flagged.get(k.kiosk_id, 0)),
@@ -76,7 +71,34 @@ def kiosk_status(engine: Engine) -> dict[str, Any]:
                 "lost_refused": [list(r) for r in lost.get(k.kiosk_id, {}).get("refused", [])],
             }
         )
+        out.append(row)
     return {"office_list_versions": office_versions, "kiosks": out, "generated_at": time.time()}
+
+
+def _kiosk_row(k: Any, marks: dict[tuple[str, int], int], office_versions: dict[str, int]) -> dict[str, Any]:
+    versions = json.loads(k.list_versions or "{}")
+    return {
+        "kiosk_id": k.kiosk_id,
+        "checkpoint": k.name,
+        "checkpoint_number": k.checkpoint_number,
+        "community": k.community,
+        "status": k.status,
+        "last_seen": k.last_seen,
+        "backlog": k.backlog,
+        "oldest_pending": k.oldest_pending,
+        "clock_skew": k.clock_skew,
+        "epoch": k.max_epoch,
+        "hwm": marks.get((k.kiosk_id, k.max_epoch), 0),  # one mark per (kiosk, epoch): no scan of them all
+        "list_versions": versions,
+        "lists_behind": sorted(
+            n for n, v in office_versions.items() if k.status == "active" and versions.get(n, 0) < v
+        ),
+        "conflicts": None,
+        "gaps": None,
+        "flagged": None,
+        "revocations_held": None,
+        "revocations_refused": None,
+    }
 
 
 def format_status(status: dict[str, Any]) -> str:

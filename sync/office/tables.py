@@ -292,3 +292,50 @@ revocation = Table(
     Column("decided_at", Float),
 )
 Index("ix_office_revocation_kiosk_status", revocation.c.kiosk_id, revocation.c.status, revocation.c.received_at)
+
+# The console's accounts (`kakou office user add`, sync/office/users.py): a clerk of the street,
+# of one community, or one who only reads. Only the argon2id hash of the password is kept. A
+# disabled account keeps its row, so the audit trail still names a real person.
+user = Table(
+    "office_user",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # street | community | viewer
+    Column("community", Text),  # the community a `community` account sees; NULL for the others
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("password_at", Float, nullable=False),  # sessions begun before it are over
+    Column("disabled_at", Float),
+)
+
+# The console's sessions: the sha256 of the cookie's token (the cookie itself is never stored),
+# the account, its CSRF token, and when it was last used (the idle timeout).
+session = Table(
+    "office_session",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_name", String(64), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+)
+
+# What the office must be told at once (sync/office/alerts.py): made as records arrive (ingest)
+# and by the sweep (a silent gate, a fever not rechecked). `key` makes each alert once however
+# often the same record or the same silence is seen. Acknowledged by a clerk: who, when, a note.
+alert = Table(
+    "office_alert",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(128), nullable=False, unique=True),
+    Column("at", Float, nullable=False),  # when it happened (the record's corrected time, or the sweep's)
+    Column("made_at", Float, nullable=False),  # when the office made it
+    Column("kiosk_id", String(36), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),  # see alerts.KINDS
+    Column("reason", String(32), nullable=False, server_default=""),  # a models.reasons code, or ''
+    Column("record_id", String(36)),
+    Column("detail", Text, nullable=False, server_default="{}"),  # JSON
+    Column("ack_by", String(64)),
+    Column("ack_at", Float),
+    Column("ack_note", Text),
+)

@@ -129,7 +129,11 @@ def _minutes(seconds: float) -> int:
     return max(1, math.ceil(seconds / 60))
 
 
-TOO_MANY = {"enrol": problems.TOO_MANY_ENROL_TRIES, "admin": problems.TOO_MANY_ADMIN_TRIES}
+TOO_MANY = {
+    "enrol": problems.TOO_MANY_ENROL_TRIES,
+    "admin": problems.TOO_MANY_ADMIN_TRIES,
+    "login": problems.TOO_MANY_LOGIN_TRIES,  # the console's login form (sync/office/console/auth.py)
+}
 
 
 # -- the enrolment code's halves ----------------------------------------------------------------

@@ -183,3 +183,39 @@ def test_the_status_says_the_state_and_the_kiosks_own_count(store, result, state
     status = loop.publish()
     assert status.waiting == 1 and status.oldest is not None
     assert status.state == (WAITING if state == SYNCED else state)
+
+
+def test_an_urgent_wake_does_not_wait_for_the_rest_of_a_burst(store):
+    """An alert-worthy record (models.reasons.alert_kind) is sent at once: an urgent wake skips
+    the gather wait, also when it comes during the wait of an ordinary wake."""
+    enrol_locally(store)
+    services = []
+
+    def make(s):
+        services.append(ScriptedService(s, [SyncResult()]))
+        return services[-1]
+
+    loop = SyncLoop(store, make_service=make, interval=3600, gather=3600)
+    thread = loop.start()
+    try:
+        deadline = time.monotonic() + 10
+        while loop.rounds < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert loop.rounds == 1
+        loop.wake()  # an ordinary record: the round waits (an hour here) for more
+        time.sleep(0.3)
+        assert loop.rounds == 1
+        loop.wake(urgent=True)  # a quarantined person going out: now
+        deadline = time.monotonic() + 10
+        while loop.rounds < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert loop.rounds == 2
+        loop.wake(urgent=True)
+        deadline = time.monotonic() + 10
+        while loop.rounds < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert loop.rounds == 3
+    finally:
+        loop.stop()
+        loop.join(10)
+    assert not thread.is_alive()

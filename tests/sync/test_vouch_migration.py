@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from sync.office.db import VERSION_TABLE, open_office_engine
 from tests.conftest import office_at_revision
+from tests.test_migrations import OFFICE_HEAD
 
 ROWS = [  # kind, record id, kiosk, pass id, received_at, payload
     ("pass_issued", "r1", "k1", "a" * 32, 10.0, {"pass_id": "a" * 32, "valid_to": 2000000000}),
@@ -43,7 +44,7 @@ def test_an_office_with_pass_records_fills_what_it_vouches_for(tmp_path, office_
     engine = open_office_engine(tmp_path / "office", office_url)  # migrates to the head
     try:
         with engine.connect() as conn:
-            assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0014_vouched_revocations"
+            assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == OFFICE_HEAD
             passes = conn.execute(
                 text("SELECT pass_id, kiosk_id, record_id, valid_to, received_at FROM office_pass ORDER BY pass_id")
             ).all()

@@ -86,6 +86,29 @@ class TestSyncWithAFakeOffice:
             await scan(pilot, "365")
             await wait_for(pilot, lambda: services[0].rounds == 2)
 
+    async def test_a_quarantined_person_going_out_is_sent_at_once_not_after_the_gather_wait(self, desk_dir):
+        enrol_locally(desk_dir)
+        services = []
+
+        def make(store):
+            services.append(FakeSync(store))
+            return services[-1]
+
+        # The timer and the wait for the rest of a burst both an hour away: only an
+        # alert-worthy record (models.reasons.alert_kind) brings a round now.
+        app = DutyApp(desk_dir, lang="zh", sync_service=make, sync_interval=3600, sync_after_records=3600)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await log_in(pilot)
+            await pilot.pause(0.2)
+            before = services[0].rounds if services else 0
+            await scan(pilot, token_of(desk_dir, "3-2-501"))  # an ordinary passage in: it waits
+            await scan(pilot, "365")
+            await pilot.pause(0.5)
+            assert (services[0].rounds if services else 0) == before
+            await pilot.press("f4")
+            await scan(pilot, token_of(desk_dir, "2-1-302"))  # quarantined: may not go out
+            await wait_for(pilot, lambda: services and services[0].rounds == before + 1)
+
     async def test_a_kiosk_that_is_not_enrolled_does_not_sync_and_shows_its_own_count(self, desk_dir):
         made = []
         app = DutyApp(

@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.widgets import Static
 
+from models.reasons import alert_kind
 from tui.scanner import SerialScanned
 from tui.screens.base import DeskScreen
 from tui.widgets.key_bar import KeyBar, bound_keys, key_label
@@ -587,7 +588,7 @@ class DutyScreen(DeskScreen[None]):
             self.alarm()
             return False
         self.verdict_panel.set_status(app.t("duty.saved"))
-        app.records_saved()
+        app.records_saved(urgent=alert_kind(direction, verdict.reason_codes() + (extra_reasons or [])) is not None)
         final = outcome or verdict.outcome
         self.log_widget.add(
             self._log_text(fact.wall_time, direction, unit, final, reading.display() if reading else ""),

@@ -1,0 +1,324 @@
+"""What the street office must be told at once: the alerts.
+
+An alert is made from what reaches the office, in the transaction that stores it
+(`record_batch`, called by `ingest.ingest` once the batch is stored), or by the sweep
+(`sweep`: a gate silent for longer than allowed, a fever not rechecked in time). Each has a
+`key` that names what it is about (a record, a gate's silence since a time, a gate's clock on a
+day), so seeing the same thing twice (a retried push, a second sweep) makes no second alert.
+
+The kinds (`KINDS`):
+- `quarantined_out`: a person of a quarantined unit or on the person list tried to go out;
+- `bad_pass`: a revoked, forged, other-community or untrusted pass was presented;
+- `fever_overdue`: a fever case with no outcome after its recheck time (and the grace);
+- `silent`: a gate not in touch for longer than policy allows;
+- `clock`: a gate's clock wrong by more than CLOCK_SKEW_S;
+- `conflict`: a second copy of a record with other contents (sync/office/ingest.py);
+- `lost`: records the office will never get (a lost range: `record_lost`, the hook for it).
+
+What happened is said in the words of the one table of reasons (models/reasons.py) when the
+alert is about a passage, and in `KINDS` otherwise. A clerk acknowledges an alert (who, when,
+a note), audited. On PostgreSQL every new alert is announced with NOTIFY kakou_alert (delivered
+when the batch commits), so a console of another office process wakes at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, select, text
+
+from models.errors import KakouError
+from models.reasons import REASONS, alert_kind, reason_label
+from models.words import Words
+from sync.office import audit
+from sync.office import tables as t
+from sync.office.users import Account
+
+__all__ = [
+    "CHANNEL",
+    "CLOCK_SKEW_S",
+    "FEVER_GRACE_S",
+    "KINDS",
+    "SILENT_AFTER_S",
+    "acknowledge",
+    "derive",
+    "latest",
+    "record_batch",
+    "record_lost",
+    "sweep",
+    "what",
+]
+
+CHANNEL = "kakou_alert"
+CLOCK_SKEW_S = 120.0  # as the Today page flags a clock (console/today.py)
+SILENT_AFTER_S = 2 * 3600.0  # as the Today page calls a gate late
+FEVER_GRACE_S = 15 * 60.0  # after the recheck time (policy recheck_minutes) before a fever is overdue
+
+KINDS: dict[str, Words] = {
+    "quarantined_out": Words("隔离人员试图外出", "a quarantined person tried to go out"),
+    "bad_pass": Words("出示无效通行证", "an invalid pass was presented"),
+    "pass_twice": Words("同一通行证连续两次外出", "the same pass went out twice"),
+    "fever_overdue": Words("发热未按时复测", "a fever not rechecked in time"),
+    "silent": Words("卡口长时间未联系", "a gate silent for too long"),
+    "clock": Words("卡口时钟不准", "a gate's clock is wrong"),
+    "conflict": Words("记录冲突", "a conflicting record"),
+    "lost": Words("记录丢失", "records lost"),
+}
+
+
+def what(kind: str, reason: str, lang: str = "zh") -> str:
+    """What happened, in words: the reason's label (models/reasons.py) when there is one."""
+    if reason and reason in REASONS:
+        return reason_label(reason, lang)
+    words = KINDS.get(kind)
+    return words.text(lang) if words is not None else kind
+
+
+def _codes(reasons: str | None) -> list[str]:
+    try:
+        codes = json.loads(reasons or "[]")
+    except (ValueError, TypeError, RecursionError):
+        return []
+    return [c for c in codes if isinstance(c, str)] if isinstance(codes, list) else []
+
+
+def derive(
+    kiosk_id: str,
+    rows: Iterable[dict[str, Any]],
+    *,
+    conflicts: Iterable[dict[str, Any]] = (),
+    skew: float | None = None,
+    now: float,
+) -> list[dict[str, Any]]:
+    """The alerts one stored batch makes (office_alert rows without ids). Plain: no database."""
+    made: list[dict[str, Any]] = []
+
+    def add(key: str, at: float, kind: str, reason: str = "", record_id: str | None = None, **detail: Any) -> None:
+        made.append(
+            {
+                "key": key[:128],
+                "at": at,
+                "made_at": now,
+                "kiosk_id": kiosk_id,
+                "kind": kind,
+                "reason": reason[:32],
+                "record_id": record_id,
+                "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
+            }
+        )
+
+    for r in rows:
+        reasons = r.get("reasons")
+        if r.get("kind") != "passage" or not reasons or reasons == "[]":  # nearly every passage: no JSON read
+            continue
+        found = alert_kind(r.get("direction"), _codes(reasons))
+        if found is not None:
+            rid = r["record_id"]
+            add(f"record:{rid}", r["corrected_time"], found[0], found[1], rid, direction=r.get("direction"))
+    for c in conflicts:
+        add(f"conflict:{c['record_id']}:{c['payload_hash']}", now, "conflict", "", c["record_id"], why=c["reason"])
+    if skew is not None and abs(skew) > CLOCK_SKEW_S:
+        day = time.strftime("%Y-%m-%d", time.localtime(now))
+        add(f"clock:{kiosk_id}:{day}", now, "clock", "", None, skew_s=round(skew))
+    return made
+
+
+def _store(conn: Connection, alerts: Sequence[dict[str, Any]]) -> int:
+    """Insert the alerts not made before (by key); announce them. Returns how many were new."""
+    if not alerts:
+        return 0
+    from sync.office.ingest import dialect_insert
+
+    stmt = dialect_insert(conn, t.alert).values(list(alerts)).on_conflict_do_nothing().returning(t.alert.c.id)
+    new = len(conn.execute(stmt).all())
+    if new and conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+    return new
+
+
+def record_batch(
+    conn: Connection,
+    kiosk_id: str,
+    rows: Iterable[dict[str, Any]],
+    *,
+    conflicts: Iterable[dict[str, Any]] = (),
+    skew: float | None = None,
+    now: float | None = None,
+) -> int:
+    """The alerts of a stored batch, in its transaction (ingest calls this once the batch is stored)."""
+    return _store(conn, derive(kiosk_id, rows, conflicts=conflicts, skew=skew, now=now or time.time()))
+
+
+def record_lost(conn: Connection, kiosk_id: str, epoch: int, first: int, last: int, *, now: float | None = None) -> int:
+    """The hook for a lost range (records `first`..`last` of `epoch` the office will never get):
+    whoever records one at the office calls this in the same transaction."""
+    when = now or time.time()
+    row = {
+        "key": f"lost:{kiosk_id}:{epoch}:{first}:{last}",
+        "at": when,
+        "made_at": when,
+        "kiosk_id": kiosk_id,
+        "kind": "lost",
+        "reason": "",
+        "record_id": None,
+        "detail": json.dumps({"epoch": epoch, "first": first, "last": last}),
+    }
+    return _store(conn, [row])
+
+
+def sweep(engine: Engine, *, now: float | None = None, recheck_minutes: int = 3) -> int:
+    """The alerts no record brings: gates silent for longer than SILENT_AFTER_S (one alert per
+    silence: a gate that comes back and goes silent again makes a new one) and fever cases with
+    no outcome FEVER_GRACE_S after their recheck time. Returns how many were new."""
+    when = now or time.time()
+    made: list[dict[str, Any]] = []
+    overdue_before = when - recheck_minutes * 60 - FEVER_GRACE_S
+    with engine.begin() as conn:
+        quiet = conn.execute(
+            select(t.kiosk.c.kiosk_id, t.kiosk.c.last_seen).where(
+                t.kiosk.c.status == "active",
+                t.kiosk.c.last_seen.is_not(None),
+                t.kiosk.c.last_seen < when - SILENT_AFTER_S,
+            )
+        ).all()
+        for kiosk_id, last_seen in quiet:
+            made.append(
+                {
+                    "key": f"silent:{kiosk_id}:{int(last_seen)}",
+                    "at": last_seen + SILENT_AFTER_S,
+                    "made_at": when,
+                    "kiosk_id": kiosk_id,
+                    "kind": "silent",
+                    "reason": "",
+                    "record_id": None,
+                    "detail": json.dumps({"last_seen": last_seen}),
+                }
+            )
+        outcome = t.record.alias("outcome")
+        cases = conn.execute(
+            select(t.record.c.record_id, t.record.c.kiosk_id, t.record.c.corrected_time)
+            .where(
+                t.record.c.kind == "fever_case",
+                t.record.c.day >= time.strftime("%Y-%m-%d", time.localtime(when - 2 * 86400)),
+                t.record.c.corrected_time < overdue_before,
+                ~select(outcome.c.record_id)
+                .where(outcome.c.kind == "fever_outcome", outcome.c.ref == t.record.c.record_id)
+                .exists(),
+            )
+            .limit(1000)
+        ).all()
+        for record_id, kiosk_id, at in cases:
+            made.append(
+                {
+                    "key": f"fever:{record_id}",
+                    "at": at + recheck_minutes * 60 + FEVER_GRACE_S,
+                    "made_at": when,
+                    "kiosk_id": kiosk_id,
+                    "kind": "fever_overdue",
+                    "reason": "",
+                    "record_id": record_id,
+                    "detail": "{}",
+                }
+            )
+        return _store(conn, made)
+
+
+def _scoped(account: Account) -> Any:
+    if account.role != "community":
+        return None
+    return t.kiosk.c.community == (account.community or "")
+
+
+def latest(
+    engine: Engine,
+    account: Account,
+    *,
+    after: int = 0,
+    limit: int = 200,
+    open_only: bool = False,
+    only: int | None = None,
+) -> list[dict[str, Any]]:
+    """The alerts this account may see, newest first; `after`: only those with a larger id;
+    `only`: that one alert (if the account may see it)."""
+    q = (
+        select(t.alert, t.kiosk.c.name.label("gate"), t.kiosk.c.community)
+        .join(t.kiosk, t.kiosk.c.kiosk_id == t.alert.c.kiosk_id)
+        .where(t.alert.c.id > after)
+        .order_by(t.alert.c.id.desc())
+        .limit(limit)
+    )
+    scope = _scoped(account)
+    if scope is not None:
+        q = q.where(scope)
+    if open_only:
+        q = q.where(t.alert.c.ack_at.is_(None))
+    if only is not None:
+        q = q.where(t.alert.c.id == only)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+        conn.rollback()
+    for r in rows:
+        r["detail"] = json.loads(r["detail"] or "{}")
+    return rows
+
+
+def open_count(engine: Engine, account: Account) -> int:
+    q = (
+        select(func.count())
+        .select_from(t.alert.join(t.kiosk, t.kiosk.c.kiosk_id == t.alert.c.kiosk_id))
+        .where(t.alert.c.ack_at.is_(None))
+    )
+    scope = _scoped(account)
+    if scope is not None:
+        q = q.where(scope)
+    with engine.connect() as conn:
+        n = int(conn.execute(q).scalar_one())
+        conn.rollback()
+    return n
+
+
+NOT_YOURS = KakouError("没有这条警报", "no such alert", code="no_such_alert")
+NOTE_CHARS = 500
+
+
+def acknowledge(
+    engine: Engine, alert_id: int, account: Account, note: str = "", *, via: str = "console"
+) -> dict[str, Any]:
+    """A clerk has seen the alert and says what was done (the note). Once: a second
+    acknowledgement is refused in words and changes nothing. Audited. An alert of a gate the
+    account may not see is answered as if it did not exist."""
+    if not account.can_change:
+        raise KakouError("只读账号不能确认警报", "a read-only account cannot acknowledge alerts", code="read_only")
+    note = note.strip()[:NOTE_CHARS]
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(t.alert.c.id, t.alert.c.kind, t.alert.c.ack_at, t.alert.c.kiosk_id, t.kiosk.c.community)
+            .join(t.kiosk, t.kiosk.c.kiosk_id == t.alert.c.kiosk_id)
+            .where(t.alert.c.id == alert_id)
+        ).first()
+        if row is None or not account.sees(row.community):
+            raise NOT_YOURS
+        if row.ack_at is not None:
+            raise KakouError("这条警报已确认过", "this alert was acknowledged already", code="acknowledged")
+        when = time.time()
+        done = conn.execute(
+            t.alert.update()
+            .where(and_(t.alert.c.id == alert_id, t.alert.c.ack_at.is_(None)))
+            .values(ack_by=account.name[:64], ack_at=when, ack_note=note)
+        ).rowcount
+        if not done:  # another clerk, in the same instant
+            raise KakouError("这条警报已确认过", "this alert was acknowledged already", code="acknowledged")
+        audit.record(
+            conn,
+            f"console:{account.name}",
+            "ack_alert",
+            via=via,
+            reason=note,
+            alert=alert_id,
+            kind=row.kind,
+            kiosk_id=row.kiosk_id,
+        )
+    return {"id": alert_id, "ack_by": account.name, "ack_at": when, "ack_note": note}

@@ -1,0 +1,141 @@
+"""The console's Today page with many gates (issue 16): server time of one page, SQLite.
+
+- console.today_page_ms: GET / (logged in; the route, the Today rows, the template) for
+  GATES gates with PER_DAY passages a day each over DAYS days, median of N requests;
+  baseline: `report.day_report` alone for the same day (the figures the page is built on).
+- console.today_rows_ms: `console.today.today()` alone (day report + kiosk status + states).
+
+One JSON object per line: `python -m tests.bench.bench_console [--quick] [--only NAME]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+from tests.bench.output import emit
+
+
+def _fill(engine, gates: int, per_day: int, days: int) -> None:
+    from sync.office import tables as t
+    from sync.office.enrol import add_checkpoint
+    from sync.office.report import recount_days
+
+    now = time.time()
+    ids = []
+    for i in range(gates):
+        info = add_checkpoint(engine, f"卡口{i:03d}", f"社区{i % 20:02d}")
+        ids.append(info["kiosk_id"])
+    with engine.begin() as conn:
+        for i, kiosk_id in enumerate(ids):
+            silent = i % 10 == 0  # every tenth gate has not been heard from
+            conn.execute(
+                t.kiosk.update()
+                .where(t.kiosk.c.kiosk_id == kiosk_id)
+                .values(
+                    status="active",
+                    public_key=f"{i:064x}",
+                    last_seen=None if silent else now - 60,
+                    last_push=None if silent else now - 60,
+                    list_versions='{"policy": 0, "quarantine": 0, "revoked": 0, "trust": 1, "watch": 0}',
+                    clock_skew=0.5,
+                )
+            )
+            # every record below its mark: a kiosk whose records all arrived in order
+            conn.execute(t.kiosk_epoch.insert().values(kiosk_id=kiosk_id, epoch=1, hwm=0 if silent else days * per_day))
+        for d in range(days):
+            day = dt.date.today() - dt.timedelta(days=d)
+            at = time.mktime(dt.datetime.combine(day, dt.time(12)).timetuple())
+            rows = []
+            for i, kiosk_id in enumerate(ids):
+                if i % 10 == 0:
+                    continue
+                for n in range(per_day):
+                    rows.append(
+                        dict(
+                            record_id=str(uuid.uuid4()),
+                            kiosk_id=kiosk_id,
+                            epoch=1,
+                            seq=d * per_day + n + 1,
+                            kind="passage",
+                            payload="{}",
+                            payload_hash="0" * 64,
+                            device_time=at,
+                            corrected_time=at,
+                            received_at=at,
+                            time_quality="anchored",
+                            day=day.isoformat(),
+                            hlc=0,
+                            boot_id="b",
+                            mono_ns=0,
+                            direction="in" if n % 2 else "out",
+                            verdict="allow" if n % 7 else "deny",
+                            reasons="[]" if n % 7 else '["quarantine"]',
+                        )
+                    )
+            if rows:
+                conn.execute(t.record.insert(), rows)
+    recount_days(engine)
+
+
+def _median_ms(fn, n: int) -> float:
+    fn()  # warm: templates compiled, caches filled
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="")
+    args = parser.parse_args()
+    gates, per_day, days, n = (200, 20, 7, 10) if args.quick else (200, 100, 30, 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from sync.office.app import create_app
+    from sync.office.console.today import today
+    from sync.office.report import day_report
+    from sync.office.users import Account, add_user
+
+    with tempfile.TemporaryDirectory() as d:
+        app = create_app(Path(d) / "office")
+        engine = app.state.office.engine
+        _fill(engine, gates, per_day, days)
+        add_user(engine, "bench", "street", "bench-password")
+        client = TestClient(app, base_url="http://office.test", follow_redirects=False)
+        page = client.get("/login")
+        token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        assert (
+            client.post("/login", data={"name": "bench", "password": "bench-password", "csrf": token}).status_code
+            == 303
+        )
+        day = dt.date.today()
+        sizes = {"gates": gates, "passages_per_gate_day": per_day, "days": days, "backend": "sqlite"}
+        base = _median_ms(lambda: day_report(engine, day), n)
+        if not args.only or args.only in "console.today_page_ms":
+
+            def get() -> None:
+                assert client.get("/").status_code == 200
+
+            emit("console.today_page_ms", _median_ms(get, n), "ms", baseline=base, target="<300", sizes=sizes)
+        if not args.only or args.only in "console.today_rows_ms":
+            rows = _median_ms(lambda: today(engine, day, Account("bench", "street")), n)
+            emit("console.today_rows_ms", rows, "ms", baseline=base, sizes=sizes)
+        client.close()
+        app.state.office.close()
+
+
+if __name__ == "__main__":
+    main()
