@@ -116,3 +116,14 @@ class TestReportsNameThem:
         monkeypatch.setattr(store, "trusted_now", lambda: T0 + 21 * 3600)
         summary = shift_summary(store, T0 + 8 * 3600, T0 + 21 * 3600)
         assert summary["registrations_inside"] == [["visitor", "4-1-101"]]
+        from tui.screens.handover import summary_lines
+        from tui.strings import t
+
+        class App:
+            lang = "zh"
+
+            def t(self, key, **params):
+                return t("zh", key, **params)
+
+        text = "\n".join(summary_lines(App(), summary, "李建国"))
+        assert "登记人员超过 20 点未签退 1 人：访客 4-1-101" in text

@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from models.kinds import REGISTRATION_KINDS, PassKind
+from sync.office.tables import PEOPLE_WHERE
 
 # As the kiosk looks: a visitor is a same-day guest, two days of records say where everyone is.
 WINDOW_SECONDS = 2 * 86400
@@ -67,10 +68,16 @@ def hour_passed(at: float, hour: int) -> bool:
     return lt.tm_hour + lt.tm_min / 60 >= hour
 
 
+# Registrations, and of the passages naming a pass or a registration only the last allowed one of
+# each (the index ix_office_record_people holds just these rows): a pure function reads the rest.
 _RECORDS = text(
-    "SELECT kiosk_id, kind, record_id, payload FROM office_record"
-    " WHERE kiosk_id IN :kiosks AND kind IN ('passage', 'registration')"
-    " AND corrected_time > :since AND corrected_time <= :at ORDER BY kiosk_id, hlc, seq"
+    "SELECT kiosk_id, kind, record_id, payload FROM ("
+    " SELECT kiosk_id, kind, record_id, payload, hlc, seq,"
+    " row_number() OVER (PARTITION BY kiosk_id, kind, ref ORDER BY hlc DESC, seq DESC) AS n"
+    f" FROM office_record WHERE ({PEOPLE_WHERE})"
+    " AND kiosk_id IN :kiosks AND corrected_time > :since AND corrected_time <= :at"
+    " AND (kind = 'registration' OR verdict = 'allow')"
+    ") last WHERE kind = 'registration' OR n = 1 ORDER BY kiosk_id, hlc, seq"
 ).bindparams(bindparam("kiosks", expanding=True))
 
 
