@@ -31,6 +31,7 @@ __all__ = [
     "record_passage",
     "record_registration",
     "record_shift",
+    "record_sign_out",
 ]
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -101,6 +102,7 @@ def record_passage(
     extra_reasons: list[str] | None = None,
     reading: clock.Reading | None = None,
     payload_extra: dict[str, Any] | None = None,
+    registration_id: str | None = None,
 ) -> Fact:
     if direction not in ("in", "out"):
         raise ValueError("direction must be 'in' or 'out'")
@@ -117,7 +119,54 @@ def record_passage(
         "volunteer_id": volunteer_id,
         **_temp(temperature),
     }
+    if registration_id is not None:  # only then: every other passage's record stays as it was
+        row["registration_id"] = registration_id
     return _record(store, "passage", Passage, row, payload_extra, reading=reading)
+
+
+def record_sign_out(
+    store: KioskStore,
+    unit_code: str,
+    *,
+    registration_id: str | None = None,
+    pass_id: str | None = None,
+    pass_kind: int | None = None,
+    volunteer_id: int | None = None,
+    reading: clock.Reading | None = None,
+) -> Fact:
+    """The exit of a visitor picked from the list of those inside (models/inside.py): an allowed
+    passage out, reason "signed_out", naming their registration or their pass. A registration
+    already signed out is refused in the same transaction (two desks, or a double key press)."""
+    from models.errors import KakouError
+
+    if (registration_id is None) == (pass_id is None):
+        raise ValueError("sign out a registration or a pass")
+
+    def not_twice(conn: Connection) -> None:
+        if registration_id is None:
+            return
+        done = conn.exec_driver_sql(
+            "SELECT 1 FROM passage WHERE registration_id = ? AND direction = 'out' AND verdict = 'allow'",
+            (registration_id,),
+        ).first()
+        if done is not None:
+            raise KakouError("此人已签退", "already signed out", code="not_inside")
+
+    row = {
+        "direction": "out",
+        "subject": "registration" if registration_id else "pass",
+        "pass_id": pass_id,
+        "pass_kind": pass_kind,
+        "unit_code": unit_code or None,
+        "person_id": None,
+        "verdict": "allow",
+        "reasons": json.dumps(["signed_out"]),
+        "volunteer_id": volunteer_id,
+        **_temp(None),
+    }
+    if registration_id is not None:
+        row["registration_id"] = registration_id
+    return _record(store, "passage", Passage, row, reading=reading, inside=not_twice)
 
 
 @dataclass(frozen=True)
@@ -137,9 +186,12 @@ def record_registration(
     temperature: Temperature | None = None,
     volunteer_id: int | None = None,
     reading: clock.Reading | None = None,
+    direction: str = "in",
 ) -> Fact:
     from models.privacy import protect_id, protect_phone
 
+    if direction not in ("in", "out"):
+        raise ValueError("direction must be 'in' or 'out'")
     if reg.kind not in REGISTRATION_KINDS:
         raise ValueError(f"unknown registration kind {reg.kind!r}")
     # Sealed to the office once enrolled, else to this kiosk's hand-over key (models/privacy.py).
@@ -149,6 +201,7 @@ def record_registration(
     phone_p = protect_phone(store.lookup_key, sealing_key, reg.phone, cost) if reg.phone else None
     row = {
         "kind": reg.kind,
+        "direction": direction,
         "name": reg.name,
         "id_masked": id_p.masked if id_p else "",
         "id_hash": id_p.hash if id_p else None,

@@ -94,6 +94,9 @@ class RegistrationKindInfo(NamedTuple):
     needs_unit: bool = False  # says which household they visit
     needs_id: bool = False  # refused without an ID number
     offers_pass: PassKind | None = None  # the desk offers to issue this pass right after
+    # Not of a household here: inside until signed out (their exit scanned or picked from the desk's
+    # list of visitors inside), named in the handover and the reports after the visiting hours.
+    guest: bool = True
 
 
 _REGISTRATION_KINDS = (
@@ -105,6 +108,7 @@ _REGISTRATION_KINDS = (
         needs_unit=True,
         needs_id=True,
         offers_pass=PassKind.RETURNEE,
+        guest=False,  # comes home: their entry slip is a pass of the household
     ),
     # Couriers are left at the gate and escorts take someone out: no unit to visit.
     RegistrationKindInfo("courier", Words("快递外卖", "courier"), Words("快递外卖", "courier")),

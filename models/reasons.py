@@ -219,6 +219,9 @@ REASONS: dict[str, ReasonInfo] = {
         "主管人工放行",
         "supervisor override",
     ),
+    "signed_out": _r(
+        NOTE, "已签退（从在内访客名单）", "signed out (from the list of visitors inside)", "签退", "signed out"
+    ),
     "turned_back": _r(NOTE, "人工劝返", "turned back by the volunteer", "人工劝返", "turned back by the volunteer"),
     # -- counted by the reports for a record that carries no reason
     "unknown": _r(NOTE, "原因未记录", "no reason recorded", "原因未记录", "no reason recorded"),

@@ -107,9 +107,11 @@ def _hour_passed(now: float, hour: int) -> bool:
 
 
 def who_is_out_of_place(store: KioskStore, now: float | None = None) -> dict[str, Any]:
-    """Visitors (by their pass) still inside after the visiting hours, and households with
-    someone (a resident, outing or work pass) still out after the curfew - from the last
-    passage of each pass at this gate. Units only, never names. Empty before those hours."""
+    """Visitors (by their pass) and people registered at the desk (a visitor, courier, escort or
+    worker not signed out) still inside after the visiting hours, and households with someone (a
+    resident, outing or work pass) still out after the curfew - from this gate's records
+    (models/inside.py). Units and kinds only, never names. Empty before those hours."""
+    from models.inside import visitors_inside
     from models.kinds import PassKind
 
     now = store.trusted_now() if now is None else now
@@ -118,14 +120,28 @@ def who_is_out_of_place(store: KioskStore, now: float | None = None) -> dict[str
         rows = conn.execute(_WHERE_PASSES_ARE, {"since": now - 2 * 86400, "now": now}).all()
         conn.rollback()
     guests = {int(k) for k in PassKind if k.info.guest}
-    visitors = sorted({unit or "?" for _p, kind, unit, direction, _t in rows if kind in guests and direction == "in"})
     out = sorted({unit or "?" for _p, kind, unit, direction, _t in rows if kind not in guests and direction == "out"})
+    inside = visitors_inside(store, now)
+    visitors = sorted({p.unit or "?" for p in inside if p.subject == "pass"})
+    registered = [[p.kind, p.unit] for p in inside if p.subject == "registration"]
+    late = _hour_passed(now, policy.visiting_until_hour)
     return {
-        "visitors_inside": visitors if _hour_passed(now, policy.visiting_until_hour) else [],
+        "visitors_inside": visitors if late else [],
+        "registrations_inside": registered if late else [],
         "out_past_curfew": out if _hour_passed(now, policy.curfew_hour) else [],
         "visiting_until_hour": policy.visiting_until_hour,
         "curfew_hour": policy.curfew_hour,
     }
+
+
+def registrations_words(items: list[list[str]], lang: str = "zh") -> str:
+    """[[kind, unit], ...] as "访客 4-1-101，快递外卖 2" (a kind and its unit, then one count per
+    kind of those without a unit)."""
+    sep = _W["comma"].text(lang)
+    named = [f"{registration_label(kind, lang)} {unit}" for kind, unit in items if unit]
+    no_unit = Counter(kind for kind, unit in items if not unit)
+    named += [f"{registration_label(kind, lang)} {n}" for kind, n in sorted(no_unit.items())]
+    return sep.join(named)
 
 
 def day_report(store: KioskStore, day: dt.date | None = None) -> dict[str, Any]:
@@ -152,6 +168,7 @@ def day_report(store: KioskStore, day: dt.date | None = None) -> dict[str, Any]:
         "street": cp.street if cp else "",
         **body,
         "visitors_inside": places["visitors_inside"],
+        "registrations_inside": places["registrations_inside"],
         "out_past_curfew": places["out_past_curfew"],
         "unsynced": pending,
         "oldest_unsynced": oldest,
@@ -187,6 +204,10 @@ _W = {
     "denials": Words("禁止原因：{items}", "Denials: {items}"),
     "overridden": Words("主管人工放行 {count} 人次", "Supervisor overrides: {count}"),
     "visitors_inside": Words("访客超时未离开：{units}", "Visitors still inside after visiting hours: {units}"),
+    "registrations_inside": Words(
+        "登记人员超时未离开 {count} 人：{items}",
+        "Registered people still inside after visiting hours ({count}): {items}",
+    ),
     "out_past_curfew": Words("宵禁后仍有人在外的住户：{units}", "Households with someone out after curfew: {units}"),
     "none": Words("无", "none"),
     "registrations": Words("登记：{items}", "Registrations: {items}"),
@@ -217,6 +238,9 @@ def format_report(r: dict[str, Any], lang: str = "zh") -> str:
         lines.append(w["overridden"].format(count=r["overridden"]))
     if r.get("visitors_inside"):
         lines.append(w["visitors_inside"].format(units=w["comma"].join(r["visitors_inside"])))
+    if r.get("registrations_inside"):
+        items = registrations_words(r["registrations_inside"], lang)
+        lines.append(w["registrations_inside"].format(count=len(r["registrations_inside"]), items=items))
     if r.get("out_past_curfew"):
         lines.append(w["out_past_curfew"].format(units=w["comma"].join(r["out_past_curfew"])))
     regs = w["comma"].join(f"{registration_label(k, lang)} {v}" for k, v in r["registrations"].items())

@@ -38,6 +38,7 @@ def shift_summary(store: KioskStore, start: float, end: float | None = None) -> 
         **body,
         "waiting_recheck": waiting,
         "visitors_inside": places["visitors_inside"],
+        "registrations_inside": places["registrations_inside"],
         "out_past_curfew": places["out_past_curfew"],
         "visiting_until_hour": places["visiting_until_hour"],
         "curfew_hour": places["curfew_hour"],

@@ -186,6 +186,8 @@ class Passage(SQLModel, table=True):
     verdict: str = Field(max_length=8)  # allow | deny | refer
     reasons: str = "[]"  # JSON list of reason codes
     volunteer_id: int | None = None
+    # The registration this passage signs out (a visitor picked from the list of those inside).
+    registration_id: str | None = Field(default=None, max_length=36, index=True)
     device_time: float = Field(index=True)
 
 
@@ -196,6 +198,7 @@ class Registration(SQLModel, table=True):
 
     record_id: str = Field(primary_key=True, max_length=36)
     kind: str = Field(max_length=16)  # visitor | returnee | courier | medical | worker
+    direction: str = Field(default="in", max_length=3, sa_column_kwargs={"server_default": "in"})
     name: str = ""
     id_masked: str = ""
     id_hash: str | None = Field(default=None, index=True)

@@ -117,12 +117,14 @@ _NOTHING_EXTRACTED: Extracted = (None, None, None, None, None)
 
 def _passage(get: Callable[..., Any]) -> Extracted:
     reasons = get("reasons", "[]")
+    # The pass it names, or the registration it signs out: where people are (sync/office/inside.py).
+    ref = get("pass_id") or get("registration_id")
     return (
         str(get("direction"))[:3],
         str(get("verdict"))[:8],
         reasons if isinstance(reasons, str) else json.dumps(reasons),
         None,
-        None,
+        str(ref)[:36] if ref else None,
     )
 
 

@@ -23,8 +23,11 @@ from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS
 from models.reasons import reason_label
 from models.words import Words
 from sync.office import tables as t
+from sync.office.inside import out_of_place
 from sync.office.lost import lost_by_kiosk, lost_words
 from sync.office.replica import read_words
+
+_PLACES_NONE: dict[str, list[Any]] = {"visitors_inside": [], "registrations_inside": [], "out_past_curfew": []}
 
 # One column per fever outcome of models/kinds.py (a new outcome is a new column).
 FEVER_COLUMNS = [f"fever_{code}" for code in FEVER_OUTCOMES]
@@ -49,7 +52,8 @@ def _day_start(day: dt.date) -> float:
     return time.mktime(dt.datetime.combine(day, dt.time.min).timetuple())
 
 
-def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
+def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dict[str, Any]:
+    """`now`: the moment "still inside" is judged at for today (the clock by default)."""
     day_text = day.isoformat()
     start = _day_start(day)
     with engine.execution_options(immediate=False).connect() as conn:
@@ -76,6 +80,8 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
             {"d": day_text},
         ).all()
         lost = lost_by_kiosk(conn, start, start + 86400)  # the claims the office received that day
+        # Who is still inside after the visiting hours, who is out after the curfew (sync/office/inside.py).
+        places = out_of_place(conn, [k.kiosk_id for k in kiosks], day, now)
         conn.rollback()
     rows: dict[str, dict[str, Any]] = {}
     for k in kiosks:
@@ -97,6 +103,8 @@ def day_report(engine: Engine, day: dt.date) -> dict[str, Any]:
             "last_sync": k.last_push,
             "expected": int(k.backlog or 0),
             "reported": bool(k.last_seen and k.last_seen >= start),
+            **_PLACES_NONE,
+            **places.get(k.kiosk_id, {}),
         }
     denials: dict[str, Counter[str]] = {kid: Counter() for kid in rows}
     for kiosk_id, kind, direction, verdict, reasons, detail, n in groups:
@@ -213,6 +221,18 @@ _W = {
     "silent_head": _both("卡口 checkpoint|社区 community|最后同步 last sync"),
     "semicolon": Words("；", "; "),
     "lost_sheet": _both("丢失记录 lost records"),
+    "visitors_inside": Words(
+        "{community} {checkpoint}：访客超时未离开：{units}",
+        "{community} {checkpoint}: visitors still inside after visiting hours: {units}",
+    ),
+    "registrations_inside": Words(
+        "{community} {checkpoint}：登记人员超时未离开 {count} 人：{items}",
+        "{community} {checkpoint}: registered people still inside after visiting hours ({count}): {items}",
+    ),
+    "out_past_curfew": Words(
+        "{community} {checkpoint}：宵禁后仍有人在外的住户：{units}",
+        "{community} {checkpoint}: households with someone out after curfew: {units}",
+    ),
     "lost_head": _both("卡口 checkpoint|社区 community|丢失 lost|说明 detail"),
 }
 
@@ -293,7 +313,28 @@ def format_table(report: dict[str, Any], lang: str = "zh") -> str:
         words = lost_words(entry)
         if words is not None:
             lines.append(f"{entry['community']} {entry['checkpoint']}: {words.text(lang)}")
+    lines += places_lines(report, lang)
     return "\n".join(lines)
+
+
+def places_lines(report: dict[str, Any], lang: str = "zh") -> list[str]:
+    """Per checkpoint: visitors and registered people still inside after the visiting hours,
+    households with someone out after the curfew (sync/office/inside.py)."""
+    from models.report import registrations_words
+
+    comma = "，" if lang != "en" else ", "
+    lines = []
+    for r in report["checkpoints"]:
+        where = {"community": r["community"], "checkpoint": r["checkpoint"]}
+        if r.get("visitors_inside"):
+            lines.append(_W["visitors_inside"].text(lang).format(**where, units=comma.join(r["visitors_inside"])))
+        if r.get("registrations_inside"):
+            items = registrations_words(r["registrations_inside"], lang)
+            count = len(r["registrations_inside"])
+            lines.append(_W["registrations_inside"].text(lang).format(**where, count=count, items=items))
+        if r.get("out_past_curfew"):
+            lines.append(_W["out_past_curfew"].text(lang).format(**where, units=comma.join(r["out_past_curfew"])))
+    return lines
 
 
 # A spreadsheet reads a cell that starts with one of these as a formula (or, for tab and CR, strips

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -148,6 +149,16 @@ record = Table(
     UniqueConstraint("kiosk_id", "epoch", "seq", name="uq_office_record_slot"),
 )
 Index("ix_office_record_day_kiosk", record.c.day, record.c.kiosk_id)
+# Who is inside / out (sync/office/inside.py): registrations and the passages naming a pass or a
+# registration, without reading the day's other records (migration 0022).
+PEOPLE_WHERE = "kind = 'registration' OR (kind = 'passage' AND ref IS NOT NULL)"
+Index(
+    "ix_office_record_people",
+    record.c.kiosk_id,
+    record.c.corrected_time,
+    postgresql_where=text(PEOPLE_WHERE),
+    sqlite_where=text(PEOPLE_WHERE),
+)
 
 conflict = Table(
     "office_conflict",

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 DESK_KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("help", "f1", "help", "key.help"),
     ("register", "f2", "register", "key.register"),
+    ("inside", "f3", "visitors_inside", "key.inside"),
     ("direction", "f4", "toggle_direction", "key.direction"),
     ("recheck", "f5", "recheck", "key.recheck"),
     ("override", "f6", "override", "key.override"),
@@ -720,6 +721,22 @@ class DutyScreen(DeskScreen[None]):
             # The pass (a returnee's entry slip) opens with what the form already knows: no name typed
             # twice. Behind the supervisor's PIN like every pass: its screen can issue any kind.
             self.offer_issue_pass(unit=unit, kind=offers.code, name=result.name or None)
+
+    def action_visitors_inside(self) -> None:
+        from tui.screens.inside import InsideScreen
+
+        if self.app.volunteer is not None:
+            self.app.push_screen(InsideScreen(), callback=self._signed_out)
+
+    def _signed_out(self, person) -> None:
+        if person is None:
+            return
+        app = self.app
+        app.records_saved()
+        kind = person.kind_label(app.lang)
+        said = app.t("inside.signed_out", kind=kind, unit=person.unit or "-", name=person.name_masked or "-")
+        self.verdict_panel.show("allow", f"{app.t('duty.symbol.allow')} {app.t('duty.saved')}", [said])
+        self.log_widget.add(self._log_text(time.time(), "out", person.unit, "allow", ""))
 
     def action_cancel_person(self) -> None:
         app = self.app

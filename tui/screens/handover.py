@@ -48,6 +48,12 @@ def summary_lines(app: DutyApp, s: dict[str, Any], volunteer_name: str) -> list[
     if s.get("visitors_inside"):
         units = t("list.comma").join(s["visitors_inside"])
         lines.append(t("hand.visitors_inside", hour=s.get("visiting_until_hour", "-"), units=units))
+    if s.get("registrations_inside"):
+        from models.report import registrations_words
+
+        items = registrations_words(s["registrations_inside"], app.lang)
+        count = len(s["registrations_inside"])
+        lines.append(t("hand.registrations_inside", hour=s.get("visiting_until_hour", "-"), count=count, items=items))
     if s.get("out_past_curfew"):
         units = t("list.comma").join(s["out_past_curfew"])
         lines.append(t("hand.out_past_curfew", hour=s.get("curfew_hour", "-"), units=units))

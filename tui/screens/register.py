@@ -76,7 +76,7 @@ def _save_registration(store, reg, temperature, volunteer_id, direction, thresho
     with it as the registration's passage, so the reasons are counted and reach the office."""
     from models.facts import open_fever_case, record_passage, record_registration
 
-    fact = record_registration(store, reg, temperature, volunteer_id)
+    fact = record_registration(store, reg, temperature, volunteer_id, direction=direction)
     if verdict is not None and verdict.reasons:
         checked = ["checked_by_hand"] if verdict.outcome == "refer" else None
         record_passage(
