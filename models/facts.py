@@ -101,7 +101,10 @@ def record_passage(
     extra_reasons: list[str] | None = None,
     reading: clock.Reading | None = None,
     payload_extra: dict[str, Any] | None = None,
+    checks: dict[str, str] | None = None,
 ) -> Fact:
+    """One passage. `checks`: the answers to the checks beside the pass (models/health_checks.py),
+    kept in the row and the payload (the office counts them) only when some were asked."""
     if direction not in ("in", "out"):
         raise ValueError("direction must be 'in' or 'out'")
     body = verdict.body
@@ -117,6 +120,8 @@ def record_passage(
         "volunteer_id": volunteer_id,
         **_temp(temperature),
     }
+    if checks:
+        row["checks"] = json.dumps(dict(checks), sort_keys=True)
     return _record(store, "passage", Passage, row, payload_extra, reading=reading)
 
 

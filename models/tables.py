@@ -187,6 +187,9 @@ class Passage(SQLModel, table=True):
     reasons: str = "[]"  # JSON list of reason codes
     volunteer_id: int | None = None
     device_time: float = Field(index=True)
+    # The checks beside the pass and what the volunteer saw (models/health_checks.py), JSON;
+    # "" when none was asked.
+    checks: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class Registration(SQLModel, table=True):
