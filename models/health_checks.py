@@ -46,6 +46,7 @@ __all__ = [
     "count_checks",
     "detail_checks",
     "required_checks",
+    "rule",
 ]
 
 ALLOW, REFER, DENY = "allow", "refer", "deny"

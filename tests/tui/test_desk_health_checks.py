@@ -180,3 +180,22 @@ async def test_with_no_temperature_required_the_check_is_asked_straight_after_th
         await settle(pilot)
         await wait_for(pilot, lambda: len(_passages(desk_dir)) == 1)
         assert _passages(desk_dir)[0][:3] == ("allow", "[]", '{"health_code": "green"}')
+
+
+async def test_a_red_code_ends_the_questions_one_key_and_refused(desk_dir):
+    _set_policy(desk_dir, health_checks={"in.resident": ["health_code", "nucleic_test"]})
+    app = DutyApp(desk_dir, lang="zh")
+    async with app.run_test(size=(100, 30)) as pilot:
+        duty = await log_in(pilot)
+        await _scan_pass(pilot, desk_dir)
+        await type_keys(pilot, "365\r3")
+        await settle(pilot)
+        await wait_for(pilot, lambda: len(_passages(desk_dir)) == 1)
+        ((verdict, reasons, checks, _t),) = _passages(desk_dir)
+        assert verdict == "deny" and json.loads(reasons) == ["health_code_deny"]
+        assert json.loads(checks) == {"health_code": "red"}  # the test's age was not asked
+        assert duty.waiting is None and "核酸：" not in screen_text(app)
+        # the handover counts what was seen and the denial it caused
+        await pilot.press("f9")
+        await wait_for(pilot, lambda: "查验：健康码 红码 1" in screen_text(app))
+        assert "健康码（拒绝） 1" in screen_text(app)

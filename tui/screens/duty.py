@@ -671,7 +671,7 @@ class DutyScreen(DeskScreen[None]):
         return "  ".join(parts)
 
     async def _answer(self, person: WaitingPerson, key: str) -> None:
-        from models.health_checks import CHECKS, answer_by_key
+        from models.health_checks import CHECKS, answer_by_key, rule
 
         app = self.app
         check = person.asking
@@ -683,10 +683,11 @@ class DutyScreen(DeskScreen[None]):
             self.alarm()
             return
         person.answers[check] = answer.code
-        if person.asking is not None:
+        policy = await app.current_policy()
+        if person.asking is not None and rule(policy, check, answer.code) != "deny":
             self._prompt_check(person)
             return
-        await self._finish(person)
+        await self._finish(person)  # all answered, or refused already: no key more is asked
 
     async def _finish(self, person: WaitingPerson, checked: bool = False) -> None:
         """Everything asked: what the answers mean applied to the verdict, and the passage saved."""
@@ -713,6 +714,7 @@ class DutyScreen(DeskScreen[None]):
             hint = app.t("duty.check_refer_hint")
             self._show_verdict(verdict, hint, (seen,))
             self._set_prompt(True, hint)
+            self.scan_line.placeholder = hint
             return
         self.waiting = None
         self._set_prompt(False)
