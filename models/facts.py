@@ -103,7 +103,10 @@ def record_passage(
     reading: clock.Reading | None = None,
     payload_extra: dict[str, Any] | None = None,
     registration_id: str | None = None,
+    checks: dict[str, str] | None = None,
 ) -> Fact:
+    """One passage. `checks`: the answers to the checks beside the pass (models/health_checks.py),
+    kept in the row and the payload (the office counts them) only when some were asked."""
     if direction not in ("in", "out"):
         raise ValueError("direction must be 'in' or 'out'")
     body = verdict.body
@@ -121,6 +124,8 @@ def record_passage(
     }
     if registration_id is not None:  # only then: every other passage's record stays as it was
         row["registration_id"] = registration_id
+    if checks:
+        row["checks"] = json.dumps(dict(checks), sort_keys=True)
     return _record(store, "passage", Passage, row, payload_extra, reading=reading)
 
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from models.health_checks import DEFAULT_RULES, coerce_health_checks, coerce_health_rules
 from models.kinds import PassKind, pass_kind_by_code
 
 # The office may allow up to ten years for a kind; past that a pass is a key that never expires.
 MAX_DAYS_CEILING = 3660
 MAX_DAYS = "max_days"
+HEALTH_CHECKS = "health_checks"
+HEALTH_RULES = "health_rules"
+# The structured keys a clerk sets one entry of at a time: max_days.visitor=2,
+# health_checks.in.visitor=health_code,nucleic_test, health_rules.health_code.yellow=deny.
+STRUCTURED = (MAX_DAYS, HEALTH_CHECKS, HEALTH_RULES)
 
 
 def default_max_days() -> dict[str, int]:
@@ -48,6 +54,11 @@ class Policy:
     # with someone out after the curfew (0: no curfew). Local hours, 0..24.
     visiting_until_hour: int = 22
     curfew_hour: int = 22
+    # The checks beside the pass (models/health_checks.py): which are required, by
+    # "direction.kind" ({"in.visitor": ["health_code", "nucleic_test"]}; none by default), and
+    # what each answer means, by "check.answer" ({"health_code.red": "deny", ...}).
+    health_checks: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    health_rules: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RULES))
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Policy:
@@ -64,6 +75,18 @@ class Policy:
     def max_days_for(self, kind: PassKind) -> int:
         """The longest validity, in days, a pass of this kind may have under this policy."""
         return int(self.max_days.get(PassKind(kind).code, PassKind(kind).info.max_days))
+
+
+def coerce_structured(head: str, entries: Mapping[str, Any], base: Any) -> Any:
+    """One structured key's entries as typed (`visitor` -> "2" for max_days.visitor=2), over `base`
+    (what is set now): ValueError with the words of what is wrong."""
+    if head == MAX_DAYS:
+        return coerce_max_days(entries, base)
+    if head == HEALTH_CHECKS:
+        return coerce_health_checks(entries, base)
+    if head == HEALTH_RULES:
+        return coerce_health_rules(entries, base)
+    raise ValueError(f"{head}: not a structured setting")
 
 
 def coerce_max_days(value: Any, base: Mapping[str, int] | None = None) -> dict[str, int]:
@@ -131,6 +154,10 @@ def coerce(key: str, value: Any) -> Any:
             value = text
     if key == MAX_DAYS:
         return coerce_max_days(value)
+    if key == HEALTH_CHECKS:
+        return coerce_health_checks(value)
+    if key == HEALTH_RULES:
+        return coerce_health_rules(value)
     if isinstance(default, bool):
         if isinstance(value, str):
             lowered = value.lower()

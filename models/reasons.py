@@ -204,6 +204,50 @@ REASONS: dict[str, ReasonInfo] = {
         "person on the quarantine list",
     ),
     "watch": _r(NOTE, "重点关注：{note}", "watch list: {note}", "重点关注", "watch list"),
+    # -- what the volunteer saw on the person's phone (models/health_checks.py); the office's
+    # policy says which answer denies and which asks for a check by hand
+    "health_code_deny": _r(
+        DENY,
+        "健康码{answer_zh}，不予通行",
+        "health code {answer_en}: refused",
+        "健康码（拒绝）",
+        "health code (refused)",
+    ),
+    "health_code_refer": _r(
+        REFER,
+        "健康码{answer_zh}，请人工核查",
+        "health code {answer_en}: check by hand",
+        "健康码（核查）",
+        "health code (check)",
+    ),
+    "nucleic_test_deny": _r(
+        DENY,
+        "核酸{answer_zh}，不予通行",
+        "nucleic-acid test {answer_en}: refused",
+        "核酸（拒绝）",
+        "nucleic-acid test (refused)",
+    ),
+    "nucleic_test_refer": _r(
+        REFER,
+        "核酸{answer_zh}，请人工核查",
+        "nucleic-acid test {answer_en}: check by hand",
+        "核酸（核查）",
+        "nucleic-acid test (check)",
+    ),
+    "itinerary_deny": _r(
+        DENY,
+        "行程卡{answer_zh}，不予通行",
+        "itinerary card {answer_en}: refused",
+        "行程卡（拒绝）",
+        "itinerary (refused)",
+    ),
+    "itinerary_refer": _r(
+        REFER,
+        "行程卡{answer_zh}，请人工核查",
+        "itinerary card {answer_en}: check by hand",
+        "行程卡（核查）",
+        "itinerary (check)",
+    ),
     # -- added by the volunteer at the desk (recorded with the verdict's own reasons)
     "checked_by_hand": _r(
         NOTE,

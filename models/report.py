@@ -67,6 +67,15 @@ def counts_between(conn: Connection, start: float, end: float) -> dict[str, Any]
             turned_back += n
             for code in json.loads(reasons) or ["unknown"]:
                 denials[code] += n
+    from models.health_checks import count_checks
+
+    checks = count_checks(
+        (json.loads(seen), n)
+        for seen, n in q(
+            "SELECT checks, count(*) FROM passage WHERE device_time >= :s AND device_time < :e AND checks <> ''"
+            " GROUP BY checks"
+        )
+    )
     cases = q("SELECT count(*) FROM fever_case WHERE device_time >= :s AND device_time < :e")[0][0]
     outcomes = {k: 0 for k in FEVER_OUTCOMES}
     for outcome, n in q(
@@ -84,6 +93,9 @@ def counts_between(conn: Connection, start: float, end: float) -> dict[str, Any]
         "turned_back": turned_back,
         "overridden": overridden,
         "denials_by_reason": dict(sorted(denials.items())),
+        # What the volunteers saw of the checks beside the pass ({"health_code": {"red": 2}});
+        # the denials they caused are the *_deny reasons above.
+        "checks_seen": checks,
         "fevers": {"cases": cases, "outcomes": outcomes, "pending": cases - sum(outcomes.values())},
         "registrations": registrations,
     }
@@ -210,6 +222,7 @@ _W = {
     ),
     "out_past_curfew": Words("宵禁后仍有人在外的住户：{units}", "Households with someone out after curfew: {units}"),
     "none": Words("无", "none"),
+    "checks": Words("查验：{items}", "Checks seen: {items}"),
     "registrations": Words("登记：{items}", "Registrations: {items}"),
     "unsynced": Words("未上报记录 {count} 条", "Records not yet synced: {count}"),
     "damaged": Words(
@@ -243,6 +256,10 @@ def format_report(r: dict[str, Any], lang: str = "zh") -> str:
         lines.append(w["registrations_inside"].format(count=len(r["registrations_inside"]), items=items))
     if r.get("out_past_curfew"):
         lines.append(w["out_past_curfew"].format(units=w["comma"].join(r["out_past_curfew"])))
+    if r.get("checks_seen"):
+        from models.health_checks import checks_words
+
+        lines.append(w["checks"].format(items=checks_words(r["checks_seen"], lang)))
     regs = w["comma"].join(f"{registration_label(k, lang)} {v}" for k, v in r["registrations"].items())
     lines.append(w["registrations"].format(items=regs))
     lines.append(w["unsynced"].format(count=r["unsynced"]))

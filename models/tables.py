@@ -189,6 +189,9 @@ class Passage(SQLModel, table=True):
     # The registration this passage signs out (a visitor picked from the list of those inside).
     registration_id: str | None = Field(default=None, max_length=36, index=True)
     device_time: float = Field(index=True)
+    # The checks beside the pass and what the volunteer saw (models/health_checks.py), JSON;
+    # "" when none was asked.
+    checks: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class Registration(SQLModel, table=True):

@@ -175,7 +175,16 @@ def test_every_reason_has_both_languages():
     from models.verdict import REASONS, Reason
 
     for code, info in REASONS.items():
-        params = {"reason": "x", "date": "2022-01-01", "hours": "8", "note": "n", "community": "c", "days": 1}
+        params = {
+            "reason": "x",
+            "date": "2022-01-01",
+            "hours": "8",
+            "note": "n",
+            "community": "c",
+            "days": 1,
+            "answer_zh": "红码",
+            "answer_en": "red",
+        }
         r = Reason(code, params)
         assert r.text("zh") and r.text("en") and r.text("zh") != r.text("en")
         assert r.label("zh") and r.label("en") and "{" not in r.label("zh") + r.label("en")

@@ -246,20 +246,23 @@ def set_policy(
     """Set policy fields kiosks apply (values as typed: `37.5`, `true`, `3`); returns (version, values)."""
     import math
 
-    from models.policy import MAX_DAYS, Policy, coerce, coerce_max_days, in_range
+    from models.policy import STRUCTURED, Policy, coerce, coerce_structured, in_range
     from sync.office import lists as office_lists
 
     known = Policy().as_dict()
     if not settings:
         raise AdminError("请给出至少一项设置 KEY=VALUE", "give at least one setting KEY=VALUE", code="usage")
     values = {}
-    per_kind: dict[str, object] = {}  # max_days.visitor=1: one kind's maximum, over what is set
+    # max_days.visitor=1, health_checks.in.visitor=health_code, health_rules.health_code.yellow=deny:
+    # one entry of a structured setting, over what is set
+    entries: dict[str, dict[str, object]] = {}
     for raw_key, raw_value in settings.items():
-        key = str(raw_key).strip().replace("-", "_")
-        head, dot, kind_word = key.partition(".")
-        if dot and head == MAX_DAYS:
-            per_kind[kind_word] = raw_value
+        head, dot, rest = str(raw_key).strip().partition(".")
+        key = head.replace("-", "_")
+        if dot and key in STRUCTURED:
+            entries.setdefault(key, {})[rest] = raw_value
             continue
+        key = str(raw_key).strip().replace("-", "_")
         if key not in known:
             raise AdminError(
                 f"不认识的设置：{str(raw_key)[:40]}（可用：{', '.join(known)}）",
@@ -275,10 +278,10 @@ def set_policy(
             raise AdminError(f"设置值不对：{str(exc)[:100]}", f"bad value: {str(exc)[:100]}", code="usage") from None
         values[key] = value
     with engine.begin() as conn:
-        if per_kind:
-            base = values.get(MAX_DAYS) or office_policy(conn).max_days
+        for head, typed in entries.items():
+            base = values[head] if head in values else getattr(office_policy(conn), head)
             try:
-                values[MAX_DAYS] = coerce_max_days(per_kind, base)
+                values[head] = coerce_structured(head, typed, base)
             except ValueError as exc:
                 raise AdminError(
                     f"设置值不对：{str(exc)[:100]}", f"bad value: {str(exc)[:100]}", code="usage"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import BigInteger, Column, Float, Integer, Table, func, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from models.health_checks import checks_detail
 from sync.office import alerts, replay
 from sync.office import lists as office_lists
 from sync.office import tables as t
@@ -119,11 +120,17 @@ def _passage(get: Callable[..., Any]) -> Extracted:
     reasons = get("reasons", "[]")
     # The pass it names, or the registration it signs out: where people are (sync/office/inside.py).
     ref = get("pass_id") or get("registration_id")
+    checks = get("checks")
+    if isinstance(checks, str):  # the kiosk's column: JSON text (models/facts.py)
+        try:
+            checks = json.loads(checks) if checks else None
+        except ValueError:
+            checks = None
     return (
         str(get("direction"))[:3],
         str(get("verdict"))[:8],
         reasons if isinstance(reasons, str) else json.dumps(reasons),
-        None,
+        checks_detail(checks) or None,  # what the volunteer saw (models/health_checks.py)
         str(ref)[:36] if ref else None,
     )
 
@@ -208,6 +215,32 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
                     flags.append("nul")
     row["flags"] = ",".join(flags)
     return row
+
+
+def _outcomes_on_case_day(conn: Connection, kiosk_id: str, rows: list[dict[str, Any]]) -> None:
+    """A fever outcome is dated, and so counted, on its case's day (the kiosk counts it there
+    too: a case opened at 23:58 and rechecked at 00:02 is the first day's). The case is in the
+    same batch or one the office already holds (its `ref` names it); one look-up only for cases
+    held before. A case the office has not seen (a batch out of order) leaves the outcome on
+    its own day."""
+    refs = {r["ref"] for r in rows if r["kind"] == "fever_outcome" and r["ref"]}
+    if not refs:
+        return
+    days = {r["record_id"]: r["day"] for r in rows if r["kind"] == "fever_case" and r["record_id"] in refs}
+    held = refs - set(days)
+    if held:
+        days.update(
+            conn.execute(
+                select(t.record.c.record_id, t.record.c.day).where(
+                    t.record.c.kiosk_id == kiosk_id,
+                    t.record.c.record_id.in_(sorted(held)),
+                    t.record.c.kind == "fever_case",
+                )
+            ).all()
+        )
+    for r in rows:
+        if r["kind"] == "fever_outcome" and r["ref"] in days:
+            r["day"] = days[r["ref"]]
 
 
 # The day counts' key columns, in the primary key's order (day, kiosk_id, kind, direction, ...).
@@ -702,6 +735,7 @@ def ingest(
             conn, kiosk_id, {r.boot_id for r in batch.records}, (a.boot_id, Anchor(a.mono_ns, received_at))
         )
         rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
+        _outcomes_on_case_day(conn, kiosk_id, rows)
         stored = insert_records(conn, rows, savepoint_open=pg) if rows else set()
         if len(stored) == len(rows):  # every record new: nearly every batch
             stored_rows, statuses, missing = rows, ["stored"] * len(rows), []

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
+from models.health_checks import checks_words, count_checks, detail_checks
 from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS
 from models.reasons import reason_label
 from models.words import Words
@@ -40,8 +41,11 @@ COLUMNS = [
     ("overridden", "主管放行", "overrides"),
     ("fevers", "发热", "fevers"),
     *((f"fever_{code}", o.column.zh, o.column.en) for code, o in FEVER_OUTCOMES.items()),
+    # Cases of the day with no outcome yet (an outcome counts on its case's day: ingest.py).
+    ("fever_pending", "待复测", "fever: pending"),
     ("registrations", "登记", "registrations"),
     ("denials", "拒绝原因", "denials by reason"),
+    ("checks", "查验", "checks seen"),
     ("last_sync", "最后同步", "last sync"),
     ("expected", "待传记录", "records still expected"),
     ("reported", "已报告", "reported"),
@@ -99,6 +103,7 @@ def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dic
             "registrations": 0,
             "registrations_by_kind": {kind: 0 for kind in REGISTRATION_KINDS},
             "denials": {},
+            "checks": {},
             "records": 0,
             "last_sync": k.last_push,
             "expected": int(k.backlog or 0),
@@ -107,6 +112,7 @@ def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dic
             **places.get(k.kiosk_id, {}),
         }
     denials: dict[str, Counter[str]] = {kid: Counter() for kid in rows}
+    seen: dict[str, list[tuple[dict[str, str], int]]] = {kid: [] for kid in rows}
     for kiosk_id, kind, direction, verdict, reasons, detail, n in groups:
         row = rows.get(kiosk_id)
         if row is None:
@@ -114,6 +120,8 @@ def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dic
         row["records"] += n
         row["reported"] = True
         if kind == "passage":
+            if detail:
+                seen[kiosk_id].append((detail_checks(detail), n))
             if verdict == "allow" and direction in ("in", "out"):
                 row[direction] += n
                 if '"overridden"' in (reasons or ""):  # a supervisor's override (models/facts.py)
@@ -136,6 +144,9 @@ def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dic
                 row["registrations_by_kind"][detail] += n
     for kid, c in denials.items():
         rows[kid]["denials"] = dict(sorted(c.items()))
+        rows[kid]["checks"] = count_checks(seen[kid])
+    for row in rows.values():
+        row["fever_pending"] = max(0, row["fevers"] - sum(row[c] for c in FEVER_COLUMNS))
     out_rows = list(rows.values())
     totals: dict[str, Any] = {
         key: sum(r[key] for r in out_rows)
@@ -146,6 +157,7 @@ def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dic
             "overridden",
             "fevers",
             *FEVER_COLUMNS,
+            "fever_pending",
             "registrations",
             "expected",
             "records",
@@ -155,6 +167,12 @@ def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dic
     for r in out_rows:
         all_denials.update(r["denials"])
     totals["denials"] = dict(sorted(all_denials.items()))
+    totals["checks"] = count_checks(
+        ({check: answer}, n)
+        for r in out_rows
+        for check, answers in r["checks"].items()
+        for answer, n in answers.items()
+    )
     silent = [
         {
             "kiosk_id": r["kiosk_id"],
@@ -251,6 +269,8 @@ def _cell(row: dict[str, Any], key: str, lang: str) -> str:
     if key == "denials":
         # Labelled from the one table of reasons, in the report's language (codes stay in the JSON).
         return _W["semicolon"].text(lang).join(f"{reason_label(k, lang)} {v}" for k, v in (value or {}).items()) or "-"
+    if key == "checks":
+        return checks_words(value or {}, lang) or "-"
     if key == "reported":
         return _W["yes" if value else "no"].text(lang)
     return "" if value is None else str(value)
@@ -385,7 +405,11 @@ def write_xlsx(report: dict[str, Any], path: str | os.PathLike[str], lang: str =
     ws.append(header(lang))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    numeric = {k for k, _zh, _en in COLUMNS if k not in ("checkpoint", "community", "denials", "last_sync", "reported")}
+    numeric = {
+        k
+        for k, _zh, _en in COLUMNS
+        if k not in ("checkpoint", "community", "denials", "checks", "last_sync", "reported")
+    }
     red = PatternFill("solid", fgColor="FFC7CE")
     for r in report["checkpoints"]:
         values = [r[k] if k in numeric else _cell(r, k, lang) for k, _zh, _en in COLUMNS]
@@ -397,7 +421,7 @@ def write_xlsx(report: dict[str, Any], path: str | os.PathLike[str], lang: str =
     ws.append(
         [_W["total_cell"].text(lang), ""]
         + [
-            totals.get(k) if k in numeric else (_cell(totals, k, lang) if k == "denials" else "")
+            totals.get(k) if k in numeric else (_cell(totals, k, lang) if k in ("denials", "checks") else "")
             for k, _zh, _en in COLUMNS[2:]
         ]
     )

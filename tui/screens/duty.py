@@ -56,6 +56,13 @@ DESK_KEYS: tuple[tuple[str, str, str, str], ...] = (
 KEY_BAR_IDS = ("help", "register", "direction", "recheck", "handover", "lock")
 
 _TEMP_CHARS = frozenset("0123456789.,。 ")
+# How each answer's colour (models/health_checks.py) shows on the prompt line.
+_ANSWER_STYLES = {
+    "green": "bold black on green",
+    "yellow": "bold black on yellow",
+    "red": "bold white on red",
+    "grey": "bold black on grey70",
+}
 
 # How often the open desk looks whether another process (`kakou pass revoke`, `kakou sync`, a
 # list pulled on the command line) changed the lists or the policy: one small query.
@@ -153,6 +160,20 @@ class WaitingPerson:
     verdict: Any  # models.verdict.Verdict
     direction: str
     unit: str
+    # The checks beside the pass the policy requires (models/health_checks.py), asked one key
+    # each after the temperature, and the answers so far ({"health_code": "green"}).
+    checks: list[str] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
+    reading: Any = None  # the temperature, once taken (models.values.Temperature)
+    temp_done: bool = False
+    confirm: bool = False  # an answer asks for a check by hand: Enter lets through, Esc turns back
+
+    @property
+    def asking(self) -> str | None:
+        """The check whose answer is awaited now (None: the temperature, or nothing, comes next)."""
+        if not self.temp_done or self.confirm or len(self.answers) >= len(self.checks):
+            return None
+        return self.checks[len(self.answers)]
 
 
 @dataclass
@@ -175,11 +196,18 @@ def check_scan(store, token: str, direction: str):
     return check_token(store, token, direction)
 
 
-def save_passage(store, direction, verdict, temperature, volunteer_id, outcome=None, extra_reasons=None):
+def save_passage(store, direction, verdict, temperature, volunteer_id, outcome=None, extra_reasons=None, checks=None):
     from models.facts import record_passage
 
     return record_passage(
-        store, direction, verdict, temperature, volunteer_id, outcome=outcome, extra_reasons=extra_reasons
+        store,
+        direction,
+        verdict,
+        temperature,
+        volunteer_id,
+        outcome=outcome,
+        extra_reasons=extra_reasons,
+        checks=checks or None,
     )
 
 
@@ -222,6 +250,7 @@ class DutyScreen(DeskScreen[None]):
         self.busy = 0  # scans being checked; a temperature typed meanwhile waits for them
         # The last pass refused on screen (verdict, direction, unit): what an override lets through.
         self.last_refused: tuple[Any, str, str] | None = None
+        self._check_shown = False  # the prompt line shows a check's answers (see _prompt_check)
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -362,9 +391,20 @@ class DutyScreen(DeskScreen[None]):
         self.direction = "out" if self.direction == "in" else "in"
         self._show_direction()
         if self.waiting is not None:
-            # The person in front is the same; only which way they go changed.
-            self.waiting.direction = self.direction
-            self._prompt_temperature(self.waiting)
+            # The person in front is the same; only which way they go changed (and with it
+            # which checks the policy requires).
+            person = self.waiting
+            person.direction = self.direction
+            if self.policy is not None and not person.confirm:
+                from models.health_checks import required_checks
+
+                body = person.verdict.body
+                person.checks = required_checks(self.policy, self.direction, body.kind if body else None)
+                person.answers = {k: v for k, v in person.answers.items() if k in person.checks}
+            if person.asking is not None:
+                self._prompt_check(person)
+            else:
+                self._prompt_temperature(person)
         self.scan_line.focus()
 
     # -- what the volunteer sees ------------------------------------------------------------
@@ -395,7 +435,11 @@ class DutyScreen(DeskScreen[None]):
 
     def _set_prompt(self, temperature: bool, text: str = "") -> None:
         app = self.app
+        self.scan_line.expect_answer("")
         self.prompt_words = text or (app.t("duty.temp_prompt") if temperature else "")
+        if self._check_shown:  # the check's coloured line is not prompt_words: put the words back
+            self._check_shown = False
+            self.watch_prompt_words(self.prompt_words)
         self.query_one("#scan-prompt", Static).set_class(temperature, "temperature")
         self.scan_line.placeholder = app.t("duty.temp_placeholder" if temperature else "duty.scan_placeholder")
 
@@ -418,10 +462,10 @@ class DutyScreen(DeskScreen[None]):
             lines.append(app.t("duty.valid_line", date=fmt_date(body.valid_to), issuer=verdict.issuer or "-"))
         return lines
 
-    def _show_verdict(self, verdict, status: str = "") -> None:
+    def _show_verdict(self, verdict, status: str = "", extra: tuple[str, ...] = ()) -> None:
         app = self.app
         outcome = verdict.outcome
-        self.verdict_panel.show(outcome, app.t(f"duty.big.{outcome}"), self._holder_lines(verdict), status)
+        self.verdict_panel.show(outcome, app.t(f"duty.big.{outcome}"), [*self._holder_lines(verdict), *extra], status)
 
     def _prompt_temperature(self, person: WaitingPerson) -> None:
         app = self.app
@@ -493,7 +537,13 @@ class DutyScreen(DeskScreen[None]):
         if app.volunteer is None:
             return
         waiting = self.waiting
-        route = route_scan(raw, waiting is not None)
+        if waiting is not None and waiting.confirm and not raw.strip():
+            await self._finish(waiting, checked=True)  # checked by hand: Enter lets through
+            return
+        if waiting is not None and waiting.asking is not None and len(raw.strip()) == 1:
+            await self._answer(waiting, raw.strip())
+            return
+        route = route_scan(raw, waiting is not None and waiting.asking is None and not waiting.temp_done)
         if route.action == "ignore":
             return
         if route.action == "temperature" and waiting is not None:
@@ -534,16 +584,23 @@ class DutyScreen(DeskScreen[None]):
                 await self._save(verdict, direction, None, unit=verdict.body.unit)
             self._set_prompt(False)
             return
+        from models.health_checks import required_checks
+
         policy = await app.current_policy()
         needs_temp = policy.temp_required_in if direction == "in" else policy.temp_required_out
         unit = verdict.body.unit if verdict.body else ""
-        if verdict.outcome == "allow" and not needs_temp:
+        checks = required_checks(policy, direction, verdict.body.kind if verdict.body else None)
+        if verdict.outcome == "allow" and not needs_temp and not checks:
             self._show_verdict(verdict, app.t("duty.saving"))
             await self._save(verdict, direction, None, unit=unit)
             return
-        self.waiting = WaitingPerson(verdict, direction, unit)
+        self.waiting = WaitingPerson(verdict, direction, unit, checks=checks)
         if verdict.outcome == "refer":
             self.alarm()
+        if verdict.outcome == "allow" and not needs_temp:
+            self.waiting.temp_done = True  # no reading wanted: straight to the first check
+            self._prompt_check(self.waiting)
+            return
         self._prompt_temperature(self.waiting)
 
     async def _temperature(self, person: WaitingPerson, text: str) -> None:
@@ -563,27 +620,125 @@ class DutyScreen(DeskScreen[None]):
             self.alarm()
             return
         policy = await app.current_policy()
-        self.waiting = None
-        self._set_prompt(False)
         if reading.is_fever(policy.fever_threshold):
+            self.waiting = None
+            self._set_prompt(False)
             await self._fever(person, reading, policy)
             return
-        extra = ["checked_by_hand"] if person.verdict.outcome == "refer" else None
-        self._show_verdict(person.verdict, app.t("duty.saving"))
+        person.reading = reading
+        person.temp_done = True
+        if person.asking is not None:
+            self._prompt_check(person)  # the checks beside the pass, one key each
+            return
+        await self._finish(person)
+
+    def _prompt_check(self, person: WaitingPerson) -> None:
+        """The next check's question on the prompt line, its answers numbered and coloured."""
+        from rich.text import Text
+
+        from models.health_checks import CHECKS
+        from tui.strings import words
+
+        app = self.app
+        check = person.asking
+        if check is None:
+            return
+        info = CHECKS[check]
+        line = Text(app.t("duty.check_question", check=words(app.lang, info.name)))
+        for number, answer in enumerate(info.answers, 1):
+            line.append(f" {number} {words(app.lang, answer.name)} ", style=_ANSWER_STYLES[answer.colour])
+            line.append(" ")
+        line.append(app.t("duty.check_keys"))
+        seen = self._answers_text(person)
+        self._show_verdict(
+            person.verdict, app.t("duty.check_prompt", check=words(app.lang, info.name)), (seen,) if seen else ()
+        )
+        self.prompt_words = ""
+        self._check_shown = True
+        self.query_one("#scan-prompt", Static).update(line, layout=False)
+        self.query_one("#scan-prompt", Static).set_class(True, "temperature")
+        self.scan_line.placeholder = app.t("duty.check_placeholder", keys=f"1-{len(info.answers)}")
+        self.scan_line.expect_answer("".join(str(n) for n in range(1, len(info.answers) + 1)))
+
+    def _answers_text(self, person: WaitingPerson) -> str:
+        from models.health_checks import CHECKS
+        from tui.strings import words
+
+        app = self.app
+        parts = []
+        for check, code in person.answers.items():
+            info = CHECKS[check]
+            name = next((words(app.lang, a.name) for a in info.answers if a.code == code), code)
+            parts.append(f"{words(app.lang, info.name)} {name}")
+        return "  ".join(parts)
+
+    async def _answer(self, person: WaitingPerson, key: str) -> None:
+        from models.health_checks import CHECKS, answer_by_key, rule
+
+        app = self.app
+        check = person.asking
+        if check is None:
+            return
+        answer = answer_by_key(check, key)
+        if answer is None:
+            self._show_verdict(person.verdict, app.t("duty.check_bad_key", keys=f"1-{len(CHECKS[check].answers)}"))
+            self.alarm()
+            return
+        person.answers[check] = answer.code
+        policy = await app.current_policy()
+        if person.asking is not None and rule(policy, check, answer.code) != "deny":
+            self._prompt_check(person)
+            return
+        await self._finish(person)  # all answered, or refused already: no key more is asked
+
+    async def _finish(self, person: WaitingPerson, checked: bool = False) -> None:
+        """Everything asked: what the answers mean applied to the verdict, and the passage saved."""
+        from models.health_checks import apply_answers
+
+        app = self.app
+        policy = await app.current_policy()
+        # Once asked to confirm, the verdict the person holds already has what the answers mean.
+        verdict = person.verdict if person.confirm else apply_answers(policy, person.verdict, person.answers)
+        seen = self._answers_text(person)
+        if verdict.outcome == "deny":
+            self.waiting = None
+            self._set_prompt(False)
+            self.alarm()
+            self._show_verdict(verdict, "", (seen,))
+            self.last_refused = (verdict, person.direction, person.unit)
+            await self._save(verdict, person.direction, person.reading, unit=person.unit, checks=person.answers)
+            return
+        if verdict.outcome == "refer" and person.verdict.outcome != "refer" and not checked:
+            # An answer asks for a check by hand: Enter once checked, Esc turns back.
+            person.verdict = verdict
+            person.confirm = True
+            self.alarm()
+            hint = app.t("duty.check_refer_hint")
+            self._show_verdict(verdict, hint, (seen,))
+            self._set_prompt(True, hint)
+            self.scan_line.placeholder = hint
+            return
+        self.waiting = None
+        self._set_prompt(False)
+        extra = ["checked_by_hand"] if verdict.outcome == "refer" else None
+        self._show_verdict(verdict, app.t("duty.saving"), (seen,) if seen else ())
         await self._save(
-            person.verdict,
+            verdict,
             person.direction,
-            reading,
+            person.reading,
             unit=person.unit,
             outcome="allow" if extra else None,
             extra_reasons=extra,
+            checks=person.answers,
         )
 
-    async def _save(self, verdict, direction, reading, unit: str = "", outcome=None, extra_reasons=None) -> bool:
+    async def _save(
+        self, verdict, direction, reading, unit: str = "", outcome=None, extra_reasons=None, checks=None
+    ) -> bool:
         app = self.app
         volunteer_id = app.volunteer.id if app.volunteer else None
         try:
-            fact = await app.db(save_passage, direction, verdict, reading, volunteer_id, outcome, extra_reasons)
+            fact = await app.db(save_passage, direction, verdict, reading, volunteer_id, outcome, extra_reasons, checks)
         except Exception as exc:
             self.verdict_panel.set_status(app.t("duty.not_saved", error=app.error_text(exc)))
             self.alarm()
@@ -751,10 +906,11 @@ class DutyScreen(DeskScreen[None]):
                 self._save(
                     person.verdict,
                     person.direction,
-                    None,
+                    person.reading,
                     unit=person.unit,
                     outcome="deny",
                     extra_reasons=["turned_back"],
+                    checks=person.answers,
                 ),
                 group="scan",
             )

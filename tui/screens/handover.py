@@ -62,6 +62,10 @@ def summary_lines(app: DutyApp, s: dict[str, Any], volunteer_name: str) -> list[
         lines.append(t("hand.denials", items=t("list.semicolon").join(labels)))
     else:
         lines.append(t("hand.denials_none"))
+    if s.get("checks_seen"):
+        from models.health_checks import checks_words
+
+        lines.append(t("hand.checks", items=checks_words(s["checks_seen"], app.lang)))
     regs = t("list.comma").join(f"{registration_label(k, app.lang)} {n}" for k, n in s["registrations"].items() if n)
     lines.append(t("hand.regs", total=s["registrations_total"], items=regs or "-"))
     lines.append(t("hand.unsynced", count=s["unsynced"]))

@@ -136,6 +136,7 @@ class ScanInput(Widget, can_focus=True):
         self._burst_at = -1.0  # time of the last key of a burst (a scan coming in)
         self._held: events.Key | None = None  # a binding's key on an empty line, waiting (HOLD_S)
         self._replaying: str | None = None  # the held key, sent on to the bindings
+        self._answer_keys = ""  # keys that are a whole entry on an empty line (expect_answer)
 
     # -- the text ------------------------------------------------------------------------------
     @property
@@ -195,6 +196,15 @@ class ScanInput(Widget, can_focus=True):
         elif key == "end":
             self.cursor_position = len(value)
 
+    def expect_answer(self, keys: str = "") -> None:
+        """While `keys` is set, one of them typed on an empty line is a whole entry at once (a
+        check's answer: `1` green, `2` yellow, ...), posted as `Scanned` with the terminator
+        "key", no Enter needed. Any other key is text as usual. "" ends it. A key typed ahead,
+        before the question came (`365` Enter `1` in one go), is taken as the answer too."""
+        self._answer_keys = keys
+        if keys and len(self._value) == 1 and self._value in keys:
+            self.post_message(self.Scanned(self, self._take(), "key"))
+
     # -- keys ----------------------------------------------------------------------------------
     def check_consume_key(self, key: str, character: str | None) -> bool:
         # Printable keys are text here (the key bar and bindings must not count on them).
@@ -231,6 +241,10 @@ class ScanInput(Widget, can_focus=True):
         if event.is_printable and event.character is not None:
             event.stop()
             event.prevent_default()
+            character = unicodedata.normalize("NFKC", event.character)
+            if self._answer_keys and not self._value and character in self._answer_keys:
+                self.post_message(self.Scanned(self, character, "key"))
+                return
             self.insert(unicodedata.normalize("NFKC", event.character))
             self._burst_at = event.time
             return
