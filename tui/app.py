@@ -256,6 +256,7 @@ class DutyApp(App):
         store = self.store
         if store is None:  # started only once the store is open
             return
+        _lowest_priority()
         try:
             store.check_integrity()
         except Exception as exc:
@@ -570,6 +571,19 @@ def demo_pin_hint(lang: str) -> str:
         volunteer=VOLUNTEERS[0][0],
         volunteer_pin=VOLUNTEERS[0][1],
     )
+
+
+def _lowest_priority() -> None:
+    """This thread (the start-up integrity check) at nice 19: it reads and hashes the whole file
+    (seconds of CPU on a 100k-record file, far more on a Pi) and must not take the CPU the scans
+    need; it still runs to the end, on what the desk leaves. Linux gives each thread its own nice
+    value (setpriority on the thread id); elsewhere it runs as before."""
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
 
 
 def _read_policy(store):
