@@ -38,6 +38,7 @@ from textual.message import Message
 from textual.reactive import reactive
 
 from tui import logs
+from tui.driver import KeyBurst
 from tui.scanner import ScannerState, SerialScanned
 from tui.settings import KioskSettings, load_settings
 from tui.strings import t, words
@@ -255,6 +256,7 @@ class DutyApp(App):
         store = self.store
         if store is None:  # started only once the store is open
             return
+        _lowest_priority()
         try:
             store.check_integrity()
         except Exception as exc:
@@ -337,6 +339,23 @@ class DutyApp(App):
         if isinstance(event, events.Key):
             self.last_activity = time.monotonic()
         await super().on_event(event)
+
+    async def on_key_burst(self, burst: KeyBurst) -> None:
+        """Printable keys that came together (tui/driver.py). The focused scan line takes them in
+        one piece: it consumes every printable key, so no binding could take one of them (unless
+        a priority binding was put on a printable key: then, and for any other focused widget,
+        each key goes through the app as if it had come alone)."""
+        from tui.widgets.scan_input import ScanInput
+
+        self.last_activity = time.monotonic()
+        focused = self.focused
+        if isinstance(focused, ScanInput):
+            active = self.screen.active_bindings
+            if not any((b := active.get(key.key)) is not None and b.binding.priority for key in burst.keys):
+                focused.post_message(burst)
+                return
+        for key in burst.keys:
+            await self.on_event(key)
 
     def action_ignore(self) -> None:
         pass
@@ -553,6 +572,19 @@ def demo_pin_hint(lang: str) -> str:
         volunteer=VOLUNTEERS[0][0],
         volunteer_pin=VOLUNTEERS[0][1],
     )
+
+
+def _lowest_priority() -> None:
+    """This thread (the start-up integrity check) at nice 19: it reads and hashes the whole file
+    (seconds of CPU on a 100k-record file, far more on a Pi) and must not take the CPU the scans
+    need; it still runs to the end, on what the desk leaves. Linux gives each thread its own nice
+    value (setpriority on the thread id); elsewhere it runs as before."""
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
 
 
 def _read_policy(store):

@@ -541,6 +541,50 @@ DESK_TARGETS = {
 }
 
 
+def desk_tokens(fx, data_dir: Path, count: int) -> list[str]:
+    """`count` resident passes to drive through the desk's "in" direction, each once, none of
+    them inside already: a pass whose last allowed passage went in is CHECK at the next "in"
+    (models/verdict.py repeat_reason), which is not the routine passage measured here. First the
+    fixture's sampled resident passes that are outside (their passages are in the file, so the
+    look-ups find rows), then new ones signed with the kiosk's own key (trusted, never seen)."""
+    import random as _random
+
+    from models.keys import load_signing_key
+    from models.passtoken import PassBody, PassKind, decode_token, kid_for, sign_pass
+    from models.store import DB_FILE
+
+    db = sqlite3.connect(f"{(data_dir / DB_FILE).as_uri()}?mode=ro", uri=True)
+    try:
+        last = "SELECT direction FROM passage WHERE pass_id = ? AND verdict = 'allow' ORDER BY rowid DESC LIMIT 1"
+        tokens = []
+        for sample in fx.sample_tokens():
+            if sample["revoked"] or sample["kind"] != 1:
+                continue
+            row = db.execute(last, (decode_token(sample["token"]).body.pass_id_hex,)).fetchone()
+            if row is None or row[0] != "in":
+                tokens.append(sample["token"])
+        units = [r[0] for r in db.execute("SELECT code FROM unit ORDER BY code")]
+    finally:
+        db.close()
+    key = load_signing_key(data_dir)
+    kid = kid_for(bytes(key.verify_key))
+    rng = _random.Random(17)
+    now = int(time.time())
+    while len(tokens) < count:
+        body = PassBody(
+            kid=kid,
+            pass_id=rng.randbytes(16),
+            kind=PassKind.RESIDENT,
+            scope=0,
+            valid_from=now - 86400,
+            valid_to=now + 60 * 86400,
+            unit=rng.choice(units),
+            name="",
+        )
+        tokens.append(sign_pass(body, key))
+    return tokens[:count]
+
+
 def bench_desk(
     fx, desk_passages: int, work: Path, cold_start: bool = False, limit=None, baselines: dict | None = None
 ) -> dict:
@@ -600,7 +644,7 @@ def bench_desk(
         # Drive passages through the duty screen: scan (every key, as a scanner types it),
         # temperature, saved. RSS is taken after the first tenth (1k of 10k: caches warm,
         # the log full) and at the end: a desk that runs for weeks must not grow.
-        tokens = [s["token"] for s in fx.sample_tokens() if not s["revoked"] and s["kind"] == 1]
+        tokens = desk_tokens(fx, data_dir, desk_passages)
         saved = en["duty.saved"]
         prompt = en["duty.temp_prompt"][:20]
         scan_times, verdict_times = [], []

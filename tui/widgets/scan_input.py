@@ -6,7 +6,9 @@ came: a terminator takes the text so far out and posts it as one `Scanned` messa
 next key is looked at, so two scans back to back never merge, and a Backspace right before an
 Enter is applied before that Enter (3655, Backspace, Enter from a fast keypad saves 365). No
 key of a scan goes round the app to a binding: printable keys, terminators and the editing
-keys are stopped here.
+keys are stopped here. Printable keys that came from the terminal together (a scanner's burst)
+arrive as one `KeyBurst` (tui/driver.py, handed on by DutyApp.on_key_burst) and are taken in one
+go, exactly as `on_key` takes each of them.
 
 This is a plain `Widget` on Textual's public API (render, on_key, on_paste, refresh), not a
 subclass of `Input`: the line needs none of Input's selection, suggestions or validation, and
@@ -41,6 +43,8 @@ from textual.geometry import Offset
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from tui.driver import KeyBurst
 
 TERMINATORS = frozenset({"enter", "ctrl+j", "ctrl+m", "tab"})
 MAX_SCAN_CHARS = 400  # longer than any pass token; a stuck key must not grow forever
@@ -271,6 +275,13 @@ class ScanInput(Widget, can_focus=True):
             event.prevent_default()
             self._hold(event)
         # Anything else (F-keys, Escape, ...) goes on to the screen's bindings.
+
+    def on_key_burst(self, burst: KeyBurst) -> None:
+        """Printable keys that came together (tui/driver.py): what `on_key` does with each, in one go."""
+        burst.stop()
+        self._held = None  # a held key followed by more keys began a scan: dropped
+        self.insert("".join(unicodedata.normalize("NFKC", key.character or "") for key in burst.keys))
+        self._burst_at = burst.keys[-1].time
 
     def on_paste(self, event: events.Paste) -> None:
         # A paste (or a terminal that delivers a scan as a bracketed paste) may hold several
