@@ -251,7 +251,9 @@ def test_a_file_from_the_first_release_upgrades_and_keeps_its_records(tmp_path):
         assert conn.exec_driver_sql("SELECT count(*) FROM passage").scalar() == 1
         indexes = {r[1] for r in conn.exec_driver_sql("PRAGMA index_list(passage)")}
     assert "ix_passage_unit_dir_time" in indexes
-    assert check_token(reopened, p.token, "in").allowed
+    # The passage in survived the upgrade: the pass is inside, so out is allowed and in again is checked.
+    assert check_token(reopened, p.token, "out").allowed
+    assert check_token(reopened, p.token, "in").reason_codes() == ["already_in"]
 
 
 def test_the_database_and_its_wal_are_readable_by_the_owner_only(tmp_path):

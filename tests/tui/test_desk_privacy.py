@@ -170,7 +170,11 @@ class TestNotEnrolledNotice:
         kiosk (models/privacy.py HANDOVER_KEY): the volunteer is told, until the kiosk enrols."""
         from sync.kiosk import SYNCED, SyncStatus
         from tui.app import SyncStatusChanged
+        from tui.demo import DEMO_MARKER
 
+        # A real checkpoint, not yet enrolled (in the demo, where its passes are comes first and
+        # this notice is the line an 80x24 panel cuts).
+        (desk_dir / DEMO_MARKER).unlink()
         # The loop's own status (not enrolled) comes once at start; no timer round overwrites ours.
         app = DutyApp(desk_dir, lang="zh", sync_interval=3600, sync_after_records=3600)
         async with app.run_test(size=(80, 24)) as pilot:

@@ -424,12 +424,14 @@ class DutyScreen(DeskScreen[None]):
     def _show_ready(self, status: str = "") -> None:
         app = self.app
         lines = [app.t("duty.ready_hint")]
+        if app.demo and not status:  # what just happened matters more than the demo hint
+            # Where the demo's passes are is what a newcomer needs first: before the notice below,
+            # which the panel cuts first at 80x24.
+            lines.append(app.t("duty.demo_hint"))
+            lines.append(app.t("duty.demo_path", passes=app.data_dir / "demo-passes"))
         if self._not_enrolled():
             # Before enrolment the full numbers are sealed to a key still on this kiosk: say so.
             lines.append(app.t("duty.numbers_not_sealed"))
-        if app.demo and not status:  # what just happened matters more than the demo hint
-            lines.append(app.t("duty.demo_hint"))
-            lines.append(app.t("duty.demo_path", passes=app.data_dir / "demo-passes"))
         self.verdict_panel.show("idle", app.t("duty.ready"), lines, status)
         self._set_prompt(False)
 

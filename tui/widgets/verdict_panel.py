@@ -59,7 +59,7 @@ class VerdictPanel(Vertical):
     def fit_details(self) -> Text:
         """The body's text, fitted to the body's cells: the status line is never pushed off the
         bottom (at 80x24 a reason that wraps left "已保存" unseen). The last lines give way first
-        (the validity line, then the holder's), and a line cut short ends in "…"."""
+        (the validity line, then the holder's), and a line cut short ends in "..." (three dots: an ellipsis is two cells wide on some CJK terminals)."""
         body = self._part("#verdict-body")
         width, height = (body.content_size.width, body.content_size.height) if body is not None else (0, 0)
         lines = self.lines
@@ -74,9 +74,9 @@ class VerdictPanel(Vertical):
                     if budget > 0:
                         cut = Text(line)
                         cut.truncate(budget * width - 1)
-                        while cut.plain and rows(cut.plain + "…") > budget:
+                        while cut.plain and rows(cut.plain + "...") > budget:
                             cut.right_crop(1)
-                        fitted.append(cut.plain + "…")
+                        fitted.append(cut.plain + "...")
                     break
                 fitted.append(line)
                 budget -= need
