@@ -27,11 +27,13 @@ def kiosk_status(engine: Engine, *, counts: bool = True) -> dict[str, Any]:
             (k, e): h
             for k, e, h in conn.execute(select(t.kiosk_epoch.c.kiosk_id, t.kiosk_epoch.c.epoch, t.kiosk_epoch.c.hwm))
         }
+        # Lost ranges are a few rows per kiosk (no scan of the records): in both kinds of status.
+        lost = lost_by_kiosk(conn)
         if not counts:
             conn.rollback()
             return {
                 "office_list_versions": office_versions,
-                "kiosks": [_kiosk_row(k, marks, office_versions) for k in kiosks],
+                "kiosks": [_kiosk_row(k, marks, office_versions) | _lost_fields(lost, k.kiosk_id) for k in kiosks],
                 "generated_at": time.time(),
             }
         conflicts: dict[str, int] = dict(
@@ -48,7 +50,6 @@ def kiosk_status(engine: Engine, *, counts: bool = True) -> dict[str, Any]:
             conn.execute(text("SELECT kiosk_id, count(*) FROM office_record WHERE flags <> '' GROUP BY kiosk_id")).all()
         )
         revocations = vouch.counts_by_kiosk(conn)
-        lost = lost_by_kiosk(conn)
         conn.rollback()
     gaps: dict[str, int] = {}
     for kiosk_id, epoch, n, top in above:
@@ -64,15 +65,22 @@ def kiosk_status(engine: Engine, *, counts: bool = True) -> dict[str, Any]:
                 # Its revocations the office did not publish: held for the clerk, refused (another community's).
                 "revocations_held": revocations.get(k.kiosk_id, {}).get("held", 0),
                 "revocations_refused": revocations.get(k.kiosk_id, {}).get("refused", 0),
-                # Records the kiosk said it lost (its file lost them, or they are damaged) and its
-                # claims the office did not take (it holds those records): sync/office/lost.py.
-                "lost": lost.get(k.kiosk_id, {}).get("lost", 0),
-                "lost_ranges": [list(r) for r in lost.get(k.kiosk_id, {}).get("ranges", [])],
-                "lost_refused": [list(r) for r in lost.get(k.kiosk_id, {}).get("refused", [])],
+                **_lost_fields(lost, k.kiosk_id),
             }
         )
         out.append(row)
     return {"office_list_versions": office_versions, "kiosks": out, "generated_at": time.time()}
+
+
+def _lost_fields(lost: dict[str, Any], kiosk_id: str) -> dict[str, Any]:
+    """Records the kiosk said it lost (its file lost them, or they are damaged) and its claims the
+    office did not take (it holds those records): sync/office/lost.py."""
+    mine = lost.get(kiosk_id, {})
+    return {
+        "lost": mine.get("lost", 0),
+        "lost_ranges": [list(r) for r in mine.get("ranges", [])],
+        "lost_refused": [list(r) for r in mine.get("refused", [])],
+    }
 
 
 def _kiosk_row(k: Any, marks: dict[tuple[str, int], int], office_versions: dict[str, int]) -> dict[str, Any]:

@@ -97,6 +97,7 @@ def _kakou(office_dir, *args, stdin: str = ""):
 
 def test_user_commands_read_the_password_from_stdin_and_refuse_in_words(tmp_path):
     office = tmp_path / "office"
+    assert _kakou(office, "init").returncode == 0  # only init and serve create an office
     made = _kakou(office, "add-checkpoint", "东门卡口", "--community", "幸福里社区")
     assert made.returncode == 0, made.stderr
     added = _kakou(office, "user", "add", "张敏", "--role", "street", stdin="street-pass-1\nignored\n")

@@ -77,6 +77,8 @@ W: dict[str, Words] = {
     "remove": Words("移出", "Remove"),
     "unit": Words("单元", "Unit"),
     "id_number": Words("身份证号", "ID number"),
+    # A person entry holds only the look-up hash: no digit of the number is kept to show.
+    "listed_person": Words("某人（按身份证号列入）", "a person (listed by ID number)"),
     "or": Words("或", "or"),
     "until": Words("截止日期", "Until"),
     "note": Words("备注", "Note"),
