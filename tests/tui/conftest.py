@@ -99,6 +99,9 @@ def mask_volatile(text: str) -> str:
     text = re.sub(r"\d{2}:\d{2}(:\d{2})?", lambda m: "HH:MM" + (":SS" if m.group(1) else ""), text)
     text = re.sub(r"\d+ ?(小时|分钟|天|h|min|d)\b", r"N\1", text)
     text = re.sub(r"\d+(小时|分钟|天)", r"N\1", text)
+    # Records kept or waiting: the shift's own audit records land a moment before or after the frame.
+    text = re.sub(r"本机存\d+条", "本机存N条", text)
+    text = re.sub(r"\d+ (kept here|unsent)", r"N \1", text)
     return "\n".join(line.rstrip() for line in text.splitlines())
 
 
