@@ -159,6 +159,8 @@ class TestOverride:
             assert "4-2-201" in screen_text(app)
             await type_keys(pilot, "1\r")
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
+            # The override is saved on the database thread: wait for it, not for a fixed moment.
+            await wait_for(pilot, lambda: last_passage(desk_dir)[1] == "allow")
             await settle(pilot)
             direction, verdict, reasons, unit, volunteer = last_passage(desk_dir)
             assert (direction, verdict, unit) == ("in", "allow", "4-2-201")
