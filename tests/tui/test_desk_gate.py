@@ -156,7 +156,7 @@ class TestOverride:
             await wait_for(pilot, on_screen(pilot, "SupervisorPinScreen"))
             await type_keys(pilot, "888888\r")
             await wait_for(pilot, on_screen(pilot, "OverrideScreen"))
-            assert "4-2-201" in screen_text(app)
+            await wait_for(pilot, lambda: "4-2-201" in screen_text(app))  # drawn a frame after it opens
             await type_keys(pilot, "1\r")
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
             # The override is saved on the database thread: wait for it, not for a fixed moment.
