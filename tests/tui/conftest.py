@@ -163,8 +163,12 @@ async def type_keys(pilot, text: str, gap: float = 0.0):
 async def settle(pilot):
     """Every entry handled and every write committed, then one more frame."""
     from tui.screens.duty import DutyScreen
+    from tui.widgets.scan_input import ScanInput
 
     app = pilot.app
+    # A key held back on the scan line (an answer key, a binding's key: ScanInput.HOLD_S) is
+    # handed on a moment later, as an entry or to the bindings: wait for it first.
+    await wait_for(pilot, lambda: not any(line.holding for line in app.screen.query(ScanInput)))
     for screen in app.screen_stack:
         if isinstance(screen, DutyScreen) and hasattr(screen, "entries"):
             await screen.entries_done()

@@ -199,3 +199,37 @@ async def test_a_red_code_ends_the_questions_one_key_and_refused(desk_dir):
         await pilot.press("f9")
         await wait_for(pilot, lambda: "查验：健康码 红码 1" in screen_text(app))
         assert "健康码（拒绝） 1" in screen_text(app)
+
+
+async def test_a_code_scanned_while_a_check_waits_is_that_scan_not_an_answer(desk_dir):
+    # An ID number or a phone begins with 1: scanned key by key at a scanner's pace while the
+    # health code is asked, its first digit must not answer "green" for the person in front.
+    _set_policy(desk_dir, health_checks={"in.resident": ["health_code"]})
+    app = DutyApp(desk_dir, lang="zh")
+    async with app.run_test(size=(100, 30)) as pilot:
+        duty = await log_in(pilot)
+        await _scan_pass(pilot, desk_dir)
+        await type_keys(pilot, "365\r")
+        await settle(pilot)
+        assert "健康码：" in screen_text(app)
+        await type_keys(pilot, "13800138000\r", gap=0.01)
+        await settle(pilot)
+        assert _passages(desk_dir) == [], "no answer was given for the person in front"
+        assert duty.waiting is None
+        assert ("yellow", "上一位 (3-2-501) 未答完查验，未放行，没有记录") in duty.log_widget.entries
+        # the phone was taken whole: the desk looked it up (a new person: the registration form)
+        await wait_for(pilot, lambda: "138" in screen_text(app) and "登记" in screen_text(app))
+
+
+async def test_an_answer_key_typed_by_hand_is_taken_alone_without_enter(desk_dir):
+    _set_policy(desk_dir, health_checks={"in.resident": ["health_code"]})
+    app = DutyApp(desk_dir, lang="zh")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await log_in(pilot)
+        await _scan_pass(pilot, desk_dir)
+        await type_keys(pilot, "365\r")
+        await settle(pilot)
+        await type_keys(pilot, "2")
+        await pilot.pause(0.3)  # a hand's pace: nothing follows the key
+        await wait_for(pilot, lambda: "请人工核查后按回车放行" in screen_text(app))
+        assert _passages(desk_dir) == []  # yellow asks for a check by hand first

@@ -555,7 +555,8 @@ class DutyScreen(DeskScreen[None]):
             # A new scan while the last person still waits for a reading: that person was
             # not let in; say so, save nothing for them.
             self.waiting = None
-            self.log_widget.add(app.t("duty.previous_dropped", unit=waiting.unit or "-"), "yellow")
+            said = "duty.previous_dropped_check" if waiting.temp_done else "duty.previous_dropped"
+            self.log_widget.add(app.t(said, unit=waiting.unit or "-"), "yellow")
         if route.action == "pass":
             await self._check_pass(route.text)
         elif route.action == "look_up":

@@ -141,6 +141,7 @@ class ScanInput(Widget, can_focus=True):
         self._held: events.Key | None = None  # a binding's key on an empty line, waiting (HOLD_S)
         self._replaying: str | None = None  # the held key, sent on to the bindings
         self._answer_keys = ""  # keys that are a whole entry on an empty line (expect_answer)
+        self._answer_held = ""  # an answer key on an empty line, waiting HOLD_S for a scan behind it
 
     # -- the text ------------------------------------------------------------------------------
     @property
@@ -206,8 +207,34 @@ class ScanInput(Widget, can_focus=True):
         "key", no Enter needed. Any other key is text as usual. "" ends it. A key typed ahead,
         before the question came (`365` Enter `1` in one go), is taken as the answer too."""
         self._answer_keys = keys
+        if not keys:
+            self._unhold_answer()
         if keys and len(self._value) == 1 and self._value in keys:
             self.post_message(self.Scanned(self, self._take(), "key"))
+
+    @property
+    def holding(self) -> bool:
+        """A key is held back for HOLD_S (a binding's key or an answer key on an empty line)."""
+        return self._held is not None or bool(self._answer_held)
+
+    def _hold_answer(self, character: str) -> None:
+        """An answer key on an empty line waits HOLD_S: a pass scanned while a check waits
+        (a code whose first digit is `1`) must be the scan it is, not the answer `1` and a
+        code cut by a digit. Alone, the key is the answer, HOLD_S late (unnoticed by hand)."""
+        self._answer_held = character
+
+        def release() -> None:
+            if self._answer_held == character and not self._value:
+                self._answer_held = ""
+                self.post_message(self.Scanned(self, character, "key"))
+
+        self.set_timer(self.HOLD_S, release)
+
+    def _unhold_answer(self) -> None:
+        """A key came right after a held answer key: that key began text (a scan). Put it back."""
+        if self._answer_held:
+            held, self._answer_held = self._answer_held, ""
+            self.insert(held)
 
     # -- keys ----------------------------------------------------------------------------------
     def check_consume_key(self, key: str, character: str | None) -> bool:
@@ -231,6 +258,7 @@ class ScanInput(Widget, can_focus=True):
         if self._replaying is not None and key == self._replaying:
             self._replaying = None
             return  # a held key, released: on to the screen's and the app's bindings
+        self._unhold_answer()
         if self._held is not None:
             # A key right after the held one: that one began a scan (an escape sequence at the
             # start of a code). Drop it, and treat what follows as the burst it is.
@@ -246,6 +274,9 @@ class ScanInput(Widget, can_focus=True):
             event.stop()
             event.prevent_default()
             character = unicodedata.normalize("NFKC", event.character)
+            if self._answer_keys and not self._value and character in self._answer_keys and self.HOLD_S > 0:
+                self._hold_answer(character)
+                return
             if self._answer_keys and not self._value and character in self._answer_keys:
                 self.post_message(self.Scanned(self, character, "key"))
                 return
@@ -280,6 +311,7 @@ class ScanInput(Widget, can_focus=True):
         """Printable keys that came together (tui/driver.py): what `on_key` does with each, in one go."""
         burst.stop()
         self._held = None  # a held key followed by more keys began a scan: dropped
+        self._unhold_answer()
         self.insert("".join(unicodedata.normalize("NFKC", key.character or "") for key in burst.keys))
         self._burst_at = burst.keys[-1].time
 
@@ -288,6 +320,7 @@ class ScanInput(Widget, can_focus=True):
         # lines: each line is one scan, the last one without a terminator stays on the line.
         event.stop()
         event.prevent_default()
+        self._unhold_answer()
         text = unicodedata.normalize("NFKC", event.text.replace("\r\n", "\n").replace("\r", "\n"))
         *lines, rest = text.split("\n")
         for line in lines:
