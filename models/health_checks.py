@@ -6,7 +6,8 @@ volunteer read off the person's phone, under the office's policy in force. Writt
 - CHECKS: each check, its words and its answers in the order the desk numbers them
   (`1` green, `2` yellow, ...), each answer with its words and the colour the desk shows it in;
 - which checks a passage needs: `Policy.health_checks`, by "direction.kind" ("in.visitor":
-  ["health_code", "nucleic_test"]), kinds from models/kinds.py;
+  ["health_code", "nucleic_test"]), kinds from models/kinds.py: a kind of pass, or a kind of
+  registration for people registered at the gate without one (`kind_codes`);
 - what each answer means: `Policy.health_rules`, by "check.answer" ("health_code.red": "deny"),
   over DEFAULT_RULES; a "deny" or "refer" gives the reason `<check>_deny` / `<check>_refer`
   (models/reasons.py), which turns the verdict red or amber like any other reason.
@@ -45,6 +46,7 @@ __all__ = [
     "coerce_health_rules",
     "count_checks",
     "detail_checks",
+    "kind_codes",
     "required_checks",
     "rule",
 ]
@@ -248,11 +250,24 @@ def checks_words(seen: Mapping[str, Mapping[str, int]], lang: str = "zh") -> str
 
 
 # -- the policy's two keys, checked where they are typed ---------------------------------------
+def kind_codes() -> list[str]:
+    """Every kind a `health_checks` key can name: the kinds of pass (models/kinds.py PassKind),
+    then the kinds of registration not already among them (courier, medical, worker: people
+    registered at the gate without a pass; "visitor" and "returnee" name both)."""
+    from models.kinds import REGISTRATION_KINDS
+
+    codes = [k.code for k in PassKind]
+    return codes + [code for code in REGISTRATION_KINDS if code not in codes]
+
+
 def _kind_word(word: str) -> str:
     kind = pass_kind_by_code(word)
-    if kind is None:
-        raise ValueError(f"health_checks: unknown pass kind {word!r} (one of: {', '.join(k.code for k in PassKind)})")
-    return kind.code
+    if kind is not None:
+        return kind.code
+    code = word.strip().lower()
+    if code in kind_codes():
+        return code
+    raise ValueError(f"health_checks: unknown kind {word!r} (one of: {', '.join(kind_codes())})")
 
 
 def _check_list(value: Any, where: str) -> list[str]:
@@ -284,7 +299,7 @@ def coerce_health_checks(value: Any, base: Mapping[str, Sequence[str]] | None = 
         direction, _dot, kind = str(key).strip().partition(".")
         if direction not in DIRECTIONS:
             raise ValueError(f"health_checks: direction must be in or out, got {key!r}")
-        kinds = [k.code for k in PassKind] if kind in ("", "*") else [_kind_word(kind)]
+        kinds = kind_codes() if kind in ("", "*") else [_kind_word(kind)]
         wanted = _check_list(checks, str(key))
         for code in kinds:
             if wanted:

@@ -86,6 +86,11 @@ def test_the_answer_keys_number_each_checks_answers_in_order():
         ({"in.*": "nucleic_test", "in.resident": ""}, "in", PassKind.RESIDENT, []),
         ({"in.returnee": ["nucleic_test", "health_code", "itinerary"]}, "in", PassKind.RETURNEE, list(CHECKS)),
         ({"out.work": "health_code，nucleic_test"}, "out", PassKind.WORK, ["health_code", "nucleic_test"]),
+        # people registered at the gate without a pass: their kind of registration
+        ({"in.courier": "health_code"}, "in", "courier", ["health_code"]),
+        ({"in.courier": "health_code"}, "in", "medical", []),
+        ({"in": "itinerary"}, "in", "worker", ["itinerary"]),  # every kind: registrations too
+        ({"in.visitor": "health_code"}, "in", "visitor", ["health_code"]),  # a pass's and a registration's
     ],
 )
 def test_required_checks_per_direction_and_kind(setting, direction, kind, wanted):
@@ -97,7 +102,7 @@ def test_required_checks_per_direction_and_kind(setting, direction, kind, wanted
     "key, value, words",
     [
         ("health_checks", {"sideways.visitor": "health_code"}, "direction must be in or out"),
-        ("health_checks", {"in.spaceship": "health_code"}, "unknown pass kind 'spaceship'"),
+        ("health_checks", {"in.spaceship": "health_code"}, "unknown kind 'spaceship'"),
         ("health_checks", {"in.visitor": "blood_type"}, "unknown check 'blood_type'"),
         ("health_checks", {"in.visitor": 3}, "expected a list of checks"),
         ("health_checks", "health_code", "expected {direction.kind: [checks]}"),

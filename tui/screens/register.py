@@ -53,6 +53,19 @@ def field_label(lang: str, key: str) -> str:
     return t(lang, key)
 
 
+CHECK_FIELD = "check_"  # a check beside the pass (models/health_checks.py) asked on the form: check_<check>
+
+
+def check_field_label(lang: str, check: str) -> str:
+    """ "健康码 1绿码 2黄码 3红码 4灰码/打不开": the check and its numbered answers."""
+    from models.health_checks import CHECKS
+    from tui.strings import words
+
+    info = CHECKS[check]
+    answers = " ".join(f"{n}{words(lang, a.name)}" for n, a in enumerate(info.answers, 1))
+    return f"{words(lang, info.name)} {answers}"
+
+
 def _check_registration(store, reg, direction):
     """What the office's lists say about this registration (models.gate.check_registration)."""
     from models.gate import check_registration
@@ -60,24 +73,32 @@ def _check_registration(store, reg, direction):
     return check_registration(store, reg.to_unit or None, reg.id_number, direction)
 
 
-def _refuse_registration(store, reg, verdict, temperature, volunteer_id, direction):
-    """Refused by the lists and the policy: not registered in, but the turned-back passage is
-    recorded with its reason (the office counts it)."""
+def _refuse_registration(store, reg, verdict, temperature, volunteer_id, direction, checks=None):
+    """Refused by the lists, the policy or an answer to a check: not registered in, but the
+    turned-back passage is recorded with its reason and what was seen (the office counts it)."""
     from models.facts import record_passage
 
     return record_passage(
-        store, direction, verdict, temperature, volunteer_id, subject="registration", unit_code=reg.to_unit or None
+        store,
+        direction,
+        verdict,
+        temperature,
+        volunteer_id,
+        subject="registration",
+        unit_code=reg.to_unit or None,
+        checks=checks or None,
     )
 
 
-def _save_registration(store, reg, temperature, volunteer_id, direction, threshold, verdict=None):
+def _save_registration(store, reg, temperature, volunteer_id, direction, threshold, verdict=None, checks=None):
     """The registration and, for a fever reading, its fever case (two facts, in order). A
-    verdict with reasons (a watched unit, a quarantined household checked by hand) is recorded
-    with it as the registration's passage, so the reasons are counted and reach the office."""
+    verdict with reasons (a watched unit, a quarantined household checked by hand) or answers
+    to the checks beside the pass is recorded with it as the registration's passage, so the
+    reasons and what was seen are counted and reach the office."""
     from models.facts import open_fever_case, record_passage, record_registration
 
     fact = record_registration(store, reg, temperature, volunteer_id, direction=direction)
-    if verdict is not None and verdict.reasons:
+    if verdict is not None and (verdict.reasons or checks):
         checked = ["checked_by_hand"] if verdict.outcome == "refer" else None
         record_passage(
             store,
@@ -89,6 +110,7 @@ def _save_registration(store, reg, temperature, volunteer_id, direction, thresho
             unit_code=reg.to_unit or None,
             outcome="allow",
             extra_reasons=checked,
+            checks=checks or None,
         )
     case = None
     if temperature is not None and temperature.is_fever(threshold):
@@ -132,8 +154,8 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
     def __init__(self, direction: str = "in", kind: str = "", id_number: str = "", phone: str = "", unit: str = ""):
         super().__init__()
         self.direction = direction
-        # The (unit, ID number) whose amber verdict the volunteer has seen: Enter again saves it.
-        self.checked: tuple[str, str] | None = None
+        # The (unit, ID number, answers) whose amber verdict the volunteer has seen: Enter again saves it.
+        self.checked: tuple[str, str, tuple[tuple[str, str], ...]] | None = None
         # The kind starts at the first of the table (the most common: a visitor) unless given.
         self.prefill = {"kind": kind_number(kind) or "1", "id_number": id_number, "phone": phone, "to_unit": unit}
 
@@ -144,13 +166,57 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
             yield Plain(app.t("reg.hint"), classes="dialog-hint")
             for name, label in FIELDS:
                 yield FormField(name, field_label(app.lang, label), self.prefill.get(name, ""), max_length=40)
+            from models.health_checks import CHECKS
+
+            for check in CHECKS:
+                # One key each, asked only when the policy requires it of this kind and direction.
+                field = FormField(CHECK_FIELD + check, check_field_label(app.lang, check), max_length=1)
+                field.display = False
+                yield field
             yield Plain("", id="register-message", classes="field-error")
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         # Start where typing is needed: after what the scan already filled in.
         first_empty = next((f for f in fields_of(self)[1:] if not f.value and f.field_name != "name"), None)
         target = fields_of(self)[0] if not (self.prefill["id_number"] or self.prefill["phone"]) else first_empty
         (target or fields_of(self)[0]).input.focus()
+        self.policy = await self.app.current_policy()
+        self._show_checks()
+
+    policy: Any = None  # the policy in force when the form opened (which checks it asks)
+
+    def required_checks(self) -> list[str]:
+        from models.health_checks import required_checks
+
+        kind = self.kind
+        if self.policy is None or kind is None:
+            return []
+        return required_checks(self.policy, self.direction, kind)
+
+    def _show_checks(self) -> None:
+        """The check fields the policy requires of the kind chosen, in the direction of the desk."""
+        from models.health_checks import CHECKS
+
+        wanted = self.required_checks()
+        for check in CHECKS:
+            field_named(self, CHECK_FIELD + check).display = check in wanted
+
+    @on(Input.Changed, "#input-kind")
+    def kind_changed(self) -> None:
+        self._show_checks()
+
+    @on(Input.Changed)
+    async def answer_typed(self, event: Input.Changed) -> None:
+        """A check's answer is one key: a right one moves on (saves on the last field) at once."""
+        field = next((f for f in fields_of(self) if f.input is event.input), None)
+        if field is None or not field.field_name.startswith(CHECK_FIELD) or len(event.value) != 1:
+            return
+        from models.health_checks import answer_by_key
+
+        if answer_by_key(field.field_name[len(CHECK_FIELD) :], event.value) is None:
+            self.check(field)  # says which keys answer it
+            return
+        await self.enter(Input.Submitted(event.input, event.value))
 
     @property
     def kind(self) -> str | None:
@@ -172,6 +238,17 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
 
     def check(self, f: FormField):
         """The field's clean value, or None after showing why it was refused."""
+        if f.field_name.startswith(CHECK_FIELD):
+            from models.health_checks import CHECKS, answer_by_key
+
+            check = f.field_name[len(CHECK_FIELD) :]
+            answer = answer_by_key(check, f.value)
+            if answer is None:
+                f.set_error(self.app.t("duty.check_bad_key", keys=f"1-{len(CHECKS[check].answers)}"))
+                f.input.focus()
+                return None
+            f.set_error("")
+            return answer.code
         try:
             clean = clean_field(
                 f.field_name, f.value, field_named(self, "kind").value, self.app.lang, today=self.today()
@@ -202,7 +279,7 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
         )
         message = self.query_one("#register-message", Static)
         message.update(app.t("duty.saving"))
-        policy = await app.current_policy()
+        policy = self.policy or await app.current_policy()
         volunteer_id = app.volunteer.id if app.volunteer else None
         try:
             verdict = await app.db(_check_registration, reg, self.direction)
@@ -210,9 +287,16 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
             message.update(app.t("duty.not_saved", error=app.error_text(exc)))
             app.bell()
             return
+        from models.health_checks import apply_answers
+
+        # What the volunteer saw of the checks beside the pass, and what it means under the policy.
+        checks = {name[len(CHECK_FIELD) :]: code for name, code in values.items() if name.startswith(CHECK_FIELD)}
+        verdict = apply_answers(policy, verdict, checks)
         if verdict.outcome == "deny":
             try:
-                await app.db(_refuse_registration, reg, verdict, values["temperature"], volunteer_id, self.direction)
+                await app.db(
+                    _refuse_registration, reg, verdict, values["temperature"], volunteer_id, self.direction, checks
+                )
             except Exception as exc:
                 message.update(app.t("duty.not_saved", error=app.error_text(exc)))
                 app.bell()
@@ -229,10 +313,11 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
                 )
             )
             return
-        if verdict.outcome == "refer" and self.checked != (reg.to_unit, reg.id_number):
+        seen = (reg.to_unit, reg.id_number, tuple(sorted(checks.items())))
+        if verdict.outcome == "refer" and self.checked != seen:
             # Amber: the reason stays on the form until the volunteer has checked and says so
-            # with Enter again (a new unit or ID number is checked anew).
-            self.checked = (reg.to_unit, reg.id_number)
+            # with Enter again (a new unit, ID number or answer is checked anew).
+            self.checked = seen
             message.update(app.t("reg.check", reason=verdict.reason_text(app.lang)))
             app.bell()
             return
@@ -245,6 +330,7 @@ class RegisterScreen(DeskModal[RegistrationResult | None]):
                 self.direction,
                 policy.fever_threshold,
                 verdict,
+                checks,
             )
         except Exception as exc:
             message.update(app.t("duty.not_saved", error=app.error_text(exc)))

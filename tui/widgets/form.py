@@ -76,7 +76,9 @@ class FormField(Vertical):
 
 
 def fields_of(screen: HasFields) -> list[FormField]:
-    return list(screen.query(FormField))
+    """The form's fields in order; a field hidden for now (display off: not asked of this
+    person) is not part of it, for Enter and for the values."""
+    return [f for f in screen.query(FormField) if f.display]
 
 
 def field_named(screen: Widget, name: str) -> FormField:
