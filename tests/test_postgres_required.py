@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 # Two PostgreSQL tests that reach the database two ways: the `office` fixture and a direct URL.
 PG_TESTS = [
@@ -18,10 +16,17 @@ PG_TESTS = [
 NO_SERVER = "postgresql://postgres@127.0.0.1:1/test"  # port 1: nothing listens there
 
 
-def _pytest(test: str, **env: str) -> subprocess.CompletedProcess:
+# The replica tests start their own primary and standby from PostgreSQL's server programs.
+REPLICA_TEST = (
+    "tests/sync/test_read_replica.py::test_the_replica_is_tried_again_later_and_less_often_while_it_stays_away"
+)
+
+
+def _pytest(*tests: str, **env: str) -> subprocess.CompletedProcess:
+    """One pytest run of `tests` (a run costs seconds: each case below is one run of several tests)."""
     clean = {k: v for k, v in os.environ.items() if k not in ("KAKOU_TEST_DATABASE_URL", "KAKOU_REQUIRE_POSTGRES")}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rfs", "-p", "no:cacheprovider", test],
+        [sys.executable, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider", "-p", "no:randomly", *tests],
         cwd=ROOT,
         env={**clean, **env},
         capture_output=True,
@@ -30,36 +35,67 @@ def _pytest(test: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def _failed(run: subprocess.CompletedProcess) -> bool:
-    """pytest said the one test failed (in its body or its fixture's setup) and skipped nothing."""
-    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
-    return run.returncode == 1 and ("1 failed" in summary or "1 error" in summary) and "skipped" not in summary
+def _summary(run: subprocess.CompletedProcess) -> str:
+    return run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
 
 
-@pytest.mark.parametrize("test", PG_TESTS, ids=["office-fixture", "direct-url"])
-def test_an_unreachable_server_fails_when_postgres_is_required(test):
-    run = _pytest(test, KAKOU_TEST_DATABASE_URL=NO_SERVER, KAKOU_REQUIRE_POSTGRES="1")
-    assert _failed(run) and "unreachable" in run.stdout, run.stdout[-2000:]
+def _failed(run: subprocess.CompletedProcess, test: str, words: str) -> bool:
+    """pytest said `test` failed (in its body or its fixture's setup) and its report says `words`."""
+    node = test.split("::", 1)[1].split("[", 1)[0]
+    lines = run.stdout.splitlines()
+    said = any(line.startswith(("FAILED", "ERROR")) and node in line for line in lines)
+    # The test's own report: from its "____ name ____" header to the next header.
+    section: list[str] = []
+    for line in lines:
+        if (line.startswith("_") and line.endswith("_")) or line.startswith("==="):
+            if section:
+                break
+            if node in line:
+                section.append(line)
+        elif section:
+            section.append(line)
+    return said and words in "\n".join(section)
+
+
+def _failures(run: subprocess.CompletedProcess) -> int:
+    """Tests that failed or errored, from pytest's last line ("2 failed, 1 error in 3.0s")."""
+    words = _summary(run).replace(",", " ").split()
+    return sum(int(words[i - 1]) for i, w in enumerate(words) if w in ("failed", "error", "errors") and i > 0)
+
+
+def _skipped(run: subprocess.CompletedProcess, words: str) -> int:
+    """How many tests pytest skipped with `words` in the reason."""
+    count = 0
+    for line in run.stdout.splitlines():
+        if line.startswith("SKIPPED") and words in line:
+            count += int(line.split("[", 1)[1].split("]", 1)[0])
+    return count
+
+
+def test_an_unreachable_server_or_missing_server_programs_fail_when_postgres_is_required(tmp_path):
+    run = _pytest(
+        *PG_TESTS,
+        REPLICA_TEST,
+        KAKOU_TEST_DATABASE_URL=NO_SERVER,
+        KAKOU_TEST_PG_BIN=str(tmp_path),  # no server programs there
+        KAKOU_REQUIRE_POSTGRES="1",
+    )
+    out = run.stdout[-3000:]
+    assert run.returncode == 1 and _failures(run) == 3 and "skipped" not in _summary(run), out
+    # the office fixture and a direct URL both reach the database: both say it is unreachable
+    assert _failed(run, PG_TESTS[0], "unreachable") and _failed(run, PG_TESTS[1], "unreachable"), out
+    assert _failed(run, REPLICA_TEST, "server programs"), out
 
 
 def test_no_url_fails_when_postgres_is_required():
     run = _pytest(PG_TESTS[0], KAKOU_REQUIRE_POSTGRES="1")
-    assert _failed(run) and "KAKOU_TEST_DATABASE_URL" in run.stdout, run.stdout[-2000:]
+    out = run.stdout[-2000:]
+    assert run.returncode == 1 and _failures(run) == 1, out
+    assert _failed(run, PG_TESTS[0], "KAKOU_TEST_DATABASE_URL"), out
 
 
-def test_without_the_requirement_a_missing_server_is_a_skip_with_the_reason():
-    run = _pytest(PG_TESTS[0], KAKOU_TEST_DATABASE_URL=NO_SERVER)
-    assert run.returncode == 0 and "1 skipped" in run.stdout and "unreachable" in run.stdout, run.stdout[-2000:]
-
-
-# The replica tests start their own primary and standby from PostgreSQL's server programs.
-REPLICA_TEST = (
-    "tests/sync/test_read_replica.py::test_the_replica_is_tried_again_later_and_less_often_while_it_stays_away"
-)
-
-
-def test_missing_server_programs_fail_the_replica_tests_when_postgres_is_required(tmp_path):
-    run = _pytest(REPLICA_TEST, KAKOU_TEST_PG_BIN=str(tmp_path), KAKOU_REQUIRE_POSTGRES="1")
-    assert _failed(run) and "server programs" in run.stdout, run.stdout[-2000:]
-    run = _pytest(REPLICA_TEST, KAKOU_TEST_PG_BIN=str(tmp_path))
-    assert run.returncode == 0 and "1 skipped" in run.stdout and "server programs" in run.stdout, run.stdout[-2000:]
+def test_without_the_requirement_missing_postgres_is_a_skip_with_the_reason(tmp_path):
+    run = _pytest(PG_TESTS[0], REPLICA_TEST, KAKOU_TEST_DATABASE_URL=NO_SERVER, KAKOU_TEST_PG_BIN=str(tmp_path))
+    out = run.stdout[-2000:]
+    assert run.returncode == 0 and "2 skipped" in _summary(run), out
+    assert _skipped(run, "unreachable") == 1 and _skipped(run, "server programs") == 1, out

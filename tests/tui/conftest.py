@@ -144,7 +144,9 @@ async def wait_for(pilot, condition, timeout: float = 15.0):
 
 
 def on_screen(pilot, name: str):
-    return lambda: type(pilot.app.screen).__name__ == name
+    """The screen is `name` and has been drawn: a screen just pushed is laid out a frame later,
+    and read before that it is blank (it was, once in a CI run, right after the handover)."""
+    return lambda: type(pilot.app.screen).__name__ == name and screen_text(pilot.app).strip() != ""
 
 
 async def type_keys(pilot, text: str, gap: float = 0.0):
