@@ -53,7 +53,9 @@ async def test_a_required_check_is_one_key_after_the_temperature_and_is_kept(des
         await _fill(pilot, VISITOR)
         # Enter on the temperature moved on to the check: it is asked, its answers numbered
         assert form.is_attached and getattr(app.focused, "id", "") == "input-check_health_code"
-        await wait_for(pilot, lambda: "健康码 1绿码 2黄码 3红码" in screen_text(app))
+        field = form.query_one("#field-check_health_code")
+        assert field.display and field.label == "健康码 [1]绿码 [2]黄码 [3]红码 [4]灰码/打不开"
+        await wait_for(pilot, lambda: "健康码 [1]绿码" in screen_text(app))  # on the screen, in view
         assert _registrations(desk_dir) == []
         await type_keys(pilot, "1")  # one key, no Enter: saved
         await wait_for(pilot, on_screen(pilot, "DutyScreen"))
@@ -72,7 +74,7 @@ async def test_nothing_is_asked_of_a_kind_the_policy_does_not_name(desk_dir):
     async with app.run_test(size=(100, 30)) as pilot:
         await log_in(pilot)
         await _open_form(pilot)
-        assert "健康码 1绿码" not in screen_text(app)
+        assert "健康码 [1]绿码" not in screen_text(app)
         await _fill(pilot, VISITOR)  # a visitor: the last Enter saves
         await wait_for(pilot, on_screen(pilot, "DutyScreen"))
         await settle(pilot)
@@ -89,7 +91,7 @@ async def test_the_check_appears_when_the_kind_is_changed_to_one_that_needs_it(d
         assert not field.display
         await _fill(pilot, ["3"])  # courier
         await wait_for(pilot, lambda: field.display)
-        assert field.label == "health code 1green 2yellow 3red 4grey / won't load"
+        assert field.label == "health code [1]green [2]yellow [3]red [4]grey / won't load"
         form.query_one("#input-kind").value = "1"  # back to a visitor: not asked
         await wait_for(pilot, lambda: not field.display)
 

@@ -57,12 +57,13 @@ CHECK_FIELD = "check_"  # a check beside the pass (models/health_checks.py) aske
 
 
 def check_field_label(lang: str, check: str) -> str:
-    """ "健康码 1绿码 2黄码 3红码 4灰码/打不开": the check and its numbered answers."""
+    """ "健康码 [1]绿码 [2]黄码 [3]红码 [4]灰码/打不开": the check and its numbered answers (the
+    brackets keep a key apart from an answer that begins with a digit: [1]24小时内)."""
     from models.health_checks import CHECKS
     from tui.strings import words
 
     info = CHECKS[check]
-    answers = " ".join(f"{n}{words(lang, a.name)}" for n, a in enumerate(info.answers, 1))
+    answers = " ".join(f"[{n}]{words(lang, a.name)}" for n, a in enumerate(info.answers, 1))
     return f"{words(lang, info.name)} {answers}"
 
 
