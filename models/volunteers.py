@@ -33,12 +33,60 @@ BASE_LOCK_SECONDS = 30  # then 30 s, 60 s, 120 s ... up to MAX_LOCK_SECONDS
 MAX_LOCK_SECONDS = 15 * 60
 
 
+# OWASP's minimum argon2id setting (19 MiB, t=2, p=1). A PIN is typed without a name, so a login
+# must find whose PIN it is: every volunteer's hash is made with this kiosk's one salt
+# (`_kiosk_salt`), the typed PIN is hashed ONCE and compared with each stored hash, so a login
+# costs one argon2 call (~25 ms here, ~80 ms at 30 % of a core: tests/bench kiosk.pi_desk_*)
+# however many volunteers there are. Before, every hash was tried in turn: N calls.
+# What the parameters buy: offline, with the kiosk's file, a 4-digit PIN falls in ~4 CPU-minutes
+# (10^4 guesses x 25 ms) and an 8-digit one in ~29 CPU-days; a PIN's real guard is the lockout,
+# and a stolen kiosk is revoked at the office (README "A stolen kiosk"). One salt per kiosk costs
+# nothing here: PINs on a kiosk are unique anyway (a login could not tell two apart).
+PIN_TIME_COST, PIN_MEMORY_KIB, PIN_HASH_LEN = 2, 19456, 32
+
+
 def _hasher() -> PasswordHasher:
     from argon2 import PasswordHasher, Type
 
-    # OWASP's minimum argon2id setting (19 MiB, t=2, p=1): a login on a Raspberry Pi stays
-    # well under a second even when every volunteer's hash must be tried.
-    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.ID)
+    return PasswordHasher(
+        time_cost=PIN_TIME_COST, memory_cost=PIN_MEMORY_KIB, parallelism=1, hash_len=PIN_HASH_LEN, type=Type.ID
+    )
+
+
+def _kiosk_salt(conn: Connection) -> bytes:
+    """This kiosk's PIN salt: from its id, which is random per kiosk (a salt need not be secret)."""
+    import hashlib
+
+    kiosk_id = conn.execute(select(KioskState.kiosk_id).where(col(KioskState.id) == STATE_ROW_ID)).scalar_one()
+    return hashlib.sha256(b"kakou-pin-salt:" + str(kiosk_id).encode()).digest()[:16]
+
+
+def _pin_hash(salt: bytes, pin: str) -> str:
+    """The PIN's argon2id hash as a PHC string ($argon2id$v=19$m=...,t=...,p=1$salt$hash)."""
+    from argon2.low_level import Type, hash_secret
+
+    return hash_secret(pin.encode(), salt, PIN_TIME_COST, PIN_MEMORY_KIB, 1, PIN_HASH_LEN, Type.ID).decode()
+
+
+class _PinProbe:
+    """One typed PIN against many stored hashes with one argon2 call: a hash made with this
+    kiosk's salt and parameters is compared as text (constant time); any other (a hash from
+    before the one-salt rule, or another kiosk's copied in) is verified on its own, as before."""
+
+    def __init__(self, salt: bytes, pin: str):
+        self.pin = pin
+        self.digest = _pin_hash(salt, pin)
+        self.prefix = self.digest.rsplit("$", 1)[0] + "$"  # parameters and salt
+
+    def matches(self, pin_hash: str) -> bool:
+        import hmac
+
+        if pin_hash.startswith(self.prefix):
+            return hmac.compare_digest(pin_hash, self.digest)
+        return _matches(_hasher(), pin_hash, self.pin)
+
+    def is_current(self, pin_hash: str) -> bool:
+        return pin_hash.startswith(self.prefix)
 
 
 class PinError(KakouError):
@@ -125,8 +173,8 @@ def _all_hashes(conn: Connection) -> dict[int, str]:
     return {int(r[0]): str(r[1]) for r in conn.execute(select(Volunteer.id, Volunteer.pin_hash))}
 
 
-def _pin_used(hasher: PasswordHasher, hashes: dict[int, str], pin: str, skip: int | None) -> bool:
-    return any(_matches(hasher, h, pin) for vid, h in hashes.items() if vid != skip)
+def _pin_used(probe: _PinProbe, hashes: dict[int, str], skip: int | None) -> bool:
+    return any(probe.matches(h) for vid, h in hashes.items() if vid != skip)
 
 
 def _new_pin_hash(store: KioskStore, pin: str, skip: int | None) -> tuple[str, Callable[[Connection], None]]:
@@ -136,18 +184,18 @@ def _new_pin_hash(store: KioskStore, pin: str, skip: int | None) -> tuple[str, C
     enabling someone again can never give two people one PIN). The slow part (one argon2 try
     per volunteer) runs before the transaction; inside it only rows that changed meanwhile
     (another process added someone) are tried again, so two adds at once cannot share a PIN."""
-    hasher = _hasher()
     with store.engine.connect() as conn:
         seen = _all_hashes(conn)
-    if _pin_used(hasher, seen, pin, skip):
+        probe = _PinProbe(_kiosk_salt(conn), pin)
+    if _pin_used(probe, seen, skip):
         raise PinError(*PIN_TAKEN, code="pin_taken")
 
     def recheck(conn: Connection) -> None:
         changed = {vid: h for vid, h in _all_hashes(conn).items() if seen.get(vid) != h}
-        if _pin_used(hasher, changed, pin, skip):
+        if _pin_used(probe, changed, skip):
             raise PinError(*PIN_TAKEN, code="pin_taken")
 
-    return hasher.hash(pin), recheck
+    return probe.digest, recheck
 
 
 @contextmanager
@@ -331,16 +379,21 @@ def login(store: KioskStore, pin: str, now: float | None = None) -> VolunteerInf
             f"too many wrong PINs, try again in {int(left) + 1} s",
             code="pin_locked",
         )
-    hasher = _hasher()
     pin = pin.strip()
+    with store.engine.connect() as conn:
+        probe = _PinProbe(_kiosk_salt(conn), pin)  # the one argon2 call of a login
     for info, pin_hash in list_volunteers(store, with_hash=True):  # active ones only: disabled cannot log in
-        if _matches(hasher, pin_hash, pin):
+        if probe.matches(pin_hash):
             with store.writer.begin() as conn:
                 conn.execute(
                     update(KioskState)
                     .where(col(KioskState.id) == STATE_ROW_ID)
                     .values(pin_failures=0, pin_locked_until=0.0)
                 )
+                if not probe.is_current(pin_hash):
+                    # A hash from before the one-salt rule: made anew now that the PIN is known,
+                    # so the next login of anyone costs one argon2 call again.
+                    conn.execute(update(Volunteer).where(col(Volunteer.id) == info.id).values(pin_hash=probe.digest))
             return replace(info, weak_pin=info.is_supervisor and len(pin) < MIN_SUPERVISOR_PIN)
     with store.writer.begin() as conn:
         failures = int(conn.exec_driver_sql("SELECT pin_failures FROM kiosk_state WHERE id = 1").scalar_one()) + 1

@@ -355,3 +355,77 @@ class TestPermissionTable:
         with pytest.raises(KakouError) as refused:
             authorize(store, "issue_passes_typo", "888888", via="desk")
         assert refused.value.code == "unknown_action"
+
+
+class TestLoginCost:
+    """A PIN is typed without a name: a login must not try every volunteer's hash in turn (issue
+    17: PIN to duty screen on a Pi-class kiosk). One argon2 call, however many volunteers."""
+
+    @staticmethod
+    def _count_argon2(monkeypatch) -> list[str]:
+        import argon2
+        import argon2.low_level
+
+        calls: list[str] = []
+        real_hash, real_verify = argon2.low_level.hash_secret, argon2.PasswordHasher.verify
+
+        def counted_hash(*args, **kwargs):
+            calls.append("hash")
+            return real_hash(*args, **kwargs)
+
+        def counted_verify(self, *args, **kwargs):
+            calls.append("verify")
+            return real_verify(self, *args, **kwargs)
+
+        monkeypatch.setattr(argon2.low_level, "hash_secret", counted_hash)
+        monkeypatch.setattr(argon2.PasswordHasher, "verify", counted_verify)
+        return calls
+
+    def test_a_login_among_eight_volunteers_is_one_argon2_call(self, store, monkeypatch):
+        from models.volunteers import PinError, add_volunteer, login
+
+        add_volunteer(store, "王秀英", "888888", "supervisor")
+        for n in range(7):
+            add_volunteer(store, f"值守{n}", f"{5000 + n}")
+        calls = self._count_argon2(monkeypatch)
+        assert login(store, "5006").name == "值守6"
+        assert calls == ["hash"], calls
+        calls.clear()
+        with pytest.raises(PinError):
+            login(store, "4321")  # a wrong PIN costs the same one call
+        assert calls == ["hash"], calls
+
+    def test_a_pin_hashed_the_old_way_still_logs_in_and_is_made_anew(self, store, monkeypatch):
+        from models.volunteers import add_volunteer, login
+
+        add_volunteer(store, "王秀英", "888888", "supervisor")
+        add_volunteer(store, "李建国", "1234")
+        _store_short_pin(store, "李建国", "2468")  # a hash with its own random salt, as before
+        old = self._hash_of(store, "李建国")
+        calls = self._count_argon2(monkeypatch)
+        assert login(store, "2468").name == "李建国"
+        assert "verify" in calls  # the old hash is verified on its own, once
+        new = self._hash_of(store, "李建国")
+        assert new != old and new.startswith("$argon2id$")
+        calls.clear()
+        assert login(store, "2468").name == "李建国" and calls == ["hash"]
+        calls.clear()
+        assert login(store, "888888").name == "王秀英" and calls == ["hash"]
+
+    def test_a_pin_stays_one_persons_across_old_and_new_hashes(self, store):
+        from models.volunteers import PinError, add_volunteer
+
+        add_volunteer(store, "王秀英", "888888", "supervisor")
+        add_volunteer(store, "李建国", "1234")
+        _store_short_pin(store, "李建国", "2468")
+        with pytest.raises(PinError) as err:
+            add_volunteer(store, "陈晓", "2468")
+        assert err.value.code == "pin_taken"
+        with pytest.raises(PinError) as err:
+            add_volunteer(store, "陈晓", "888888")
+        assert err.value.code == "pin_taken"
+
+    @staticmethod
+    def _hash_of(store, name: str) -> str:
+        with store.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT pin_hash FROM volunteer WHERE name = ?", (name,)).scalar_one()
