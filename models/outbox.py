@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,19 +162,30 @@ def _tombstone_intact(raw: bytes) -> bool:
     return own == payload_hash(canonical_json(plain)) and raw.decode("utf-8") == canonical_json(body)
 
 
-def damaged_records(conn: Connection, start: float | None = None, end: float | None = None) -> list[tuple[int, int]]:
+def damaged_records(
+    conn: Connection,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    pause: Callable[[], None] | None = None,
+    every: int = 256,
+) -> list[tuple[int, int]]:
     """(epoch, seq) of the records whose payload no longer matches the hash written with it
     (a damaged SD card changes bytes that SQLite's own checks do not see), between `start` and
     `end` (wall times) or all of them. The payload is read as bytes: damaged text may no longer
-    be UTF-8."""
+    be UTF-8. `pause` is called after every `every` records: the desk's background check sleeps
+    there, so hashing 100k small payloads (Python holding the GIL) never keeps a scan waiting
+    for more than one slice."""
     where, params = "", {}
     if start is not None and end is not None:
         where, params = " WHERE wall_time >= :s AND wall_time < :e", {"s": start, "e": end}
     rows = conn.execute(text(f"SELECT epoch, seq, CAST(payload AS BLOB), payload_hash FROM outbox{where}"), params)
     bad = []
-    for epoch, seq, payload, digest in rows:
+    for n, (epoch, seq, payload, digest) in enumerate(rows, 1):
         if not hash_matches(payload, digest) and not _purged_intact(payload):
             bad.append((int(epoch), int(seq)))
+        if pause is not None and n % every == 0:
+            pause()
     return bad
 
 

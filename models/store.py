@@ -40,6 +40,8 @@ from models.verdict import GateState, TrustEntry
 from models.words import Words
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from nacl.signing import SigningKey
     from sqlmodel import Session
 
@@ -210,17 +212,18 @@ class KioskStore:
 
         return lost_words(self.lost_ranges())
 
-    def check_integrity(self) -> None:
+    def check_integrity(self, pause: Callable[[], None] | None = None) -> None:
         """The whole file, on its own connection (safe from a worker thread while the desk
         records; a read never blocks the writer in WAL mode): SQLite's full integrity_check, then
-        every outbox record against the hash written with it. StoreError(code="store_damaged")
-        with the plain words when either fails."""
+        every outbox record against the hash written with it, `pause` called between slices
+        (models/outbox.py damaged_records). StoreError(code="store_damaged") with the plain words
+        when either fails."""
         from models.engine import damaged_error, integrity_check
         from models.outbox import damaged_records
 
         integrity_check(self.engine)
         with self.engine.connect() as conn:
-            bad = damaged_records(conn)
+            bad = damaged_records(conn, pause=pause)
             conn.rollback()
         if bad:
             raise damaged_error(f"{len(bad)} records do not match their hash", self.data_dir / DB_FILE)

@@ -182,3 +182,24 @@ def test_a_clean_kiosk_passes_the_full_check(clean_kiosk, tmp_path, monkeypatch,
     store.close()
     code, out, _err = run(monkeypatch, capsys, "report", "--data-dir", str(kiosk))
     assert code == 0 and "损坏" not in out
+
+
+def test_the_background_check_hashes_in_slices_and_still_finds_the_damage(store):
+    """The desk's start-up check pauses between slices of records (it hands the interpreter back
+    to the scans: issue 17), and a damaged record in the last slice is still found."""
+    from sqlalchemy import text
+
+    from models.errors import StoreError
+    from models.outbox import damaged_records
+    from tests.sync.helpers import write_passages
+
+    write_passages(store, 600)
+    with store.writer.begin() as conn:  # the SD card changed a byte of the newest record
+        conn.execute(text("UPDATE outbox SET payload = payload || ' ' WHERE seq = (SELECT max(seq) FROM outbox)"))
+    pauses: list[int] = []
+    with store.engine.connect() as conn:
+        bad = damaged_records(conn, pause=lambda: pauses.append(1), every=256)
+    assert len(pauses) == 2 and len(bad) == 1  # 600 records: two full slices of 256
+    with pytest.raises(StoreError) as damaged:
+        store.check_integrity(pause=lambda: pauses.append(1))
+    assert "1 records do not match their hash" in damaged.value.en and len(pauses) == 4

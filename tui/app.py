@@ -60,6 +60,8 @@ SYNC_INTERVAL_SECONDS = 60.0
 SYNC_AFTER_RECORDS_SECONDS = 5.0
 # How often the desk looks at its clock (models/clock_health.py reads memory only: cheap).
 CLOCK_CHECK_SECONDS = 1.0
+# The start-up integrity check sleeps this long after each slice of records it hashes (models/outbox.py).
+INTEGRITY_PAUSE_S = 0.002
 
 
 class SyncStatusChanged(Message):
@@ -258,7 +260,9 @@ class DutyApp(App):
             return
         _lowest_priority()
         try:
-            store.check_integrity()
+            # A short sleep between slices of records hands the GIL back to the desk: nice 19
+            # keeps this thread off the CPU, not off the interpreter.
+            store.check_integrity(pause=lambda: time.sleep(INTEGRITY_PAUSE_S))
         except Exception as exc:
             self.store_damaged = True
             self._post(self._show_fatal_from_thread, exc)
