@@ -36,6 +36,14 @@ async def _fill(pilot, values):
         await pilot.pause(0.02)
 
 
+async def _visitor_filled_in(pilot):
+    """Logged in, F2, a visitor's fields filled down to the temperature (Enter on each)."""
+    await log_in(pilot)
+    form = await _open_form(pilot)
+    await _fill(pilot, VISITOR)
+    return form
+
+
 def _registrations(data_dir):
     return db_rows(data_dir, "SELECT kind, to_unit FROM registration")
 
@@ -48,9 +56,7 @@ async def test_a_required_check_is_one_key_after_the_temperature_and_is_kept(des
     _set_policy(desk_dir, health_checks={"in.visitor": ["health_code"]})
     app = DutyApp(desk_dir, lang="zh")
     async with app.run_test(size=(100, 30)) as pilot:
-        await log_in(pilot)
-        form = await _open_form(pilot)
-        await _fill(pilot, VISITOR)
+        form = await _visitor_filled_in(pilot)
         # Enter on the temperature moved on to the check: it is asked, its answers numbered
         assert form.is_attached and getattr(app.focused, "id", "") == "input-check_health_code"
         field = form.query_one("#field-check_health_code")
@@ -100,9 +106,7 @@ async def test_a_red_code_refuses_the_registration_and_records_what_was_seen(des
     _set_policy(desk_dir, health_checks={"in.visitor": ["health_code", "nucleic_test"]})
     app = DutyApp(desk_dir, lang="zh")
     async with app.run_test(size=(100, 30)) as pilot:
-        await log_in(pilot)
-        await _open_form(pilot)
-        await _fill(pilot, VISITOR)
+        await _visitor_filled_in(pilot)
         await type_keys(pilot, "3")  # red: on to the next check
         await pilot.pause(0.05)
         await type_keys(pilot, "1")  # test within 24 h: the last field, saved
@@ -119,9 +123,7 @@ async def test_a_yellow_code_asks_for_a_check_by_hand_then_enter_saves(desk_dir)
     _set_policy(desk_dir, health_checks={"in.visitor": ["health_code"]})
     app = DutyApp(desk_dir, lang="zh")
     async with app.run_test(size=(100, 30)) as pilot:
-        await log_in(pilot)
-        await _open_form(pilot)
-        await _fill(pilot, VISITOR)
+        await _visitor_filled_in(pilot)
         await type_keys(pilot, "2")
         await wait_for(pilot, lambda: "核查后再按回车保存" in screen_text(app))
         assert _registrations(desk_dir) == []
@@ -138,9 +140,7 @@ async def test_a_wrong_key_on_a_check_says_which_keys_and_saves_nothing(desk_dir
     _set_policy(desk_dir, health_checks={"in.visitor": ["health_code"]})
     app = DutyApp(desk_dir, lang="zh")
     async with app.run_test(size=(100, 30)) as pilot:
-        await log_in(pilot)
-        form = await _open_form(pilot)
-        await _fill(pilot, VISITOR)
+        form = await _visitor_filled_in(pilot)
         await type_keys(pilot, "7")
         await pilot.pause(0.05)
         field = form.query_one("#field-check_health_code")

@@ -74,9 +74,9 @@ def _check_registration(store, reg, direction):
     return check_registration(store, reg.to_unit or None, reg.id_number, direction)
 
 
-def _refuse_registration(store, reg, verdict, temperature, volunteer_id, direction, checks=None):
-    """Refused by the lists, the policy or an answer to a check: not registered in, but the
-    turned-back passage is recorded with its reason and what was seen (the office counts it)."""
+def _registration_passage(store, reg, verdict, temperature, volunteer_id, direction, checks, **extra):
+    """The passage of someone registered without a pass: the verdict's reasons and the answers to
+    the checks beside the pass, as the office counts them."""
     from models.facts import record_passage
 
     return record_passage(
@@ -88,7 +88,14 @@ def _refuse_registration(store, reg, verdict, temperature, volunteer_id, directi
         subject="registration",
         unit_code=reg.to_unit or None,
         checks=checks or None,
+        **extra,
     )
+
+
+def _refuse_registration(store, reg, verdict, temperature, volunteer_id, direction, checks=None):
+    """Refused by the lists, the policy or an answer to a check: not registered in, but the
+    turned-back passage is recorded with its reason and what was seen (the office counts it)."""
+    return _registration_passage(store, reg, verdict, temperature, volunteer_id, direction, checks)
 
 
 def _save_registration(store, reg, temperature, volunteer_id, direction, threshold, verdict=None, checks=None):
@@ -96,22 +103,13 @@ def _save_registration(store, reg, temperature, volunteer_id, direction, thresho
     verdict with reasons (a watched unit, a quarantined household checked by hand) or answers
     to the checks beside the pass is recorded with it as the registration's passage, so the
     reasons and what was seen are counted and reach the office."""
-    from models.facts import open_fever_case, record_passage, record_registration
+    from models.facts import open_fever_case, record_registration
 
     fact = record_registration(store, reg, temperature, volunteer_id, direction=direction)
     if verdict is not None and (verdict.reasons or checks):
         checked = ["checked_by_hand"] if verdict.outcome == "refer" else None
-        record_passage(
-            store,
-            direction,
-            verdict,
-            temperature,
-            volunteer_id,
-            subject="registration",
-            unit_code=reg.to_unit or None,
-            outcome="allow",
-            extra_reasons=checked,
-            checks=checks or None,
+        _registration_passage(
+            store, reg, verdict, temperature, volunteer_id, direction, checks, outcome="allow", extra_reasons=checked
         )
     case = None
     if temperature is not None and temperature.is_fever(threshold):
