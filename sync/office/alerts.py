@@ -9,6 +9,9 @@ day), so seeing the same thing twice (a retried push, a second sweep) makes no s
 The kinds (`KINDS`):
 - `quarantined_out`: a person of a quarantined unit or on the person list tried to go out;
 - `bad_pass`: a revoked, forged, other-community or untrusted pass was presented;
+- `pass_twice`: a pass went out again, at any gate of the street, with no way in between, within
+  policy `pass_out_twice_hours` of going out before (`out_twice`: a lent or copied pass, or a
+  gate that let someone in without a scan);
 - `fever_overdue`: a fever case with no outcome after its recheck time (and the grace);
 - `silent`: a gate not in touch for longer than policy allows;
 - `clock`: a gate's clock wrong by more than CLOCK_SKEW_S;
@@ -28,7 +31,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select, text
+from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text
 
 from models.errors import KakouError
 from models.reasons import REASONS, alert_kind, reason_label
@@ -46,6 +49,7 @@ __all__ = [
     "acknowledge",
     "derive",
     "latest",
+    "out_twice",
     "record_batch",
     "record_lost",
     "sweep",
@@ -139,6 +143,93 @@ def _store(conn: Connection, alerts: Sequence[dict[str, Any]]) -> int:
     return new
 
 
+def out_twice(passages: Iterable[dict[str, Any]], window_s: float) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """One pass's allowed passages at any gate ({record_id, kiosk_id, direction, corrected_time}),
+    in time order: each passage out whose last passage before it was out too, no more than
+    `window_s` earlier, paired with that earlier one. Plain: no database."""
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    previous: dict[str, Any] | None = None
+    for p in passages:
+        if p.get("direction") not in ("in", "out"):
+            continue
+        if (
+            p["direction"] == "out"
+            and previous is not None
+            and previous["direction"] == "out"
+            and p["corrected_time"] - previous["corrected_time"] <= window_s
+        ):
+            pairs.append((previous, p))
+        previous = p
+    return pairs
+
+
+_PASS_CHUNK = 500  # refs per query: well under SQLite's bound-parameter limit
+_PASS_HISTORY = (
+    select(t.record.c.record_id, t.record.c.kiosk_id, t.record.c.direction, t.record.c.corrected_time, t.record.c.ref)
+    .where(
+        t.record.c.kind == "passage",
+        t.record.c.ref.is_not(None),  # the partial index ix_office_record_pass_ref (migration 0025)
+        t.record.c.ref.in_(bindparam("refs", expanding=True)),
+        t.record.c.verdict == "allow",
+        t.record.c.corrected_time >= bindparam("low"),
+        t.record.c.corrected_time <= bindparam("high"),
+    )
+    .order_by(t.record.c.ref, t.record.c.corrected_time, t.record.c.record_id)
+)
+
+
+def _out_twice_alerts(conn: Connection, rows: Sequence[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """The `pass_twice` alerts a stored batch makes: its passes going out (or coming in late
+    between two outs stored before) looked up across every gate, within the policy's hours."""
+    mine = [
+        r
+        for r in rows
+        if r.get("kind") == "passage" and r.get("verdict") == "allow" and r.get("ref") and r.get("direction") == "out"
+    ]
+    if not mine:
+        return []
+    from sync.office.admin import office_policy
+
+    hours = office_policy(conn).pass_out_twice_hours
+    if hours <= 0:
+        return []
+    window = hours * 3600.0
+    batch = {r["record_id"] for r in rows}
+    refs = sorted({str(r["ref"]) for r in mine})
+    low = min(r["corrected_time"] for r in mine) - window
+    high = max(r["corrected_time"] for r in mine) + window
+    by_ref: dict[str, list[dict[str, Any]]] = {}
+    for i in range(0, len(refs), _PASS_CHUNK):
+        chunk = refs[i : i + _PASS_CHUNK]
+        for r in conn.execute(_PASS_HISTORY, {"refs": chunk, "low": low, "high": high}):
+            by_ref.setdefault(r.ref, []).append(dict(r._mapping))
+    made = []
+    for passages in by_ref.values():
+        for first, second in out_twice(passages, window):
+            if first["record_id"] not in batch and second["record_id"] not in batch:
+                continue  # an older pair: alerted (or not) when it arrived
+            made.append(
+                {
+                    "key": f"twice:{second['record_id']}"[:128],
+                    "at": second["corrected_time"],
+                    "made_at": now,
+                    "kiosk_id": second["kiosk_id"],
+                    "kind": "pass_twice",
+                    "reason": "",
+                    "record_id": second["record_id"],
+                    "detail": json.dumps(
+                        {
+                            "earlier_record": first["record_id"],
+                            "earlier_kiosk": first["kiosk_id"],
+                            "earlier_at": first["corrected_time"],
+                        },
+                        sort_keys=True,
+                    ),
+                }
+            )
+    return made
+
+
 def record_batch(
     conn: Connection,
     kiosk_id: str,
@@ -149,7 +240,10 @@ def record_batch(
     now: float | None = None,
 ) -> int:
     """The alerts of a stored batch, in its transaction (ingest calls this once the batch is stored)."""
-    return _store(conn, derive(kiosk_id, rows, conflicts=conflicts, skew=skew, now=now or time.time()))
+    when = now or time.time()
+    rows = list(rows)
+    made = derive(kiosk_id, rows, conflicts=conflicts, skew=skew, now=when)
+    return _store(conn, made + _out_twice_alerts(conn, rows, when))
 
 
 def record_lost(conn: Connection, kiosk_id: str, epoch: int, first: int, last: int, *, now: float | None = None) -> int:
@@ -259,9 +353,19 @@ def latest(
         q = q.where(t.alert.c.id == only)
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
+        for r in rows:
+            r["detail"] = json.loads(r["detail"] or "{}")
+        # The gate a pass went out at before (pass_twice): named, as the alert's own gate is.
+        earlier = {r["detail"]["earlier_kiosk"] for r in rows if "earlier_kiosk" in r["detail"]}
+        names = (
+            dict(conn.execute(select(t.kiosk.c.kiosk_id, t.kiosk.c.name).where(t.kiosk.c.kiosk_id.in_(earlier))).all())
+            if earlier
+            else {}
+        )
         conn.rollback()
     for r in rows:
-        r["detail"] = json.loads(r["detail"] or "{}")
+        if "earlier_kiosk" in r["detail"]:
+            r["detail"]["earlier_gate"] = names.get(r["detail"]["earlier_kiosk"], "?")
     return rows
 
 

@@ -159,6 +159,16 @@ Index(
     postgresql_where=text(PEOPLE_WHERE),
     sqlite_where=text(PEOPLE_WHERE),
 )
+# What one pass did last at any gate (the "same pass out twice" alert, sync/office/alerts.py;
+# migration 0025).
+PASS_REF_WHERE = "kind = 'passage' AND ref IS NOT NULL"
+Index(
+    "ix_office_record_pass_ref",
+    record.c.ref,
+    record.c.corrected_time,
+    postgresql_where=text(PASS_REF_WHERE),
+    sqlite_where=text(PASS_REF_WHERE),
+)
 
 conflict = Table(
     "office_conflict",

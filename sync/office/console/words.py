@@ -125,4 +125,5 @@ W: dict[str, Words] = {
     "blind_title": Words(
         "这个卡口现在没有联网：它的警报到不了街道。", "This gate is offline now: its alerts cannot reach the office."
     ),
+    "earlier_out": Words("上次外出", "went out before at"),
 }
