@@ -126,4 +126,23 @@ W: dict[str, Words] = {
         "这个卡口现在没有联网：它的警报到不了街道。", "This gate is offline now: its alerts cannot reach the office."
     ),
     "earlier_out": Words("上次外出", "went out before at"),
+    # the Policy page
+    "policy": Words("政策", "Policy"),
+    "policy_key": Words("设置项", "Key"),
+    "policy_meaning": Words("含义", "Meaning"),
+    "policy_type": Words("类型", "Type"),
+    "policy_range": Words("允许范围", "Allowed"),
+    "policy_value": Words("当前值", "Value"),
+    "policy_default": Words("默认", "default"),
+    "policy_save": Words("保存", "Save"),
+    "policy_set": Words("已设置", "Set"),
+    "policy_history": Words("修改记录", "Version history"),
+    "policy_version": Words("版本", "Version"),
+    "policy_no_history": Words("还没有修改过，全部为默认值。", "Never changed: every key has its default."),
+    "policy_have": Words("已执行当前版本的卡口", "Gates applying the current version"),
+    "policy_behind": Words("尚未拿到当前版本的卡口", "Gates not on the current version yet"),
+    "policy_street_only": Words(
+        "政策是全街道的：只有街道账号可以修改。",
+        "The policy is the whole street's: only a street account may change it.",
+    ),
 }
