@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from sync.office.console import auth, pages
+from sync.office.console import lookup as lookup_pages
 from sync.office.console import policy as policy_pages
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -33,6 +34,7 @@ async def _answer(result: Response | Awaitable[Response]) -> Response:
 def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(policy_pages.router)
+    app.include_router(lookup_pages.router)
     app.mount(pages.STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
 
     @app.exception_handler(auth.LoginNeeded)

@@ -145,4 +145,21 @@ W: dict[str, Words] = {
         "政策是全街道的：只有街道账号可以修改。",
         "The policy is the whole street's: only a street account may change it.",
     ),
+    # opening sealed personal data
+    "lookup": Words("查看登记", "Look up"),
+    "lookup_since": Words("从", "From"),
+    "lookup_until": Words("到", "to"),
+    "lookup_hint": Words(
+        "按被访单元查找登记；查看完整号码须写明原因，并记入审计。",
+        "Find registrations by the unit visited; opening the full numbers needs a reason and is audited.",
+    ),
+    "lookup_kind": Words("类别", "Kind"),
+    "lookup_name": Words("姓名", "Name"),
+    "lookup_phone": Words("电话", "Phone"),
+    "lookup_reason": Words("查看原因（必填）", "reason (required)"),
+    "lookup_open": Words("查看完整号码", "Open full numbers"),
+    "lookup_opened": Words("完整号码（已记入审计）", "Full numbers (audited)"),
+    "lookup_warning": Words("请勿转发或截图外传。", "Do not forward or share."),
+    "lookup_purged": Words("已到期清除", "purged"),
+    "lookup_none": Words("没有找到登记。", "No registrations found."),
 }
