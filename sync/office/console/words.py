@@ -162,4 +162,13 @@ W: dict[str, Words] = {
     "lookup_warning": Words("请勿转发或截图外传。", "Do not forward or share."),
     "lookup_purged": Words("已到期清除", "purged"),
     "lookup_none": Words("没有找到登记。", "No registrations found."),
+    # the Reports page
+    "reports": Words("报表", "Reports"),
+    "day_report": Words("街道日报", "Day report"),
+    "download_csv": Words("下载 CSV", "Download CSV"),
+    "download_xlsx": Words("下载 Excel", "Download XLSX"),
+    "chart_passages": Words("通行（进+出）", "passages (in + out)"),
+    "chart_by_hour": Words("每小时通行（进+出）", "Passages per hour (in + out)"),
+    "chart_by_gate": Words("各卡口通行（进+出）", "Passages per gate (in + out)"),
+    "chart_fevers": Words("近四周每天发热人数", "Fevers per day, last 4 weeks"),
 }
