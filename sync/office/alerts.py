@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text
 
 from models.errors import KakouError
 from models.reasons import REASONS, alert_kind, reason_label
@@ -163,71 +163,142 @@ def out_twice(passages: Iterable[dict[str, Any]], window_s: float) -> list[tuple
     return pairs
 
 
-_PASS_CHUNK = 500  # refs per query: well under SQLite's bound-parameter limit
-_PASS_HISTORY = (
-    select(t.record.c.record_id, t.record.c.kiosk_id, t.record.c.direction, t.record.c.corrected_time, t.record.c.ref)
-    .where(
-        t.record.c.kind == "passage",
-        t.record.c.ref.is_not(None),  # the partial index ix_office_record_pass_ref (migration 0025)
-        t.record.c.ref.in_(bindparam("refs", expanding=True)),
-        t.record.c.verdict == "allow",
-        t.record.c.corrected_time >= bindparam("low"),
-        t.record.c.corrected_time <= bindparam("high"),
+_CHUNK = 400  # ids per query: well under SQLite's bound-parameter limit
+
+
+def _neighbour(b: Any, before: bool, columns: Sequence[str]) -> Any:
+    """The allowed passage of the same pass as `b` just before (or after) it, at any gate: one
+    seek of ix_office_record_pass_ref (ref, corrected_time, record_id), however many passages
+    the pass has."""
+    p = t.record.alias("p")
+    order = (p.c.ref, p.c.corrected_time, p.c.record_id)
+    # (corrected_time, record_id) before / after b's, spelt out: SQLite seeks the index on the
+    # time range only this way (a row-value comparison is no range to it).
+    if before:
+        when = and_(
+            p.c.corrected_time <= b.c.corrected_time,
+            or_(p.c.corrected_time < b.c.corrected_time, p.c.record_id < b.c.record_id),
+        )
+    else:
+        when = and_(
+            p.c.corrected_time >= b.c.corrected_time,
+            or_(p.c.corrected_time > b.c.corrected_time, p.c.record_id > b.c.record_id),
+        )
+    q = select(*(p.c[c] for c in columns)).where(
+        # The index's own condition (migration 0025), written out: a bound value would keep
+        # SQLite, and PostgreSQL's generic plans, from using a partial index.
+        text("p.kind = 'passage' AND p.ref IS NOT NULL AND p.verdict = 'allow'"),
+        p.c.ref == b.c.ref,
+        when,
     )
-    .order_by(t.record.c.ref, t.record.c.corrected_time, t.record.c.record_id)
-)
+    q = q.order_by(*(c.desc() for c in order)) if before else q.order_by(*order)
+    return q.limit(1)
+
+
+_NEIGHBOUR_COLUMNS = ("record_id", "kiosk_id", "direction", "corrected_time")
+
+
+def _neighbours(before: bool, lateral: bool) -> Any:
+    """Each of the batch's passages (ids) with its pass's passage just before (or after) it at
+    any gate, in one statement: PostgreSQL as a LATERAL join (one seek a passage, whatever the
+    planner guesses of the table); SQLite, which has none, joins the record by the id found."""
+    b = t.record.alias("b")
+    if lateral:
+        n = _neighbour(b, before, _NEIGHBOUR_COLUMNS).lateral("n")
+        return (
+            select(b.c.record_id, *(n.c[c] for c in _NEIGHBOUR_COLUMNS))
+            .select_from(b.join(n, text("true")))
+            .where(b.c.record_id.in_(bindparam("ids", expanding=True)))
+        )
+    n = t.record.alias("n")
+    found = _neighbour(b, before, ("record_id",)).correlate(b).scalar_subquery()
+    return (
+        select(b.c.record_id, *(n.c[c] for c in _NEIGHBOUR_COLUMNS))
+        .select_from(b.join(n, n.c.record_id == found))
+        .where(b.c.record_id.in_(bindparam("ids", expanding=True)))
+    )
+
+
+_STATEMENTS = {(before, lateral): _neighbours(before, lateral) for before in (True, False) for lateral in (True, False)}
+# A passage this much older than its arrival may have a later one of its pass, from another
+# gate, already stored: only for those is the passage after it looked up (a kiosk online sends
+# its records within a minute; one that was offline sends them late).
+LATE_S = 300.0
+
+
+def _out_twice_hours(conn: Connection) -> float:
+    """The policy's pass_out_twice_hours, the one key read (every batch with a pass going out
+    asks: the whole policy would cost more than the look-up it decides on)."""
+    from models.policy import Policy, coerce
+
+    value = conn.execute(
+        select(t.list_item.c.value).where(
+            t.list_item.c.list_name == "policy",
+            t.list_item.c.item_key == "pass_out_twice_hours",
+            t.list_item.c.deleted.is_(False),
+        )
+    ).scalar()
+    try:
+        return (
+            float(coerce("pass_out_twice_hours", json.loads(value)))
+            if value is not None
+            else Policy().pass_out_twice_hours
+        )
+    except (ValueError, TypeError):
+        return Policy().pass_out_twice_hours
 
 
 def _out_twice_alerts(conn: Connection, rows: Sequence[dict[str, Any]], now: float) -> list[dict[str, Any]]:
-    """The `pass_twice` alerts a stored batch makes: its passes going out (or coming in late
-    between two outs stored before) looked up across every gate, within the policy's hours."""
-    mine = [
-        r
+    """The `pass_twice` alerts a stored batch makes: for each of its passes going out, what that
+    pass did just before at any gate, and for one that arrived late, just after too."""
+    mine = {
+        r["record_id"]: r
         for r in rows
         if r.get("kind") == "passage" and r.get("verdict") == "allow" and r.get("ref") and r.get("direction") == "out"
-    ]
+    }
     if not mine:
         return []
-    from sync.office.admin import office_policy
-
-    hours = office_policy(conn).pass_out_twice_hours
+    hours = _out_twice_hours(conn)
     if hours <= 0:
         return []
     window = hours * 3600.0
-    batch = {r["record_id"] for r in rows}
-    refs = sorted({str(r["ref"]) for r in mine})
-    low = min(r["corrected_time"] for r in mine) - window
-    high = max(r["corrected_time"] for r in mine) + window
-    by_ref: dict[str, list[dict[str, Any]]] = {}
-    for i in range(0, len(refs), _PASS_CHUNK):
-        chunk = refs[i : i + _PASS_CHUNK]
-        for r in conn.execute(_PASS_HISTORY, {"refs": chunk, "low": low, "high": high}):
-            by_ref.setdefault(r.ref, []).append(dict(r._mapping))
-    made = []
-    for passages in by_ref.values():
-        for first, second in out_twice(passages, window):
-            if first["record_id"] not in batch and second["record_id"] not in batch:
-                continue  # an older pair: alerted (or not) when it arrived
-            made.append(
-                {
-                    "key": f"twice:{second['record_id']}"[:128],
-                    "at": second["corrected_time"],
-                    "made_at": now,
-                    "kiosk_id": second["kiosk_id"],
-                    "kind": "pass_twice",
-                    "reason": "",
-                    "record_id": second["record_id"],
-                    "detail": json.dumps(
-                        {
-                            "earlier_record": first["record_id"],
-                            "earlier_kiosk": first["kiosk_id"],
-                            "earlier_at": first["corrected_time"],
-                        },
-                        sort_keys=True,
-                    ),
-                }
-            )
-    return made
+    near: dict[str, list[dict[str, Any]]] = {rid: [] for rid in mine}
+
+    def look(stmt: Any, ids: list[str]) -> None:
+        for i in range(0, len(ids), _CHUNK):
+            for rid, n_id, kiosk_id, direction, at in conn.execute(stmt, {"ids": ids[i : i + _CHUNK]}):
+                near[rid].append(
+                    {"record_id": n_id, "kiosk_id": kiosk_id, "direction": direction, "corrected_time": at}
+                )
+
+    lateral = conn.dialect.name == "postgresql"
+    look(_STATEMENTS[True, lateral], list(mine))
+    late = [rid for rid, r in mine.items() if r.get("received_at", now) - r["corrected_time"] > LATE_S]
+    look(_STATEMENTS[False, lateral], late)
+    made: dict[str, dict[str, Any]] = {}
+    for rid, found in near.items():
+        here = {k: mine[rid][k] for k in ("record_id", "kiosk_id", "direction", "corrected_time")}
+        seq = sorted([here, *found], key=lambda x: (x["corrected_time"], x["record_id"]))
+        for first, second in out_twice(seq, window):
+            key = f"twice:{second['record_id']}"[:128]
+            made[key] = {
+                "key": key,
+                "at": second["corrected_time"],
+                "made_at": now,
+                "kiosk_id": second["kiosk_id"],
+                "kind": "pass_twice",
+                "reason": "",
+                "record_id": second["record_id"],
+                "detail": json.dumps(
+                    {
+                        "earlier_record": first["record_id"],
+                        "earlier_kiosk": first["kiosk_id"],
+                        "earlier_at": first["corrected_time"],
+                    },
+                    sort_keys=True,
+                ),
+            }
+    return list(made.values())
 
 
 def record_batch(

@@ -281,3 +281,45 @@ def test_the_alerts_page_says_where_the_pass_went_out_before(console_office, tmp
     c, _csrf = logged_in(console_office.app, "李社区")
     page = c.get("/alerts").text
     assert "同一通行证连续两次外出" in page and "上次外出 卡口1" in page
+
+
+def _stored_passage(conn, kiosk_id: str, rid: str, direction: str, at: float, received: float, ref: str) -> dict:
+    row = {
+        "record_id": rid,
+        "kiosk_id": kiosk_id,
+        "epoch": 1,
+        "seq": int(at),
+        "kind": "passage",
+        "payload": "{}",
+        "payload_hash": "0" * 64,
+        "device_time": at,
+        "corrected_time": at,
+        "received_at": received,
+        "time_quality": "anchored",
+        "day": time.strftime("%Y-%m-%d", time.localtime(at)),
+        "hlc": int(at),
+        "boot_id": "b",
+        "mono_ns": 0,
+        "direction": direction,
+        "verdict": "allow",
+        "reasons": "[]",
+        "ref": ref,
+    }
+    conn.execute(t.record.insert().values(**row))
+    return row
+
+
+def test_an_out_that_arrives_late_makes_the_alert_of_the_out_after_it(console_office):
+    engine = console_office.engine
+    with engine.connect() as conn:
+        gates = dict(conn.execute(select(t.kiosk.c.name, t.kiosk.c.kiosk_id)).all())
+    east, north = gates["东门卡口"], gates["北门卡口"]
+    now = time.time()
+    with engine.begin() as conn:
+        # 北门 (online) sent its out at once; 东门 was offline and sends an out of an hour before.
+        fresh = _stored_passage(conn, north, "r-north", "out", now - 60, now - 50, "p" * 32)
+        alerts.record_batch(conn, north, [fresh], now=now - 50)
+        late = _stored_passage(conn, east, "r-east", "out", now - 3600, now, "p" * 32)
+        alerts.record_batch(conn, east, [late], now=now)
+    (alert,) = [a for a in alerts.latest(engine, STREET) if a["kind"] == "pass_twice"]
+    assert (alert["record_id"], alert["gate"], alert["detail"]["earlier_gate"]) == ("r-north", "北门卡口", "东门卡口")

@@ -1,8 +1,9 @@
 """pass_out_twice: one pass's passages at every gate, found by the pass
 
 The "same pass out twice" alert (sync/office/alerts.py) asks, for each pass going out in a batch,
-what that pass did last at any gate of the street. A partial index on the passages naming a pass
-(`ref`) answers it without reading the day's other passages.
+what that pass did just before and just after at any gate of the street. A partial index on the
+allowed passages naming a pass (`ref`), in time order, answers each with one seek, however many
+passages the day or the pass has.
 
 Revision ID: 0025_pass_out_twice
 Revises: 0022_where_people_are
@@ -16,14 +17,14 @@ down_revision = "0022_where_people_are"
 branch_labels = None
 depends_on = None
 
-WHERE = "kind = 'passage' AND ref IS NOT NULL"
+WHERE = "kind = 'passage' AND ref IS NOT NULL AND verdict = 'allow'"
 
 
 def upgrade() -> None:
     op.create_index(
         "ix_office_record_pass_ref",
         "office_record",
-        ["ref", "corrected_time"],
+        ["ref", "corrected_time", "record_id"],
         postgresql_where=sa.text(WHERE),
         sqlite_where=sa.text(WHERE),
     )
