@@ -198,19 +198,10 @@ def _neighbour(b: Any, before: bool, columns: Sequence[str]) -> Any:
 _NEIGHBOUR_COLUMNS = ("record_id", "kiosk_id", "direction", "corrected_time")
 
 
-def _neighbours(before: bool, lateral: bool) -> Any:
-    """Each of the batch's passages (ids) with its pass's passage just before (or after) it at
-    any gate, in one statement: PostgreSQL as a LATERAL join (one seek a passage, whatever the
-    planner guesses of the table); SQLite, which has none, joins the record by the id found."""
-    b = t.record.alias("b")
-    if lateral:
-        n = _neighbour(b, before, _NEIGHBOUR_COLUMNS).lateral("n")
-        return (
-            select(b.c.record_id, *(n.c[c] for c in _NEIGHBOUR_COLUMNS))
-            .select_from(b.join(n, text("true")))
-            .where(b.c.record_id.in_(bindparam("ids", expanding=True)))
-        )
-    n = t.record.alias("n")
+def _neighbours(before: bool) -> Any:
+    """SQLite: each of the batch's passages (ids) with its pass's passage just before (or after)
+    it at any gate, in one statement; the neighbour's id found by `_neighbour`, its row joined."""
+    b, n = t.record.alias("b"), t.record.alias("n")
     found = _neighbour(b, before, ("record_id",)).correlate(b).scalar_subquery()
     return (
         select(b.c.record_id, *(n.c[c] for c in _NEIGHBOUR_COLUMNS))
@@ -219,7 +210,26 @@ def _neighbours(before: bool, lateral: bool) -> Any:
     )
 
 
-_STATEMENTS = {(before, lateral): _neighbours(before, lateral) for before in (True, False) for lateral in (True, False)}
+def _pg_neighbours(before: bool) -> Any:
+    """PostgreSQL: the same, the batch's passages given as arrays (what ingest already holds),
+    each neighbour one seek of the index in a LATERAL join: no read of the batch's own rows,
+    whose plan would follow the table's statistics (a sequential scan while they are few)."""
+    cmp, eq, order = ("<", "<=", "DESC") if before else (">", ">=", "ASC")
+    return text(
+        "SELECT b.record_id, n.record_id, n.kiosk_id, n.direction, n.corrected_time"
+        " FROM unnest(CAST(:ids AS text[]), CAST(:refs AS text[]), CAST(:ats AS float8[]))"
+        " AS b(record_id, ref, corrected_time)"
+        " CROSS JOIN LATERAL (SELECT p.record_id, p.kiosk_id, p.direction, p.corrected_time FROM office_record p"
+        " WHERE p.kind = 'passage' AND p.ref IS NOT NULL AND p.verdict = 'allow' AND p.ref = b.ref"
+        f" AND p.corrected_time {eq} b.corrected_time"
+        f" AND (p.corrected_time {cmp} b.corrected_time OR p.record_id {cmp} b.record_id)"
+        f" ORDER BY p.ref {order}, p.corrected_time {order}, p.record_id {order} LIMIT 1) n"
+    )
+
+
+_STATEMENTS = {
+    (before, pg): (_pg_neighbours if pg else _neighbours)(before) for before in (True, False) for pg in (True, False)
+}
 # A passage this much older than its arrival may have a later one of its pass, from another
 # gate, already stored: only for those is the passage after it looked up (a kiosk online sends
 # its records within a minute; one that was offline sends them late).
@@ -264,17 +274,21 @@ def _out_twice_alerts(conn: Connection, rows: Sequence[dict[str, Any]], now: flo
     window = hours * 3600.0
     near: dict[str, list[dict[str, Any]]] = {rid: [] for rid in mine}
 
-    def look(stmt: Any, ids: list[str]) -> None:
+    pg = conn.dialect.name == "postgresql"
+
+    def look(before: bool, ids: list[str]) -> None:
         for i in range(0, len(ids), _CHUNK):
-            for rid, n_id, kiosk_id, direction, at in conn.execute(stmt, {"ids": ids[i : i + _CHUNK]}):
+            chunk = ids[i : i + _CHUNK]
+            params: dict[str, Any] = {"ids": chunk}
+            if pg:
+                params |= {"refs": [mine[x]["ref"] for x in chunk], "ats": [mine[x]["corrected_time"] for x in chunk]}
+            for rid, n_id, kiosk_id, direction, at in conn.execute(_STATEMENTS[before, pg], params):
                 near[rid].append(
                     {"record_id": n_id, "kiosk_id": kiosk_id, "direction": direction, "corrected_time": at}
                 )
 
-    lateral = conn.dialect.name == "postgresql"
-    look(_STATEMENTS[True, lateral], list(mine))
-    late = [rid for rid, r in mine.items() if r.get("received_at", now) - r["corrected_time"] > LATE_S]
-    look(_STATEMENTS[False, lateral], late)
+    look(True, list(mine))
+    look(False, [rid for rid, r in mine.items() if r.get("received_at", now) - r["corrected_time"] > LATE_S])
     made: dict[str, dict[str, Any]] = {}
     for rid, found in near.items():
         here = {k: mine[rid][k] for k in ("record_id", "kiosk_id", "direction", "corrected_time")}
