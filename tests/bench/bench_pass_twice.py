@@ -3,10 +3,10 @@
 - office.pass_twice.<backend>.<shape>: records/s stored by `ingest.ingest` (in-process, no HTTP)
   with the alert on (policy pass_out_twice_hours=24), against the same batches with it off
   (pass_out_twice_hours=0) on a fresh office in the same run (baseline). PASSES passes going
-  out and in in turn at GATES gates, one batch per gate a round. `online`: records arrive
-  within the round they were made (only the passage before each out is looked up); `late`:
-  every record an hour old on arrival (the one after is looked up too). `met`: the alert keeps
-  at least 70% of the ingest rate without it.
+  out and in in turn at GATES gates, one batch per gate a round (two index seeks per pass going
+  out: the passage before it and the one after it, at any gate). `online`: records arrive
+  within the round they were made; `late`: every record an hour old on arrival. `met`: the
+  alert keeps at least 70% of the ingest rate without it.
 
 One JSON object per line: `python -m tests.bench.bench_pass_twice [--quick] [--only NAME]`.
 """

@@ -309,7 +309,7 @@ def _stored_passage(conn, kiosk_id: str, rid: str, direction: str, at: float, re
     return row
 
 
-def test_an_out_that_arrives_late_makes_the_alert_of_the_out_after_it(console_office):
+def test_an_out_that_arrives_after_a_later_one_makes_the_alert_of_the_later_one(console_office):
     engine = console_office.engine
     with engine.connect() as conn:
         gates = dict(conn.execute(select(t.kiosk.c.name, t.kiosk.c.kiosk_id)).all())
@@ -321,5 +321,14 @@ def test_an_out_that_arrives_late_makes_the_alert_of_the_out_after_it(console_of
         alerts.record_batch(conn, north, [fresh], now=now - 50)
         late = _stored_passage(conn, east, "r-east", "out", now - 3600, now, "p" * 32)
         alerts.record_batch(conn, east, [late], now=now)
-    (alert,) = [a for a in alerts.latest(engine, STREET) if a["kind"] == "pass_twice"]
-    assert (alert["record_id"], alert["gate"], alert["detail"]["earlier_gate"]) == ("r-north", "北门卡口", "东门卡口")
+        # A copied pass: out at 东门, half a minute later out at 北门, 北门's push arriving first.
+        first = _stored_passage(conn, north, "q-north", "out", now - 30, now - 25, "q" * 32)
+        alerts.record_batch(conn, north, [first], now=now - 25)
+        second = _stored_passage(conn, east, "q-east", "out", now - 60, now - 20, "q" * 32)
+        alerts.record_batch(conn, east, [second], now=now - 20)
+    twice = sorted(
+        (a["record_id"], a["gate"], a["detail"]["earlier_gate"])
+        for a in alerts.latest(engine, STREET)
+        if a["kind"] == "pass_twice"
+    )
+    assert twice == [("q-north", "北门卡口", "东门卡口"), ("r-north", "北门卡口", "东门卡口")]
