@@ -48,6 +48,9 @@ class Policy:
     # One gate per compound: a pass that goes the same way twice is amber (check by hand); true
     # turns it red (a site whose gate is the only way in or out).
     deny_repeat_direction: bool = False
+    # Across the street: a pass that goes out again, at any gate, with no way in between is an
+    # alert at the office when the two outs are this many hours apart or less (0: no alert).
+    pass_out_twice_hours: int = 24
     # A visitor or courier to a home-quarantined household: amber (check by hand), or refused.
     refuse_quarantine_visits: bool = False
     # The handover and the report name visitors still inside after this hour and households
@@ -126,6 +129,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "lookup_memory_mib": (16, 64, "MiB"),
     "visiting_until_hour": (0, 24, "h"),
     "curfew_hour": (0, 24, "h"),
+    "pass_out_twice_hours": (0, 168, "h"),
 }
 
 

@@ -9,6 +9,9 @@ day), so seeing the same thing twice (a retried push, a second sweep) makes no s
 The kinds (`KINDS`):
 - `quarantined_out`: a person of a quarantined unit or on the person list tried to go out;
 - `bad_pass`: a revoked, forged, other-community or untrusted pass was presented;
+- `pass_twice`: a pass went out again, at any gate of the street, with no way in between, within
+  policy `pass_out_twice_hours` of going out before (`out_twice`: a lent or copied pass, or a
+  gate that let someone in without a scan);
 - `fever_overdue`: a fever case with no outcome after its recheck time (and the grace);
 - `silent`: a gate not in touch for longer than policy allows;
 - `clock`: a gate's clock wrong by more than CLOCK_SKEW_S;
@@ -28,7 +31,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select, text
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text
 
 from models.errors import KakouError
 from models.reasons import REASONS, alert_kind, reason_label
@@ -46,6 +49,7 @@ __all__ = [
     "acknowledge",
     "derive",
     "latest",
+    "out_twice",
     "record_batch",
     "record_lost",
     "sweep",
@@ -139,6 +143,176 @@ def _store(conn: Connection, alerts: Sequence[dict[str, Any]]) -> int:
     return new
 
 
+def out_twice(passages: Iterable[dict[str, Any]], window_s: float) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """One pass's allowed passages at any gate ({record_id, kiosk_id, direction, corrected_time}),
+    in time order: each passage out whose last passage before it was out too, no more than
+    `window_s` earlier, paired with that earlier one. Plain: no database."""
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    previous: dict[str, Any] | None = None
+    for p in passages:
+        if p.get("direction") not in ("in", "out"):
+            continue
+        if (
+            p["direction"] == "out"
+            and previous is not None
+            and previous["direction"] == "out"
+            and p["corrected_time"] - previous["corrected_time"] <= window_s
+        ):
+            pairs.append((previous, p))
+        previous = p
+    return pairs
+
+
+_CHUNK = 400  # ids per query: well under SQLite's bound-parameter limit
+
+
+def _neighbour(b: Any, before: bool, columns: Sequence[str]) -> Any:
+    """The allowed passage of the same pass as `b` just before (or after) it, at any gate: one
+    seek of ix_office_record_pass_ref (ref, corrected_time, record_id), however many passages
+    the pass has."""
+    p = t.record.alias("p")
+    order = (p.c.ref, p.c.corrected_time, p.c.record_id)
+    # (corrected_time, record_id) before / after b's, spelt out: SQLite seeks the index on the
+    # time range only this way (a row-value comparison is no range to it).
+    if before:
+        when = and_(
+            p.c.corrected_time <= b.c.corrected_time,
+            or_(p.c.corrected_time < b.c.corrected_time, p.c.record_id < b.c.record_id),
+        )
+    else:
+        when = and_(
+            p.c.corrected_time >= b.c.corrected_time,
+            or_(p.c.corrected_time > b.c.corrected_time, p.c.record_id > b.c.record_id),
+        )
+    q = select(*(p.c[c] for c in columns)).where(
+        # The index's own condition (migration 0025), written out: a bound value would keep
+        # SQLite, and PostgreSQL's generic plans, from using a partial index.
+        text("p.kind = 'passage' AND p.ref IS NOT NULL AND p.verdict = 'allow'"),
+        p.c.ref == b.c.ref,
+        when,
+    )
+    q = q.order_by(*(c.desc() for c in order)) if before else q.order_by(*order)
+    return q.limit(1)
+
+
+_NEIGHBOUR_COLUMNS = ("record_id", "kiosk_id", "direction", "corrected_time")
+
+
+def _neighbours(before: bool) -> Any:
+    """SQLite: each of the batch's passages (ids) with its pass's passage just before (or after)
+    it at any gate, in one statement; the neighbour's id found by `_neighbour`, its row joined."""
+    b, n = t.record.alias("b"), t.record.alias("n")
+    found = _neighbour(b, before, ("record_id",)).correlate(b).scalar_subquery()
+    return (
+        select(b.c.record_id, *(n.c[c] for c in _NEIGHBOUR_COLUMNS))
+        .select_from(b.join(n, n.c.record_id == found))
+        .where(b.c.record_id.in_(bindparam("ids", expanding=True)))
+    )
+
+
+def _pg_neighbours(before: bool) -> Any:
+    """PostgreSQL: the same, the batch's passages given as arrays (what ingest already holds),
+    each neighbour one seek of the index in a LATERAL join: no read of the batch's own rows,
+    whose plan would follow the table's statistics (a sequential scan while they are few)."""
+    cmp, eq, order = ("<", "<=", "DESC") if before else (">", ">=", "ASC")
+    return text(
+        "SELECT b.record_id, n.record_id, n.kiosk_id, n.direction, n.corrected_time"
+        " FROM unnest(CAST(:ids AS text[]), CAST(:refs AS text[]), CAST(:ats AS float8[]))"
+        " AS b(record_id, ref, corrected_time)"
+        " CROSS JOIN LATERAL (SELECT p.record_id, p.kiosk_id, p.direction, p.corrected_time FROM office_record p"
+        " WHERE p.kind = 'passage' AND p.ref IS NOT NULL AND p.verdict = 'allow' AND p.ref = b.ref"
+        f" AND p.corrected_time {eq} b.corrected_time"
+        f" AND (p.corrected_time {cmp} b.corrected_time OR p.record_id {cmp} b.record_id)"
+        f" ORDER BY p.ref {order}, p.corrected_time {order}, p.record_id {order} LIMIT 1) n"
+    )
+
+
+_STATEMENTS = {
+    (before, pg): (_pg_neighbours if pg else _neighbours)(before) for before in (True, False) for pg in (True, False)
+}
+
+
+def _out_twice_hours(conn: Connection) -> float:
+    """The policy's pass_out_twice_hours, the one key read (every batch with a pass going out
+    asks: the whole policy would cost more than the look-up it decides on)."""
+    from models.policy import Policy, coerce
+
+    value = conn.execute(
+        select(t.list_item.c.value).where(
+            t.list_item.c.list_name == "policy",
+            t.list_item.c.item_key == "pass_out_twice_hours",
+            t.list_item.c.deleted.is_(False),
+        )
+    ).scalar()
+    try:
+        return (
+            float(coerce("pass_out_twice_hours", json.loads(value)))
+            if value is not None
+            else Policy().pass_out_twice_hours
+        )
+    except (ValueError, TypeError):
+        return Policy().pass_out_twice_hours
+
+
+def _out_twice_alerts(conn: Connection, rows: Sequence[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """The `pass_twice` alerts a stored batch makes: for each of its passes going out, what that
+    pass did just before and just after at any gate (records reach the office in any order)."""
+    mine = {
+        r["record_id"]: r
+        for r in rows
+        if r.get("kind") == "passage" and r.get("verdict") == "allow" and r.get("ref") and r.get("direction") == "out"
+    }
+    if not mine:
+        return []
+    hours = _out_twice_hours(conn)
+    if hours <= 0:
+        return []
+    window = hours * 3600.0
+    near: dict[str, list[dict[str, Any]]] = {rid: [] for rid in mine}
+
+    pg = conn.dialect.name == "postgresql"
+
+    def look(before: bool, ids: list[str]) -> None:
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            params: dict[str, Any] = {"ids": chunk}
+            if pg:
+                params |= {"refs": [mine[x]["ref"] for x in chunk], "ats": [mine[x]["corrected_time"] for x in chunk]}
+            for rid, n_id, kiosk_id, direction, at in conn.execute(_STATEMENTS[before, pg], params):
+                near[rid].append(
+                    {"record_id": n_id, "kiosk_id": kiosk_id, "direction": direction, "corrected_time": at}
+                )
+
+    # After it too, whatever its age: a copied pass out at two gates a minute apart reaches the
+    # office in either order (each gate pushes when it pushes).
+    look(True, list(mine))
+    look(False, list(mine))
+    made: dict[str, dict[str, Any]] = {}
+    for rid, found in near.items():
+        here = {k: mine[rid][k] for k in ("record_id", "kiosk_id", "direction", "corrected_time")}
+        seq = sorted([here, *found], key=lambda x: (x["corrected_time"], x["record_id"]))
+        for first, second in out_twice(seq, window):
+            key = f"twice:{second['record_id']}"[:128]
+            made[key] = {
+                "key": key,
+                "at": second["corrected_time"],
+                "made_at": now,
+                "kiosk_id": second["kiosk_id"],
+                "kind": "pass_twice",
+                "reason": "",
+                "record_id": second["record_id"],
+                "detail": json.dumps(
+                    {
+                        "earlier_record": first["record_id"],
+                        "earlier_kiosk": first["kiosk_id"],
+                        "earlier_at": first["corrected_time"],
+                    },
+                    sort_keys=True,
+                ),
+            }
+    return list(made.values())
+
+
 def record_batch(
     conn: Connection,
     kiosk_id: str,
@@ -149,7 +323,10 @@ def record_batch(
     now: float | None = None,
 ) -> int:
     """The alerts of a stored batch, in its transaction (ingest calls this once the batch is stored)."""
-    return _store(conn, derive(kiosk_id, rows, conflicts=conflicts, skew=skew, now=now or time.time()))
+    when = now or time.time()
+    rows = list(rows)
+    made = derive(kiosk_id, rows, conflicts=conflicts, skew=skew, now=when)
+    return _store(conn, made + _out_twice_alerts(conn, rows, when))
 
 
 def record_lost(conn: Connection, kiosk_id: str, epoch: int, first: int, last: int, *, now: float | None = None) -> int:
@@ -259,9 +436,19 @@ def latest(
         q = q.where(t.alert.c.id == only)
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
+        for r in rows:
+            r["detail"] = json.loads(r["detail"] or "{}")
+        # The gate a pass went out at before (pass_twice): named, as the alert's own gate is.
+        earlier = {r["detail"]["earlier_kiosk"] for r in rows if "earlier_kiosk" in r["detail"]}
+        names = (
+            dict(conn.execute(select(t.kiosk.c.kiosk_id, t.kiosk.c.name).where(t.kiosk.c.kiosk_id.in_(earlier))).all())
+            if earlier
+            else {}
+        )
         conn.rollback()
     for r in rows:
-        r["detail"] = json.loads(r["detail"] or "{}")
+        if "earlier_kiosk" in r["detail"]:
+            r["detail"]["earlier_gate"] = names.get(r["detail"]["earlier_kiosk"], "?")
     return rows
 
 

@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections import Counter
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
@@ -148,6 +148,34 @@ def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dic
     for row in rows.values():
         row["fever_pending"] = max(0, row["fevers"] - sum(row[c] for c in FEVER_COLUMNS))
     out_rows = list(rows.values())
+    totals = totals_of(out_rows)
+    silent = [
+        {
+            "kiosk_id": r["kiosk_id"],
+            "checkpoint": r["checkpoint"],
+            "community": r["community"],
+            "last_sync": r["last_sync"],
+        }
+        for r in out_rows
+        if not r["reported"]
+    ]
+    return {
+        "date": day_text,
+        "checkpoints": out_rows,
+        "totals": totals,
+        "not_reported": silent,
+        # Records kiosks said that day they lost (sync/office/lost.py): not a silent gap.
+        "lost": [
+            {"kiosk_id": kid, "checkpoint": rows[kid]["checkpoint"], "community": rows[kid]["community"], **entry}
+            for kid, entry in lost.items()
+            if kid in rows
+        ],
+        "generated_at": time.time(),
+    }
+
+
+def totals_of(out_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The totals row of a report's checkpoint rows (all of them, or one community's)."""
     totals: dict[str, Any] = {
         key: sum(r[key] for r in out_rows)
         for key in (
@@ -173,29 +201,7 @@ def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dic
         for check, answers in r["checks"].items()
         for answer, n in answers.items()
     )
-    silent = [
-        {
-            "kiosk_id": r["kiosk_id"],
-            "checkpoint": r["checkpoint"],
-            "community": r["community"],
-            "last_sync": r["last_sync"],
-        }
-        for r in out_rows
-        if not r["reported"]
-    ]
-    return {
-        "date": day_text,
-        "checkpoints": out_rows,
-        "totals": totals,
-        "not_reported": silent,
-        # Records kiosks said that day they lost (sync/office/lost.py): not a silent gap.
-        "lost": [
-            {"kiosk_id": kid, "checkpoint": rows[kid]["checkpoint"], "community": rows[kid]["community"], **entry}
-            for kid, entry in lost.items()
-            if kid in rows
-        ],
-        "generated_at": time.time(),
-    }
+    return totals
 
 
 def recount_days(engine: Engine, day: dt.date | None = None) -> int:
@@ -393,7 +399,7 @@ def _cells_as_text(sheet: Any) -> None:
                 cell.quotePrefix = True
 
 
-def write_xlsx(report: dict[str, Any], path: str | os.PathLike[str], lang: str = "zh") -> None:
+def write_xlsx(report: dict[str, Any], path: str | os.PathLike[str] | IO[bytes], lang: str = "zh") -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 

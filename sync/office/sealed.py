@@ -117,12 +117,22 @@ def _open_payload(
 
 
 def lookup(
-    engine: Engine, office_keys: OfficeKeys, record_id: str, *, admin: str, reason: str, via: str = "cli"
+    engine: Engine,
+    office_keys: OfficeKeys,
+    record_id: str,
+    *,
+    admin: str,
+    reason: str,
+    via: str = "cli",
+    community: str | None = None,
 ) -> LookupResult:
     """Open the sealed ID number and phone of one registration, leaving an audit row first.
 
     `admin` must already be authenticated (token over HTTP, an active admin's name on the
-    command line). Attempts that open nothing are audited too, with their outcome."""
+    command line, a console session). `community`: only a registration made at a gate of that
+    community is opened (a community clerk's); one of another community is answered as if it
+    did not exist, and audited as what it was ("other_community"). Attempts that open nothing
+    are audited too, with their outcome."""
     reason = _reason(reason)
     record_id = (record_id or "").strip()
     with engine.begin() as conn:
@@ -146,6 +156,8 @@ def lookup(
         payload: dict[str, Any] = {}
         if row is None:
             outcome = "not_found"
+        elif community is not None and (row.community or "") != community:
+            outcome = "other_community"
         elif row.kind != "registration":
             outcome = "not_registration"
         else:
@@ -167,7 +179,7 @@ def lookup(
             fields=sorted(opened),
         )
     if outcome != "ok":
-        raise SealedLookupError(outcome)
+        raise SealedLookupError("not_found" if outcome == "other_community" else outcome)
     assert row is not None  # outcome "ok" means the row was found and opened
     return LookupResult(
         record_id=row.record_id,

@@ -159,6 +159,17 @@ Index(
     postgresql_where=text(PEOPLE_WHERE),
     sqlite_where=text(PEOPLE_WHERE),
 )
+# What one pass did just before and after a passage, at any gate (the "same pass out twice" alert, sync/office/alerts.py;
+# migration 0025).
+PASS_REF_WHERE = "kind = 'passage' AND ref IS NOT NULL AND verdict = 'allow'"
+Index(
+    "ix_office_record_pass_ref",
+    record.c.ref,
+    record.c.corrected_time,
+    record.c.record_id,
+    postgresql_where=text(PASS_REF_WHERE),
+    sqlite_where=text(PASS_REF_WHERE),
+)
 
 conflict = Table(
     "office_conflict",

@@ -4,6 +4,9 @@
   GATES gates with PER_DAY passages a day each over DAYS days, median of N requests;
   baseline: `report.day_report` alone for the same day (the figures the page is built on).
 - console.today_rows_ms: `console.today.today()` alone (day report + kiosk status + states).
+- console.reports_page_ms: GET /reports (the day report, passages per hour from the day's
+  records, per gate, fevers per day over four weeks, three SVG charts), same baseline.
+- console.policy_page_ms: GET /policy (every key, the history, which gates have it), same baseline.
 
 One JSON object per line: `python -m tests.bench.bench_console [--quick] [--only NAME]`.
 """
@@ -133,6 +136,18 @@ def main() -> None:
         if not args.only or args.only in "console.today_rows_ms":
             rows = _median_ms(lambda: today(engine, day, Account("bench", "street")), n)
             emit("console.today_rows_ms", rows, "ms", baseline=base, sizes=sizes)
+        if not args.only or args.only in "console.reports_page_ms":
+
+            def reports() -> None:
+                assert client.get("/reports").status_code == 200
+
+            emit("console.reports_page_ms", _median_ms(reports, n), "ms", baseline=base, target="<300", sizes=sizes)
+        if not args.only or args.only in "console.policy_page_ms":
+
+            def policy() -> None:
+                assert client.get("/policy").status_code == 200
+
+            emit("console.policy_page_ms", _median_ms(policy, n), "ms", baseline=base, target="<300", sizes=sizes)
         client.close()
         app.state.office.close()
 

@@ -225,3 +225,110 @@ def test_what_makes_an_alert_is_one_rule_for_the_desk_and_the_office():
     from models.reasons import ALERT_PASS_REASONS, ALERT_QUARANTINE_REASONS
 
     assert set(REASONS) >= ALERT_PASS_REASONS | ALERT_QUARANTINE_REASONS  # every code is in the one table
+
+
+# -- the same pass out twice ------------------------------------------------------------------
+
+
+def _p(rid: str, direction: str, at: float, kiosk: str = "k1") -> dict:
+    return {"record_id": rid, "kiosk_id": kiosk, "direction": direction, "corrected_time": at}
+
+
+def test_out_twice_pairs_two_outs_with_no_in_between_within_the_window():
+    hour = 3600.0
+    seq = [_p("a", "out", 0), _p("b", "out", hour, "k2"), _p("c", "in", 2 * hour), _p("d", "out", 3 * hour)]
+    assert [(a["record_id"], b["record_id"]) for a, b in alerts.out_twice(seq, 24 * hour)] == [("a", "b")]
+    # out, in, out is a resident's ordinary day; two outs further apart than the window are not an alert
+    assert alerts.out_twice([_p("a", "out", 0), _p("c", "in", 1), _p("d", "out", 2)], 24 * hour) == []
+    assert alerts.out_twice([_p("a", "out", 0), _p("b", "out", 25 * hour)], 24 * hour) == []
+    # three outs in a row: the second and the third are each an alert
+    three = [_p("a", "out", 0), _p("b", "out", 1), _p("c", "out", 2)]
+    assert [b["record_id"] for _a, b in alerts.out_twice(three, hour)] == ["b", "c"]
+
+
+def test_a_pass_going_out_at_two_gates_with_no_in_between_is_one_alert_at_the_second(console_office, tmp_path):
+    from sync.office.admin import set_policy
+
+    east, east_sync = console_office.add_kiosk(tmp_path / "k1")
+    west, west_sync = console_office.add_kiosk(tmp_path / "k2")
+    passage(east, "out", "allow", [], pass_id="p" * 32, unit_code="3-2-501")
+    passage(east, "out", "allow", [], pass_id="q" * 32, unit_code="3-2-502")
+    east_sync.run_once()
+    passage(west, "in", "allow", [], pass_id="q" * 32, unit_code="3-2-502")  # q came home: no alert
+    second = passage(west, "out", "allow", [], pass_id="p" * 32, unit_code="3-2-501")
+    passage(west, "out", "deny", ["quarantined"], pass_id="q" * 32, unit_code="3-2-502")  # denied: did not go out
+    west_sync.run_once()
+    twice = [a for a in alerts.latest(console_office.engine, STREET) if a["kind"] == "pass_twice"]
+    assert [(a["record_id"], a["gate"], a["detail"]["earlier_gate"]) for a in twice] == [(second, "卡口2", "卡口1")]
+    assert alerts.what("pass_twice", "", "zh") == "同一通行证连续两次外出"
+    assert [a["kind"] for a in alerts.latest(console_office.engine, NORTH)] == []  # another community's gates
+    # The policy's hours: 0 turns the alert off.
+    set_policy(console_office.engine, {"pass_out_twice_hours": "0"})
+    passage(east, "out", "allow", [], pass_id="p" * 32, unit_code="3-2-501")
+    east_sync.run_once()
+    assert len([a for a in alerts.latest(console_office.engine, STREET) if a["kind"] == "pass_twice"]) == 1
+
+
+def test_the_alerts_page_says_where_the_pass_went_out_before(console_office, tmp_path):
+    from tests.console.helpers import logged_in
+
+    east, east_sync = console_office.add_kiosk(tmp_path / "k1")
+    west, west_sync = console_office.add_kiosk(tmp_path / "k2")
+    passage(east, "out", "allow", [], pass_id="p" * 32, unit_code="3-2-501")
+    east_sync.run_once()
+    passage(west, "out", "allow", [], pass_id="p" * 32, unit_code="3-2-501")
+    west_sync.run_once()
+    c, _csrf = logged_in(console_office.app, "李社区")
+    page = c.get("/alerts").text
+    assert "同一通行证连续两次外出" in page and "上次外出 卡口1" in page
+
+
+def _stored_passage(conn, kiosk_id: str, rid: str, direction: str, at: float, received: float, ref: str) -> dict:
+    row = {
+        "record_id": rid,
+        "kiosk_id": kiosk_id,
+        "epoch": 1,
+        "seq": int(at),
+        "kind": "passage",
+        "payload": "{}",
+        "payload_hash": "0" * 64,
+        "device_time": at,
+        "corrected_time": at,
+        "received_at": received,
+        "time_quality": "anchored",
+        "day": time.strftime("%Y-%m-%d", time.localtime(at)),
+        "hlc": int(at),
+        "boot_id": "b",
+        "mono_ns": 0,
+        "direction": direction,
+        "verdict": "allow",
+        "reasons": "[]",
+        "ref": ref,
+    }
+    conn.execute(t.record.insert().values(**row))
+    return row
+
+
+def test_an_out_that_arrives_after_a_later_one_makes_the_alert_of_the_later_one(console_office):
+    engine = console_office.engine
+    with engine.connect() as conn:
+        gates = dict(conn.execute(select(t.kiosk.c.name, t.kiosk.c.kiosk_id)).all())
+    east, north = gates["东门卡口"], gates["北门卡口"]
+    now = time.time()
+    with engine.begin() as conn:
+        # 北门 (online) sent its out at once; 东门 was offline and sends an out of an hour before.
+        fresh = _stored_passage(conn, north, "r-north", "out", now - 60, now - 50, "p" * 32)
+        alerts.record_batch(conn, north, [fresh], now=now - 50)
+        late = _stored_passage(conn, east, "r-east", "out", now - 3600, now, "p" * 32)
+        alerts.record_batch(conn, east, [late], now=now)
+        # A copied pass: out at 东门, half a minute later out at 北门, 北门's push arriving first.
+        first = _stored_passage(conn, north, "q-north", "out", now - 30, now - 25, "q" * 32)
+        alerts.record_batch(conn, north, [first], now=now - 25)
+        second = _stored_passage(conn, east, "q-east", "out", now - 60, now - 20, "q" * 32)
+        alerts.record_batch(conn, east, [second], now=now - 20)
+    twice = sorted(
+        (a["record_id"], a["gate"], a["detail"]["earlier_gate"])
+        for a in alerts.latest(engine, STREET)
+        if a["kind"] == "pass_twice"
+    )
+    assert twice == [("q-north", "北门卡口", "东门卡口"), ("r-north", "北门卡口", "东门卡口")]

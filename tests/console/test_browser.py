@@ -197,3 +197,36 @@ def test_an_alert_appears_while_the_page_is_open_and_is_acknowledged(browser, se
     # after a reload the page says the same (it was stored, not only drawn)
     page.reload()
     assert "已电话通知楼长" in page.locator("tr.alert.acked").inner_text()
+
+
+def test_a_street_account_sets_the_policy_and_a_viewer_sees_no_edit_form(browser, served):
+    handle, url = served
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    _log_in(page, url, "张敏")
+    page.click("nav >> text=政策")
+    page.wait_for_url(url + "/policy")
+    assert "卡口1" in page.locator("#policy-have").inner_text()  # it took the policy at its last pull
+    row = page.locator("#key-fever_threshold")
+    row.locator("input[name=value]").fill("42")
+    row.locator("button").click()
+    page.locator(".msg.bad").wait_for()  # htmx swapped the refusal in
+    assert "37-38.5" in page.locator(".msg.bad").inner_text()
+    row = page.locator("#key-fever_threshold")
+    row.locator("input[name=value]").fill("37.5")
+    row.locator("button").click()
+    page.locator(".msg.ok").wait_for()
+    assert page.url == url + "/policy" and "fever_threshold=37.5" in page.locator(".msg.ok").inner_text()
+    assert "卡口1" in page.locator("#policy-behind").inner_text()  # not pulled yet
+    assert "console:张敏" in page.locator("#policy-history").inner_text()
+    _shot(page, "12-policy-set")
+    from sync.office.admin import office_policy
+
+    with handle.engine.connect() as conn:
+        assert office_policy(conn).fever_threshold == 37.5
+
+    viewer = browser.new_page(viewport={"width": 1200, "height": 800})
+    _log_in(viewer, url, "王看")
+    viewer.goto(url + "/policy")
+    assert "37.5" in viewer.locator("#key-fever_threshold").inner_text()
+    assert viewer.locator("form[action='/policy']").count() == 0 and viewer.locator("input[name=value]").count() == 0
+    _shot(viewer, "13-policy-viewer")

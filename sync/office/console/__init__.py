@@ -21,6 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from sync.office.console import auth, pages
+from sync.office.console import lookup as lookup_pages
+from sync.office.console import policy as policy_pages
+from sync.office.console import reports as report_pages
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -31,6 +34,9 @@ async def _answer(result: Response | Awaitable[Response]) -> Response:
 
 def install(app: FastAPI) -> None:
     app.include_router(pages.router)
+    app.include_router(policy_pages.router)
+    app.include_router(lookup_pages.router)
+    app.include_router(report_pages.router)
     app.mount(pages.STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
 
     @app.exception_handler(auth.LoginNeeded)
