@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
-from sync.office.console import auth, pages
+from sync.office.console import auth, pages, records
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -31,6 +31,7 @@ async def _answer(result: Response | Awaitable[Response]) -> Response:
 
 def install(app: FastAPI) -> None:
     app.include_router(pages.router)
+    app.include_router(records.router)
     app.mount(pages.STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
 
     @app.exception_handler(auth.LoginNeeded)

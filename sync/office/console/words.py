@@ -125,4 +125,20 @@ W: dict[str, Words] = {
     "blind_title": Words(
         "这个卡口现在没有联网：它的警报到不了街道。", "This gate is offline now: its alerts cannot reach the office."
     ),
+    "records": Words("记录", "Records"),
+    "day_from": Words("从", "From"),
+    "day_to": Words("到", "To"),
+    "all": Words("全部", "all"),
+    "direction": Words("进出", "In/out"),
+    "verdict": Words("结果", "Verdict"),
+    "kind": Words("类别", "Kind"),
+    "next_page": Words("下一页", "Next page"),
+    "first_page": Words("回到第一页", "First page"),
+    "export_csv": Words("导出 CSV", "Export CSV"),
+    "export_xlsx": Words("导出 Excel", "Export Excel"),
+    "export_hint": Words(
+        "导出筛选出的全部记录（最多 {cap} 条）", "Exports every record the filters select (at most {cap})"
+    ),
+    "no_records": Words("没有符合条件的记录。", "No records match."),
+    "newest_first": Words("最新的在前，每页 {n} 条", "Newest first, {n} a page"),
 }
