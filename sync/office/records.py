@@ -38,7 +38,9 @@ PAGE = 50
 # An export holds at most this many rows; more are refused with words (narrow the filters).
 EXPORT_CAP = 100_000
 DEFAULT_DAYS = 7  # the page opens on the last week
-MAX_TEXT = 40  # a filter value longer than this is no unit, reason or gate
+MAX_TEXT = 40
+# Days outside these years are no records' days (and year 1 or 9999 is past what the clock converts).
+FIRST_YEAR, LAST_YEAR = 2000, 2200  # a filter value longer than this is no unit, reason or gate
 
 # Which record kinds each table lists.
 TABLES: dict[str, tuple[str, ...]] = {
@@ -219,8 +221,12 @@ def parse_filters(
         if not raw:
             return default
         try:
-            return dt.date.fromisoformat(raw[:MAX_TEXT])
+            value = dt.date.fromisoformat(raw[:MAX_TEXT])
         except ValueError:
+            value = None
+        if value is not None and FIRST_YEAR <= value.year <= LAST_YEAR:
+            return value
+        if value is None:
             errors.append(
                 _error(
                     f"日期应为 YYYY-MM-DD（例如 2026-03-15），这个不是日期：{raw[:MAX_TEXT]}",
@@ -228,7 +234,15 @@ def parse_filters(
                     "day",
                 )
             )
-            return default
+        else:
+            errors.append(
+                _error(
+                    f"日期应在 {FIRST_YEAR} 年到 {LAST_YEAR} 年之间：{raw[:MAX_TEXT]}",
+                    f"A day must be between the years {FIRST_YEAR} and {LAST_YEAR}: {raw[:MAX_TEXT]}",
+                    "day",
+                )
+            )
+        return default
 
     day_to = day("to", today)
     day_from = day("from", day_to - dt.timedelta(days=DEFAULT_DAYS - 1))

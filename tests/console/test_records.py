@@ -278,6 +278,8 @@ def test_bad_filters_get_words_not_a_500(records_office):
     for query, words in (
         ("from=2026-13-45", "这个不是日期"),
         ("from=2026-03-10&to=2026-03-01", "在结束日期 2026-03-01 之后"),
+        ("from=0001-01-01", "日期应在 2000 年到 2200 年之间"),
+        ("to=9999-12-31", "日期应在 2000 年到 2200 年之间"),
         ("gate=no-such-gate", "没有这个卡口"),
         ("direction=sideways", "应为 进 或 出"),
         ("after=not-a-cursor", "翻页位置无效"),
