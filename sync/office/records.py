@@ -293,18 +293,29 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _where(f: Filters, gates: Mapping[str, Any], account: Account) -> list[ColumnElement[bool]]:
+def _where(
+    f: Filters, gates: Mapping[str, Any], account: Account, after: Cursor | None = None
+) -> list[ColumnElement[bool]]:
     r = t.record.c
     kinds = TABLES[f.table]
     if f.table == "passes" and f.kind:
         kinds = ("pass_" + f.kind,)
+    # The day of a listed record is the local date of its corrected time (ingest), so the range is
+    # a range of the paging index's own column.
+    end = _day_start(f.day_to + dt.timedelta(days=1))
     where: list[ColumnElement[bool]] = [
         r.kind.in_(kinds) if len(kinds) > 1 else r.kind == kinds[0],
-        # The day of a listed record is the local date of its corrected time (ingest), so the range
-        # is a range of the paging index's own column.
         r.corrected_time >= _day_start(f.day_from),
-        r.corrected_time < _day_start(f.day_to + dt.timedelta(days=1)),
     ]
+    if after is not None and after.at < end:
+        # The cursor's time as the range's upper end too: SQLite's planner bounds an index range
+        # by plain comparisons only, and with the day's end instead it would read every row of
+        # the pages before this one (PostgreSQL uses the row comparison itself).
+        where.append(r.corrected_time <= after.at)
+    else:
+        where.append(r.corrected_time < end)
+    if after is not None:
+        where.append(tuple_(r.corrected_time, r.record_id) < tuple_(after.at, after.record_id))
     if f.gate:
         where.append(r.kiosk_id == f.gate)
     elif account.role == "community":
@@ -356,9 +367,7 @@ def fetch(
 ) -> list[dict[str, Any]]:
     """Up to `limit` records of the filtered table, newest first, after `after`."""
     r = t.record.c
-    q = select(*_ROW_COLUMNS).where(*_where(f, gates, account))
-    if after is not None:
-        q = q.where(tuple_(r.corrected_time, r.record_id) < tuple_(after.at, after.record_id))
+    q = select(*_ROW_COLUMNS).where(*_where(f, gates, account, after))
     q = q.order_by(r.corrected_time.desc(), r.record_id.desc()).limit(limit)
     rows = [dict(row._mapping) for row in conn.execute(q)]
     if f.table == "fevers" and rows:

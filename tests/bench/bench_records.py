@@ -233,7 +233,7 @@ def main() -> None:
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    from sqlalchemy import func, select, tuple_
+    from sqlalchemy import func, select
 
     from sync.office import records as rec
     from sync.office import tables as t
@@ -284,15 +284,10 @@ def main() -> None:
                     with engine.connect() as conn:
                         q = (
                             select(*rec._ROW_COLUMNS)
-                            .where(*rec._where(f, gates_seen, account))
+                            .where(*rec._where(f, gates_seen, account, after))
                             .order_by(t.record.c.corrected_time.desc(), t.record.c.record_id.desc())
                             .limit(rec.PAGE + 1)
                         )
-                        if after is not None:
-                            q = q.where(
-                                tuple_(t.record.c.corrected_time, t.record.c.record_id)
-                                < tuple_(after.at, after.record_id)
-                            )
                         conn.execute(q).all()
                         conn.rollback()
 

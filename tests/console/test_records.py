@@ -312,3 +312,73 @@ def test_the_pages_need_a_login(records_office):
     for path in ("/records", "/records/passages", "/records/passages/export.csv"):
         answer = c.get(path)
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+def test_a_page_deep_in_the_records_reads_no_more_than_the_first(tmp_path):
+    """Keyset paging: the page after 2,900 rows costs what the first page costs. Counted in SQLite
+    virtual-machine steps (its progress handler), not in time: reading the rows before the page
+    (an OFFSET, or an index range bounded by the day's end) makes the deep page many times dearer."""
+    import time as time_
+
+    from sync.office import records as rec
+    from sync.office import tables as t
+    from sync.office.db import open_office_engine
+    from sync.office.enrol import add_checkpoint
+    from sync.office.users import Account
+
+    engine = open_office_engine(tmp_path / "office")
+    try:
+        kid = add_checkpoint(engine, "东门卡口", "幸福里社区")["kiosk_id"]
+        now = time_.time()
+        rows = [
+            {
+                "record_id": f"00000000-0000-7000-8000-{i:012d}",
+                "kiosk_id": kid,
+                "epoch": 1,
+                "seq": i + 1,
+                "kind": "passage",
+                "payload": "{}",
+                "payload_hash": "0" * 64,
+                "device_time": now - 3000 + i,
+                "corrected_time": now - 3000 + i,
+                "received_at": now,
+                "time_quality": "anchored",
+                "day": "",
+                "hlc": i,
+                "boot_id": "b",
+                "mono_ns": 0,
+                "direction": "in",
+                "verdict": "allow",
+                "reasons": "[]",
+            }
+            for i in range(3000)
+        ]
+        with engine.begin() as conn:
+            conn.execute(t.record.insert(), rows)
+        account = Account("s", "street")
+        with engine.connect() as conn:
+            gates = rec.gates_seen(conn, account)
+        f, errors = rec.parse_filters("passages", {}, gates)
+        assert not errors
+
+        def steps(after):
+            counted = [0]
+
+            def tick():
+                counted[0] += 1
+                return 0
+
+            with engine.connect() as conn:
+                conn.connection.driver_connection.set_progress_handler(tick, 10)
+                got = rec.fetch(conn, f, account, gates, after=after)
+                conn.connection.driver_connection.set_progress_handler(None, 10)
+            return counted[0], got
+
+        first, page1 = steps(None)
+        deep, page_deep = steps(rec.Cursor(rows[100]["corrected_time"], rows[100]["record_id"]))
+        ids = [r["record_id"] for r in rows]
+        assert [r["record_id"] for r in page1] == ids[:-51:-1]
+        assert [r["record_id"] for r in page_deep] == ids[99:49:-1]
+        assert deep <= 2 * first, (first, deep)
+    finally:
+        engine.dispose()
