@@ -409,7 +409,7 @@ def page(engine: Engine, f: Filters, account: Account, gates: Mapping[str, Any],
 
 
 class TooMany(KakouError):
-    pass
+    """More records match than an export holds (EXPORT_CAP): the words say the cap."""
 
 
 def export_rows(

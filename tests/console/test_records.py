@@ -382,3 +382,28 @@ def test_a_page_deep_in_the_records_reads_no_more_than_the_first(tmp_path):
         assert deep <= 2 * first, (first, deep)
     finally:
         engine.dispose()
+
+
+def test_filters_and_cursors_come_back_from_their_own_query_string():
+    import datetime as dt
+
+    from sync.office import records as rec
+
+    gates = {"k-1": ("东门卡口", "幸福里社区")}
+    params = {"from": "2026-03-01", "to": "2026-03-07", "gate": "k-1", "direction": "out", "verdict": "deny"}
+    f, errors = rec.parse_filters("passages", {**params, "reason": "quarantined", "unit": " 3-2-501 "}, gates)
+    assert errors == [] and f.day_from == dt.date(2026, 3, 1) and f.unit == "3-2-501"
+    assert rec.parse_filters("passages", f.query(), gates) == (f, [])  # a bookmark gives the same filters
+    # a filter the table has no column for is not applied (the form never sends it)
+    g, errors = rec.parse_filters("registrations", {"verdict": "deny", "kind": "courier"}, gates)
+    assert errors == [] and g.verdict is None and g.kind == "courier"
+    _, errors = rec.parse_filters("passes", {"kind": "courier"}, gates)
+    assert [e.code for e in errors] == ["filter"]
+    # the default: the last week up to today
+    d, _ = rec.parse_filters("fevers", {}, gates, today=dt.date(2026, 3, 15))
+    assert (d.day_from, d.day_to) == (dt.date(2026, 3, 9), dt.date(2026, 3, 15))
+    cursor = rec.Cursor(1772000000.123456789, "0190a1b2-0000-7000-8000-000000000001")
+    assert rec.parse_cursor(cursor.text()) == cursor  # the exact float: no row skipped or repeated
+    for bad in ("nan_0190", "inf_ab", "1e999_ab", "1.5_not hex"):
+        with pytest.raises(Exception, match="翻页位置无效"):
+            rec.parse_cursor(bad)
