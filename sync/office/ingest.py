@@ -110,10 +110,15 @@ def _local_day(ts: float) -> str:
         return time.strftime("%Y-%m-%d", time.localtime(min(max(ts, 0.0), 253402214400.0)))
 
 
-EXTRACTED = ("direction", "verdict", "reasons", "detail", "ref")
+EXTRACTED = ("direction", "verdict", "reasons", "detail", "ref", "unit")
 # The extracted fields, in the order of EXTRACTED.
-Extracted = tuple[str | None, str | None, str | None, str | None, str | None]
-_NOTHING_EXTRACTED: Extracted = (None, None, None, None, None)
+Extracted = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
+_NOTHING_EXTRACTED: Extracted = (None, None, None, None, None, None)
+
+
+def _unit(value: Any) -> str | None:
+    # The unit a record names, for the Records pages' unit filter (sync/office/records.py).
+    return str(value)[:32] if value else None
 
 
 def _passage(get: Callable[..., Any]) -> Extracted:
@@ -132,20 +137,21 @@ def _passage(get: Callable[..., Any]) -> Extracted:
         reasons if isinstance(reasons, str) else json.dumps(reasons),
         checks_detail(checks) or None,  # what the volunteer saw (models/health_checks.py)
         str(ref)[:36] if ref else None,
+        _unit(get("unit_code")),
     )
 
 
 def _pass_ref(get: Callable[..., Any]) -> Extracted:
-    return None, None, None, None, str(get("pass_id"))[:36]
+    return None, None, None, None, str(get("pass_id"))[:36], _unit(get("unit_code"))
 
 
 # Per record kind, what the day report groups by: the registration's kind (models/kinds.py) and
 # the fever outcome are the `detail` the office report counts per kind. Other kinds: nothing.
 _EXTRACTORS: dict[str, Callable[[Callable[..., Any]], Extracted]] = {
     "passage": _passage,
-    "fever_case": lambda get: (str(get("direction"))[:3], None, None, None, None),
-    "fever_outcome": lambda get: (None, None, None, str(get("outcome"))[:32], str(get("case_id"))[:36]),
-    "registration": lambda get: (None, None, None, str(get("kind"))[:32], None),
+    "fever_case": lambda get: (str(get("direction"))[:3], None, None, None, None, _unit(get("unit_code"))),
+    "fever_outcome": lambda get: (None, None, None, str(get("outcome"))[:32], str(get("case_id"))[:36], None),
+    "registration": lambda get: (None, None, None, str(get("kind"))[:32], None, _unit(get("to_unit"))),
     "pass_issued": _pass_ref,
     "pass_revoked": _pass_ref,
 }
@@ -171,10 +177,10 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
         payload = _read_payload(text_)
         if not isinstance(payload, dict):
             raise ValueError("not an object")
-        direction, verdict, reasons, detail, ref = _extract(item.kind, payload)
+        direction, verdict, reasons, detail, ref, unit = _extract(item.kind, payload)
     except (ValueError, TypeError, RecursionError):
         flags.append("unreadable")
-        direction = verdict = reasons = detail = ref = None
+        direction = verdict = reasons = detail = ref = unit = None
     corrected, quality = correct_time(item, anchor, received_at)
     if quality == "received":
         flags.append("clock")
@@ -201,6 +207,7 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
         "reasons": reasons,
         "detail": detail,
         "ref": ref,
+        "unit": unit,
     }
     # PostgreSQL cannot store a NUL character in text: one in any field would fail the whole
     # batch with a 503 on every retry and block the kiosk's queue for ever. Store the record

@@ -369,7 +369,7 @@ def places_lines(report: dict[str, Any], lang: str = "zh") -> list[str]:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _looks_like_formula(value: str) -> bool:
+def looks_like_formula(value: str) -> bool:
     # A lone "-" is the report's "nothing" mark, and no spreadsheet reads it as a formula.
     return value.startswith(_FORMULA_START) and value != "-"
 
@@ -377,7 +377,7 @@ def _looks_like_formula(value: str) -> bool:
 def sheet_text(value: str) -> str:
     """A CSV cell that every spreadsheet shows as the text it is: a leading apostrophe (the
     convention Excel and LibreOffice hide) before anything that would start a formula."""
-    return "'" + value if _looks_like_formula(value) else value
+    return "'" + value if looks_like_formula(value) else value
 
 
 def format_csv(report: dict[str, Any], lang: str = "zh") -> str:
@@ -394,7 +394,7 @@ def _cells_as_text(sheet: Any) -> None:
     so editing the cell does not turn it into one either."""
     for row in sheet.iter_rows():
         for cell in row:
-            if isinstance(cell.value, str) and _looks_like_formula(cell.value):
+            if isinstance(cell.value, str) and looks_like_formula(cell.value):
                 cell.data_type = "s"
                 cell.quotePrefix = True
 

@@ -146,6 +146,9 @@ record = Table(
     Column("reasons", Text),
     Column("detail", String(32)),  # registration kind, fever outcome
     Column("ref", String(36)),  # pass id of pass_issued / pass_revoked, case id of an outcome
+    # The household unit a record names (a pass's, a registration's "to unit"), read out at ingest
+    # from migration 0024 on, so the Records page finds a unit's records by index (contact tracing).
+    Column("unit", String(32)),
     UniqueConstraint("kiosk_id", "epoch", "seq", name="uq_office_record_slot"),
 )
 Index("ix_office_record_day_kiosk", record.c.day, record.c.kiosk_id)
@@ -170,6 +173,23 @@ Index(
     postgresql_where=text(PASS_REF_WHERE),
     sqlite_where=text(PASS_REF_WHERE),
 )
+
+# The console's Records pages (sync/office/records.py): newest first, paged by (corrected_time,
+# record_id) - a keyset, never an OFFSET - per kind, per gate and kind, and per unit (migration 0024).
+Index("ix_office_record_kind_time", record.c.kind, record.c.corrected_time, record.c.record_id)
+Index("ix_office_record_kiosk_kind_time", record.c.kiosk_id, record.c.kind, record.c.corrected_time, record.c.record_id)
+UNIT_WHERE = "unit IS NOT NULL"
+Index(
+    "ix_office_record_unit_time",
+    record.c.unit,
+    record.c.corrected_time,
+    record.c.record_id,
+    postgresql_where=text(UNIT_WHERE),
+    sqlite_where=text(UNIT_WHERE),
+)
+# A fever case's outcome, found by its case id (the outcome's ref).
+OUTCOME_WHERE = "kind = 'fever_outcome'"
+Index("ix_office_record_outcome", record.c.ref, postgresql_where=text(OUTCOME_WHERE), sqlite_where=text(OUTCOME_WHERE))
 
 conflict = Table(
     "office_conflict",

@@ -125,7 +125,9 @@ def test_a_viewer_or_another_community_cannot_acknowledge(console_office, tmp_pa
 def test_the_page_has_no_inline_script(console_office):
     c, _ = logged_in(console_office.app, "张敏")
     page = c.get("/alerts").text
+    from sync.office.console.pages import ASSET_VERSION
+
     assert re.findall(r"<script[^>]*>", page) == [
-        '<script src="/static/htmx.min.js?v=3" defer>',
-        '<script src="/static/alerts.js?v=3" defer>',
+        f'<script src="/static/htmx.min.js?v={ASSET_VERSION}" defer>',
+        f'<script src="/static/alerts.js?v={ASSET_VERSION}" defer>',
     ]

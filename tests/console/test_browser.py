@@ -230,3 +230,34 @@ def test_a_street_account_sets_the_policy_and_a_viewer_sees_no_edit_form(browser
     assert "37.5" in viewer.locator("#key-fever_threshold").inner_text()
     assert viewer.locator("form[action='/policy']").count() == 0 and viewer.locator("input[name=value]").count() == 0
     _shot(viewer, "13-policy-viewer")
+
+
+def test_filter_records_and_export_what_is_filtered(browser, served):
+    """The Records page: a filter swaps the rows in place (htmx) and puts itself in the address
+    (a bookmark gives the same rows back); the CSV export holds exactly the filtered rows."""
+    import csv
+    import io
+
+    _handle, url = served
+    page = browser.new_page(viewport={"width": 1200, "height": 800}, accept_downloads=True)
+    _log_in(page, url, "张敏")
+    page.click("nav >> text=记录")
+    page.wait_for_url(url + "/records/passages")
+    rows = page.locator("#records tbody tr")
+    assert rows.count() == 8
+    page.evaluate("window.kakouKept = 1")  # gone if the page reloads
+    page.select_option("select[name=direction]", "in")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**direction=in**")
+    page.wait_for_function("document.querySelectorAll('#records tbody tr').length === 4")
+    assert page.evaluate("window.kakouKept") == 1
+    assert all(cell == "进" for cell in page.locator("#records tbody tr td:nth-child(3)").all_inner_texts())
+    _shot(page, "14-records-filtered")
+    with page.expect_download() as info:
+        page.click("text=导出 CSV")
+    body = Path(info.value.path()).read_text(encoding="utf-8-sig")
+    head, *lines = list(csv.reader(io.StringIO(body)))
+    assert head[2] == "进出" and len(lines) == 4 and {line[2] for line in lines} == {"进"}
+    page.goto(page.url)  # the bookmark: the same filtered rows
+    assert page.locator("#records tbody tr").count() == 4
+    assert page.locator("select[name=direction]").input_value() == "in"

@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
-from sync.office.console import auth, pages
+from sync.office.console import auth, pages, records
 from sync.office.console import lookup as lookup_pages
 from sync.office.console import policy as policy_pages
 from sync.office.console import reports as report_pages
@@ -37,6 +37,7 @@ def install(app: FastAPI) -> None:
     app.include_router(policy_pages.router)
     app.include_router(lookup_pages.router)
     app.include_router(report_pages.router)
+    app.include_router(records.router)
     app.mount(pages.STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
 
     @app.exception_handler(auth.LoginNeeded)

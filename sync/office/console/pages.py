@@ -34,7 +34,7 @@ log = logging.getLogger("kakou." + __name__)
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 STATIC_URL = "/static"
-ASSET_VERSION = "3"  # bump when static/ changes: browsers keep the old files otherwise
+ASSET_VERSION = "5"  # bump when static/ changes: browsers keep the old files otherwise
 
 # Never framed, never a script or style from elsewhere, nothing cached: the pages hold personal data.
 SECURITY_HEADERS = {

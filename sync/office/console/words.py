@@ -171,4 +171,20 @@ W: dict[str, Words] = {
     "chart_by_hour": Words("每小时通行（进+出）", "Passages per hour (in + out)"),
     "chart_by_gate": Words("各卡口通行（进+出）", "Passages per gate (in + out)"),
     "chart_fevers": Words("近四周每天发热人数", "Fevers per day, last 4 weeks"),
+    "records": Words("记录", "Records"),
+    "day_from": Words("从", "From"),
+    "day_to": Words("到", "To"),
+    "all": Words("全部", "all"),
+    "direction": Words("进出", "In/out"),
+    "verdict": Words("结果", "Verdict"),
+    "kind": Words("类别", "Kind"),
+    "next_page": Words("下一页", "Next page"),
+    "first_page": Words("回到第一页", "First page"),
+    "export_csv": Words("导出 CSV", "Export CSV"),
+    "export_xlsx": Words("导出 Excel", "Export Excel"),
+    "export_hint": Words(
+        "导出筛选出的全部记录（最多 {cap} 条）", "Exports every record the filters select (at most {cap})"
+    ),
+    "no_records": Words("没有符合条件的记录。", "No records match."),
+    "newest_first": Words("最新的在前，每页 {n} 条", "Newest first, {n} a page"),
 }

@@ -6,14 +6,14 @@ allowed passages naming a pass (`ref`), in time order, answers each with one see
 passages the day or the pass has.
 
 Revision ID: 0025_pass_out_twice
-Revises: 0022_where_people_are
+Revises: 0024_records_pages
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0025_pass_out_twice"
-down_revision = "0022_where_people_are"
+down_revision = "0024_records_pages"
 branch_labels = None
 depends_on = None
 

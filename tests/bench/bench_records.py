@@ -1,0 +1,385 @@
+"""The console's Records pages at street scale (issue 16): server time of one page.
+
+Fills GATES gates x PER_DAY passages a day x DAYS days (every 40th record a registration, one
+in seven passages denied) straight into office_record - on PostgreSQL with one server-side
+INSERT ... SELECT generate_series per gate when KAKOU_TEST_DATABASE_URL is set (the issue's
+figures are PostgreSQL's), else on SQLite with executemany - then times GET of one page through
+the whole route (session, filters, query, template), median of N requests:
+
+- records.first_page_ms      /records/passages (the last week, every gate)
+- records.filtered_page_ms   one gate, out, denied, 30 days
+- records.deep_page_ms       a page half-way back through 30 days (keyset cursor); `offset_ms`
+                             is what the same page costs with OFFSET, once, for contrast
+- records.community_page_ms  a community account (its ten gates)
+- records.unit_page_ms       one unit's records over 30 days (contact tracing)
+- records.export_csv_ms      CSV of one gate's day (PER_DAY rows)
+
+Baseline of each: the same page's plain SELECT (same WHERE, ORDER BY, LIMIT) on the same
+connection pool, so the figure is the page's own cost over the database's. Target: <= 300 ms.
+
+`python -m tests.bench.bench_records [--quick] [--only NAME] [--per-day N]`: full is 200 x 800 x 30
+(4.8M records, loads in about three minutes); `--per-day 2000` is the issue's 12M (about 7.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from tests.bench.output import emit
+
+TARGET = "<300"
+
+
+def _day_starts(days: int) -> tuple[list[float], list[str]]:
+    today = dt.date.today()
+    dates = [today - dt.timedelta(days=d) for d in range(days)]
+    return [time.mktime(dt.datetime.combine(d, dt.time.min).timetuple()) for d in dates], [d.isoformat() for d in dates]
+
+
+# One gate's records, made by the server. n = 1..per_day*days; d = its day back from today;
+# i = its place in that day (06:00 to 22:00).
+PG_FILL = """
+INSERT INTO office_record (record_id, kiosk_id, epoch, seq, kind, payload, payload_hash, device_time,
+    corrected_time, received_at, time_quality, day, hlc, boot_id, mono_ns, direction, verdict, reasons, detail, unit)
+SELECT substr(ts, 1, 8) || '-' || substr(ts, 9, 4) || '-7' || substr(rnd, 1, 3) || '-8' || substr(rnd, 4, 3)
+        || '-' || substr(rnd, 7, 12), %(k)s, 1, n, kind,
+    '{"direction":"' || dir || '","pass_kind":1,"reasons":' || reasons_json
+        || ',"subject":"pass","temp_raw":"365","temp_value":36.5,"unit_code":"' || unit
+        || '","verdict":"' || verdict || '"}',
+    repeat('0', 64), at, at, at, 'anchored', (%(days)s::text[])[d + 1], n, 'b', 0,
+    CASE WHEN kind = 'passage' THEN dir END, CASE WHEN kind = 'passage' THEN verdict END,
+    CASE WHEN kind = 'passage' THEN reasons END, CASE WHEN kind = 'registration' THEN 'visitor' END, unit
+FROM (
+    SELECT n, d, i,
+        CASE WHEN n %% 40 = 0 THEN 'registration' ELSE 'passage' END AS kind,
+        CASE WHEN n %% 2 = 0 THEN 'in' ELSE 'out' END AS dir,
+        CASE WHEN i %% 7 = 0 THEN 'deny' ELSE 'allow' END AS verdict,
+        CASE WHEN i %% 14 = 0 THEN '["revoked"]' WHEN i %% 7 = 0 THEN '["quarantined"]' ELSE '[]' END AS reasons,
+        CASE WHEN i %% 14 = 0 THEN '"[\\"revoked\\"]"' WHEN i %% 7 = 0 THEN '"[\\"quarantined\\"]"' ELSE '"[]"' END
+            AS reasons_json,
+        ((n * 7) %% 30 + 1)::text || '-' || ((n * 3) %% 6 + 1)::text || '-' || (101 + (n * 11) %% 12 * 100)::text AS unit,
+        at, lpad(to_hex((at * 1000)::int8), 12, '0') AS ts, md5(%(k)s || n::text) AS rnd
+    FROM (SELECT n, d, i, (%(starts)s::float8[])[d + 1] + 21600 + i * (57600.0 / %(per_day)s) + %(jitter)s AS at
+          FROM (SELECT n, (n - 1) / %(per_day)s AS d, (n - 1) %% %(per_day)s AS i
+                FROM generate_series(1, %(total)s) AS n) AS g) AS timed
+) AS r
+"""
+# A bulk load builds the table's indexes and keys once at the end (sorted), not row by row: the
+# definitions are read from the catalogue, dropped, and made again exactly as they were.
+PG_KEYS = """
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = 'office_record'::regclass AND contype IN ('p', 'u')
+"""
+PG_INDEXES = """
+SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+WHERE x.indrelid = 'office_record'::regclass
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
+"""
+
+
+def _fill_pg(engine: Any, ids: list[str], per_day: int, days: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts, day_texts = _day_starts(days)
+
+    def run(work: Any, autocommit: bool = False) -> Any:
+        raw = engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            driver.autocommit = autocommit
+            with driver.cursor() as cur:
+                cur.execute("SET maintenance_work_mem = '512MB'")
+                out = work(cur)
+            if not autocommit:
+                driver.commit()
+            driver.autocommit = False
+            return out
+        finally:
+            raw.close()
+
+    def drop(cur: Any) -> tuple[list[Any], list[Any]]:
+        keys, indexes = cur.execute(PG_KEYS).fetchall(), cur.execute(PG_INDEXES).fetchall()
+        for name, _sql in indexes:
+            cur.execute(f'DROP INDEX "{name}"')
+        for name, _sql in keys:
+            cur.execute(f'ALTER TABLE office_record DROP CONSTRAINT "{name}"')
+        return keys, indexes
+
+    def fill(part: int) -> Any:
+        def work(cur: Any) -> None:
+            for i, kiosk_id in enumerate(ids):
+                if i % 2 != part:
+                    continue
+                params = {
+                    "k": kiosk_id,
+                    "days": day_texts,
+                    "starts": starts,
+                    "per_day": per_day,
+                    "total": per_day * days,
+                    "jitter": (i * 7.3) % 60,
+                }
+                cur.execute(PG_FILL, params)
+
+        return run(work)
+
+    def remake(cur: Any) -> None:
+        for name, definition in keys:
+            cur.execute(f'ALTER TABLE office_record ADD CONSTRAINT "{name}" {definition}')
+        for _name, sql in indexes:
+            cur.execute(sql)
+        made = cur.execute("SELECT count(*) FROM pg_index WHERE indrelid = 'office_record'::regclass").fetchone()
+        assert made is not None and made[0] == len(keys) + len(indexes), (made, keys, indexes)
+
+    keys, indexes = run(drop)
+    with ThreadPoolExecutor(2) as pool:  # two server processes: the generation is CPU-bound
+        list(pool.map(fill, (0, 1)))
+    run(remake)
+    run(lambda cur: cur.execute("VACUUM ANALYZE office_record"), autocommit=True)
+
+
+def _fill_sqlite(engine: Any, ids: list[str], per_day: int, days: int) -> None:
+    import json
+
+    from sync.office import tables as t
+
+    starts, day_texts = _day_starts(days)
+    with engine.begin() as conn:
+        for g, kiosk_id in enumerate(ids):
+            rows = []
+            for n in range(1, per_day * days + 1):
+                d, i = divmod(n - 1, per_day)
+                kind = "registration" if n % 40 == 0 else "passage"
+                direction = "in" if n % 2 == 0 else "out"
+                verdict = "deny" if i % 7 == 0 else "allow"
+                reasons = '["revoked"]' if i % 14 == 0 else '["quarantined"]' if i % 7 == 0 else "[]"
+                unit = _unit(n)
+                at = starts[d] + 21600 + i * (57600.0 / per_day) + (g * 7.3) % 60
+                payload = json.dumps(
+                    {"direction": direction, "verdict": verdict, "reasons": reasons, "unit_code": unit, "pass_kind": 1},
+                    separators=(",", ":"),
+                )
+                passage = kind == "passage"
+                rows.append(
+                    {
+                        "record_id": f"{g:08x}-0000-4000-8000-{n:012x}",
+                        "kiosk_id": kiosk_id,
+                        "epoch": 1,
+                        "seq": n,
+                        "kind": kind,
+                        "payload": payload,
+                        "payload_hash": "0" * 64,
+                        "device_time": at,
+                        "corrected_time": at,
+                        "received_at": at,
+                        "time_quality": "anchored",
+                        "day": day_texts[d],
+                        "hlc": n,
+                        "boot_id": "b",
+                        "mono_ns": 0,
+                        "direction": direction if passage else None,
+                        "verdict": verdict if passage else None,
+                        "reasons": reasons if passage else None,
+                        "detail": None if passage else "visitor",
+                        "unit": unit,
+                    }
+                )
+            conn.execute(t.record.insert(), rows)
+        conn.exec_driver_sql("ANALYZE")
+
+
+def _unit(n: int) -> str:
+    """The unit of record n (as PG_FILL writes it)."""
+    return f"{(n * 7) % 30 + 1}-{(n * 3) % 6 + 1}-{101 + (n * 11) % 12 * 100}"
+
+
+def _median_ms(fn: Any, n: int) -> float:
+    fn()  # warm: templates compiled, caches filled
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def _log_in(client: Any, name: str, password: str) -> None:
+    page = client.get("/login")
+    token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    assert client.post("/login", data={"name": name, "password": password, "csrf": token}).status_code == 303
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--per-day", type=int, default=None, help="passages per gate and day (full: 2000)")
+    args = parser.parse_args()
+    base_url = os.environ.get("KAKOU_TEST_DATABASE_URL")
+    gates, days, n = 200, 30, 15
+    # The issue's size is 2,000 a day (12M records: --per-day 2000); its load took 7.5 minutes on
+    # the 2-core test box, so the full run takes the largest that loads in about three.
+    per_day = args.per_day or (20 if args.quick else 800 if base_url else 100)
+    if args.quick:
+        days, n = 7, 7
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from sqlalchemy import func, select
+
+    from sync.office import records as rec
+    from sync.office import tables as t
+    from sync.office.app import create_app
+    from sync.office.enrol import add_checkpoint
+    from sync.office.users import Account, add_user
+
+    schema = None
+    if base_url:
+        from tests.sync.helpers import PgSchema
+
+        schema = PgSchema(base_url)
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            app = create_app(Path(d) / "office", schema.url if schema else None)
+            engine = app.state.office.engine
+            ids = [add_checkpoint(engine, f"卡口{i:03d}", f"社区{i % 20:02d}")["kiosk_id"] for i in range(gates)]
+            t0 = time.perf_counter()
+            (_fill_pg if schema else _fill_sqlite)(engine, ids, per_day, days)
+            load_s = time.perf_counter() - t0
+            add_user(engine, "bench", "street", "bench-password")
+            add_user(engine, "benchc", "community", "bench-password", community="社区00")
+            street = TestClient(app, base_url="http://office.test", follow_redirects=False)
+            community = TestClient(app, base_url="http://office.test", follow_redirects=False)
+            _log_in(street, "bench", "bench-password")
+            _log_in(community, "benchc", "bench-password")
+            sizes = {
+                "gates": gates,
+                "passages_per_gate_day": per_day,
+                "days": days,
+                "records": gates * per_day * days,
+                "backend": "postgresql" if schema else "sqlite",
+                "load_s": round(load_s, 1),
+            }
+            today = dt.date.today()
+            first, last = str(today - dt.timedelta(days=days - 1)), str(today)
+            month = f"from={first}&to={last}"
+            unit = _unit(1)
+
+            def baseline(account: Account, params: dict[str, str], after: rec.Cursor | None = None) -> float:
+                """The same page as one plain SELECT (the records module's own query, no route, no template)."""
+                with engine.connect() as conn:
+                    gates_seen = rec.gates_seen(conn, account)
+                f, errors = rec.parse_filters("passages", params, gates_seen)
+                assert not errors, errors
+
+                def plain() -> None:
+                    with engine.connect() as conn:
+                        q = (
+                            select(*rec._ROW_COLUMNS)
+                            .where(*rec._where(f, gates_seen, account, after))
+                            .order_by(t.record.c.corrected_time.desc(), t.record.c.record_id.desc())
+                            .limit(rec.PAGE + 1)
+                        )
+                        conn.execute(q).all()
+                        conn.rollback()
+
+                return _median_ms(plain, n)
+
+            def page(client: Any, query: str) -> float:
+                def get() -> None:
+                    answer = client.get("/records/passages" + query)
+                    assert answer.status_code == 200, answer.text[:500]
+
+                return _median_ms(get, n)
+
+            street_account = Account("bench", "street")
+            gate = ids[3]
+            measurements: list[tuple[str, str, Account, dict[str, str], Any]] = [
+                ("records.first_page_ms", "", street_account, {}, street),
+                (
+                    "records.filtered_page_ms",
+                    f"?gate={gate}&direction=out&verdict=deny&{month}",
+                    street_account,
+                    {"gate": gate, "direction": "out", "verdict": "deny", "from": first, "to": last},
+                    street,
+                ),
+                (
+                    "records.community_page_ms",
+                    "",
+                    Account("benchc", "community", "社区00"),
+                    {},
+                    community,
+                ),
+                (
+                    "records.unit_page_ms",
+                    f"?unit={unit}&{month}",
+                    street_account,
+                    {"unit": unit, "from": first, "to": last},
+                    street,
+                ),
+            ]
+            for name, query, account, params, client in measurements:
+                if args.only and args.only not in name:
+                    continue
+                base = baseline(account, params)
+                emit(name, page(client, query), "ms", baseline=base, target=TARGET, sizes=sizes)
+            if not args.only or args.only in "records.deep_page_ms":
+                half = time.mktime(dt.datetime.combine(today - dt.timedelta(days=days // 2), dt.time(12)).timetuple())
+                after = rec.Cursor(half, "ffffffff-ffff-ffff-ffff-ffffffffffff")
+                params = {"from": first, "to": last}
+                base = baseline(street_account, params, after)
+                value = page(street, f"?{month}&after={after.text()}")
+                with engine.connect() as conn:
+                    f, _e = rec.parse_filters("passages", params, rec.gates_seen(conn, street_account))
+                    r = t.record.c
+                    ahead = conn.execute(
+                        select(func.count()).where(*rec._where(f, {}, street_account), r.corrected_time >= half)
+                    ).scalar_one()
+                    q = (
+                        select(*rec._ROW_COLUMNS)
+                        .where(*rec._where(f, {}, street_account))
+                        .order_by(r.corrected_time.desc(), r.record_id.desc())
+                        .offset(ahead)
+                        .limit(rec.PAGE + 1)
+                    )
+                    t0 = time.perf_counter()
+                    conn.execute(q).all()
+                    offset_ms = (time.perf_counter() - t0) * 1000
+                    conn.rollback()
+                emit(
+                    "records.deep_page_ms",
+                    value,
+                    "ms",
+                    baseline=base,
+                    target=TARGET,
+                    sizes=sizes,
+                    offset_ms=round(offset_ms, 1),
+                    rows_before=ahead,
+                )
+            if not args.only or args.only in "records.export_csv_ms":
+                query = f"?gate={gate}&from={today}&to={today}"
+
+                def export() -> None:
+                    answer = street.get("/records/passages/export.csv" + query)
+                    assert answer.status_code == 200
+
+                base = baseline(street_account, {"gate": gate, "from": str(today), "to": str(today)})
+                emit("records.export_csv_ms", _median_ms(export, max(3, n // 3)), "ms", baseline=base, sizes=sizes)
+            street.close()
+            community.close()
+            app.state.office.close()
+    finally:
+        if schema is not None:
+            schema.drop()
+
+
+if __name__ == "__main__":
+    main()
