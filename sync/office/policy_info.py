@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from models.health_checks import CHECKS, kind_codes
 from models.policy import MAX_DAYS_CEILING, RANGES, Policy
 from models.words import Words
 from sync.office import audit
@@ -95,9 +96,12 @@ _STRUCTURED_RANGES = {
         f"每种 1–{MAX_DAYS_CEILING} 天，可单设一种：max_days.visitor=2",
         f"1–{MAX_DAYS_CEILING} days each; set one with max_days.visitor=2",
     ),
+    # Named from the one table of checks and kinds (models/health_checks.py), never retyped.
     "health_checks": Words(
-        "方向 in/out，查验 health_code、nucleic_test、travel_card；可单设：health_checks.in.visitor=health_code",
-        "direction in/out, checks health_code, nucleic_test, travel_card; one entry: health_checks.in.visitor=health_code",
+        f"方向 in/out；种类 {', '.join(kind_codes())}；查验 {'、'.join(CHECKS)}；"
+        "可单设：health_checks.in.visitor=health_code",
+        f"direction in/out; kinds {', '.join(kind_codes())}; checks {', '.join(CHECKS)}; "
+        "one entry: health_checks.in.visitor=health_code",
     ),
     "health_rules": Words(
         "allow / refer / deny；可单设：health_rules.health_code.yellow=deny",

@@ -30,6 +30,17 @@ def test_every_policy_key_has_its_meaning_type_and_range_in_both_languages():
     assert policy_info.shown({"visitor": 2, "resident": 366}) == '{"resident": 366, "visitor": 2}'
 
 
+def test_the_checks_range_names_the_checks_and_kinds_a_clerk_can_type():
+    from models.health_checks import CHECKS, coerce_health_checks, kind_codes
+
+    said = policy_info.key_range("health_checks").en
+    for check in CHECKS:  # every name the page offers is one `policy set` takes
+        assert check in said and coerce_health_checks({"in": [check]})
+    for kind in kind_codes():
+        assert kind in said and coerce_health_checks({f"in.{kind}": "health_code"})
+    assert "travel_card" not in said  # the itinerary check is `itinerary`
+
+
 def test_describe_and_history_follow_set_policy(console_office):
     engine = console_office.engine
     before = {k["key"]: k for k in policy_info.describe(engine)["keys"]}
