@@ -30,6 +30,7 @@ from sync.office.handlers import add_problem_handlers
 from sync.office.openapi import document_bodies
 from sync.office.settings import OfficeSettings
 from sync.office.state import Office
+from sync.office.sweeper import Sweeper
 from sync.schemas import Problem
 
 log = logging.getLogger("kakou." + __name__)
@@ -44,7 +45,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     office: Office = app.state.office
     log.info("office serving %s (%s)", office.office_dir, office.engine.dialect.name)
+    # The alerts no record brings (a silent gate, an overdue fever), swept in the background.
+    sweeper = Sweeper(office.engine, office.settings.sweep_seconds)
+    sweeper.start()
     yield
+    sweeper.stop()
     office.close()  # the pool's connections, so PostgreSQL sees this worker leave at once
 
 

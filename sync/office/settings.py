@@ -68,6 +68,8 @@ class OfficeSettings(BaseSettings):
     docs: bool = False
     # The console (sync/office/console): a session unused for this many minutes is over.
     console_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    # How often each office process sweeps for the alerts no record brings (sync/office/sweeper.py).
+    sweep_seconds: float = Field(default=30.0, gt=0, le=3600)
     migrate: bool = True  # bring the database schema up to date at start (workers: already done)
     # Test hook: seconds to wait inside the push transaction, before COMMIT, so a fault test can
     # kill the server mid-transaction. Unset in real use.

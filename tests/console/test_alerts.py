@@ -332,3 +332,39 @@ def test_an_out_that_arrives_after_a_later_one_makes_the_alert_of_the_later_one(
         if a["kind"] == "pass_twice"
     )
     assert twice == [("q-north", "北门卡口", "东门卡口"), ("r-north", "北门卡口", "东门卡口")]
+
+
+def _silence(engine, seconds: float) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(t.kiosk).values(last_seen=time.time() - seconds))
+
+
+def test_a_running_office_sweeps_with_no_page_open(tmp_path):
+    """A gate that falls silent at night is an alert by morning, whether or not a clerk had the
+    Alerts page open: every office process sweeps in the background (sync/office/sweeper.py)."""
+    from starlette.testclient import TestClient
+
+    from tests.sync.conftest import open_office
+
+    for handle in open_office(tmp_path, "sqlite", sweep_seconds=0.05):
+        _store, service = handle.add_kiosk(tmp_path / "k1")
+        service.run_once()
+        _silence(handle.engine, alerts.SILENT_AFTER_S + 60)
+        with TestClient(handle.app):  # the office running (its lifespan): no request made
+            end = time.monotonic() + 10
+            while not alerts.latest(handle.engine, STREET) and time.monotonic() < end:
+                time.sleep(0.05)
+        assert [a["kind"] for a in alerts.latest(handle.engine, STREET)] == ["silent"]
+
+
+def test_the_sweep_judges_a_fever_by_the_policys_recheck_time(console_office, tmp_path):
+    from sync.office.admin import set_policy
+    from sync.office.sweeper import sweep_once
+
+    store, service = console_office.add_kiosk(tmp_path / "k1")
+    fever_case(store)
+    service.run_once()
+    set_policy(console_office.engine, {"recheck_minutes": "60"})
+    in_twenty_minutes = time.time() + 20 * 60  # past the default 3 minutes, not past 60
+    assert sweep_once(console_office.engine, now=in_twenty_minutes) == 0
+    assert sweep_once(console_office.engine, now=time.time() + 62 * 60 + alerts.FEVER_GRACE_S) == 1

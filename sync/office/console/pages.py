@@ -445,15 +445,15 @@ _last_sweep = [0.0]
 
 
 def _sweep_due(office: Any) -> None:
-    """The sweep (silent gates, fevers not rechecked), at most every SWEEP_EVERY_S per process,
-    run by whichever page or stream asks first."""
-    from sync.office import alerts
+    """The sweep (silent gates, fevers not rechecked) when a page or stream asks, at most every
+    SWEEP_EVERY_S per process; the office also sweeps in the background (sync/office/sweeper.py)."""
+    from sync.office.sweeper import sweep_once
 
     now = time.time()
     if now - _last_sweep[0] < SWEEP_EVERY_S:
         return
     _last_sweep[0] = now
-    alerts.sweep(office.engine, now=now)
+    sweep_once(office.engine, now=now)  # at once, before the background sweep's next turn
 
 
 def _alert_ctx(request: Request, session: Session) -> dict[str, Any]:
