@@ -161,7 +161,7 @@ class TestStartUp:
         from models.errors import StoreError
         from models.store import KioskStore
 
-        def damaged(self):
+        def damaged(self, pause=None):
             raise StoreError(
                 "数据库自检未通过（page 7）。请联系管理员。",
                 "database self-check failed (page 7). Call your supervisor.",
