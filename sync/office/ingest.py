@@ -636,25 +636,111 @@ SELECT (SELECT hwm FROM walk), (SELECT count(*) FROM seen),
 """
 
 
+# What the office already holds of a batch, by record id (any kiosk) and by this kiosk's slots,
+# across every day: office_record is partitioned by day (sync/office/partitions.py), and a
+# partitioned table's unique constraints must hold the day, so they no longer catch a retry that
+# falls on another day (a "received" time, a re-anchored boot) or a record id another kiosk
+# already used. Runs after PG_OPEN_BATCH took the epoch's lock: no push of this kiosk's epoch
+# can store a slot between this look and the COPY. One index probe per partition and array.
+PG_HELD = """
+SELECT record_id, NULL::int8 FROM office_record WHERE record_id = ANY(%(ids)s::text[])
+UNION ALL
+SELECT NULL, seq FROM office_record WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4 AND seq = ANY(%(seqs)s::int8[])
+"""
+
+
+@dataclass
+class Held:
+    """What the office holds already of a batch's record ids and of its kiosk/epoch's slots."""
+
+    record_ids: set[str]
+    seqs: set[int]
+
+
 def _open_batch_pg(
-    conn: Connection, kiosk_id: str, epoch: int, a: PushAnchor, received_at: float, *, savepoint: bool
-) -> int:
-    """PG_OPEN_BATCH, pipelined with the transaction's BEGIN and (when records follow) the
-    COPY's savepoint: one round trip instead of three. Returns the mark."""
+    conn: Connection,
+    kiosk_id: str,
+    epoch: int,
+    a: PushAnchor,
+    received_at: float,
+    records: list[OutboxItem],
+) -> tuple[int, Held]:
+    """PG_OPEN_BATCH, pipelined with the transaction's BEGIN, PG_HELD and (when records follow)
+    the COPY's savepoint: one round trip instead of four. Returns the mark and what is held."""
     dconn = _pg_driver(conn)
     cur = dconn.cursor()
+    held_cur = dconn.cursor() if records else None
     try:
         with dconn.pipeline():
             cur.execute(
                 PG_OPEN_BATCH,
                 {"k": kiosk_id, "e": epoch, "boot": a.boot_id, "mono": a.mono_ns, "now": received_at, "wall": a.wall},
             )
-            if savepoint:
+            if held_cur is not None:
+                held_cur.execute(
+                    PG_HELD,
+                    {
+                        "k": kiosk_id,
+                        "e": epoch,
+                        "ids": [r.record_id for r in records],
+                        "seqs": [r.seq for r in records],
+                    },
+                )
                 dconn.execute("SAVEPOINT office_copy")
         # fetchone() is typed "or None"; INSERT ... ON CONFLICT DO UPDATE ... RETURNING always gives its row.
-        return int(cast("tuple[Any, ...]", cur.fetchone())[0])
+        hwm = int(cast("tuple[Any, ...]", cur.fetchone())[0])
+        held = Held(set(), set())
+        if held_cur is not None:
+            for rid, seq in held_cur.fetchall():
+                if rid is not None:
+                    held.record_ids.add(rid)
+                else:
+                    held.seqs.add(int(seq))
+        return hwm, held
     finally:
         cur.close()
+        if held_cur is not None:
+            held_cur.close()
+
+
+def _dropped_pg(conn: Connection, kiosk_id: str, epoch: int, hwm: int, rows: list[dict[str, Any]]) -> set[str]:
+    """The ids of rows whose slot is at or below the kiosk's mark yet not held (PG_HELD found no
+    record there) and not in a range the kiosk said it lost: the office held them, and their day
+    was dropped at the end of retention (`partitions.drop_days_before`). A retry of one must not
+    be stored (and counted) a second time. Only a batch below the mark (a retry) asks the database."""
+    below = [r for r in rows if r["seq"] <= hwm]
+    if not below:
+        return set()
+    lr = t.lost_range.c
+    lost = conn.execute(
+        select(lr.first_seq, lr.last_seq).where(
+            lr.kiosk_id == kiosk_id,
+            lr.epoch == epoch,
+            lr.status == "lost",
+            lr.first_seq <= max(r["seq"] for r in below),
+            lr.last_seq >= min(r["seq"] for r in below),
+        )
+    ).all()
+    return {r["record_id"] for r in below if not any(first <= r["seq"] <= last for first, last in lost)}
+
+
+def _insertable_pg(rows: list[dict[str, Any]], held: Held) -> list[dict[str, Any]]:
+    """The rows to try to store: not held already (PG_HELD), and each record id and slot once
+    within the batch (two copies on different days would both pass the day's constraints)."""
+    if (
+        not held.record_ids
+        and not held.seqs
+        and len({r["record_id"] for r in rows}) == len({r["seq"] for r in rows}) == len(rows)
+    ):
+        return rows  # nearly every batch
+    ids, seqs, out = set(held.record_ids), set(held.seqs), []
+    for r in rows:
+        if r["record_id"] in ids or r["seq"] in seqs:
+            continue
+        ids.add(r["record_id"])
+        seqs.add(r["seq"])
+        out.append(r)
+    return out
 
 
 def _close_batch_pg(
@@ -720,7 +806,7 @@ def ingest(
         replay.claim(conn, kiosk_id, stamp, now=received_at)
         pg = conn.dialect.name == "postgresql"
         if pg:
-            hwm = _open_batch_pg(conn, kiosk_id, epoch, a, received_at, savepoint=bool(batch.records))
+            hwm, held = _open_batch_pg(conn, kiosk_id, epoch, a, received_at, batch.records)
         else:
             hwm = lock_epoch(conn, kiosk_id, epoch)
             conn.execute(
@@ -736,11 +822,22 @@ def ingest(
         )
         rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
         _outcomes_on_case_day(conn, kiosk_id, rows)
-        stored = insert_records(conn, rows, savepoint_open=pg) if rows else set()
+        insertable, gone = rows, set()
+        if pg and rows:
+            insertable = _insertable_pg(rows, held)
+            gone = _dropped_pg(conn, kiosk_id, epoch, hwm, insertable)
+            if gone:
+                insertable = [r for r in insertable if r["record_id"] not in gone]
+        stored = insert_records(conn, insertable, savepoint_open=pg) if insertable else set()
+        firsts: dict[str, dict[str, Any]] = {}
         if len(stored) == len(rows):  # every record new: nearly every batch
             stored_rows, statuses, missing = rows, ["stored"] * len(rows), []
         else:
-            stored_rows = [r for r in rows if r["record_id"] in stored]
+            # One row per stored id: a batch naming one record twice stored its first copy only.
+            for r in rows:
+                if r["record_id"] in stored:
+                    firsts.setdefault(r["record_id"], r)
+            stored_rows = list(firsts.values())
             statuses = []
             missing = [r for r in rows if r["record_id"] not in stored]
         if not pg:
@@ -749,10 +846,15 @@ def ingest(
         if missing:
             existing = _stored_hashes(conn, [r["record_id"] for r in missing])
         quarantined = []
-        for r in rows if missing else ():
+        if len(statuses) < len(rows):
+            # A later copy of an id this batch stored is compared with the copy stored (a retry or a conflict).
+            existing.update((rid, r["payload_hash"]) for rid, r in firsts.items())
+        for r in rows if len(statuses) < len(rows) else ():
             rid = r["record_id"]
-            if rid in stored:
+            if rid in stored and firsts[rid] is r:
                 statuses.append("stored")
+            elif rid in gone:  # held once, its day dropped at the end of retention: nothing to store again
+                statuses.append("duplicate")
             elif rid in existing and existing[rid] == r["payload_hash"] and "bad_hash" not in r["flags"].split(","):
                 # A retry. A copy whose payload does not match the hash it claims is no retry:
                 # it falls through to conflict and is quarantined, not silently dropped.
