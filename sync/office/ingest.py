@@ -16,6 +16,7 @@ import hashlib
 import json
 import operator
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -598,7 +599,7 @@ WITH anchor AS (
 )
 INSERT INTO office_kiosk_epoch (kiosk_id, epoch, hwm) VALUES (%(k)s, %(e)s::int4, 0)
 ON CONFLICT (kiosk_id, epoch) DO UPDATE SET hwm = office_kiosk_epoch.hwm
-RETURNING hwm
+RETURNING hwm, max_seq
 """
 
 # The last closes it in one round trip: walks the mark on through records held above this
@@ -616,8 +617,9 @@ WITH walk AS (
             ORDER BY seq LIMIT %(chunk)s::int8) AS beyond) AS numbered
     WHERE seq = %(h)s::int8 + rn
 ), mark AS (
-    UPDATE office_kiosk_epoch SET hwm = (SELECT hwm FROM walk)
-    WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4 AND hwm <> (SELECT hwm FROM walk)
+    UPDATE office_kiosk_epoch SET hwm = (SELECT hwm FROM walk), max_seq = greatest(max_seq, %(top)s::int8)
+    WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4
+      AND (hwm <> (SELECT hwm FROM walk) OR max_seq < %(top)s::int8)
 ), counts AS (
     INSERT INTO office_day_count (day, kiosk_id, kind, direction, verdict, reasons, detail, n)
     SELECT * FROM unnest(%(c_day)s::text[], %(c_kiosk_id)s::text[], %(c_kind)s::text[], %(c_direction)s::text[],
@@ -636,71 +638,128 @@ SELECT (SELECT hwm FROM walk), (SELECT count(*) FROM seen),
 """
 
 
-# What the office already holds of a batch, by record id (any kiosk) and by this kiosk's slots,
-# across every day: office_record is partitioned by day (sync/office/partitions.py), and a
-# partitioned table's unique constraints must hold the day, so they no longer catch a retry that
-# falls on another day (a "received" time, a re-anchored boot) or a record id another kiosk
-# already used. Runs after PG_OPEN_BATCH took the epoch's lock: no push of this kiosk's epoch
-# can store a slot between this look and the COPY. One index probe per partition and array.
-PG_HELD = """
-SELECT record_id, NULL::int8 FROM office_record WHERE record_id = ANY(%(ids)s::text[])
-UNION ALL
-SELECT NULL, seq FROM office_record WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4 AND seq = ANY(%(seqs)s::int8[])
-"""
+# What the office already holds of a batch (PostgreSQL, office_record partitioned by day: see
+# sync/office/partitions.py). A partitioned table's unique constraints must hold the day, so they
+# no longer see a copy on another day. Slots: a retry always comes in its own slot (kiosk, epoch,
+# seq), whatever day it corrects onto (a "received" time, a re-anchored boot), so the slots of the
+# batch's seq range (and the one after it, for the mark's walk) are looked up on every day: one
+# range probe per partition. Record ids: on the batch's days and the day either side of each
+# (where a copy resent in a new epoch lands) - probing 500 ids in every partition would cost more
+# than the rest of the push; an id another kiosk used on a far day is stored beside the first
+# (sealed.lookup opens the first received). Runs under the epoch's lock (PG_OPEN_BATCH): no push of
+# this kiosk's epoch can take a slot between this look and the COPY.
+# Two statements, pipelined: the ids' is planned with its days (two or three partitions opened);
+# the slots' touches every partition, and with no array in it its plan is reused as is.
+PG_HELD_IDS = (
+    "SELECT record_id FROM office_record WHERE record_id = ANY(%(ids)s::text[]) AND day = ANY(%(days)s::text[])"
+)
+PG_HELD_SLOTS = "SELECT seq FROM office_record WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4 AND seq BETWEEN %(lo)s::int8 AND %(hi)s::int8"
+HELD_RANGE_SLACK = 4  # a batch whose seqs spread wider than this many times its size: its seqs are looked up one by one
 
 
 @dataclass
 class Held:
-    """What the office holds already of a batch's record ids and of its kiosk/epoch's slots."""
+    """What the office holds already of a batch's record ids and of the slots in `seq_range`
+    (its kiosk/epoch's, from the batch's first seq to one past its last)."""
 
     record_ids: set[str]
     seqs: set[int]
+    seq_range: tuple[int, int] = (1, 0)
+
+
+NO_HELD = Held(set(), set())
+_PARTITIONED: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
+def _partitioned(conn: Connection) -> bool:
+    """Whether this engine's office_record is partitioned (after 0023, always; before it, as an
+    office at an older revision runs in the benchmarks' baseline): asked once per engine."""
+    engine = conn.engine
+    found = _PARTITIONED.get(engine)
+    if found is None:
+        from sync.office.partitions import is_partitioned
+
+        found = _PARTITIONED[engine] = is_partitioned(conn)
+    return found
+
+
+def _days_around(days: Iterable[str]) -> list[str]:
+    import datetime as dt
+
+    out: set[str] = set()
+    for day in days:
+        try:
+            d = dt.date.fromisoformat(day)
+        except ValueError:
+            continue
+        out.update((d + dt.timedelta(days=i)).isoformat() for i in (-1, 0, 1))
+    return sorted(out)
+
+
+def _held_pg(conn: Connection, kiosk_id: str, epoch: int, rows: list[dict[str, Any]], max_seq: int) -> Held:
+    """PG_HELD for these rows (a partitioned office_record only: a plain table's keys see every day).
+    `max_seq`: the highest seq the epoch ever stored; a batch wholly above it holds no slot, nor
+    does any seq after it (the mark's walk ends in the batch): only its ids are looked up."""
+    if not rows or not _partitioned(conn):
+        return NO_HELD
+    seqs = [r["seq"] for r in rows]
+    lo, hi = min(seqs), max(seqs) + 1
+    wanted = set(seqs) | {hi}
+    if lo > max_seq:
+        cur = _pg_driver(conn).cursor()
+        try:
+            cur.execute(
+                PG_HELD_IDS, {"ids": [r["record_id"] for r in rows], "days": _days_around({r["day"] for r in rows})}
+            )
+            return Held({rid for (rid,) in cur.fetchall()}, set(), (lo, hi) if len(wanted) == hi - lo + 1 else (1, 0))
+        finally:
+            cur.close()
+    dconn = _pg_driver(conn)
+    ids_cur, slots_cur = dconn.cursor(), dconn.cursor()
+    try:
+        with dconn.pipeline():
+            ids_cur.execute(
+                PG_HELD_IDS, {"ids": [r["record_id"] for r in rows], "days": _days_around({r["day"] for r in rows})}
+            )
+            if hi - lo < HELD_RANGE_SLACK * len(rows):
+                slots_cur.execute(PG_HELD_SLOTS, {"k": kiosk_id, "e": epoch, "lo": lo, "hi": hi})
+            else:  # seqs far apart (a forger's, or lost records resent): no range to read
+                slots_cur.execute(
+                    "SELECT seq FROM office_record WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4"
+                    " AND seq = ANY(%(seqs)s::int8[])",
+                    {"k": kiosk_id, "e": epoch, "seqs": sorted(wanted)},
+                )
+        held = Held(
+            {rid for (rid,) in ids_cur.fetchall()},
+            {int(seq) for (seq,) in slots_cur.fetchall()} & wanted,
+            (lo, hi) if len(wanted) == hi - lo + 1 else (1, 0),
+        )
+        return held
+    finally:
+        ids_cur.close()
+        slots_cur.close()
 
 
 def _open_batch_pg(
-    conn: Connection,
-    kiosk_id: str,
-    epoch: int,
-    a: PushAnchor,
-    received_at: float,
-    records: list[OutboxItem],
-) -> tuple[int, Held]:
-    """PG_OPEN_BATCH, pipelined with the transaction's BEGIN, PG_HELD and (when records follow)
-    the COPY's savepoint: one round trip instead of four. Returns the mark and what is held."""
+    conn: Connection, kiosk_id: str, epoch: int, a: PushAnchor, received_at: float, *, savepoint: bool
+) -> tuple[int, int]:
+    """PG_OPEN_BATCH, pipelined with the transaction's BEGIN and (when records follow) the
+    COPY's savepoint: one round trip instead of three. Returns the mark and the epoch's highest seq stored."""
     dconn = _pg_driver(conn)
     cur = dconn.cursor()
-    held_cur = dconn.cursor() if records else None
     try:
         with dconn.pipeline():
             cur.execute(
                 PG_OPEN_BATCH,
                 {"k": kiosk_id, "e": epoch, "boot": a.boot_id, "mono": a.mono_ns, "now": received_at, "wall": a.wall},
             )
-            if held_cur is not None:
-                held_cur.execute(
-                    PG_HELD,
-                    {
-                        "k": kiosk_id,
-                        "e": epoch,
-                        "ids": [r.record_id for r in records],
-                        "seqs": [r.seq for r in records],
-                    },
-                )
+            if savepoint:
                 dconn.execute("SAVEPOINT office_copy")
         # fetchone() is typed "or None"; INSERT ... ON CONFLICT DO UPDATE ... RETURNING always gives its row.
-        hwm = int(cast("tuple[Any, ...]", cur.fetchone())[0])
-        held = Held(set(), set())
-        if held_cur is not None:
-            for rid, seq in held_cur.fetchall():
-                if rid is not None:
-                    held.record_ids.add(rid)
-                else:
-                    held.seqs.add(int(seq))
-        return hwm, held
+        hwm, max_seq = cast("tuple[Any, ...]", cur.fetchone())
+        return int(hwm), int(max_seq)
     finally:
         cur.close()
-        if held_cur is not None:
-            held_cur.close()
 
 
 def _dropped_pg(conn: Connection, kiosk_id: str, epoch: int, hwm: int, rows: list[dict[str, Any]]) -> set[str]:
@@ -751,17 +810,23 @@ def _close_batch_pg(
     stored_rows: list[dict[str, Any]],
     received_at: float,
     public_key: str | None,
+    held: Held = NO_HELD,
 ) -> tuple[int, bool, dict[str, int]]:
-    """PG_CLOSE_BATCH; returns (mark, whether the kiosk's row took the push, list versions)."""
-    known = {r["seq"] for r in stored_rows}
-    while hwm + 1 in known:  # seqs this transaction stored: certainly held, no need to read them
+    """PG_CLOSE_BATCH; returns (mark, whether the kiosk's row took the push, list versions).
+    `held`: what PG_HELD found; where it tells the walk stops inside its range, the walk's query
+    (a probe of every partition) is not run."""
+    known = {r["seq"] for r in stored_rows} | held.seqs
+    while hwm + 1 in known:  # seqs held (stored now, or found by PG_HELD): no need to read them
         hwm += 1
+    lo, hi = held.seq_range
+    chunk = 0 if lo <= hwm + 1 <= hi else HWM_WALK_CHUNK  # seq hwm + 1 is known not held: the walk ends here
     groups = _day_groups(stored_rows)
     params = {
         "k": kiosk_id,
         "e": batch.epoch,
         "h": hwm,
-        "chunk": HWM_WALK_CHUNK,
+        "top": max((r["seq"] for r in stored_rows), default=0),
+        "chunk": chunk,
         "now": received_at,
         "backlog": batch.backlog,
         "oldest": batch.oldest_pending,
@@ -806,7 +871,7 @@ def ingest(
         replay.claim(conn, kiosk_id, stamp, now=received_at)
         pg = conn.dialect.name == "postgresql"
         if pg:
-            hwm, held = _open_batch_pg(conn, kiosk_id, epoch, a, received_at, batch.records)
+            hwm, max_seq = _open_batch_pg(conn, kiosk_id, epoch, a, received_at, savepoint=bool(batch.records))
         else:
             hwm = lock_epoch(conn, kiosk_id, epoch)
             conn.execute(
@@ -822,8 +887,9 @@ def ingest(
         )
         rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
         _outcomes_on_case_day(conn, kiosk_id, rows)
-        insertable, gone = rows, set()
-        if pg and rows:
+        insertable, gone, held = rows, set(), NO_HELD
+        if pg and rows and _partitioned(conn):
+            held = _held_pg(conn, kiosk_id, epoch, rows, max_seq)
             insertable = _insertable_pg(rows, held)
             gone = _dropped_pg(conn, kiosk_id, epoch, hwm, insertable)
             if gone:
@@ -842,6 +908,13 @@ def ingest(
             missing = [r for r in rows if r["record_id"] not in stored]
         if not pg:
             count_days(conn, stored_rows)
+            top = max((r["seq"] for r in stored_rows), default=0)
+            ke = t.kiosk_epoch.c
+            conn.execute(
+                t.kiosk_epoch.update()
+                .where(ke.kiosk_id == kiosk_id, ke.epoch == epoch, ke.max_seq < top)
+                .values(max_seq=top)
+            )
         existing: dict[str, str] = {}
         if missing:
             existing = _stored_hashes(conn, [r["record_id"] for r in missing])
@@ -892,7 +965,7 @@ def ingest(
         )
         if pg:
             hwm, taken, list_versions = _close_batch_pg(
-                conn, kiosk_id, batch, hwm, stored_rows, received_at, public_key
+                conn, kiosk_id, batch, hwm, stored_rows, received_at, public_key, held
             )
             if epoch in lost_epochs:
                 hwm = advance_hwm(conn, kiosk_id, epoch, hwm, lost=True)

@@ -145,6 +145,9 @@ def lookup(
                 )
                 .select_from(t.record.outerjoin(t.kiosk, t.kiosk.c.kiosk_id == t.record.c.kiosk_id))
                 .where(t.record.c.record_id == record_id)
+                # The first received: on PostgreSQL a copy of its id another kiosk pushed days away
+                # is stored beside it (ingest.PG_HELD), never in its place.
+                .order_by(t.record.c.received_at)
             ).first()
         opened: dict[str, str] = {}
         payload: dict[str, Any] = {}

@@ -108,6 +108,9 @@ kiosk_epoch = Table(
     Column("kiosk_id", String(36), primary_key=True),
     Column("epoch", Integer, primary_key=True),
     Column("hwm", BigInteger, nullable=False, server_default="0"),
+    # The highest seq ever stored in this epoch (migration 0023): a batch wholly above it holds
+    # no slot the office has, so PostgreSQL's ingest need not look for one in every day's partition.
+    Column("max_seq", BigInteger, nullable=False, server_default="0"),
 )
 
 # The kiosk's monotonic clock seen against the office clock, per boot: a record's time is

@@ -9,7 +9,8 @@ and a DEFAULT partition for anything else, the rows moved, the old table dropped
 A partitioned table's unique constraints must hold the partition key: the primary key becomes
 (record_id, day) and uq_office_record_slot (kiosk_id, epoch, seq, day). The ingest checks a record
 id and a slot across all days itself (sync/office/ingest.py), so a retry is still a duplicate.
-SQLite: nothing changes.
+The ingest keeps office_kiosk_epoch.max_seq, the highest seq stored per kiosk and epoch: a batch
+wholly above it (nearly every batch) needs no look-up in every partition. SQLite: only that column.
 
 Revision ID: 0023_records_by_day
 Revises: 0022_where_people_are
@@ -18,6 +19,7 @@ Revises: 0022_where_people_are
 import datetime as dt
 import re
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_records_by_day"
@@ -61,7 +63,18 @@ def _indexes() -> None:
     op.execute(f"CREATE INDEX ix_office_record_people ON office_record (kiosk_id, corrected_time) WHERE {WHERE}")
 
 
+def _max_seq() -> None:
+    """office_kiosk_epoch.max_seq: the highest seq stored per kiosk and epoch (the ingest keeps it)."""
+    with op.batch_alter_table("office_kiosk_epoch") as batch:
+        batch.add_column(sa.Column("max_seq", sa.BigInteger(), server_default="0", nullable=False))
+    op.execute(
+        "UPDATE office_kiosk_epoch SET max_seq = coalesce((SELECT max(r.seq) FROM office_record r"
+        " WHERE r.kiosk_id = office_kiosk_epoch.kiosk_id AND r.epoch = office_kiosk_epoch.epoch), 0)"
+    )
+
+
 def upgrade() -> None:
+    _max_seq()
     if op.get_bind().dialect.name != "postgresql":
         return
     bind = op.get_bind()
@@ -86,6 +99,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("office_kiosk_epoch") as batch:
+        batch.drop_column("max_seq")
     if op.get_bind().dialect.name != "postgresql":
         return
     _rename_old("partitioned")
