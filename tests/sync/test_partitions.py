@@ -238,3 +238,26 @@ def test_the_purge_drops_exactly_the_days_past_retention(pg_engine):
     with pg_engine.connect() as conn:
         detail = json.loads(conn.execute(text("SELECT detail FROM office_audit WHERE action = 'purge'")).scalar())
     assert detail["dropped_days"] == gone
+
+
+def test_the_office_makes_the_days_ahead_when_it_starts(pg_engine, tmp_path):
+    """A running office makes the coming days' partitions itself (at start, then hourly)."""
+    from fastapi.testclient import TestClient
+
+    from sync.office.app import create_app
+
+    app = create_app(tmp_path / "office", engine=pg_engine)
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE {partitions.partition_name(tomorrow)}")
+        assert tomorrow not in partitions.day_partitions(conn)
+    held: dict[str, str] = {}
+    with TestClient(app):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with pg_engine.connect() as conn:
+                held = partitions.day_partitions(conn)
+            if tomorrow in held:
+                break
+            time.sleep(0.05)
+    assert set(partitions.days_ahead(dt.date.today())) <= set(held)
