@@ -637,6 +637,21 @@ SELECT (SELECT hwm FROM walk), (SELECT count(*) FROM seen),
        array(SELECT name FROM office_list ORDER BY name), array(SELECT version FROM office_list ORDER BY name)
 """
 
+# The same, when the mark's walk is known to end where the caller put it (PG_HELD read the slots
+# after the batch): no query over every day's partition, not even to plan one.
+PG_CLOSE_BATCH_NO_WALK = PG_CLOSE_BATCH.replace(
+    """WITH walk AS (
+    SELECT coalesce(max(seq), %(h)s::int8) AS hwm FROM (
+        SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM (
+            SELECT seq FROM office_record
+            WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4 AND seq > %(h)s::int8
+            ORDER BY seq LIMIT %(chunk)s::int8) AS beyond) AS numbered
+    WHERE seq = %(h)s::int8 + rn
+""",
+    "WITH walk AS (SELECT %(h)s::int8 AS hwm",
+)
+assert PG_CLOSE_BATCH_NO_WALK != PG_CLOSE_BATCH
+
 
 # What the office already holds of a batch (PostgreSQL, office_record partitioned by day: see
 # sync/office/partitions.py). A partitioned table's unique constraints must hold the day, so they
@@ -839,7 +854,7 @@ def _close_batch_pg(
     params["c_n"] = [n for _key, n in groups]
     cur = _pg_driver(conn).cursor()
     try:
-        cur.execute(PG_CLOSE_BATCH, params)
+        cur.execute(PG_CLOSE_BATCH_NO_WALK if chunk == 0 else PG_CLOSE_BATCH, params)
         # fetchone() is typed "or None"; a SELECT of scalar subqueries with no FROM always gives one row.
         walked, seen, names, versions = cast("tuple[Any, ...]", cur.fetchone())
     finally:

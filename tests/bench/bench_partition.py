@@ -13,6 +13,10 @@ plain table), both driven by the same code.
   from 10 kiosks' 500-record batches into today, after the purge (the days kept in place: an
   office's steady state, 28 days + the week ahead + the default partition). Baseline: the same
   into the plain table. Target: no slower (ratio >= 0.9, the run-to-run noise of this machine).
+- partition.batch_cost.pg: ms of a 1-record push (in process, warm): the fixed cost every push
+  pays, whatever its size (its round trips, its COMMIT's WAL flush), and per_record_ms from a
+  500-record push: why few records a push are far from COPY (bench_office's quick k100: one
+  100-record push per kiosk). Baseline: the plain table's.
 - partition.report.pg: seconds of the day report for today (what the console's Today page and
   the report read). Baseline: the plain table's. Target: no slower (ratio <= 1.1).
 
@@ -108,7 +112,7 @@ def fill(engine, days: list[str], past: int, per_day: int) -> None:
                 {"day": day, "n": n},
             )
             raw.commit()
-        cur.execute("ANALYZE")
+        cur.execute("ANALYZE office_record, office_day_count")  # this office's tables, not the whole database
         raw.commit()
     finally:
         raw.close()
@@ -169,6 +173,50 @@ def ingest_rate(engine, work: list[tuple[str, object]]) -> float:
     return len(work) * BATCH / (time.perf_counter() - t)
 
 
+def batch_costs(engine, kiosk_id: str, now: float, first_seq: int, rounds: int = 15) -> tuple[float, float]:
+    """Median ms of a 1-record and of a 500-record push (in process, warm): a push's fixed cost
+    (its round trips and its COMMIT's WAL flush) and, from the two, its cost per record."""
+    from sync.office.ingest import ingest
+    from sync.schemas import PushBatch
+
+    seq = first_seq
+    medians = []
+    for n in (1, BATCH):
+        times = []
+        for _ in range(rounds):
+            records = []
+            for _ in range(n):
+                seq += 1
+                payload = json.dumps({"direction": "in", "verdict": "allow", "reasons": "[]"})
+                records.append(
+                    {
+                        "record_id": str(uuid.uuid4()),
+                        "seq": seq,
+                        "kind": "passage",
+                        "payload": payload,
+                        "payload_hash": hashlib.sha256(payload.encode()).hexdigest(),
+                        "wall_time": now,
+                        "hlc": seq,
+                        "boot_id": "boot",
+                        "mono_ns": seq,
+                        "clock_flag": "",
+                        "versions": "{}",
+                    }
+                )
+            batch = PushBatch(
+                batch_id=uuid.uuid4().hex,
+                epoch=1,
+                anchor={"boot_id": "boot", "mono_ns": 10**12, "wall": now},
+                records=records,
+            )
+            t = time.perf_counter()
+            ingest(engine, kiosk_id, batch)
+            times.append(time.perf_counter() - t)
+        medians.append(statistics.median(times) * 1000)
+    fixed, full = medians
+    return fixed, (full - fixed) / (BATCH - 1)
+
+
 def report_s(engine, day: dt.date) -> float:
     from sync.office.report import day_report
 
@@ -197,7 +245,7 @@ def main(argv=None) -> int:
     sizes = dict(QUICK if args.quick else FULL)
     if args.per_day:
         sizes["per_day"] = args.per_day
-    names = ("partition.purge.pg", "partition.ingest.pg", "partition.report.pg")
+    names = ("partition.purge.pg", "partition.ingest.pg", "partition.batch_cost.pg", "partition.report.pg")
     wanted = [n for n in names if not args.only or args.only in n]
     if not wanted:
         return 0
@@ -261,6 +309,20 @@ def main(argv=None) -> int:
                 sizes=sized
                 | {"kiosks": sizes["kiosks"], "batch": BATCH, "records": sizes["kiosks"] * sizes["batches"] * BATCH},
                 baseline_is="the same ingest into the unpartitioned table (0022)",
+            )
+        if "partition.batch_cost.pg" in wanted:
+            # The same kiosks as the ingest above (their first seqs are taken): a fresh one each.
+            costs = [batch_costs(engine, kiosks(engine, 1)[0], now, 0) for engine in engines]
+            emit(
+                "partition.batch_cost.pg",
+                costs[0][0],
+                "ms",
+                baseline=costs[1][0],
+                per_record_ms=round(costs[0][1], 4),
+                per_record_ms_baseline=round(costs[1][1], 4),
+                sizes=sized | {"batch": BATCH},
+                baseline_is="the same pushes into the unpartitioned table (0022)",
+                note="value: a 1-record push (the fixed cost of any push); per_record_ms: from a 500-record push",
             )
         if "partition.report.pg" in wanted:
             got = [report_s(engine, dt.date.today()) for engine in engines]
