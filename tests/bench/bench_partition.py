@@ -118,14 +118,14 @@ def fill(engine, days: list[str], past: int, per_day: int) -> None:
         raw.close()
 
 
-def kiosks(engine, n: int) -> list[str]:
+def kiosks(engine, n: int, prefix: str = "卡口") -> list[str]:
     from nacl.signing import SigningKey
 
     from sync.office.enrol import add_checkpoint, enrol
 
     out = []
     for k in range(n):
-        info = add_checkpoint(engine, f"卡口{k}", "幸福里社区")
+        info = add_checkpoint(engine, f"{prefix}{k}", "幸福里社区")
         enrol(engine, info["code"], bytes(SigningKey.generate().verify_key).hex())
         out.append(info["kiosk_id"])
     return out
@@ -312,7 +312,7 @@ def main(argv=None) -> int:
             )
         if "partition.batch_cost.pg" in wanted:
             # The same kiosks as the ingest above (their first seqs are taken): a fresh one each.
-            costs = [batch_costs(engine, kiosks(engine, 1)[0], now, 0) for engine in engines]
+            costs = [batch_costs(engine, kiosks(engine, 1, "测速卡口")[0], now, 0) for engine in engines]
             emit(
                 "partition.batch_cost.pg",
                 costs[0][0],
