@@ -365,3 +365,5 @@ class PurgeAnswer(BaseModel):
     conflicts: int
     cutoff: float
     days: int
+    dropped_days: list[str] = []
+    dropped_records: int = 0

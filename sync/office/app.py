@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from sync.office import answers, console, routes
+from sync.office import answers, console, partitions, routes
 from sync.office.docs import add_docs
 from sync.office.handlers import add_problem_handlers
 from sync.office.openapi import document_bodies
@@ -45,11 +45,15 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     office: Office = app.state.office
     log.info("office serving %s (%s)", office.office_dir, office.engine.dialect.name)
+    # PostgreSQL: the records' day partitions, made at start and then hourly (sync/office/partitions.py).
+    maintainer = partitions.Maintainer(office.engine)
+    maintainer.start()
     # The alerts no record brings (a silent gate, an overdue fever), swept in the background.
     sweeper = Sweeper(office.engine, office.settings.sweep_seconds)
     sweeper.start()
     yield
     sweeper.stop()
+    maintainer.stop()
     office.close()  # the pool's connections, so PostgreSQL sees this worker leave at once
 
 

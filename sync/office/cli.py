@@ -797,6 +797,12 @@ def run_purge(args: argparse.Namespace) -> int:
         f"cleared personal data of records before {before} (kept {result.days} days): {result.records} records, "
         f"{result.conflicts} quarantined copies. Report counts are unchanged."
     )
+    if result.dropped_records:
+        from sync.office.partitions import first_day_kept
+
+        first = first_day_kept(result.cutoff)
+        print(f"已整天删除 {first} 之前各天的记录 {result.dropped_records} 条（统计数保留）。")
+        print(f"deleted {result.dropped_records} records of the days before {first}, whole (their counts are kept).")
     return 0
 
 

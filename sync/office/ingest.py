@@ -16,6 +16,7 @@ import hashlib
 import json
 import operator
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -605,7 +606,7 @@ WITH anchor AS (
 )
 INSERT INTO office_kiosk_epoch (kiosk_id, epoch, hwm) VALUES (%(k)s, %(e)s::int4, 0)
 ON CONFLICT (kiosk_id, epoch) DO UPDATE SET hwm = office_kiosk_epoch.hwm
-RETURNING hwm
+RETURNING hwm, max_seq
 """
 
 # The last closes it in one round trip: walks the mark on through records held above this
@@ -623,8 +624,9 @@ WITH walk AS (
             ORDER BY seq LIMIT %(chunk)s::int8) AS beyond) AS numbered
     WHERE seq = %(h)s::int8 + rn
 ), mark AS (
-    UPDATE office_kiosk_epoch SET hwm = (SELECT hwm FROM walk)
-    WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4 AND hwm <> (SELECT hwm FROM walk)
+    UPDATE office_kiosk_epoch SET hwm = (SELECT hwm FROM walk), max_seq = greatest(max_seq, %(top)s::int8)
+    WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4
+      AND (hwm <> (SELECT hwm FROM walk) OR max_seq < %(top)s::int8)
 ), counts AS (
     INSERT INTO office_day_count (day, kiosk_id, kind, direction, verdict, reasons, detail, n)
     SELECT * FROM unnest(%(c_day)s::text[], %(c_kiosk_id)s::text[], %(c_kind)s::text[], %(c_direction)s::text[],
@@ -642,12 +644,129 @@ SELECT (SELECT hwm FROM walk), (SELECT count(*) FROM seen),
        array(SELECT name FROM office_list ORDER BY name), array(SELECT version FROM office_list ORDER BY name)
 """
 
+# The same, when the mark's walk is known to end where the caller put it (PG_HELD read the slots
+# after the batch): no query over every day's partition, not even to plan one.
+PG_CLOSE_BATCH_NO_WALK = PG_CLOSE_BATCH.replace(
+    """WITH walk AS (
+    SELECT coalesce(max(seq), %(h)s::int8) AS hwm FROM (
+        SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM (
+            SELECT seq FROM office_record
+            WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4 AND seq > %(h)s::int8
+            ORDER BY seq LIMIT %(chunk)s::int8) AS beyond) AS numbered
+    WHERE seq = %(h)s::int8 + rn
+""",
+    "WITH walk AS (SELECT %(h)s::int8 AS hwm",
+)
+assert PG_CLOSE_BATCH_NO_WALK != PG_CLOSE_BATCH
+
+
+# What the office already holds of a batch (PostgreSQL, office_record partitioned by day: see
+# sync/office/partitions.py). A partitioned table's unique constraints must hold the day, so they
+# no longer see a copy on another day. Slots: a retry always comes in its own slot (kiosk, epoch,
+# seq), whatever day it corrects onto (a "received" time, a re-anchored boot), so the slots of the
+# batch's seq range (and the one after it, for the mark's walk) are looked up on every day: one
+# range probe per partition. Record ids: on the batch's days and the day either side of each
+# (where a copy resent in a new epoch lands) - probing 500 ids in every partition would cost more
+# than the rest of the push; an id another kiosk used on a far day is stored beside the first
+# (sealed.lookup opens the first received). Runs under the epoch's lock (PG_OPEN_BATCH): no push of
+# this kiosk's epoch can take a slot between this look and the COPY.
+# Two statements, pipelined: the ids' is planned with its days (two or three partitions opened);
+# the slots' touches every partition, and with no array in it its plan is reused as is.
+PG_HELD_IDS = (
+    "SELECT record_id FROM office_record WHERE record_id = ANY(%(ids)s::text[]) AND day = ANY(%(days)s::text[])"
+)
+PG_HELD_SLOTS = "SELECT seq FROM office_record WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4 AND seq BETWEEN %(lo)s::int8 AND %(hi)s::int8"
+HELD_RANGE_SLACK = 4  # a batch whose seqs spread wider than this many times its size: its seqs are looked up one by one
+
+
+@dataclass
+class Held:
+    """What the office holds already of a batch's record ids and of the slots in `seq_range`
+    (its kiosk/epoch's, from the batch's first seq to one past its last)."""
+
+    record_ids: set[str]
+    seqs: set[int]
+    seq_range: tuple[int, int] = (1, 0)
+
+
+NO_HELD = Held(set(), set())
+_PARTITIONED: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
+def _partitioned(conn: Connection) -> bool:
+    """Whether this engine's office_record is partitioned (after 0023, always; before it, as an
+    office at an older revision runs in the benchmarks' baseline): asked once per engine."""
+    engine = conn.engine
+    found = _PARTITIONED.get(engine)
+    if found is None:
+        from sync.office.partitions import is_partitioned
+
+        found = _PARTITIONED[engine] = is_partitioned(conn)
+    return found
+
+
+def _days_around(days: Iterable[str]) -> list[str]:
+    import datetime as dt
+
+    out: set[str] = set()
+    for day in days:
+        try:
+            d = dt.date.fromisoformat(day)
+        except ValueError:
+            continue
+        out.update((d + dt.timedelta(days=i)).isoformat() for i in (-1, 0, 1))
+    return sorted(out)
+
+
+def _held_pg(conn: Connection, kiosk_id: str, epoch: int, rows: list[dict[str, Any]], max_seq: int) -> Held:
+    """PG_HELD for these rows (a partitioned office_record only: a plain table's keys see every day).
+    `max_seq`: the highest seq the epoch ever stored; a batch wholly above it holds no slot, nor
+    does any seq after it (the mark's walk ends in the batch): only its ids are looked up."""
+    if not rows or not _partitioned(conn):
+        return NO_HELD
+    seqs = [r["seq"] for r in rows]
+    lo, hi = min(seqs), max(seqs) + 1
+    wanted = set(seqs) | {hi}
+    if lo > max_seq:
+        cur = _pg_driver(conn).cursor()
+        try:
+            cur.execute(
+                PG_HELD_IDS, {"ids": [r["record_id"] for r in rows], "days": _days_around({r["day"] for r in rows})}
+            )
+            return Held({rid for (rid,) in cur.fetchall()}, set(), (lo, hi) if len(wanted) == hi - lo + 1 else (1, 0))
+        finally:
+            cur.close()
+    dconn = _pg_driver(conn)
+    ids_cur, slots_cur = dconn.cursor(), dconn.cursor()
+    try:
+        with dconn.pipeline():
+            ids_cur.execute(
+                PG_HELD_IDS, {"ids": [r["record_id"] for r in rows], "days": _days_around({r["day"] for r in rows})}
+            )
+            if hi - lo < HELD_RANGE_SLACK * len(rows):
+                slots_cur.execute(PG_HELD_SLOTS, {"k": kiosk_id, "e": epoch, "lo": lo, "hi": hi})
+            else:  # seqs far apart (a forger's, or lost records resent): no range to read
+                slots_cur.execute(
+                    "SELECT seq FROM office_record WHERE kiosk_id = %(k)s AND epoch = %(e)s::int4"
+                    " AND seq = ANY(%(seqs)s::int8[])",
+                    {"k": kiosk_id, "e": epoch, "seqs": sorted(wanted)},
+                )
+        held = Held(
+            {rid for (rid,) in ids_cur.fetchall()},
+            {int(seq) for (seq,) in slots_cur.fetchall()} & wanted,
+            (lo, hi) if len(wanted) == hi - lo + 1 else (1, 0),
+        )
+        return held
+    finally:
+        ids_cur.close()
+        slots_cur.close()
+
 
 def _open_batch_pg(
     conn: Connection, kiosk_id: str, epoch: int, a: PushAnchor, received_at: float, *, savepoint: bool
-) -> int:
+) -> tuple[int, int]:
     """PG_OPEN_BATCH, pipelined with the transaction's BEGIN and (when records follow) the
-    COPY's savepoint: one round trip instead of three. Returns the mark."""
+    COPY's savepoint: one round trip instead of three. Returns the mark and the epoch's highest seq stored."""
     dconn = _pg_driver(conn)
     cur = dconn.cursor()
     try:
@@ -659,9 +778,50 @@ def _open_batch_pg(
             if savepoint:
                 dconn.execute("SAVEPOINT office_copy")
         # fetchone() is typed "or None"; INSERT ... ON CONFLICT DO UPDATE ... RETURNING always gives its row.
-        return int(cast("tuple[Any, ...]", cur.fetchone())[0])
+        hwm, max_seq = cast("tuple[Any, ...]", cur.fetchone())
+        return int(hwm), int(max_seq)
     finally:
         cur.close()
+
+
+def _dropped_pg(conn: Connection, kiosk_id: str, epoch: int, hwm: int, rows: list[dict[str, Any]]) -> set[str]:
+    """The ids of rows whose slot is at or below the kiosk's mark yet not held (PG_HELD found no
+    record there) and not in a range the kiosk said it lost: the office held them, and their day
+    was dropped at the end of retention (`partitions.drop_days_before`). A retry of one must not
+    be stored (and counted) a second time. Only a batch below the mark (a retry) asks the database."""
+    below = [r for r in rows if r["seq"] <= hwm]
+    if not below:
+        return set()
+    lr = t.lost_range.c
+    lost = conn.execute(
+        select(lr.first_seq, lr.last_seq).where(
+            lr.kiosk_id == kiosk_id,
+            lr.epoch == epoch,
+            lr.status == "lost",
+            lr.first_seq <= max(r["seq"] for r in below),
+            lr.last_seq >= min(r["seq"] for r in below),
+        )
+    ).all()
+    return {r["record_id"] for r in below if not any(first <= r["seq"] <= last for first, last in lost)}
+
+
+def _insertable_pg(rows: list[dict[str, Any]], held: Held) -> list[dict[str, Any]]:
+    """The rows to try to store: not held already (PG_HELD), and each record id and slot once
+    within the batch (two copies on different days would both pass the day's constraints)."""
+    if (
+        not held.record_ids
+        and not held.seqs
+        and len({r["record_id"] for r in rows}) == len({r["seq"] for r in rows}) == len(rows)
+    ):
+        return rows  # nearly every batch
+    ids, seqs, out = set(held.record_ids), set(held.seqs), []
+    for r in rows:
+        if r["record_id"] in ids or r["seq"] in seqs:
+            continue
+        ids.add(r["record_id"])
+        seqs.add(r["seq"])
+        out.append(r)
+    return out
 
 
 def _close_batch_pg(
@@ -672,17 +832,23 @@ def _close_batch_pg(
     stored_rows: list[dict[str, Any]],
     received_at: float,
     public_key: str | None,
+    held: Held = NO_HELD,
 ) -> tuple[int, bool, dict[str, int]]:
-    """PG_CLOSE_BATCH; returns (mark, whether the kiosk's row took the push, list versions)."""
-    known = {r["seq"] for r in stored_rows}
-    while hwm + 1 in known:  # seqs this transaction stored: certainly held, no need to read them
+    """PG_CLOSE_BATCH; returns (mark, whether the kiosk's row took the push, list versions).
+    `held`: what PG_HELD found; where it tells the walk stops inside its range, the walk's query
+    (a probe of every partition) is not run."""
+    known = {r["seq"] for r in stored_rows} | held.seqs
+    while hwm + 1 in known:  # seqs held (stored now, or found by PG_HELD): no need to read them
         hwm += 1
+    lo, hi = held.seq_range
+    chunk = 0 if lo <= hwm + 1 <= hi else HWM_WALK_CHUNK  # seq hwm + 1 is known not held: the walk ends here
     groups = _day_groups(stored_rows)
     params = {
         "k": kiosk_id,
         "e": batch.epoch,
         "h": hwm,
-        "chunk": HWM_WALK_CHUNK,
+        "top": max((r["seq"] for r in stored_rows), default=0),
+        "chunk": chunk,
         "now": received_at,
         "backlog": batch.backlog,
         "oldest": batch.oldest_pending,
@@ -695,7 +861,7 @@ def _close_batch_pg(
     params["c_n"] = [n for _key, n in groups]
     cur = _pg_driver(conn).cursor()
     try:
-        cur.execute(PG_CLOSE_BATCH, params)
+        cur.execute(PG_CLOSE_BATCH_NO_WALK if chunk == 0 else PG_CLOSE_BATCH, params)
         # fetchone() is typed "or None"; a SELECT of scalar subqueries with no FROM always gives one row.
         walked, seen, names, versions = cast("tuple[Any, ...]", cur.fetchone())
     finally:
@@ -727,7 +893,7 @@ def ingest(
         replay.claim(conn, kiosk_id, stamp, now=received_at)
         pg = conn.dialect.name == "postgresql"
         if pg:
-            hwm = _open_batch_pg(conn, kiosk_id, epoch, a, received_at, savepoint=bool(batch.records))
+            hwm, max_seq = _open_batch_pg(conn, kiosk_id, epoch, a, received_at, savepoint=bool(batch.records))
         else:
             hwm = lock_epoch(conn, kiosk_id, epoch)
             conn.execute(
@@ -743,23 +909,47 @@ def ingest(
         )
         rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
         _outcomes_on_case_day(conn, kiosk_id, rows)
-        stored = insert_records(conn, rows, savepoint_open=pg) if rows else set()
+        insertable, gone, held = rows, set(), NO_HELD
+        if pg and rows and _partitioned(conn):
+            held = _held_pg(conn, kiosk_id, epoch, rows, max_seq)
+            insertable = _insertable_pg(rows, held)
+            gone = _dropped_pg(conn, kiosk_id, epoch, hwm, insertable)
+            if gone:
+                insertable = [r for r in insertable if r["record_id"] not in gone]
+        stored = insert_records(conn, insertable, savepoint_open=pg) if insertable else set()
+        firsts: dict[str, dict[str, Any]] = {}
         if len(stored) == len(rows):  # every record new: nearly every batch
             stored_rows, statuses, missing = rows, ["stored"] * len(rows), []
         else:
-            stored_rows = [r for r in rows if r["record_id"] in stored]
+            # One row per stored id: a batch naming one record twice stored its first copy only.
+            for r in rows:
+                if r["record_id"] in stored:
+                    firsts.setdefault(r["record_id"], r)
+            stored_rows = list(firsts.values())
             statuses = []
             missing = [r for r in rows if r["record_id"] not in stored]
         if not pg:
             count_days(conn, stored_rows)
+            top = max((r["seq"] for r in stored_rows), default=0)
+            ke = t.kiosk_epoch.c
+            conn.execute(
+                t.kiosk_epoch.update()
+                .where(ke.kiosk_id == kiosk_id, ke.epoch == epoch, ke.max_seq < top)
+                .values(max_seq=top)
+            )
         existing: dict[str, str] = {}
         if missing:
             existing = _stored_hashes(conn, [r["record_id"] for r in missing])
         quarantined = []
-        for r in rows if missing else ():
+        if len(statuses) < len(rows):
+            # A later copy of an id this batch stored is compared with the copy stored (a retry or a conflict).
+            existing.update((rid, r["payload_hash"]) for rid, r in firsts.items())
+        for r in rows if len(statuses) < len(rows) else ():
             rid = r["record_id"]
-            if rid in stored:
+            if rid in stored and firsts[rid] is r:
                 statuses.append("stored")
+            elif rid in gone:  # held once, its day dropped at the end of retention: nothing to store again
+                statuses.append("duplicate")
             elif rid in existing and existing[rid] == r["payload_hash"] and "bad_hash" not in r["flags"].split(","):
                 # A retry. A copy whose payload does not match the hash it claims is no retry:
                 # it falls through to conflict and is quarantined, not silently dropped.
@@ -797,7 +987,7 @@ def ingest(
         )
         if pg:
             hwm, taken, list_versions = _close_batch_pg(
-                conn, kiosk_id, batch, hwm, stored_rows, received_at, public_key
+                conn, kiosk_id, batch, hwm, stored_rows, received_at, public_key, held
             )
             if epoch in lost_epochs:
                 hwm = advance_hwm(conn, kiosk_id, epoch, hwm, lost=True)

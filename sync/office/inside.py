@@ -76,6 +76,9 @@ _RECORDS = text(
     " row_number() OVER (PARTITION BY kiosk_id, kind, ref ORDER BY hlc DESC, seq DESC) AS n"
     f" FROM office_record WHERE ({PEOPLE_WHERE})"
     " AND kiosk_id IN :kiosks AND corrected_time > :since AND corrected_time <= :at"
+    # A record's day is the local date of its corrected time: on PostgreSQL only these days'
+    # partitions are opened (sync/office/partitions.py). A day of slack each side.
+    " AND day >= :first_day AND day <= :last_day"
     " AND (kind = 'registration' OR verdict = 'allow')"
     ") last WHERE kind = 'registration' OR n = 1 ORDER BY kiosk_id, hlc, seq"
 ).bindparams(bindparam("kiosks", expanding=True))
@@ -96,7 +99,14 @@ def out_of_place(conn: Connection, kiosk_ids: list[str], day: dt.date, now: floa
     late, curfew = hour_passed(at, policy.visiting_until_hour), hour_passed(at, policy.curfew_hour)
     by_kiosk: dict[str, list[tuple[str, str, dict[str, Any]]]] = {kid: [] for kid in kiosk_ids}
     for kiosk_id, kind, record_id, payload in conn.execute(
-        _RECORDS, {"kiosks": kiosk_ids, "since": at - WINDOW_SECONDS, "at": at}
+        _RECORDS,
+        {
+            "kiosks": kiosk_ids,
+            "since": at - WINDOW_SECONDS,
+            "at": at,
+            "first_day": time.strftime("%Y-%m-%d", time.localtime(at - WINDOW_SECONDS - 86400)),
+            "last_day": time.strftime("%Y-%m-%d", time.localtime(at + 86400)),
+        },
     ):
         try:
             p = json.loads(payload)

@@ -9,13 +9,17 @@ transaction, and the numbers are handed back only after that row is committed.
 Retention: after `retention_days` the personal fields of a record (names, masked numbers,
 look-up hashes, sealed copies, places, reasons) are cleared from the stored payload and from
 quarantined copies. The rows stay, so the day reports count exactly what they counted before.
+On PostgreSQL, where records are partitioned by day (`sync.office.partitions`), a day that lies
+wholly past retention goes whole: its partition is dropped (the default partition's rows of such
+days are deleted). The day counts stay, so the reports still count them; a kiosk's retry of such
+a record is still a duplicate (`ingest`: its slot is below the kiosk's mark).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
@@ -23,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from models.errors import KakouError
 from models.retention import PERSONAL_KINDS, PERSONAL_PAYLOAD_KEYS
-from sync.office import audit, problems
+from sync.office import audit, partitions, problems
 from sync.office import tables as t
 
 if TYPE_CHECKING:
@@ -151,6 +155,9 @@ def lookup(
                 )
                 .select_from(t.record.outerjoin(t.kiosk, t.kiosk.c.kiosk_id == t.record.c.kiosk_id))
                 .where(t.record.c.record_id == record_id)
+                # The first received: on PostgreSQL a copy of its id another kiosk pushed days away
+                # is stored beside it (ingest.PG_HELD), never in its place.
+                .order_by(t.record.c.received_at)
             ).first()
         opened: dict[str, str] = {}
         payload: dict[str, Any] = {}
@@ -272,6 +279,8 @@ class OfficePurgeResult:
     conflicts: int  # quarantined copies cleared now
     cutoff: float
     days: int
+    dropped_days: list[str] = field(default_factory=list)  # PostgreSQL: days whose records were dropped whole
+    dropped_records: int = 0  # records of those days (their day counts stay)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -296,7 +305,13 @@ def _scrub(payload_text: str) -> str | None:
 
 
 def _purge_table(
-    engine: Engine, table: Table, key_column: Column[Any], time_column: Column[Any], cutoff: float, secure: bool
+    engine: Engine,
+    table: Table,
+    key_column: Column[Any],
+    time_column: Column[Any],
+    cutoff: float,
+    secure: bool,
+    last_day: str | None = None,
 ) -> int:
     """Clear personal fields chunk by chunk: each chunk is its own short transaction, so kiosks'
     pushes are not held behind the write lock for the whole purge (a rerun finishes the job)."""
@@ -306,6 +321,10 @@ def _purge_table(
             if secure:
                 conn.exec_driver_sql("PRAGMA secure_delete=ON")  # overwrite freed bytes, not just unlink them
             q = select(key_column, table.c.payload).where(table.c.kind.in_(PERSONAL_KINDS), time_column < cutoff)
+            if last_day is not None:
+                # A record before the cutoff is dated on the cutoff's day or before (a fever outcome on
+                # its case's, earlier, day): the days after are not read (PostgreSQL: not even opened).
+                q = q.where(table.c.day <= last_day)
             if after is not None:
                 q = q.where(key_column > after)
             rows = conn.execute(q.order_by(key_column).limit(PURGE_CHUNK)).all()
@@ -343,7 +362,11 @@ def purge(
     now = time.time() if now is None else now
     cutoff = now - days * 86400
     secure = engine.dialect.name == "sqlite"
-    records = _purge_table(engine, t.record, t.record.c.record_id, t.record.c.corrected_time, cutoff, secure)
+    first_kept = partitions.first_day_kept(cutoff)
+    dropped = partitions.drop_days_before(engine, first_kept)
+    records = _purge_table(
+        engine, t.record, t.record.c.record_id, t.record.c.corrected_time, cutoff, secure, last_day=first_kept
+    )
     conflicts = _purge_table(engine, t.conflict, t.conflict.c.id, t.conflict.c.received_at, cutoff, secure)
     with engine.begin() as conn:
         audit.record(
@@ -355,15 +378,18 @@ def purge(
             cutoff=cutoff,
             records=records,
             conflicts=conflicts,
+            dropped_days=dropped.days,
+            dropped_records=dropped.records,
         )
     if reclaim and (records or conflicts):
-        _reclaim(engine)
-    return OfficePurgeResult(records, conflicts, cutoff, days)
+        _reclaim(engine, first_kept)
+    return OfficePurgeResult(records, conflicts, cutoff, days, dropped.days, dropped.records)
 
 
-def _reclaim(engine: Engine) -> None:
+def _reclaim(engine: Engine, last_day: str) -> None:
     """Give the freed space back and drop old row versions from the WAL (SQLite), or let
-    PostgreSQL mark the dead row versions reusable (VACUUM cannot run in a transaction)."""
+    PostgreSQL mark the dead row versions reusable (VACUUM cannot run in a transaction): only
+    in the partitions the purge wrote to (days up to `last_day`, and the default one)."""
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()
         try:
@@ -375,4 +401,9 @@ def _reclaim(engine: Engine) -> None:
             raw.close()
     else:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM office_record, office_conflict")
+            tables = ["office_record"]
+            if partitions.is_partitioned(conn):
+                held = partitions.day_partitions(conn)
+                tables = [name for day, name in sorted(held.items()) if day <= last_day]
+                tables.append(partitions.DEFAULT_PARTITION)
+            conn.exec_driver_sql(f"VACUUM {', '.join(tables)}, office_conflict")

@@ -10,6 +10,8 @@ hash is a conflict: the original stays, the copy goes to `office_conflict`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -105,6 +108,9 @@ kiosk_epoch = Table(
     Column("kiosk_id", String(36), primary_key=True),
     Column("epoch", Integer, primary_key=True),
     Column("hwm", BigInteger, nullable=False, server_default="0"),
+    # The highest seq ever stored in this epoch (migration 0023): a batch wholly above it holds
+    # no slot the office has, so PostgreSQL's ingest need not look for one in every day's partition.
+    Column("max_seq", BigInteger, nullable=False, server_default="0"),
 )
 
 # The kiosk's monotonic clock seen against the office clock, per boot: a record's time is
@@ -119,77 +125,97 @@ boot_anchor = Table(
     Column("wall", Float, nullable=False),
 )
 
-record = Table(
-    "office_record",
-    metadata,
-    Column("record_id", String(36), primary_key=True),
-    Column("kiosk_id", String(36), nullable=False),
-    Column("epoch", Integer, nullable=False),
-    Column("seq", BigInteger, nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("payload", Text, nullable=False),
-    Column("payload_hash", String(64), nullable=False),
-    Column("device_time", Float, nullable=False),
-    Column("corrected_time", Float, nullable=False),
-    Column("received_at", Float, nullable=False),
-    Column("time_quality", String(16), nullable=False),  # anchored | device | received
-    Column("day", String(10), nullable=False),  # office-local date of corrected_time
-    Column("hlc", BigInteger, nullable=False),
-    Column("boot_id", String(64), nullable=False),
-    Column("mono_ns", BigInteger, nullable=False),
-    Column("clock_flag", String(16), nullable=False, server_default=""),
-    Column("versions", Text, nullable=False, server_default="{}"),
-    Column("flags", String(64), nullable=False, server_default=""),  # bad_hash, unreadable, ...
-    # Read out of the payload at ingest, so the day report is a GROUP BY and not a JSON scan.
-    Column("direction", String(3)),
-    Column("verdict", String(8)),
-    Column("reasons", Text),
-    Column("detail", String(32)),  # registration kind, fever outcome
-    Column("ref", String(36)),  # pass id of pass_issued / pass_revoked, case id of an outcome
-    # The household unit a record names (a pass's, a registration's "to unit"), read out at ingest
-    # from migration 0024 on, so the Records page finds a unit's records by index (contact tracing).
-    Column("unit", String(32)),
-    UniqueConstraint("kiosk_id", "epoch", "seq", name="uq_office_record_slot"),
-)
-Index("ix_office_record_day_kiosk", record.c.day, record.c.kiosk_id)
-# Who is inside / out (sync/office/inside.py): registrations and the passages naming a pass or a
-# registration, without reading the day's other records (migration 0022).
-PEOPLE_WHERE = "kind = 'registration' OR (kind = 'passage' AND ref IS NOT NULL)"
-Index(
-    "ix_office_record_people",
-    record.c.kiosk_id,
-    record.c.corrected_time,
-    postgresql_where=text(PEOPLE_WHERE),
-    sqlite_where=text(PEOPLE_WHERE),
-)
-# What one pass did just before and after a passage, at any gate (the "same pass out twice" alert, sync/office/alerts.py;
-# migration 0025).
-PASS_REF_WHERE = "kind = 'passage' AND ref IS NOT NULL AND verdict = 'allow'"
-Index(
-    "ix_office_record_pass_ref",
-    record.c.ref,
-    record.c.corrected_time,
-    record.c.record_id,
-    postgresql_where=text(PASS_REF_WHERE),
-    sqlite_where=text(PASS_REF_WHERE),
-)
+# PostgreSQL keeps the records in one partition per day (migration 0023_records_by_day,
+# `sync.office.partitions`), so a day past retention goes by dropping its partition. A unique
+# constraint of a partitioned table must hold its partition key: there the primary key is
+# (record_id, day) and the slot (kiosk_id, epoch, seq, day); the ingest checks the record id and
+# the slot across every day itself (`ingest._held_pg`). SQLite keeps the plain table below.
+RECORD_PARTITION_KEY = "day"
 
-# The console's Records pages (sync/office/records.py): newest first, paged by (corrected_time,
-# record_id) - a keyset, never an OFFSET - per kind, per gate and kind, and per unit (migration 0024).
-Index("ix_office_record_kind_time", record.c.kind, record.c.corrected_time, record.c.record_id)
-Index("ix_office_record_kiosk_kind_time", record.c.kiosk_id, record.c.kind, record.c.corrected_time, record.c.record_id)
+
+PEOPLE_WHERE = "kind = 'registration' OR (kind = 'passage' AND ref IS NOT NULL)"
+PASS_REF_WHERE = "kind = 'passage' AND ref IS NOT NULL AND verdict = 'allow'"
 UNIT_WHERE = "unit IS NOT NULL"
-Index(
-    "ix_office_record_unit_time",
-    record.c.unit,
-    record.c.corrected_time,
-    record.c.record_id,
-    postgresql_where=text(UNIT_WHERE),
-    sqlite_where=text(UNIT_WHERE),
-)
-# A fever case's outcome, found by its case id (the outcome's ref).
 OUTCOME_WHERE = "kind = 'fever_outcome'"
-Index("ix_office_record_outcome", record.c.ref, postgresql_where=text(OUTCOME_WHERE), sqlite_where=text(OUTCOME_WHERE))
+
+
+def _record_table(into: MetaData, *, partitioned: bool) -> Table:
+    key = (RECORD_PARTITION_KEY,) if partitioned else ()
+    dialect_kw: dict[str, Any] = {"postgresql_partition_by": f"LIST ({RECORD_PARTITION_KEY})"} if partitioned else {}
+    table = Table(
+        "office_record",
+        into,
+        Column("record_id", String(36), nullable=False),
+        Column("kiosk_id", String(36), nullable=False),
+        Column("epoch", Integer, nullable=False),
+        Column("seq", BigInteger, nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("payload_hash", String(64), nullable=False),
+        Column("device_time", Float, nullable=False),
+        Column("corrected_time", Float, nullable=False),
+        Column("received_at", Float, nullable=False),
+        Column("time_quality", String(16), nullable=False),  # anchored | device | received
+        Column("day", String(10), nullable=False),  # office-local date of corrected_time
+        Column("hlc", BigInteger, nullable=False),
+        Column("boot_id", String(64), nullable=False),
+        Column("mono_ns", BigInteger, nullable=False),
+        Column("clock_flag", String(16), nullable=False, server_default=""),
+        Column("versions", Text, nullable=False, server_default="{}"),
+        Column("flags", String(64), nullable=False, server_default=""),  # bad_hash, unreadable, ...
+        # Read out of the payload at ingest, so the day report is a GROUP BY and not a JSON scan.
+        Column("direction", String(3)),
+        Column("verdict", String(8)),
+        Column("reasons", Text),
+        Column("detail", String(32)),  # registration kind, fever outcome
+        Column("ref", String(36)),  # pass id of pass_issued / pass_revoked, case id of an outcome
+        # The household unit a record names (a pass's, a registration's "to unit"), read out at ingest
+        # from migration 0024 on, so the Records page finds a unit's records by index (contact tracing).
+        Column("unit", String(32)),
+        PrimaryKeyConstraint("record_id", *key, name="office_record_pkey"),
+        UniqueConstraint("kiosk_id", "epoch", "seq", *key, name="uq_office_record_slot"),
+        **dialect_kw,
+    )
+    Index("ix_office_record_day_kiosk", table.c.day, table.c.kiosk_id)
+    # Who is inside / out (sync/office/inside.py): registrations and the passages naming a pass or a
+    # registration, without reading the day's other records (migration 0022).
+    Index(
+        "ix_office_record_people",
+        table.c.kiosk_id,
+        table.c.corrected_time,
+        postgresql_where=text(PEOPLE_WHERE),
+        sqlite_where=text(PEOPLE_WHERE),
+    )
+    # What one pass did just before and after a passage, at any gate (the "same pass out twice"
+    # alert, sync/office/alerts.py; migration 0025).
+    Index(
+        "ix_office_record_pass_ref",
+        table.c.ref,
+        table.c.corrected_time,
+        table.c.record_id,
+        postgresql_where=text(PASS_REF_WHERE),
+        sqlite_where=text(PASS_REF_WHERE),
+    )
+    # The console's Records pages (sync/office/records.py): newest first, paged by (corrected_time,
+    # record_id) - a keyset, never an OFFSET - per kind, per gate and kind, and per unit (migration 0024).
+    Index("ix_office_record_kind_time", table.c.kind, table.c.corrected_time, table.c.record_id)
+    Index("ix_office_record_kiosk_kind_time", table.c.kiosk_id, table.c.kind, table.c.corrected_time, table.c.record_id)
+    Index(
+        "ix_office_record_unit_time",
+        table.c.unit,
+        table.c.corrected_time,
+        table.c.record_id,
+        postgresql_where=text(UNIT_WHERE),
+        sqlite_where=text(UNIT_WHERE),
+    )
+    # A fever case's outcome, found by its case id (the outcome's ref).
+    Index(
+        "ix_office_record_outcome", table.c.ref, postgresql_where=text(OUTCOME_WHERE), sqlite_where=text(OUTCOME_WHERE)
+    )
+    return table
+
+
+record = _record_table(metadata, partitioned=False)
 
 conflict = Table(
     "office_conflict",
@@ -381,3 +407,14 @@ alert = Table(
     Column("ack_at", Float),
     Column("ack_note", Text),
 )
+
+
+def postgresql_metadata() -> MetaData:
+    """The tables as the migrations build them on PostgreSQL: `metadata`, with office_record
+    partitioned by day (its keys holding the day, above)."""
+    pg = MetaData()
+    for table in metadata.sorted_tables:
+        if table.name != record.name:
+            table.to_metadata(pg)
+    _record_table(pg, partitioned=True)
+    return pg

@@ -241,6 +241,7 @@ def stored_count(engine) -> int:
 
 def ingest_once(backend: str, n_records: int, kiosks: int, workers: int) -> dict | None:
     from sync.office.db import open_office_engine
+    from sync.office.keys import OfficeKeys
 
     schema = None
     url = None
@@ -251,6 +252,9 @@ def ingest_once(backend: str, n_records: int, kiosks: int, workers: int) -> dict
         url = schema.url
     tmp = Path(tempfile.mkdtemp(prefix="kakou-bench-office-"))
     engine = open_office_engine(tmp / "office", url)
+    # The office's keys before its kiosks enrol, as `kakou office init` makes them: `serve` refuses
+    # a database of enrolled kiosks beside a directory without keys (a mistyped --office-dir).
+    OfficeKeys(tmp / "office")
     proc = None
     try:
         workload = Workload(engine, n_records, kiosks)

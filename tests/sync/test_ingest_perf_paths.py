@@ -146,6 +146,24 @@ def test_fresh_batch_then_retry_altered_copy_and_taken_slot_get_exact_statuses(o
     counts_match_records(office.engine)
 
 
+def test_a_batch_naming_one_record_twice_answers_for_each_and_counts_it_once(office, tmp_path):
+    """A batch with the same record id twice (a kiosk bug, or a forger) got a status list shorter
+    than its records (the kiosk cannot tell which were stored) and counted the record twice."""
+    store, _service = office.add_kiosk(tmp_path / "k")
+    one = record(1, {"direction": "in", "verdict": "allow", "reasons": "[]"})
+    again = dict(one, seq=2)  # the same record, a second slot
+    altered = dict(one, seq=3, payload='{"direction": "out"}')
+    altered["payload_hash"] = hashlib.sha256(altered["payload"].encode()).hexdigest()
+    answer = push(office, store, [one, again, altered, record(4, {"direction": "in", "verdict": "allow"})])
+    assert answer["statuses"] == ["stored", "duplicate", "conflict", "stored"]
+    kept = counts_match_records(office.engine)
+    assert sum(kept.values()) == 2
+    with office.engine.connect() as conn:
+        quarantined = conn.execute(text("SELECT record_id, payload_hash FROM office_conflict")).all()
+        conn.rollback()
+    assert [tuple(q) for q in quarantined] == [(one["record_id"], altered["payload_hash"])]  # nothing lost
+
+
 def test_out_of_order_batches_move_the_mark_only_when_contiguous(office, tmp_path):
     store, _service = office.add_kiosk(tmp_path / "k")
     batch = [record(s, {"direction": "in", "verdict": "allow", "reasons": "[]"}) for s in range(1, 31)]

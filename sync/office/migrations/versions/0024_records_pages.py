@@ -8,14 +8,14 @@ payload at ingest from this revision on: records stored before it have none), an
 case's outcome by its case id.
 
 Revision ID: 0024_records_pages
-Revises: 0022_where_people_are
+Revises: 0023_records_by_day
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0024_records_pages"
-down_revision = "0022_where_people_are"
+down_revision = "0023_records_by_day"
 branch_labels = None
 depends_on = None
 
