@@ -158,3 +158,29 @@ def test_a_community_account_changes_and_sees_its_own_communitys_units_only(cons
     street, _ = logged_in(console_office.app, "张敏")
     street_page = street.get("/lists").text
     assert "5-1-302" in street_page and "9-9-909" in street_page  # the street sees every community's
+
+
+def test_a_street_wide_unit_from_before_communities_is_marked_and_placed_by_adding_it_in_its_community(
+    console_office, tmp_path
+):
+    """An entry the migration could not place (two communities) stops the unit at every gate
+    and shows 全街道; adding the same unit in its community replaces it at every gate."""
+    from sync.office import lists as office_lists
+
+    east, east_sync = console_office.add_kiosk(tmp_path / "east")
+    north, north_sync = console_office.add_kiosk(tmp_path / "north", community="北苑社区")
+    with console_office.engine.begin() as conn:
+        office_lists.set_items(conn, "quarantine", {"unit:3-2-501": {"unit": "3-2-501", "until": None, "note": ""}})
+    east_sync.run_once()
+    north_sync.run_once()
+    assert "3-2-501" in east.gate_state().quarantine_units and "3-2-501" in north.gate_state().quarantine_units
+    c, csrf = logged_in(console_office.app, "张敏")
+    assert "全街道" in c.get("/lists").text.split("3-2-501", 1)[1].split("</tr>", 1)[0]
+    placed = c.post("/lists/quarantine/add", data={"csrf": csrf, "unit": "3-2-501", "community": "幸福里社区"})
+    assert placed.status_code == 200
+    row = placed.text.split("<b>3-2-501</b>", 1)[1].split("</tr>", 1)[0]
+    assert "幸福里社区" in row and "全街道" not in row and placed.text.count("<b>3-2-501</b>") == 1
+    east_sync.run_once()
+    north_sync.run_once()
+    assert "3-2-501" in east.gate_state().quarantine_units  # deleted and added again in one delta
+    assert "3-2-501" not in north.gate_state().quarantine_units
