@@ -207,6 +207,7 @@ def list_entry(
     via: str = "cli",
     lookup_key: bytes | None = None,
     community: str | None = None,
+    place_street_wide: bool = True,
 ) -> tuple[int, str]:
     """Add a unit or a person to the quarantine or watch list, or remove them; returns
     (new version, who in words). An ID number is checked (GB 11643) and shown masked; the list
@@ -214,7 +215,9 @@ def list_entry(
 
     A unit is listed in its `community` (a name), which only that community's gates take; it
     may be left out when the street has one community (that one) or none (street-wide). A
-    person is the same person in every community: their entries are street-wide."""
+    person is the same person in every community: their entries are street-wide. Adding a unit
+    in its community replaces a street-wide entry of the same code, unless `place_street_wide`
+    is off (a community's clerk: refused in words)."""
     from models.values import ValueRejected, mask_id, parse_id_number, parse_unit
     from sync.office import lists as office_lists
 
@@ -254,6 +257,7 @@ def list_entry(
                 note=note,
                 lookup_key=lookup_key,
                 community_id=cid,
+                place_street_wide=place_street_wide,
             )
         else:
             version = office_lists.remove_entry(

@@ -223,6 +223,7 @@ def add_entry(
     note: str = "",
     lookup_key: bytes | None = None,
     community_id: int | None = None,
+    place_street_wide: bool = True,
 ) -> int:
     """A person is listed by look-up hash only: the list goes to every kiosk and its tombstones
     stay forever, so neither the number nor any masked form of it is in it (each digit shown
@@ -231,12 +232,13 @@ def add_entry(
     A unit is listed in its community (`community_id`; None: street-wide, for a street without
     communities). Placing a unit in a community also removes a street-wide entry of the same
     code in the same version: that is how a clerk places an entry from before communities (its
-    tombstone's key sorts before the placed one's, so a kiosk deletes, then adds)."""
+    tombstone's key sorts before the placed one's, so a kiosk deletes, then adds). Without
+    `place_street_wide` (a community's clerk) such a unit is refused in words instead."""
     if bool(unit) == bool(id_number):
         raise ListError("请给出单元或身份证号（二选一）", "give either a unit or an ID number", code="entry")
     if unit:
         value = {"unit": unit, "until": until, "note": note}
-        version = set_items(conn, list_name, {unit_key(unit, community_id): value}, community_id=community_id)
+        street_wide = None
         if community_id is not None:
             street_wide = conn.execute(
                 select(t.list_item.c.value).where(
@@ -245,8 +247,17 @@ def add_entry(
                     t.list_item.c.deleted.is_(False),
                 )
             ).scalar()
-            if street_wide is not None:
-                _put(conn, list_name, unit_key(unit, None), json.loads(street_wide), version, deleted=True)
+        if street_wide is not None and not place_street_wide:
+            # It stops this unit at every community's gates: which household it meant is the
+            # street's to say, not one community's (placing it lifts it elsewhere).
+            raise ListError(
+                f"单元 {unit} 已有全街道的条目：请街道账号把它归入所属社区",
+                f"unit {unit} has a street-wide entry: a street account places it in its community",
+                code="street_wide_entry",
+            )
+        version = set_items(conn, list_name, {unit_key(unit, community_id): value}, community_id=community_id)
+        if street_wide is not None:
+            _put(conn, list_name, unit_key(unit, None), json.loads(street_wide), version, deleted=True)
         return version
     assert id_number  # one of the two, checked above
     hashed = person_hash(_need_lookup_key(lookup_key), id_number, lookup_cost(conn))

@@ -174,6 +174,12 @@ def test_a_street_wide_unit_from_before_communities_is_marked_and_placed_by_addi
     east_sync.run_once()
     north_sync.run_once()
     assert "3-2-501" in east.gate_state().quarantine_units and "3-2-501" in north.gate_state().quarantine_units
+    # A community's clerk cannot place it: that would lift it at the other community's gates.
+    east_clerk, east_csrf = logged_in(console_office.app, "李社区")
+    refused = east_clerk.post("/lists/quarantine/add", data={"csrf": east_csrf, "unit": "3-2-501"})
+    assert refused.status_code == 400 and "已有全街道的条目" in refused.text
+    north_sync.run_once()
+    assert "3-2-501" in north.gate_state().quarantine_units
     c, csrf = logged_in(console_office.app, "张敏")
     assert "全街道" in c.get("/lists").text.split("3-2-501", 1)[1].split("</tr>", 1)[0]
     placed = c.post("/lists/quarantine/add", data={"csrf": csrf, "unit": "3-2-501", "community": "幸福里社区"})

@@ -423,6 +423,7 @@ async def change_list(
             via="console",
             lookup_key=office.keys.lookup,
             community=place or None,
+            place_street_wide=session.account.role == "street",
         )
 
     try:
