@@ -115,6 +115,9 @@ def test_a_unit_quarantined_in_one_community_stops_its_gates_only(console_office
     assert north_verdict.outcome == "allow" and "quarantined" not in north_verdict.reason_codes()
     assert "3-2-501" not in north.gate_state().quarantine_units
     assert "已拿到最新版本的卡口 2/2" in c.get("/lists").text  # the north gate is up to date too
+    north_clerk, _ = logged_in(console_office.app, "赵北")
+    north_page = north_clerk.get("/lists").text
+    assert "已拿到最新版本的卡口 1/1" in north_page and "<b>3-2-501</b>" not in north_page  # its own gate only
     # The north community quarantines its own 3-2-501: now both; the east one lifted: north only.
     c.post("/lists/quarantine/add", data={"csrf": csrf, "unit": "3-2-501", "community": "北苑社区"})
     c.post("/lists/quarantine/remove", data={"csrf": csrf, "unit": "3-2-501", "community": "幸福里社区"})

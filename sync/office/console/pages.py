@@ -342,8 +342,13 @@ def _lists(office: Any, session: Session) -> dict[str, Any]:
             continue  # another community's household: not even its unit code is shown
         entry = json.loads(value or "{}")
         items[name].append({**entry, "key": key, "community": community})
-    # Which gates have each list's newest version (they take it at their next pull).
-    active = [k for k in kiosk_status(office.engine, counts=False)["kiosks"] if k["status"] == "active"]
+    # Which of the gates this account sees have each list's newest version (they take it at
+    # their next pull; a change of another community's moves their version too).
+    active = [
+        k
+        for k in kiosk_status(office.engine, counts=False)["kiosks"]
+        if k["status"] == "active" and account.sees(k["community"])
+    ]
     have = {
         name: sum(1 for k in active if k["list_versions"].get(name, 0) >= versions.get(name, 0))
         for name in (*LIST_NAMES, "revoked")
