@@ -33,7 +33,7 @@ from sync.office.db import VERSION_TABLE, open_office_engine
 # The office history as released before it was made linear (copies of its files, see env.py there).
 RELEASED_OFFICE = Path(__file__).parent / "fixtures" / "office_migrations_released"
 OLD_OFFICE_HEADS = {"0002_office_security", "0009_office_day_counts"}
-OFFICE_HEAD = "0025_pass_out_twice"
+OFFICE_HEAD = "0026_unit_entries_by_community"
 
 
 def _sqlite_same_string_default(
@@ -542,5 +542,65 @@ def test_an_office_at_0014_strengthens_its_person_entries_in_place(tmp_path, off
         with engine.connect() as conn:
             assert schema_diff(conn, declared_office_tables(conn), VERSION_TABLE) == []
             conn.rollback()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("communities", [("幸福里社区",), ("幸福里社区", "北苑社区")])
+def test_an_office_at_0025_keeps_its_list_entries_and_places_units_in_its_one_community(
+    tmp_path, office_url, communities
+):
+    """0026: unit entries get a community. With one community they are that community's (live
+    entries and tombstones, values and versions as they were); with two they stay street-wide.
+    Person entries and other lists are untouched either way."""
+    import json
+
+    engine = open_office_engine(tmp_path / "office", office_url, migrate=False)
+    _upgrade_with(engine, OFFICE_MIGRATIONS, "0025_pass_out_twice")
+    items = [
+        ("quarantine", "unit:3-2-501", {"unit": "3-2-501", "until": None, "note": "密接"}, 3, False),
+        ("quarantine", "unit:5-1-302", {"unit": "5-1-302", "until": None, "note": ""}, 4, True),
+        ("watch", "unit:7-1-101", {"unit": "7-1-101", "until": None, "note": ""}, 1, False),
+        ("watch", "person:h", {"person_hash": "h", "until": None, "note": ""}, 2, False),
+        ("revoked", "ab" * 16, {"pass_id": "ab" * 16, "reason": "lost", "expires": None}, 1, False),
+    ]
+    with engine.begin() as conn:
+        for n, name in enumerate(communities, 1):
+            conn.execute(
+                text("INSERT INTO office_community (community_id, name, created_at) VALUES (:i, :n, 0)"),
+                {"i": n, "n": name},
+            )
+        for name, key, value, version, deleted in items:
+            conn.execute(
+                text(
+                    "INSERT INTO office_list_item (list_name, item_key, value, version, deleted)"
+                    " VALUES (:n, :k, :v, :ver, :d)"
+                ),
+                {"n": name, "k": key, "v": json.dumps(value, ensure_ascii=False), "ver": version, "d": deleted},
+            )
+    engine.dispose()
+
+    engine = open_office_engine(tmp_path / "office", office_url)
+    try:
+        assert _office_versions(engine) == {OFFICE_HEAD}
+        with engine.connect() as conn:
+            rows = {
+                (n, k): (json.loads(v), ver, bool(d), c)
+                for n, k, v, ver, d, c in conn.execute(
+                    text("SELECT list_name, item_key, value, version, deleted, community_id FROM office_list_item")
+                )
+            }
+            conn.rollback()
+        one = len(communities) == 1
+        expected = {
+            (name, key + ("@1" if one and key.startswith("unit:") else "")): (
+                value,
+                version,
+                deleted,
+                1 if one and key.startswith("unit:") else None,
+            )
+            for name, key, value, version, deleted in items
+        }
+        assert rows == expected
     finally:
         engine.dispose()

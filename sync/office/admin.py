@@ -206,10 +206,18 @@ def list_entry(
     by: str | None = None,
     via: str = "cli",
     lookup_key: bytes | None = None,
+    community: str | None = None,
+    place_street_wide: bool = True,
 ) -> tuple[int, str]:
     """Add a unit or a person to the quarantine or watch list, or remove them; returns
     (new version, who in words). An ID number is checked (GB 11643) and shown masked; the list
-    keeps only its keyed hash under the community `lookup_key` (sync.office.keys)."""
+    keeps only its keyed hash under the community `lookup_key` (sync.office.keys).
+
+    A unit is listed in its `community` (a name), which only that community's gates take; it
+    may be left out when the street has one community (that one) or none (street-wide). A
+    person is the same person in every community: their entries are street-wide. Adding a unit
+    in its community replaces a street-wide entry of the same code, unless `place_street_wide`
+    is off (a community's clerk: refused in words)."""
     from models.values import ValueRejected, mask_id, parse_id_number, parse_unit
     from sync.office import lists as office_lists
 
@@ -226,18 +234,80 @@ def list_entry(
         raise AdminError(exc.zh, exc.en, code=exc.code) from None
     note = (note or "")[:200]
     who = unit or mask_id(id_number or "")  # one of the two, checked above
+    community = (community or "").strip() or None
     with engine.begin() as conn:
+        place: tuple[int, str] | None = None
+        if unit:
+            place = unit_community(conn, list_name, unit, community, removing=action == "remove")
+            who = f"{unit}（{place[1]}）" if place else unit
+        elif community:
+            raise AdminError(
+                "按身份证号列入的人在全街道有效，不需要社区",
+                "a person listed by ID number is listed street-wide: give no community",
+                code="usage",
+            )
+        cid = place[0] if place else None
         if action == "add":
             version = office_lists.add_entry(
-                conn, list_name, unit=unit, id_number=id_number, until=until, note=note, lookup_key=lookup_key
+                conn,
+                list_name,
+                unit=unit,
+                id_number=id_number,
+                until=until,
+                note=note,
+                lookup_key=lookup_key,
+                community_id=cid,
+                place_street_wide=place_street_wide,
             )
         else:
-            version = office_lists.remove_entry(conn, list_name, unit=unit, id_number=id_number, lookup_key=lookup_key)
-        # The audit row names the unit or the masked number, never the full one.
+            version = office_lists.remove_entry(
+                conn, list_name, unit=unit, id_number=id_number, lookup_key=lookup_key, community_id=cid
+            )
+        # The audit row names the unit (and its community) or the masked number, never the full one.
         audit.record(
             conn, by or audit.cli_actor(), f"{list_name}_{action}", via=via, who=who, until=until, version=version
         )
     return version, who
+
+
+def unit_community(
+    conn: Connection, list_name: str, unit: str, community: str | None, *, removing: bool = False
+) -> tuple[int, str] | None:
+    """The community (id, name) a unit entry is for, from its name; None: street-wide.
+
+    Without a name: the street's one community, street-wide when it has none, and words naming
+    them when it has several (a unit code means a household only inside its community). Removing
+    without a name takes the street-wide entry from before communities, if there is one."""
+    rows = conn.execute(select(t.community.c.community_id, t.community.c.name).order_by(t.community.c.name)).all()
+    names = "、".join(r.name for r in rows)
+    if community:
+        for row in rows:
+            if row.name == community:
+                return int(row.community_id), str(row.name)
+        raise AdminError(
+            f"没有这个社区：{community}（本街道的社区：{names or '无'}）",
+            f"no such community: {community} (this street's: {names or 'none'})",
+            code="unknown_community",
+        )
+    if not rows:
+        return None
+    if removing:
+        street_wide = conn.execute(
+            select(t.list_item.c.item_key).where(
+                t.list_item.c.list_name == list_name,
+                t.list_item.c.item_key == f"unit:{unit}",
+                t.list_item.c.deleted.is_(False),
+            )
+        ).first()
+        if street_wide is not None:
+            return None
+    if len(rows) == 1:
+        return int(rows[0].community_id), str(rows[0].name)
+    raise AdminError(
+        f"请指明单元 {unit} 所属的社区（--community，本街道有：{names}）",
+        f"say which community unit {unit} is in (--community; this street has: {names})",
+        code="community_needed",
+    )
 
 
 def set_policy(
@@ -322,6 +392,7 @@ class ListEntryRequest(AdminMessage):
     id_number: str | None = Field(default=None, max_length=32)
     until: str | None = Field(default=None, max_length=10, description="last day, YYYY-MM-DD")
     note: str = Field(default="", max_length=200)
+    community: str | None = Field(default=None, max_length=100, description="a unit entry's community (by name)")
 
 
 class PolicyRequest(AdminMessage):

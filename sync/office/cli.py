@@ -171,6 +171,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
             who = qa.add_mutually_exclusive_group(required=True)
             who.add_argument("--unit", help="a unit such as 3-2-501")
             who.add_argument("--id-number", help="a person's ID number")
+            qa.add_argument(
+                "--community",
+                default=None,
+                help="the unit's community (required when the street has several; a person is street-wide)",
+            )
             if action == "add":
                 qa.add_argument("--until", default=None, metavar="YYYY-MM-DD", help="last day (default: until removed)")
                 qa.add_argument("--note", default="")
@@ -637,6 +642,7 @@ def run_list_entry(args: argparse.Namespace) -> int:
         until=until_day(getattr(args, "until", None)),
         note=getattr(args, "note", ""),
         lookup_key=office_keys(args).lookup,
+        community=args.community,
     )
     print(f"{'已加入' if args.action == 'add' else '已移出'} {args.list_name}: {who}; v{version}")
     return 0

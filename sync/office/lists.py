@@ -11,7 +11,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.engine import Connection
 
 from models.errors import KakouError
@@ -47,8 +47,21 @@ def bump(conn: Connection, name: str) -> int:
     return int(row[0])
 
 
-def _put(conn: Connection, name: str, key: str, value: Any, version: int, deleted: bool = False) -> None:
-    values = {"value": json.dumps(value, ensure_ascii=False, sort_keys=True), "version": version, "deleted": deleted}
+def _put(
+    conn: Connection,
+    name: str,
+    key: str,
+    value: Any,
+    version: int,
+    deleted: bool = False,
+    community_id: int | None = None,
+) -> None:
+    values = {
+        "value": json.dumps(value, ensure_ascii=False, sort_keys=True),
+        "version": version,
+        "deleted": deleted,
+        "community_id": community_id,
+    }
     updated = conn.execute(
         t.list_item.update().where(t.list_item.c.list_name == name, t.list_item.c.item_key == key).values(**values)
     ).rowcount
@@ -56,27 +69,34 @@ def _put(conn: Connection, name: str, key: str, value: Any, version: int, delete
         conn.execute(t.list_item.insert().values(list_name=name, item_key=key, **values))
 
 
-def set_items(conn: Connection, name: str, items: dict[str, Any]) -> int:
+def set_items(conn: Connection, name: str, items: dict[str, Any], community_id: int | None = None) -> int:
     version = bump(conn, name)
     for key, value in items.items():
-        _put(conn, name, key, value, version)
+        _put(conn, name, key, value, version, community_id=community_id)
     return version
 
 
 def remove_items(conn: Connection, name: str, keys: list[str]) -> tuple[int, int]:
     """Tombstone the given keys; returns (new version, how many were live)."""
     live = conn.execute(
-        select(t.list_item.c.item_key, t.list_item.c.value).where(
+        select(t.list_item.c.item_key, t.list_item.c.value, t.list_item.c.community_id).where(
             t.list_item.c.list_name == name, t.list_item.c.item_key.in_(keys), t.list_item.c.deleted.is_(False)
         )
     ).all()
     if not live:
         return current_version(conn, name), 0
     version = bump(conn, name)
-    for key, value in live:
-        # The tombstone keeps the last value: the kiosk needs it to find what to remove.
-        _put(conn, name, key, json.loads(value), version, deleted=True)
+    for key, value, community_id in live:
+        # The tombstone keeps the last value and community: the kiosks that hold it need it to
+        # find what to remove, and only they are sent it.
+        _put(conn, name, key, json.loads(value), version, deleted=True, community_id=community_id)
     return version, len(live)
+
+
+def kiosk_community(conn: Connection, kiosk_id: str) -> int | None:
+    """The community whose unit entries this kiosk takes (None: street-wide entries only)."""
+    cid = conn.execute(select(t.kiosk.c.community_id).where(t.kiosk.c.kiosk_id == kiosk_id)).scalar()
+    return None if cid is None else int(cid)
 
 
 def current_version(conn: Connection, name: str) -> int:
@@ -87,17 +107,29 @@ def versions(conn: Connection) -> dict[str, int]:
     return {n: int(v) for n, v in conn.execute(select(t.office_list.c.name, t.office_list.c.version))}
 
 
-def document(conn: Connection, office_keys: OfficeKeys, name: str, since: int) -> dict[str, Any]:
-    """The signed list document: the changes after `since`, or a full snapshot.
+def document(
+    conn: Connection, office_keys: OfficeKeys, name: str, since: int, community_id: int | None = None
+) -> dict[str, Any]:
+    """The signed list document for a kiosk of `community_id`: the changes after `since`, or a
+    full snapshot, of the street-wide items and that community's unit entries.
 
     A snapshot when the kiosk has nothing (since=0) or claims a version the office never
-    reached (the office was restored from an older backup)."""
+    reached (the office was restored from an older backup).
+
+    The version is the list's one street-wide number: a change to another community's entries
+    moves it too and this kiosk takes an empty delta, so "has version N" still means "has every
+    change up to N that is for this kiosk", and the Lists page's count of gates at the newest
+    version stays true for every community. A kiosk with no community takes street-wide items
+    only (it cannot tell one community's 3-2-501 from another's)."""
     if name not in LIST_NAMES:
         raise ListError(f"没有这个名单：{name}", f"no such list: {name}", code="unknown_list")
     version = current_version(conn, name)
     mode = "delta" if 0 < since <= version else "snapshot"
     q = select(t.list_item.c.item_key, t.list_item.c.value, t.list_item.c.deleted).where(
-        t.list_item.c.list_name == name
+        t.list_item.c.list_name == name,
+        or_(t.list_item.c.community_id.is_(None), t.list_item.c.community_id == community_id)
+        if community_id is not None
+        else t.list_item.c.community_id.is_(None),
     )
     if mode == "delta":
         q = q.where(t.list_item.c.version > since)
@@ -156,6 +188,11 @@ def person_hash(lookup_key: bytes, id_number: str, cost: LookupCost | None = Non
     return lookup_hash(lookup_key, "id", id_number, cost)
 
 
+def unit_key(unit: str, community_id: int | None) -> str:
+    """A unit entry's item key: the same code in two communities is two entries."""
+    return f"unit:{unit}" if community_id is None else f"unit:{unit}@{community_id}"
+
+
 def person_key(hashed: str) -> str:
     # Derived from the look-up hash, never from the number itself: a plain sha256 of an ID
     # number is undone by trying every birth date and serial (about 10^11 guesses).
@@ -185,14 +222,43 @@ def add_entry(
     until: float | None = None,
     note: str = "",
     lookup_key: bytes | None = None,
+    community_id: int | None = None,
+    place_street_wide: bool = True,
 ) -> int:
     """A person is listed by look-up hash only: the list goes to every kiosk and its tombstones
     stay forever, so neither the number nor any masked form of it is in it (each digit shown
-    would divide the work of recovering it from the hash and the kiosk's key)."""
+    would divide the work of recovering it from the hash and the kiosk's key).
+
+    A unit is listed in its community (`community_id`; None: street-wide, for a street without
+    communities). Placing a unit in a community also removes a street-wide entry of the same
+    code in the same version: that is how a clerk places an entry from before communities (its
+    tombstone's key sorts before the placed one's, so a kiosk deletes, then adds). Without
+    `place_street_wide` (a community's clerk) such a unit is refused in words instead."""
     if bool(unit) == bool(id_number):
         raise ListError("请给出单元或身份证号（二选一）", "give either a unit or an ID number", code="entry")
     if unit:
-        return set_items(conn, list_name, {f"unit:{unit}": {"unit": unit, "until": until, "note": note}})
+        value = {"unit": unit, "until": until, "note": note}
+        street_wide = None
+        if community_id is not None:
+            street_wide = conn.execute(
+                select(t.list_item.c.value).where(
+                    t.list_item.c.list_name == list_name,
+                    t.list_item.c.item_key == unit_key(unit, None),
+                    t.list_item.c.deleted.is_(False),
+                )
+            ).scalar()
+        if street_wide is not None and not place_street_wide:
+            # It stops this unit at every community's gates: which household it meant is the
+            # street's to say, not one community's (placing it lifts it elsewhere).
+            raise ListError(
+                f"单元 {unit} 已有全街道的条目：请街道账号把它归入所属社区",
+                f"unit {unit} has a street-wide entry: a street account places it in its community",
+                code="street_wide_entry",
+            )
+        version = set_items(conn, list_name, {unit_key(unit, community_id): value}, community_id=community_id)
+        if street_wide is not None:
+            _put(conn, list_name, unit_key(unit, None), json.loads(street_wide), version, deleted=True)
+        return version
     assert id_number  # one of the two, checked above
     hashed = person_hash(_need_lookup_key(lookup_key), id_number, lookup_cost(conn))
     return set_items(conn, list_name, {person_key(hashed): {"person_hash": hashed, "until": until, "note": note}})
@@ -205,9 +271,10 @@ def remove_entry(
     unit: str | None = None,
     id_number: str | None = None,
     lookup_key: bytes | None = None,
+    community_id: int | None = None,
 ) -> int:
     if unit:
-        keys = [f"unit:{unit}"]
+        keys = [unit_key(unit, community_id)]
     else:
         keys = _person_keys(conn, list_name, _need_lookup_key(lookup_key), id_number or "")
     version, removed = remove_items(conn, list_name, keys)

@@ -270,6 +270,10 @@ list_item = Table(
     Column("value", Text, nullable=False),  # JSON
     Column("version", Integer, nullable=False),
     Column("deleted", Boolean, nullable=False, server_default="0"),
+    # A unit entry's community (unit codes are unique inside a community only): only that
+    # community's kiosks take it. NULL: street-wide (a person entry, every other list's items, a
+    # unit entry from before communities that a clerk has not placed yet).
+    Column("community_id", Integer),
 )
 Index("ix_office_list_item_version", list_item.c.list_name, list_item.c.version)
 

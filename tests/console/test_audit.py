@@ -7,7 +7,7 @@ from tests.console.helpers import logged_in
 
 def test_the_audit_page_shows_console_changes_by_name_and_filters_by_action(console_office):
     street, csrf = logged_in(console_office.app, "张敏")
-    street.post("/lists/quarantine/add", data={"csrf": csrf, "unit": "6-6-606"})
+    street.post("/lists/quarantine/add", data={"csrf": csrf, "unit": "6-6-606", "community": "北苑社区"})
     viewer, _ = logged_in(console_office.app, "王看")
     page = viewer.get("/audit")
     assert page.status_code == 200

@@ -149,6 +149,7 @@ def test_quarantine_a_unit_and_a_post_without_the_token_is_refused(browser, serv
     page.click("nav >> text=名单")
     page.wait_for_url(url + "/lists")
     form = page.locator("#list-quarantine form.bar")
+    form.locator("select[name=community]").select_option("幸福里社区")  # a unit code means a household in one
     form.locator("input[name=unit]").fill("7-1-101")
     form.locator("input[name=note]").fill("密接")
     form.locator("button").click()

@@ -122,15 +122,21 @@ class OfficeHandle:
     client: httpx.Client
     kiosks: list = field(default_factory=list)
 
-    def add_kiosk(self, data_dir: Path, name: str | None = None, client: httpx.Client | None = None):
+    def add_kiosk(
+        self,
+        data_dir: Path,
+        name: str | None = None,
+        client: httpx.Client | None = None,
+        community: str = "幸福里社区",
+    ):
         from sync.kiosk import SyncService, enroll
         from sync.office.enrol import add_checkpoint
 
         name = name or f"卡口{len(self.kiosks) + 1}"
         store = KioskStore.open(data_dir)
         if not store.is_set_up():
-            store.set_up(name, "幸福里社区")
-        info = add_checkpoint(self.engine, name, "幸福里社区")
+            store.set_up(name, community)
+        info = add_checkpoint(self.engine, name, community)
         enroll(store, OFFICE_BASE, info["code"], client=client or self.client)
         service = SyncService(store, client=client or self.client)
         self.kiosks.append(store)

@@ -380,3 +380,25 @@ def test_reasons_are_labelled_in_every_report_and_their_codes_kept_in_json(offic
     assert code == 0 and set(json.loads(out)["denials_by_reason"]) == codes
     code, out, _ = _run(capsys, "office", "report", "--format", "json", *od)
     assert code == 0 and set(json.loads(out)["totals"]["denials"]) == codes
+
+
+def test_a_unit_entry_names_its_community_when_the_street_has_several(tmp_path, capsys):
+    """Unit codes are unique inside a community only: with two communities, a unit entry without
+    --community, or with one the street does not have, is refused in words and lists nothing."""
+    od = ["--office-dir", str(tmp_path / "office")]
+    assert _run(capsys, "office", "init", *od)[0] == 0
+    assert _run(capsys, "office", "add-checkpoint", "东门卡口", "--community", "幸福里社区", *od)[0] == 0
+    code, out, _ = _run(capsys, "office", "quarantine", "add", "--unit", "3-2-501", *od)
+    assert code == 0 and "3-2-501（幸福里社区）" in out  # one community: the unit is its
+    assert _run(capsys, "office", "add-checkpoint", "北门卡口", "--community", "北苑社区", *od)[0] == 0
+    code, _, err = _run(capsys, "office", "quarantine", "add", "--unit", "5-1-302", *od)
+    assert code == 2 and "请指明单元 5-1-302 所属的社区" in err and "--community" in err
+    assert "北苑社区、幸福里社区" in err and "Traceback" not in err
+    code, _, err = _run(capsys, "office", "quarantine", "add", "--unit", "5-1-302", "--community", "南苑社区", *od)
+    assert code == 2 and "没有这个社区：南苑社区" in err and "no such community" in err
+    code, _, err = _run(capsys, "office", "quarantine", "remove", "--unit", "3-2-501", "--community", "北苑社区", *od)
+    assert code == 2 and "名单里没有这一项" in err  # 北苑's 3-2-501 is another household, not listed
+    code, out, _ = _run(capsys, "office", "quarantine", "add", "--unit", "5-1-302", "--community", "北苑社区", *od)
+    assert code == 0 and "5-1-302（北苑社区）" in out
+    code, out, _ = _run(capsys, "office", "quarantine", "remove", "--unit", "3-2-501", "--community", "幸福里社区", *od)
+    assert code == 0 and "已移出" in out

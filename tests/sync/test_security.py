@@ -151,7 +151,9 @@ class TestAdminTokens:
         assert response.status_code == 200 and response.json()["list"] == "revoked"
         assert response.json()["who"] == pass_id
         response = http.post("/v1/admin/quarantine/add", json={"unit": "3-2-501", "until": "2030-01-01"}, headers=auth)
-        assert response.status_code == 200 and response.json()["who"] == "3-2-501"
+        assert (
+            response.status_code == 200 and response.json()["who"] == "3-2-501（幸福里社区）"
+        )  # the street's one community
         response = http.post("/v1/admin/quarantine/add", json={"id_number": PERSON_A[0]}, headers=auth)
         assert response.status_code == 200 and PERSON_A[0] not in response.text  # answered masked
         response = http.post("/v1/admin/policy", json={"settings": {"fever_threshold": "37.5"}}, headers=auth)

@@ -311,7 +311,9 @@ async def revoke_gate(request: Request, office: OfficeDep, session: Changer, kio
 LIST_NAMES = ("quarantine", "watch")
 
 
-def _lists(office: Any) -> dict[str, Any]:
+def _lists(office: Any, session: Session) -> dict[str, Any]:
+    """The lists as this account may see them: a community account sees the unit entries of its
+    own community (and the street-wide ones, which its gates take too), never another's."""
     import json
 
     from sqlalchemy import select
@@ -320,43 +322,77 @@ def _lists(office: Any) -> dict[str, Any]:
     from sync.office import tables as t
     from sync.office.status import kiosk_status
 
+    account = session.account
     with office.engine.execution_options(immediate=False).connect() as conn:
         versions = office_lists.versions(conn)
+        communities = {
+            int(r.community_id): str(r.name)
+            for r in conn.execute(select(t.community.c.community_id, t.community.c.name).order_by(t.community.c.name))
+        }
         rows = conn.execute(
-            select(t.list_item.c.list_name, t.list_item.c.item_key, t.list_item.c.value)
+            select(t.list_item.c.list_name, t.list_item.c.item_key, t.list_item.c.value, t.list_item.c.community_id)
             .where(t.list_item.c.list_name.in_(LIST_NAMES), t.list_item.c.deleted.is_(False))
             .order_by(t.list_item.c.list_name, t.list_item.c.item_key)
         ).all()
         conn.rollback()
     items: dict[str, list[dict[str, Any]]] = {name: [] for name in LIST_NAMES}
-    for name, key, value in rows:
+    for name, key, value, community_id in rows:
+        community = communities.get(int(community_id)) if community_id is not None else None
+        if community_id is not None and not account.sees(community):
+            continue  # another community's household: not even its unit code is shown
         entry = json.loads(value or "{}")
-        items[name].append({"key": key, **entry})
-    # Which gates have each list's newest version (they take it at their next pull).
-    active = [k for k in kiosk_status(office.engine, counts=False)["kiosks"] if k["status"] == "active"]
+        items[name].append({**entry, "key": key, "community": community})
+    # Which of the gates this account sees have each list's newest version (they take it at
+    # their next pull; a change of another community's moves their version too).
+    active = [
+        k
+        for k in kiosk_status(office.engine, counts=False)["kiosks"]
+        if k["status"] == "active" and account.sees(k["community"])
+    ]
     have = {
         name: sum(1 for k in active if k["list_versions"].get(name, 0) >= versions.get(name, 0))
         for name in (*LIST_NAMES, "revoked")
     }
-    return {"items": items, "versions": versions, "have": have, "active": len(active)}
+    return {
+        "items": items,
+        "versions": versions,
+        "have": have,
+        "active": len(active),
+        "communities": list(communities.values()),
+    }
 
 
 @router.get("/lists")
 async def lists_page(request: Request, office: OfficeDep, session: PageSession) -> Response:
-    data = await run_in_threadpool(_lists, office)
+    data = await run_in_threadpool(_lists, office, session)
     return render(request, "lists.html", data)
 
 
-async def _lists_after(request: Request, office: Any, said: dict[str, Any], *, status: int = 200) -> Response:
+async def _lists_after(
+    request: Request, office: Any, session: Session, said: dict[str, Any], *, status: int = 200
+) -> Response:
     """The Lists page again, with what was done or why not on top (htmx swaps its <main> in)."""
-    data = await run_in_threadpool(_lists, office)
+    data = await run_in_threadpool(_lists, office, session)
     return render(request, "lists.html", {**data, **said}, status=status)
 
 
 def _street(session: Session) -> None:
-    # The lists are the street's: every gate of every community takes them.
+    # Revoked passes are the street's: every gate of every community takes them.
     if session.account.role != "street":
         raise auth.Refused("street_only")
+
+
+def _entry_community(session: Session, unit: str, id_number: str, community: str) -> str:
+    """The community a change is for: a street account's pick; a community account's own, and
+    nothing else (a person, listed street-wide, or another community's unit is refused)."""
+    account = session.account
+    if account.role == "street":
+        return "" if id_number else community  # a person is the street's, whichever community is picked
+    if id_number or not unit:
+        raise auth.Refused("person_street_only")
+    if community and community != account.community:
+        raise auth.Refused("list_not_yours")
+    return account.community or ""
 
 
 @router.post("/lists/{list_name}/{action}")
@@ -370,12 +406,13 @@ async def change_list(
     id_number: Annotated[str, Form(max_length=40)] = "",
     until: Annotated[str, Form(max_length=20)] = "",
     note: Annotated[str, Form(max_length=200)] = "",
+    community: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     from sync.office.admin import list_entry, until_day
 
-    _street(session)
     if list_name not in LIST_NAMES or action not in ("add", "remove"):
         raise auth.Refused("not_found", 404)
+    place = _entry_community(session, unit.strip(), id_number.strip(), community.strip())
     actor = f"console:{session.account.name}"
 
     def work() -> tuple[int, str]:
@@ -390,13 +427,16 @@ async def change_list(
             by=actor,
             via="console",
             lookup_key=office.keys.lookup,
+            community=place or None,
+            place_street_wide=session.account.role == "street",
         )
 
     try:
         _version, who = await run_in_threadpool(work)
     except KakouError as exc:
-        return await _lists_after(request, office, {"problem": exc}, status=400)
-    return await _lists_after(request, office, {"done": W["list_" + action].text(auth.lang_of(request)), "who": who})
+        return await _lists_after(request, office, session, {"problem": exc}, status=400)
+    said = {"done": W["list_" + action].text(auth.lang_of(request)), "who": who}
+    return await _lists_after(request, office, session, said)
 
 
 @router.post("/lists/revoke")
@@ -414,9 +454,10 @@ async def revoke_pass(
     try:
         await run_in_threadpool(lambda: office_revoke(office.engine, pass_id, reason, by=actor, via="console"))
     except KakouError as exc:
-        return await _lists_after(request, office, {"problem": exc}, status=400)
+        return await _lists_after(request, office, session, {"problem": exc}, status=400)
     who = pass_id.strip().lower()
-    return await _lists_after(request, office, {"done": W["pass_revoked"].text(auth.lang_of(request)), "who": who})
+    said = {"done": W["pass_revoked"].text(auth.lang_of(request)), "who": who}
+    return await _lists_after(request, office, session, said)
 
 
 # -- Audit -------------------------------------------------------------------------------------

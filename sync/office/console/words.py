@@ -93,6 +93,20 @@ W: dict[str, Words] = {
         "名单是全街道的：只有街道账号可以修改。",
         "The lists are the whole street's: only a street account may change them.",
     ),
+    "person_street_only": Words(
+        "按身份证号列入的人在全街道有效：只有街道账号可以加入或移出。",
+        "A person listed by ID number is listed street-wide: only a street account may add or remove them.",
+    ),
+    "list_not_yours": Words(
+        "只能修改本社区的单元：这不是你的社区。", "You may change your own community's units only: that is not yours."
+    ),
+    "street_wide": Words("全街道", "street-wide"),
+    "street_wide_hint": Words(
+        "全街道：分社区以前列入的单元，每个社区的卡口都按它拦截。在所属社区加入同一单元即可替换它。",
+        "Street-wide: a unit listed before communities, stopped at every community's gates."
+        " Add the same unit in its community to replace it.",
+    ),
+    "pick_community": Words("（选择社区）", "(pick a community)"),
     "not_found": Words("没有这个页面。", "No such page."),
     "next_pull": Words("卡口下次同步时生效。", "Gates apply it at their next pull."),
     "audit": Words("审计", "Audit"),

@@ -52,6 +52,7 @@ def _list_route(list_name: str, action: str) -> None:
                 by=admin,
                 via="http",
                 lookup_key=office.keys.lookup,
+                community=req.community,
             )
         )
         return {"list": list_name, "version": version, "who": who}

@@ -37,7 +37,8 @@ async def enroll(request: Request, office: OfficeDep, body: RawBody) -> Any:
             office.engine, req.code, req.public_key, handover_key_hex=req.handover_key, office_keys=office.keys
         )
         with office.engine.begin() as conn:
-            docs = [office_lists.document(conn, office.keys, name, 0) for name in LIST_NAMES]
+            community = info.get("community_id")
+            docs = [office_lists.document(conn, office.keys, name, 0, community) for name in LIST_NAMES]
         return {
             **info,
             "office_root_key": office.keys.root_public.hex(),

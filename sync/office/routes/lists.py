@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1")
     responses={304: {"description": "not modified"}, 404: {"model": Problem}},
 )
 async def list_document(
-    name: str, office: OfficeDep, _kiosk: SignedGet, since: int = Query(default=0, ge=0, le=2**31 - 1)
+    name: str, office: OfficeDep, kiosk: SignedGet, since: int = Query(default=0, ge=0, le=2**31 - 1)
 ) -> Any:
     if name not in LIST_NAMES:
         raise ApiProblem(problems.UNKNOWN_LIST, name=name)
@@ -33,7 +33,8 @@ async def list_document(
             version = office_lists.current_version(conn, name)
             if since == version and since > 0:
                 return None, version
-            return office_lists.document(conn, office.keys, name, since), version
+            community = office_lists.kiosk_community(conn, kiosk.kiosk_id)
+            return office_lists.document(conn, office.keys, name, since, community), version
 
     doc, version = await run_in_threadpool(work)
     etag = f'"{name}-{version}"'
