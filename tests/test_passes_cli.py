@@ -7,14 +7,13 @@ import io
 
 import pytest
 
+from tests.qr import qr_texts
 from tui.cli import main
 from tui.printing.escpos import raster_image
 
 
 def zxing_texts(image) -> list[str]:
-    import zxingcpp
-
-    return [r.text for r in zxingcpp.read_barcodes(image)]
+    return qr_texts(image)  # tests/qr.py: QR codes only
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:

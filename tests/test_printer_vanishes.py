@@ -19,15 +19,14 @@ import pytest
 
 from models.passes import find_pass, issue_pass, list_passes
 from models.passtoken import PassKind
+from tests.qr import qr_texts
 from tui.printing import PrintError, print_pass
 from tui.printing.escpos import raster_image
 from tui.printing.render import PassPrint
 
 
 def zxing_texts(image) -> list[str]:
-    import zxingcpp
-
-    return [r.text for r in zxingcpp.read_barcodes(image)]
+    return qr_texts(image)  # tests/qr.py: QR codes only
 
 
 def issue(store, unit: str = "3-2-501"):

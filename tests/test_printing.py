@@ -13,6 +13,7 @@ from PIL import Image
 
 from models.passes import issue_pass, parse_kind
 from models.passtoken import PassKind
+from tests.qr import qr_texts
 from tui.printing import PrintError, print_pass
 from tui.printing.escpos import raster_image
 from tui.printing.render import (
@@ -38,9 +39,7 @@ KIND_ARGS = {
 
 
 def zxing_texts(image) -> list[str]:
-    import zxingcpp
-
-    return [r.text for r in zxingcpp.read_barcodes(image)]
+    return qr_texts(image)  # tests/qr.py: QR codes only
 
 
 def issue(store, kind: str, name: str = "王喆", unit: str = "3-2-501"):
