@@ -751,7 +751,13 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         for n in cfg["passages"]:
             if not wanted(
-                "kiosk.verdict", "kiosk.commit", "kiosk.store_rss", "kiosk.gate_state", "kiosk.desk", "kiosk.store_open"
+                "kiosk.verdict",
+                "kiosk.commit",
+                "kiosk.store_rss",
+                "kiosk.gate_state",
+                "kiosk.desk",
+                "kiosk.pi_desk",  # --only kiosk.pi_desk ran nothing before
+                "kiosk.store_open",
             ):
                 break
             fx = kiosk_file(n, cfg["passes"], cfg["revocations"], log=log)
