@@ -274,13 +274,13 @@ class ScanInput(Widget, can_focus=True):
             event.stop()
             event.prevent_default()
             character = unicodedata.normalize("NFKC", event.character)
-            if self._answer_keys and not self._value and character in self._answer_keys and self.HOLD_S > 0:
-                self._hold_answer(character)
-                return
             if self._answer_keys and not self._value and character in self._answer_keys:
-                self.post_message(self.Scanned(self, character, "key"))
+                if self.HOLD_S > 0:
+                    self._hold_answer(character)  # a scan may follow: wait for it (expect_answer)
+                else:
+                    self.post_message(self.Scanned(self, character, "key"))
                 return
-            self.insert(unicodedata.normalize("NFKC", event.character))
+            self.insert(character)
             self._burst_at = event.time
             return
         if key == "backspace":
