@@ -62,6 +62,9 @@ SYNC_AFTER_RECORDS_SECONDS = 5.0
 CLOCK_CHECK_SECONDS = 1.0
 # The start-up integrity check sleeps this long after each slice of records it hashes (models/outbox.py).
 INTEGRITY_PAUSE_S = 0.002
+# ... and starts, and goes on after each slice, only once the desk has had no key (typed or from
+# the serial scanner) for this long: the queue at the gate comes first (see _check_integrity).
+CHECK_WHEN_QUIET_S = 3.0
 
 
 class SyncStatusChanged(Message):
@@ -260,12 +263,36 @@ class DutyApp(App):
             return
         _lowest_priority()
         try:
-            # A short sleep between slices of records hands the GIL back to the desk: nice 19
-            # keeps this thread off the CPU, not off the interpreter.
-            store.check_integrity(pause=lambda: time.sleep(INTEGRITY_PAUSE_S))
+            # It waits for a quiet desk before it starts and after every slice of records. On a
+            # Pi-class CPU the check is seconds of work and a gate's first scans come right after
+            # the login: nice 19 keeps this thread off the CPU but not off the interpreter, and
+            # under a CPU quota (a cgroup, a slow board) every cycle it takes is one the desk
+            # waits for. A short sleep between slices hands the GIL back even when quiet.
+            self._wait_until_quiet()
+            store.check_integrity(pause=self._pause_integrity_check)
+        except _CheckStopped:
+            return
         except Exception as exc:
             self.store_damaged = True
             self._post(self._show_fatal_from_thread, exc)
+
+    def _pause_integrity_check(self) -> None:
+        time.sleep(INTEGRITY_PAUSE_S)
+        self._wait_until_quiet()
+
+    def _wait_until_quiet(self) -> None:
+        """On the check's thread: return once no key has come for CHECK_WHEN_QUIET_S; raise
+        _CheckStopped when the desk is closing (a thread worker cannot be cancelled from outside)."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        while True:
+            if worker.is_cancelled:
+                raise _CheckStopped
+            waited = time.monotonic() - self.last_activity
+            if waited >= CHECK_WHEN_QUIET_S:
+                return
+            time.sleep(min(CHECK_WHEN_QUIET_S - waited, 0.25))
 
     async def _show_fatal_from_thread(self, exc: BaseException) -> None:
         await self._show_fatal(self.t("app.open_failed", error=self.error_text(exc)))
@@ -576,6 +603,10 @@ def demo_pin_hint(lang: str) -> str:
         volunteer=VOLUNTEERS[0][0],
         volunteer_pin=VOLUNTEERS[0][1],
     )
+
+
+class _CheckStopped(Exception):
+    """The desk is closing while the integrity check waits for a quiet moment."""
 
 
 def _lowest_priority() -> None:

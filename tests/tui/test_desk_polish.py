@@ -157,6 +157,34 @@ class TestStartUp:
             await wait_for(pilot, lambda: app.volunteer is not None and app.volunteer.name == "李建国")
             await wait_for(pilot, on_screen(pilot, "DutyScreen"))
 
+    async def test_the_integrity_check_waits_until_no_key_has_come_for_a_while(self, desk_dir, monkeypatch):
+        """The start-up check reads and hashes the whole file: seconds of CPU on a Pi-class
+        board, right when the first scans of a shift come. It starts only once the desk has
+        had no key for CHECK_WHEN_QUIET_S, and then still finds the damage."""
+        import time as _time
+
+        import tui.app as app_module
+        from models.errors import StoreError
+        from models.store import KioskStore
+
+        checked = []
+
+        def damaged(self, pause=None):
+            checked.append(_time.monotonic())
+            raise StoreError("数据库自检未通过。", "database self-check failed.", code="store_damaged")
+
+        monkeypatch.setattr(KioskStore, "check_integrity", damaged)
+        monkeypatch.setattr(app_module, "CHECK_WHEN_QUIET_S", 0.5, raising=False)
+        app = DutyApp(desk_dir, lang="en")
+        app.last_activity = _time.monotonic() + 3600  # keys keep coming: a queue at the gate
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.store is not None)
+            await pilot.pause(1.5)
+            assert checked == [] and not app.store_damaged
+            app.last_activity = _time.monotonic() - 1  # the queue is gone
+            await wait_for(pilot, lambda: app.store_damaged)
+            assert len(checked) == 1
+
     async def test_a_damaged_file_found_after_start_stops_the_desk_with_words(self, desk_dir, monkeypatch):
         from models.errors import StoreError
         from models.store import KioskStore
