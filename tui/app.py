@@ -39,17 +39,17 @@ from textual.reactive import reactive
 
 from tui import logs
 from tui.driver import KeyBurst
+from tui.early_login import peek_checkpoint
 from tui.scanner import ScannerState, SerialScanned
 from tui.settings import KioskSettings, load_settings
 from tui.strings import t, words
 
 if TYPE_CHECKING:
-    from models.words import Bilingual
-
-if TYPE_CHECKING:
     from models.clock_health import ClockHealth, OfficeTime
     from models.store import KioskStore
+    from models.words import Bilingual
     from sync.kiosk import SyncLoop
+    from tui.early_login import EarlyLogin
 
 log = logging.getLogger("kakou." + __name__)
 
@@ -119,6 +119,7 @@ class DutyApp(App):
         self.shift_started: float | None = None
         self.locked = False
         self.last_activity = time.monotonic()
+        self.typed_ahead = ""  # keys typed at the early PIN prompt, for the first login screen
         self.bells = 0  # how often the bell rang (tests and the audit of a noisy shift)
         self.demo = _is_demo(self.data_dir)
         self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakou-db")
@@ -200,7 +201,7 @@ class DutyApp(App):
         self.title = self.t("app.title")
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
-        self.checkpoint_peek = _peek_checkpoint(self.data_dir)
+        self.checkpoint_peek = peek_checkpoint(self.data_dir)
         if self.checkpoint_peek is None:
             self.push_screen(LoadingScreen())
         self.run_worker(self._open_store(), name="open-store", group="db", exit_on_error=False)
@@ -312,7 +313,8 @@ class DutyApp(App):
             await self.switch_screen(DutyScreen())  # the loading or setup screen
         if self.settings.error:
             self.notify(self.t("app.settings_bad", error=self.settings.error), severity="warning", timeout=10)
-        await self.push_screen(LoginScreen(), callback=self.on_logged_in)
+        typed, self.typed_ahead = self.typed_ahead, ""
+        await self.push_screen(LoginScreen(typed_ahead=typed), callback=self.on_logged_in)
         if self.fatal_text:
             # Start-up found the file damaged while these screens were being drawn.
             await self._show_fatal(self.fatal_text)
@@ -626,26 +628,6 @@ def _read_policy(store):
     return store.policy()
 
 
-def _peek_checkpoint(data_dir: Path) -> tuple[str, str] | None:
-    """(name, community) of a checkpoint that is set up, read read-only with plain sqlite3
-    (milliseconds, no SQLAlchemy); None for a first start or anything unexpected, which
-    then waits for the store as before."""
-    import sqlite3
-
-    path = data_dir / "kakou.db"
-    if not path.is_file():
-        return None
-    try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=1)
-        try:
-            row = conn.execute("SELECT name, community FROM checkpoint ORDER BY id LIMIT 1").fetchone()
-        finally:
-            conn.close()
-    except (sqlite3.Error, UnicodeDecodeError):  # a damaged file: opening the store says so in words
-        return None
-    return (str(row[0]), str(row[1])) if row else None
-
-
 def _open_store(data_dir: Path):
     """Open the store (runs on the database thread). The integrity check runs later, on its
     own thread, so a big file does not keep the login screen waiting."""
@@ -663,13 +645,12 @@ def _warm_up(store) -> None:
     import models.volunteers  # noqa: F401
 
 
-def run_app(data_dir: Path, lang: str | None = None) -> int:
-    from tui.desk_lock import hold_desk_lock
-
-    lock = hold_desk_lock(Path(data_dir))  # DeskBusy: the command prints its words, exit 2
-    try:
-        app = DutyApp(Path(data_dir), lang=lang)
-        result = app.run()
-        return int(result or app.return_code or 0)
-    finally:
-        lock.close()
+def run_app(data_dir: Path, lang: str | None = None, early: EarlyLogin | None = None) -> int:
+    """The desk, run until it is closed. `early` is the PIN prompt drawn while this module was
+    being imported (tui/early_login.py): what was typed into it goes to the first login screen.
+    The caller holds the desk lock."""
+    app = DutyApp(Path(data_dir), lang=lang)
+    if early is not None:
+        app.typed_ahead = early.stop()  # the terminal is Textual's from here
+    result = app.run()
+    return int(result or app.return_code or 0)

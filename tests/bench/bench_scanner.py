@@ -49,8 +49,8 @@ def bench_scan_paths(scans: int, work: Path) -> None:
     try:
         term.wait_for(en["login.prompt"], timeout=60)
         mark = term.mark()
-        term.type("1234\r")
-        term.wait_for(en["duty.ready"], timeout=30, since=mark)
+        term.type("1234\r")  # into the early PIN prompt: wait for the login itself, not the first frame
+        term.wait_for(en["duty.volunteer"].format(name="李建国"), timeout=60, since=mark)
         time.sleep(0.5)
         prompt = en["duty.temp_prompt"][:20]
         saved = en["duty.saved"]

@@ -182,8 +182,9 @@ def desk_in_a_terminal(desk_dir):
     try:
         term.wait_for(en["login.prompt"], timeout=120)
         mark = term.mark()
-        term.type("1234\r")
+        term.type("1234\r")  # into the early PIN prompt, as a volunteer who does not wait
         term.wait_for(en["duty.ready"], timeout=60, since=mark)
+        term.wait_for(en["duty.volunteer"].format(name="李建国"), timeout=60, since=mark)  # logged in
         yield term
     finally:
         term.close()

@@ -64,11 +64,22 @@ def run_kiosk(args) -> int:
 
 
 def _open_desk(data_dir, lang) -> int:
+    from tui.desk_lock import hold_desk_lock
+    from tui.early_login import early_login
+
+    lock = hold_desk_lock(data_dir)  # DeskBusy: the command prints its words, exit 2
+    # The PIN prompt first, then the heavy imports (Textual, the desk) while the volunteer types.
+    early = early_login(data_dir, lang)
     try:
-        from tui.app import run_app
-    except ModuleNotFoundError as exc:
-        if exc.name != "tui.app":
-            raise
-        print("值守界面尚未安装 / the duty desk is not built yet; use --no-tui", file=sys.stderr)
-        return 2
-    return run_app(data_dir, lang=lang)
+        try:
+            from tui.app import run_app
+        except ModuleNotFoundError as exc:
+            if exc.name != "tui.app":
+                raise
+            print("值守界面尚未安装 / the duty desk is not built yet; use --no-tui", file=sys.stderr)
+            return 2
+        return run_app(data_dir, lang=lang, early=early)
+    finally:
+        if early is not None:
+            early.close()
+        lock.close()

@@ -40,9 +40,12 @@ def _could_be_a_pin(text: str) -> bool:
 class LoginScreen(DeskScreen["VolunteerInfo"]):
     """Dismisses with the VolunteerInfo of whoever typed a right PIN."""
 
-    def __init__(self, locked: bool = False, message: str = ""):
+    def __init__(self, locked: bool = False, message: str = "", typed_ahead: str = ""):
+        """`typed_ahead`: keys typed at the early PIN prompt (tui/early_login.py) while the desk
+        was loading, a final Enter included if one was pressed: taken as if typed here."""
         super().__init__()
         self.locked = locked
+        self.typed_ahead = typed_ahead
         self.initial_message = message
         self.locked_until = 0.0
 
@@ -66,7 +69,13 @@ class LoginScreen(DeskScreen["VolunteerInfo"]):
                 yield Plain(demo_pin_hint(app.lang), id="login-demo", classes="dialog-hint")
 
     def on_mount(self) -> None:
-        self.query_one("#login-pin", Input).focus()
+        pin = self.query_one("#login-pin", Input)
+        pin.focus()
+        if self.typed_ahead:
+            pin.value = self.typed_ahead.rstrip("\r")
+            pin.cursor_position = len(pin.value)
+            if self.typed_ahead.endswith("\r"):
+                self.call_later(pin.action_submit)  # as the Enter typed there
         self.set_interval(1, self._tick)
         # The PIN field is live at once; what the store knows (handover note, lockout) comes
         # when it is open (at start-up that can be most of a second later).
