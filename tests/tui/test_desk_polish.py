@@ -205,3 +205,32 @@ class TestStartUp:
             await pilot.press("ctrl+q")  # no PIN asked: the file cannot be trusted to check one
             await pilot.pause(0.2)
         assert app.return_code == 0
+
+
+def test_a_full_collection_during_a_shift_looks_only_at_what_the_shift_made(desk_dir):
+    """A desk in the field freezes what start-up made (tui/app.py _freeze_start_up_objects):
+    otherwise every full garbage collection walks the 100k+ objects of Textual, SQLAlchemy and
+    the screens, a pause that was the slowest verdict of a shift. Run in its own process: a
+    frozen object stays for the process's life."""
+    import subprocess
+    import sys
+
+    code = """
+import asyncio, gc, sys
+from pathlib import Path
+from tests.tui.conftest import log_in
+from tui.app import DutyApp
+
+async def main():
+    app = DutyApp(Path(sys.argv[1]), lang="en")
+    app.freeze_start_up = True
+    async with app.run_test(size=(100, 30)) as pilot:
+        await log_in(pilot)
+        print(gc.get_freeze_count(), len(gc.get_objects()))
+
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(desk_dir)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    frozen, tracked = map(int, out.stdout.split()[-2:])
+    assert frozen > 50_000 and tracked * 5 < frozen, (frozen, tracked)
