@@ -236,3 +236,28 @@ async def test_a_scan_repaints_the_verdict_prompt_and_log_without_a_layout(desk_
         assert duty.verdict_panel.state == "deny"
         await pilot.pause(0.1)
         assert [w for w in layouts if w in watched] == []
+
+
+async def test_a_new_verdict_colour_works_out_the_panels_styles_once(desk_dir, monkeypatch):
+    """Each stylesheet pass over the panel and its parts costs CPU a Pi-class kiosk does not
+    have to spare: taking the old state's class off and putting the new one on was two."""
+    from textual.app import App
+
+    app = DutyApp(desk_dir, lang="zh")
+    async with app.run_test(size=(80, 24)) as pilot:
+        duty = await log_in(pilot)
+        panel = duty.verdict_panel
+        passes: list[object] = []
+        original = App.update_styles
+
+        def update_styles(self, node, *args, **kwargs):
+            if node is panel:
+                passes.append(node)
+            return original(self, node, *args, **kwargs)
+
+        monkeypatch.setattr(App, "update_styles", update_styles)
+        for state in ("allow", "deny", "refer", "allow"):
+            passes.clear()
+            panel.show(state, state.upper(), ["a line"])
+            assert panel.has_class(f"verdict-{state}") and len(passes) == 1, (state, len(passes))
+        assert [c for c in panel.classes if c.startswith("verdict-")] == ["verdict-allow"]
