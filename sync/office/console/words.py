@@ -76,6 +76,7 @@ W: dict[str, Words] = {
     "add": Words("加入", "Add"),
     "remove": Words("移出", "Remove"),
     "unit": Words("单元", "Unit"),
+    "pass_kind": Words("通行证类别", "Pass kind"),
     "id_number": Words("身份证号", "ID number"),
     # A person entry holds only the look-up hash: no digit of the number is kept to show.
     "listed_person": Words("某人（按身份证号列入）", "a person (listed by ID number)"),
