@@ -33,7 +33,7 @@ from sync.office.db import VERSION_TABLE, open_office_engine
 # The office history as released before it was made linear (copies of its files, see env.py there).
 RELEASED_OFFICE = Path(__file__).parent / "fixtures" / "office_migrations_released"
 OLD_OFFICE_HEADS = {"0002_office_security", "0009_office_day_counts"}
-OFFICE_HEAD = "0027_passage_pass_kind"
+OFFICE_HEAD = "0027_pass_kind_withdrawn_alerts"
 
 
 def _sqlite_same_string_default(

@@ -423,6 +423,17 @@ alert = Table(
     Column("ack_by", String(64)),
     Column("ack_at", Float),
     Column("ack_note", Text),
+    # Withdrawn by the office when a record reaching it later shows the alert was wrong (alerts.py):
+    # when, by whom ('office'), why (JSON {"zh": ..., "en": ...}). An acknowledgement stays.
+    Column("withdrawn_at", Float),
+    Column("withdrawn_by", String(64)),
+    Column("withdrawn_why", Text),
+)
+Index(
+    "ix_office_alert_withdrawn_at",
+    alert.c.withdrawn_at,
+    postgresql_where=text("withdrawn_at IS NOT NULL"),
+    sqlite_where=text("withdrawn_at IS NOT NULL"),
 )
 
 

@@ -134,6 +134,12 @@ W: dict[str, Words] = {
     "acked_by": Words("已确认", "acknowledged by"),
     "open": Words("未确认", "open"),
     "no_alerts": Words("没有警报。", "No alerts."),
+    "withdrawn_alerts": Words("已撤回的警报", "Withdrawn alerts"),
+    "withdrawn_note": Words(
+        "后到的记录表明这些警报有误，系统已自动撤回；不再计为未处理。",
+        "Records that reached the office later show these alerts were wrong; the office withdrew them. They no longer count as open.",
+    ),
+    "withdrawn_by_office": Words("系统撤回", "withdrawn by the office"),
     "live_on": Words("实时更新中", "Live"),
     "live_polling": Words("每几秒刷新一次", "Refreshing every few seconds"),
     "blind": Words("离线·盲区", "offline: blind"),
