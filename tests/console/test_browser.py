@@ -262,3 +262,41 @@ def test_filter_records_and_export_what_is_filtered(browser, served):
     page.goto(page.url)  # the bookmark: the same filtered rows
     assert page.locator("#records tbody tr").count() == 4
     assert page.locator("select[name=direction]").input_value() == "in"
+
+
+@pytest.mark.parametrize("width,height", [(1200, 800), (390, 844)])
+def test_the_day_report_fits_its_card_or_scrolls_inside_it(browser, served, width, height):
+    """The day report's every column can be read: at 1200 px its last column's right edge is
+    inside the card, no scrolling needed (it was 2,700 px wide, the right half out of sight);
+    narrower, reachable by scrolling the card's own scroller; the page itself never scrolls
+    sideways (a phone shows the report's rows as cards, each inside the card)."""
+    _handle, url = served
+    page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=width < 700)
+    _log_in(page, url, "张敏")
+    page.goto(url + "/reports")
+    table = page.locator("#day-report")
+    assert table.locator("tbody tr").count() >= 1
+    _shot(page, f"7-reports-{width}")
+    found = page.evaluate(
+        """() => {
+        const table = document.getElementById('day-report');
+        const card = table.closest('.card');
+        const scroller = table.parentElement;
+        const c = card.getBoundingClientRect();
+        const s = scroller.getBoundingClientRect();
+        const cells = Array.from(table.querySelectorAll('tr')).map(r => r.lastElementChild).filter(x => x);
+        const right = Math.max(...cells.map(x => x.getBoundingClientRect().right));
+        const scrolls = getComputedStyle(scroller).overflowX;
+        return {card: [c.left, c.right], scroller: [s.left, s.right], right: right,
+                reach: s.right + (scroller.scrollWidth - scroller.clientWidth),
+                scrolls: scrolls, page: document.documentElement.scrollWidth,
+                tableRight: table.getBoundingClientRect().right};
+    }"""
+    )
+    print(found)
+    assert found["page"] <= width, found  # the page does not scroll sideways
+    assert found["scroller"][1] <= found["card"][1] + 0.5, found  # the scroller stays inside its card
+    if width >= 1200:
+        assert found["right"] <= found["scroller"][1] + 0.5, found  # every column in sight
+    if found["right"] > found["scroller"][1] + 0.5:  # wider than the card: its own scroller reaches it
+        assert found["scrolls"] in ("auto", "scroll") and found["right"] <= found["reach"] + 0.5, found
