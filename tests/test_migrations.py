@@ -33,7 +33,7 @@ from sync.office.db import VERSION_TABLE, open_office_engine
 # The office history as released before it was made linear (copies of its files, see env.py there).
 RELEASED_OFFICE = Path(__file__).parent / "fixtures" / "office_migrations_released"
 OLD_OFFICE_HEADS = {"0002_office_security", "0009_office_day_counts"}
-OFFICE_HEAD = "0026_unit_entries_by_community"
+OFFICE_HEAD = "0027_pass_kind_withdrawn_alerts"
 
 
 def _sqlite_same_string_default(
@@ -602,5 +602,58 @@ def test_an_office_at_0025_keeps_its_list_entries_and_places_units_in_its_one_co
             for name, key, value, version, deleted in items
         }
         assert rows == expected
+    finally:
+        engine.dispose()
+
+
+def test_an_office_at_0026_gets_its_stored_passages_pass_kinds(tmp_path, office_url):
+    """0027: a passage stored before has its pass kind read out of its payload as the ingest
+    reads it (a top-level integer 0..255, whatever the JSON spacing); anything else, and every
+    other kind of record, stays without one. On PostgreSQL the rows sit in day partitions."""
+    import json
+
+    engine = open_office_engine(tmp_path / "office", office_url, migrate=False)
+    _upgrade_with(engine, OFFICE_MIGRATIONS, "0026_unit_entries_by_community")
+    day = dt.date.today().isoformat()
+    payloads = {
+        "a1": ("passage", json.dumps({"direction": "out", "pass_kind": 4, "unit_code": "3-2-501"}), ""),
+        "a2": ("passage", '{"direction":"in","pass_kind":2}', ""),
+        "a3": ("passage", json.dumps({"direction": "in", "pass_kind": None}), ""),
+        "a4": ("passage", json.dumps({"direction": "in", "pass_kind": "4"}), ""),
+        "a5": ("passage", json.dumps({"direction": "in", "pass_kind": 300}), ""),
+        "a6": ("passage", json.dumps({"direction": "in", "checks": json.dumps({"pass_kind": 3})}), ""),
+        "a7": ("passage", '{"pass_kind": 5', "unreadable"),
+        "a8": ("pass_issued", json.dumps({"pass_id": "p", "kind": 1, "pass_kind": 1}), ""),
+        "a9": ("passage", json.dumps({"pass_kind": 6}), ""),
+    }
+    with engine.begin() as conn:
+        for seq, (rid, (kind, payload, flags)) in enumerate(payloads.items(), 1):
+            conn.execute(
+                text(
+                    "INSERT INTO office_record (record_id, kiosk_id, epoch, seq, kind, payload, payload_hash,"
+                    " device_time, corrected_time, received_at, time_quality, day, hlc, boot_id, mono_ns, flags)"
+                    " VALUES (:r, 'k', 1, :s, :kind, :p, 'h', 1, 1, 1, 'device', :day, 1, 'b', 1, :f)"
+                ),
+                {"r": rid, "s": seq, "kind": kind, "p": payload, "day": day, "f": flags},
+            )
+    engine.dispose()
+
+    engine = open_office_engine(tmp_path / "office", office_url)
+    try:
+        assert _office_versions(engine) == {OFFICE_HEAD}
+        with engine.connect() as conn:
+            got = dict(conn.execute(text("SELECT record_id, pass_kind FROM office_record")).all())
+            conn.rollback()
+        assert got == {
+            "a1": 4,
+            "a2": 2,
+            "a3": None,
+            "a4": None,
+            "a5": None,
+            "a6": None,
+            "a7": None,
+            "a8": None,
+            "a9": 6,
+        }
     finally:
         engine.dispose()

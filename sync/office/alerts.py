@@ -18,6 +18,15 @@ The kinds (`KINDS`):
 - `conflict`: a second copy of a record with other contents (sync/office/ingest.py);
 - `lost`: records the office will never get (a lost range: `record_lost`, the hook for it).
 
+An alert a record reaching the office later shows to be wrong is withdrawn by the office itself
+(`withdrawn_at`, `withdrawn_by` = WITHDRAWN_BY, `withdrawn_why`: the words, zh and en), in the
+transaction that stores that record (`record_batch`): a `pass_twice` whose two outs have an
+allowed in between that a late push brings, a `fever_overdue` whose outcome, timed before the
+deadline, arrives late. A withdrawn alert is no longer open; an acknowledgement it had stays. The
+other kinds cannot turn out wrong: they say what a record itself says (quarantined_out, bad_pass,
+conflict, lost), or what the office itself saw at the time (silent: no contact for that long;
+clock: the skew a push measured) - a gate that reports again ends a silence, it does not undo it.
+
 What happened is said in the words of the one table of reasons (models/reasons.py) when the
 alert is about a passage, and in `KINDS` otherwise. A clerk acknowledges an alert (who, when,
 a note), audited. On PostgreSQL every new alert is announced with NOTIFY kakou_alert (delivered
@@ -46,6 +55,7 @@ __all__ = [
     "FEVER_GRACE_S",
     "KINDS",
     "SILENT_AFTER_S",
+    "WITHDRAWN_BY",
     "acknowledge",
     "derive",
     "latest",
@@ -54,6 +64,7 @@ __all__ = [
     "record_lost",
     "sweep",
     "what",
+    "withdrawn_why",
 ]
 
 CHANNEL = "kakou_alert"
@@ -232,6 +243,22 @@ _STATEMENTS = {
 }
 
 
+def _look(
+    conn: Connection, mine: dict[str, dict[str, Any]], before: bool, near: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Each of `mine`'s passages' neighbour (its pass's allowed passage just before or after it,
+    at any gate) appended to near[its id]: one statement per _CHUNK passages."""
+    pg = conn.dialect.name == "postgresql"
+    ids = list(mine)
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        params: dict[str, Any] = {"ids": chunk}
+        if pg:
+            params |= {"refs": [mine[x]["ref"] for x in chunk], "ats": [mine[x]["corrected_time"] for x in chunk]}
+        for rid, n_id, kiosk_id, direction, at in conn.execute(_STATEMENTS[before, pg], params):
+            near[rid].append({"record_id": n_id, "kiosk_id": kiosk_id, "direction": direction, "corrected_time": at})
+
+
 def _out_twice_hours(conn: Connection) -> float:
     """The policy's pass_out_twice_hours, the one key read (every batch with a pass going out
     asks: the whole policy would cost more than the look-up it decides on)."""
@@ -269,24 +296,10 @@ def _out_twice_alerts(conn: Connection, rows: Sequence[dict[str, Any]], now: flo
         return []
     window = hours * 3600.0
     near: dict[str, list[dict[str, Any]]] = {rid: [] for rid in mine}
-
-    pg = conn.dialect.name == "postgresql"
-
-    def look(before: bool, ids: list[str]) -> None:
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i : i + _CHUNK]
-            params: dict[str, Any] = {"ids": chunk}
-            if pg:
-                params |= {"refs": [mine[x]["ref"] for x in chunk], "ats": [mine[x]["corrected_time"] for x in chunk]}
-            for rid, n_id, kiosk_id, direction, at in conn.execute(_STATEMENTS[before, pg], params):
-                near[rid].append(
-                    {"record_id": n_id, "kiosk_id": kiosk_id, "direction": direction, "corrected_time": at}
-                )
-
     # After it too, whatever its age: a copied pass out at two gates a minute apart reaches the
     # office in either order (each gate pushes when it pushes).
-    look(True, list(mine))
-    look(False, list(mine))
+    _look(conn, mine, True, near)
+    _look(conn, mine, False, near)
     made: dict[str, dict[str, Any]] = {}
     for rid, found in near.items():
         here = {k: mine[rid][k] for k in ("record_id", "kiosk_id", "direction", "corrected_time")}
@@ -313,6 +326,137 @@ def _out_twice_alerts(conn: Connection, rows: Sequence[dict[str, Any]], now: flo
     return list(made.values())
 
 
+WITHDRAWN_BY = "office"  # who withdraws: the office itself, never a person
+
+
+def _stamp(ts: float) -> str:
+    try:
+        return time.strftime("%m-%d %H:%M", time.localtime(ts))
+    except (OverflowError, ValueError, OSError):
+        return "?"
+
+
+def _gate_name(conn: Connection, kiosk_id: str) -> str:
+    return conn.execute(select(t.kiosk.c.name).where(t.kiosk.c.kiosk_id == kiosk_id)).scalar() or kiosk_id
+
+
+def _disproved_twice(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[tuple[int, Words]]:
+    """The standing `pass_twice` alerts a stored batch's allowed passages in disprove: the pass's
+    next passage after such an in is the alert's second out (so the in lies between its two outs).
+    One seek per in (one statement a chunk), then one look-up of the alerts, when there are any."""
+    ins = {
+        r["record_id"]: r
+        for r in rows
+        if r.get("kind") == "passage" and r.get("verdict") == "allow" and r.get("ref") and r.get("direction") == "in"
+    }
+    if not ins:
+        return []
+    near: dict[str, list[dict[str, Any]]] = {rid: [] for rid in ins}
+    _look(conn, ins, False, near)
+    after_in = {n[0]["record_id"]: rid for rid, n in near.items() if n and n[0]["direction"] == "out"}
+    if not after_in:
+        return []
+    found = conn.execute(
+        select(t.alert.c.id, t.alert.c.record_id, t.alert.c.detail).where(
+            t.alert.c.kind == "pass_twice",
+            t.alert.c.withdrawn_at.is_(None),
+            t.alert.c.record_id.in_(list(after_in)),
+        )
+    ).all()
+    out: list[tuple[int, Words]] = []
+    names: dict[str, str] = {}
+    for alert_id, second, detail in found:
+        came_in = ins[after_in[second]]
+        try:
+            earlier_at = float(json.loads(detail or "{}").get("earlier_at"))
+        except (ValueError, TypeError):
+            earlier_at = float("-inf")
+        if came_in["corrected_time"] < earlier_at:
+            continue  # not between the two outs after all (a tie in time ordered the other way)
+        kiosk = came_in["kiosk_id"]
+        gate = names.setdefault(kiosk, _gate_name(conn, kiosk))
+        at = _stamp(came_in["corrected_time"])
+        out.append(
+            (
+                alert_id,
+                Words(
+                    f"{gate} {at} 的进入记录后到：两次外出之间进来过",
+                    f"a passage in at {gate} at {at} reached the office later: the pass came in between the two outs",
+                ),
+            )
+        )
+    return out
+
+
+def _disproved_overdue(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[tuple[int, Words]]:
+    """The standing `fever_overdue` alerts a stored batch's fever outcomes disprove: an outcome of
+    the case timed no later than the alert's deadline (it was rechecked in time; its record came
+    late). An outcome after the deadline leaves the alert standing: it was overdue."""
+    outcomes: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r.get("kind") == "fever_outcome" and r.get("ref"):
+            known = outcomes.get(r["ref"])
+            if known is None or r["corrected_time"] < known["corrected_time"]:
+                outcomes[r["ref"]] = r
+    if not outcomes:
+        return []
+    found = conn.execute(
+        select(t.alert.c.id, t.alert.c.record_id, t.alert.c.at).where(
+            t.alert.c.kind == "fever_overdue",
+            t.alert.c.withdrawn_at.is_(None),
+            t.alert.c.record_id.in_(list(outcomes)),
+        )
+    ).all()
+    out: list[tuple[int, Words]] = []
+    for alert_id, case_id, deadline in found:
+        outcome = outcomes[case_id]
+        if outcome["corrected_time"] > deadline:
+            continue
+        gate = _gate_name(conn, outcome["kiosk_id"])
+        at = _stamp(outcome["corrected_time"])
+        out.append(
+            (
+                alert_id,
+                Words(
+                    f"{gate} {at} 已复测，记录后到：并未超时",
+                    f"rechecked at {gate} at {at}, the record reaching the office later: it was not overdue",
+                ),
+            )
+        )
+    return out
+
+
+def _withdraw(conn: Connection, found: Sequence[tuple[int, Words]], now: float) -> int:
+    """Withdraw these standing alerts (by the office, with the words why), in one statement;
+    announce it as a new alert is announced. Returns how many were withdrawn now."""
+    if not found:
+        return 0
+    stmt = (
+        t.alert.update()
+        .where(t.alert.c.id == bindparam("alert_id"), t.alert.c.withdrawn_at.is_(None))
+        .values(withdrawn_at=now, withdrawn_by=WITHDRAWN_BY, withdrawn_why=bindparam("why"))
+    )
+    params = [
+        {"alert_id": alert_id, "why": json.dumps({"zh": why.zh, "en": why.en}, ensure_ascii=False)}
+        for alert_id, why in found
+    ]
+    done = conn.execute(stmt, params).rowcount
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+    return int(done) if done is not None and done >= 0 else len(found)
+
+
+def withdrawn_why(alert: dict[str, Any], lang: str = "zh") -> str:
+    """Why the office withdrew this alert, in the page's language ('' if it stands)."""
+    try:
+        why = json.loads(alert.get("withdrawn_why") or "{}")
+    except (ValueError, TypeError):
+        return ""
+    if not isinstance(why, dict):
+        return ""
+    return str(why.get("en" if lang == "en" else "zh") or why.get("zh") or "")
+
+
 def record_batch(
     conn: Connection,
     kiosk_id: str,
@@ -326,6 +470,7 @@ def record_batch(
     when = now or time.time()
     rows = list(rows)
     made = derive(kiosk_id, rows, conflicts=conflicts, skew=skew, now=when)
+    _withdraw(conn, _disproved_twice(conn, rows) + _disproved_overdue(conn, rows), when)
     return _store(conn, made + _out_twice_alerts(conn, rows, when))
 
 
@@ -417,9 +562,11 @@ def latest(
     limit: int = 200,
     open_only: bool = False,
     only: int | None = None,
+    withdrawn_since: float | None = None,
 ) -> list[dict[str, Any]]:
     """The alerts this account may see, newest first; `after`: only those with a larger id;
-    `only`: that one alert (if the account may see it)."""
+    `only`: that one alert (if the account may see it); `open_only`: neither acknowledged nor
+    withdrawn; `withdrawn_since`: only those withdrawn after that time (any id)."""
     q = (
         select(t.alert, t.kiosk.c.name.label("gate"), t.kiosk.c.community)
         .join(t.kiosk, t.kiosk.c.kiosk_id == t.alert.c.kiosk_id)
@@ -427,11 +574,13 @@ def latest(
         .order_by(t.alert.c.id.desc())
         .limit(limit)
     )
+    if withdrawn_since is not None:
+        q = q.where(t.alert.c.withdrawn_at > withdrawn_since)
     scope = _scoped(account)
     if scope is not None:
         q = q.where(scope)
     if open_only:
-        q = q.where(t.alert.c.ack_at.is_(None))
+        q = q.where(t.alert.c.ack_at.is_(None), t.alert.c.withdrawn_at.is_(None))
     if only is not None:
         q = q.where(t.alert.c.id == only)
     with engine.connect() as conn:
@@ -453,10 +602,11 @@ def latest(
 
 
 def open_count(engine: Engine, account: Account) -> int:
+    """How many alerts stand for this account: neither acknowledged nor withdrawn."""
     q = (
         select(func.count())
         .select_from(t.alert.join(t.kiosk, t.kiosk.c.kiosk_id == t.alert.c.kiosk_id))
-        .where(t.alert.c.ack_at.is_(None))
+        .where(t.alert.c.ack_at.is_(None), t.alert.c.withdrawn_at.is_(None))
     )
     scope = _scoped(account)
     if scope is not None:
@@ -482,7 +632,14 @@ def acknowledge(
     note = note.strip()[:NOTE_CHARS]
     with engine.begin() as conn:
         row = conn.execute(
-            select(t.alert.c.id, t.alert.c.kind, t.alert.c.ack_at, t.alert.c.kiosk_id, t.kiosk.c.community)
+            select(
+                t.alert.c.id,
+                t.alert.c.kind,
+                t.alert.c.ack_at,
+                t.alert.c.withdrawn_at,
+                t.alert.c.kiosk_id,
+                t.kiosk.c.community,
+            )
             .join(t.kiosk, t.kiosk.c.kiosk_id == t.alert.c.kiosk_id)
             .where(t.alert.c.id == alert_id)
         ).first()
@@ -490,6 +647,12 @@ def acknowledge(
             raise NOT_YOURS
         if row.ack_at is not None:
             raise KakouError("这条警报已确认过", "this alert was acknowledged already", code="acknowledged")
+        if row.withdrawn_at is not None:
+            raise KakouError(
+                "这条警报已由系统撤回，无需确认",
+                "the office withdrew this alert: nothing to acknowledge",
+                code="withdrawn",
+            )
         when = time.time()
         done = conn.execute(
             t.alert.update()

@@ -111,15 +111,21 @@ def _local_day(ts: float) -> str:
         return time.strftime("%Y-%m-%d", time.localtime(min(max(ts, 0.0), 253402214400.0)))
 
 
-EXTRACTED = ("direction", "verdict", "reasons", "detail", "ref", "unit")
+EXTRACTED = ("direction", "verdict", "reasons", "detail", "ref", "unit", "pass_kind")
 # The extracted fields, in the order of EXTRACTED.
-Extracted = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
-_NOTHING_EXTRACTED: Extracted = (None, None, None, None, None, None)
+Extracted = tuple[str | None, str | None, str | None, str | None, str | None, str | None, int | None]
+_NOTHING_EXTRACTED: Extracted = (None, None, None, None, None, None, None)
 
 
 def _unit(value: Any) -> str | None:
     # The unit a record names, for the Records pages' unit filter (sync/office/records.py).
     return str(value)[:32] if value else None
+
+
+def pass_kind_of(value: Any) -> int | None:
+    """A passage's pass kind (models/kinds.py PassKind's number), for the Records pages' pass-kind
+    filter: an integer of a kind byte, else None (migration 0027 reads stored rows the same way)."""
+    return value if type(value) is int and 0 <= value <= 255 else None
 
 
 def _passage(get: Callable[..., Any]) -> Extracted:
@@ -139,20 +145,21 @@ def _passage(get: Callable[..., Any]) -> Extracted:
         checks_detail(checks) or None,  # what the volunteer saw (models/health_checks.py)
         str(ref)[:36] if ref else None,
         _unit(get("unit_code")),
+        pass_kind_of(get("pass_kind")),
     )
 
 
 def _pass_ref(get: Callable[..., Any]) -> Extracted:
-    return None, None, None, None, str(get("pass_id"))[:36], _unit(get("unit_code"))
+    return None, None, None, None, str(get("pass_id"))[:36], _unit(get("unit_code")), None
 
 
 # Per record kind, what the day report groups by: the registration's kind (models/kinds.py) and
 # the fever outcome are the `detail` the office report counts per kind. Other kinds: nothing.
 _EXTRACTORS: dict[str, Callable[[Callable[..., Any]], Extracted]] = {
     "passage": _passage,
-    "fever_case": lambda get: (str(get("direction"))[:3], None, None, None, None, _unit(get("unit_code"))),
-    "fever_outcome": lambda get: (None, None, None, str(get("outcome"))[:32], str(get("case_id"))[:36], None),
-    "registration": lambda get: (None, None, None, str(get("kind"))[:32], None, _unit(get("to_unit"))),
+    "fever_case": lambda get: (str(get("direction"))[:3], None, None, None, None, _unit(get("unit_code")), None),
+    "fever_outcome": lambda get: (None, None, None, str(get("outcome"))[:32], str(get("case_id"))[:36], None, None),
+    "registration": lambda get: (None, None, None, str(get("kind"))[:32], None, _unit(get("to_unit")), None),
     "pass_issued": _pass_ref,
     "pass_revoked": _pass_ref,
 }
@@ -178,10 +185,11 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
         payload = _read_payload(text_)
         if not isinstance(payload, dict):
             raise ValueError("not an object")
-        direction, verdict, reasons, detail, ref, unit = _extract(item.kind, payload)
+        direction, verdict, reasons, detail, ref, unit, pass_kind = _extract(item.kind, payload)
     except (ValueError, TypeError, RecursionError):
         flags.append("unreadable")
         direction = verdict = reasons = detail = ref = unit = None
+        pass_kind = None
     corrected, quality = correct_time(item, anchor, received_at)
     if quality == "received":
         flags.append("clock")
@@ -209,6 +217,7 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
         "detail": detail,
         "ref": ref,
         "unit": unit,
+        "pass_kind": pass_kind,
     }
     # PostgreSQL cannot store a NUL character in text: one in any field would fail the whole
     # batch with a 503 on every retry and block the kiosk's queue for ever. Store the record
@@ -296,6 +305,7 @@ PG_ARRAY_TYPES = {
     "device_time": "float8[]",
     "corrected_time": "float8[]",
     "received_at": "float8[]",
+    "pass_kind": "int4[]",
 }
 
 

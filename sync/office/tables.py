@@ -137,6 +137,7 @@ PEOPLE_WHERE = "kind = 'registration' OR (kind = 'passage' AND ref IS NOT NULL)"
 PASS_REF_WHERE = "kind = 'passage' AND ref IS NOT NULL AND verdict = 'allow'"
 UNIT_WHERE = "unit IS NOT NULL"
 OUTCOME_WHERE = "kind = 'fever_outcome'"
+PASS_KIND_WHERE = "pass_kind IS NOT NULL"
 
 
 def _record_table(into: MetaData, *, partitioned: bool) -> Table:
@@ -172,6 +173,9 @@ def _record_table(into: MetaData, *, partitioned: bool) -> Table:
         # The household unit a record names (a pass's, a registration's "to unit"), read out at ingest
         # from migration 0024 on, so the Records page finds a unit's records by index (contact tracing).
         Column("unit", String(32)),
+        # A passage's pass kind (models/kinds.py PassKind's number), read out at ingest from
+        # migration 0027 on (which fills the rows stored before): the passages' pass-kind filter.
+        Column("pass_kind", Integer),
         PrimaryKeyConstraint("record_id", *key, name="office_record_pkey"),
         UniqueConstraint("kiosk_id", "epoch", "seq", *key, name="uq_office_record_slot"),
         **dialect_kw,
@@ -207,6 +211,15 @@ def _record_table(into: MetaData, *, partitioned: bool) -> Table:
         table.c.record_id,
         postgresql_where=text(UNIT_WHERE),
         sqlite_where=text(UNIT_WHERE),
+    )
+    # The passages of one pass kind, newest first (the Records page's pass-kind filter; migration 0027).
+    Index(
+        "ix_office_record_pass_kind_time",
+        table.c.pass_kind,
+        table.c.corrected_time,
+        table.c.record_id,
+        postgresql_where=text(PASS_KIND_WHERE),
+        sqlite_where=text(PASS_KIND_WHERE),
     )
     # A fever case's outcome, found by its case id (the outcome's ref).
     Index(
@@ -410,6 +423,17 @@ alert = Table(
     Column("ack_by", String(64)),
     Column("ack_at", Float),
     Column("ack_note", Text),
+    # Withdrawn by the office when a record reaching it later shows the alert was wrong (alerts.py):
+    # when, by whom ('office'), why (JSON {"zh": ..., "en": ...}). An acknowledgement stays.
+    Column("withdrawn_at", Float),
+    Column("withdrawn_by", String(64)),
+    Column("withdrawn_why", Text),
+)
+Index(
+    "ix_office_alert_withdrawn_at",
+    alert.c.withdrawn_at,
+    postgresql_where=text("withdrawn_at IS NOT NULL"),
+    sqlite_where=text("withdrawn_at IS NOT NULL"),
 )
 
 

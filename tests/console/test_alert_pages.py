@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -131,3 +132,60 @@ def test_the_page_has_no_inline_script(console_office):
         f'<script src="/static/htmx.min.js?v={ASSET_VERSION}" defer>',
         f'<script src="/static/alerts.js?v={ASSET_VERSION}" defer>',
     ]
+
+
+# Records of different gates a few milliseconds apart may swap order at the office: each gate's
+# times are anchored to the office's clock at its push, to within the push's latency. Spaced.
+SPACING_S = 0.3
+
+
+def _withdrawn_pass_twice(office, tmp_path) -> dict:
+    """A pass out at 卡口1 and 卡口2; then 卡口3's late push brings its in between: withdrawn."""
+    east, east_sync = office.add_kiosk(tmp_path / "k1")
+    west, west_sync = office.add_kiosk(tmp_path / "k2")
+    south, south_sync = office.add_kiosk(tmp_path / "k3")
+    passage(east, "out", "allow", [], pass_id="p" * 32)
+    east_sync.run_once()
+    time.sleep(SPACING_S)
+    passage(south, "in", "allow", [], pass_id="p" * 32)
+    time.sleep(SPACING_S)
+    passage(west, "out", "allow", [], pass_id="p" * 32)
+    west_sync.run_once()
+    return {"sync": south_sync}
+
+
+def test_the_alerts_page_shows_withdrawn_alerts_apart_with_the_reason(console_office, tmp_path):
+    late = _withdrawn_pass_twice(console_office, tmp_path)
+    c, _ = logged_in(console_office.app, "张敏")
+    before = c.get("/alerts").text
+    standing, _, _ = before.partition('<section id="withdrawn"')
+    assert "同一通行证连续两次外出" in standing and 'class="alert open kind-pass_twice"' in standing
+    since = re.search(r'data-since="([0-9.]+)"', before).group(1)
+    late["sync"].run_once()
+    page = c.get("/alerts").text
+    standing, _, withdrawn = page.partition('<section id="withdrawn"')
+    assert "kind-pass_twice" not in standing and "没有警报" in standing
+    assert 'class="alert withdrawn kind-pass_twice"' in withdrawn and "已撤回的警报" in withdrawn
+    assert "系统撤回" in withdrawn and "卡口3" in withdrawn and "两次外出之间进来过" in withdrawn
+    assert 'action="/alerts/' not in withdrawn  # nothing to acknowledge
+    assert "the pass came in between the two outs" in c.get("/alerts?lang=en").text
+    # an open page polling since it was drawn gets the row again, withdrawn
+    rows = c.get(f"/alerts/rows?after=10000&since={since}").text
+    assert 'class="alert withdrawn kind-pass_twice"' in rows
+    assert "kind-pass_twice" not in c.get("/alerts/rows?after=10000").text  # no since: new alerts only
+
+
+def test_the_stream_sends_a_withdrawal_to_an_open_page_without_an_event_id(console_office, tmp_path, short_streams):
+    late = _withdrawn_pass_twice(console_office, tmp_path)
+    c, _ = logged_in(console_office.app, "张敏")
+    page = c.get("/alerts").text
+    since = re.search(r'data-since="([0-9.]+)"', page).group(1)
+    newest = int(re.search(r'data-after="(\d+)"', page).group(1))
+    assert newest and "data: " not in c.get(f"/alerts/stream?after={newest}&since={since}").text
+    late["sync"].run_once()
+    answer = c.get(f"/alerts/stream?after={newest}&since={since}").text
+    blocks = [b for b in answer.split("\n\n") if "data: " in b]
+    assert len(blocks) == 1 and "id: " not in blocks[0]  # Last-Event-ID stays the newest alert's
+    assert 'class="alert withdrawn kind-pass_twice"' in blocks[0] and "系统撤回" in blocks[0]
+    north, _ = logged_in(console_office.app, "赵北")
+    assert "data: " not in north.get(f"/alerts/stream?after=0&since={since}").text  # not its community's

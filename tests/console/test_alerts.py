@@ -368,3 +368,135 @@ def test_the_sweep_judges_a_fever_by_the_policys_recheck_time(console_office, tm
     in_twenty_minutes = time.time() + 20 * 60  # past the default 3 minutes, not past 60
     assert sweep_once(console_office.engine, now=in_twenty_minutes) == 0
     assert sweep_once(console_office.engine, now=time.time() + 62 * 60 + alerts.FEVER_GRACE_S) == 1
+
+
+# Records of different gates a few milliseconds apart may swap order at the office: each gate's
+# times are anchored to the office's clock at its push, to within the push's latency. Spaced.
+SPACING_S = 0.3
+
+
+def _one(engine, kind: str) -> dict:
+    (found,) = [a for a in alerts.latest(engine, STREET) if a["kind"] == kind]
+    return found
+
+
+def test_a_late_in_between_two_outs_withdraws_the_pass_twice_alert_keeping_its_acknowledgement(
+    console_office, tmp_path
+):
+    engine = console_office.engine
+    east, east_sync = console_office.add_kiosk(tmp_path / "k1")
+    west, west_sync = console_office.add_kiosk(tmp_path / "k2")
+    south, south_sync = console_office.add_kiosk(tmp_path / "k3")  # offline: pushes last
+    pass_id = "p" * 32
+    passage(east, "out", "allow", [], pass_id=pass_id, unit_code="3-2-501")
+    east_sync.run_once()
+    time.sleep(SPACING_S)
+    came_in = passage(south, "in", "allow", [], pass_id=pass_id, unit_code="3-2-501")
+    time.sleep(SPACING_S)
+    passage(west, "out", "allow", [], pass_id=pass_id, unit_code="3-2-501")
+    passage(west, "out", "deny", ["quarantined"], unit_code="3-2-502")  # stands: nothing disproves it
+    west_sync.run_once()
+    twice = _one(engine, "pass_twice")
+    assert twice["withdrawn_at"] is None and alerts.open_count(engine, STREET) == 2
+    alerts.acknowledge(engine, twice["id"], HOME, "已打电话")
+    south_sync.run_once()  # the in between the two outs reaches the office
+
+    twice = _one(engine, "pass_twice")
+    assert twice["withdrawn_at"] is not None and twice["withdrawn_by"] == "office"
+    assert alerts.withdrawn_why(twice, "zh").startswith("卡口3 ") and "两次外出之间进来过" in alerts.withdrawn_why(
+        twice
+    )
+    assert "reached the office later" in alerts.withdrawn_why(twice, "en")
+    assert (twice["ack_by"], twice["ack_note"]) == ("李社区", "已打电话")  # the acknowledgement stays
+    assert _one(engine, "quarantined_out")["withdrawn_at"] is None
+    assert [a["kind"] for a in alerts.latest(engine, STREET, open_only=True)] == ["quarantined_out"]
+    assert alerts.open_count(engine, STREET) == 1
+    with engine.connect() as conn:
+        in_at = conn.execute(select(t.record.c.corrected_time).where(t.record.c.record_id == came_in)).scalar_one()
+    assert twice["detail"]["earlier_at"] < in_at < twice["at"]
+    with pytest.raises(KakouError) as refused:
+        alerts.acknowledge(engine, _one(engine, "quarantined_out")["id"] + 1000, STREET)
+    assert refused.value.code == "no_such_alert"
+
+
+def test_an_in_after_the_second_out_withdraws_nothing(console_office, tmp_path):
+    engine = console_office.engine
+    east, east_sync = console_office.add_kiosk(tmp_path / "k1")
+    west, west_sync = console_office.add_kiosk(tmp_path / "k2")
+    pass_id = "p" * 32
+    passage(east, "out", "allow", [], pass_id=pass_id)
+    east_sync.run_once()
+    time.sleep(SPACING_S)
+    passage(west, "out", "allow", [], pass_id=pass_id)
+    west_sync.run_once()
+    time.sleep(SPACING_S)
+    passage(east, "in", "allow", [], pass_id=pass_id)  # home again, after both outs: the alert was right
+    passage(east, "in", "deny", ["revoked"], pass_id=pass_id)
+    east_sync.run_once()
+    assert _one(engine, "pass_twice")["withdrawn_at"] is None
+    assert alerts.open_count(engine, STREET) == 2
+
+
+def test_a_withdrawn_alert_cannot_be_acknowledged(console_office, tmp_path):
+    engine = console_office.engine
+    store, service = console_office.add_kiosk(tmp_path / "k1")
+    case = fever_case(store)
+    service.run_once()
+    assert alerts.sweep(engine, now=time.time() + 3600) == 1  # the fever
+    with store.writer.begin() as conn:
+        append_fact(conn, "fever_outcome", {"case_id": case, "outcome": "allowed"}, clock.now(), {})
+    service.run_once()
+    overdue = _one(engine, "fever_overdue")
+    with pytest.raises(KakouError) as refused:
+        alerts.acknowledge(engine, overdue["id"], STREET, "done")
+    assert refused.value.code == "withdrawn" and _one(engine, "fever_overdue")["ack_at"] is None
+
+
+def test_a_fever_outcome_timed_before_the_deadline_withdraws_the_overdue_alert_a_later_one_does_not(
+    console_office, tmp_path
+):
+    engine = console_office.engine
+    store, service = console_office.add_kiosk(tmp_path / "k1")
+    case = fever_case(store)
+    other = fever_case(store)
+    service.run_once()
+    assert alerts.sweep(engine, now=time.time() + alerts.SILENT_AFTER_S + 60) == 3  # the gate silent, two fevers
+    # The gate rechecked the first case at once, but the outcome reaches the office only now.
+    with store.writer.begin() as conn:
+        append_fact(conn, "fever_outcome", {"case_id": case, "outcome": "allowed"}, clock.now(), {})
+    service.run_once()
+    by_case = {a["record_id"]: a for a in alerts.latest(engine, STREET) if a["kind"] == "fever_overdue"}
+    assert by_case[case]["withdrawn_at"] is not None and by_case[case]["withdrawn_by"] == "office"
+    assert "已复测" in alerts.withdrawn_why(by_case[case]) and "not overdue" in alerts.withdrawn_why(
+        by_case[case], "en"
+    )
+    assert by_case[other]["withdrawn_at"] is None
+    # The silence stands: the office heard nothing for that long (a gate back in touch ends it).
+    assert _one(engine, "silent")["withdrawn_at"] is None
+    # An outcome of the other case timed after its deadline: it was overdue, the alert stands.
+    kiosk_id = by_case[other]["kiosk_id"]
+    late = by_case[other]["at"] + 60
+    row = {
+        "record_id": "late-outcome",
+        "kiosk_id": kiosk_id,
+        "epoch": 1,
+        "seq": 10**9,
+        "kind": "fever_outcome",
+        "payload": "{}",
+        "payload_hash": "0" * 64,
+        "device_time": late,
+        "corrected_time": late,
+        "received_at": late,
+        "time_quality": "anchored",
+        "day": time.strftime("%Y-%m-%d", time.localtime(late)),
+        "hlc": 1,
+        "boot_id": "b",
+        "mono_ns": 0,
+        "detail": "allowed",
+        "ref": other,
+    }
+    with engine.begin() as conn:
+        conn.execute(t.record.insert().values(**row))
+        alerts.record_batch(conn, kiosk_id, [row], now=late)
+    assert {a["record_id"]: a for a in alerts.latest(engine, STREET)}[other]["withdrawn_at"] is None
+    assert alerts.open_count(engine, STREET) == 2

@@ -262,3 +262,93 @@ def test_filter_records_and_export_what_is_filtered(browser, served):
     page.goto(page.url)  # the bookmark: the same filtered rows
     assert page.locator("#records tbody tr").count() == 4
     assert page.locator("select[name=direction]").input_value() == "in"
+
+
+@pytest.mark.parametrize("width,height", [(1200, 800), (390, 844)])
+def test_the_day_report_fits_its_card_or_scrolls_inside_it(browser, served, width, height):
+    """The day report's every column can be read: at 1200 px its last column's right edge is
+    inside the card, no scrolling needed (it was 2,700 px wide, the right half out of sight);
+    narrower, reachable by scrolling the card's own scroller; the page itself never scrolls
+    sideways (a phone shows the report's rows as cards, each inside the card)."""
+    _handle, url = served
+    page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=width < 700)
+    _log_in(page, url, "张敏")
+    page.goto(url + "/reports")
+    table = page.locator("#day-report")
+    assert table.locator("tbody tr").count() >= 1
+    _shot(page, f"7-reports-{width}")
+    found = page.evaluate(
+        """() => {
+        const table = document.getElementById('day-report');
+        const card = table.closest('.card');
+        const scroller = table.parentElement;
+        const c = card.getBoundingClientRect();
+        const s = scroller.getBoundingClientRect();
+        const cells = Array.from(table.querySelectorAll('tr')).map(r => r.lastElementChild).filter(x => x);
+        const right = Math.max(...cells.map(x => x.getBoundingClientRect().right));
+        const scrolls = getComputedStyle(scroller).overflowX;
+        return {card: [c.left, c.right], scroller: [s.left, s.right], right: right,
+                reach: s.right + (scroller.scrollWidth - scroller.clientWidth),
+                scrolls: scrolls, page: document.documentElement.scrollWidth,
+                tableRight: table.getBoundingClientRect().right};
+    }"""
+    )
+    print(found)
+    assert found["page"] <= width, found  # the page does not scroll sideways
+    assert found["scroller"][1] <= found["card"][1] + 0.5, found  # the scroller stays inside its card
+    if width >= 1200:
+        assert found["right"] <= found["scroller"][1] + 0.5, found  # every column in sight
+    if found["right"] > found["scroller"][1] + 0.5:  # wider than the card: its own scroller reaches it
+        assert found["scrolls"] in ("auto", "scroll") and found["right"] <= found["reach"] + 0.5, found
+
+
+PHONE_PAGES = (
+    "/",
+    "/alerts",
+    "/gates",
+    "/records/passages",
+    "/records/registrations",
+    "/records/fevers",
+    "/records/passes",
+    "/lists",
+    "/policy",
+    "/reports",
+    "/audit",
+    "/lookup",
+)
+
+
+def test_every_page_reads_on_a_phone_without_sideways_scrolling(browser, served):
+    """At 390 px no page scrolls sideways and nothing sticks out of the window (a wide table
+    scrolls inside its own box). Each page's screenshot is saved to look at."""
+    _handle, url = served
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    _log_in(page, url, "张敏")
+    wide = {}
+    for path in PHONE_PAGES:
+        page.goto(url + path)
+        _shot(page, "phone" + path.replace("/", "-").rstrip("-"))
+        found = page.evaluate(
+            """() => {
+            const out = [];
+            for (const el of document.querySelectorAll('body *')) {
+                const r = el.getBoundingClientRect();
+                if (!r.width || !r.height) continue;
+                let clipped = false;
+                for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+                    const o = getComputedStyle(p).overflowX;
+                    if (o === 'auto' || o === 'scroll' || o === 'hidden') { clipped = true; break; }
+                }
+                if (!clipped && r.right > window.innerWidth + 0.5) out.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right));
+            }
+            // The menu: each entry on one line (squeezed, 卡口设备 broke into 卡口设 / 备).
+            const broken = Array.from(document.querySelectorAll('header nav a')).filter(a => {
+                const cs = getComputedStyle(a);
+                return a.getBoundingClientRect().height > 1.5 * parseFloat(cs.lineHeight);
+            }).map(a => a.textContent.trim());
+            return {page: document.documentElement.scrollWidth, out: out.slice(0, 5), broken: broken};
+        }"""
+        )
+        if found["page"] > 390 or found["out"] or found["broken"]:
+            wide[path] = found
+    assert wide == {}

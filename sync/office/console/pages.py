@@ -481,6 +481,10 @@ async def audit_page(request: Request, office: OfficeDep, session: PageSession, 
 ALERT_PAGE = 200
 STREAM_LIFETIME_S = 300.0  # then the browser reconnects (Last-Event-ID): the session is checked again
 KEEPALIVE_S = 15.0
+# A page asks for the alerts withdrawn since it was drawn, less this: withdrawals are stamped by
+# whichever office process stored the disproving record, whose clock and commit order may differ
+# a little from this one's (a row shown withdrawn twice is left as it is).
+WITHDRAWN_SLACK_S = 60.0
 SWEEP_EVERY_S = 30.0
 _last_sweep = [0.0]
 
@@ -503,6 +507,7 @@ def _alert_ctx(request: Request, session: Session) -> dict[str, Any]:
     lang = auth.lang_of(request)
     return {
         "what": lambda a: alerts.what(a["kind"], a["reason"], lang),
+        "why": lambda a: alerts.withdrawn_why(a, lang),
         "can_ack": session.account.can_change,
     }
 
@@ -514,17 +519,36 @@ def _alerts(office: Any, session: Session, after: int = 0) -> list[dict[str, Any
     return alerts.latest(office.engine, session.account, after=after, limit=ALERT_PAGE)
 
 
+def _withdrawn(office: Any, session: Session, since: float) -> list[dict[str, Any]]:
+    from sync.office import alerts
+
+    return alerts.latest(office.engine, session.account, withdrawn_since=since, limit=ALERT_PAGE)
+
+
 @router.get("/alerts")
 async def alerts_page(request: Request, office: OfficeDep, session: PageSession) -> Response:
+    since = time.time() - WITHDRAWN_SLACK_S  # before the read: a withdrawal during it is asked for again
     rows = await run_in_threadpool(_alerts, office, session)
     newest = rows[0]["id"] if rows else 0
-    return render(request, "alerts.html", {"rows": rows, "newest": newest, **_alert_ctx(request, session)})
+    data = {
+        "rows": [r for r in rows if r["withdrawn_at"] is None],
+        "withdrawn": [r for r in rows if r["withdrawn_at"] is not None],
+        "newest": newest,
+        "since": f"{since:.3f}",
+    }
+    return render(request, "alerts.html", {**data, **_alert_ctx(request, session)})
 
 
 @router.get("/alerts/rows")
-async def alerts_rows(request: Request, office: OfficeDep, session: PageSession, after: int = 0) -> Response:
-    """The polling fallback: the alerts newer than `after`, as table rows (newest first)."""
+async def alerts_rows(
+    request: Request, office: OfficeDep, session: PageSession, after: int = 0, since: float | None = None
+) -> Response:
+    """The polling fallback: the alerts newer than `after`, and those withdrawn after `since`
+    (the page's server time), as table rows (newest first)."""
     rows = await run_in_threadpool(_alerts, office, session, max(after, 0))
+    if since is not None:
+        known = {r["id"] for r in rows}
+        rows += [r for r in await run_in_threadpool(_withdrawn, office, session, since) if r["id"] not in known]
     return render(request, "alert_rows.html", {"rows": rows, **_alert_ctx(request, session)})
 
 
@@ -534,10 +558,14 @@ def _last_event_id(request: Request, after: int) -> int:
 
 
 @router.get("/alerts/stream")
-async def alerts_stream(request: Request, office: OfficeDep, session: PageSession, after: int = 0) -> Response:
+async def alerts_stream(
+    request: Request, office: OfficeDep, session: PageSession, after: int = 0, since: float | None = None
+) -> Response:
     """Server-sent events: every alert newer than the last one this page has (Last-Event-ID on a
-    reconnect, else `after`), then each new one as it is made, as a table row. Ends after
-    STREAM_LIFETIME_S (the browser reconnects and the session is checked again)."""
+    reconnect, else `after`), then each new one as it is made, as a table row; and every alert
+    the office withdrew after `since` (the page's server time), as its row again, withdrawn (no
+    event id: Last-Event-ID stays the newest alert's). Ends after STREAM_LIFETIME_S (the browser
+    reconnects and the session is checked again)."""
     from fastapi.responses import StreamingResponse
 
     from sync.office.console import live
@@ -548,8 +576,11 @@ async def alerts_stream(request: Request, office: OfficeDep, session: PageSessio
     template = TEMPLATES.get_template("alert_rows.html")
     base = page_context(request, session)
 
+    withdrawn_since = time.time() - WITHDRAWN_SLACK_S if since is None else since
+    sent_withdrawn: set[int] = set()
+
     async def events() -> Any:
-        nonlocal last
+        nonlocal last, withdrawn_since
         started = quiet_since = time.monotonic()
         yield "retry: 2000\n\n"
         while time.monotonic() - started < STREAM_LIFETIME_S:
@@ -560,6 +591,16 @@ async def alerts_stream(request: Request, office: OfficeDep, session: PageSessio
                 html = template.render({**base, **ctx, "rows": [row]})
                 yield live.sse(row["id"], html.strip())
                 last = max(last, row["id"])
+                if row["withdrawn_at"] is not None:
+                    sent_withdrawn.add(row["id"])
+                quiet_since = time.monotonic()
+            for row in reversed(await run_in_threadpool(_withdrawn, office, session, withdrawn_since)):
+                if row["id"] in sent_withdrawn:
+                    continue
+                sent_withdrawn.add(row["id"])
+                html = template.render({**base, **ctx, "rows": [row]})
+                yield live.sse(None, html.strip())
+                withdrawn_since = max(withdrawn_since, row["withdrawn_at"] - WITHDRAWN_SLACK_S)
                 quiet_since = time.monotonic()
             if time.monotonic() - quiet_since > KEEPALIVE_S:
                 yield ": keepalive\n\n"

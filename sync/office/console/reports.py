@@ -49,6 +49,8 @@ def _page(office: Any, day: dt.date, session: Session, lang: str) -> dict[str, A
     return {
         "report": report,
         "header": office_report.header(lang),
+        # The headings in two lines on the page (Chinese over English): twenty columns fit 1200 px.
+        "heads": [(en, "") if lang == "en" else (zh, en) for _k, zh, en in office_report.COLUMNS],
         "rows": office_report.table_rows(report, lang),
         "places": office_report.places_lines(report, lang),
         "by_hour": Markup(charts.column_chart([(f"{h:02d}", n) for h, n in enumerate(hours)], label=passages, every=2)),

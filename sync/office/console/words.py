@@ -76,6 +76,7 @@ W: dict[str, Words] = {
     "add": Words("加入", "Add"),
     "remove": Words("移出", "Remove"),
     "unit": Words("单元", "Unit"),
+    "pass_kind": Words("通行证类别", "Pass kind"),
     "id_number": Words("身份证号", "ID number"),
     # A person entry holds only the look-up hash: no digit of the number is kept to show.
     "listed_person": Words("某人（按身份证号列入）", "a person (listed by ID number)"),
@@ -133,6 +134,12 @@ W: dict[str, Words] = {
     "acked_by": Words("已确认", "acknowledged by"),
     "open": Words("未确认", "open"),
     "no_alerts": Words("没有警报。", "No alerts."),
+    "withdrawn_alerts": Words("已撤回的警报", "Withdrawn alerts"),
+    "withdrawn_note": Words(
+        "后到的记录表明这些警报有误，系统已自动撤回；不再计为未处理。",
+        "Records that reached the office later show these alerts were wrong; the office withdrew them. They no longer count as open.",
+    ),
+    "withdrawn_by_office": Words("系统撤回", "withdrawn by the office"),
     "live_on": Words("实时更新中", "Live"),
     "live_polling": Words("每几秒刷新一次", "Refreshing every few seconds"),
     "blind": Words("离线·盲区", "offline: blind"),

@@ -4,6 +4,11 @@
   "use strict";
   var body = document.getElementById("alert-rows");
   if (!body) return;
+  var gone = document.getElementById("withdrawn-rows");
+  var goneSection = document.getElementById("withdrawn");
+  // Withdrawals since this time (the server's clock) are asked for again on every poll and
+  // reconnect: a row already shown as withdrawn is left as it is.
+  var since = body.getAttribute("data-since") || "0";
   var state = document.getElementById("live-state");
   var empty = document.getElementById("no-alerts");
   var after = parseInt(body.getAttribute("data-after") || "0", 10);
@@ -16,12 +21,23 @@
     rows.sort(function (a, b) { return a.getAttribute("data-id") - b.getAttribute("data-id"); });
     rows.forEach(function (row) {
       var id = parseInt(row.getAttribute("data-id"), 10);
-      if (document.getElementById(row.id)) return;  // already shown (the stream and the poll)
+      var shown = document.getElementById(row.id);
+      if (id > after) after = id;
+      if (row.classList.contains("withdrawn")) {
+        // The office withdrew it: out of the standing alerts, into the withdrawn ones (greyed).
+        if (shown && shown.classList.contains("withdrawn")) return;
+        if (shown) shown.parentNode.removeChild(shown);
+        if (gone) {
+          gone.insertBefore(row, gone.firstChild);
+          if (goneSection) goneSection.hidden = false;
+        }
+        return;
+      }
+      if (shown) return;  // already shown (the stream and the poll)
       body.insertBefore(row, body.firstChild);
       if (window.htmx) window.htmx.process(row);  // its acknowledge form
-      if (id > after) after = id;
     });
-    if (empty && body.querySelector("tr")) empty.hidden = true;
+    if (empty) empty.hidden = !!body.querySelector("tr");
   }
 
   function say(on) {
@@ -32,7 +48,7 @@
   function poll() {
     if (live) return;
     var xhr = new XMLHttpRequest();
-    xhr.open("GET", "/alerts/rows?after=" + after);
+    xhr.open("GET", "/alerts/rows?after=" + after + "&since=" + since);
     xhr.setRequestHeader("HX-Request", "true");
     xhr.onload = function () { if (xhr.status === 200) add(xhr.responseText); };
     xhr.send();
@@ -40,7 +56,7 @@
   setInterval(poll, 4000);
 
   if (window.EventSource) {
-    var source = new EventSource("/alerts/stream?after=" + after);
+    var source = new EventSource("/alerts/stream?after=" + after + "&since=" + since);
     source.addEventListener("open", function () { say(true); });
     source.addEventListener("error", function () { say(false); });
     source.addEventListener("alert", function (e) { add(e.data); });
