@@ -339,15 +339,17 @@ def day_starts(days: int, first_back: int = 0) -> tuple[list[float], list[str]]:
 # i = its place in that day (06:00 to 22:00).
 PG_FILL = """
 INSERT INTO office_record (record_id, kiosk_id, epoch, seq, kind, payload, payload_hash, device_time,
-    corrected_time, received_at, time_quality, day, hlc, boot_id, mono_ns, direction, verdict, reasons, detail, unit)
+    corrected_time, received_at, time_quality, day, hlc, boot_id, mono_ns, direction, verdict, reasons, detail, unit,
+    ref)
 SELECT substr(ts, 1, 8) || '-' || substr(ts, 9, 4) || '-7' || substr(rnd, 1, 3) || '-8' || substr(rnd, 4, 3)
         || '-' || substr(rnd, 7, 12), %(k)s, 1, n, kind,
-    '{"direction":"' || dir || '","pass_kind":1,"reasons":' || reasons_json
+    '{"direction":"' || dir || '","pass_id":"' || pass_id || '","pass_kind":1,"reasons":' || reasons_json
         || ',"subject":"pass","temp_raw":"365","temp_value":36.5,"unit_code":"' || unit
         || '","verdict":"' || verdict || '"}',
     repeat('0', 64), at, at, at, 'anchored', (%(days)s::text[])[d + 1], n, 'b', 0,
     CASE WHEN kind = 'passage' THEN dir END, CASE WHEN kind = 'passage' THEN verdict END,
-    CASE WHEN kind = 'passage' THEN reasons END, CASE WHEN kind = 'registration' THEN 'visitor' END, unit
+    CASE WHEN kind = 'passage' THEN reasons END, CASE WHEN kind = 'registration' THEN 'visitor' END, unit,
+    CASE WHEN kind = 'passage' THEN pass_id END
 FROM (
     SELECT n, d, i,
         CASE WHEN n %% 40 = 0 THEN 'registration' ELSE 'passage' END AS kind,
@@ -357,6 +359,8 @@ FROM (
         CASE WHEN i %% 14 = 0 THEN '"[\\"revoked\\"]"' WHEN i %% 7 = 0 THEN '"[\\"quarantined\\"]"' ELSE '"[]"' END
             AS reasons_json,
         ((n * 7) %% 30 + 1)::text || '-' || ((n * 3) %% 6 + 1)::text || '-' || (101 + (n * 11) %% 12 * 100)::text AS unit,
+        -- A gate's residents: 600 passes, each in and out a few times a day (the ref column).
+        md5(%(k)s || 'pass' || (n %% 600)::text) AS pass_id,
         at, lpad(to_hex((at * 1000)::int8), 12, '0') AS ts, md5(%(k)s || n::text) AS rnd
     FROM (SELECT n, d, i, (%(starts)s::float8[])[d + 1] + 21600 + i * (57600.0 / %(per_day)s) + %(jitter)s AS at
           FROM (SELECT n, (n - 1) / %(per_day)s AS d, (n - 1) %% %(per_day)s AS i
