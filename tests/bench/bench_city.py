@@ -412,7 +412,8 @@ def _run(args: Any, office_dir: Path, url: str, gates: int, per_day: int, histor
             today_records / push_s,
             "records/s",
             baseline=len(raw_rows) / copy_s,
-            target=">20000",
+            # At --quick sizes a gate sends one small batch: a smoke figure, not the target's (as bench_office).
+            target=None if args.quick else ">20000",
             sizes=sizes,
             baseline_is=f"COPY of {len(raw_rows)} of the same rows ({sample} gates') into office_record",
         )
