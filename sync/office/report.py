@@ -56,8 +56,10 @@ def _day_start(day: dt.date) -> float:
     return time.mktime(dt.datetime.combine(day, dt.time.min).timetuple())
 
 
-def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dict[str, Any]:
-    """`now`: the moment "still inside" is judged at for today (the clock by default)."""
+def day_report(engine: Engine, day: dt.date, *, now: float | None = None, places: bool = True) -> dict[str, Any]:
+    """`now`: the moment "still inside" is judged at for today (the clock by default).
+    `places=False`: without who is still inside or out past the curfew (empty lists), which reads
+    two days of passages (a million rows at city scale); the counts alone are a few rows a gate."""
     day_text = day.isoformat()
     start = _day_start(day)
     with engine.execution_options(immediate=False).connect() as conn:
@@ -85,7 +87,7 @@ def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dic
         ).all()
         lost = lost_by_kiosk(conn, start, start + 86400)  # the claims the office received that day
         # Who is still inside after the visiting hours, who is out after the curfew (sync/office/inside.py).
-        places = out_of_place(conn, [k.kiosk_id for k in kiosks], day, now)
+        where = out_of_place(conn, [k.kiosk_id for k in kiosks], day, now) if places else {}
         conn.rollback()
     rows: dict[str, dict[str, Any]] = {}
     for k in kiosks:
@@ -109,7 +111,7 @@ def day_report(engine: Engine, day: dt.date, *, now: float | None = None) -> dic
             "expected": int(k.backlog or 0),
             "reported": bool(k.last_seen and k.last_seen >= start),
             **_PLACES_NONE,
-            **places.get(k.kiosk_id, {}),
+            **where.get(k.kiosk_id, {}),
         }
     denials: dict[str, Counter[str]] = {kid: Counter() for kid in rows}
     seen: dict[str, list[tuple[dict[str, str], int]]] = {kid: [] for kid in rows}

@@ -33,116 +33,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from tests.bench.fixtures import day_starts, fill_records_pg, record_unit
 from tests.bench.output import emit
 
 TARGET = "<300"
-
-
-def _day_starts(days: int) -> tuple[list[float], list[str]]:
-    today = dt.date.today()
-    dates = [today - dt.timedelta(days=d) for d in range(days)]
-    return [time.mktime(dt.datetime.combine(d, dt.time.min).timetuple()) for d in dates], [d.isoformat() for d in dates]
-
-
-# One gate's records, made by the server. n = 1..per_day*days; d = its day back from today;
-# i = its place in that day (06:00 to 22:00).
-PG_FILL = """
-INSERT INTO office_record (record_id, kiosk_id, epoch, seq, kind, payload, payload_hash, device_time,
-    corrected_time, received_at, time_quality, day, hlc, boot_id, mono_ns, direction, verdict, reasons, detail, unit)
-SELECT substr(ts, 1, 8) || '-' || substr(ts, 9, 4) || '-7' || substr(rnd, 1, 3) || '-8' || substr(rnd, 4, 3)
-        || '-' || substr(rnd, 7, 12), %(k)s, 1, n, kind,
-    '{"direction":"' || dir || '","pass_kind":1,"reasons":' || reasons_json
-        || ',"subject":"pass","temp_raw":"365","temp_value":36.5,"unit_code":"' || unit
-        || '","verdict":"' || verdict || '"}',
-    repeat('0', 64), at, at, at, 'anchored', (%(days)s::text[])[d + 1], n, 'b', 0,
-    CASE WHEN kind = 'passage' THEN dir END, CASE WHEN kind = 'passage' THEN verdict END,
-    CASE WHEN kind = 'passage' THEN reasons END, CASE WHEN kind = 'registration' THEN 'visitor' END, unit
-FROM (
-    SELECT n, d, i,
-        CASE WHEN n %% 40 = 0 THEN 'registration' ELSE 'passage' END AS kind,
-        CASE WHEN n %% 2 = 0 THEN 'in' ELSE 'out' END AS dir,
-        CASE WHEN i %% 7 = 0 THEN 'deny' ELSE 'allow' END AS verdict,
-        CASE WHEN i %% 14 = 0 THEN '["revoked"]' WHEN i %% 7 = 0 THEN '["quarantined"]' ELSE '[]' END AS reasons,
-        CASE WHEN i %% 14 = 0 THEN '"[\\"revoked\\"]"' WHEN i %% 7 = 0 THEN '"[\\"quarantined\\"]"' ELSE '"[]"' END
-            AS reasons_json,
-        ((n * 7) %% 30 + 1)::text || '-' || ((n * 3) %% 6 + 1)::text || '-' || (101 + (n * 11) %% 12 * 100)::text AS unit,
-        at, lpad(to_hex((at * 1000)::int8), 12, '0') AS ts, md5(%(k)s || n::text) AS rnd
-    FROM (SELECT n, d, i, (%(starts)s::float8[])[d + 1] + 21600 + i * (57600.0 / %(per_day)s) + %(jitter)s AS at
-          FROM (SELECT n, (n - 1) / %(per_day)s AS d, (n - 1) %% %(per_day)s AS i
-                FROM generate_series(1, %(total)s) AS n) AS g) AS timed
-) AS r
-"""
-# A bulk load builds the table's indexes and keys once at the end (sorted), not row by row: the
-# definitions are read from the catalogue, dropped, and made again exactly as they were.
-PG_KEYS = """
-SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-WHERE conrelid = 'office_record'::regclass AND contype IN ('p', 'u')
-"""
-PG_INDEXES = """
-SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-WHERE x.indrelid = 'office_record'::regclass
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
-"""
-
-
-def _fill_pg(engine: Any, ids: list[str], per_day: int, days: int) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    starts, day_texts = _day_starts(days)
-
-    def run(work: Any, autocommit: bool = False) -> Any:
-        raw = engine.raw_connection()
-        try:
-            driver = raw.driver_connection
-            driver.autocommit = autocommit
-            with driver.cursor() as cur:
-                cur.execute("SET maintenance_work_mem = '512MB'")
-                out = work(cur)
-            if not autocommit:
-                driver.commit()
-            driver.autocommit = False
-            return out
-        finally:
-            raw.close()
-
-    def drop(cur: Any) -> tuple[list[Any], list[Any]]:
-        keys, indexes = cur.execute(PG_KEYS).fetchall(), cur.execute(PG_INDEXES).fetchall()
-        for name, _sql in indexes:
-            cur.execute(f'DROP INDEX "{name}"')
-        for name, _sql in keys:
-            cur.execute(f'ALTER TABLE office_record DROP CONSTRAINT "{name}"')
-        return keys, indexes
-
-    def fill(part: int) -> Any:
-        def work(cur: Any) -> None:
-            for i, kiosk_id in enumerate(ids):
-                if i % 2 != part:
-                    continue
-                params = {
-                    "k": kiosk_id,
-                    "days": day_texts,
-                    "starts": starts,
-                    "per_day": per_day,
-                    "total": per_day * days,
-                    "jitter": (i * 7.3) % 60,
-                }
-                cur.execute(PG_FILL, params)
-
-        return run(work)
-
-    def remake(cur: Any) -> None:
-        for name, definition in keys:
-            cur.execute(f'ALTER TABLE office_record ADD CONSTRAINT "{name}" {definition}')
-        for _name, sql in indexes:
-            cur.execute(sql)
-        made = cur.execute("SELECT count(*) FROM pg_index WHERE indrelid = 'office_record'::regclass").fetchone()
-        assert made is not None and made[0] == len(keys) + len(indexes), (made, keys, indexes)
-
-    keys, indexes = run(drop)
-    with ThreadPoolExecutor(2) as pool:  # two server processes: the generation is CPU-bound
-        list(pool.map(fill, (0, 1)))
-    run(remake)
-    run(lambda cur: cur.execute("VACUUM ANALYZE office_record"), autocommit=True)
 
 
 def _fill_sqlite(engine: Any, ids: list[str], per_day: int, days: int) -> None:
@@ -150,7 +44,7 @@ def _fill_sqlite(engine: Any, ids: list[str], per_day: int, days: int) -> None:
 
     from sync.office import tables as t
 
-    starts, day_texts = _day_starts(days)
+    starts, day_texts = day_starts(days)
     with engine.begin() as conn:
         for g, kiosk_id in enumerate(ids):
             rows = []
@@ -160,7 +54,7 @@ def _fill_sqlite(engine: Any, ids: list[str], per_day: int, days: int) -> None:
                 direction = "in" if n % 2 == 0 else "out"
                 verdict = "deny" if i % 7 == 0 else "allow"
                 reasons = '["revoked"]' if i % 14 == 0 else '["quarantined"]' if i % 7 == 0 else "[]"
-                unit = _unit(n)
+                unit = record_unit(n)
                 at = starts[d] + 21600 + i * (57600.0 / per_day) + (g * 7.3) % 60
                 payload = json.dumps(
                     {"direction": direction, "verdict": verdict, "reasons": reasons, "unit_code": unit, "pass_kind": 1},
@@ -193,11 +87,6 @@ def _fill_sqlite(engine: Any, ids: list[str], per_day: int, days: int) -> None:
                 )
             conn.execute(t.record.insert(), rows)
         conn.exec_driver_sql("ANALYZE")
-
-
-def _unit(n: int) -> str:
-    """The unit of record n (as PG_FILL writes it)."""
-    return f"{(n * 7) % 30 + 1}-{(n * 3) % 6 + 1}-{101 + (n * 11) % 12 * 100}"
 
 
 def _median_ms(fn: Any, n: int) -> float:
@@ -252,7 +141,7 @@ def main() -> None:
             engine = app.state.office.engine
             ids = [add_checkpoint(engine, f"卡口{i:03d}", f"社区{i % 20:02d}")["kiosk_id"] for i in range(gates)]
             t0 = time.perf_counter()
-            (_fill_pg if schema else _fill_sqlite)(engine, ids, per_day, days)
+            (fill_records_pg if schema else _fill_sqlite)(engine, ids, per_day, days)
             load_s = time.perf_counter() - t0
             add_user(engine, "bench", "street", "bench-password")
             add_user(engine, "benchc", "community", "bench-password", community="社区00")
@@ -271,7 +160,7 @@ def main() -> None:
             today = dt.date.today()
             first, last = str(today - dt.timedelta(days=days - 1)), str(today)
             month = f"from={first}&to={last}"
-            unit = _unit(1)
+            unit = record_unit(1)
 
             def baseline(account: Account, params: dict[str, str], after: rec.Cursor | None = None) -> float:
                 """The same page as one plain SELECT (the records module's own query, no route, no template)."""

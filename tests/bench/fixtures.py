@@ -14,6 +14,7 @@ per size and FIXTURE_VERSION, so reruns start at once.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -22,6 +23,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CACHE_DIR = Path(os.environ.get("KAKOU_BENCH_CACHE", "/tmp/kakou-bench-cache"))
 FIXTURE_VERSION = 1  # bump when the rows written here change shape
@@ -323,6 +325,144 @@ def _flush_passages(db, rows: list, facts: list) -> None:
     )
     rows.clear()
     facts.clear()
+
+
+# Office records at street and city scale (bench_records, bench_console, bench_city).
+def day_starts(days: int, first_back: int = 0) -> tuple[list[float], list[str]]:
+    """The local midnights and YYYY-MM-DD of `days` days, newest first, from `first_back` days ago."""
+    today = dt.date.today()
+    dates = [today - dt.timedelta(days=first_back + d) for d in range(days)]
+    return [time.mktime(dt.datetime.combine(d, dt.time.min).timetuple()) for d in dates], [d.isoformat() for d in dates]
+
+
+# One gate's records, made by the server. n = 1..per_day*days; d = its day back from today;
+# i = its place in that day (06:00 to 22:00).
+PG_FILL = """
+INSERT INTO office_record (record_id, kiosk_id, epoch, seq, kind, payload, payload_hash, device_time,
+    corrected_time, received_at, time_quality, day, hlc, boot_id, mono_ns, direction, verdict, reasons, detail, unit,
+    ref)
+SELECT substr(ts, 1, 8) || '-' || substr(ts, 9, 4) || '-7' || substr(rnd, 1, 3) || '-8' || substr(rnd, 4, 3)
+        || '-' || substr(rnd, 7, 12), %(k)s, 1, n, kind,
+    '{"direction":"' || dir || '","pass_id":"' || pass_id || '","pass_kind":1,"reasons":' || reasons_json
+        || ',"subject":"pass","temp_raw":"365","temp_value":36.5,"unit_code":"' || unit
+        || '","verdict":"' || verdict || '"}',
+    repeat('0', 64), at, at, at, 'anchored', (%(days)s::text[])[d + 1], n, 'b', 0,
+    CASE WHEN kind = 'passage' THEN dir END, CASE WHEN kind = 'passage' THEN verdict END,
+    CASE WHEN kind = 'passage' THEN reasons END, CASE WHEN kind = 'registration' THEN 'visitor' END, unit,
+    CASE WHEN kind = 'passage' THEN pass_id END
+FROM (
+    SELECT n, d, i,
+        CASE WHEN n %% 40 = 0 THEN 'registration' ELSE 'passage' END AS kind,
+        CASE WHEN n %% 2 = 0 THEN 'in' ELSE 'out' END AS dir,
+        CASE WHEN i %% 7 = 0 THEN 'deny' ELSE 'allow' END AS verdict,
+        CASE WHEN i %% 14 = 0 THEN '["revoked"]' WHEN i %% 7 = 0 THEN '["quarantined"]' ELSE '[]' END AS reasons,
+        CASE WHEN i %% 14 = 0 THEN '"[\\"revoked\\"]"' WHEN i %% 7 = 0 THEN '"[\\"quarantined\\"]"' ELSE '"[]"' END
+            AS reasons_json,
+        ((n * 7) %% 30 + 1)::text || '-' || ((n * 3) %% 6 + 1)::text || '-' || (101 + (n * 11) %% 12 * 100)::text AS unit,
+        -- A gate's residents: 600 passes, each in and out a few times a day (the ref column).
+        md5(%(k)s || 'pass' || (n %% 600)::text) AS pass_id,
+        at, lpad(to_hex((at * 1000)::int8), 12, '0') AS ts, md5(%(k)s || n::text) AS rnd
+    FROM (SELECT n, d, i, (%(starts)s::float8[])[d + 1] + 21600 + i * (57600.0 / %(per_day)s) + %(jitter)s AS at
+          FROM (SELECT n, (n - 1) / %(per_day)s AS d, (n - 1) %% %(per_day)s AS i
+                FROM generate_series(1, %(total)s) AS n) AS g) AS timed
+) AS r
+"""
+# A bulk load builds the table's indexes and keys once at the end (sorted), not row by row: the
+# definitions are read from the catalogue, dropped, and made again exactly as they were.
+PG_KEYS = """
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = 'office_record'::regclass AND contype IN ('p', 'u')
+"""
+PG_INDEXES = """
+SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+WHERE x.indrelid = 'office_record'::regclass
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
+"""
+
+# Indexes of office_record or of any of its partitions that the planner may not use.
+PG_INVALID_INDEXES = """
+SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+WHERE NOT x.indisvalid AND (x.indrelid = 'office_record'::regclass
+    OR x.indrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'office_record'::regclass))
+"""
+
+
+def fill_records_pg(engine: Any, ids: list[str], per_day: int, days: int, *, first_back: int = 0) -> int:
+    """`per_day` records a day for each gate of `ids` over `days` days (from `first_back` days ago,
+    seq 1..per_day*days in epoch 1), made by the PostgreSQL server itself: the days' partitions
+    first (as the office makes them ahead), the table's indexes dropped and built again once, then
+    VACUUM ANALYZE. Records only: the day counts (`report.recount_days`) and the kiosks' marks are
+    the caller's. Returns the number of records written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sync.office.partitions import ensure_days
+
+    starts, day_texts = day_starts(days, first_back)
+    ensure_days(engine, day_texts)
+
+    def run(work: Any, autocommit: bool = False) -> Any:
+        raw = engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            driver.autocommit = autocommit
+            with driver.cursor() as cur:
+                cur.execute("SET maintenance_work_mem = '512MB'")
+                out = work(cur)
+            if not autocommit:
+                driver.commit()
+            driver.autocommit = False
+            return out
+        finally:
+            raw.close()
+
+    def drop(cur: Any) -> tuple[list[Any], list[Any]]:
+        keys, indexes = cur.execute(PG_KEYS).fetchall(), cur.execute(PG_INDEXES).fetchall()
+        for name, _sql in indexes:
+            cur.execute(f'DROP INDEX "{name}"')
+        for name, _sql in keys:
+            cur.execute(f'ALTER TABLE office_record DROP CONSTRAINT "{name}"')
+        return keys, indexes
+
+    def fill(part: int) -> Any:
+        def work(cur: Any) -> None:
+            for i, kiosk_id in enumerate(ids):
+                if i % 2 != part:
+                    continue
+                params = {
+                    "k": kiosk_id,
+                    "days": day_texts,
+                    "starts": starts,
+                    "per_day": per_day,
+                    "total": per_day * days,
+                    "jitter": (i * 7.3) % 60,
+                }
+                cur.execute(PG_FILL, params)
+
+        return run(work)
+
+    def remake(cur: Any) -> None:
+        for name, definition in keys:
+            cur.execute(f'ALTER TABLE office_record ADD CONSTRAINT "{name}" {definition}')
+        for _name, sql in indexes:
+            # The definition of a partitioned table's index reads "ON ONLY office_record": run as
+            # it is, it makes the parent's index alone (invalid) and no partition gets one.
+            cur.execute(sql.replace(" ON ONLY ", " ON ", 1))
+        made = cur.execute("SELECT count(*) FROM pg_index WHERE indrelid = 'office_record'::regclass").fetchone()
+        assert made is not None and made[0] == len(keys) + len(indexes), (made, keys, indexes)
+        invalid = cur.execute(PG_INVALID_INDEXES).fetchall()
+        assert not invalid, invalid
+
+    keys, indexes = run(drop)
+    with ThreadPoolExecutor(2) as pool:  # two server processes: the generation is CPU-bound
+        list(pool.map(fill, (0, 1)))
+    run(remake)
+    run(lambda cur: cur.execute("VACUUM ANALYZE office_record"), autocommit=True)
+    return len(ids) * per_day * days
+
+
+def record_unit(n: int) -> str:
+    """The unit of record n (as PG_FILL writes it)."""
+    return f"{(n * 7) % 30 + 1}-{(n * 3) % 6 + 1}-{101 + (n * 11) % 12 * 100}"
 
 
 if __name__ == "__main__":  # build (or find) the files ahead of a benchmark run

@@ -108,3 +108,31 @@ def test_a_gate_that_is_offline_now_is_shown_as_blind(tmp_path):
         with handle.engine.begin() as conn:
             conn.execute(update(t.kiosk).where(t.kiosk.c.name == "卡口1").values(last_seen=time.time() - 3600))
         assert "离线·盲区" in c.get("/").text
+
+
+def test_the_today_rows_read_the_day_counts_not_the_records(tmp_path):
+    """The Today page shows counts and contact, no one's whereabouts: building its rows must not
+    read the day's passages (two days of a city's records for "who is still inside": seconds)."""
+    from sqlalchemy import event
+
+    from tests.console.conftest import add_accounts
+    from tests.sync.conftest import open_office
+    from tests.sync.helpers import write_passages
+
+    for handle in open_office(tmp_path, "sqlite"):
+        add_accounts(handle.engine)
+        store, service = handle.add_kiosk(tmp_path / "k1")
+        write_passages(store, 4)
+        assert service.run_once().pushed == 4
+        statements: list[str] = []
+
+        def seen(conn, cursor, statement, parameters, context, executemany, into=statements):
+            into.append(statement)
+
+        event.listen(handle.engine, "before_cursor_execute", seen)
+        try:
+            rows = today(handle.engine, dt.date.today(), Account("s", "street"))
+        finally:
+            event.remove(handle.engine, "before_cursor_execute", seen)
+        assert rows["totals"]["in"] + rows["totals"]["out"] == 4  # the counts are there
+        assert statements and not [s for s in statements if "office_record" in s]

@@ -72,7 +72,8 @@ def today(
 ) -> dict[str, Any]:
     """The day's rows the account may see (silent first), and its completeness figures."""
     now = time.time() if now is None else now
-    report = day_report(engine, day)
+    # The page shows no one's whereabouts: the day's counts only (the Reports page has the rest).
+    report = day_report(engine, day, places=False)
     status = {k["kiosk_id"]: k for k in kiosk_status(engine, counts=False)["kiosks"]}
     rows = []
     for r in report["checkpoints"]:
