@@ -8,11 +8,14 @@ workers; concurrency there is handled by row locks in the ingest (see `ingest.py
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from models.errors import KakouError
 
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
 OFFICE_DB_FILE = "office.db"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "office_alembic_version"
+# PostgreSQL: a pooled connection idle longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 1.0
 
 
 class OfficeDatabaseError(KakouError):
@@ -79,6 +84,7 @@ def open_office_engine(
     migrate: bool = True,
     pool_size: int = 8,
     create: bool = True,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
 ) -> Engine:
     """The office's engine, its schema brought up to date (`migrate`).
 
@@ -120,9 +126,8 @@ def open_office_engine(
                 "PostgreSQL needs psycopg: pip install 'kakou[postgres]'",
                 code="no_driver",
             ) from exc
-        engine = create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
-        )
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
+        _ping_when_idle(engine, ping_after_idle_s)
     if not create:
         try:
             found = office_exists(engine)
@@ -141,6 +146,37 @@ def open_office_engine(
                 raise
             raise _open_error(exc) from exc
     return engine
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """The pool's liveness rule on PostgreSQL: a connection that came back to the pool less
+    than `idle_s` ago is handed out as it is, one idle longer is pinged first, and one whose
+    socket psycopg already knows is dead is replaced without a word sent.
+
+    `pool_pre_ping` pings at every checkout: one more round trip for every push, a tenth of a
+    small push's time at a busy office, to guard against a server gone away in the few
+    milliseconds since the connection's last statement. A connection the server dropped since
+    (PostgreSQL restarted under a busy office) fails its next statement instead; SQLAlchemy
+    then discards every connection of the pool made before, so that is one failed request per
+    worker, which the kiosk retries as it retries any failed push, its records safe on its disk."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        if dbapi_conn.closed or dbapi_conn.broken:
+            raise sa_exc.DisconnectionError()  # the pool retries with a fresh connection
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since <= idle_s:
+            return  # new, or used a moment ago
+        import psycopg
+
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except psycopg.OperationalError as error:  # the server closed it (restarted, or ended the session)
+            raise sa_exc.DisconnectionError() from error
 
 
 def _open_error(exc: Exception) -> OfficeDatabaseError:

@@ -234,17 +234,19 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
     return row
 
 
-def _outcomes_on_case_day(conn: Connection, kiosk_id: str, rows: list[dict[str, Any]]) -> None:
+def _outcomes_on_case_day(conn: Connection, kiosk_id: str, rows: list[dict[str, Any]], *, look_up: bool = True) -> bool:
     """A fever outcome is dated, and so counted, on its case's day (the kiosk counts it there
     too: a case opened at 23:58 and rechecked at 00:02 is the first day's). The case is in the
     same batch or one the office already holds (its `ref` names it); one look-up only for cases
     held before. A case the office has not seen (a batch out of order) leaves the outcome on
-    its own day."""
+    its own day. `look_up=False`: only if no look-up is needed; False (and nothing changed) when one is."""
     refs = {r["ref"] for r in rows if r["kind"] == "fever_outcome" and r["ref"]}
     if not refs:
-        return
+        return True
     days = {r["record_id"]: r["day"] for r in rows if r["kind"] == "fever_case" and r["record_id"] in refs}
     held = refs - set(days)
+    if held and not look_up:
+        return False
     if held:
         days.update(
             conn.execute(
@@ -258,6 +260,7 @@ def _outcomes_on_case_day(conn: Connection, kiosk_id: str, rows: list[dict[str, 
     for r in rows:
         if r["kind"] == "fever_outcome" and r["ref"] in days:
             r["day"] = days[r["ref"]]
+    return True
 
 
 # The day counts' key columns, in the primary key's order (day, kiosk_id, kind, direction, ...).
@@ -728,21 +731,38 @@ def _days_around(days: Iterable[str]) -> list[str]:
     return sorted(out)
 
 
-def _held_pg(conn: Connection, kiosk_id: str, epoch: int, rows: list[dict[str, Any]], max_seq: int) -> Held:
+def _held_ids_params(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    return {"ids": [r["record_id"] for r in rows], "days": _days_around({r["day"] for r in rows})}
+
+
+def _held_pg(
+    conn: Connection,
+    kiosk_id: str,
+    epoch: int,
+    rows: list[dict[str, Any]],
+    max_seq: int,
+    *,
+    held_ids: set[str] | None = None,
+) -> Held:
     """PG_HELD for these rows (a partitioned office_record only: a plain table's keys see every day).
     `max_seq`: the highest seq the epoch ever stored; a batch wholly above it holds no slot, nor
-    does any seq after it (the mark's walk ends in the batch): only its ids are looked up."""
+    does any seq after it (the mark's walk ends in the batch): only its ids are looked up.
+    `held_ids`: PG_HELD_IDS's answer, already asked with the batch's opening (`_open_batch_pg`)."""
     if not rows or not _partitioned(conn):
         return NO_HELD
     seqs = [r["seq"] for r in rows]
     lo, hi = min(seqs), max(seqs) + 1
     wanted = set(seqs) | {hi}
+    if held_ids is not None:
+        whole = (lo, hi) if len(wanted) == hi - lo + 1 else (1, 0)
+        if lo > max_seq:
+            return Held(held_ids, set(), whole)
+        held = _held_pg(conn, kiosk_id, epoch, rows, max_seq)  # the slots too: a retry, most likely
+        return Held(held_ids | held.record_ids, held.seqs, held.seq_range)
     if lo > max_seq:
         cur = _pg_driver(conn).cursor()
         try:
-            cur.execute(
-                PG_HELD_IDS, {"ids": [r["record_id"] for r in rows], "days": _days_around({r["day"] for r in rows})}
-            )
+            cur.execute(PG_HELD_IDS, _held_ids_params(rows))
             return Held({rid for (rid,) in cur.fetchall()}, set(), (lo, hi) if len(wanted) == hi - lo + 1 else (1, 0))
         finally:
             cur.close()
@@ -750,9 +770,7 @@ def _held_pg(conn: Connection, kiosk_id: str, epoch: int, rows: list[dict[str, A
     ids_cur, slots_cur = dconn.cursor(), dconn.cursor()
     try:
         with dconn.pipeline():
-            ids_cur.execute(
-                PG_HELD_IDS, {"ids": [r["record_id"] for r in rows], "days": _days_around({r["day"] for r in rows})}
-            )
+            ids_cur.execute(PG_HELD_IDS, _held_ids_params(rows))
             if hi - lo < HELD_RANGE_SLACK * len(rows):
                 slots_cur.execute(PG_HELD_SLOTS, {"k": kiosk_id, "e": epoch, "lo": lo, "hi": hi})
             else:  # seqs far apart (a forger's, or lost records resent): no range to read
@@ -773,25 +791,46 @@ def _held_pg(conn: Connection, kiosk_id: str, epoch: int, rows: list[dict[str, A
 
 
 def _open_batch_pg(
-    conn: Connection, kiosk_id: str, epoch: int, a: PushAnchor, received_at: float, *, savepoint: bool
-) -> tuple[int, int]:
-    """PG_OPEN_BATCH, pipelined with the transaction's BEGIN and (when records follow) the
-    COPY's savepoint: one round trip instead of three. Returns the mark and the epoch's highest seq stored."""
+    conn: Connection,
+    kiosk_id: str,
+    epoch: int,
+    a: PushAnchor,
+    received_at: float,
+    *,
+    savepoint: bool,
+    stamp: int | None = None,
+    rows: list[dict[str, Any]] | None = None,
+) -> tuple[int, int, set[str] | None]:
+    """PG_OPEN_BATCH, pipelined with the transaction's BEGIN, the request's stamp (`stamp`:
+    replay.PG_CLAIM, before the batch's lock, as `replay.claim` would take it), PG_HELD_IDS for
+    `rows` (built already: after the lock, so nothing of this kiosk's epoch lands in between)
+    and (when records follow) the COPY's savepoint: one round trip instead of five. Returns
+    the mark, the epoch's highest seq stored, and the ids of `rows` held already (None: not asked).
+    A stamp not taken raises StaleRequest (leaving the block rolls it all back)."""
     dconn = _pg_driver(conn)
-    cur = dconn.cursor()
+    cur, claim_cur, ids_cur = dconn.cursor(), dconn.cursor(), dconn.cursor()
     try:
         with dconn.pipeline():
+            if stamp is not None:
+                claim_cur.execute(replay.PG_CLAIM, {"k": kiosk_id, "stamp": stamp})
             cur.execute(
                 PG_OPEN_BATCH,
                 {"k": kiosk_id, "e": epoch, "boot": a.boot_id, "mono": a.mono_ns, "now": received_at, "wall": a.wall},
             )
+            if rows:
+                ids_cur.execute(PG_HELD_IDS, _held_ids_params(rows))
             if savepoint:
                 dconn.execute("SAVEPOINT office_copy")
+        if stamp is not None and claim_cur.rowcount != 1:
+            raise replay.refuse(conn, kiosk_id)
         # fetchone() is typed "or None"; INSERT ... ON CONFLICT DO UPDATE ... RETURNING always gives its row.
         hwm, max_seq = cast("tuple[Any, ...]", cur.fetchone())
-        return int(hwm), int(max_seq)
+        held = {rid for (rid,) in ids_cur.fetchall()} if rows else None
+        return int(hwm), int(max_seq), held
     finally:
         cur.close()
+        claim_cur.close()
+        ids_cur.close()
 
 
 def _dropped_pg(conn: Connection, kiosk_id: str, epoch: int, hwm: int, rows: list[dict[str, Any]]) -> set[str]:
@@ -900,10 +939,31 @@ def ingest(
     epoch = batch.epoch
     a = batch.anchor
     with engine.begin() as conn:
-        replay.claim(conn, kiosk_id, stamp, now=received_at)
         pg = conn.dialect.name == "postgresql"
+        claimed = pg and replay.pipelines(stamp, now=received_at)  # sent with the batch's opening
+        if not claimed:
+            replay.claim(conn, kiosk_id, stamp, now=received_at)
+        current = (a.boot_id, Anchor(a.mono_ns, received_at))
+        # The usual batch (every record of the kiosk's current boot, no fever outcome whose case
+        # the office must look up) is built before the batch opens, so what the office already
+        # holds of its ids is asked in the opening's round trip.
+        early = None
+        if pg and batch.records and _partitioned(conn) and all(r.boot_id == a.boot_id for r in batch.records):
+            early = [build_row(kiosk_id, epoch, r, current[1], received_at) for r in batch.records]
+            if not _outcomes_on_case_day(conn, kiosk_id, early, look_up=False):
+                early = None
+        held_ids: set[str] | None = None
         if pg:
-            hwm, max_seq = _open_batch_pg(conn, kiosk_id, epoch, a, received_at, savepoint=bool(batch.records))
+            hwm, max_seq, held_ids = _open_batch_pg(
+                conn,
+                kiosk_id,
+                epoch,
+                a,
+                received_at,
+                savepoint=bool(batch.records),
+                stamp=stamp if claimed else None,
+                rows=early,
+            )
         else:
             hwm = lock_epoch(conn, kiosk_id, epoch)
             conn.execute(
@@ -914,14 +974,15 @@ def ingest(
                     set_={"mono_ns": a.mono_ns, "server_time": received_at, "wall": a.wall},
                 )
             )
-        anchors = _anchors(
-            conn, kiosk_id, {r.boot_id for r in batch.records}, (a.boot_id, Anchor(a.mono_ns, received_at))
-        )
-        rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
-        _outcomes_on_case_day(conn, kiosk_id, rows)
+        if early is not None:
+            rows = early
+        else:
+            anchors = _anchors(conn, kiosk_id, {r.boot_id for r in batch.records}, current)
+            rows = [build_row(kiosk_id, epoch, r, anchors.get(r.boot_id), received_at) for r in batch.records]
+            _outcomes_on_case_day(conn, kiosk_id, rows)
         insertable, gone, held = rows, set(), NO_HELD
         if pg and rows and _partitioned(conn):
-            held = _held_pg(conn, kiosk_id, epoch, rows, max_seq)
+            held = _held_pg(conn, kiosk_id, epoch, rows, max_seq, held_ids=held_ids)
             insertable = _insertable_pg(rows, held)
             gone = _dropped_pg(conn, kiosk_id, epoch, hwm, insertable)
             if gone:

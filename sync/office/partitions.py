@@ -35,6 +35,7 @@ AHEAD_DAYS = 7
 MAINTAIN_EVERY_S = 3600.0
 LOCK_TIMEOUT = "5s"
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DETACHED = re.compile(r"^office_record_d\d{8}$")
 _BOUND = re.compile(r"^FOR VALUES IN \('(\d{4}-\d{2}-\d{2})'\)$")
 
 
@@ -111,6 +112,9 @@ def ensure_days(engine: Engine, days: Iterable[str]) -> list[str]:
             return []
         _lock(conn)
         have = day_partitions(conn)
+        left = detached(conn)  # a purged day's table not dropped yet holds the name a day's partition takes
+        if left:
+            conn.exec_driver_sql(f"DROP TABLE {', '.join(left)}")
         for day in wanted:
             if day not in have:
                 moved = _add_day(conn, day)
@@ -155,8 +159,14 @@ class Dropped:
 
 
 def drop_days_before(engine: Engine, first_kept: str) -> Dropped:
-    """Drop the partitions of every day before `first_kept` (the whole day past retention), and
-    delete the default partition's rows of such days. The day counts stay."""
+    """Take away the partitions of every day before `first_kept` (the whole day past retention),
+    and delete the default partition's rows of such days. The day counts stay.
+
+    The partitions are detached here, in one short transaction: once it commits, office_record
+    (every reader and every push) no longer holds a row of those days. Their files are removed
+    afterwards by `drop_detached` (`drop_detached_later`: in a thread): a DROP's COMMIT unlinks
+    every file of every table and index it drops, seconds for a month of a city's records,
+    and a detached table's DROP no longer locks office_record, so no push waits for that."""
     if engine.dialect.name != "postgresql" or not is_day(first_kept):
         return Dropped([], 0)
     with engine.begin() as conn:
@@ -173,12 +183,62 @@ def drop_days_before(engine: Engine, first_kept: str) -> Dropped:
                 ).scalar()
                 or 0
             )
-        if gone:
-            # One statement for all the days (one at a time, each DROP rebuilds what office_record
-            # knows of its partitions). ACCESS EXCLUSIVE on office_record until COMMIT: a moment.
-            conn.exec_driver_sql(f"DROP TABLE {', '.join(have[day] for day in gone)}")
+        for day in gone:  # ACCESS EXCLUSIVE on office_record until COMMIT: a moment (no file is touched)
+            conn.exec_driver_sql(f"ALTER TABLE {TABLE} DETACH PARTITION {have[day]}")
         deleted = conn.exec_driver_sql(f"DELETE FROM {DEFAULT_PARTITION} WHERE day < %(d)s", {"d": first_kept}).rowcount
     return Dropped(gone, counted + int(deleted or 0))
+
+
+def detached(conn: Connection) -> list[str]:
+    """Day tables of this schema that are no partition of office_record: detached by a purge
+    and not dropped yet (the drop still running, or the office stopped before it ran)."""
+    rows = conn.exec_driver_sql(
+        "SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace"
+        " AND c.relkind = 'r' AND c.relname LIKE %(like)s AND NOT c.relispartition ORDER BY c.relname",
+        {"like": f"{TABLE}\\_d%"},
+    ).scalars()
+    return [name for name in rows if _DETACHED.match(name)]
+
+
+def drop_detached(engine: Engine) -> list[str]:
+    """Drop the day tables a purge detached (one statement); the names dropped."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.begin() as conn:
+        if not is_partitioned(conn):
+            return []
+        _lock(conn)
+        names = detached(conn)
+        if names:
+            conn.exec_driver_sql(f"DROP TABLE {', '.join(names)}")
+    return names
+
+
+_drops: list[threading.Thread] = []
+
+
+def drop_detached_later(engine: Engine) -> threading.Thread:
+    """`drop_detached` in a thread (not a daemon: a command that purged waits for it before it
+    exits). A failure is logged; the office's maintenance (`Maintainer`) drops what is left."""
+
+    def run() -> None:
+        try:
+            dropped = drop_detached(engine)
+            if dropped:
+                log.info("purged day partitions dropped: %d", len(dropped))
+        except Exception as exc:  # the next maintenance round drops them
+            log.warning("purged day partitions not dropped yet (%s: %s)", type(exc).__name__, str(exc)[:200])
+
+    thread = threading.Thread(target=run, name="kakou-drop-partitions")
+    _drops[:] = [t for t in _drops if t.is_alive()] + [thread]
+    thread.start()
+    return thread
+
+
+def wait_for_drops(timeout: float | None = None) -> None:
+    """Wait for the drops `drop_detached_later` started (tests; an engine about to be disposed)."""
+    for thread in list(_drops):
+        thread.join(timeout)
 
 
 def first_day_kept(cutoff: float) -> str:
@@ -208,6 +268,7 @@ class Maintainer:
         while not self._stop.is_set():
             try:
                 keep_from = first_day_kept(time.time() - retention_days(self.engine) * 86400)
+                drop_detached(self.engine)  # what a purge detached and could not drop (the office stopped)
                 made = maintain(self.engine, keep_from=keep_from)
                 if made:
                     log.info("record partitions made for %s", ", ".join(made))

@@ -51,6 +51,27 @@ def stamp_of(request_id: str) -> int | None:
     return stamp
 
 
+# PostgreSQL's push sends the claim in the pipeline that opens its batch (sync/office/ingest.py):
+# no round trip of its own. It takes the stamp exactly as `claim` does; no row means refused.
+PG_CLAIM = (
+    "UPDATE office_kiosk SET last_stamp = %(stamp)s::int8"
+    " WHERE kiosk_id = %(k)s AND (last_stamp IS NULL OR last_stamp < %(stamp)s::int8)"
+)
+
+
+def pipelines(stamp: int | None, *, now: float) -> bool:
+    """Whether `PG_CLAIM` decides this stamp alone: a stamp, not too far ahead. (Else `claim`,
+    which reads the kiosk's last stamp first: kiosks older than stamps, or a refusal anyway.)"""
+    return stamp is not None and stamp <= int(now * 1000) + AHEAD_MS
+
+
+def refuse(conn: Connection, kiosk_id: str) -> StaleRequest:
+    """The refusal of a stamp `PG_CLAIM` did not take, naming the lowest the office would take."""
+    kiosk = t.kiosk.c
+    last = conn.execute(select(kiosk.last_stamp).where(kiosk.kiosk_id == kiosk_id)).scalar()
+    return StaleRequest(problems.STALE_REQUEST, int(last or 0) + 1)
+
+
 def claim(conn: Connection, kiosk_id: str, stamp: int | None, *, now: float | None = None) -> None:
     """Take `stamp` for `kiosk_id` inside the caller's transaction, or raise StaleRequest
     (leaving the block rolls back everything the request did)."""
@@ -70,5 +91,4 @@ def claim(conn: Connection, kiosk_id: str, stamp: int | None, *, now: float | No
         .values(last_stamp=stamp)
     ).rowcount
     if taken != 1:
-        last = conn.execute(select(kiosk.last_stamp).where(kiosk.kiosk_id == kiosk_id)).scalar()
-        raise StaleRequest(problems.STALE_REQUEST, int(last or 0) + 1)
+        raise refuse(conn, kiosk_id)

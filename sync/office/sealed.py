@@ -364,6 +364,8 @@ def purge(
     secure = engine.dialect.name == "sqlite"
     first_kept = partitions.first_day_kept(cutoff)
     dropped = partitions.drop_days_before(engine, first_kept)
+    if dropped.days:
+        partitions.drop_detached_later(engine)  # their files: the rows are out of office_record already
     records = _purge_table(
         engine, t.record, t.record.c.record_id, t.record.c.corrected_time, cutoff, secure, last_day=first_kept
     )

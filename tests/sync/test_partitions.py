@@ -41,6 +41,7 @@ def pg_engine(tmp_path):
     with engine.begin() as conn:
         office_lists.ensure_lists(conn)
     yield engine
+    partitions.wait_for_drops(timeout=60)  # a purge's drop, still running, before the schema goes
     engine.dispose()
     schema.drop()
 
@@ -240,6 +241,78 @@ def test_the_purge_drops_exactly_the_days_past_retention(pg_engine):
     with pg_engine.connect() as conn:
         detail = json.loads(conn.execute(text("SELECT detail FROM office_audit WHERE action = 'purge'")).scalar())
     assert detail["dropped_days"] == gone
+
+
+def day_tables(engine) -> set[str]:
+    """Every day table of the office's schema, attached or not."""
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                text(
+                    "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
+                    " AND relkind = 'r' AND relname ~ '^office_record_d[0-9]{8}$'"
+                )
+            ).scalars()
+        )
+
+
+def purge_three_old_days(engine) -> tuple[dict, list[str], str]:
+    """Three days past retention and one kept, 2 records each; purged. (counts before, days purged, kiosk)."""
+    k = kiosk(engine)
+    now = time.time()
+    ages = (40, 35, 30, 1)
+    partitions.ensure_days(engine, [local_day(now - a * DAY_S) for a in ages])
+    seq = 0
+    for age in ages:
+        items = [item(seq + i, when=now - age * DAY_S) for i in (1, 2)]
+        seq += 2
+        assert push(engine, k, items, ago_s=age * DAY_S) == ["stored"] * 2
+    counts = counted(engine)
+    result = sealed.purge(engine, older_than_days=28, now=now)
+    assert result.dropped_days == sorted(local_day(now - a * DAY_S) for a in ages[:3])
+    return counts, result.dropped_days, k
+
+
+def test_a_purged_days_rows_are_gone_when_the_purge_returns_and_its_files_soon_after(pg_engine, monkeypatch):
+    later = []
+    # The drop that follows the purge, held back: what a reader sees the moment the purge returns.
+    monkeypatch.setattr(partitions, "drop_detached_later", later.append)
+    counts, gone, _k = purge_three_old_days(pg_engine)
+    assert later == [pg_engine]
+    with pg_engine.connect() as conn:
+        assert not set(gone) & set(partitions.day_partitions(conn))
+        assert conn.execute(text("SELECT count(*) FROM office_record WHERE day = ANY(:d)"), {"d": gone}).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM office_record")).scalar() == 2  # the kept day's
+    assert counted(pg_engine) == counts  # the day counts stay
+    assert {partitions.partition_name(d) for d in gone} <= day_tables(pg_engine)  # detached, not dropped yet
+    assert partitions.drop_detached(pg_engine) == sorted(partitions.partition_name(d) for d in gone)
+    assert not {partitions.partition_name(d) for d in gone} & day_tables(pg_engine)
+    assert counted(pg_engine) == counts
+
+
+def test_the_purge_drops_the_detached_days_in_the_background(pg_engine):
+    _counts, gone, _k = purge_three_old_days(pg_engine)
+    partitions.wait_for_drops(timeout=60)
+    assert not {partitions.partition_name(d) for d in gone} & day_tables(pg_engine)
+
+
+def test_days_a_purge_detached_but_never_dropped_are_dropped_by_the_maintenance(pg_engine, monkeypatch):
+    monkeypatch.setattr(partitions, "drop_detached_later", lambda engine: None)  # the office stopped first
+    _counts, gone, _k = purge_three_old_days(pg_engine)
+    assert {partitions.partition_name(d) for d in gone} <= day_tables(pg_engine)
+    maintainer = partitions.Maintainer(pg_engine, every=3600)
+    maintainer.start()
+    try:
+        for _ in range(200):
+            if not {partitions.partition_name(d) for d in gone} & day_tables(pg_engine):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the maintenance left the detached days")
+    finally:
+        maintainer.stop()
+    # Making a purged day's partition again (a day within retention once more: a changed setting) works.
+    assert partitions.ensure_days(pg_engine, [gone[0]]) == [gone[0]]
 
 
 def test_the_office_makes_the_days_ahead_when_it_starts(pg_engine, tmp_path):
