@@ -33,7 +33,7 @@ from sync.office.db import VERSION_TABLE, open_office_engine
 # The office history as released before it was made linear (copies of its files, see env.py there).
 RELEASED_OFFICE = Path(__file__).parent / "fixtures" / "office_migrations_released"
 OLD_OFFICE_HEADS = {"0002_office_security", "0009_office_day_counts"}
-OFFICE_HEAD = "0027_pass_kind_withdrawn_alerts"
+OFFICE_HEAD = "0028_last_passages"
 
 
 def _sqlite_same_string_default(
@@ -654,6 +654,71 @@ def test_an_office_at_0026_gets_its_stored_passages_pass_kinds(tmp_path, office_
             "a7": None,
             "a8": None,
             "a9": 6,
+        }
+    finally:
+        engine.dispose()
+
+
+def test_an_office_at_0027_gets_each_pass_last_allowed_passage(tmp_path, office_url):
+    """0028: each (kiosk, pass or registration) keeps the allowed passage the kiosk wrote last
+    (hlc, then seq, then record id), whatever the order it was stored in; a refused passage, a
+    passage naming nothing and other kinds of record make no row. On PostgreSQL across day partitions."""
+    engine = open_office_engine(tmp_path / "office", office_url, migrate=False)
+    _upgrade_with(engine, OFFICE_MIGRATIONS, "0027_pass_kind_withdrawn_alerts")
+    today = dt.date.today()
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    # record id: (kiosk, seq, hlc, kind, ref, verdict, direction, day)
+    records = {
+        "b1": ("k1", 1, 10, "passage", "pa", "allow", "in", yesterday),
+        "b2": ("k1", 3, 30, "passage", "pa", "allow", "out", today.isoformat()),  # pa's last at k1
+        "b3": ("k1", 2, 20, "passage", "pa", "allow", "in", today.isoformat()),
+        "b4": ("k1", 4, 40, "passage", "pa", "deny", "in", today.isoformat()),  # refused: not a move
+        "b5": ("k2", 1, 50, "passage", "pa", "allow", "in", today.isoformat()),  # the other gate's own
+        "b6": ("k1", 5, 35, "passage", "reg1", "allow", "out", today.isoformat()),  # a sign-out
+        "b7": ("k1", 6, 60, "passage", None, "allow", "in", today.isoformat()),
+        "b8": ("k1", 7, 70, "pass_issued", "pa", None, None, today.isoformat()),
+        "b9": ("k2", 2, 50, "passage", "pa", "allow", "out", today.isoformat()),  # same instant, later seq
+    }
+    with engine.begin() as conn:
+        for rid, (kiosk, seq, hlc, kind, ref, verdict, direction, day) in records.items():
+            conn.execute(
+                text(
+                    "INSERT INTO office_record (record_id, kiosk_id, epoch, seq, kind, payload, payload_hash,"
+                    " device_time, corrected_time, received_at, time_quality, day, hlc, boot_id, mono_ns, flags,"
+                    " ref, verdict, direction, unit, pass_kind)"
+                    " VALUES (:r, :k, 1, :s, :kind, '{}', 'h', 1, :t, 1, 'device', :day, :hlc, 'b', 1, '',"
+                    " :ref, :v, :d, '3-2-501', 1)"
+                ),
+                {
+                    "r": rid,
+                    "k": kiosk,
+                    "s": seq,
+                    "kind": kind,
+                    "t": float(hlc),
+                    "day": day,
+                    "hlc": hlc,
+                    "ref": ref,
+                    "v": verdict,
+                    "d": direction,
+                },
+            )
+    engine.dispose()
+
+    engine = open_office_engine(tmp_path / "office", office_url)
+    try:
+        assert _office_versions(engine) == {OFFICE_HEAD}
+        with engine.connect() as conn:
+            got = {
+                (k, ref): (rid, d, day)
+                for k, ref, rid, d, day in conn.execute(
+                    text("SELECT kiosk_id, ref, record_id, direction, day FROM office_last_passage")
+                )
+            }
+            conn.rollback()
+        assert got == {
+            ("k1", "pa"): ("b2", "out", today.isoformat()),
+            ("k1", "reg1"): ("b6", "out", today.isoformat()),
+            ("k2", "pa"): ("b9", "out", today.isoformat()),
         }
     finally:
         engine.dispose()

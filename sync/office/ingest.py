@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import BigInteger, Column, Float, Integer, Table, func, select, text
+from sqlalchemy import tuple_ as sa_tuple
 from sqlalchemy.engine import Connection, Engine
 
 from models.health_checks import checks_detail
@@ -46,7 +47,7 @@ except ImportError:  # pragma: no cover - orjson is a core dependency
     orjson = None  # type: ignore[assignment]  # mypy cannot type an optional import as "module or None"
 
 
-def _read_payload(text_: str) -> Any:
+def read_payload(text_: str) -> Any:
     """json.loads, fast. orjson is stricter (NaN, lone surrogates, integers past 64 bits): what
     it refuses goes to json, so what counts as unreadable is exactly what it was."""
     if orjson is not None:
@@ -182,7 +183,7 @@ def build_row(kiosk_id: str, epoch: int, item: OutboxItem, anchor: Anchor | None
     if _sha256(text_.encode("utf-8")).hexdigest() != item.payload_hash:
         flags.append("bad_hash")
     try:
-        payload = _read_payload(text_)
+        payload = read_payload(text_)
         if not isinstance(payload, dict):
             raise ValueError("not an object")
         direction, verdict, reasons, detail, ref, unit, pass_kind = _extract(item.kind, payload)
@@ -296,6 +297,46 @@ def count_days(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
     values = [dict(zip(DAY_COUNT_KEY, key, strict=False), n=n) for key, n in groups]
     stmt = dialect_insert(conn, day_count).values(values)
     conn.execute(stmt.on_conflict_do_update(index_elements=DAY_COUNT_KEY, set_={"n": day_count.c.n + stmt.excluded.n}))
+
+
+LAST_PASSAGE_COLUMNS = [c.name for c in t.last_passage.columns]
+_LAST_KEY = operator.itemgetter("hlc", "seq", "record_id")  # the order the kiosk wrote its records in
+
+
+def last_passages(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of stored records, each pass's (or registration's) last allowed passage, as its
+    office_last_passage row (sync/office/inside.py), sorted by key: two transactions that touch
+    the same rows lock them in the same order. One per key: an upsert may touch a row once."""
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        if r["kind"] != "passage" or r["verdict"] != "allow" or not r["ref"]:
+            continue
+        key = (r["kiosk_id"], r["ref"])
+        held = last.get(key)
+        if held is None or _LAST_KEY(r) > _LAST_KEY(held):
+            last[key] = r
+    return [{c: last[key][c] for c in LAST_PASSAGE_COLUMNS} for key in sorted(last)]
+
+
+def note_last_passages(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Keep office_last_passage in the transaction that stores the records: one upsert, which
+    replaces a row only with a passage written after it (a late batch's older passage leaves it).
+    (PostgreSQL's ingest does this inside `PG_CLOSE_BATCH`.)"""
+    values = last_passages(rows)
+    if not values:
+        return
+    lp = t.last_passage
+    stmt = dialect_insert(conn, lp).values(values)
+    newer = sa_tuple(stmt.excluded.hlc, stmt.excluded.seq, stmt.excluded.record_id) > sa_tuple(
+        lp.c.hlc, lp.c.seq, lp.c.record_id
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["kiosk_id", "ref"],
+            set_={c: stmt.excluded[c] for c in LAST_PASSAGE_COLUMNS if c not in ("kiosk_id", "ref")},
+            where=newer,
+        )
+    )
 
 
 RECORD_COLUMNS = [c.name for c in t.record.columns]
@@ -624,7 +665,8 @@ RETURNING hwm, max_seq
 
 # The last closes it in one round trip: walks the mark on through records held above this
 # batch (batches may arrive out of order: seq = mark + row number holds exactly up to the
-# first gap), adds the stored records to the day counts, notes the kiosk's contact - only
+# first gap), adds the stored records to the day counts and their passes' last passages
+# (`note_last_passages`), notes the kiosk's contact - only
 # if its row still has the key the signature was checked with and is not revoked (the row
 # lock makes this exact: a revocation committed first refuses this push, one committed after
 # waits for it) - and reads the list versions. Unreferenced CTEs run after the main query.
@@ -646,6 +688,16 @@ WITH walk AS (
                          %(c_verdict)s::text[], %(c_reasons)s::text[], %(c_detail)s::text[], %(c_n)s::int8[])
     ON CONFLICT (day, kiosk_id, kind, direction, verdict, reasons, detail)
     DO UPDATE SET n = office_day_count.n + excluded.n
+), last_passages AS (
+    INSERT INTO office_last_passage AS l (kiosk_id, ref, hlc, seq, record_id, corrected_time, day, direction, unit,
+                                          pass_kind)
+    SELECT %(k)s::text, * FROM unnest(%(l_ref)s::text[], %(l_hlc)s::int8[], %(l_seq)s::int8[],
+                                      %(l_record_id)s::text[], %(l_corrected_time)s::float8[], %(l_day)s::text[],
+                                      %(l_direction)s::text[], %(l_unit)s::text[], %(l_pass_kind)s::int4[])
+    ON CONFLICT (kiosk_id, ref) DO UPDATE SET hlc = excluded.hlc, seq = excluded.seq, record_id = excluded.record_id,
+        corrected_time = excluded.corrected_time, day = excluded.day, direction = excluded.direction,
+        unit = excluded.unit, pass_kind = excluded.pass_kind
+    WHERE (excluded.hlc, excluded.seq, excluded.record_id) > (l.hlc, l.seq, l.record_id)
 ), seen AS (
     UPDATE office_kiosk SET last_seen = %(now)s::float8, last_push = %(now)s::float8, backlog = %(backlog)s::int4,
         oldest_pending = %(oldest)s::float8, clock_skew = %(skew)s::float8, list_versions = %(lists)s,
@@ -908,6 +960,9 @@ def _close_batch_pg(
     for i, column in enumerate(DAY_COUNT_KEY):
         params[f"c_{column}"] = [key[i] for key, _n in groups]
     params["c_n"] = [n for _key, n in groups]
+    last = last_passages(stored_rows)  # this kiosk's rows only: the key's kiosk is %(k)s
+    for column in LAST_PASSAGE_COLUMNS[1:]:
+        params[f"l_{column}"] = [r[column] for r in last]
     cur = _pg_driver(conn).cursor()
     try:
         cur.execute(PG_CLOSE_BATCH_NO_WALK if chunk == 0 else PG_CLOSE_BATCH, params)
@@ -1001,6 +1056,7 @@ def ingest(
             missing = [r for r in rows if r["record_id"] not in stored]
         if not pg:
             count_days(conn, stored_rows)
+            note_last_passages(conn, stored_rows)
             top = max((r["seq"] for r in stored_rows), default=0)
             ke = t.kiosk_epoch.c
             conn.execute(

@@ -185,6 +185,10 @@ def drop_days_before(engine: Engine, first_kept: str) -> Dropped:
             )
         for day in gone:  # ACCESS EXCLUSIVE on office_record until COMMIT: a moment (no file is touched)
             conn.exec_driver_sql(f"ALTER TABLE {TABLE} DETACH PARTITION {have[day]}")
+        if gone:  # each pass's last passage on those days goes with them (sync/office/inside.py)
+            from sync.office.inside import forget_days_before
+
+            forget_days_before(conn, first_kept)
         deleted = conn.exec_driver_sql(f"DELETE FROM {DEFAULT_PARTITION} WHERE day < %(d)s", {"d": first_kept}).rowcount
     return Dropped(gone, counted + int(deleted or 0))
 

@@ -24,7 +24,7 @@ from models.kinds import FEVER_OUTCOMES, REGISTRATION_KINDS
 from models.reasons import reason_label
 from models.words import Words
 from sync.office import tables as t
-from sync.office.inside import out_of_place
+from sync.office.inside import out_of_place, rebuild_last_passages
 from sync.office.lost import lost_by_kiosk, lost_words
 from sync.office.replica import read_words
 
@@ -59,7 +59,8 @@ def _day_start(day: dt.date) -> float:
 def day_report(engine: Engine, day: dt.date, *, now: float | None = None, places: bool = True) -> dict[str, Any]:
     """`now`: the moment "still inside" is judged at for today (the clock by default).
     `places=False`: without who is still inside or out past the curfew (empty lists), which reads
-    two days of passages (a million rows at city scale); the counts alone are a few rows a gate."""
+    each pass's last passage (a row a pass and gate: sync/office/inside.py); the counts alone are
+    a few rows a gate."""
     day_text = day.isoformat()
     start = _day_start(day)
     with engine.execution_options(immediate=False).connect() as conn:
@@ -208,7 +209,8 @@ def totals_of(out_rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def recount_days(engine: Engine, day: dt.date | None = None) -> int:
     """Rebuild the day counts from the records (one day, or all): after records were changed
-    by hand or written around the ingest (a bulk load). Returns the number of records counted."""
+    by hand or written around the ingest (a bulk load). Returns the number of records counted.
+    Each pass's last passage (who is inside: sync/office/inside.py) is rebuilt too, from every day."""
     where, params = ("WHERE day = :d", {"d": day.isoformat()}) if day else ("", {})
     with engine.begin() as conn:
         conn.execute(text(f"DELETE FROM office_day_count {where}"), params)
@@ -221,6 +223,7 @@ def recount_days(engine: Engine, day: dt.date | None = None) -> int:
             ),
             params,
         )
+        rebuild_last_passages(conn)
         # scalar_one(): an aggregate always yields one row, and coalesce() keeps it from being NULL.
         return int(conn.execute(text(f"SELECT coalesce(sum(n), 0) FROM office_day_count {where}"), params).scalar_one())
 

@@ -345,6 +345,30 @@ day_count = Table(
     Column("n", BigInteger, nullable=False),
 )
 
+# Each pass's last allowed passage at each checkpoint (migration 0028_last_passages), and each
+# registration's (its sign-out): who is inside now, without reading two days of passages at report
+# time (sync/office/inside.py). One row per (kiosk, pass or registration id), kept by the ingest in
+# the transaction that stores a batch, replaced only by a passage the kiosk wrote later (its hybrid
+# logical clock, then its seq, then the record id), so late and out-of-order batches leave the right
+# one. The columns are the record's own (ingest.build_row). A purge that drops a day drops its rows.
+last_passage = Table(
+    "office_last_passage",
+    metadata,
+    Column("kiosk_id", String(36), primary_key=True),
+    Column("ref", String(36), primary_key=True),  # the pass id, or the registration id it signs out
+    Column("hlc", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("record_id", String(36), nullable=False),
+    Column("corrected_time", Float, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("direction", String(3)),
+    Column("unit", String(32)),
+    Column("pass_kind", Integer),
+)
+# The day report reads the rows of its checkpoints in a two-day window; a purge, the old days.
+Index("ix_office_last_passage_kiosk_time", last_passage.c.kiosk_id, last_passage.c.corrected_time)
+Index("ix_office_last_passage_day", last_passage.c.day)
+
 # Every pass a kiosk issued and synced (its `pass_issued` records): which kiosk, and when the
 # office first heard of it. The office vouches for these alone once that kiosk is revoked, and
 # knows from them whose community a revoked pass belongs to (sync/office/vouch.py).

@@ -81,3 +81,135 @@ def test_where_people_are_follows_the_order_the_kiosk_wrote():
         "registrations_inside": [["visitor", "1-1-101"]],
         "out_past_curfew": ["5-1"],
     }
+
+
+# The office keeps each pass's last allowed passage as the records arrive (office_last_passage,
+# migration 0028); the report must say what the kiosk's own order of records says, whatever order
+# the batches came in. Records timed by the kiosk's wall clock (a boot the office has no anchor
+# for), on days wholly past, so the test is the same at any hour.
+VISITOR, RESIDENT = int(PassKind.VISITOR), int(PassKind.RESIDENT)
+
+
+def _day_at(day: dt.date, hour: float) -> float:
+    return time.mktime(day.timetuple()) + hour * 3600
+
+
+def _record(seq: int, at: float, kind: str, payload: dict) -> dict:
+    import hashlib
+    import json
+    import uuid
+
+    rid = str(uuid.uuid4())
+    text = json.dumps(dict(payload, record_id=rid), sort_keys=True)
+    return {
+        "record_id": rid,
+        "seq": seq,
+        "kind": kind,
+        "payload": text,
+        "payload_hash": hashlib.sha256(text.encode()).hexdigest(),
+        "wall_time": at,
+        "hlc": seq,
+        "boot_id": "an-earlier-boot",
+        "mono_ns": seq,
+        "clock_flag": "",
+        "versions": "{}",
+    }
+
+
+def _move(seq: int, at: float, direction: str, pass_id: str, pass_kind: int, unit: str, verdict: str = "allow"):
+    body = {"direction": direction, "verdict": verdict, "pass_id": pass_id, "pass_kind": pass_kind, "unit_code": unit}
+    return _record(seq, at, "passage", body)
+
+
+def _register(seq: int, at: float, kind: str, unit: str) -> dict:
+    return _record(seq, at, "registration", {"kind": kind, "to_unit": unit, "direction": "in"})
+
+
+def _sign_out(seq: int, at: float, registration: dict) -> dict:
+    body = {"direction": "out", "verdict": "allow", "registration_id": registration["record_id"]}
+    return _record(seq, at, "passage", body)
+
+
+def _push(office, store, records: list[dict]) -> None:
+    from tests.sync.test_ingest_perf_paths import push
+
+    answer = push(office, store, records)
+    assert answer["statuses"] == ["stored"] * len(records)
+
+
+def _pure(records: list[dict]) -> dict:
+    """What where_people_are says from the records in the kiosk's order."""
+    import json
+
+    ordered = sorted(records, key=lambda r: r["hlc"])
+    return where_people_are([(r["kind"], r["record_id"], json.loads(r["payload"])) for r in ordered])
+
+
+def test_late_and_out_of_order_batches_leave_the_last_passage_the_kiosk_wrote(office, tmp_path):
+    store, _service = office.add_kiosk(tmp_path / "k1", name="东门")
+    other, _other_service = office.add_kiosk(tmp_path / "k2", name="西门")
+    set_policy(office.engine, {"visiting_until_hour": "20", "curfew_hour": "22"})
+    day = dt.date.today() - dt.timedelta(days=2)
+    at = _day_at(day, 10)
+    reg, courier = _register(8, at + 8, "visitor", "5-1-201"), _register(10, at + 10, "courier", "6-1-101")
+    records = {
+        1: _move(1, at + 1, "in", "v1", VISITOR, "4-1-101"),
+        2: _move(2, at + 2, "out", "r1", RESIDENT, "3-2-501"),
+        3: _move(3, at + 3, "out", "v1", VISITOR, "4-1-101"),  # v1 left: its "in" comes later, in a late batch
+        4: _move(4, at + 4, "in", "r1", RESIDENT, "3-2-501"),  # r1 home again, in the same batch as its "out"
+        5: _move(5, at + 5, "in", "v2", VISITOR, "4-1-102"),
+        6: _move(6, at + 6, "out", "r2", RESIDENT, "3-2-502"),
+        7: _move(7, at + 7, "out", "v2", VISITOR, "4-1-102", verdict="deny"),  # refused: v2 is still inside
+        8: reg,
+        9: _sign_out(9, at + 9, reg),
+        10: courier,
+        11: _move(11, at + 11, "in", "v3", VISITOR, "4-1-103"),
+        12: _move(12, at + 11, "out", "v3", VISITOR, "4-1-103"),  # the same instant: the kiosk's order decides
+    }
+    _push(office, store, [records[s] for s in (2, 3, 4, 5, 6, 8, 10, 12)])
+    _push(office, store, [records[s] for s in (1, 7, 9, 11)])  # late, and older than what came first
+    elsewhere = [_move(1, at + 30, "in", "v1", VISITOR, "4-1-101")]  # the same pass at another gate
+    _push(office, other, elsewhere)
+
+    rows = {r["checkpoint"]: r for r in day_report(office.engine, day)["checkpoints"]}
+    east = {k: rows["东门"][k] for k in ("visitors_inside", "registrations_inside", "out_past_curfew")}
+    assert east == {
+        "visitors_inside": ["4-1-102"],
+        "registrations_inside": [["courier", "6-1-101"]],
+        "out_past_curfew": ["3-2-502"],
+    }
+    assert east == _pure(list(records.values()))
+    assert rows["西门"]["visitors_inside"] == ["4-1-101"]  # each gate says what its own records say
+    assert rows["西门"]["out_past_curfew"] == rows["西门"]["registrations_inside"] == []
+
+
+def test_a_past_day_says_who_was_inside_as_it_ended_and_today_as_it_is(office, tmp_path):
+    """A pass's last passage is the next day's: the report of the day before reads what it did
+    by that day's end from the records, and the next day's report the last passage."""
+    store, _service = office.add_kiosk(tmp_path / "k1", name="东门")
+    set_policy(office.engine, {"visiting_until_hour": "20", "curfew_hour": "22"})
+    first = dt.date.today() - dt.timedelta(days=2)
+    second = first + dt.timedelta(days=1)
+    reg = _register(3, _day_at(first, 12), "visitor", "5-1-201")
+    records = [
+        _move(1, _day_at(first, 12), "in", "v1", VISITOR, "4-1-101"),
+        _move(2, _day_at(first, 12.5), "out", "r1", RESIDENT, "3-2-501"),
+        reg,
+        _move(4, _day_at(second, 8), "out", "v1", VISITOR, "4-1-101"),
+        _move(5, _day_at(second, 8), "in", "r1", RESIDENT, "3-2-501"),
+        _sign_out(6, _day_at(second, 8), reg),
+    ]
+    _push(office, store, records)
+
+    def places(day: dt.date) -> dict:
+        row = day_report(office.engine, day)["checkpoints"][0]
+        return {k: row[k] for k in ("visitors_inside", "registrations_inside", "out_past_curfew")}
+
+    assert places(first) == {
+        "visitors_inside": ["4-1-101"],
+        "registrations_inside": [["visitor", "5-1-201"]],
+        "out_past_curfew": ["3-2-501"],
+    }
+    assert places(first) == _pure(records[:3])
+    assert places(second) == {"visitors_inside": [], "registrations_inside": [], "out_past_curfew": []}
+    assert places(second) == _pure(records)

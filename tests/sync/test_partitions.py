@@ -336,3 +336,33 @@ def test_the_office_makes_the_days_ahead_when_it_starts(pg_engine, tmp_path):
                 break
             time.sleep(0.05)
     assert set(partitions.days_ahead(dt.date.today())) <= set(held)
+
+
+def test_the_purge_takes_the_last_passages_of_the_days_it_drops(pg_engine):
+    """Who is inside reads each pass's last passage (office_last_passage): a pass last seen on a
+    dropped day is forgotten with its records; one seen since keeps its newer passage."""
+    k = kiosk(pg_engine)
+    now = time.time()
+    partitions.ensure_days(pg_engine, [local_day(now - a * DAY_S) for a in (40, 1)])
+
+    def move(seq: int, pass_id: str, direction: str, age: float) -> dict:
+        body = {"direction": direction, "verdict": "allow", "reasons": "[]", "pass_id": pass_id, "pass_kind": 1}
+        return item(seq, when=now - age * DAY_S, payload=body)
+
+    # One batch a day, each anchored at its own age: pass "gone" last moved 40 days ago, "kept" yesterday.
+    assert (
+        push(pg_engine, k, [move(1, "gone", "out", 40), move(2, "kept", "out", 40)], ago_s=40 * DAY_S) == ["stored"] * 2
+    )
+    assert push(pg_engine, k, [move(3, "kept", "in", 1)], ago_s=1 * DAY_S) == ["stored"]
+
+    def last_passages() -> dict[str, tuple[str, str]]:
+        with pg_engine.connect() as conn:
+            return {
+                ref: (d, day)
+                for ref, d, day in conn.execute(text("SELECT ref, direction, day FROM office_last_passage"))
+            }
+
+    assert last_passages() == {"gone": ("out", local_day(now - 40 * DAY_S)), "kept": ("in", local_day(now - DAY_S))}
+    result = sealed.purge(pg_engine, older_than_days=28, now=now)
+    assert result.dropped_days == [local_day(now - 40 * DAY_S)]
+    assert last_passages() == {"kept": ("in", local_day(now - DAY_S))}
