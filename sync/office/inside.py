@@ -100,9 +100,15 @@ _UNITS = text(
 ).bindparams(bindparam("kiosks", expanding=True), bindparam("guest", expanding=True))
 
 # The registrations of guest kinds in the window, as the kiosk wrote them, with their last allowed
-# passage's direction and time (their sign-out) when it is in the window or after it.
+# passage's direction and time (their sign-out) when it is in the window or after it. Their kind and
+# unit are the columns the ingest read out; the payload is read only when it may say something else:
+# a direction other than a single top-level "in" (a JSON key "direction" with the value "in" can only
+# be written so; a string holding those words has its quotes escaped), or a unit the column cut.
 _REGISTRATIONS = text(
-    "SELECT r.kiosk_id, r.record_id, r.payload, l.direction, l.corrected_time FROM office_record r"
+    "SELECT r.kiosk_id, r.record_id, r.detail, r.unit,"
+    ' CASE WHEN r.payload LIKE \'%"direction":"in"%\' AND r.payload NOT LIKE \'%"direction"%"direction"%\''
+    " AND (r.unit IS NULL OR length(r.unit) < 32) THEN NULL ELSE r.payload END,"
+    " l.direction, l.corrected_time FROM office_record r"
     " LEFT JOIN office_last_passage l ON l.kiosk_id = r.kiosk_id AND l.ref = r.record_id AND l.corrected_time > :since"
     " WHERE r.kind = 'registration' AND r.detail IN :guest AND r.kiosk_id IN :kiosks"
     " AND r.corrected_time > :since AND r.corrected_time <= :at AND r.day >= :first_day AND r.day <= :last_day"
@@ -180,19 +186,25 @@ def out_of_place(conn: Connection, kiosk_ids: list[str], day: dt.date, now: floa
             (visitors if direction == "in" else out)[kiosk_id].add(unit)
     if late:
         unsure: dict[str, str] = {}  # registration id -> kiosk: its last passage is after the window
-        for kiosk_id, record_id, payload, direction, last_at in conn.execute(
+        for kiosk_id, record_id, kind, unit, payload, direction, last_at in conn.execute(
             _REGISTRATIONS, window | {"guest": sorted(_GUEST_REGISTRATIONS)}
         ):
-            try:
-                p = read_payload(payload)
-            except ValueError:
-                continue  # an unreadable record is flagged at ingest; it says nothing of anyone
-            # Registrations written before they said their direction were all coming in.
-            if not isinstance(p, dict) or p.get("kind") not in _GUEST_REGISTRATIONS or p.get("direction", "in") != "in":
-                continue
+            if payload is not None:
+                try:
+                    p = read_payload(payload)
+                except ValueError:
+                    continue  # an unreadable record is flagged at ingest; it says nothing of anyone
+                # Registrations written before they said their direction were all coming in.
+                if (
+                    not isinstance(p, dict)
+                    or p.get("kind") not in _GUEST_REGISTRATIONS
+                    or p.get("direction", "in") != "in"
+                ):
+                    continue
+                kind, unit = str(p.get("kind")), str(p.get("to_unit") or "")
             if last_at is not None and last_at <= at and direction == "out":
                 continue  # signed out
-            inside[kiosk_id][record_id] = (str(p.get("kind")), str(p.get("to_unit") or ""))
+            inside[kiosk_id][record_id] = (kind, unit or "")
             if last_at is not None and last_at > at:
                 unsure[record_id] = kiosk_id
         refs = sorted(unsure)

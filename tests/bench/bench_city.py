@@ -12,7 +12,8 @@ would do within a minute):
 - city.ingest_records_per_s   today's records / seconds from the first push to the last answer;
                               baseline: COPY of the same rows (a sample of the gates', under
                               other ids) into office_record in the same run
-- city.day_report_ms          `report.day_report` for today, target 2 s; baseline: its day-count SELECT
+- city.day_report_ms          `report.day_report` for today, judged at its last second (who is still
+                              inside computed), target 2 s; baseline: its day-count SELECT
 - city.today_page_ms          GET /?day=today, logged in as the street, target 300 ms; baseline: the day report
 - city.filtered_page_ms       GET /records/passages for one gate, out, denied, the whole month,
                               target 300 ms; baseline: the page's own SELECT (same WHERE, ORDER BY, LIMIT)
@@ -300,6 +301,7 @@ def _run(args: Any, office_dir: Path, url: str, gates: int, per_day: int, histor
         conn.rollback()
     assert counted == today_records, (counted, today_records)
     _sql(engine, "ANALYZE office_record")
+    _sql(engine, "ANALYZE office_last_passage")
     sizes = {
         "gates": gates,
         "passages_per_gate_day": per_day,
@@ -356,8 +358,10 @@ def _run(args: Any, office_dir: Path, url: str, gates: int, per_day: int, histor
 
             return _median_ms(run, n)
 
-        # Fewer rounds of the day report: at city scale one takes seconds (who is still inside).
-        report_ms = _median_ms(lambda: day_report(engine, day), max(1, n // 5))
+        # Who is still inside is judged at the day's last second, past the visiting hours and the
+        # curfew (the policy's defaults), so the report computes it whatever the hour the benchmark runs.
+        late = time.mktime(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min).timetuple()) - 1
+        report_ms = _median_ms(lambda: day_report(engine, day, now=late), max(1, n // 5))
         if wanted("city.day_report_ms"):
 
             def counts() -> None:
@@ -365,8 +369,13 @@ def _run(args: Any, office_dir: Path, url: str, gates: int, per_day: int, histor
                     conn.execute(text("SELECT * FROM office_day_count WHERE day = :d"), {"d": day.isoformat()}).all()
                     conn.rollback()
 
-            rep = day_report(engine, day)
+            rep = day_report(engine, day, now=late)
             assert rep["totals"]["records"] == today_records and not rep["not_reported"], rep["totals"]["records"]
+            sizes["places_rows"] = sum(
+                len(r[k])
+                for r in rep["checkpoints"]
+                for k in ("visitors_inside", "registrations_inside", "out_past_curfew")
+            )
             emit("city.day_report_ms", report_ms, "ms", baseline=_median_ms(counts, n), target="<2000", sizes=sizes)
         if wanted("city.today_page_ms"):
             emit("city.today_page_ms", get_ms(f"/?day={day}"), "ms", baseline=report_ms, target="<300", sizes=sizes)

@@ -340,7 +340,7 @@ def day_starts(days: int, first_back: int = 0) -> tuple[list[float], list[str]]:
 PG_FILL = """
 INSERT INTO office_record (record_id, kiosk_id, epoch, seq, kind, payload, payload_hash, device_time,
     corrected_time, received_at, time_quality, day, hlc, boot_id, mono_ns, direction, verdict, reasons, detail, unit,
-    ref)
+    ref, pass_kind)
 SELECT substr(ts, 1, 8) || '-' || substr(ts, 9, 4) || '-7' || substr(rnd, 1, 3) || '-8' || substr(rnd, 4, 3)
         || '-' || substr(rnd, 7, 12), %(k)s, 1, n, kind,
     '{"direction":"' || dir || '","pass_id":"' || pass_id || '","pass_kind":1,"reasons":' || reasons_json
@@ -349,7 +349,7 @@ SELECT substr(ts, 1, 8) || '-' || substr(ts, 9, 4) || '-7' || substr(rnd, 1, 3) 
     repeat('0', 64), at, at, at, 'anchored', (%(days)s::text[])[d + 1], n, 'b', 0,
     CASE WHEN kind = 'passage' THEN dir END, CASE WHEN kind = 'passage' THEN verdict END,
     CASE WHEN kind = 'passage' THEN reasons END, CASE WHEN kind = 'registration' THEN 'visitor' END, unit,
-    CASE WHEN kind = 'passage' THEN pass_id END
+    CASE WHEN kind = 'passage' THEN pass_id END, CASE WHEN kind = 'passage' THEN 1 END  -- as the ingest reads them out
 FROM (
     SELECT n, d, i,
         CASE WHEN n %% 40 = 0 THEN 'registration' ELSE 'passage' END AS kind,

@@ -94,13 +94,13 @@ def _day_at(day: dt.date, hour: float) -> float:
     return time.mktime(day.timetuple()) + hour * 3600
 
 
-def _record(seq: int, at: float, kind: str, payload: dict) -> dict:
+def _record(seq: int, at: float, kind: str, payload: dict, *, compact: bool = False) -> dict:
     import hashlib
     import json
     import uuid
 
     rid = str(uuid.uuid4())
-    text = json.dumps(dict(payload, record_id=rid), sort_keys=True)
+    text = json.dumps(dict(payload, record_id=rid), sort_keys=True, separators=(",", ":") if compact else None)
     return {
         "record_id": rid,
         "seq": seq,
@@ -121,8 +121,8 @@ def _move(seq: int, at: float, direction: str, pass_id: str, pass_kind: int, uni
     return _record(seq, at, "passage", body)
 
 
-def _register(seq: int, at: float, kind: str, unit: str) -> dict:
-    return _record(seq, at, "registration", {"kind": kind, "to_unit": unit, "direction": "in"})
+def _register(seq: int, at: float, kind: str, unit: str, direction: str = "in", *, compact: bool = False) -> dict:
+    return _record(seq, at, "registration", {"kind": kind, "to_unit": unit, "direction": direction}, compact=compact)
 
 
 def _sign_out(seq: int, at: float, registration: dict) -> dict:
@@ -165,8 +165,11 @@ def test_late_and_out_of_order_batches_leave_the_last_passage_the_kiosk_wrote(of
         10: courier,
         11: _move(11, at + 11, "in", "v3", VISITOR, "4-1-103"),
         12: _move(12, at + 11, "out", "v3", VISITOR, "4-1-103"),  # the same instant: the kiosk's order decides
+        # Written as the kiosk writes JSON (no spaces): one going out, one whose unit is longer than the column.
+        13: _register(13, at + 12, "worker", "7-1-101", "out", compact=True),
+        14: _register(14, at + 13, "visitor", "8-1-101 " + "东" * 40, compact=True),
     }
-    _push(office, store, [records[s] for s in (2, 3, 4, 5, 6, 8, 10, 12)])
+    _push(office, store, [records[s] for s in (2, 3, 4, 5, 6, 8, 10, 12, 13, 14)])
     _push(office, store, [records[s] for s in (1, 7, 9, 11)])  # late, and older than what came first
     elsewhere = [_move(1, at + 30, "in", "v1", VISITOR, "4-1-101")]  # the same pass at another gate
     _push(office, other, elsewhere)
@@ -175,7 +178,7 @@ def test_late_and_out_of_order_batches_leave_the_last_passage_the_kiosk_wrote(of
     east = {k: rows["东门"][k] for k in ("visitors_inside", "registrations_inside", "out_past_curfew")}
     assert east == {
         "visitors_inside": ["4-1-102"],
-        "registrations_inside": [["courier", "6-1-101"]],
+        "registrations_inside": [["courier", "6-1-101"], ["visitor", "8-1-101 " + "东" * 40]],
         "out_past_curfew": ["3-2-502"],
     }
     assert east == _pure(list(records.values()))
