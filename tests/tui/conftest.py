@@ -195,3 +195,16 @@ async def log_in(pilot, pin: str = "1234"):
 async def scan(pilot, text: str, terminator: str = "\r", gap: float = 0.0):
     await type_keys(pilot, text + terminator, gap)
     await settle(pilot)
+
+
+def desk_on_a_terminal(data_dir: Path):
+    """`kakou kiosk --lang en` started as a volunteer starts it, on a 100x30 pseudo-terminal
+    (tests/bench/bench_kiosk.py Terminal); the caller closes it."""
+    import sys
+
+    from tests.bench.bench_kiosk import Terminal
+
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30", PYTHONUNBUFFERED="1")
+    env.pop("TEXTUAL", None)
+    code = "import sys; from tui.cli import main; sys.exit(main(sys.argv[1:]))"
+    return Terminal([sys.executable, "-c", code, "kiosk", "--lang", "en", "--data-dir", str(data_dir)], env)

@@ -108,14 +108,11 @@ class TestTheLoginScreenTakesWhatWasTyped:
 def test_the_prompt_comes_before_the_desk_and_a_pin_typed_into_it_logs_in(desk_dir):
     """`kakou kiosk` on a terminal: the PIN prompt is drawn before the desk's first frame (no
     key bar yet), and a PIN typed into it at once opens the shift once the desk is up."""
-    from tests.bench.bench_kiosk import Terminal
+    from tests.tui.conftest import desk_on_a_terminal
     from tui.strings import STRINGS
 
     en = STRINGS["en"]
-    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30", PYTHONUNBUFFERED="1")
-    env.pop("TEXTUAL", None)
-    code = "import sys; from tui.cli import main; sys.exit(main(sys.argv[1:]))"
-    term = Terminal([sys.executable, "-c", code, "kiosk", "--lang", "en", "--data-dir", str(desk_dir)], env)
+    term = desk_on_a_terminal(desk_dir)
     try:
         term.wait_for(en["login.prompt"], timeout=120)
         assert en["duty.ready"] not in term.screen_text  # the desk's own frame has not come yet

@@ -10,7 +10,7 @@ import threading
 import pytest
 from textual import events
 
-from tests.tui.conftest import db_rows, log_in, screen_text, settle, token_of
+from tests.tui.conftest import db_rows, log_in, screen_text, settle, token_of, wait_for
 from tui.app import DutyApp
 from tui.driver import KeyBurst, coalesce_keys, survive_bad_bytes
 
@@ -87,11 +87,13 @@ async def test_a_burst_on_the_scan_line_is_the_same_scan_as_its_keys(desk_dir):
         await log_in(pilot)
         post_burst(app, token_of(desk_dir, "3-2-501"))
         await settle(pilot)
-        assert app.screen.waiting is not None and app.screen.waiting.unit == "3-2-501"
+        # Posted messages may reach the scan line after settle() found the queue empty (a
+        # loaded machine): wait for the outcome itself.
+        await wait_for(pilot, lambda: app.screen.waiting is not None and app.screen.waiting.unit == "3-2-501")
         # Full-width digits from a Chinese IME arrive NFKC-normalised, as key by key.
         post_burst(app, "３６５")
         await settle(pilot)
-        assert app.screen.waiting is None and "Saved" in screen_text(app)
+        await wait_for(pilot, lambda: app.screen.waiting is None and "Saved" in screen_text(app))
         assert db_rows(desk_dir, "SELECT temp_raw FROM passage ORDER BY rowid DESC LIMIT 1")[0][0] == "365"
 
 

@@ -171,14 +171,11 @@ class TestKeysByHand:
 @pytest.fixture
 def desk_in_a_terminal(desk_dir):
     """The desk started as a volunteer starts it, on a pseudo-terminal, logged in."""
-    from tests.bench.bench_kiosk import Terminal
+    from tests.tui.conftest import desk_on_a_terminal
     from tui.strings import STRINGS
 
     en = STRINGS["en"]
-    env = dict(os.environ, TERM="xterm-256color", COLUMNS="100", LINES="30", PYTHONUNBUFFERED="1")
-    env.pop("TEXTUAL", None)
-    code = "import sys; from tui.cli import main; sys.exit(main(sys.argv[1:]))"
-    term = Terminal([sys.executable, "-c", code, "kiosk", "--lang", "en", "--data-dir", str(desk_dir)], env)
+    term = desk_on_a_terminal(desk_dir)
     try:
         term.wait_for(en["login.prompt"], timeout=120)
         mark = term.mark()
