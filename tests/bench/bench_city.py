@@ -35,7 +35,6 @@ import gzip
 import json
 import os
 import signal
-import statistics
 import tempfile
 import time
 import uuid
@@ -44,6 +43,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from tests.bench.fixtures import median_ms, plain_records_page
 from tests.bench.output import emit
 
 BATCH = 500  # what the kiosk sends (sync.kiosk)
@@ -171,16 +171,6 @@ def _push(url: str, gates: list[list[Any]], at_once: int) -> tuple[float, dict[s
     return time.perf_counter() - t0, retries
 
 
-def _median_ms(fn: Any, n: int) -> float:
-    fn()  # warm: templates compiled, caches filled
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
-
-
 def _sql(engine: Any, sql: str) -> None:
     raw = engine.raw_connection()
     try:
@@ -226,7 +216,7 @@ def main() -> None:
 
 def _run(args: Any, office_dir: Path, url: str, gates: int, per_day: int, history: int, at_once: int, n: int) -> None:
     from nacl.signing import SigningKey
-    from sqlalchemy import select, text
+    from sqlalchemy import text
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -338,30 +328,19 @@ def _run(args: Any, office_dir: Path, url: str, gates: int, per_day: int, histor
             filters, errors = rec.parse_filters("passages", params, seen)
             assert not errors, errors
 
-            def run() -> None:
-                with engine.connect() as conn:
-                    q = (
-                        select(*rec._ROW_COLUMNS)
-                        .where(*rec._where(filters, seen, account))
-                        .order_by(t.record.c.corrected_time.desc(), t.record.c.record_id.desc())
-                        .limit(rec.PAGE + 1)
-                    )
-                    conn.execute(q).all()
-                    conn.rollback()
-
-            return _median_ms(run, n)
+            return median_ms(lambda: plain_records_page(engine, filters, seen, account), n)
 
         def get_ms(path: str) -> float:
             def run() -> None:
                 answer = client.get(path)
                 assert answer.status_code == 200, answer.text[:300]
 
-            return _median_ms(run, n)
+            return median_ms(run, n)
 
         # Who is still inside is judged at the day's last second, past the visiting hours and the
         # curfew (the policy's defaults), so the report computes it whatever the hour the benchmark runs.
         late = time.mktime(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min).timetuple()) - 1
-        report_ms = _median_ms(lambda: day_report(engine, day, now=late), max(1, n // 5))
+        report_ms = median_ms(lambda: day_report(engine, day, now=late), max(1, n // 5))
         if wanted("city.day_report_ms"):
 
             def counts() -> None:
@@ -376,7 +355,7 @@ def _run(args: Any, office_dir: Path, url: str, gates: int, per_day: int, histor
                 for r in rep["checkpoints"]
                 for k in ("visitors_inside", "registrations_inside", "out_past_curfew")
             )
-            emit("city.day_report_ms", report_ms, "ms", baseline=_median_ms(counts, n), target="<2000", sizes=sizes)
+            emit("city.day_report_ms", report_ms, "ms", baseline=median_ms(counts, n), target="<2000", sizes=sizes)
         if wanted("city.today_page_ms"):
             emit("city.today_page_ms", get_ms(f"/?day={day}"), "ms", baseline=report_ms, target="<300", sizes=sizes)
         first = str(day - dt.timedelta(days=history))

@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import statistics
 import tempfile
 import time
 import uuid
 import warnings
 from pathlib import Path
 
+from tests.bench.fixtures import median_ms, plain_records_page
 from tests.bench.output import emit
 
 
@@ -103,16 +103,6 @@ def _fill(engine, gates: int, per_day: int, days: int) -> None:
     recount_days(engine)
 
 
-def _median_ms(fn, n: int) -> float:
-    fn()  # warm: templates compiled, caches filled
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -140,10 +130,9 @@ def _run(args, gates: int, per_day: int, days: int, n: int, schema) -> None:
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    from sqlalchemy import select, text
+    from sqlalchemy import text
 
     from sync.office import records as rec
-    from sync.office import tables as t
     from sync.office.app import create_app
     from sync.office.console.today import today
     from sync.office.report import day_report
@@ -172,7 +161,7 @@ def _run(args, gates: int, per_day: int, days: int, n: int, schema) -> None:
             "backend": engine.dialect.name,
             "load_s": round(load_s, 1),
         }
-        base = _median_ms(lambda: day_report(engine, day), n)
+        base = median_ms(lambda: day_report(engine, day), n)
         if not args.only or args.only in "console.day_report_ms":
 
             def counts() -> None:
@@ -180,7 +169,7 @@ def _run(args, gates: int, per_day: int, days: int, n: int, schema) -> None:
                     conn.execute(text("SELECT * FROM office_day_count WHERE day = :d"), {"d": day.isoformat()}).all()
                     conn.rollback()
 
-            emit("console.day_report_ms", base, "ms", baseline=_median_ms(counts, n), target="<2000", sizes=sizes)
+            emit("console.day_report_ms", base, "ms", baseline=median_ms(counts, n), target="<2000", sizes=sizes)
         if not args.only or args.only in "console.records_first_page_ms":
             account = Account("bench", "street")
             with engine.connect() as conn:
@@ -190,24 +179,16 @@ def _run(args, gates: int, per_day: int, days: int, n: int, schema) -> None:
             assert not errors, errors
 
             def plain() -> None:
-                with engine.connect() as conn:
-                    q = (
-                        select(*rec._ROW_COLUMNS)
-                        .where(*rec._where(filters, seen, account))
-                        .order_by(t.record.c.corrected_time.desc(), t.record.c.record_id.desc())
-                        .limit(rec.PAGE + 1)
-                    )
-                    conn.execute(q).all()
-                    conn.rollback()
+                plain_records_page(engine, filters, seen, account)
 
             def first_page() -> None:
                 assert client.get("/records/passages").status_code == 200
 
             emit(
                 "console.records_first_page_ms",
-                _median_ms(first_page, n),
+                median_ms(first_page, n),
                 "ms",
-                baseline=_median_ms(plain, n),
+                baseline=median_ms(plain, n),
                 target="<300",
                 sizes=sizes,
             )
@@ -216,22 +197,22 @@ def _run(args, gates: int, per_day: int, days: int, n: int, schema) -> None:
             def get() -> None:
                 assert client.get("/").status_code == 200
 
-            emit("console.today_page_ms", _median_ms(get, n), "ms", baseline=base, target="<300", sizes=sizes)
+            emit("console.today_page_ms", median_ms(get, n), "ms", baseline=base, target="<300", sizes=sizes)
         if not args.only or args.only in "console.today_rows_ms":
-            rows = _median_ms(lambda: today(engine, day, Account("bench", "street")), n)
+            rows = median_ms(lambda: today(engine, day, Account("bench", "street")), n)
             emit("console.today_rows_ms", rows, "ms", baseline=base, sizes=sizes)
         if not args.only or args.only in "console.reports_page_ms":
 
             def reports() -> None:
                 assert client.get("/reports").status_code == 200
 
-            emit("console.reports_page_ms", _median_ms(reports, n), "ms", baseline=base, target="<300", sizes=sizes)
+            emit("console.reports_page_ms", median_ms(reports, n), "ms", baseline=base, target="<300", sizes=sizes)
         if not args.only or args.only in "console.policy_page_ms":
 
             def policy() -> None:
                 assert client.get("/policy").status_code == 200
 
-            emit("console.policy_page_ms", _median_ms(policy, n), "ms", baseline=base, target="<300", sizes=sizes)
+            emit("console.policy_page_ms", median_ms(policy, n), "ms", baseline=base, target="<300", sizes=sizes)
         client.close()
         app.state.office.close()
 

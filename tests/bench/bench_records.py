@@ -26,14 +26,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import statistics
 import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-from tests.bench.fixtures import day_starts, fill_records_pg, record_unit
+from tests.bench.fixtures import day_starts, fill_records_pg, median_ms, plain_records_page, record_unit
 from tests.bench.output import emit
 
 TARGET = "<300"
@@ -87,16 +86,6 @@ def _fill_sqlite(engine: Any, ids: list[str], per_day: int, days: int) -> None:
                 )
             conn.execute(t.record.insert(), rows)
         conn.exec_driver_sql("ANALYZE")
-
-
-def _median_ms(fn: Any, n: int) -> float:
-    fn()  # warm: templates compiled, caches filled
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def _log_in(client: Any, name: str, password: str) -> None:
@@ -169,25 +158,14 @@ def main() -> None:
                 f, errors = rec.parse_filters("passages", params, gates_seen)
                 assert not errors, errors
 
-                def plain() -> None:
-                    with engine.connect() as conn:
-                        q = (
-                            select(*rec._ROW_COLUMNS)
-                            .where(*rec._where(f, gates_seen, account, after))
-                            .order_by(t.record.c.corrected_time.desc(), t.record.c.record_id.desc())
-                            .limit(rec.PAGE + 1)
-                        )
-                        conn.execute(q).all()
-                        conn.rollback()
-
-                return _median_ms(plain, n)
+                return median_ms(lambda: plain_records_page(engine, f, gates_seen, account, after), n)
 
             def page(client: Any, query: str) -> float:
                 def get() -> None:
                     answer = client.get("/records/passages" + query)
                     assert answer.status_code == 200, answer.text[:500]
 
-                return _median_ms(get, n)
+                return median_ms(get, n)
 
             street_account = Account("bench", "street")
             gate = ids[3]
@@ -261,7 +239,7 @@ def main() -> None:
                     assert answer.status_code == 200
 
                 base = baseline(street_account, {"gate": gate, "from": str(today), "to": str(today)})
-                emit("records.export_csv_ms", _median_ms(export, max(3, n // 3)), "ms", baseline=base, sizes=sizes)
+                emit("records.export_csv_ms", median_ms(export, max(3, n // 3)), "ms", baseline=base, sizes=sizes)
             street.close()
             community.close()
             app.state.office.close()

@@ -476,3 +476,37 @@ if __name__ == "__main__":  # build (or find) the files ahead of a benchmark run
     for n in args.passages:
         fx = kiosk_file(n, args.passes, args.revocations, log=lambda m: print("  " + m, flush=True))
         print(f"{fx.data_dir}  ({f'built in {fx.build_seconds:.1f} s' if fx.build_seconds else 'cached'})")
+
+
+def median_ms(fn: Any, n: int) -> float:
+    """Median of `n` timed calls of `fn`, in ms, after one untimed call (templates compiled,
+    caches filled)."""
+    import statistics
+    import time
+
+    fn()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def plain_records_page(engine: Any, filters: Any, seen: Any, account: Any, after: Any = None) -> None:
+    """One page of passages as the records module's own SELECT alone (no route, no template):
+    the baseline of the console's page benchmarks."""
+    from sqlalchemy import select
+
+    from sync.office import records as rec
+    from sync.office import tables as t
+
+    with engine.connect() as conn:
+        q = (
+            select(*rec._ROW_COLUMNS)
+            .where(*rec._where(filters, seen, account, after))
+            .order_by(t.record.c.corrected_time.desc(), t.record.c.record_id.desc())
+            .limit(rec.PAGE + 1)
+        )
+        conn.execute(q).all()
+        conn.rollback()
